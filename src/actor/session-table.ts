@@ -1,0 +1,940 @@
+// SessionTable: one shard's online sessions, their indexes, counters and
+// timer wheel. Owner: the shard actor's loop, alone (it runs inside one worker
+// thread); nothing else reads or writes it.
+//
+// Layout. Sessions are the dominant memory cost, so they are stored as
+// struct-of-arrays: a session is a slot number, its fields are typed-array
+// columns indexed by the slot, and the only per-session heap objects are the
+// id string and its Map entry. Client sessions get their own slots and columns
+// the same way. Users are slots too (id and username stored once per user, not
+// once per session). Indexes are intrusive doubly-linked lists threaded
+// through Int32Array columns:
+//
+//   realm list    every session of a realm, in creation order   (ui-ext paging)
+//   user list     every session of a user                       (logout, limits, listing)
+//   session list  the client sessions of a session              (at most one per client)
+//   client list   every client session of a client, in attach order (client paging)
+//
+// so that insert and unlink are O(1), listings are O(items returned) and
+// counts are maintained counters, never scans.
+//
+// Change. State changes only through apply(mutation): the actor decides and
+// builds mutation records; this table applies them. A replica applying the
+// same records holds the same state (slots may differ; ids and values do not).
+//
+// Expiry. Each session has one wheel entry, armed at the earliest instant at
+// which the session or one of its client sessions stops being valid. Touches
+// and refreshes only move deadlines later, so they never touch the wheel: when
+// the entry fires, the deadlines are recomputed and the entry is re-armed if
+// the session was used meanwhile (lazy re-arm). A client session whose own
+// deadline passed is detached without ending its user session.
+
+import type { ClientSessionView, EndReason, SessionView } from '../protocol/actor-messages.js';
+import { END_REASON } from '../protocol/actor-messages.js';
+import {
+  MUTATION,
+  type ClientAttachedMutation,
+  type ClientDetachedMutation,
+  type ClientRefreshedMutation,
+  type Mutation,
+  type SessionCreatedMutation,
+  type SessionRemovedMutation,
+  type SessionTouchedMutation,
+} from '../protocol/mutations.js';
+import { CLIENT_SESSION_DEFAULTS, type ClientSessionSettings } from '../session/client-settings.js';
+import { NEVER, earliest } from '../session/expiry.js';
+import { realmSessionSettings, type RealmSessionSettings } from '../session/realm-settings.js';
+import type { RefreshChain } from '../session/refresh-reuse.js';
+import {
+  clientSessionDeadline,
+  clientSessionInvalidReason,
+  userSessionDeadline,
+  userSessionInvalidReason,
+  type InvalidReason,
+} from '../session/validity.js';
+import { TimerWheel } from '../time/timer-wheel.js';
+import { INTERNED_STRINGS_MAX } from '../constants.js';
+import { formatIpv4, parseIpv4 } from '../util/ip-address.js';
+
+const NONE = -1;
+const INITIAL_CAPACITY = 1024;
+
+// Session flag bits.
+const F_REMEMBER_ME = 1;
+const F_IP_TEXT = 2; // the address is not IPv4: its text is in #sIpText
+// Client-session flag bits.
+const CF_SSO_AUTH = 1;
+
+/** A session filter with its CIDR lists already compiled to matchers. */
+export interface SlotFilter {
+  userId?: string;
+  client?: string;
+  lastAccessBefore?: number;
+  ipIn?: (ip: string) => boolean;
+  ipNotIn?: (ip: string) => boolean;
+}
+
+/** Called for every session that ends, before its slot is reused. */
+export type EndedListener = (view: SessionView, reason: EndReason | InvalidReason, at: number) => void;
+
+function growInt32(a: Int32Array<ArrayBuffer>, n: number, fill = 0): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(n);
+  b.set(a);
+  if (fill !== 0) b.fill(fill, a.length);
+  return b;
+}
+function growUint32(a: Uint32Array<ArrayBuffer>, n: number): Uint32Array<ArrayBuffer> {
+  const b = new Uint32Array(n);
+  b.set(a);
+  return b;
+}
+function growUint16(a: Uint16Array<ArrayBuffer>, n: number): Uint16Array<ArrayBuffer> {
+  const b = new Uint16Array(n);
+  b.set(a);
+  return b;
+}
+function growUint8(a: Uint8Array<ArrayBuffer>, n: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(n);
+  b.set(a);
+  return b;
+}
+
+interface RealmState {
+  id: string;
+  settings: RealmSessionSettings;
+  users: Map<string, number>;
+  head: number;
+  tail: number;
+  sessions: number;
+  clientSessions: number;
+  expiredIdle: number;
+  expiredMax: number;
+}
+
+interface ClientState {
+  uuid: string;
+  realm: number;
+  settings: ClientSessionSettings;
+  head: number;
+  tail: number;
+  count: number;
+}
+
+export class SessionTable {
+  readonly #graceSeconds: number;
+  readonly #wheel: TimerWheel;
+  #listener: EndedListener | null = null;
+  #sink: ((m: Mutation) => void) | null = null;
+
+  // Realms and clients (few; plain objects).
+  readonly #realmIndex = new Map<string, number>();
+  readonly #realms: RealmState[] = [];
+  readonly #clientIndex = new Map<string, number>();
+  readonly #clients: ClientState[] = [];
+
+  // Interned strings (auth methods, scopes).
+  readonly #stringIndex = new Map<string, number>();
+  readonly #strings: string[] = [];
+
+  // Users.
+  #uCap = INITIAL_CAPACITY;
+  #uLen = 0;
+  readonly #uFree: number[] = [];
+  readonly #uId: string[] = [];
+  readonly #uName: string[] = [];
+  #uRealm = new Uint16Array(INITIAL_CAPACITY);
+  #uHead = new Int32Array(INITIAL_CAPACITY).fill(NONE);
+  #uCount = new Int32Array(INITIAL_CAPACITY);
+
+  // Sessions.
+  readonly #bySid = new Map<string, number>();
+  #sCap = INITIAL_CAPACITY;
+  #sLen = 0;
+  readonly #sFree: number[] = [];
+  readonly #sId: string[] = [];
+  #sUser = new Int32Array(INITIAL_CAPACITY);
+  #sStarted = new Uint32Array(INITIAL_CAPACITY);
+  #sLast = new Uint32Array(INITIAL_CAPACITY);
+  #sAuthTime = new Uint32Array(INITIAL_CAPACITY);
+  #sIp4 = new Uint32Array(INITIAL_CAPACITY);
+  #sAuthMethod = new Uint16Array(INITIAL_CAPACITY);
+  #sPartition = new Uint16Array(INITIAL_CAPACITY);
+  #sFlags = new Uint8Array(INITIAL_CAPACITY);
+  #sUserNext = new Int32Array(INITIAL_CAPACITY);
+  #sUserPrev = new Int32Array(INITIAL_CAPACITY);
+  #sRealmNext = new Int32Array(INITIAL_CAPACITY);
+  #sRealmPrev = new Int32Array(INITIAL_CAPACITY);
+  #sFirstCs = new Int32Array(INITIAL_CAPACITY);
+  readonly #sIpText = new Map<number, string>();
+  readonly #sNotes = new Map<number, Record<string, string>>();
+
+  // Client sessions.
+  #cCap = INITIAL_CAPACITY;
+  #cLen = 0;
+  readonly #cFree: number[] = [];
+  #cSession = new Int32Array(INITIAL_CAPACITY);
+  #cClient = new Int32Array(INITIAL_CAPACITY);
+  #cStarted = new Uint32Array(INITIAL_CAPACITY);
+  #cTimestamp = new Uint32Array(INITIAL_CAPACITY);
+  #cScope = new Int32Array(INITIAL_CAPACITY);
+  #cFlags = new Uint8Array(INITIAL_CAPACITY);
+  #cNext = new Int32Array(INITIAL_CAPACITY);
+  #cClientNext = new Int32Array(INITIAL_CAPACITY);
+  #cClientPrev = new Int32Array(INITIAL_CAPACITY);
+  readonly #cNotes = new Map<number, Record<string, string>>();
+  readonly #cChains = new Map<number, Map<string, RefreshChain>>();
+
+  constructor(options: { graceSeconds: number; startSecond: number }) {
+    this.#graceSeconds = options.graceSeconds;
+    this.#wheel = new TimerWheel({ startSecond: options.startSecond, initialCapacity: INITIAL_CAPACITY });
+  }
+
+  /** Receives every session that ends (expiry, removal, limits). */
+  onEnded(listener: EndedListener | null): void {
+    this.#listener = listener;
+  }
+
+  /** Receives every applied mutation record (replication, tests). */
+  onMutation(sink: ((m: Mutation) => void) | null): void {
+    this.#sink = sink;
+  }
+
+  get size(): number {
+    return this.#bySid.size;
+  }
+
+  get wheelEntries(): number {
+    return this.#wheel.size;
+  }
+
+  get graceSeconds(): number {
+    return this.#graceSeconds;
+  }
+
+  // -------------------------------------------------------------------------
+  // Configuration
+
+  /** Creates or updates a realm. Deadlines of its sessions are recomputed when timeouts change. */
+  putRealm(realmId: string, settings: RealmSessionSettings): void {
+    const index = this.#realmIndex.get(realmId);
+    if (index === undefined) {
+      this.#realmIndex.set(realmId, this.#realms.length);
+      this.#realms.push({
+        id: realmId,
+        settings,
+        users: new Map(),
+        head: NONE,
+        tail: NONE,
+        sessions: 0,
+        clientSessions: 0,
+        expiredIdle: 0,
+        expiredMax: 0,
+      });
+      return;
+    }
+    const realm = this.#realms[index]!;
+    realm.settings = settings;
+    this.#rearmRealm(index);
+  }
+
+  realmSettings(realmId: string): RealmSessionSettings | undefined {
+    const index = this.#realmIndex.get(realmId);
+    return index === undefined ? undefined : this.#realms[index]!.settings;
+  }
+
+  hasRealm(realmId: string): boolean {
+    return this.#realmIndex.has(realmId);
+  }
+
+  /** Creates or updates a client; sessions holding it are re-armed. */
+  putClient(realmId: string, clientUuid: string, settings: ClientSessionSettings): void {
+    const realm = this.#realmOf(realmId);
+    const index = this.#clientIndex.get(clientUuid);
+    if (index === undefined) {
+      this.#clientIndex.set(clientUuid, this.#clients.length);
+      this.#clients.push({ uuid: clientUuid, realm, settings, head: NONE, tail: NONE, count: 0 });
+      return;
+    }
+    const client = this.#clients[index]!;
+    client.settings = settings;
+    for (let cs = client.head; cs !== NONE; cs = this.#cClientNext[cs]!) this.#rearm(this.#cSession[cs]!);
+  }
+
+  hasClient(clientUuid: string): boolean {
+    return this.#clientIndex.has(clientUuid);
+  }
+
+  clientSettings(clientUuid: string): ClientSessionSettings {
+    const index = this.#clientIndex.get(clientUuid);
+    return index === undefined ? CLIENT_SESSION_DEFAULTS : this.#clients[index]!.settings;
+  }
+
+  // -------------------------------------------------------------------------
+  // Reading
+
+  slotOf(id: string): number {
+    return this.#bySid.get(id) ?? NONE;
+  }
+
+  idOf(slot: number): string {
+    return this.#sId[slot]!;
+  }
+
+  realmIdOf(slot: number): string {
+    return this.#realms[this.#uRealm[this.#sUser[slot]!]!]!.id;
+  }
+
+  userIdOf(slot: number): string {
+    return this.#uId[this.#sUser[slot]!]!;
+  }
+
+  startedOf(slot: number): number {
+    return this.#sStarted[slot]!;
+  }
+
+  lastRefreshOf(slot: number): number {
+    return this.#sLast[slot]!;
+  }
+
+  rememberMeOf(slot: number): boolean {
+    return (this.#sFlags[slot]! & F_REMEMBER_ME) !== 0;
+  }
+
+  /** The client-session slot of `clientUuid` in session `slot`, or -1. */
+  clientSlotOf(slot: number, clientUuid: string): number {
+    const client = this.#clientIndex.get(clientUuid);
+    if (client === undefined) return NONE;
+    for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) {
+      if (this.#cClient[cs] === client) return cs;
+    }
+    return NONE;
+  }
+
+  clientStartedOf(cs: number): number {
+    return this.#cStarted[cs]!;
+  }
+
+  chainOf(cs: number, key: string): RefreshChain | undefined {
+    return this.#cChains.get(cs)?.get(key);
+  }
+
+  /** Why the user session is invalid at `now` (KEYCLOAK.md §2.4), or null. */
+  sessionInvalidReason(slot: number, now: number): InvalidReason | null {
+    const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!;
+    return userSessionInvalidReason(realm.settings, this.#times(slot), false, now, this.#graceSeconds);
+  }
+
+  /** Why the client session is invalid at `now`, or null. */
+  clientInvalidReason(slot: number, cs: number, now: number): InvalidReason | null {
+    const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!;
+    const client = this.#clients[this.#cClient[cs]!]!;
+    return clientSessionInvalidReason(
+      realm.settings,
+      client.settings,
+      this.#times(slot),
+      { started: this.#cStarted[cs]!, timestamp: this.#cTimestamp[cs]! },
+      false,
+      now,
+      this.#graceSeconds,
+    );
+  }
+
+  /** A full view of the session, or with only one client session when `onlyClientSlot` is given. */
+  view(slot: number, onlyClientSlot = NONE): SessionView {
+    const user = this.#sUser[slot]!;
+    const clients: ClientSessionView[] = [];
+    if (onlyClientSlot !== NONE) {
+      clients.push(this.#clientView(onlyClientSlot));
+    } else {
+      for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) clients.push(this.#clientView(cs));
+    }
+    return {
+      id: this.#sId[slot]!,
+      realm: this.#realms[this.#uRealm[user]!]!.id,
+      userId: this.#uId[user]!,
+      username: this.#uName[user]!,
+      ip: this.#ipOf(slot),
+      authMethod: this.#strings[this.#sAuthMethod[slot]!]!,
+      rememberMe: (this.#sFlags[slot]! & F_REMEMBER_ME) !== 0,
+      started: this.#sStarted[slot]!,
+      lastSessionRefresh: this.#sLast[slot]!,
+      authTime: this.#sAuthTime[slot]!,
+      clients,
+      notes: this.#sNotes.get(slot) ?? null,
+    };
+  }
+
+  /** Per client UUID of the session: why its client session is invalid at `now`, or null. */
+  clientsInvalid(slot: number, now: number): Record<string, string | null> {
+    const out: Record<string, string | null> = {};
+    for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) {
+      out[this.#clients[this.#cClient[cs]!]!.uuid] = this.clientInvalidReason(slot, cs, now);
+    }
+    return out;
+  }
+
+  /** The session slots of a user in a realm (unordered). */
+  userSlots(realmId: string, userId: string): number[] {
+    const realm = this.#realmIndex.get(realmId);
+    if (realm === undefined) return [];
+    const user = this.#realms[realm]!.users.get(userId);
+    if (user === undefined) return [];
+    const out: number[] = [];
+    for (let s = this.#uHead[user]!; s !== NONE; s = this.#sUserNext[s]!) out.push(s);
+    return out;
+  }
+
+  /** Does session `slot` hold a client session of `clientUuid`? */
+  holdsClient(slot: number, clientUuid: string): boolean {
+    return this.clientSlotOf(slot, clientUuid) !== NONE;
+  }
+
+  /** Online client sessions of a client (maintained counter). */
+  clientSessionCount(clientUuid: string): number {
+    const index = this.#clientIndex.get(clientUuid);
+    return index === undefined ? 0 : this.#clients[index]!.count;
+  }
+
+  /** [client UUID, active client sessions] for every client of the realm with at least one. */
+  realmClientStats(realmId: string): [string, number][] {
+    const realm = this.#realmIndex.get(realmId);
+    const out: [string, number][] = [];
+    if (realm === undefined) return out;
+    for (const client of this.#clients) if (client.realm === realm && client.count > 0) out.push([client.uuid, client.count]);
+    return out;
+  }
+
+  /** The first `limit` sessions holding `clientUuid`, in attach order, each with only that client session. */
+  clientSessions(clientUuid: string, limit: number): SessionView[] {
+    const index = this.#clientIndex.get(clientUuid);
+    const out: SessionView[] = [];
+    if (index === undefined) return out;
+    for (let cs = this.#clients[index]!.head; cs !== NONE && out.length < limit; cs = this.#cClientNext[cs]!) {
+      out.push(this.view(this.#cSession[cs]!));
+    }
+    return out;
+  }
+
+  /**
+   * Realm-wide search in creation order, stopping after `limit` matches: the
+   * cost is that of the sessions visited, never of materialising them all.
+   * `search` is matched (substring) against username and IP address; sessions
+   * holding a client in `searchClients` match too.
+   */
+  search(realmId: string, search: string, searchClients: readonly string[], clientUuid: string | null, limit: number): SessionView[] {
+    const realm = this.#realmIndex.get(realmId);
+    const out: SessionView[] = [];
+    if (realm === undefined || limit <= 0) return out;
+    const onlyClient = clientUuid === null ? NONE : (this.#clientIndex.get(clientUuid) ?? -2);
+    if (onlyClient === -2) return out;
+    const matchClients = new Set<number>();
+    for (const uuid of searchClients) {
+      const index = this.#clientIndex.get(uuid);
+      if (index !== undefined) matchClients.add(index);
+    }
+    const ipSearch = search !== '' && /^[0-9a-fA-F.:]+$/.test(search);
+    if (onlyClient !== NONE) {
+      // Walk the client's own list: cost bounded by that client's sessions.
+      const client = this.#clients[onlyClient]!;
+      for (let cs = client.head; cs !== NONE && out.length < limit; cs = this.#cClientNext[cs]!) {
+        const slot = this.#cSession[cs]!;
+        if (search === '' || this.#matches(slot, search, ipSearch, matchClients)) out.push(this.view(slot));
+      }
+      return out;
+    }
+    for (let slot = this.#realms[realm]!.head; slot !== NONE && out.length < limit; slot = this.#sRealmNext[slot]!) {
+      if (search === '' || this.#matches(slot, search, ipSearch, matchClients)) out.push(this.view(slot));
+    }
+    return out;
+  }
+
+  /** Session slots of the realm matching a filter (bulk revoke, counting). */
+  filterSlots(realmId: string, filter: SlotFilter): number[] {
+    const realm = this.#realmIndex.get(realmId);
+    if (realm === undefined) return [];
+    const out: number[] = [];
+    const test = (slot: number): boolean => {
+      if (filter.client !== undefined && !this.holdsClient(slot, filter.client)) return false;
+      if (filter.lastAccessBefore !== undefined && !(this.#sLast[slot]! < filter.lastAccessBefore)) return false;
+      if (filter.ipIn !== undefined && !filter.ipIn(this.#ipOf(slot))) return false;
+      if (filter.ipNotIn !== undefined && filter.ipNotIn(this.#ipOf(slot))) return false;
+      return true;
+    };
+    if (filter.userId !== undefined) {
+      for (const slot of this.userSlots(realmId, filter.userId)) if (test(slot)) out.push(slot);
+      return out;
+    }
+    if (filter.client !== undefined) {
+      const index = this.#clientIndex.get(filter.client);
+      if (index === undefined) return out;
+      for (let cs = this.#clients[index]!.head; cs !== NONE; cs = this.#cClientNext[cs]!) {
+        const slot = this.#cSession[cs]!;
+        if (test(slot)) out.push(slot);
+      }
+      return out;
+    }
+    for (let slot = this.#realms[realm]!.head; slot !== NONE; slot = this.#sRealmNext[slot]!) if (test(slot)) out.push(slot);
+    return out;
+  }
+
+  /** Slots of the sessions holding a client session of `clientUuid`. */
+  clientSessionSlots(clientUuid: string): number[] {
+    const index = this.#clientIndex.get(clientUuid);
+    const out: number[] = [];
+    if (index === undefined) return out;
+    for (let cs = this.#clients[index]!.head; cs !== NONE; cs = this.#cClientNext[cs]!) out.push(this.#cSession[cs]!);
+    return out;
+  }
+
+  /** Slots of every session of a realm. */
+  realmSlots(realmId: string): number[] {
+    const realm = this.#realmIndex.get(realmId);
+    const out: number[] = [];
+    if (realm === undefined) return out;
+    for (let slot = this.#realms[realm]!.head; slot !== NONE; slot = this.#sRealmNext[slot]!) out.push(slot);
+    return out;
+  }
+
+  /** Per realm: [sessions, client sessions], and cumulative expirations [idle, max]. */
+  stats(): { realms: Record<string, [number, number]>; expirations: Record<string, [number, number]> } {
+    const realms: Record<string, [number, number]> = {};
+    const expirations: Record<string, [number, number]> = {};
+    for (const realm of this.#realms) {
+      realms[realm.id] = [realm.sessions, realm.clientSessions];
+      expirations[realm.id] = [realm.expiredIdle, realm.expiredMax];
+    }
+    return { realms, expirations };
+  }
+
+  // -------------------------------------------------------------------------
+  // Change: mutation records only
+
+  apply(m: Mutation): void {
+    switch (m.k) {
+      case MUTATION.sessionCreated:
+        this.#applyCreated(m);
+        break;
+      case MUTATION.clientAttached:
+        this.#applyAttached(m);
+        break;
+      case MUTATION.sessionTouched:
+        this.#applyTouched(m);
+        break;
+      case MUTATION.clientRefreshed:
+        this.#applyRefreshed(m);
+        break;
+      case MUTATION.clientDetached:
+        this.#applyDetached(m);
+        break;
+      case MUTATION.sessionRemoved:
+        this.#applyRemoved(m, -1);
+        break;
+      default:
+        throw new TypeError(`unknown mutation kind ${(m as { k: unknown }).k}`);
+    }
+    if (this.#sink !== null) this.#sink(m);
+  }
+
+  /** Removes a session (a mutation record), reporting it to the ended-listener with `at`. */
+  remove(id: string, reason: EndReason, at: number): boolean {
+    if (!this.#bySid.has(id)) return false;
+    const m: SessionRemovedMutation = { k: MUTATION.sessionRemoved, id, reason };
+    this.#applyRemoved(m, at);
+    if (this.#sink !== null) this.#sink(m);
+    return true;
+  }
+
+  // -------------------------------------------------------------------------
+  // Expiry
+
+  /**
+   * Fires due wheel entries up to `now`, at most `budget` of them. A session
+   * whose own deadline passed ends (reason idle, max or remember_me_disabled);
+   * otherwise its expired client sessions are detached and the entry is
+   * re-armed at the next deadline. Returns true when caught up.
+   */
+  expire(now: number, budget: number): boolean {
+    return this.#wheel.advance(now, budget, (slot) => this.#fire(slot, now));
+  }
+
+  #fire(slot: number, now: number): void {
+    const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!;
+    const reason = userSessionInvalidReason(realm.settings, this.#times(slot), false, now, this.#graceSeconds);
+    if (reason !== null) {
+      if (reason === 'max') realm.expiredMax++;
+      else if (reason === 'idle') realm.expiredIdle++;
+      const m: SessionRemovedMutation = { k: MUTATION.sessionRemoved, id: this.#sId[slot]!, reason: reason === 'max' ? END_REASON.max : reason === 'idle' ? END_REASON.idle : END_REASON.rememberMeDisabled };
+      this.#applyRemoved(m, now);
+      if (this.#sink !== null) this.#sink(m);
+      return;
+    }
+    let cs = this.#sFirstCs[slot]!;
+    while (cs !== NONE) {
+      const next = this.#cNext[cs]!;
+      if (this.clientInvalidReason(slot, cs, now) !== null) {
+        const m: ClientDetachedMutation = { k: MUTATION.clientDetached, id: this.#sId[slot]!, client: this.#clients[this.#cClient[cs]!]!.uuid };
+        this.#applyDetached(m);
+        if (this.#sink !== null) this.#sink(m);
+      }
+      cs = next;
+    }
+    this.#wheel.schedule(slot, this.#deadline(slot));
+  }
+
+  // -------------------------------------------------------------------------
+  // Internals
+
+  #realmOf(realmId: string): number {
+    let index = this.#realmIndex.get(realmId);
+    if (index === undefined) {
+      // A record may name a realm this replica has not been configured with
+      // yet: it gets Keycloak's defaults until the realm's settings arrive.
+      this.putRealm(realmId, realmSessionSettings());
+      index = this.#realmIndex.get(realmId)!;
+    }
+    return index;
+  }
+
+  #clientOf(realm: number, clientUuid: string): number {
+    let index = this.#clientIndex.get(clientUuid);
+    if (index === undefined) {
+      this.putClient(this.#realms[realm]!.id, clientUuid, CLIENT_SESSION_DEFAULTS);
+      index = this.#clientIndex.get(clientUuid)!;
+    }
+    return index;
+  }
+
+  #intern(text: string): number {
+    let index = this.#stringIndex.get(text);
+    if (index === undefined) {
+      if (this.#strings.length >= INTERNED_STRINGS_MAX) {
+        // Bounded: scopes and auth methods are validated upstream, so this only
+        // trips on a misbehaving caller, whose command then fails.
+        throw new RangeError('too many distinct scope/auth-method strings');
+      }
+      index = this.#strings.length;
+      this.#strings.push(text);
+      this.#stringIndex.set(text, index);
+    }
+    return index;
+  }
+
+  #times(slot: number): { started: number; lastSessionRefresh: number; rememberMe: boolean } {
+    return {
+      started: this.#sStarted[slot]!,
+      lastSessionRefresh: this.#sLast[slot]!,
+      rememberMe: (this.#sFlags[slot]! & F_REMEMBER_ME) !== 0,
+    };
+  }
+
+  #ipOf(slot: number): string {
+    return (this.#sFlags[slot]! & F_IP_TEXT) !== 0 ? this.#sIpText.get(slot)! : formatIpv4(this.#sIp4[slot]!);
+  }
+
+  #clientView(cs: number): ClientSessionView {
+    return {
+      client: this.#clients[this.#cClient[cs]!]!.uuid,
+      started: this.#cStarted[cs]!,
+      timestamp: this.#cTimestamp[cs]!,
+      scope: this.#strings[this.#cScope[cs]!]!,
+      ssoAuth: (this.#cFlags[cs]! & CF_SSO_AUTH) !== 0,
+      notes: this.#cNotes.get(cs) ?? null,
+    };
+  }
+
+  #matches(slot: number, search: string, ipSearch: boolean, matchClients: Set<number>): boolean {
+    if (this.#uName[this.#sUser[slot]!]!.includes(search)) return true;
+    if (ipSearch && this.#ipOf(slot).includes(search)) return true;
+    if (matchClients.size > 0) {
+      for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) if (matchClients.has(this.#cClient[cs]!)) return true;
+    }
+    return false;
+  }
+
+  /** The earliest instant at which the session or one of its client sessions stops being valid. */
+  #deadline(slot: number): number {
+    const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!;
+    const times = this.#times(slot);
+    if (times.rememberMe && !realm.settings.rememberMe) return 0; // invalid now (§2.4 rule 2)
+    let deadline = userSessionDeadline(realm.settings, times, false, this.#graceSeconds);
+    for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) {
+      const client = this.#clients[this.#cClient[cs]!]!;
+      const own = clientSessionDeadline(
+        realm.settings,
+        client.settings,
+        times,
+        { started: this.#cStarted[cs]!, timestamp: this.#cTimestamp[cs]! },
+        false,
+        this.#graceSeconds,
+      );
+      deadline = earliest(deadline, own);
+    }
+    return deadline === NEVER ? 0xffffffff : deadline;
+  }
+
+  /** Re-arms a session whose deadline may have moved earlier (config change, new client session). */
+  #rearm(slot: number): void {
+    this.#wheel.schedule(slot, this.#deadline(slot));
+  }
+
+  #rearmRealm(realm: number): void {
+    for (let slot = this.#realms[realm]!.head; slot !== NONE; slot = this.#sRealmNext[slot]!) this.#rearm(slot);
+  }
+
+  #allocUser(realm: number, userId: string, username: string): number {
+    let user = this.#uFree.pop();
+    if (user === undefined) {
+      user = this.#uLen++;
+      if (user >= this.#uCap) {
+        const cap = this.#uCap * 2;
+        this.#uRealm = growUint16(this.#uRealm, cap);
+        this.#uHead = growInt32(this.#uHead, cap, NONE);
+        this.#uCount = growInt32(this.#uCount, cap);
+        this.#uCap = cap;
+      }
+    }
+    this.#uId[user] = userId;
+    this.#uName[user] = username;
+    this.#uRealm[user] = realm;
+    this.#uHead[user] = NONE;
+    this.#uCount[user] = 0;
+    this.#realms[realm]!.users.set(userId, user);
+    return user;
+  }
+
+  #allocSession(): number {
+    const free = this.#sFree.pop();
+    if (free !== undefined) return free;
+    const slot = this.#sLen++;
+    if (slot >= this.#sCap) {
+      const cap = this.#sCap * 2;
+      this.#sUser = growInt32(this.#sUser, cap);
+      this.#sStarted = growUint32(this.#sStarted, cap);
+      this.#sLast = growUint32(this.#sLast, cap);
+      this.#sAuthTime = growUint32(this.#sAuthTime, cap);
+      this.#sIp4 = growUint32(this.#sIp4, cap);
+      this.#sAuthMethod = growUint16(this.#sAuthMethod, cap);
+      this.#sPartition = growUint16(this.#sPartition, cap);
+      this.#sFlags = growUint8(this.#sFlags, cap);
+      this.#sUserNext = growInt32(this.#sUserNext, cap);
+      this.#sUserPrev = growInt32(this.#sUserPrev, cap);
+      this.#sRealmNext = growInt32(this.#sRealmNext, cap);
+      this.#sRealmPrev = growInt32(this.#sRealmPrev, cap);
+      this.#sFirstCs = growInt32(this.#sFirstCs, cap);
+      this.#sCap = cap;
+    }
+    return slot;
+  }
+
+  #allocClientSession(): number {
+    const free = this.#cFree.pop();
+    if (free !== undefined) return free;
+    const cs = this.#cLen++;
+    if (cs >= this.#cCap) {
+      const cap = this.#cCap * 2;
+      this.#cSession = growInt32(this.#cSession, cap);
+      this.#cClient = growInt32(this.#cClient, cap);
+      this.#cStarted = growUint32(this.#cStarted, cap);
+      this.#cTimestamp = growUint32(this.#cTimestamp, cap);
+      this.#cScope = growInt32(this.#cScope, cap);
+      this.#cFlags = growUint8(this.#cFlags, cap);
+      this.#cNext = growInt32(this.#cNext, cap);
+      this.#cClientNext = growInt32(this.#cClientNext, cap);
+      this.#cClientPrev = growInt32(this.#cClientPrev, cap);
+      this.#cCap = cap;
+    }
+    return cs;
+  }
+
+  #applyCreated(m: SessionCreatedMutation): void {
+    if (this.#bySid.has(m.id)) throw new RangeError(`session ${m.id} exists`);
+    const realmIndex = this.#realmOf(m.realm);
+    const realm = this.#realms[realmIndex]!;
+    let user = realm.users.get(m.userId);
+    if (user === undefined) user = this.#allocUser(realmIndex, m.userId, m.username);
+    else if (this.#uName[user] !== m.username) this.#uName[user] = m.username;
+
+    const slot = this.#allocSession();
+    this.#sId[slot] = m.id;
+    this.#bySid.set(m.id, slot);
+    this.#sUser[slot] = user;
+    this.#sStarted[slot] = m.started;
+    this.#sLast[slot] = m.lastSessionRefresh;
+    this.#sAuthTime[slot] = m.authTime;
+    this.#sAuthMethod[slot] = this.#intern(m.authMethod);
+    this.#sPartition[slot] = m.partition;
+    let flags = m.rememberMe ? F_REMEMBER_ME : 0;
+    const ip4 = parseIpv4(m.ip);
+    if (ip4 < 0) {
+      flags |= F_IP_TEXT;
+      this.#sIpText.set(slot, m.ip);
+    } else {
+      this.#sIp4[slot] = ip4;
+    }
+    this.#sFlags[slot] = flags;
+    this.#sFirstCs[slot] = NONE;
+    if (m.notes !== null) this.#sNotes.set(slot, m.notes);
+
+    // user list: push front
+    const head = this.#uHead[user]!;
+    this.#sUserPrev[slot] = NONE;
+    this.#sUserNext[slot] = head;
+    if (head !== NONE) this.#sUserPrev[head] = slot;
+    this.#uHead[user] = slot;
+    this.#uCount[user]!++;
+
+    // realm list: append (creation order)
+    this.#sRealmNext[slot] = NONE;
+    this.#sRealmPrev[slot] = realm.tail;
+    if (realm.tail !== NONE) this.#sRealmNext[realm.tail] = slot;
+    else realm.head = slot;
+    realm.tail = slot;
+    realm.sessions++;
+
+    this.#rearm(slot);
+  }
+
+  #applyAttached(m: ClientAttachedMutation): void {
+    const slot = this.#bySid.get(m.id);
+    if (slot === undefined) throw new RangeError(`session ${m.id} not found`);
+    const realmIndex = this.#uRealm[this.#sUser[slot]!]!;
+    const clientIndex = this.#clientOf(realmIndex, m.client);
+    const client = this.#clients[clientIndex]!;
+    let cs = this.clientSlotOf(slot, m.client);
+    if (cs === NONE) {
+      cs = this.#allocClientSession();
+      this.#cSession[cs] = slot;
+      this.#cClient[cs] = clientIndex;
+      this.#cNext[cs] = this.#sFirstCs[slot]!;
+      this.#sFirstCs[slot] = cs;
+      this.#linkClientTail(client, cs);
+      client.count++;
+      this.#realms[realmIndex]!.clientSessions++;
+    } else if (this.#cStarted[cs] !== m.started) {
+      // restartClientSession: a new start, so it moves to the tail of the client's list
+      // and its old refresh-token chains are forgotten.
+      this.#unlinkClient(client, cs);
+      this.#linkClientTail(client, cs);
+      this.#cChains.delete(cs);
+    }
+    this.#cStarted[cs] = m.started;
+    this.#cTimestamp[cs] = m.timestamp;
+    this.#cScope[cs] = this.#intern(m.scope);
+    this.#cFlags[cs] = m.ssoAuth ? CF_SSO_AUTH : 0;
+    if (m.notes !== null) this.#cNotes.set(cs, m.notes);
+    else this.#cNotes.delete(cs);
+    if (m.userRefresh >= 0) this.#sLast[slot] = m.userRefresh;
+    const deadline = this.#deadline(slot);
+    if (!this.#wheel.isScheduled(slot) || deadline < this.#wheel.deadlineOf(slot)) this.#wheel.schedule(slot, deadline);
+  }
+
+  #applyTouched(m: SessionTouchedMutation): void {
+    const slot = this.#bySid.get(m.id);
+    if (slot === undefined) return;
+    this.#sLast[slot] = m.lastSessionRefresh;
+  }
+
+  #applyRefreshed(m: ClientRefreshedMutation): void {
+    const slot = this.#bySid.get(m.id);
+    if (slot === undefined) return;
+    this.#sLast[slot] = m.at;
+    const cs = this.clientSlotOf(slot, m.client);
+    if (cs === NONE) return;
+    // The client idle clock never moves backwards (Keycloak 26 ignores a smaller timestamp).
+    if (m.at > this.#cTimestamp[cs]!) this.#cTimestamp[cs] = m.at;
+    if (m.chainKey !== null && m.chain !== null) {
+      let chains = this.#cChains.get(cs);
+      if (chains === undefined) {
+        chains = new Map();
+        this.#cChains.set(cs, chains);
+      }
+      chains.set(m.chainKey, m.chain);
+    }
+  }
+
+  #applyDetached(m: ClientDetachedMutation): void {
+    const slot = this.#bySid.get(m.id);
+    if (slot === undefined) return;
+    const cs = this.clientSlotOf(slot, m.client);
+    if (cs === NONE) return;
+    // unlink from the session's list
+    let prev = NONE;
+    for (let c = this.#sFirstCs[slot]!; c !== cs; c = this.#cNext[c]!) prev = c;
+    if (prev === NONE) this.#sFirstCs[slot] = this.#cNext[cs]!;
+    else this.#cNext[prev] = this.#cNext[cs]!;
+    this.#freeClientSession(cs, this.#uRealm[this.#sUser[slot]!]!);
+  }
+
+  #freeClientSession(cs: number, realmIndex: number): void {
+    const client = this.#clients[this.#cClient[cs]!]!;
+    this.#unlinkClient(client, cs);
+    client.count--;
+    this.#realms[realmIndex]!.clientSessions--;
+    this.#cNotes.delete(cs);
+    this.#cChains.delete(cs);
+    this.#cSession[cs] = NONE;
+    this.#cFree.push(cs);
+  }
+
+  #linkClientTail(client: ClientState, cs: number): void {
+    this.#cClientNext[cs] = NONE;
+    this.#cClientPrev[cs] = client.tail;
+    if (client.tail !== NONE) this.#cClientNext[client.tail] = cs;
+    else client.head = cs;
+    client.tail = cs;
+  }
+
+  #unlinkClient(client: ClientState, cs: number): void {
+    const prev = this.#cClientPrev[cs]!;
+    const next = this.#cClientNext[cs]!;
+    if (prev !== NONE) this.#cClientNext[prev] = next;
+    else client.head = next;
+    if (next !== NONE) this.#cClientPrev[next] = prev;
+    else client.tail = prev;
+  }
+
+  #applyRemoved(m: SessionRemovedMutation, at: number): void {
+    const slot = this.#bySid.get(m.id);
+    if (slot === undefined) return;
+    if (this.#listener !== null) this.#listener(this.view(slot), m.reason, at);
+    const user = this.#sUser[slot]!;
+    const realmIndex = this.#uRealm[user]!;
+    const realm = this.#realms[realmIndex]!;
+
+    for (let cs = this.#sFirstCs[slot]!; cs !== NONE; ) {
+      const next = this.#cNext[cs]!;
+      this.#freeClientSession(cs, realmIndex);
+      cs = next;
+    }
+    this.#sFirstCs[slot] = NONE;
+
+    // user list
+    const uPrev = this.#sUserPrev[slot]!;
+    const uNext = this.#sUserNext[slot]!;
+    if (uPrev !== NONE) this.#sUserNext[uPrev] = uNext;
+    else this.#uHead[user] = uNext;
+    if (uNext !== NONE) this.#sUserPrev[uNext] = uPrev;
+    if (--this.#uCount[user]! === 0) {
+      realm.users.delete(this.#uId[user]!);
+      this.#uId[user] = '';
+      this.#uName[user] = '';
+      this.#uFree.push(user);
+    }
+
+    // realm list
+    const rPrev = this.#sRealmPrev[slot]!;
+    const rNext = this.#sRealmNext[slot]!;
+    if (rPrev !== NONE) this.#sRealmNext[rPrev] = rNext;
+    else realm.head = rNext;
+    if (rNext !== NONE) this.#sRealmPrev[rNext] = rPrev;
+    else realm.tail = rPrev;
+    realm.sessions--;
+
+    this.#wheel.cancel(slot);
+    this.#bySid.delete(m.id);
+    this.#sId[slot] = '';
+    this.#sIpText.delete(slot);
+    this.#sNotes.delete(slot);
+    this.#sFree.push(slot);
+  }
+}

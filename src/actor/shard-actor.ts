@@ -1,0 +1,565 @@
+// ShardActor: the single owner of one shard's sessions. It runs inside a
+// shard worker (worker-entry.ts wires it to the MessagePort) but has no
+// thread code of its own, so tests drive it on the main thread as well.
+//
+// Loop. Frames arrive as packed batches and wait in a bounded Mailbox. One
+// turn executes at most TURN_COMMANDS_MAX commands (whole batches, answering
+// each batch as soon as it is done), then fires at most EXPIRY_TURN_MAX
+// timer-wheel entries, then yields with setImmediate if work remains. So a mass
+// expiry never holds commands back for longer than one bounded turn, and a
+// burst of commands never starves expiry.
+//
+// Decisions. A command handler reads the table, applies Keycloak's rules
+// (src/session/), and changes state only by applying mutation records; a
+// handler that throws answers that command with an error and the loop goes
+// on. Every `now` comes from the host with the command; the actor's own clock
+// only paces background expiry in 'system' clock mode.
+
+import {
+  EXPIRY_NOTICES_BATCH_MAX,
+  EXPIRY_TURN_MAX,
+  MAILBOX_BATCHES_MAX,
+  TURN_COMMANDS_MAX,
+} from '../constants.js';
+import { EngineError } from '../errors.js';
+import {
+  END_REASON,
+  type BatchMessage,
+  type BootMessage,
+  type Command,
+  type EndReason,
+  type EndedSession,
+  type ExpiredNotice,
+  type ReplyMessage,
+  type RevokeResult,
+  type SessionAttachClientCommand,
+  type SessionCreateCommand,
+  type SessionFilter,
+  type SessionRefreshCommand,
+  type SessionRefreshResult,
+  type ShardMessage,
+  type ShardStats,
+} from '../protocol/actor-messages.js';
+import { OP } from '../protocol/actor-ops.js';
+import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import { MUTATION, type Mutation } from '../protocol/mutations.js';
+import { partitionOfSessionId } from '../protocol/partition.js';
+import { toWireError, type WireError } from '../protocol/wire-error.js';
+import { bearerTokenStale } from '../session/not-before.js';
+import { checkRefreshReuse } from '../session/refresh-reuse.js';
+import { REFRESH_GRANT_ERROR, issuedBeforeSessionStart } from '../session/refresh-checks.js';
+import { decideSessionLimit } from '../session/session-limits.js';
+import type { Clock } from '../time/clock.js';
+import { cidrMatcher } from '../util/ip-address.js';
+import { Mailbox } from './mailbox.js';
+import { SessionTable, type SlotFilter } from './session-table.js';
+
+/** Sends a frame to the host; `transfer` lists buffers to move rather than copy. */
+export type ShardSend = (frame: Uint8Array) => void;
+
+const EXPIRY_REASONS: ReadonlySet<string> = new Set([END_REASON.idle, END_REASON.max, END_REASON.rememberMeDisabled]);
+
+export class ShardActor {
+  readonly #boot: BootMessage;
+  readonly #clock: Clock;
+  readonly #send: ShardSend;
+  readonly #table: SessionTable;
+  readonly #mailbox: Mailbox<BatchMessage>;
+
+  /** The shard's notion of now for expiry: never moves backwards. */
+  #now: number;
+  #turnScheduled = false;
+  #expiryTimer: NodeJS.Timeout | null = null;
+  #expiryCaughtUp = true;
+  #closed = false;
+
+  #subscribedExpired = false;
+  #subscribedMutations = false;
+  #expiredNotices: ExpiredNotice[] = [];
+  #mutations: Mutation[] = [];
+  /** Replies held until expiry catches up with a time.advance. */
+  #advanceWaiters: { reply: ReplyMessage; index: number }[] = [];
+
+  constructor(boot: BootMessage, clock: Clock, send: ShardSend) {
+    this.#boot = boot;
+    this.#clock = clock;
+    this.#send = send;
+    this.#now = boot.startSecond;
+    this.#table = new SessionTable({ graceSeconds: boot.idleGraceSeconds, startSecond: boot.startSecond });
+    this.#mailbox = new Mailbox<BatchMessage>(MAILBOX_BATCHES_MAX, boot.mailboxCommandsMax);
+    this.#table.onEnded((session, reason, at) => {
+      if (this.#subscribedExpired && EXPIRY_REASONS.has(reason)) {
+        this.#expiredNotices.push({ session, reason: reason as ExpiredNotice['reason'], at });
+      }
+    });
+  }
+
+  /** For tests and benchmarks that drive the actor in-process. */
+  get table(): SessionTable {
+    return this.#table;
+  }
+
+  get mailboxCommands(): number {
+    return this.#mailbox.commands;
+  }
+
+  /** A packed BatchMessage arrived. */
+  receive(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    let batch: BatchMessage;
+    try {
+      batch = decodeFrame<BatchMessage>(bytes);
+    } catch (err) {
+      // Unreadable frame: nothing to answer to. The host's deadline fails its commands.
+      process.emitWarning(`shard ${this.#boot.shard}: dropped an undecodable frame: ${(err as Error).message}`);
+      return;
+    }
+    if (batch === null || typeof batch !== 'object' || !Array.isArray(batch.commands) || typeof batch.id !== 'number') {
+      process.emitWarning(`shard ${this.#boot.shard}: dropped a malformed frame`);
+      return;
+    }
+    if (!this.#mailbox.push(batch)) {
+      const overloaded: WireError = toWireError(new EngineError('ERR_ACTOR_OVERLOADED'));
+      this.#reply({
+        kind: 'reply',
+        id: batch.id,
+        results: batch.commands.map(() => null),
+        errors: batch.commands.map((_, i) => [i, overloaded]),
+      });
+      return;
+    }
+    this.#scheduleTurn();
+  }
+
+  /** Stops timers; pending work is dropped. */
+  close(): void {
+    this.#closed = true;
+    if (this.#expiryTimer !== null) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = null;
+  }
+
+  /** Runs one command synchronously (tests and benchmarks in-process). */
+  execute(command: Command): unknown {
+    return this.#execute(command);
+  }
+
+  // -------------------------------------------------------------------------
+  // The loop
+
+  #scheduleTurn(): void {
+    if (this.#turnScheduled || this.#closed) return;
+    this.#turnScheduled = true;
+    setImmediate(this.#turn);
+  }
+
+  readonly #turn = (): void => {
+    this.#turnScheduled = false;
+    if (this.#closed) return;
+    let executed = 0;
+    while (executed < TURN_COMMANDS_MAX) {
+      const batch = this.#mailbox.shift();
+      if (batch === undefined) break;
+      executed += batch.commands.length;
+      this.#runBatch(batch);
+    }
+    if (this.#boot.clockMode === 'system') this.#advanceNow(this.#clock.nowSeconds());
+    this.#expiryCaughtUp = this.#table.expire(this.#now, EXPIRY_TURN_MAX);
+    this.#flushUnsolicited();
+    if (this.#expiryCaughtUp) this.#releaseAdvanceWaiters();
+    if (!this.#mailbox.isEmpty || !this.#expiryCaughtUp) this.#scheduleTurn();
+    else this.#armExpiryTimer();
+  };
+
+  #runBatch(batch: BatchMessage): void {
+    const reply: ReplyMessage = { kind: 'reply', id: batch.id, results: new Array(batch.commands.length), errors: null };
+    let deferred = false;
+    for (let i = 0; i < batch.commands.length; i++) {
+      try {
+        const command = batch.commands[i]!;
+        if (command !== null && typeof command === 'object' && command.op === OP.timeAdvance) {
+          deferred = true;
+          this.#advanceNow(this.#integer(command.now, 'now'));
+          this.#advanceWaiters.push({ reply, index: i });
+          reply.results[i] = null;
+          continue;
+        }
+        reply.results[i] = this.#execute(command);
+      } catch (err) {
+        reply.results[i] = null;
+        (reply.errors ??= []).push([i, toWireError(err)]);
+      }
+    }
+    if (!deferred) this.#reply(reply);
+  }
+
+  #releaseAdvanceWaiters(): void {
+    if (this.#advanceWaiters.length === 0) return;
+    const waiters = this.#advanceWaiters;
+    this.#advanceWaiters = [];
+    const replies = new Set<ReplyMessage>();
+    for (const waiter of waiters) {
+      waiter.reply.results[waiter.index] = this.#now;
+      replies.add(waiter.reply);
+    }
+    for (const reply of replies) this.#reply(reply);
+  }
+
+  #advanceNow(now: number): void {
+    if (now > this.#now) this.#now = now;
+  }
+
+  #armExpiryTimer(): void {
+    if (this.#boot.clockMode !== 'system' || this.#closed) return;
+    if (this.#expiryTimer !== null) return;
+    if (this.#table.wheelEntries === 0) return;
+    // A 1 s tick while the wheel holds entries; the wheel itself skips empty
+    // stretches, so an idle shard costs one cheap wake-up per second.
+    this.#expiryTimer = setTimeout(() => {
+      this.#expiryTimer = null;
+      this.#scheduleTurn();
+    }, 1000);
+    this.#expiryTimer.unref();
+  }
+
+  #flushUnsolicited(): void {
+    while (this.#expiredNotices.length > 0) {
+      const notices = this.#expiredNotices.splice(0, EXPIRY_NOTICES_BATCH_MAX);
+      this.#send(encodeFrame({ kind: 'expired', notices } satisfies ShardMessage));
+    }
+    if (this.#mutations.length > 0) {
+      const mutations = this.#mutations;
+      this.#mutations = [];
+      this.#send(encodeFrame({ kind: 'mutations', mutations } satisfies ShardMessage));
+    }
+  }
+
+  #reply(reply: ReplyMessage): void {
+    this.#send(encodeFrame(reply));
+  }
+
+  // -------------------------------------------------------------------------
+  // Commands
+
+  #execute(command: Command): unknown {
+    if (command === null || typeof command !== 'object') throw new EngineError('ERR_BAD_COMMAND', 'command is not an object');
+    const table = this.#table;
+    switch (command.op) {
+      case OP.realmPut:
+        table.putRealm(this.#string(command.realm, 'realm'), command.settings);
+        return null;
+      case OP.realmRemove:
+        return this.#removeSlots(table.realmSlots(this.#string(command.realm, 'realm')), END_REASON.realmRemoved).length;
+      case OP.clientPut:
+        table.putClient(this.#string(command.realm, 'realm'), this.#string(command.client, 'client'), command.settings);
+        return null;
+      case OP.clientRemove:
+        return this.#removeClient(this.#string(command.client, 'client'));
+      case OP.sessionCreate:
+        return this.#create(command);
+      case OP.sessionAttachClient:
+        return this.#attach(command);
+      case OP.sessionRefresh:
+        return this.#refresh(command);
+      case OP.sessionTouch: {
+        const slot = table.slotOf(this.#string(command.id, 'id'));
+        if (slot < 0) return false;
+        this.#apply({ k: MUTATION.sessionTouched, id: command.id, lastSessionRefresh: this.#integer(command.now, 'now') });
+        return true;
+      }
+      case OP.sessionGet: {
+        const slot = table.slotOf(this.#string(command.id, 'id'));
+        if (slot < 0) return null;
+        const now = this.#integer(command.now, 'now');
+        return { session: table.view(slot), invalid: table.sessionInvalidReason(slot, now), clientsInvalid: table.clientsInvalid(slot, now) };
+      }
+      case OP.sessionRemove: {
+        const slot = table.slotOf(this.#string(command.id, 'id'));
+        if (slot < 0) return null;
+        return this.#removeSlots([slot], this.#reason(command.reason))[0] ?? null;
+      }
+      case OP.sessionDetachClient:
+        return this.#detach(this.#string(command.id, 'id'), this.#string(command.client, 'client'), command.removeIfEmpty === true);
+      case OP.userLogout:
+        return this.#removeSlots(
+          table.userSlots(this.#string(command.realm, 'realm'), this.#string(command.userId, 'userId')),
+          this.#reason(command.reason),
+        );
+      case OP.userSessions:
+        return table
+          .userSlots(this.#string(command.realm, 'realm'), this.#string(command.userId, 'userId'))
+          .map((slot) => table.view(slot));
+      case OP.realmLogoutAll:
+        return this.#removeSlots(table.realmSlots(this.#string(command.realm, 'realm')), this.#reason(command.reason)).length;
+      case OP.clientSessions:
+        return table.clientSessions(this.#string(command.client, 'client'), this.#limit(command.limit));
+      case OP.clientSessionCount:
+        return table.clientSessionCount(this.#string(command.client, 'client'));
+      case OP.realmClientStats:
+        return table.realmClientStats(this.#string(command.realm, 'realm'));
+      case OP.realmSearch:
+        return table.search(
+          this.#string(command.realm, 'realm'),
+          typeof command.search === 'string' ? command.search : '',
+          Array.isArray(command.searchClients) ? command.searchClients : [],
+          typeof command.client === 'string' ? command.client : null,
+          this.#limit(command.limit),
+        );
+      case OP.revokeIds:
+        return this.#revokeIds(this.#string(command.realm, 'realm'), command.ids, this.#reason(command.reason));
+      case OP.revokeFilter: {
+        const slots = table.filterSlots(this.#string(command.realm, 'realm'), this.#slotFilter(command.filter));
+        return { ended: this.#removeSlots(slots, this.#reason(command.reason)), failures: [] } satisfies RevokeResult;
+      }
+      case OP.countFilter:
+        return table.filterSlots(this.#string(command.realm, 'realm'), this.#slotFilter(command.filter)).length;
+      case OP.statsGet:
+        return this.#stats();
+      case OP.subscribe:
+        this.#subscribedExpired = command.expired === true;
+        this.#subscribedMutations = command.mutations === true;
+        table.onMutation(this.#subscribedMutations ? (m) => this.#mutations.push(m) : null);
+        return null;
+      case OP.mutationsReplay: {
+        if (!Array.isArray(command.mutations)) throw new EngineError('ERR_BAD_COMMAND', 'mutations must be an array');
+        for (const m of command.mutations) table.apply(m);
+        return command.mutations.length;
+      }
+      case OP.timeAdvance:
+        // Handled by #runBatch (its reply waits for expiry to catch up).
+        this.#advanceNow(this.#integer(command.now, 'now'));
+        return this.#now;
+      default:
+        throw new EngineError('ERR_BAD_COMMAND', `unknown op ${String((command as { op: unknown }).op)}`);
+    }
+  }
+
+  #apply(m: Mutation): void {
+    this.#table.apply(m);
+  }
+
+  #create(command: SessionCreateCommand): unknown {
+    const table = this.#table;
+    const realm = this.#string(command.realm, 'realm');
+    if (!table.hasRealm(realm)) throw new EngineError('ERR_REALM_UNKNOWN', `realm ${realm} is not configured on this shard`);
+    const id = this.#string(command.id, 'id');
+    const partition = partitionOfSessionId(id);
+    if (partition < 0) throw new EngineError('ERR_BAD_COMMAND', 'id is not a session id');
+    if (partition % this.#boot.shardCount !== this.#boot.shard) throw new EngineError('ERR_BAD_COMMAND', 'session id belongs to another shard');
+    if (table.slotOf(id) >= 0) throw new EngineError('ERR_BAD_COMMAND', 'session id exists');
+    const userId = this.#string(command.userId, 'userId');
+    const now = this.#integer(command.now, 'now');
+    const clientUuid = command.client === null ? null : this.#string(command.client.client, 'client.client');
+
+    let ended: EndedSession[] = [];
+    const limits = command.limits;
+    if (limits !== null && (limits.realmLimit > 0 || limits.clientLimit > 0)) {
+      const existing = table.userSlots(realm, userId).map((slot) => ({
+        id: table.idOf(slot),
+        lastSessionRefresh: table.lastRefreshOf(slot),
+        hasClient: clientUuid !== null && table.holdsClient(slot, clientUuid),
+      }));
+      const decision = decideSessionLimit(limits.clientLimit > 0 && clientUuid === null ? { ...limits, clientLimit: 0 } : limits, existing);
+      if (!decision.allow) throw new EngineError('ERR_SESSION_LIMIT', `user session limit reached (${decision.limit})`, { limit: decision.limit });
+      ended = this.#removeSlots(decision.victims.map((victim) => table.slotOf(victim)), END_REASON.sessionLimit);
+    }
+
+    this.#apply({
+      k: MUTATION.sessionCreated,
+      id,
+      partition,
+      realm,
+      userId,
+      username: this.#string(command.username, 'username'),
+      ip: this.#string(command.ip, 'ip'),
+      authMethod: this.#string(command.authMethod, 'authMethod'),
+      rememberMe: command.rememberMe === true,
+      started: now,
+      lastSessionRefresh: now,
+      authTime: now,
+      notes: command.notes ?? null,
+    });
+    if (command.client !== null) {
+      this.#apply({
+        k: MUTATION.clientAttached,
+        id,
+        client: clientUuid!,
+        started: now,
+        timestamp: now,
+        scope: typeof command.client.scope === 'string' ? command.client.scope : '',
+        ssoAuth: command.client.ssoAuth === true,
+        notes: command.client.notes ?? null,
+        userRefresh: -1,
+      });
+    }
+    return { session: table.view(table.slotOf(id)), ended };
+  }
+
+  #attach(command: SessionAttachClientCommand): unknown {
+    const table = this.#table;
+    const id = this.#string(command.id, 'id');
+    const slot = table.slotOf(id);
+    if (slot < 0) throw new EngineError('ERR_SESSION_NOT_FOUND');
+    const now = this.#integer(command.now, 'now');
+    const clientUuid = this.#string(command.client.client, 'client.client');
+    const existing = table.clientSlotOf(slot, clientUuid);
+    // Keycloak reuses a valid client session and restarts an expired one.
+    const reuse = existing >= 0 && table.clientInvalidReason(slot, existing, now) === null;
+    this.#apply({
+      k: MUTATION.clientAttached,
+      id,
+      client: clientUuid,
+      started: reuse ? table.clientStartedOf(existing) : now,
+      timestamp: now,
+      scope: typeof command.client.scope === 'string' ? command.client.scope : '',
+      ssoAuth: command.client.ssoAuth === true,
+      notes: command.client.notes ?? null,
+      userRefresh: command.touchUser === true ? now : -1,
+    });
+    return table.view(slot);
+  }
+
+  /**
+   * The refresh_token grant's session checks, in Keycloak 26.x's order
+   * (steps 10–22 of src/session/refresh-checks.ts; the token-only checks
+   * before them run in the facade), then the clock bump and chain update.
+   */
+  #refresh(command: SessionRefreshCommand): SessionRefreshResult {
+    const table = this.#table;
+    const id = this.#string(command.id, 'id');
+    const clientUuid = this.#string(command.client, 'client');
+    const now = this.#integer(command.now, 'now');
+    const token = command.token;
+    const fail = (error: string, detached = false, ended: EndedSession | null = null): SessionRefreshResult => ({
+      ok: false,
+      error,
+      detached,
+      ended,
+    });
+    const slot = table.slotOf(id);
+    if (slot < 0) return fail(REFRESH_GRANT_ERROR.sessionNotActive);
+    if (table.sessionInvalidReason(slot, now) !== null) {
+      // Keycloak back-channel-logs-out an invalid session found by a refresh.
+      return fail(REFRESH_GRANT_ERROR.sessionNotActive, false, this.#removeSlots([slot], END_REASON.invalidOnRefresh)[0] ?? null);
+    }
+    if (command.user === null) return fail(REFRESH_GRANT_ERROR.invalidRefreshToken);
+    if (!command.user.enabled) return fail(REFRESH_GRANT_ERROR.userDisabled);
+    if (issuedBeforeSessionStart(token.iat, table.startedOf(slot))) return fail(REFRESH_GRANT_ERROR.issuedBeforeUserSession);
+    const cs = table.clientSlotOf(slot, clientUuid);
+    if (cs < 0) return fail(REFRESH_GRANT_ERROR.sessionMissingClient);
+    if (table.clientInvalidReason(slot, cs, now) !== null) {
+      this.#apply({ k: MUTATION.clientDetached, id, client: clientUuid });
+      return fail(REFRESH_GRANT_ERROR.clientSessionNotActive, true);
+    }
+    if (issuedBeforeSessionStart(token.iat, table.clientStartedOf(cs))) return fail(REFRESH_GRANT_ERROR.issuedBeforeClientSession);
+    if (bearerTokenStale(token.iat, { realm: command.notBefore.realm, client: command.notBefore.client, user: command.user.notBefore })) {
+      return fail(REFRESH_GRANT_ERROR.staleToken);
+    }
+    const realm = table.realmSettings(table.realmIdOf(slot))!;
+    let chainKey: string | null = null;
+    let chain = null;
+    if (realm.revokeRefreshToken) {
+      chainKey = typeof token.reuseId === 'string' ? token.reuseId : '';
+      const result = checkRefreshReuse(table.chainOf(cs, chainKey), token, realm.refreshTokenMaxReuse, command.serverStartedAt, now);
+      if (!result.ok) {
+        this.#apply({ k: MUTATION.clientDetached, id, client: clientUuid });
+        return fail(result.error, true);
+      }
+      chain = result.chain;
+    }
+    this.#apply({ k: MUTATION.clientRefreshed, id, client: clientUuid, at: now, chainKey, chain });
+    return { ok: true, session: table.view(slot, cs) };
+  }
+
+  #detach(id: string, clientUuid: string, removeIfEmpty: boolean): { detached: boolean; ended: EndedSession | null } {
+    const table = this.#table;
+    const slot = table.slotOf(id);
+    if (slot < 0 || table.clientSlotOf(slot, clientUuid) < 0) return { detached: false, ended: null };
+    this.#apply({ k: MUTATION.clientDetached, id, client: clientUuid });
+    if (removeIfEmpty && table.view(slot).clients.length === 0) {
+      return { detached: true, ended: this.#removeSlots([slot], END_REASON.lastClientDetached)[0] ?? null };
+    }
+    return { detached: true, ended: null };
+  }
+
+  #removeClient(clientUuid: string): number {
+    const table = this.#table;
+    const slots = table.clientSessionSlots(clientUuid);
+    for (const slot of slots) this.#apply({ k: MUTATION.clientDetached, id: table.idOf(slot), client: clientUuid });
+    return slots.length;
+  }
+
+  #revokeIds(realm: string, ids: unknown, reason: EndReason): RevokeResult {
+    if (!Array.isArray(ids)) throw new EngineError('ERR_BAD_COMMAND', 'ids must be an array');
+    const table = this.#table;
+    const result: RevokeResult = { ended: [], failures: [] };
+    for (const id of ids) {
+      const slot = typeof id === 'string' ? table.slotOf(id) : -1;
+      if (slot < 0 || table.realmIdOf(slot) !== realm) {
+        result.failures.push({ id: String(id), reason: 'not_found' });
+        continue;
+      }
+      result.ended.push(...this.#removeSlots([slot], reason));
+    }
+    return result;
+  }
+
+  #removeSlots(slots: readonly number[], reason: EndReason): EndedSession[] {
+    const table = this.#table;
+    const out: EndedSession[] = [];
+    for (const slot of slots) {
+      if (slot < 0) continue;
+      const session = table.view(slot);
+      table.remove(session.id, reason, this.#now);
+      out.push({ session, reason });
+    }
+    return out;
+  }
+
+  #slotFilter(filter: SessionFilter | undefined): SlotFilter {
+    if (filter === null || typeof filter !== 'object') throw new EngineError('ERR_BAD_COMMAND', 'filter must be an object');
+    const out: SlotFilter = {};
+    try {
+      if (typeof filter.userId === 'string') out.userId = filter.userId;
+      if (typeof filter.client === 'string') out.client = filter.client;
+      if (typeof filter.lastAccessBefore === 'number') out.lastAccessBefore = filter.lastAccessBefore;
+      if (Array.isArray(filter.ipIn)) out.ipIn = cidrMatcher(filter.ipIn);
+      if (Array.isArray(filter.ipNotIn)) out.ipNotIn = cidrMatcher(filter.ipNotIn);
+    } catch (err) {
+      throw new EngineError('ERR_INVALID_ARGUMENT', (err as Error).message);
+    }
+    return out;
+  }
+
+  #stats(): ShardStats {
+    const { realms, expirations } = this.#table.stats();
+    return {
+      shard: this.#boot.shard,
+      realms,
+      expirations,
+      mailboxCommands: this.#mailbox.commands,
+      wheelEntries: this.#table.wheelEntries,
+      heapUsedBytes: process.memoryUsage().heapUsed,
+    };
+  }
+
+  #reason(value: unknown): EndReason {
+    if (typeof value === 'string' && (Object.values(END_REASON) as string[]).includes(value)) return value as EndReason;
+    throw new EngineError('ERR_BAD_COMMAND', `unknown end reason ${String(value)}`);
+  }
+
+  #string(value: unknown, name: string): string {
+    if (typeof value !== 'string') throw new EngineError('ERR_BAD_COMMAND', `${name} must be a string`);
+    return value;
+  }
+
+  #integer(value: unknown, name: string): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new EngineError('ERR_BAD_COMMAND', `${name} must be a non-negative integer`);
+    }
+    return value;
+  }
+
+  #limit(value: unknown): number {
+    return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0;
+  }
+}

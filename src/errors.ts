@@ -1,0 +1,48 @@
+// Error codes: one closed union, each code with its HTTP status. Codes are
+// never renamed or reused (retired ones stay listed in RETIRED_ERROR_CODES).
+// At a boundary (thread, gRPC, HTTP) match on `err.code`, never instanceof:
+// errors cross threads as { code, message, detail } and are rebuilt here.
+
+export const ERROR_CODES = Object.freeze({
+  ERR_ACTOR_OVERLOADED: { status: 503, message: 'shard mailbox is full, retry later' },
+  ERR_ACTOR_UNAVAILABLE: { status: 503, message: 'shard is not running' },
+  ERR_ACTOR_RESTARTED: { status: 503, message: 'shard restarted while the command was in flight' },
+  ERR_ACTOR_TIMEOUT: { status: 503, message: 'shard did not answer in time' },
+  ERR_ENGINE_CLOSED: { status: 503, message: 'engine is shut down' },
+  ERR_BAD_COMMAND: { status: 400, message: 'malformed command' },
+  ERR_COMMAND_FAILED: { status: 500, message: 'command failed' },
+  ERR_PROTOCOL_VERSION: { status: 500, message: 'protocol version mismatch between host and shard' },
+  ERR_REALM_UNKNOWN: { status: 404, message: 'realm not found' },
+  ERR_CLIENT_UNKNOWN: { status: 404, message: 'client not found' },
+  ERR_SESSION_NOT_FOUND: { status: 404, message: 'session not found' },
+  ERR_SESSION_LIMIT: { status: 403, message: 'user session limit reached' },
+  ERR_INVALID_ARGUMENT: { status: 400, message: 'invalid argument' },
+  ERR_INVALID_OPTION: { status: 400, message: 'invalid option' },
+} as const);
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Codes that existed once and must never be reused. */
+export const RETIRED_ERROR_CODES: readonly string[] = Object.freeze([]);
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+export class EngineError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: unknown;
+
+  constructor(code: ErrorCode, message?: string, detail?: unknown) {
+    super(message ?? ERROR_CODES[code].message);
+    this.name = 'EngineError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.detail = detail;
+  }
+}
+
+export function hasCode(err: unknown, code: ErrorCode): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}

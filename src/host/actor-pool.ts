@@ -1,0 +1,132 @@
+// ActorPool: the shard workers of this node, and the routing of commands to
+// them. It owns one ShardChannel per shard, the configuration every shard
+// must hold (realms, clients, subscriptions: "sticky" commands replayed to a
+// restarted worker before anything else), and one coarse timer that enforces
+// command deadlines for all channels. Owner: the main thread.
+
+import { COMMAND_TIMEOUT_MS } from '../constants.js';
+import { EngineError } from '../errors.js';
+import type { BootMessage, Command } from '../protocol/actor-messages.js';
+import { PROTOCOL_VERSION } from '../protocol/actor-ops.js';
+import { partitionOf, partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
+import { ShardChannel, type ShardObserver } from './shard-channel.js';
+
+export interface ActorPoolOptions {
+  shards: number;
+  idleGraceSeconds: number;
+  clockMode: 'system' | 'manual';
+  startSecond: number;
+  mailboxCommandsMax: number;
+  timeoutMs?: number;
+  observer: ShardObserver;
+}
+
+const WORKER_URL = new URL('../actor/worker-entry.js', import.meta.url);
+const DEADLINE_CHECK_MS = 1000;
+
+export class ActorPool {
+  readonly #channels: ShardChannel[];
+  /** Sticky commands by key, in insertion order: what a fresh worker must receive first. */
+  readonly #sticky = new Map<string, Command>();
+  #deadlineTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: ActorPoolOptions) {
+    const timeoutMs = options.timeoutMs ?? COMMAND_TIMEOUT_MS;
+    this.#channels = [];
+    for (let shard = 0; shard < options.shards; shard++) {
+      const boot: BootMessage = {
+        protocolVersion: PROTOCOL_VERSION,
+        shard,
+        shardCount: options.shards,
+        idleGraceSeconds: options.idleGraceSeconds,
+        clockMode: options.clockMode,
+        startSecond: options.startSecond,
+        mailboxCommandsMax: options.mailboxCommandsMax,
+      };
+      this.#channels.push(
+        new ShardChannel({
+          boot,
+          workerUrl: WORKER_URL,
+          observer: options.observer,
+          replay: () => [...this.#sticky.values()],
+          timeoutMs,
+        }),
+      );
+    }
+  }
+
+  get size(): number {
+    return this.#channels.length;
+  }
+
+  get channels(): readonly ShardChannel[] {
+    return this.#channels;
+  }
+
+  get ready(): boolean {
+    return this.#channels.every((c) => c.ready);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.#channels.map((c) => c.start()));
+    this.#deadlineTimer = setInterval(() => {
+      const now = Date.now();
+      for (const channel of this.#channels) channel.expireOverdue(now);
+    }, DEADLINE_CHECK_MS);
+    this.#deadlineTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.#deadlineTimer !== null) clearInterval(this.#deadlineTimer);
+    this.#deadlineTimer = null;
+    await Promise.all(this.#channels.map((c) => c.terminate()));
+  }
+
+  /** The shard owning a session id, or -1 for a malformed id. */
+  shardOfSession(sessionId: string): number {
+    const partition = partitionOfSessionId(sessionId);
+    return partition < 0 ? -1 : shardOfPartition(partition, this.#channels.length);
+  }
+
+  shardOfUser(realmId: string, userId: string): number {
+    return shardOfPartition(partitionOf(realmId, userId), this.#channels.length);
+  }
+
+  ask(shard: number, command: Command): Promise<unknown> {
+    const channel = this.#channels[shard];
+    if (channel === undefined) return Promise.reject(new EngineError('ERR_INVALID_ARGUMENT', `no shard ${shard}`));
+    return channel.ask(command);
+  }
+
+  /** Sends the command to every shard; resolves with their answers in shard order. */
+  broadcast(command: Command): Promise<unknown[]> {
+    return Promise.all(this.#channels.map((c) => c.ask(command)));
+  }
+
+  /** Like broadcast, each command in a batch of its own (time.advance). */
+  broadcastAlone(command: Command): Promise<unknown[]> {
+    return Promise.all(this.#channels.map((c) => c.askAlone(command)));
+  }
+
+  /**
+   * Broadcasts a configuration command and remembers it under `key` (replacing
+   * any earlier one), so that a restarted worker receives it again.
+   */
+  broadcastSticky(key: string, command: Command): Promise<unknown[]> {
+    this.#sticky.delete(key);
+    this.#sticky.set(key, command);
+    return this.broadcast(command);
+  }
+
+  /** Forgets a sticky command (and broadcasts its undo, if given). */
+  unstick(key: string): void {
+    this.#sticky.delete(key);
+  }
+
+  /** Terminates a shard's worker as a crash would: the supervisor restarts it. For tests and drills. */
+  crashShard(shard: number): Promise<void> {
+    const channel = this.#channels[shard];
+    if (channel === undefined) return Promise.reject(new EngineError('ERR_INVALID_ARGUMENT', `no shard ${shard}`));
+    return channel.terminate(true);
+  }
+}

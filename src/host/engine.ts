@@ -1,0 +1,639 @@
+// Engine: the session engine's API on the main thread, what the HTTP facade
+// calls. It routes each command to the shard that owns the session's
+// partition (per-user work stays on one shard), scatters realm- and
+// client-wide queries to every shard and merges their bounded answers, and
+// keeps the realm/client configuration every shard needs to apply Keycloak's
+// rules. It never touches session state itself: shards own it.
+
+import { EventEmitter } from 'node:events';
+import { IDLE_GRACE_DEFAULT_S, LIST_RESULTS_MAX, MAILBOX_COMMANDS_MAX } from '../constants.js';
+import { EngineError } from '../errors.js';
+import {
+  END_REASON,
+  type EndReason,
+  type EndedSession,
+  type NewClientSession,
+  type PresentedToken,
+  type RevokeResult,
+  type SessionCreateResult,
+  type SessionFilter,
+  type SessionGetResult,
+  type SessionRefreshResult,
+  type SessionView,
+  type ShardStats,
+} from '../protocol/actor-messages.js';
+import { OP } from '../protocol/actor-ops.js';
+import type { Mutation } from '../protocol/mutations.js';
+import { newSessionId, partitionOf } from '../protocol/partition.js';
+import { clientSessionSettings, type ClientSessionSettings } from '../session/client-settings.js';
+import { notBeforePolicy } from '../session/not-before.js';
+import { realmSessionSettings, type RealmSessionSettings } from '../session/realm-settings.js';
+import type { SessionLimitPolicy } from '../session/session-limits.js';
+import { SystemClock, type Clock } from '../time/clock.js';
+import { parseCidr } from '../util/ip-address.js';
+import { ActorPool } from './actor-pool.js';
+import { mergeOrdered } from './merge-ordered.js';
+import type { CommandOutcome, ShardObserver } from './shard-channel.js';
+
+export interface EngineObserver {
+  commandDone?(op: number, outcome: CommandOutcome): void;
+  workerExited?(shard: number, detail: string): void;
+  workerStarted?(shard: number, restarts: number): void;
+}
+
+export interface EngineOptions {
+  /** Shard workers on this node. */
+  shards: number;
+  /** Idle grace window in seconds (KEYCLOAK.md §2.4), default 120. */
+  idleGraceSeconds?: number;
+  /** Where `now` comes from; a ManualClock with clockMode 'manual' runs expiry in virtual time. */
+  clock?: Clock;
+  clockMode?: 'system' | 'manual';
+  mailboxCommandsMax?: number;
+  timeoutMs?: number;
+  observer?: EngineObserver;
+}
+
+export interface CreateSessionInput {
+  realm: string;
+  userId: string;
+  username: string;
+  ip: string;
+  /** Keycloak's protocol id: `openid-connect`, or `client_auth` for service accounts. */
+  authMethod?: string;
+  rememberMe?: boolean;
+  /** The first client session, if the login is for a client. */
+  client?: NewClientSession | null;
+  limits?: SessionLimitPolicy | null;
+  notes?: Record<string, string> | null;
+}
+
+export interface RefreshInput {
+  sessionId: string;
+  realm: string;
+  /** Client UUID. */
+  client: string;
+  /** The token's subject (user id). */
+  userId: string;
+  token: PresentedToken;
+  /**
+   * The user as the caller's store knows it; null when the user is gone.
+   * Default: enabled. Its not-before is combined with setUserNotBefore's.
+   */
+  user?: { enabled: boolean; notBefore?: number } | null;
+}
+
+export interface ListPage {
+  first?: number;
+  max?: number;
+}
+
+export interface SearchInput extends ListPage {
+  /** Trimmed substring of username, IP address or clientId; "" for all. */
+  search?: string;
+  /** Client UUIDs whose clientId matches `search` (the caller maps clientIds). */
+  searchClients?: string[];
+  /** Only sessions holding this client UUID. */
+  client?: string | null;
+}
+
+export interface RevokeReport {
+  revoked: number;
+  failed: number;
+  failures: { id: string; reason: string }[];
+  ended: EndedSession[];
+}
+
+interface ClientConfig {
+  realm: string;
+  settings: ClientSessionSettings;
+}
+
+const DEFAULT_PAGE_MAX = 100;
+
+function pageOf(page: ListPage, defaultMax = DEFAULT_PAGE_MAX): { first: number; max: number } {
+  const first = page.first ?? 0;
+  const max = page.max ?? defaultMax;
+  if (!Number.isSafeInteger(first) || first < 0) throw new EngineError('ERR_INVALID_ARGUMENT', 'first must be a non-negative integer');
+  if (!Number.isSafeInteger(max) || max < 0) throw new EngineError('ERR_INVALID_ARGUMENT', 'max must be a non-negative integer');
+  if (first + max > LIST_RESULTS_MAX) {
+    throw new EngineError('ERR_INVALID_ARGUMENT', `first + max may not exceed ${LIST_RESULTS_MAX}`);
+  }
+  return { first, max };
+}
+
+export class Engine extends EventEmitter {
+  readonly #pool: ActorPool;
+  readonly #clock: Clock;
+  readonly #clockMode: 'system' | 'manual';
+  readonly #startedAt: number;
+  readonly #realms = new Map<string, RealmSessionSettings>();
+  readonly #clients = new Map<string, ClientConfig>();
+  readonly #userNotBefore = new Map<string, Map<string, number>>();
+  #lastStats: ShardStats[] = [];
+  #closed = false;
+
+  private constructor(options: EngineOptions, observer: ShardObserver) {
+    super();
+    this.#clock = options.clock ?? new SystemClock();
+    this.#clockMode = options.clockMode ?? 'system';
+    this.#startedAt = this.#clock.nowSeconds();
+    this.#pool = new ActorPool({
+      shards: options.shards,
+      idleGraceSeconds: options.idleGraceSeconds ?? IDLE_GRACE_DEFAULT_S,
+      clockMode: this.#clockMode,
+      startSecond: this.#startedAt,
+      mailboxCommandsMax: options.mailboxCommandsMax ?? MAILBOX_COMMANDS_MAX,
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      observer,
+    });
+  }
+
+  /** Starts the shard workers; resolves when every shard is ready. */
+  static async start(options: EngineOptions): Promise<Engine> {
+    if (!Number.isSafeInteger(options.shards) || options.shards < 1) {
+      throw new EngineError('ERR_INVALID_OPTION', `shards must be a positive integer, got ${options.shards}`);
+    }
+    const observer = options.observer ?? {};
+    let engine: Engine | undefined;
+    const shardObserver: ShardObserver = {
+      commandDone: (op, outcome) => observer.commandDone?.(op, outcome),
+      workerExited: (shard, detail) => observer.workerExited?.(shard, detail),
+      workerStarted: (shard, restarts) => observer.workerStarted?.(shard, restarts),
+      expired: (notices) => {
+        if (engine !== undefined) for (const notice of notices) engine.emit('expired', notice);
+      },
+      mutations: (shard, mutations) => engine?.emit('mutations', shard, mutations),
+    };
+    engine = new Engine(options, shardObserver);
+    await engine.#pool.start();
+    engine.#watchSubscriptions();
+    return engine;
+  }
+
+  get ready(): boolean {
+    return !this.#closed && this.#pool.ready;
+  }
+
+  get shards(): number {
+    return this.#pool.size;
+  }
+
+  /** When this engine started (epoch s); refresh-token reuse rules compare against it. */
+  get startedAt(): number {
+    return this.#startedAt;
+  }
+
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  /** Commands queued or in flight per shard (the mailbox-depth gauge). */
+  mailboxDepths(): number[] {
+    return this.#pool.channels.map((c) => c.depth);
+  }
+
+  /** Worker restarts per shard since start. */
+  restarts(): number[] {
+    return this.#pool.channels.map((c) => c.restarts);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.close();
+  }
+
+  // -------------------------------------------------------------------------
+  // Configuration
+
+  /** Creates or updates a realm's session settings (missing attributes take Keycloak's defaults). */
+  async putRealm(realmId: string, settings: Partial<RealmSessionSettings> = {}, options: { master?: boolean } = {}): Promise<void> {
+    this.#requireString(realmId, 'realm');
+    const full = realmSessionSettings(settings, options);
+    this.#realms.set(realmId, full);
+    await this.#pool.broadcastSticky(`realm:${realmId}`, { op: OP.realmPut, realm: realmId, settings: full });
+  }
+
+  realmSettings(realmId: string): RealmSessionSettings | undefined {
+    return this.#realms.get(realmId);
+  }
+
+  /** Removes a realm, its clients' configuration and every session in it; resolves with the count removed. */
+  async removeRealm(realmId: string): Promise<number> {
+    this.#requireRealm(realmId);
+    const counts = (await this.#pool.broadcast({ op: OP.realmRemove, realm: realmId })) as number[];
+    this.#realms.delete(realmId);
+    this.#userNotBefore.delete(realmId);
+    this.#pool.unstick(`realm:${realmId}`);
+    for (const [uuid, client] of this.#clients) {
+      if (client.realm !== realmId) continue;
+      this.#clients.delete(uuid);
+      this.#pool.unstick(`client:${uuid}`);
+    }
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Creates or updates a client's session overrides from its Keycloak
+   * attributes (KEYCLOAK.md §2.2) and not-before.
+   */
+  async putClient(
+    realmId: string,
+    clientUuid: string,
+    client: { attributes?: Record<string, string>; notBefore?: number } | ClientSessionSettings = {},
+  ): Promise<void> {
+    this.#requireRealm(realmId);
+    this.#requireString(clientUuid, 'client');
+    const settings =
+      'useRefreshTokens' in client ? { ...client } : clientSessionSettings(client.attributes, client.notBefore ?? 0);
+    this.#clients.set(clientUuid, { realm: realmId, settings });
+    await this.#pool.broadcastSticky(`client:${clientUuid}`, { op: OP.clientPut, realm: realmId, client: clientUuid, settings });
+  }
+
+  clientSettings(clientUuid: string): ClientSessionSettings | undefined {
+    return this.#clients.get(clientUuid)?.settings;
+  }
+
+  /** Forgets a client and detaches its client sessions everywhere; resolves with how many. */
+  async removeClient(realmId: string, clientUuid: string): Promise<number> {
+    this.#requireRealm(realmId);
+    const counts = (await this.#pool.broadcast({ op: OP.clientRemove, realm: realmId, client: clientUuid })) as number[];
+    this.#clients.delete(clientUuid);
+    this.#pool.unstick(`client:${clientUuid}`);
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  // -------------------------------------------------------------------------
+  // Not-before (KEYCLOAK.md §3)
+
+  async setRealmNotBefore(realmId: string, notBefore: number): Promise<void> {
+    const realm = this.#requireRealm(realmId);
+    this.#requireTime(notBefore, 'notBefore');
+    // Shards do not read not-before (refresh commands carry it), so no broadcast is needed
+    // beyond keeping the sticky realm configuration current for restarted workers.
+    const settings = { ...realm, notBefore };
+    this.#realms.set(realmId, settings);
+    this.#pool.unstick(`realm:${realmId}`);
+    await this.#pool.broadcastSticky(`realm:${realmId}`, { op: OP.realmPut, realm: realmId, settings });
+  }
+
+  async setClientNotBefore(realmId: string, clientUuid: string, notBefore: number): Promise<void> {
+    this.#requireRealm(realmId);
+    this.#requireTime(notBefore, 'notBefore');
+    const client = this.#clients.get(clientUuid);
+    if (client === undefined || client.realm !== realmId) throw new EngineError('ERR_CLIENT_UNKNOWN', `client ${clientUuid} not found`);
+    await this.putClient(realmId, clientUuid, { ...client.settings, notBefore });
+  }
+
+  setUserNotBefore(realmId: string, userId: string, notBefore: number): void {
+    this.#requireRealm(realmId);
+    this.#requireTime(notBefore, 'notBefore');
+    let users = this.#userNotBefore.get(realmId);
+    if (users === undefined) {
+      users = new Map();
+      this.#userNotBefore.set(realmId, users);
+    }
+    if (notBefore === 0) users.delete(userId);
+    else users.set(userId, notBefore);
+  }
+
+  /** The realm, client and user not-before values, and the token response's `not-before-policy`. */
+  notBefore(realmId: string, clientUuid?: string, userId?: string): { realm: number; client: number; user: number; policy: number } {
+    const realm = this.#realms.get(realmId)?.notBefore ?? 0;
+    const client = clientUuid === undefined ? 0 : (this.#clients.get(clientUuid)?.settings.notBefore ?? 0);
+    const user = userId === undefined ? 0 : (this.#userNotBefore.get(realmId)?.get(userId) ?? 0);
+    return { realm, client, user, policy: notBeforePolicy(realm, client, user) };
+  }
+
+  // -------------------------------------------------------------------------
+  // Sessions
+
+  /** Creates a user session (and its first client session); applies the user's session limits. */
+  async createSession(input: CreateSessionInput): Promise<SessionCreateResult> {
+    this.#requireRealm(input.realm);
+    this.#requireString(input.userId, 'userId');
+    this.#requireString(input.username, 'username');
+    this.#requireString(input.ip, 'ip');
+    if (input.client != null) this.#requireString(input.client.client, 'client.client');
+    const partition = partitionOf(input.realm, input.userId);
+    const id = newSessionId(partition);
+    return (await this.#pool.ask(this.#pool.shardOfSession(id), {
+      op: OP.sessionCreate,
+      id,
+      realm: input.realm,
+      userId: input.userId,
+      username: input.username,
+      ip: input.ip,
+      authMethod: input.authMethod ?? 'openid-connect',
+      rememberMe: input.rememberMe === true,
+      now: this.#clock.nowSeconds(),
+      client: input.client ?? null,
+      limits: input.limits ?? null,
+      notes: input.notes ?? null,
+    })) as SessionCreateResult;
+  }
+
+  /** Attaches a client session (reusing a valid one, restarting an expired one). */
+  async attachClient(sessionId: string, realmId: string, client: NewClientSession, options: { touchUser?: boolean } = {}): Promise<SessionView> {
+    const shard = this.#shardOfSession(sessionId);
+    return (await this.#pool.ask(shard, {
+      op: OP.sessionAttachClient,
+      id: sessionId,
+      realm: realmId,
+      now: this.#clock.nowSeconds(),
+      client,
+      touchUser: options.touchUser === true,
+    })) as SessionView;
+  }
+
+  /** The refresh_token grant's session part: checks in Keycloak's order, clock bump, rotation bookkeeping. */
+  async refresh(input: RefreshInput): Promise<SessionRefreshResult> {
+    const realm = this.#requireRealm(input.realm);
+    const shard = this.#pool.shardOfSession(input.sessionId);
+    if (shard < 0) return { ok: false, error: 'Session not active', detached: false, ended: null };
+    const nb = this.notBefore(input.realm, input.client, input.userId);
+    const user =
+      input.user === null
+        ? null
+        : { enabled: input.user?.enabled ?? true, notBefore: Math.max(input.user?.notBefore ?? 0, nb.user) };
+    return (await this.#pool.ask(shard, {
+      op: OP.sessionRefresh,
+      id: input.sessionId,
+      realm: input.realm,
+      client: input.client,
+      now: this.#clock.nowSeconds(),
+      token: input.token,
+      user,
+      notBefore: { realm: realm.notBefore, client: nb.client },
+      serverStartedAt: this.#startedAt,
+    })) as SessionRefreshResult;
+  }
+
+  /** Moves the user session's idle clock (SSO cookie use). False if the session is gone. */
+  async touch(sessionId: string): Promise<boolean> {
+    const shard = this.#pool.shardOfSession(sessionId);
+    if (shard < 0) return false;
+    return (await this.#pool.ask(shard, { op: OP.sessionTouch, id: sessionId, now: this.#clock.nowSeconds() })) as boolean;
+  }
+
+  /** The session with its validity (KEYCLOAK.md §2.4) now, or null when it does not exist. */
+  async getSession(sessionId: string): Promise<SessionGetResult | null> {
+    const shard = this.#pool.shardOfSession(sessionId);
+    if (shard < 0) return null;
+    return (await this.#pool.ask(shard, { op: OP.sessionGet, id: sessionId, now: this.#clock.nowSeconds() })) as SessionGetResult | null;
+  }
+
+  /**
+   * Validates a session, and one of its client sessions when `clientUuid` is
+   * given: `reason` says why it is not valid (`not_found`, `idle`, `max`,
+   * `remember_me_disabled`, `client_not_found`, `client_idle`, `client_max`).
+   */
+  async validate(sessionId: string, clientUuid?: string): Promise<{ valid: boolean; reason: string | null; session: SessionView | null }> {
+    const got = await this.getSession(sessionId);
+    if (got === null) return { valid: false, reason: 'not_found', session: null };
+    if (got.invalid !== null) return { valid: false, reason: got.invalid, session: got.session };
+    if (clientUuid !== undefined) {
+      if (!(clientUuid in got.clientsInvalid)) return { valid: false, reason: 'client_not_found', session: got.session };
+      const reason = got.clientsInvalid[clientUuid];
+      if (reason !== null && reason !== undefined) return { valid: false, reason: `client_${reason}`, session: got.session };
+    }
+    return { valid: true, reason: null, session: got.session };
+  }
+
+  /** Ends one session; resolves with it, or null when it did not exist. */
+  async logoutSession(sessionId: string, reason: EndReason = END_REASON.logout): Promise<EndedSession | null> {
+    const shard = this.#pool.shardOfSession(sessionId);
+    if (shard < 0) return null;
+    return (await this.#pool.ask(shard, { op: OP.sessionRemove, id: sessionId, reason })) as EndedSession | null;
+  }
+
+  /** Detaches one client session (revocation, reuse); optionally ends the user session if it was the last. */
+  async detachClient(sessionId: string, clientUuid: string, options: { removeIfEmpty?: boolean } = {}): Promise<{ detached: boolean; ended: EndedSession | null }> {
+    const shard = this.#pool.shardOfSession(sessionId);
+    if (shard < 0) return { detached: false, ended: null };
+    return (await this.#pool.ask(shard, {
+      op: OP.sessionDetachClient,
+      id: sessionId,
+      client: clientUuid,
+      removeIfEmpty: options.removeIfEmpty === true,
+    })) as { detached: boolean; ended: EndedSession | null };
+  }
+
+  /** Ends every online session of a user. */
+  async logoutUser(realmId: string, userId: string, reason: EndReason = END_REASON.userLogout): Promise<EndedSession[]> {
+    this.#requireRealm(realmId);
+    this.#requireString(userId, 'userId');
+    return (await this.#pool.ask(this.#pool.shardOfUser(realmId, userId), { op: OP.userLogout, realm: realmId, userId, reason })) as EndedSession[];
+  }
+
+  /** Ends every online session of a realm; resolves with how many. */
+  async logoutAll(realmId: string): Promise<number> {
+    this.#requireRealm(realmId);
+    const counts = (await this.#pool.broadcast({ op: OP.realmLogoutAll, realm: realmId, reason: END_REASON.logoutAll })) as number[];
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async listUserSessions(realmId: string, userId: string): Promise<SessionView[]> {
+    this.#requireRealm(realmId);
+    this.#requireString(userId, 'userId');
+    const views = (await this.#pool.ask(this.#pool.shardOfUser(realmId, userId), { op: OP.userSessions, realm: realmId, userId })) as SessionView[];
+    return views.sort((a, b) => a.started - b.started || (a.id < b.id ? -1 : 1));
+  }
+
+  /** Sessions holding a client, paged over all shards in client-session start order. */
+  async listClientSessions(realmId: string, clientUuid: string, page: ListPage = {}): Promise<SessionView[]> {
+    this.#requireRealm(realmId);
+    const { first, max } = pageOf(page);
+    if (max === 0) return [];
+    const lists = (await this.#pool.broadcast({ op: OP.clientSessions, realm: realmId, client: clientUuid, limit: first + max })) as SessionView[][];
+    const startedOf = (v: SessionView): number => v.clients.find((c) => c.client === clientUuid)?.started ?? v.started;
+    return mergeOrdered(lists, startedOf, first + max).slice(first);
+  }
+
+  /** Online client sessions of a client (maintained counters, no scan). */
+  async countClientSessions(realmId: string, clientUuid: string): Promise<number> {
+    this.#requireRealm(realmId);
+    const counts = (await this.#pool.broadcast({ op: OP.clientSessionCount, realm: realmId, client: clientUuid })) as number[];
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Per client UUID with at least one online session: how many (Keycloak's client-session-stats `active`). */
+  async clientSessionStats(realmId: string): Promise<Map<string, number>> {
+    this.#requireRealm(realmId);
+    const parts = (await this.#pool.broadcast({ op: OP.realmClientStats, realm: realmId })) as [string, number][][];
+    const out = new Map<string, number>();
+    for (const part of parts) for (const [client, count] of part) out.set(client, (out.get(client) ?? 0) + count);
+    return out;
+  }
+
+  /**
+   * The realm-wide session search of KEYCLOAK.md §5.3 (ui-ext), paged inside
+   * the engine: each shard walks its sessions in creation order and stops after
+   * first + max matches, and the pages merge by start time. Cost grows with the
+   * page, not with the number of sessions.
+   */
+  async searchSessions(realmId: string, input: SearchInput = {}): Promise<SessionView[]> {
+    this.#requireRealm(realmId);
+    const { first, max } = pageOf(input, 10);
+    if (max === 0) return [];
+    const search = (input.search ?? '').trim();
+    const lists = (await this.#pool.broadcast({
+      op: OP.realmSearch,
+      realm: realmId,
+      search,
+      searchClients: input.searchClients ?? [],
+      client: input.client ?? null,
+      limit: first + max,
+    })) as SessionView[][];
+    return mergeOrdered(lists, (v) => v.started, first + max).slice(first);
+  }
+
+  /** Ends the listed sessions of a realm; ids that are unknown (or expired meanwhile) are reported, not thrown. */
+  async revokeSessions(realmId: string, ids: readonly string[], reason: EndReason = END_REASON.revoked): Promise<RevokeReport> {
+    this.#requireRealm(realmId);
+    const byShard = new Map<number, string[]>();
+    const report: RevokeReport = { revoked: 0, failed: 0, failures: [], ended: [] };
+    for (const id of ids) {
+      const shard = typeof id === 'string' ? this.#pool.shardOfSession(id) : -1;
+      if (shard < 0) {
+        report.failures.push({ id: String(id), reason: 'not_found' });
+        continue;
+      }
+      let list = byShard.get(shard);
+      if (list === undefined) byShard.set(shard, (list = []));
+      list.push(id);
+    }
+    const results = (await Promise.all(
+      [...byShard].map(([shard, list]) => this.#pool.ask(shard, { op: OP.revokeIds, realm: realmId, ids: list, reason })),
+    )) as RevokeResult[];
+    return this.#report(report, results);
+  }
+
+  /** Ends every session of the realm matching the filter (e.g. a user, outside the corporate network). */
+  async revokeByFilter(realmId: string, filter: SessionFilter, reason: EndReason = END_REASON.revoked): Promise<RevokeReport> {
+    this.#requireRealm(realmId);
+    this.#checkFilter(filter);
+    const command = { op: OP.revokeFilter, realm: realmId, filter, reason } as const;
+    const results = (await (filter.userId !== undefined
+      ? Promise.all([this.#pool.ask(this.#pool.shardOfUser(realmId, filter.userId), command)])
+      : this.#pool.broadcast(command))) as RevokeResult[];
+    return this.#report({ revoked: 0, failed: 0, failures: [], ended: [] }, results);
+  }
+
+  async countByFilter(realmId: string, filter: SessionFilter): Promise<number> {
+    this.#requireRealm(realmId);
+    this.#checkFilter(filter);
+    const command = { op: OP.countFilter, realm: realmId, filter } as const;
+    const counts = (await (filter.userId !== undefined
+      ? Promise.all([this.#pool.ask(this.#pool.shardOfUser(realmId, filter.userId), command)])
+      : this.#pool.broadcast(command))) as number[];
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  // -------------------------------------------------------------------------
+  // Time, statistics, events
+
+  /**
+   * Manual clock mode: moves every shard's expiry to `now` (epoch s) and
+   * resolves when all of them have fired what was due. Expiry runs in bounded
+   * turns meanwhile, so concurrent commands are still served.
+   */
+  async advanceTime(now: number): Promise<void> {
+    this.#requireTime(now, 'now');
+    await this.#pool.broadcastAlone({ op: OP.timeAdvance, now });
+  }
+
+  /** Statistics of every shard (falls back to the last answer of a shard that does not reply). */
+  async stats(): Promise<ShardStats[]> {
+    const results = await Promise.allSettled(this.#pool.channels.map((c) => c.ask({ op: OP.statsGet })));
+    const stats: ShardStats[] = [];
+    results.forEach((r, shard) => {
+      if (r.status === 'fulfilled') stats.push(r.value as ShardStats);
+      else {
+        const last = this.#lastStats.find((s) => s.shard === shard);
+        if (last !== undefined) stats.push(last);
+      }
+    });
+    this.#lastStats = stats;
+    return stats;
+  }
+
+  /** For tests and drills: kill a shard worker as a crash would; its supervisor restarts it. */
+  crashShard(shard: number): Promise<void> {
+    return this.#pool.crashShard(shard);
+  }
+
+  /** Replays mutation records on the shard owning each session (replication, tests). */
+  async applyMutations(mutations: readonly Mutation[]): Promise<number> {
+    const byShard = new Map<number, Mutation[]>();
+    for (const m of mutations) {
+      const shard = this.#shardOfSession(m.id);
+      let list = byShard.get(shard);
+      if (list === undefined) byShard.set(shard, (list = []));
+      list.push(m);
+    }
+    const counts = (await Promise.all([...byShard].map(([shard, list]) => this.#pool.ask(shard, { op: OP.mutationsReplay, mutations: list })))) as number[];
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  // -------------------------------------------------------------------------
+
+  /** Shards ship expiry notices and mutation records only while someone listens. */
+  #watchSubscriptions(): void {
+    const update = (): void => {
+      const expired = this.listenerCount('expired') > 0;
+      const mutations = this.listenerCount('mutations') > 0;
+      void this.#pool.broadcastSticky('subscribe', { op: OP.subscribe, expired, mutations }).catch(() => {});
+    };
+    // 'newListener' fires before the listener is added, 'removeListener' after removal.
+    this.on('newListener', (event: string) => {
+      if (event === 'expired' || event === 'mutations') queueMicrotask(update);
+    });
+    this.on('removeListener', (event: string) => {
+      if (event === 'expired' || event === 'mutations') queueMicrotask(update);
+    });
+  }
+
+  #report(report: RevokeReport, results: RevokeResult[]): RevokeReport {
+    for (const result of results) {
+      report.ended.push(...result.ended);
+      report.failures.push(...result.failures);
+    }
+    report.revoked = report.ended.length;
+    report.failed = report.failures.length;
+    return report;
+  }
+
+  #checkFilter(filter: SessionFilter): void {
+    if (filter === null || typeof filter !== 'object') throw new EngineError('ERR_INVALID_ARGUMENT', 'filter must be an object');
+    for (const key of ['ipIn', 'ipNotIn'] as const) {
+      const list = filter[key];
+      if (list === undefined) continue;
+      if (!Array.isArray(list)) throw new EngineError('ERR_INVALID_ARGUMENT', `${key} must be an array of CIDR blocks`);
+      for (const cidr of list) if (parseCidr(cidr) === null) throw new EngineError('ERR_INVALID_ARGUMENT', `${key}: invalid CIDR block ${JSON.stringify(cidr)}`);
+    }
+  }
+
+  #shardOfSession(sessionId: string): number {
+    const shard = this.#pool.shardOfSession(sessionId);
+    if (shard < 0) throw new EngineError('ERR_SESSION_NOT_FOUND');
+    return shard;
+  }
+
+  #requireRealm(realmId: string): RealmSessionSettings {
+    const realm = typeof realmId === 'string' ? this.#realms.get(realmId) : undefined;
+    if (realm === undefined) throw new EngineError('ERR_REALM_UNKNOWN', `realm ${String(realmId)} not found`);
+    return realm;
+  }
+
+  #requireString(value: unknown, name: string): void {
+    if (typeof value !== 'string' || value.length === 0) throw new EngineError('ERR_INVALID_ARGUMENT', `${name} must be a non-empty string`);
+  }
+
+  #requireTime(value: unknown, name: string): void {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new EngineError('ERR_INVALID_ARGUMENT', `${name} must be epoch seconds`);
+    }
+  }
+}

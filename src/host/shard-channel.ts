@@ -1,0 +1,332 @@
+// ShardChannel: the main thread's side of one shard worker. It batches
+// commands, bounds what is in flight, matches replies to callers, enforces a
+// deadline, and supervises the worker: a worker that dies is started again,
+// its configuration replayed, and the commands that had not been sent yet go
+// to the new worker. Owner: the main thread.
+//
+// Batching: commands asked during one event-loop turn travel together; the
+// batch leaves in the check phase (setImmediate), or at once when it reaches
+// BATCH_COMMANDS_MAX. Under HTTP load that turns many requests into one
+// postMessage without adding a timer.
+//
+// Bound: commands in flight plus commands waiting never exceed
+// `mailboxCommandsMax`; one more is refused with ERR_ACTOR_OVERLOADED at once,
+// which the HTTP layer turns into a 503. Memory never grows without limit.
+
+import { Worker } from 'node:worker_threads';
+import { BATCH_COMMANDS_MAX, WORKER_RESTART_BACKOFF_MAX_MS, WORKER_RESTART_BACKOFF_MS } from '../constants.js';
+import { EngineError, type ErrorCode } from '../errors.js';
+import type {
+  BatchMessage,
+  BootMessage,
+  Command,
+  ExpiredNotice,
+  ReplyMessage,
+  ShardMessage,
+} from '../protocol/actor-messages.js';
+import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import type { Mutation } from '../protocol/mutations.js';
+import { fromWireError } from '../protocol/wire-error.js';
+
+export type CommandOutcome = 'ok' | 'error' | 'overloaded' | 'restarted' | 'timeout' | 'unavailable';
+
+/** What a channel reports to its owner (metrics, events, logs). */
+export interface ShardObserver {
+  commandDone(op: number, outcome: CommandOutcome): void;
+  workerExited(shard: number, detail: string): void;
+  workerStarted(shard: number, restarts: number): void;
+  expired(notices: ExpiredNotice[]): void;
+  mutations(shard: number, mutations: Mutation[]): void;
+}
+
+interface Waiter {
+  op: number;
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+interface InFlightBatch {
+  waiters: Waiter[];
+  sentAtMs: number;
+}
+
+/** Consecutive failures before the first ready message after which the channel gives up. */
+const STARTUP_FAILURES_MAX = 5;
+/** A worker that ran this long resets the restart backoff. */
+const STABLE_RUN_MS = 10_000;
+
+export interface ShardChannelOptions {
+  boot: BootMessage;
+  workerUrl: URL;
+  observer: ShardObserver;
+  /** Commands that (re)configure a fresh worker: sent before anything else after every start. */
+  replay: () => Command[];
+  timeoutMs: number;
+}
+
+export class ShardChannel {
+  readonly shard: number;
+  readonly #options: ShardChannelOptions;
+  #worker: Worker | null = null;
+  #state: 'idle' | 'starting' | 'ready' | 'closed' | 'failed' = 'idle';
+  #startedAtMs = 0;
+  #restarts = 0;
+  #startupFailures = 0;
+  #backoffMs = WORKER_RESTART_BACKOFF_MS;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+
+  #pending: Command[] = [];
+  #pendingWaiters: Waiter[] = [];
+  #flushScheduled = false;
+  readonly #inFlight = new Map<number, InFlightBatch>();
+  #inFlightCommands = 0;
+  #nextBatchId = 1;
+
+  constructor(options: ShardChannelOptions) {
+    this.#options = options;
+    this.shard = options.boot.shard;
+  }
+
+  /** Commands in flight plus commands waiting to be sent. */
+  get depth(): number {
+    return this.#inFlightCommands + this.#pending.length;
+  }
+
+  get ready(): boolean {
+    return this.#state === 'ready';
+  }
+
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  get threadId(): number {
+    return this.#worker?.threadId ?? -1;
+  }
+
+  /** Starts the worker; resolves when it is ready and configured. */
+  start(): Promise<void> {
+    if (this.#state === 'ready') return Promise.resolve();
+    const ready = new Promise<void>((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+    if (this.#state === 'idle') this.#spawn();
+    return ready;
+  }
+
+  /** Queues a command for the next batch. */
+  ask(command: Command): Promise<unknown> {
+    const refusal = this.#refusal();
+    if (refusal !== null) {
+      this.#options.observer.commandDone(command.op, refusal === 'ERR_ACTOR_OVERLOADED' ? 'overloaded' : 'unavailable');
+      return Promise.reject(new EngineError(refusal));
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.push(command);
+      this.#pendingWaiters.push({ op: command.op, resolve, reject });
+      if (this.#pending.length >= BATCH_COMMANDS_MAX) this.#flush();
+      else if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(this.#flushSoon);
+      }
+    });
+  }
+
+  /** Sends a command in a batch of its own (after what is already queued). */
+  askAlone(command: Command): Promise<unknown> {
+    this.#flush();
+    const result = this.ask(command);
+    this.#flush();
+    return result;
+  }
+
+  /** Fails in-flight batches older than the deadline. Called by the pool's coarse timer. */
+  expireOverdue(nowMs: number): void {
+    for (const [id, batch] of this.#inFlight) {
+      if (nowMs - batch.sentAtMs < this.#options.timeoutMs) continue;
+      this.#inFlight.delete(id);
+      this.#inFlightCommands -= batch.waiters.length;
+      this.#failWaiters(batch.waiters, 'ERR_ACTOR_TIMEOUT', 'timeout');
+    }
+  }
+
+  /** Stops the worker (as a crash would, if `crash`); used by shutdown and by tests of supervision. */
+  async terminate(crash = false): Promise<void> {
+    if (!crash) this.#state = 'closed';
+    if (this.#restartTimer !== null) {
+      clearTimeout(this.#restartTimer);
+      this.#restartTimer = null;
+    }
+    const worker = this.#worker;
+    if (worker !== null) await worker.terminate();
+    if (!crash) {
+      this.#failWaiters(this.#pendingWaiters, 'ERR_ENGINE_CLOSED', 'unavailable');
+      this.#pending = [];
+      this.#pendingWaiters = [];
+      for (const waiter of this.#readyWaiters) waiter.reject(new EngineError('ERR_ENGINE_CLOSED'));
+      this.#readyWaiters = [];
+    }
+  }
+
+  // -------------------------------------------------------------------------
+
+  #refusal(): ErrorCode | null {
+    if (this.#state === 'closed') return 'ERR_ENGINE_CLOSED';
+    if (this.#state === 'failed') return 'ERR_ACTOR_UNAVAILABLE';
+    if (this.#inFlightCommands + this.#pending.length >= this.#options.boot.mailboxCommandsMax) return 'ERR_ACTOR_OVERLOADED';
+    return null;
+  }
+
+  readonly #flushSoon = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  #flush(): void {
+    if (this.#state !== 'ready' || this.#pending.length === 0) return;
+    while (this.#pending.length > 0) {
+      const commands = this.#pending.length <= BATCH_COMMANDS_MAX ? this.#pending : this.#pending.slice(0, BATCH_COMMANDS_MAX);
+      const waiters = this.#pending.length <= BATCH_COMMANDS_MAX ? this.#pendingWaiters : this.#pendingWaiters.slice(0, BATCH_COMMANDS_MAX);
+      if (commands === this.#pending) {
+        this.#pending = [];
+        this.#pendingWaiters = [];
+      } else {
+        this.#pending = this.#pending.slice(BATCH_COMMANDS_MAX);
+        this.#pendingWaiters = this.#pendingWaiters.slice(BATCH_COMMANDS_MAX);
+      }
+      this.#send(commands, waiters);
+    }
+  }
+
+  #send(commands: Command[], waiters: Waiter[]): void {
+    const id = this.#nextBatchId++;
+    const frame = encodeFrame({ kind: 'batch', id, commands } satisfies BatchMessage);
+    this.#inFlight.set(id, { waiters, sentAtMs: Date.now() });
+    this.#inFlightCommands += commands.length;
+    this.#worker!.postMessage(frame, [frame.buffer as ArrayBuffer]);
+  }
+
+  #onFrame = (frame: Uint8Array): void => {
+    let message: ShardMessage;
+    try {
+      message = decodeFrame<ShardMessage>(frame);
+    } catch (err) {
+      this.#options.observer.workerExited(this.shard, `undecodable frame from shard: ${(err as Error).message}`);
+      return;
+    }
+    switch (message.kind) {
+      case 'reply':
+        this.#onReply(message);
+        break;
+      case 'expired':
+        this.#options.observer.expired(message.notices);
+        break;
+      case 'mutations':
+        this.#options.observer.mutations(this.shard, message.mutations);
+        break;
+      case 'ready':
+        this.#onReady();
+        break;
+    }
+  };
+
+  #onReply(reply: ReplyMessage): void {
+    const batch = this.#inFlight.get(reply.id);
+    if (batch === undefined) return; // timed out earlier
+    this.#inFlight.delete(reply.id);
+    this.#inFlightCommands -= batch.waiters.length;
+    const observer = this.#options.observer;
+    let errorAt = -1;
+    let errorIndex = 0;
+    const errors = reply.errors;
+    if (errors !== null && errors.length > 0) errorAt = errors[0]![0];
+    for (let i = 0; i < batch.waiters.length; i++) {
+      const waiter = batch.waiters[i]!;
+      if (i === errorAt) {
+        const wire = errors![errorIndex]![1];
+        errorIndex++;
+        errorAt = errorIndex < errors!.length ? errors![errorIndex]![0] : -1;
+        const err = fromWireError(wire);
+        observer.commandDone(waiter.op, err.code === 'ERR_ACTOR_OVERLOADED' ? 'overloaded' : 'error');
+        waiter.reject(err);
+      } else {
+        observer.commandDone(waiter.op, 'ok');
+        waiter.resolve(reply.results[i]);
+      }
+    }
+  }
+
+  #spawn(): void {
+    this.#state = 'starting';
+    const worker = new Worker(this.#options.workerUrl, {
+      workerData: this.#options.boot,
+      // A shard's heap is mostly its session table; let it grow with the process.
+      resourceLimits: undefined,
+    });
+    this.#worker = worker;
+    worker.on('message', this.#onFrame);
+    worker.on('error', (err) => this.#options.observer.workerExited(this.shard, `error: ${err.message}`));
+    worker.on('exit', (code) => this.#onExit(worker, code));
+  }
+
+  #onReady(): void {
+    const replay = this.#options.replay();
+    this.#state = 'ready';
+    this.#startedAtMs = Date.now();
+    this.#startupFailures = 0;
+    this.#options.observer.workerStarted(this.shard, this.#restarts);
+    if (replay.length > 0) {
+      // Configuration first, in batches of its own; failures are reported, not fatal.
+      for (let i = 0; i < replay.length; i += BATCH_COMMANDS_MAX) {
+        const commands = replay.slice(i, i + BATCH_COMMANDS_MAX);
+        const waiters: Waiter[] = commands.map((command) => ({
+          op: command.op,
+          resolve: () => {},
+          reject: (err: Error) => this.#options.observer.workerExited(this.shard, `replay failed: ${err.message}`),
+        }));
+        this.#send(commands, waiters);
+      }
+    }
+    this.#flush();
+    for (const waiter of this.#readyWaiters) waiter.resolve();
+    this.#readyWaiters = [];
+  }
+
+  #onExit(worker: Worker, code: number): void {
+    if (worker !== this.#worker) return;
+    this.#worker = null;
+    const inFlight = [...this.#inFlight.values()];
+    this.#inFlight.clear();
+    this.#inFlightCommands = 0;
+    for (const batch of inFlight) this.#failWaiters(batch.waiters, 'ERR_ACTOR_RESTARTED', 'restarted');
+    if (this.#state === 'closed') return;
+
+    const wasReady = this.#state === 'ready';
+    this.#options.observer.workerExited(this.shard, `exited with code ${code}`);
+    if (!wasReady) this.#startupFailures++;
+    if (this.#startupFailures >= STARTUP_FAILURES_MAX) {
+      this.#state = 'failed';
+      this.#failWaiters(this.#pendingWaiters, 'ERR_ACTOR_UNAVAILABLE', 'unavailable');
+      this.#pending = [];
+      this.#pendingWaiters = [];
+      const err = new EngineError('ERR_ACTOR_UNAVAILABLE', `shard ${this.shard} failed to start ${STARTUP_FAILURES_MAX} times`);
+      for (const waiter of this.#readyWaiters) waiter.reject(err);
+      this.#readyWaiters = [];
+      return;
+    }
+    if (wasReady && Date.now() - this.#startedAtMs > STABLE_RUN_MS) this.#backoffMs = WORKER_RESTART_BACKOFF_MS;
+    this.#state = 'starting';
+    this.#restarts++;
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      if (this.#state === 'starting') this.#spawn();
+    }, this.#backoffMs);
+    this.#backoffMs = Math.min(this.#backoffMs * 2, WORKER_RESTART_BACKOFF_MAX_MS);
+  }
+
+  #failWaiters(waiters: Waiter[], code: ErrorCode, outcome: CommandOutcome): void {
+    for (const waiter of waiters) {
+      this.#options.observer.commandDone(waiter.op, outcome);
+      waiter.reject(new EngineError(code));
+    }
+  }
+}

@@ -1,0 +1,328 @@
+// The host <-> shard contract: every command, its reply, and the messages
+// that frame them. Both sides import this module; it imports neither side.
+//
+// Framing: the host packs up to BATCH_COMMANDS_MAX commands into one
+// BatchMessage (msgpackr, transferred), the shard answers with one
+// ReplyMessage whose `results[i]` answers `commands[i]`; a command that failed
+// has its index in `errors` and a null result. Times are int epoch seconds
+// taken from the host's clock (`now`), so a shard never reads the wall clock
+// to decide an outcome and a replica applying the same records agrees.
+
+import type { ClientSessionSettings } from '../session/client-settings.js';
+import type { RealmSessionSettings } from '../session/realm-settings.js';
+import type { SessionLimitPolicy } from '../session/session-limits.js';
+import type { OP } from './actor-ops.js';
+import type { Mutation } from './mutations.js';
+import type { WireError } from './wire-error.js';
+
+// ---------------------------------------------------------------------------
+// Views returned to the host
+
+export interface ClientSessionView {
+  /** Client UUID (Keycloak keys client sessions by the internal id). */
+  client: string;
+  started: number;
+  timestamp: number;
+  scope: string;
+  /** Created through the SSO cookie (note SSO_AUTH). */
+  ssoAuth: boolean;
+  notes: Record<string, string> | null;
+}
+
+export interface SessionView {
+  id: string;
+  realm: string;
+  userId: string;
+  username: string;
+  ip: string;
+  authMethod: string;
+  rememberMe: boolean;
+  started: number;
+  lastSessionRefresh: number;
+  authTime: number;
+  clients: ClientSessionView[];
+  notes: Record<string, string> | null;
+}
+
+/** Why a session ended. Stable strings: events, metrics and audit records carry them. */
+export const END_REASON = Object.freeze({
+  idle: 'idle',
+  max: 'max',
+  rememberMeDisabled: 'remember_me_disabled',
+  logout: 'logout',
+  adminDelete: 'admin_delete',
+  userLogout: 'user_logout',
+  logoutAll: 'logout_all',
+  revoked: 'revoked',
+  sessionLimit: 'session_limit',
+  invalidOnRefresh: 'invalid_on_refresh',
+  lastClientDetached: 'last_client_detached',
+  realmRemoved: 'realm_removed',
+  clientRemoved: 'client_removed',
+} as const);
+export type EndReason = (typeof END_REASON)[keyof typeof END_REASON];
+
+/** A session that ended, as reported to the host (for back-channel logout, events, audit). */
+export interface EndedSession {
+  session: SessionView;
+  reason: EndReason;
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+
+export interface NewClientSession {
+  client: string;
+  scope: string;
+  ssoAuth?: boolean;
+  notes?: Record<string, string>;
+}
+
+export interface RealmPutCommand { op: typeof OP.realmPut; realm: string; settings: RealmSessionSettings }
+export interface RealmRemoveCommand { op: typeof OP.realmRemove; realm: string }
+export interface ClientPutCommand { op: typeof OP.clientPut; realm: string; client: string; settings: ClientSessionSettings }
+export interface ClientRemoveCommand { op: typeof OP.clientRemove; realm: string; client: string }
+
+export interface SessionCreateCommand {
+  op: typeof OP.sessionCreate;
+  /** Chosen by the host so that it encodes the partition. */
+  id: string;
+  realm: string;
+  userId: string;
+  username: string;
+  ip: string;
+  authMethod: string;
+  rememberMe: boolean;
+  now: number;
+  client: NewClientSession | null;
+  limits: SessionLimitPolicy | null;
+  notes: Record<string, string> | null;
+}
+export interface SessionCreateResult {
+  session: SessionView;
+  /** Sessions ended to make room (session limit "terminate oldest"). */
+  ended: EndedSession[];
+}
+
+export interface SessionAttachClientCommand {
+  op: typeof OP.sessionAttachClient;
+  id: string;
+  realm: string;
+  now: number;
+  client: NewClientSession;
+  /** Also move the user session's idle clock (login, code-to-token, SSO cookie). */
+  touchUser: boolean;
+}
+
+export interface PresentedToken {
+  jti: string;
+  iat: number;
+  /** `reuse_id` claim; "" when absent. */
+  reuseId: string;
+}
+
+export interface SessionRefreshCommand {
+  op: typeof OP.sessionRefresh;
+  id: string;
+  realm: string;
+  client: string;
+  now: number;
+  token: PresentedToken;
+  /** The session's user as the host's store knows it; null when the user no longer exists. */
+  user: { enabled: boolean; notBefore: number } | null;
+  /** Realm and client not-before (the client check uses Keycloak's min rule). */
+  notBefore: { realm: number; client: number };
+  /** When this node (cluster) started: the reuse rule exempts tokens issued before a restart. */
+  serverStartedAt: number;
+}
+export type SessionRefreshResult =
+  | { ok: true; session: SessionView }
+  | {
+      ok: false;
+      /** Keycloak's exact error_description. */
+      error: string;
+      /** The client session was detached (reuse detection). */
+      detached: boolean;
+      /** The session was invalid and has been removed (Keycloak back-channel-logs it out). */
+      ended: EndedSession | null;
+    };
+
+export interface SessionTouchCommand { op: typeof OP.sessionTouch; id: string; now: number }
+export interface SessionGetCommand { op: typeof OP.sessionGet; id: string; now: number }
+export interface SessionGetResult {
+  session: SessionView;
+  /** null when valid (KEYCLOAK.md §2.4), else the failing rule. */
+  invalid: string | null;
+  /** Per client UUID: null when valid, else `idle` or `max`. */
+  clientsInvalid: Record<string, string | null>;
+}
+
+export interface SessionRemoveCommand { op: typeof OP.sessionRemove; id: string; reason: EndReason }
+export interface SessionDetachClientCommand {
+  op: typeof OP.sessionDetachClient;
+  id: string;
+  client: string;
+  /** Remove the user session when its last client session goes (revocation endpoint). */
+  removeIfEmpty: boolean;
+}
+export interface SessionDetachClientResult { detached: boolean; ended: EndedSession | null }
+
+export interface UserLogoutCommand { op: typeof OP.userLogout; realm: string; userId: string; reason: EndReason }
+export interface UserSessionsCommand { op: typeof OP.userSessions; realm: string; userId: string }
+export interface RealmLogoutAllCommand { op: typeof OP.realmLogoutAll; realm: string; reason: EndReason }
+
+export interface ClientSessionsCommand {
+  op: typeof OP.clientSessions;
+  realm: string;
+  client: string;
+  /** first + max: the shard returns its first `limit` in (client-session started, id) order. */
+  limit: number;
+}
+export interface ClientSessionCountCommand { op: typeof OP.clientSessionCount; realm: string; client: string }
+export interface RealmClientStatsCommand { op: typeof OP.realmClientStats; realm: string }
+
+export interface RealmSearchCommand {
+  op: typeof OP.realmSearch;
+  realm: string;
+  /** Trimmed substring matched against username, IP address and client ids; "" matches all. */
+  search: string;
+  /** Client UUIDs whose clientId matches `search` (the host knows clientIds, shards know UUIDs). */
+  searchClients: string[];
+  /** Only sessions holding this client (UUID), or null. */
+  client: string | null;
+  limit: number;
+}
+
+export interface SessionFilter {
+  userId?: string;
+  /** Client UUID the session must hold. */
+  client?: string;
+  /** CIDR blocks or addresses: the session's IP must be in one of them. */
+  ipIn?: string[];
+  /** CIDR blocks or addresses: the session's IP must be in none of them. */
+  ipNotIn?: string[];
+  /** Epoch s: lastSessionRefresh strictly before it. */
+  lastAccessBefore?: number;
+}
+
+export interface RevokeIdsCommand { op: typeof OP.revokeIds; realm: string; ids: string[]; reason: EndReason }
+export interface RevokeFilterCommand { op: typeof OP.revokeFilter; realm: string; filter: SessionFilter; reason: EndReason }
+export interface RevokeResult {
+  ended: EndedSession[];
+  failures: { id: string; reason: string }[];
+}
+export interface CountFilterCommand { op: typeof OP.countFilter; realm: string; filter: SessionFilter }
+
+export interface TimeAdvanceCommand { op: typeof OP.timeAdvance; now: number }
+export interface StatsGetCommand { op: typeof OP.statsGet }
+export interface ShardStats {
+  shard: number;
+  /** realm id -> [online sessions, online client sessions] */
+  realms: Record<string, [number, number]>;
+  /** Cumulative expirations: realm id -> [idle, max]. */
+  expirations: Record<string, [number, number]>;
+  /** Commands waiting in the shard's own mailbox. */
+  mailboxCommands: number;
+  wheelEntries: number;
+  heapUsedBytes: number;
+}
+export interface SubscribeCommand {
+  op: typeof OP.subscribe;
+  /** Ship an ExpiredMessage per turn with the sessions that expired. */
+  expired: boolean;
+  /** Ship every mutation record (replication). */
+  mutations: boolean;
+}
+export interface MutationsReplayCommand { op: typeof OP.mutationsReplay; mutations: Mutation[] }
+
+export type Command =
+  | RealmPutCommand | RealmRemoveCommand | ClientPutCommand | ClientRemoveCommand
+  | SessionCreateCommand | SessionAttachClientCommand | SessionRefreshCommand | SessionTouchCommand
+  | SessionGetCommand | SessionRemoveCommand | SessionDetachClientCommand
+  | UserLogoutCommand | UserSessionsCommand | RealmLogoutAllCommand
+  | ClientSessionsCommand | ClientSessionCountCommand | RealmClientStatsCommand | RealmSearchCommand
+  | RevokeIdsCommand | RevokeFilterCommand | CountFilterCommand
+  | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand;
+
+/** What each command answers with. */
+export interface ResultOf {
+  [OP.realmPut]: null;
+  [OP.realmRemove]: number;
+  [OP.clientPut]: null;
+  [OP.clientRemove]: number;
+  [OP.sessionCreate]: SessionCreateResult;
+  [OP.sessionAttachClient]: SessionView;
+  [OP.sessionRefresh]: SessionRefreshResult;
+  [OP.sessionTouch]: boolean;
+  [OP.sessionGet]: SessionGetResult | null;
+  [OP.sessionRemove]: EndedSession | null;
+  [OP.sessionDetachClient]: SessionDetachClientResult;
+  [OP.userLogout]: EndedSession[];
+  [OP.userSessions]: SessionView[];
+  [OP.realmLogoutAll]: number;
+  [OP.clientSessions]: SessionView[];
+  [OP.clientSessionCount]: number;
+  [OP.realmClientStats]: [string, number][];
+  [OP.realmSearch]: SessionView[];
+  [OP.revokeIds]: RevokeResult;
+  [OP.revokeFilter]: RevokeResult;
+  [OP.countFilter]: number;
+  [OP.timeAdvance]: number;
+  [OP.statsGet]: ShardStats;
+  [OP.subscribe]: null;
+  [OP.mutationsReplay]: number;
+}
+
+// ---------------------------------------------------------------------------
+// Frames
+
+/** Main thread -> shard, once, as workerData. */
+export interface BootMessage {
+  protocolVersion: number;
+  shard: number;
+  shardCount: number;
+  idleGraceSeconds: number;
+  /** 'system': the shard arms its own timer for expiry; 'manual': only time.advance moves it. */
+  clockMode: 'system' | 'manual';
+  startSecond: number;
+  mailboxCommandsMax: number;
+}
+
+export interface BatchMessage {
+  kind: 'batch';
+  id: number;
+  commands: Command[];
+}
+
+export interface ReplyMessage {
+  kind: 'reply';
+  id: number;
+  results: unknown[];
+  /** Indexes (into results) of commands that failed, with their errors. */
+  errors: [number, WireError][] | null;
+}
+
+export interface ExpiredNotice {
+  session: SessionView;
+  reason: 'idle' | 'max' | 'remember_me_disabled';
+  at: number;
+}
+
+/** Shard -> host, unsolicited, after a turn in which sessions expired (when subscribed). */
+export interface ExpiredMessage {
+  kind: 'expired';
+  notices: ExpiredNotice[];
+}
+
+/** Shard -> host, unsolicited, with every state change (when subscribed). */
+export interface MutationsMessage {
+  kind: 'mutations';
+  mutations: Mutation[];
+}
+
+export interface ReadyMessage {
+  kind: 'ready';
+  shard: number;
+}
+
+export type ShardMessage = ReplyMessage | ExpiredMessage | MutationsMessage | ReadyMessage;

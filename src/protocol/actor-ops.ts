@@ -1,0 +1,54 @@
+// Operation codes of the host <-> shard protocol. Numbers travel on the wire
+// (and later between nodes): they are never renumbered, and a retired op
+// keeps its number in RETIRED_OPS. Bump PROTOCOL_VERSION on any change of a
+// command's or reply's shape; a worker refuses a boot with another version.
+
+export const PROTOCOL_VERSION = 1;
+
+export const OP = Object.freeze({
+  realmPut: 1,
+  realmRemove: 2,
+  clientPut: 3,
+  clientRemove: 4,
+
+  sessionCreate: 10,
+  sessionAttachClient: 11,
+  sessionRefresh: 12,
+  sessionTouch: 13,
+  sessionGet: 14,
+  sessionRemove: 15,
+  sessionDetachClient: 16,
+
+  userLogout: 20,
+  userSessions: 21,
+  realmLogoutAll: 22,
+
+  clientSessions: 30,
+  clientSessionCount: 31,
+  realmClientStats: 32,
+  realmSearch: 33,
+
+  revokeIds: 40,
+  revokeFilter: 41,
+  countFilter: 42,
+
+  timeAdvance: 50,
+  statsGet: 51,
+  subscribe: 52,
+  mutationsReplay: 53,
+} as const);
+
+export type OpName = keyof typeof OP;
+export type OpCode = (typeof OP)[OpName];
+
+/** Retired op numbers: never reuse. */
+export const RETIRED_OPS: readonly number[] = Object.freeze([]);
+
+const NAME_BY_CODE = new Map<number, OpName>(
+  (Object.entries(OP) as [OpName, number][]).map(([name, code]) => [code, name]),
+);
+
+/** The op's name (for metrics labels and logs), or 'unknown'. */
+export function opName(code: number): OpName | 'unknown' {
+  return NAME_BY_CODE.get(code) ?? 'unknown';
+}
