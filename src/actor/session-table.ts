@@ -509,37 +509,43 @@ export class SessionTable {
   // -------------------------------------------------------------------------
   // Change: mutation records only
 
-  apply(m: Mutation): void {
+  /**
+   * Applies one record. Returns false when it names a session (or client
+   * session) this table does not hold, in which case nothing changed; a
+   * replica may legitimately receive such records after a local expiry.
+   */
+  apply(m: Mutation): boolean {
+    let applied: boolean;
     switch (m.k) {
       case MUTATION.sessionCreated:
-        this.#applyCreated(m);
+        applied = this.#applyCreated(m);
         break;
       case MUTATION.clientAttached:
-        this.#applyAttached(m);
+        applied = this.#applyAttached(m);
         break;
       case MUTATION.sessionTouched:
-        this.#applyTouched(m);
+        applied = this.#applyTouched(m);
         break;
       case MUTATION.clientRefreshed:
-        this.#applyRefreshed(m);
+        applied = this.#applyRefreshed(m);
         break;
       case MUTATION.clientDetached:
-        this.#applyDetached(m);
+        applied = this.#applyDetached(m);
         break;
       case MUTATION.sessionRemoved:
-        this.#applyRemoved(m, -1);
+        applied = this.#applyRemoved(m, -1);
         break;
       default:
         throw new TypeError(`unknown mutation kind ${(m as { k: unknown }).k}`);
     }
-    if (this.#sink !== null) this.#sink(m);
+    if (applied && this.#sink !== null) this.#sink(m);
+    return applied;
   }
 
   /** Removes a session (a mutation record), reporting it to the ended-listener with `at`. */
   remove(id: string, reason: EndReason, at: number): boolean {
-    if (!this.#bySid.has(id)) return false;
     const m: SessionRemovedMutation = { k: MUTATION.sessionRemoved, id, reason };
-    this.#applyRemoved(m, at);
+    if (!this.#applyRemoved(m, at)) return false;
     if (this.#sink !== null) this.#sink(m);
     return true;
   }
@@ -746,8 +752,8 @@ export class SessionTable {
     return cs;
   }
 
-  #applyCreated(m: SessionCreatedMutation): void {
-    if (this.#bySid.has(m.id)) throw new RangeError(`session ${m.id} exists`);
+  #applyCreated(m: SessionCreatedMutation): boolean {
+    if (this.#bySid.has(m.id)) return false;
     const realmIndex = this.#realmOf(m.realm);
     const realm = this.#realms[realmIndex]!;
     let user = realm.users.get(m.userId);
@@ -792,11 +798,12 @@ export class SessionTable {
     realm.sessions++;
 
     this.#rearm(slot);
+    return true;
   }
 
-  #applyAttached(m: ClientAttachedMutation): void {
+  #applyAttached(m: ClientAttachedMutation): boolean {
     const slot = this.#bySid.get(m.id);
-    if (slot === undefined) throw new RangeError(`session ${m.id} not found`);
+    if (slot === undefined) return false;
     const realmIndex = this.#uRealm[this.#sUser[slot]!]!;
     const clientIndex = this.#clientOf(realmIndex, m.client);
     const client = this.#clients[clientIndex]!;
@@ -826,20 +833,22 @@ export class SessionTable {
     if (m.userRefresh >= 0) this.#sLast[slot] = m.userRefresh;
     const deadline = this.#deadline(slot);
     if (!this.#wheel.isScheduled(slot) || deadline < this.#wheel.deadlineOf(slot)) this.#wheel.schedule(slot, deadline);
+    return true;
   }
 
-  #applyTouched(m: SessionTouchedMutation): void {
+  #applyTouched(m: SessionTouchedMutation): boolean {
     const slot = this.#bySid.get(m.id);
-    if (slot === undefined) return;
+    if (slot === undefined) return false;
     this.#sLast[slot] = m.lastSessionRefresh;
+    return true;
   }
 
-  #applyRefreshed(m: ClientRefreshedMutation): void {
+  #applyRefreshed(m: ClientRefreshedMutation): boolean {
     const slot = this.#bySid.get(m.id);
-    if (slot === undefined) return;
-    this.#sLast[slot] = m.at;
+    if (slot === undefined) return false;
     const cs = this.clientSlotOf(slot, m.client);
-    if (cs === NONE) return;
+    if (cs === NONE) return false;
+    this.#sLast[slot] = m.at;
     // The client idle clock never moves backwards (Keycloak 26 ignores a smaller timestamp).
     if (m.at > this.#cTimestamp[cs]!) this.#cTimestamp[cs] = m.at;
     if (m.chainKey !== null && m.chain !== null) {
@@ -850,19 +859,21 @@ export class SessionTable {
       }
       chains.set(m.chainKey, m.chain);
     }
+    return true;
   }
 
-  #applyDetached(m: ClientDetachedMutation): void {
+  #applyDetached(m: ClientDetachedMutation): boolean {
     const slot = this.#bySid.get(m.id);
-    if (slot === undefined) return;
+    if (slot === undefined) return false;
     const cs = this.clientSlotOf(slot, m.client);
-    if (cs === NONE) return;
+    if (cs === NONE) return false;
     // unlink from the session's list
     let prev = NONE;
     for (let c = this.#sFirstCs[slot]!; c !== cs; c = this.#cNext[c]!) prev = c;
     if (prev === NONE) this.#sFirstCs[slot] = this.#cNext[cs]!;
     else this.#cNext[prev] = this.#cNext[cs]!;
     this.#freeClientSession(cs, this.#uRealm[this.#sUser[slot]!]!);
+    return true;
   }
 
   #freeClientSession(cs: number, realmIndex: number): void {
@@ -893,9 +904,9 @@ export class SessionTable {
     else client.tail = prev;
   }
 
-  #applyRemoved(m: SessionRemovedMutation, at: number): void {
+  #applyRemoved(m: SessionRemovedMutation, at: number): boolean {
     const slot = this.#bySid.get(m.id);
-    if (slot === undefined) return;
+    if (slot === undefined) return false;
     if (this.#listener !== null) this.#listener(this.view(slot), m.reason, at);
     const user = this.#sUser[slot]!;
     const realmIndex = this.#uRealm[user]!;
@@ -936,5 +947,6 @@ export class SessionTable {
     this.#sIpText.delete(slot);
     this.#sNotes.delete(slot);
     this.#sFree.push(slot);
+    return true;
   }
 }

@@ -260,12 +260,12 @@ export class ShardActor {
         return this.#attach(command);
       case OP.sessionRefresh:
         return this.#refresh(command);
-      case OP.sessionTouch: {
-        const slot = table.slotOf(this.#string(command.id, 'id'));
-        if (slot < 0) return false;
-        this.#apply({ k: MUTATION.sessionTouched, id: command.id, lastSessionRefresh: this.#integer(command.now, 'now') });
-        return true;
-      }
+      case OP.sessionTouch:
+        return table.apply({
+          k: MUTATION.sessionTouched,
+          id: this.#string(command.id, 'id'),
+          lastSessionRefresh: this.#integer(command.now, 'now'),
+        });
       case OP.sessionGet: {
         const slot = table.slotOf(this.#string(command.id, 'id'));
         if (slot < 0) return null;
@@ -333,8 +333,8 @@ export class ShardActor {
     }
   }
 
-  #apply(m: Mutation): void {
-    this.#table.apply(m);
+  #apply(m: Mutation): boolean {
+    return this.#table.apply(m);
   }
 
   #create(command: SessionCreateCommand): unknown {

@@ -96,6 +96,12 @@
 
 const NIL = -1;
 const BUCKET_NONE = -1;
+// Field offsets in an entry's 16-byte record; one cache line holds four entries.
+const ENTRY_STRIDE = 4;
+const ENTRY_NEXT = 0;
+const ENTRY_PREV = 1;
+const ENTRY_BUCKET = 2;
+const ENTRY_DEADLINE = 3;
 
 // One second per tick: deadlines are whole seconds, as Keycloak's are.
 export const WHEEL_TICK_S = 1;
@@ -158,10 +164,10 @@ export interface TimerWheelOptions {
 
 export class TimerWheel {
   #capacity: number;
-  #next: Int32Array;
-  #prev: Int32Array;
-  #bucket: Int32Array;
-  #deadline: Uint32Array;
+  // Entry id's record is [next, prev, bucket, deadline] at id * ENTRY_STRIDE,
+  // viewed as Int32 for the links and as Uint32 for the deadline.
+  #entries: Int32Array;
+  #deadlines: Uint32Array;
   readonly #head = new Int32Array(BUCKET_COUNT).fill(NIL);
   readonly #levelSize = new Int32Array(WHEEL_LEVELS + 1);
   #size = 0;
@@ -182,10 +188,9 @@ export class TimerWheel {
       throw new RangeError(`TimerWheel: initialCapacity must be an integer in [1, ${WHEEL_ENTRY_ID_MAX + 1}], got ${initialCapacity}`);
     }
     this.#capacity = initialCapacity;
-    this.#next = new Int32Array(initialCapacity);
-    this.#prev = new Int32Array(initialCapacity);
-    this.#bucket = new Int32Array(initialCapacity).fill(BUCKET_NONE);
-    this.#deadline = new Uint32Array(initialCapacity);
+    this.#entries = new Int32Array(initialCapacity * ENTRY_STRIDE);
+    this.#deadlines = new Uint32Array(this.#entries.buffer);
+    markUnscheduled(this.#entries, 0, initialCapacity);
     this.#nowS = startSecond;
     this.#cursorS = startSecond;
   }
@@ -202,18 +207,18 @@ export class TimerWheel {
     assertId(id);
     assertSecond('deadlineSecond', deadlineSecond);
     if (id >= this.#capacity) this.#grow(id + 1);
-    if (this.#bucket[id] === BUCKET_NONE) {
+    if (this.#entries[id * ENTRY_STRIDE + ENTRY_BUCKET] === BUCKET_NONE) {
       this.#size++;
     } else {
       this.#unlink(id);
     }
-    this.#deadline[id] = deadlineSecond;
+    this.#deadlines[id * ENTRY_STRIDE + ENTRY_DEADLINE] = deadlineSecond;
     this.#link(id, this.#bucketFor(deadlineSecond));
   }
 
   cancel(id: number): boolean {
     assertId(id);
-    if (id >= this.#capacity || this.#bucket[id] === BUCKET_NONE) return false;
+    if (id >= this.#capacity || this.#entries[id * ENTRY_STRIDE + ENTRY_BUCKET] === BUCKET_NONE) return false;
     this.#unlink(id);
     this.#size--;
     return true;
@@ -221,13 +226,13 @@ export class TimerWheel {
 
   isScheduled(id: number): boolean {
     assertId(id);
-    return id < this.#capacity && this.#bucket[id] !== BUCKET_NONE;
+    return id < this.#capacity && this.#entries[id * ENTRY_STRIDE + ENTRY_BUCKET] !== BUCKET_NONE;
   }
 
   deadlineOf(id: number): number {
     assertId(id);
-    if (id >= this.#capacity || this.#bucket[id] === BUCKET_NONE) return -1;
-    return this.#deadline[id];
+    if (id >= this.#capacity || this.#entries[id * ENTRY_STRIDE + ENTRY_BUCKET] === BUCKET_NONE) return -1;
+    return this.#deadlines[id * ENTRY_STRIDE + ENTRY_DEADLINE];
   }
 
   advance(nowSecond: number, budget: number, onExpire: (id: number, deadlineSecond: number) => void): boolean {
@@ -252,7 +257,7 @@ export class TimerWheel {
         if (id !== NIL) {
           if (fired >= budget) return false;
           // Read after any growth a previous callback may have caused.
-          const deadlineS = this.#deadline[id];
+          const deadlineS = this.#deadlines[id * ENTRY_STRIDE + ENTRY_DEADLINE];
           this.#unlink(id);
           this.#size--;
           fired++;
@@ -279,7 +284,7 @@ export class TimerWheel {
   }
 
   clear(): void {
-    this.#bucket.fill(BUCKET_NONE);
+    markUnscheduled(this.#entries, 0, this.#capacity);
     this.#head.fill(NIL);
     this.#levelSize.fill(0);
     this.#size = 0;
@@ -318,26 +323,25 @@ export class TimerWheel {
   // moved to the slot's first second; each lands on a strictly lower level.
   #cascade(bucket: number, fromLevel: number): void {
     const head = this.#head;
-    const next = this.#next;
-    const prev = this.#prev;
-    const bucketOf = this.#bucket;
-    const deadline = this.#deadline;
+    const entries = this.#entries;
+    const deadlines = this.#deadlines;
     const levelSize = this.#levelSize;
     let id = head[bucket];
     head[bucket] = NIL;
     let moved = 0;
     while (id !== NIL) {
-      const following = next[id];
-      const target = this.#bucketFor(deadline[id]);
+      const at = id * ENTRY_STRIDE;
+      const following = entries[at + ENTRY_NEXT];
+      const target = this.#bucketFor(deadlines[at + ENTRY_DEADLINE]);
       if (BUCKET_LEVEL[target] >= fromLevel) {
         throw new Error(`TimerWheel invariant: cascade from level ${fromLevel} placed id ${id} on level ${BUCKET_LEVEL[target]}`);
       }
       const first = head[target];
-      next[id] = first;
-      prev[id] = NIL;
-      if (first !== NIL) prev[first] = id;
+      entries[at + ENTRY_NEXT] = first;
+      entries[at + ENTRY_PREV] = NIL;
+      if (first !== NIL) entries[first * ENTRY_STRIDE + ENTRY_PREV] = id;
       head[target] = id;
-      bucketOf[id] = target;
+      entries[at + ENTRY_BUCKET] = target;
       levelSize[BUCKET_LEVEL[target]]++;
       moved++;
       id = following;
@@ -368,23 +372,27 @@ export class TimerWheel {
   #link(id: number, bucket: number): void {
     const head = this.#head;
     const first = head[bucket];
-    this.#next[id] = first;
-    this.#prev[id] = NIL;
-    if (first !== NIL) this.#prev[first] = id;
+    const entries = this.#entries;
+    const at = id * ENTRY_STRIDE;
+    entries[at + ENTRY_NEXT] = first;
+    entries[at + ENTRY_PREV] = NIL;
+    if (first !== NIL) entries[first * ENTRY_STRIDE + ENTRY_PREV] = id;
     head[bucket] = id;
-    this.#bucket[id] = bucket;
+    entries[at + ENTRY_BUCKET] = bucket;
     this.#levelSize[BUCKET_LEVEL[bucket]]++;
-    if (bucket === BUCKET_LATE && this.#deadline[id] < this.#lateMinS) this.#lateMinS = this.#deadline[id];
+    if (bucket === BUCKET_LATE) this.#lateMinS = Math.min(this.#lateMinS, this.#deadlines[at + ENTRY_DEADLINE]);
   }
 
   #unlink(id: number): void {
-    const bucket = this.#bucket[id];
-    const following = this.#next[id];
-    const preceding = this.#prev[id];
+    const entries = this.#entries;
+    const at = id * ENTRY_STRIDE;
+    const bucket = entries[at + ENTRY_BUCKET];
+    const following = entries[at + ENTRY_NEXT];
+    const preceding = entries[at + ENTRY_PREV];
     if (preceding === NIL) this.#head[bucket] = following;
-    else this.#next[preceding] = following;
-    if (following !== NIL) this.#prev[following] = preceding;
-    this.#bucket[id] = BUCKET_NONE;
+    else entries[preceding * ENTRY_STRIDE + ENTRY_NEXT] = following;
+    if (following !== NIL) entries[following * ENTRY_STRIDE + ENTRY_PREV] = preceding;
+    entries[at + ENTRY_BUCKET] = BUCKET_NONE;
     this.#levelSize[BUCKET_LEVEL[bucket]]--;
     if (bucket === BUCKET_LATE && this.#head[BUCKET_LATE] === NIL) this.#lateMinS = Infinity;
   }
@@ -393,19 +401,11 @@ export class TimerWheel {
     let capacity = this.#capacity;
     while (capacity < minCapacity) capacity *= 2;
     capacity = Math.min(capacity, WHEEL_ENTRY_ID_MAX + 1);
-    const next = new Int32Array(capacity);
-    const prev = new Int32Array(capacity);
-    const bucket = new Int32Array(capacity);
-    const deadline = new Uint32Array(capacity);
-    next.set(this.#next);
-    prev.set(this.#prev);
-    bucket.set(this.#bucket);
-    bucket.fill(BUCKET_NONE, this.#capacity);
-    deadline.set(this.#deadline);
-    this.#next = next;
-    this.#prev = prev;
-    this.#bucket = bucket;
-    this.#deadline = deadline;
+    const entries = new Int32Array(capacity * ENTRY_STRIDE);
+    entries.set(this.#entries);
+    markUnscheduled(entries, this.#capacity, capacity);
+    this.#entries = entries;
+    this.#deadlines = new Uint32Array(entries.buffer);
     this.#capacity = capacity;
   }
 }
@@ -413,6 +413,10 @@ export class TimerWheel {
 // First second of `slot` on `level`, in the cursor's current turn of that level.
 function slotStartS(cursorS: number, level: number, slot: number): number {
   return cursorS - (cursorS % LEVEL_TURN_SPAN_S[level]) + slot * LEVEL_SLOT_SPAN_S[level];
+}
+
+function markUnscheduled(entries: Int32Array, fromId: number, toId: number): void {
+  for (let at = fromId * ENTRY_STRIDE + ENTRY_BUCKET; at < toId * ENTRY_STRIDE; at += ENTRY_STRIDE) entries[at] = BUCKET_NONE;
 }
 
 function sum(values: readonly number[]): number {

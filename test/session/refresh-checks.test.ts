@@ -285,7 +285,10 @@ const rows: Row[] = [
   },
   {
     title: '§6.2 order: offline token, session missing AND expired ⇒ "Token is not active" first',
-    facts: (f) => offline({ ...f, userSession: null, token: { ...f.token!, exp: NOW - 1 } }),
+    facts: (f) => {
+      const o = offline({ ...f, userSession: null });
+      return { ...o, token: { ...o.token!, exp: NOW - 1 } };
+    },
     check: 'token_active',
     error: 'invalid_grant',
     description: 'Token is not active',
@@ -299,10 +302,10 @@ for (const row of rows) {
       t.fail('expected a failure');
       return;
     }
-    t.is(verdict.check, row.check);
-    t.is(verdict.error, row.error);
+    t.is<string, string>(verdict.check, row.check);
+    t.is<string, string>(verdict.error, row.error);
     t.is(verdict.description, row.description);
-    if (row.effect !== undefined) t.is(verdict.effect, row.effect);
+    if (row.effect !== undefined) t.is<string, string>(verdict.effect, row.effect);
   });
 }
 

@@ -153,7 +153,7 @@ for (const scenario of scenarios) {
         chains.set(key, result.chain);
         t.is('ok', s.expect, `step ${i + 1} (${s.jti})`);
       } else {
-        t.is(result.error, s.expect, `step ${i + 1} (${s.jti})`);
+        t.is<string, string>(result.error, s.expect, `step ${i + 1} (${s.jti})`);
       }
     });
   });
@@ -205,6 +205,6 @@ const introspectionRows: { title: string; chain: RefreshChain | undefined; jti: 
 ];
 for (const row of introspectionRows) {
   test(row.title, (t) => {
-    t.is(refreshReuseIntrospectionError(row.chain, { jti: row.jti, iat: row.iat }, row.maxReuse, 0), row.expected);
+    t.is<string | null, string | null>(refreshReuseIntrospectionError(row.chain, { jti: row.jti, iat: row.iat }, row.maxReuse, 0), row.expected);
   });
 }

@@ -332,7 +332,7 @@ test('a throwing callback loses only its own firing', (t) => {
 // Property tests against the reference timer.
 
 const FC_SEED_DEFAULT = 20_251_123;
-const FC_NUM_RUNS_DEFAULT = 400;
+const FC_NUM_RUNS_DEFAULT = 1_000;
 const seed = readIntegerEnv('FC_SEED', FC_SEED_DEFAULT);
 const numRuns = readIntegerEnv('FC_NUM_RUNS', FC_NUM_RUNS_DEFAULT);
 // Callbacks may schedule more due work; this many reactions per advance call
@@ -583,7 +583,7 @@ function runSideBySide(startS: number, commands: readonly Command[], rearmOffset
 test('property: the wheel fires exactly what the reference model says, in order, within budget', (t) => {
   t.log(`fast-check seed ${seed}, ${numRuns} runs (FC_SEED / FC_NUM_RUNS to override)`);
   fc.assert(
-    fc.property(startArb, fc.array(commandArb, { maxLength: 80 }), (startS, commands) => {
+    fc.property(startArb, fc.array(commandArb, { maxLength: 80, size: 'max' }), (startS, commands) => {
       runAgainstModel(startS, commands);
     }),
     { seed, numRuns, includeErrorInReport: true },
@@ -596,7 +596,7 @@ test('property: with unlimited budget, each advance fires the same set as the re
   fc.assert(
     fc.property(
       startArb,
-      fc.array(commandArb, { maxLength: 80 }),
+      fc.array(commandArb, { maxLength: 80, size: 'max' }),
       fc.array(fc.option(offsetArb, { freq: 2 }), { maxLength: 5 }),
       (startS, commands, rearmOffsets) => {
         runSideBySide(startS, commands, rearmOffsets);

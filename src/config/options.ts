@@ -1,0 +1,190 @@
+// Every option of a sessiond node: one table, from which the parser, the
+// validation, `--help` and docs/configuration.md's list are all derived. Each
+// option is a flag and an environment variable (`--http-port` ↔
+// SESSIOND_HTTP_PORT); a flag wins over the variable, the variable over the
+// default. Invalid values fail the start with one line naming the option.
+
+import { availableParallelism } from 'node:os';
+import { IDLE_GRACE_DEFAULT_S } from '../constants.js';
+
+export interface NodeOptions {
+  httpPort: number;
+  managementPort: number;
+  host: string;
+  dataDir: string;
+  importRealm: string | null;
+  shards: number;
+  idleGraceSeconds: number;
+  offlineCacheEntries: number;
+  hostname: string | null;
+  nodeId: string;
+  grpcPort: number;
+  peers: string[];
+  owners: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level';
+
+interface OptionSpec {
+  key: keyof NodeOptions;
+  flag: string;
+  kind: Kind;
+  /** Shown in --help and docs; a function for defaults computed at start. */
+  defaultValue: () => NodeOptions[keyof NodeOptions];
+  describe: string;
+  min?: number;
+  max?: number;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Shards: one per core, as the shards and the main thread share the cores anyway. */
+export function defaultShards(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
+  { key: 'httpPort', flag: '--http-port', kind: 'port', defaultValue: () => 8080, describe: 'public HTTP port (OIDC and admin endpoints)' },
+  { key: 'managementPort', flag: '--management-port', kind: 'port', defaultValue: () => 9000, describe: 'management HTTP port (/health/live, /health/ready, /metrics)' },
+  { key: 'host', flag: '--host', kind: 'string', defaultValue: () => '127.0.0.1', describe: 'address both HTTP servers bind to' },
+  { key: 'dataDir', flag: '--data-dir', kind: 'path', defaultValue: () => './data', describe: 'directory of the LMDB environment' },
+  { key: 'importRealm', flag: '--import-realm', kind: 'path', defaultValue: () => null, describe: 'directory of Keycloak realm-representation JSON files, imported when the realm is absent' },
+  { key: 'shards', flag: '--shards', kind: 'count', defaultValue: defaultShards, min: 1, max: 256, describe: 'shard worker threads (session actors); default: one per core' },
+  { key: 'idleGraceSeconds', flag: '--idle-grace-seconds', kind: 'seconds', defaultValue: () => IDLE_GRACE_DEFAULT_S, min: 0, max: 86_400, describe: "idle grace window added to idle checks (Keycloak's volatile mode: 120; 0 = Keycloak 26 persistent-mode strictness)" },
+  { key: 'offlineCacheEntries', flag: '--offline-cache-entries', kind: 'count', defaultValue: () => 10_000, min: 0, max: 100_000_000, describe: 'offline sessions kept in memory per node (LRU over LMDB)' },
+  { key: 'hostname', flag: '--hostname', kind: 'url', defaultValue: () => null, describe: 'public base URL used in token issuers (default: taken from each request)' },
+  { key: 'nodeId', flag: '--node-id', kind: 'string', defaultValue: () => 'node-1', describe: 'this node\'s name in a cluster' },
+  { key: 'grpcPort', flag: '--grpc-port', kind: 'port', defaultValue: () => 50051, describe: 'cluster gRPC port' },
+  { key: 'peers', flag: '--peers', kind: 'peers', defaultValue: () => [], describe: 'cluster seeds as host:port,host:port (empty: a single node)' },
+  { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is primary)' },
+  { key: 'logLevel', flag: '--log-level', kind: 'level', defaultValue: () => 'info', describe: `log level: ${LOG_LEVELS.join(', ')}` },
+]);
+
+export function envName(flag: string): string {
+  return `SESSIOND_${flag.slice(2).toUpperCase().replaceAll('-', '_')}`;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_INVALID_OPTION';
+}
+
+function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[keyof NodeOptions] {
+  const fail = (rule: string): never => {
+    throw new ConfigError(`invalid ${source} ${JSON.stringify(raw)}: ${rule}`);
+  };
+  switch (spec.kind) {
+    case 'port': {
+      if (!/^\d+$/.test(raw)) fail('expected a port number 0-65535');
+      const port = Number(raw);
+      if (port > 65535) fail('expected a port number 0-65535');
+      return port;
+    }
+    case 'count':
+    case 'seconds': {
+      if (!/^\d+$/.test(raw)) fail(`expected an integer${spec.kind === 'seconds' ? ' (seconds)' : ''}`);
+      const value = Number(raw);
+      if (spec.min !== undefined && value < spec.min) fail(`must be at least ${spec.min}`);
+      if (spec.max !== undefined && value > spec.max) fail(`must be at most ${spec.max}`);
+      return value;
+    }
+    case 'string':
+    case 'path':
+      if (raw.trim() === '') fail('must not be empty');
+      return raw;
+    case 'url': {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        return fail('expected an absolute http(s) URL');
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('expected an http or https URL');
+      return raw.replace(/\/+$/, '');
+    }
+    case 'peers': {
+      if (raw.trim() === '') return [];
+      const peers = raw.split(',').map((p) => p.trim());
+      for (const peer of peers) {
+        const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(peer);
+        if (match === null || Number(match[2]) > 65535 || Number(match[2]) === 0) fail(`peer ${JSON.stringify(peer)} is not host:port`);
+      }
+      return peers;
+    }
+    case 'level':
+      if (!(LOG_LEVELS as readonly string[]).includes(raw)) fail(`expected one of ${LOG_LEVELS.join(', ')}`);
+      return raw as NodeOptions['logLevel'];
+  }
+}
+
+export type ParseResult = { help: true } | { help: false; options: NodeOptions };
+
+/** Parses flags (`--x value` or `--x=value`) over environment variables over defaults. */
+export function parseOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {
+  const byFlag = new Map(OPTION_SPECS.map((s) => [s.flag, s]));
+  const fromFlags = new Map<keyof NodeOptions, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return { help: true };
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)} (see --help)`);
+    const eq = arg.indexOf('=');
+    const flag = eq < 0 ? arg : arg.slice(0, eq);
+    const spec = byFlag.get(flag);
+    if (spec === undefined) throw new ConfigError(`unknown option ${flag} (see --help)`);
+    let value: string;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new ConfigError(`option ${flag} needs a value`);
+      value = next;
+      i++;
+    }
+    fromFlags.set(spec.key, value);
+  }
+  const options: Record<string, unknown> = {};
+  for (const spec of OPTION_SPECS) {
+    const flagValue = fromFlags.get(spec.key);
+    const envValue = env[envName(spec.flag)];
+    if (flagValue !== undefined) options[spec.key] = convert(spec, flagValue, spec.flag);
+    else if (envValue !== undefined && envValue !== '') options[spec.key] = convert(spec, envValue, envName(spec.flag));
+    else options[spec.key] = spec.defaultValue();
+  }
+  const result = options as unknown as NodeOptions;
+  const ports = [
+    ['--http-port', result.httpPort],
+    ['--management-port', result.managementPort],
+    ['--grpc-port', result.grpcPort],
+  ] as const;
+  for (let a = 0; a < ports.length; a++) {
+    for (let b = a + 1; b < ports.length; b++) {
+      if (ports[a]![1] !== 0 && ports[a]![1] === ports[b]![1]) {
+        throw new ConfigError(`${ports[a]![0]} and ${ports[b]![0]} are both ${ports[a]![1]}: each needs its own port`);
+      }
+    }
+  }
+  return { help: false, options: result };
+}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: npm start -- [options]      (or: node dist/src/main.js [options])',
+    '',
+    'sessiond: a clustered, in-memory single-sign-on session engine speaking Keycloak\'s protocols.',
+    'Every option is also an environment variable (--http-port <-> SESSIOND_HTTP_PORT); flags win.',
+    '',
+    'Options:',
+  ];
+  for (const spec of OPTION_SPECS) {
+    const def = spec.defaultValue();
+    const shown = def === null ? 'none' : Array.isArray(def) ? (def.length === 0 ? 'none' : def.join(',')) : String(def);
+    lines.push(`  ${(spec.flag + ' <value>').padEnd(32)}${spec.describe}`);
+    lines.push(`  ${''.padEnd(32)}env ${envName(spec.flag)}, default ${shown}`);
+  }
+  lines.push('  --help'.padEnd(34) + 'print this help and exit');
+  lines.push('');
+  lines.push('Environment only:');
+  lines.push('  SESSIOND_BOOTSTRAP_ADMIN_USERNAME / SESSIOND_BOOTSTRAP_ADMIN_PASSWORD   master-realm admin (default admin/admin)');
+  lines.push('');
+  lines.push('Invalid configuration exits with status 2 and one line naming the option.');
+  return lines.join('\n');
+}

@@ -1,0 +1,38 @@
+// The management port: liveness, readiness and Prometheus metrics. It is a
+// separate Fastify instance on its own port so that operators can firewall it
+// apart from the public endpoints. buildManagementServer() never listens;
+// main.ts does.
+
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Engine } from '../host/engine.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+export interface ManagementDeps {
+  engine: Engine;
+  metrics: Metrics;
+  /** Extra readiness conditions by name (imports done, partitions owned); all must hold. */
+  readyChecks?: Record<string, () => boolean>;
+}
+
+export function buildManagementServer(deps: ManagementDeps, options: { logger?: boolean | object } = {}): FastifyInstance {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 });
+
+  app.get('/health/live', async (_request, reply) => {
+    return reply.code(200).send({ status: 'UP' });
+  });
+
+  app.get('/health/ready', async (_request, reply) => {
+    const checks: Record<string, boolean> = { shards: deps.engine.ready };
+    for (const [name, check] of Object.entries(deps.readyChecks ?? {})) checks[name] = check();
+    const ready = Object.values(checks).every(Boolean);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'UP' : 'DOWN', checks });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    await deps.metrics.refresh(deps.engine);
+    const text = await deps.metrics.registry.metrics();
+    return reply.header('content-type', deps.metrics.registry.contentType).send(text);
+  });
+
+  return app;
+}

@@ -1,0 +1,106 @@
+// The node's Prometheus metrics. Every name is prefixed `sessiond_` and says
+// its unit; gauges that live in the shards are collected from them on each
+// scrape (refresh()) and aggregated here, counters are fed as events happen.
+// Node's default process metrics are included, with the same prefix.
+
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Engine, EngineObserver } from '../host/engine.js';
+import { opName } from '../protocol/actor-ops.js';
+
+export const METRIC_PREFIX = 'sessiond_';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly sessionsActive: Gauge<'realm' | 'type'>;
+  readonly clientSessionsActive: Gauge<'realm'>;
+  readonly sessionExpirations: Counter<'realm' | 'reason'>;
+  readonly mailboxDepth: Gauge<'shard'>;
+  readonly actorCommands: Counter<'op' | 'outcome'>;
+  readonly actorRestarts: Counter<'shard'>;
+  /** Last cumulative expiration counts seen per shard, to turn them into counter increments. */
+  readonly #lastExpirations = new Map<string, number>();
+  readonly #lastRestarts: number[] = [];
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    this.sessionsActive = new Gauge({
+      name: `${METRIC_PREFIX}sessions_active`,
+      help: 'User sessions held, by realm and type (regular = online, offline).',
+      labelNames: ['realm', 'type'],
+      registers: [this.registry],
+    });
+    this.clientSessionsActive = new Gauge({
+      name: `${METRIC_PREFIX}client_sessions_active`,
+      help: 'Online client sessions held, by realm.',
+      labelNames: ['realm'],
+      registers: [this.registry],
+    });
+    this.sessionExpirations = new Counter({
+      name: `${METRIC_PREFIX}session_expirations_total`,
+      help: 'User sessions ended by expiry, by realm and reason (idle or max).',
+      labelNames: ['realm', 'reason'],
+      registers: [this.registry],
+    });
+    this.mailboxDepth = new Gauge({
+      name: `${METRIC_PREFIX}actor_mailbox_depth`,
+      help: 'Commands queued or in flight per shard actor.',
+      labelNames: ['shard'],
+      registers: [this.registry],
+    });
+    this.actorCommands = new Counter({
+      name: `${METRIC_PREFIX}actor_commands_total`,
+      help: 'Commands sent to shard actors, by operation and outcome (ok, error, overloaded, restarted, timeout, unavailable).',
+      labelNames: ['op', 'outcome'],
+      registers: [this.registry],
+    });
+    this.actorRestarts = new Counter({
+      name: `${METRIC_PREFIX}actor_restarts_total`,
+      help: 'Shard workers restarted by their supervisor after a crash.',
+      labelNames: ['shard'],
+      registers: [this.registry],
+    });
+  }
+
+  /** The engine observer that feeds the counters. */
+  engineObserver(): EngineObserver {
+    return {
+      commandDone: (op, outcome) => this.actorCommands.inc({ op: opName(op), outcome }),
+    };
+  }
+
+  /** Pulls the shards' gauges and cumulative counts; call before each scrape. */
+  async refresh(engine: Engine): Promise<void> {
+    const stats = await engine.stats();
+    this.sessionsActive.reset();
+    this.clientSessionsActive.reset();
+    const sessions = new Map<string, number>();
+    const clientSessions = new Map<string, number>();
+    for (const shard of stats) {
+      for (const [realm, [s, c]] of Object.entries(shard.realms)) {
+        sessions.set(realm, (sessions.get(realm) ?? 0) + s);
+        clientSessions.set(realm, (clientSessions.get(realm) ?? 0) + c);
+      }
+      for (const [realm, counts] of Object.entries(shard.expirations)) {
+        counts.forEach((count, i) => {
+          const reason = i === 0 ? 'idle' : 'max';
+          const key = `${shard.shard}\u0000${realm}\u0000${reason}`;
+          const last = this.#lastExpirations.get(key) ?? 0;
+          // A restarted shard starts counting from zero again.
+          const delta = count >= last ? count - last : count;
+          if (delta > 0) this.sessionExpirations.inc({ realm, reason }, delta);
+          this.#lastExpirations.set(key, count);
+        });
+      }
+    }
+    for (const [realm, count] of sessions) {
+      this.sessionsActive.set({ realm, type: 'regular' }, count);
+      this.clientSessionsActive.set({ realm }, clientSessions.get(realm) ?? 0);
+    }
+    engine.mailboxDepths().forEach((depth, shard) => this.mailboxDepth.set({ shard: String(shard) }, depth));
+    engine.restarts().forEach((count, shard) => {
+      const last = this.#lastRestarts[shard] ?? 0;
+      if (count > last) this.actorRestarts.inc({ shard: String(shard) }, count - last);
+      this.#lastRestarts[shard] = count;
+    });
+  }
+}
