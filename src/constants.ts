@@ -45,6 +45,9 @@ export const LIST_RESULTS_MAX = 10_000;
 /** Distinct interned strings (scopes, auth methods) per shard before falling back to per-session copies. */
 export const INTERNED_STRINGS_MAX = 65_536;
 
+/** Offline sessions a node keeps in memory by default (Keycloak's cache size). */
+export const OFFLINE_CACHE_ENTRIES_DEFAULT = 10_000;
+
 /** Default idle grace window (Keycloak's IDLE_TIMEOUT_WINDOW_SECONDS in volatile mode). */
 export const IDLE_GRACE_DEFAULT_S = 120;
 

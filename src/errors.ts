@@ -18,6 +18,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_SESSION_LIMIT: { status: 403, message: 'user session limit reached' },
   ERR_INVALID_ARGUMENT: { status: 400, message: 'invalid argument' },
   ERR_INVALID_OPTION: { status: 400, message: 'invalid option' },
+  ERR_OFFLINE_DISABLED: { status: 503, message: 'offline sessions need a data directory' },
 } as const);
 
 export type ErrorCode = keyof typeof ERROR_CODES;

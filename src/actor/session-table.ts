@@ -364,6 +364,28 @@ export class SessionTable {
     };
   }
 
+  /** The refresh-token chains of every client session of a session (snapshots). */
+  chainsOf(slot: number): Record<string, Record<string, RefreshChain>> | null {
+    let out: Record<string, Record<string, RefreshChain>> | null = null;
+    for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) {
+      const chains = this.#cChains.get(cs);
+      if (chains === undefined || chains.size === 0) continue;
+      (out ??= {})[this.#clients[this.#cClient[cs]!]!.uuid] = Object.fromEntries(chains);
+    }
+    return out;
+  }
+
+  partitionOf(slot: number): number {
+    return this.#sPartition[slot]!;
+  }
+
+  /** Every session slot of the table (snapshots). */
+  allSlots(): number[] {
+    const out: number[] = [];
+    for (const realm of this.#realms) for (let slot = realm.head; slot !== NONE; slot = this.#sRealmNext[slot]!) out.push(slot);
+    return out;
+  }
+
   /** Per client UUID of the session: why its client session is invalid at `now`, or null. */
   clientsInvalid(slot: number, now: number): Record<string, string | null> {
     const out: Record<string, string | null> = {};
@@ -493,6 +515,14 @@ export class SessionTable {
     if (realm === undefined) return out;
     for (let slot = this.#realms[realm]!.head; slot !== NONE; slot = this.#sRealmNext[slot]!) out.push(slot);
     return out;
+  }
+
+  /** Counts an expiry that happened outside the wheel (offline sessions) in the realm's counters. */
+  countExpiration(realmId: string, reason: string): void {
+    const index = this.#realmIndex.get(realmId);
+    if (index === undefined) return;
+    if (reason === 'max') this.#realms[index]!.expiredMax++;
+    else if (reason === 'idle') this.#realms[index]!.expiredIdle++;
   }
 
   /** Per realm: [sessions, client sessions], and cumulative expirations [idle, max]. */

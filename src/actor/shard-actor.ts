@@ -19,6 +19,7 @@ import {
   EXPIRY_NOTICES_BATCH_MAX,
   EXPIRY_TURN_MAX,
   MAILBOX_BATCHES_MAX,
+  PARTITION_COUNT,
   TURN_COMMANDS_MAX,
 } from '../constants.js';
 import { EngineError } from '../errors.js';
@@ -35,7 +36,10 @@ import {
   type SessionAttachClientCommand,
   type SessionCreateCommand,
   type SessionFilter,
+  type OfflineRefreshCommand,
   type SessionRefreshCommand,
+  type SessionView,
+  type SnapshotLoadResult,
   type SessionRefreshResult,
   type ShardMessage,
   type ShardStats,
@@ -43,19 +47,32 @@ import {
 import { OP } from '../protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import { MUTATION, type Mutation } from '../protocol/mutations.js';
-import { partitionOfSessionId } from '../protocol/partition.js';
+import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
 import { bearerTokenStale } from '../session/not-before.js';
-import { checkRefreshReuse } from '../session/refresh-reuse.js';
+import { checkRefreshReuse, type RefreshChain } from '../session/refresh-reuse.js';
 import { REFRESH_GRANT_ERROR, issuedBeforeSessionStart } from '../session/refresh-checks.js';
 import { decideSessionLimit } from '../session/session-limits.js';
 import type { Clock } from '../time/clock.js';
 import { cidrMatcher } from '../util/ip-address.js';
 import { Mailbox } from './mailbox.js';
+import { OfflineStore, offlineView } from '../offline/offline-store.js';
+import { DB, type LmdbEnv } from '../store/lmdb-env.js';
 import { SessionTable, type SlotFilter } from './session-table.js';
 
 /** Sends a frame to the host; `transfer` lists buffers to move rather than copy. */
 export type ShardSend = (frame: Uint8Array) => void;
+
+/** How often (in shard seconds) the offline expiry index is swept. */
+const OFFLINE_SWEEP_INTERVAL_S = 5;
+const SNAPSHOT_CHUNK = 10_000;
+const SNAPSHOT_RECORD_VERSION = 1;
+
+interface OnlineSnapshotRecord {
+  v: number;
+  session: SessionView;
+  chains: Record<string, Record<string, RefreshChain>> | null;
+}
 
 const EXPIRY_REASONS: ReadonlySet<string> = new Set([END_REASON.idle, END_REASON.max, END_REASON.rememberMeDisabled]);
 
@@ -65,6 +82,13 @@ export class ShardActor {
   readonly #send: ShardSend;
   readonly #table: SessionTable;
   readonly #mailbox: Mailbox<BatchMessage>;
+  readonly #env: LmdbEnv | null;
+  readonly #offline: OfflineStore | null;
+  /** Offline expiry sweeps run when `#now` reaches this second. */
+  #offlineSweepAt = 0;
+  #offlineCaughtUp = true;
+  /** LMDB work (sweeps, flushes) under way; waited for before a time.advance answers. */
+  #pendingWork = new Set<Promise<unknown>>();
 
   /** The shard's notion of now for expiry: never moves backwards. */
   #now: number;
@@ -80,16 +104,30 @@ export class ShardActor {
   /** Replies held until expiry catches up with a time.advance. */
   #advanceWaiters: { reply: ReplyMessage; index: number }[] = [];
 
-  constructor(boot: BootMessage, clock: Clock, send: ShardSend) {
+  constructor(boot: BootMessage, clock: Clock, send: ShardSend, env: LmdbEnv | null = null) {
     this.#boot = boot;
+    this.#env = env;
     this.#clock = clock;
     this.#send = send;
     this.#now = boot.startSecond;
     this.#table = new SessionTable({ graceSeconds: boot.idleGraceSeconds, startSecond: boot.startSecond });
     this.#mailbox = new Mailbox<BatchMessage>(MAILBOX_BATCHES_MAX, boot.mailboxCommandsMax);
+    this.#offline =
+      env === null
+        ? null
+        : new OfflineStore(env, {
+            shard: boot.shard,
+            shardCount: boot.shardCount,
+            cacheEntries: boot.offlineCacheEntries,
+            graceSeconds: boot.idleGraceSeconds,
+            settings: {
+              realm: (id) => this.#table.realmSettings(id),
+              client: (uuid) => this.#table.clientSettings(uuid),
+            },
+          });
     this.#table.onEnded((session, reason, at) => {
       if (this.#subscribedExpired && EXPIRY_REASONS.has(reason)) {
-        this.#expiredNotices.push({ session, reason: reason as ExpiredNotice['reason'], at });
+        this.#expiredNotices.push({ session, reason: reason as ExpiredNotice['reason'], at, offline: false });
       }
     });
   }
@@ -131,11 +169,13 @@ export class ShardActor {
     this.#scheduleTurn();
   }
 
-  /** Stops timers; pending work is dropped. */
-  close(): void {
+  /** Stops timers and writes the offline idle clocks still pending; queued commands are dropped. */
+  async close(): Promise<void> {
     this.#closed = true;
     if (this.#expiryTimer !== null) clearTimeout(this.#expiryTimer);
     this.#expiryTimer = null;
+    await Promise.allSettled([...this.#pendingWork]);
+    await this.#offline?.close();
   }
 
   /** Runs one command synchronously (tests and benchmarks in-process). */
@@ -164,15 +204,43 @@ export class ShardActor {
     }
     if (this.#boot.clockMode === 'system') this.#advanceNow(this.#clock.nowSeconds());
     this.#expiryCaughtUp = this.#table.expire(this.#now, EXPIRY_TURN_MAX);
+    this.#offlineTurn();
     this.#flushUnsolicited();
-    if (this.#expiryCaughtUp) this.#releaseAdvanceWaiters();
-    if (!this.#mailbox.isEmpty || !this.#expiryCaughtUp) this.#scheduleTurn();
+    if (this.#expiryCaughtUp && this.#offlineCaughtUp) this.#releaseAdvanceWaiters();
+    if (!this.#mailbox.isEmpty || !this.#expiryCaughtUp || !this.#offlineCaughtUp) this.#scheduleTurn();
     else this.#armExpiryTimer();
   };
+
+  /** Offline expiry (a bounded sweep when due) and the coalesced idle-clock flush. */
+  #offlineTurn(): void {
+    const offline = this.#offline;
+    if (offline === null) return;
+    this.#track(offline.flush(this.#clock.nowMs()));
+    if (this.#offlineCaughtUp && this.#now < this.#offlineSweepAt) return;
+    const { caughtUp, ended, work } = offline.sweep(this.#now, EXPIRY_TURN_MAX);
+    this.#track(work);
+    this.#offlineCaughtUp = caughtUp;
+    if (caughtUp) this.#offlineSweepAt = this.#now + OFFLINE_SWEEP_INTERVAL_S;
+    for (const { session, reason } of ended) {
+      this.#table.countExpiration(session.realm, reason);
+      if (this.#subscribedExpired) this.#expiredNotices.push({ session, reason, at: this.#now, offline: true });
+    }
+  }
+
+  #track(work: Promise<unknown> | null): void {
+    if (work === null) return;
+    this.#pendingWork.add(work);
+    void work.finally(() => this.#pendingWork.delete(work));
+  }
 
   #runBatch(batch: BatchMessage): void {
     const reply: ReplyMessage = { kind: 'reply', id: batch.id, results: new Array(batch.commands.length), errors: null };
     let deferred = false;
+    let pending: Promise<void>[] | null = null;
+    const fail = (i: number, err: unknown): void => {
+      reply.results[i] = null;
+      (reply.errors ??= []).push([i, toWireError(err)]);
+    };
     for (let i = 0; i < batch.commands.length; i++) {
       try {
         const command = batch.commands[i]!;
@@ -183,11 +251,24 @@ export class ShardActor {
           reply.results[i] = null;
           continue;
         }
-        reply.results[i] = this.#execute(command);
+        const result = this.#execute(command);
+        if (result instanceof Promise) {
+          // Durable work (an LMDB commit): the batch answers once it is done.
+          reply.results[i] = null;
+          (pending ??= []).push(result.then((value) => void (reply.results[i] = value), (err: unknown) => fail(i, err)));
+        } else {
+          reply.results[i] = result;
+        }
       } catch (err) {
-        reply.results[i] = null;
-        (reply.errors ??= []).push([i, toWireError(err)]);
+        fail(i, err);
       }
+    }
+    if (pending !== null) {
+      void Promise.all(pending).then(() => {
+        if (reply.errors !== null) reply.errors.sort((a, b) => a[0] - b[0]);
+        if (!deferred) this.#reply(reply);
+      });
+      return;
     }
     if (!deferred) this.#reply(reply);
   }
@@ -201,7 +282,10 @@ export class ShardActor {
       waiter.reply.results[waiter.index] = this.#now;
       replies.add(waiter.reply);
     }
-    for (const reply of replies) this.#reply(reply);
+    // Expiry's LMDB writes are part of "caught up": answer after they commit.
+    void Promise.allSettled([...this.#pendingWork]).then(() => {
+      for (const reply of replies) this.#reply(reply);
+    });
   }
 
   #advanceNow(now: number): void {
@@ -324,6 +408,39 @@ export class ShardActor {
         for (const m of command.mutations) table.apply(m);
         return command.mutations.length;
       }
+      case OP.offlineGrant:
+        return this.#offlineGrant(this.#string(command.id, 'id'), this.#string(command.client, 'client'), command.scope, this.#integer(command.now, 'now'));
+      case OP.offlineGet: {
+        const record = this.#offlineStore().get(this.#string(command.id, 'id'));
+        if (record === undefined) return null;
+        const now = this.#integer(command.now, 'now');
+        const offline = this.#offlineStore();
+        const clientsInvalid: Record<string, string | null> = {};
+        for (const c of record.clients) clientsInvalid[c.client] = offline.clientInvalidReason(record, c, now);
+        return { session: offlineView(record), invalid: offline.invalidReason(record, now), clientsInvalid };
+      }
+      case OP.offlineRefresh:
+        return this.#offlineRefresh(command);
+      case OP.offlineRemove:
+        return this.#offlineStore().remove(this.#string(command.id, 'id'), this.#reason(command.reason));
+      case OP.offlineRemoveClient:
+        return this.#offlineStore().removeClient(this.#string(command.id, 'id'), this.#string(command.client, 'client'), this.#reason(command.reason));
+      case OP.offlineUserSessions:
+        return this.#offlineStore()
+          .userSessions(this.#string(command.realm, 'realm'), this.#string(command.userId, 'userId'))
+          .map((record) => offlineView(record));
+      case OP.offlineRemoveUser:
+        return this.#offlineStore().removeUser(this.#string(command.realm, 'realm'), this.#string(command.userId, 'userId'), this.#reason(command.reason));
+      case OP.offlineRemoveClientAll:
+        return this.#offlineStore().removeClientEverywhere(this.#string(command.client, 'client'), this.#reason(command.reason));
+      case OP.offlineRemoveRealm:
+        return this.#offlineStore().removeRealm(this.#string(command.realm, 'realm'), this.#reason(command.reason));
+      case OP.snapshotSave:
+        return this.#snapshotSave();
+      case OP.snapshotLoad:
+        return this.#snapshotLoad(this.#integer(command.now, 'now'));
+      case OP.shutdown:
+        return this.close().then(() => null);
       case OP.timeAdvance:
         // Handled by #runBatch (its reply waits for expiry to catch up).
         this.#advanceNow(this.#integer(command.now, 'now'));
@@ -470,6 +587,134 @@ export class ShardActor {
     return { ok: true, session: table.view(slot, cs) };
   }
 
+  #offlineStore(): OfflineStore {
+    if (this.#offline === null) throw new EngineError('ERR_OFFLINE_DISABLED');
+    return this.#offline;
+  }
+
+  /** Offline token issue: the offline copy of an online session is created, or its idle clock moves (§1.5). */
+  #offlineGrant(id: string, clientUuid: string, scope: unknown, now: number): Promise<SessionView> {
+    const offline = this.#offlineStore();
+    const slot = this.#table.slotOf(id);
+    if (slot < 0) throw new EngineError('ERR_SESSION_NOT_FOUND', 'the online session to take offline does not exist');
+    const online = this.#table.view(slot);
+    const partition = this.#table.partitionOf(slot);
+    return offline
+      .grant(online, clientUuid, typeof scope === 'string' ? scope : '', now, partition)
+      .then((record) => offlineView(record));
+  }
+
+  /** The refresh_token grant for an offline token: steps 8–22 of refresh-checks.ts with offline rules. */
+  #offlineRefresh(command: OfflineRefreshCommand): SessionRefreshResult | Promise<SessionRefreshResult> {
+    const offline = this.#offlineStore();
+    const id = this.#string(command.id, 'id');
+    const clientUuid = this.#string(command.client, 'client');
+    const now = this.#integer(command.now, 'now');
+    const token = command.token;
+    const fail = (error: string, detached = false, ended: EndedSession | null = null): SessionRefreshResult => ({ ok: false, error, detached, ended });
+    const record = offline.get(id);
+    if (record === undefined) return fail(REFRESH_GRANT_ERROR.offlineSessionNotFound);
+    const invalid = offline.invalidReason(record, now);
+    if (invalid !== null) {
+      // Keycloak revokes an offline session found invalid by a refresh.
+      return offline.remove(id, END_REASON.invalidOnRefresh).then((ended) => fail(REFRESH_GRANT_ERROR.offlineSessionNotActive, false, ended));
+    }
+    if (command.user === null) return fail(REFRESH_GRANT_ERROR.invalidRefreshToken);
+    if (!command.user.enabled) return fail(REFRESH_GRANT_ERROR.userDisabled);
+    if (issuedBeforeSessionStart(token.iat, record.started)) return fail(REFRESH_GRANT_ERROR.issuedBeforeUserSession);
+    const client = record.clients.find((c) => c.client === clientUuid);
+    if (client === undefined) return fail(REFRESH_GRANT_ERROR.sessionMissingClient);
+    if (offline.clientInvalidReason(record, client, now) !== null) {
+      return offline.removeClient(id, clientUuid, END_REASON.invalidOnRefresh).then(() => fail(REFRESH_GRANT_ERROR.clientSessionNotActive, true));
+    }
+    if (issuedBeforeSessionStart(token.iat, client.started)) return fail(REFRESH_GRANT_ERROR.issuedBeforeClientSession);
+    if (bearerTokenStale(token.iat, { realm: command.notBefore.realm, client: command.notBefore.client, user: command.user.notBefore })) {
+      return fail(REFRESH_GRANT_ERROR.staleToken);
+    }
+    if (command.offlineAccess === false) return fail(REFRESH_GRANT_ERROR.offlineAccessNotGranted);
+    const realm = this.#table.realmSettings(record.realm);
+    let chainKey: string | null = null;
+    let chain: RefreshChain | null = null;
+    if (realm?.revokeRefreshToken === true) {
+      chainKey = typeof token.reuseId === 'string' ? token.reuseId : '';
+      const result = checkRefreshReuse(client.chains?.[chainKey], token, realm.refreshTokenMaxReuse, command.serverStartedAt, now);
+      if (!result.ok) {
+        return offline.removeClient(id, clientUuid, END_REASON.revoked).then(() => fail(result.error, true));
+      }
+      chain = result.chain;
+    }
+    offline.touch(record, clientUuid, now, chainKey, chain);
+    return { ok: true, session: offlineView(offline.get(id)!, clientUuid) };
+  }
+
+  /** Graceful shutdown: every online session of this shard into LMDB, keyed by partition. */
+  async #snapshotSave(): Promise<number> {
+    const env = this.#env;
+    if (env === null) throw new EngineError('ERR_OFFLINE_DISABLED', 'no data directory: online sessions cannot be saved');
+    const table = this.#table;
+    const db = env.db<OnlineSnapshotRecord>(DB.online);
+    const slots = table.allSlots();
+    for (let i = 0; i < slots.length; i += SNAPSHOT_CHUNK) {
+      const chunk = slots.slice(i, i + SNAPSHOT_CHUNK);
+      await env.root.transaction(() => {
+        for (const slot of chunk) {
+          db.put([table.partitionOf(slot), table.idOf(slot)], { v: SNAPSHOT_RECORD_VERSION, session: table.view(slot), chains: table.chainsOf(slot) });
+        }
+      });
+    }
+    return slots.length;
+  }
+
+  /** Start-up: the snapshot of this shard's partitions back into the table; expired sessions dropped. */
+  async #snapshotLoad(now: number): Promise<SnapshotLoadResult> {
+    const env = this.#env;
+    const result: SnapshotLoadResult = { loaded: 0, dropped: [] };
+    if (env === null) return result;
+    const table = this.#table;
+    const db = env.db<OnlineSnapshotRecord>(DB.online);
+    const seen: [number, string][] = [];
+    for (let partition = 0; partition < PARTITION_COUNT; partition++) {
+      if (shardOfPartition(partition, this.#boot.shardCount) !== this.#boot.shard) continue;
+      for (const { key, value } of db.getRange({ start: [partition], end: [partition, '\uffff'] })) {
+        seen.push(key as [number, string]);
+        const record = value;
+        if (record === null || typeof record !== 'object' || record.v !== SNAPSHOT_RECORD_VERSION) continue;
+        const s = record.session;
+        if (!table.hasRealm(s.realm)) {
+          result.dropped.push({ session: s, reason: END_REASON.realmRemoved });
+          continue;
+        }
+        table.apply({
+          k: MUTATION.sessionCreated, id: s.id, partition, realm: s.realm, userId: s.userId, username: s.username, ip: s.ip,
+          authMethod: s.authMethod, rememberMe: s.rememberMe, started: s.started, lastSessionRefresh: s.lastSessionRefresh,
+          authTime: s.authTime, notes: s.notes,
+        });
+        for (const c of s.clients) {
+          table.apply({ k: MUTATION.clientAttached, id: s.id, client: c.client, started: c.started, timestamp: c.timestamp, scope: c.scope, ssoAuth: c.ssoAuth, notes: c.notes, userRefresh: s.lastSessionRefresh });
+          for (const [key, chain] of Object.entries(record.chains?.[c.client] ?? {})) {
+            table.apply({ k: MUTATION.clientRefreshed, id: s.id, client: c.client, at: c.timestamp, chainKey: key, chain });
+          }
+        }
+        const slot = table.slotOf(s.id);
+        const reason = table.sessionInvalidReason(slot, now);
+        if (reason !== null) {
+          table.remove(s.id, reason === 'max' ? END_REASON.max : reason === 'idle' ? END_REASON.idle : END_REASON.rememberMeDisabled, now);
+          result.dropped.push({ session: s, reason });
+          continue;
+        }
+        result.loaded++;
+      }
+    }
+    // The snapshot is consumed: a later crash must not resurrect sessions that ended meanwhile.
+    for (let i = 0; i < seen.length; i += SNAPSHOT_CHUNK) {
+      const chunk = seen.slice(i, i + SNAPSHOT_CHUNK);
+      await env.root.transaction(() => {
+        for (const key of chunk) db.remove(key);
+      });
+    }
+    return result;
+  }
+
   #detach(id: string, clientUuid: string, removeIfEmpty: boolean): { detached: boolean; ended: EndedSession | null } {
     const table = this.#table;
     const slot = table.slotOf(id);
@@ -536,6 +781,8 @@ export class ShardActor {
       shard: this.#boot.shard,
       realms,
       expirations,
+      offlineCached: this.#offline?.cacheSize ?? 0,
+      offlineDirty: this.#offline?.dirtyCount ?? 0,
       mailboxCommands: this.#mailbox.commands,
       wheelEntries: this.#table.wheelEntries,
       heapUsedBytes: process.memoryUsage().heapUsed,

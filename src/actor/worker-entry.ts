@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { BootMessage, ShardMessage } from '../protocol/actor-messages.js';
 import { PROTOCOL_VERSION } from '../protocol/actor-ops.js';
 import { encodeFrame } from '../protocol/codec.js';
+import { openEnv } from '../store/lmdb-env.js';
 import { SystemClock } from '../time/clock.js';
 import { ShardActor } from './shard-actor.js';
 
@@ -19,6 +20,9 @@ if (boot === null || typeof boot !== 'object' || boot.protocolVersion !== PROTOC
   );
 }
 
-const actor = new ShardActor(boot, new SystemClock(), (frame) => port.postMessage(frame, [frame.buffer as ArrayBuffer]));
+// Offline sessions and snapshots live in the node's one LMDB environment, which
+// this thread opens too (lmdb-js shares it within the process).
+const env = boot.dataDir === null ? null : openEnv(boot.dataDir);
+const actor = new ShardActor(boot, new SystemClock(), (frame) => port.postMessage(frame, [frame.buffer as ArrayBuffer]), env);
 port.on('message', (frame: Uint8Array) => actor.receive(frame));
 port.postMessage(encodeFrame({ kind: 'ready', shard: boot.shard } satisfies ShardMessage));

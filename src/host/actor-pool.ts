@@ -7,7 +7,7 @@
 import { COMMAND_TIMEOUT_MS } from '../constants.js';
 import { EngineError } from '../errors.js';
 import type { BootMessage, Command } from '../protocol/actor-messages.js';
-import { PROTOCOL_VERSION } from '../protocol/actor-ops.js';
+import { OP, PROTOCOL_VERSION } from '../protocol/actor-ops.js';
 import { partitionOf, partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { ShardChannel, type ShardObserver } from './shard-channel.js';
 
@@ -17,6 +17,9 @@ export interface ActorPoolOptions {
   clockMode: 'system' | 'manual';
   startSecond: number;
   mailboxCommandsMax: number;
+  dataDir: string | null;
+  /** Offline sessions kept in memory by the whole node (split between shards). */
+  offlineCacheEntries: number;
   timeoutMs?: number;
   observer: ShardObserver;
 }
@@ -42,6 +45,8 @@ export class ActorPool {
         clockMode: options.clockMode,
         startSecond: options.startSecond,
         mailboxCommandsMax: options.mailboxCommandsMax,
+        dataDir: options.dataDir,
+        offlineCacheEntries: Math.max(1, Math.ceil(options.offlineCacheEntries / options.shards)),
       };
       this.#channels.push(
         new ShardChannel({
@@ -76,9 +81,11 @@ export class ActorPool {
     this.#deadlineTimer.unref();
   }
 
+  /** Lets each shard write what is pending (offline idle clocks), then stops the workers. */
   async close(): Promise<void> {
     if (this.#deadlineTimer !== null) clearInterval(this.#deadlineTimer);
     this.#deadlineTimer = null;
+    await Promise.allSettled(this.#channels.filter((c) => c.ready).map((c) => c.askAlone({ op: OP.shutdown })));
     await Promise.all(this.#channels.map((c) => c.terminate()));
   }
 

@@ -6,7 +6,8 @@
 // rules. It never touches session state itself: shards own it.
 
 import { EventEmitter } from 'node:events';
-import { IDLE_GRACE_DEFAULT_S, LIST_RESULTS_MAX, MAILBOX_COMMANDS_MAX } from '../constants.js';
+import { dirname } from 'node:path';
+import { IDLE_GRACE_DEFAULT_S, LIST_RESULTS_MAX, MAILBOX_COMMANDS_MAX, OFFLINE_CACHE_ENTRIES_DEFAULT } from '../constants.js';
 import { EngineError } from '../errors.js';
 import {
   END_REASON,
@@ -21,6 +22,7 @@ import {
   type SessionRefreshResult,
   type SessionView,
   type ShardStats,
+  type SnapshotLoadResult,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import type { Mutation } from '../protocol/mutations.js';
@@ -31,6 +33,8 @@ import { realmSessionSettings, type RealmSessionSettings } from '../session/real
 import type { SessionLimitPolicy } from '../session/session-limits.js';
 import { SystemClock, type Clock } from '../time/clock.js';
 import { parseCidr } from '../util/ip-address.js';
+import { offlineClientCount, offlineClientSessions, offlineRealmCount } from '../offline/offline-store.js';
+import type { LmdbEnv } from '../store/lmdb-env.js';
 import { ActorPool } from './actor-pool.js';
 import { mergeOrdered } from './merge-ordered.js';
 import type { CommandOutcome, ShardObserver } from './shard-channel.js';
@@ -52,6 +56,14 @@ export interface EngineOptions {
   mailboxCommandsMax?: number;
   timeoutMs?: number;
   observer?: EngineObserver;
+  /**
+   * The node's LMDB environment, opened by the main thread: with it, shards
+   * keep offline sessions and snapshots in the same data directory. Without
+   * it the engine holds online sessions only.
+   */
+  env?: LmdbEnv | null;
+  /** Offline sessions kept in memory by the node (default 10,000, as Keycloak). */
+  offlineCacheEntries?: number;
 }
 
 export interface CreateSessionInput {
@@ -124,6 +136,7 @@ function pageOf(page: ListPage, defaultMax = DEFAULT_PAGE_MAX): { first: number;
 
 export class Engine extends EventEmitter {
   readonly #pool: ActorPool;
+  readonly #env: LmdbEnv | null;
   readonly #clock: Clock;
   readonly #clockMode: 'system' | 'manual';
   readonly #startedAt: number;
@@ -138,12 +151,15 @@ export class Engine extends EventEmitter {
     this.#clock = options.clock ?? new SystemClock();
     this.#clockMode = options.clockMode ?? 'system';
     this.#startedAt = this.#clock.nowSeconds();
+    this.#env = options.env ?? null;
     this.#pool = new ActorPool({
       shards: options.shards,
       idleGraceSeconds: options.idleGraceSeconds ?? IDLE_GRACE_DEFAULT_S,
       clockMode: this.#clockMode,
       startSecond: this.#startedAt,
       mailboxCommandsMax: options.mailboxCommandsMax ?? MAILBOX_COMMANDS_MAX,
+      dataDir: options.env == null ? null : dirname(options.env.path),
+      offlineCacheEntries: options.offlineCacheEntries ?? OFFLINE_CACHE_ENTRIES_DEFAULT,
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       observer,
     });
@@ -223,6 +239,7 @@ export class Engine extends EventEmitter {
   async removeRealm(realmId: string): Promise<number> {
     this.#requireRealm(realmId);
     const counts = (await this.#pool.broadcast({ op: OP.realmRemove, realm: realmId })) as number[];
+    if (this.#env !== null) await this.#pool.broadcast({ op: OP.offlineRemoveRealm, realm: realmId, reason: END_REASON.realmRemoved });
     this.#realms.delete(realmId);
     this.#userNotBefore.delete(realmId);
     this.#pool.unstick(`realm:${realmId}`);
@@ -255,10 +272,11 @@ export class Engine extends EventEmitter {
     return this.#clients.get(clientUuid)?.settings;
   }
 
-  /** Forgets a client and detaches its client sessions everywhere; resolves with how many. */
+  /** Forgets a client: detaches its online client sessions everywhere (resolves with how many) and removes its offline ones. */
   async removeClient(realmId: string, clientUuid: string): Promise<number> {
     this.#requireRealm(realmId);
     const counts = (await this.#pool.broadcast({ op: OP.clientRemove, realm: realmId, client: clientUuid })) as number[];
+    await this.removeClientOfflineSessions(clientUuid);
     this.#clients.delete(clientUuid);
     this.#pool.unstick(`client:${clientUuid}`);
     return counts.reduce((a, b) => a + b, 0);
@@ -532,6 +550,138 @@ export class Engine extends EventEmitter {
   }
 
   // -------------------------------------------------------------------------
+  // Offline sessions (KEYCLOAK.md §1.5): same id as the online session; in LMDB
+
+  get persistent(): boolean {
+    return this.#env !== null;
+  }
+
+  /**
+   * Offline token issue: creates the offline copy of online session
+   * `sessionId` (or moves its idle clock) with an offline client session for
+   * `clientUuid`. Resolves once LMDB has committed it.
+   */
+  async grantOffline(sessionId: string, clientUuid: string, scope: string): Promise<SessionView> {
+    this.#requireEnv();
+    return (await this.#pool.ask(this.#shardOfSession(sessionId), {
+      op: OP.offlineGrant,
+      id: sessionId,
+      client: clientUuid,
+      scope,
+      now: this.#clock.nowSeconds(),
+    })) as SessionView;
+  }
+
+  /** The offline session with its validity now (offline rules), or null. */
+  async getOfflineSession(sessionId: string): Promise<SessionGetResult | null> {
+    this.#requireEnv();
+    const shard = this.#pool.shardOfSession(sessionId);
+    if (shard < 0) return null;
+    return (await this.#pool.ask(shard, { op: OP.offlineGet, id: sessionId, now: this.#clock.nowSeconds() })) as SessionGetResult | null;
+  }
+
+  /** The refresh_token grant for an offline token (typ Offline). */
+  async refreshOffline(input: RefreshInput & { offlineAccess?: boolean }): Promise<SessionRefreshResult> {
+    this.#requireEnv();
+    const realm = this.#requireRealm(input.realm);
+    const shard = this.#pool.shardOfSession(input.sessionId);
+    if (shard < 0) return { ok: false, error: 'Offline user session not found', detached: false, ended: null };
+    const nb = this.notBefore(input.realm, input.client, input.userId);
+    const user =
+      input.user === null ? null : { enabled: input.user?.enabled ?? true, notBefore: Math.max(input.user?.notBefore ?? 0, nb.user) };
+    return (await this.#pool.ask(shard, {
+      op: OP.offlineRefresh,
+      id: input.sessionId,
+      realm: input.realm,
+      client: input.client,
+      now: this.#clock.nowSeconds(),
+      token: input.token,
+      user,
+      notBefore: { realm: realm.notBefore, client: nb.client },
+      offlineAccess: input.offlineAccess !== false,
+      serverStartedAt: this.#startedAt,
+    })) as SessionRefreshResult;
+  }
+
+  /** Removes an offline session (admin delete with isOffline, revocation). */
+  async removeOfflineSession(sessionId: string, reason: EndReason = END_REASON.adminDelete): Promise<EndedSession | null> {
+    this.#requireEnv();
+    const shard = this.#pool.shardOfSession(sessionId);
+    if (shard < 0) return null;
+    return (await this.#pool.ask(shard, { op: OP.offlineRemove, id: sessionId, reason })) as EndedSession | null;
+  }
+
+  /** Removes one offline client session (revocation, consent revoke); the session goes with its last one. */
+  async removeOfflineClient(sessionId: string, clientUuid: string, reason: EndReason = END_REASON.revoked): Promise<{ removed: boolean; ended: EndedSession | null }> {
+    this.#requireEnv();
+    const shard = this.#pool.shardOfSession(sessionId);
+    if (shard < 0) return { removed: false, ended: null };
+    return (await this.#pool.ask(shard, { op: OP.offlineRemoveClient, id: sessionId, client: clientUuid, reason })) as {
+      removed: boolean;
+      ended: EndedSession | null;
+    };
+  }
+
+  async listUserOfflineSessions(realmId: string, userId: string): Promise<SessionView[]> {
+    this.#requireRealm(realmId);
+    if (this.#env === null) return [];
+    const views = (await this.#pool.ask(this.#pool.shardOfUser(realmId, userId), { op: OP.offlineUserSessions, realm: realmId, userId })) as SessionView[];
+    return views.sort((a, b) => a.started - b.started || (a.id < b.id ? -1 : 1));
+  }
+
+  /** Removes every offline session of a user (user deletion). */
+  async removeUserOfflineSessions(realmId: string, userId: string, reason: EndReason = END_REASON.userDeleted): Promise<EndedSession[]> {
+    this.#requireRealm(realmId);
+    if (this.#env === null) return [];
+    return (await this.#pool.ask(this.#pool.shardOfUser(realmId, userId), { op: OP.offlineRemoveUser, realm: realmId, userId, reason })) as EndedSession[];
+  }
+
+  /** Removes a client's offline client sessions everywhere (client deletion); resolves with how many. */
+  async removeClientOfflineSessions(clientUuid: string, reason: EndReason = END_REASON.clientRemoved): Promise<number> {
+    if (this.#env === null) return 0;
+    const counts = (await this.#pool.broadcast({ op: OP.offlineRemoveClientAll, client: clientUuid, reason })) as number[];
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Offline client sessions of a client: maintained counters in LMDB, never a scan. */
+  countClientOfflineSessions(clientUuid: string): number {
+    return this.#env === null ? 0 : offlineClientCount(this.#env, clientUuid);
+  }
+
+  /** Offline user sessions of a realm (maintained counters). */
+  countRealmOfflineSessions(realmId: string): number {
+    return this.#env === null ? 0 : offlineRealmCount(this.#env, realmId);
+  }
+
+  /** A page of a client's offline sessions (idle clocks may lag by one flush interval, ~1 s). */
+  listClientOfflineSessions(clientUuid: string, page: ListPage = {}): SessionView[] {
+    const { first, max } = pageOf(page);
+    return this.#env === null ? [] : offlineClientSessions(this.#env, clientUuid, first, max);
+  }
+
+  // -------------------------------------------------------------------------
+  // Restart without loss
+
+  /** Graceful shutdown: every shard writes its online sessions to LMDB. Resolves with how many. */
+  async saveSnapshot(): Promise<number> {
+    this.#requireEnv();
+    const counts = (await this.#pool.broadcast({ op: OP.snapshotSave })) as number[];
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Start-up: shards read back the online sessions of their partitions; expired ones are dropped with why. */
+  async loadSnapshot(): Promise<SnapshotLoadResult> {
+    const result: SnapshotLoadResult = { loaded: 0, dropped: [] };
+    if (this.#env === null) return result;
+    const parts = (await this.#pool.broadcast({ op: OP.snapshotLoad, now: this.#clock.nowSeconds() })) as SnapshotLoadResult[];
+    for (const part of parts) {
+      result.loaded += part.loaded;
+      result.dropped.push(...part.dropped);
+    }
+    return result;
+  }
+
+  // -------------------------------------------------------------------------
   // Time, statistics, events
 
   /**
@@ -613,6 +763,10 @@ export class Engine extends EventEmitter {
       if (!Array.isArray(list)) throw new EngineError('ERR_INVALID_ARGUMENT', `${key} must be an array of CIDR blocks`);
       for (const cidr of list) if (parseCidr(cidr) === null) throw new EngineError('ERR_INVALID_ARGUMENT', `${key}: invalid CIDR block ${JSON.stringify(cidr)}`);
     }
+  }
+
+  #requireEnv(): void {
+    if (this.#env === null) throw new EngineError('ERR_OFFLINE_DISABLED');
   }
 
   #shardOfSession(sessionId: string): number {

@@ -59,6 +59,8 @@ export const END_REASON = Object.freeze({
   lastClientDetached: 'last_client_detached',
   realmRemoved: 'realm_removed',
   clientRemoved: 'client_removed',
+  userDeleted: 'user_deleted',
+  consentRevoked: 'consent_revoked',
 } as const);
 export type EndReason = (typeof END_REASON)[keyof typeof END_REASON];
 
@@ -213,14 +215,60 @@ export interface RevokeResult {
 }
 export interface CountFilterCommand { op: typeof OP.countFilter; realm: string; filter: SessionFilter }
 
+// Offline sessions (KEYCLOAK.md §1.5): same id as the online session they came from.
+export interface OfflineGrantCommand {
+  op: typeof OP.offlineGrant;
+  /** The online session whose offline copy is created (or whose copy's idle clock moves). */
+  id: string;
+  client: string;
+  scope: string;
+  now: number;
+}
+export interface OfflineGetCommand { op: typeof OP.offlineGet; id: string; now: number }
+export interface OfflineRefreshCommand {
+  op: typeof OP.offlineRefresh;
+  id: string;
+  realm: string;
+  client: string;
+  now: number;
+  token: PresentedToken;
+  user: { enabled: boolean; notBefore: number } | null;
+  notBefore: { realm: number; client: number };
+  /** The client still has the offline_access scope and the user the role (checked by the caller). */
+  offlineAccess: boolean;
+  serverStartedAt: number;
+}
+export interface OfflineRemoveCommand { op: typeof OP.offlineRemove; id: string; reason: EndReason }
+export interface OfflineRemoveClientCommand { op: typeof OP.offlineRemoveClient; id: string; client: string; reason: EndReason }
+export interface OfflineUserSessionsCommand { op: typeof OP.offlineUserSessions; realm: string; userId: string }
+export interface OfflineRemoveUserCommand { op: typeof OP.offlineRemoveUser; realm: string; userId: string; reason: EndReason }
+export interface OfflineRemoveClientAllCommand { op: typeof OP.offlineRemoveClientAll; client: string; reason: EndReason }
+export interface OfflineRemoveRealmCommand { op: typeof OP.offlineRemoveRealm; realm: string; reason: EndReason }
+
+/** Write every online session of the shard to LMDB (graceful shutdown). */
+export interface SnapshotSaveCommand { op: typeof OP.snapshotSave }
+/** Read back the online sessions of the shard's partitions (start-up); expired ones are dropped. */
+export interface SnapshotLoadCommand { op: typeof OP.snapshotLoad; now: number }
+export interface SnapshotLoadResult {
+  loaded: number;
+  /** Sessions that expired while the node was down, with why. */
+  dropped: { session: SessionView; reason: string }[];
+}
+
+/** Flush what is pending (offline idle clocks) before the worker is stopped. */
+export interface ShutdownCommand { op: typeof OP.shutdown }
+
 export interface TimeAdvanceCommand { op: typeof OP.timeAdvance; now: number }
 export interface StatsGetCommand { op: typeof OP.statsGet }
 export interface ShardStats {
   shard: number;
   /** realm id -> [online sessions, online client sessions] */
   realms: Record<string, [number, number]>;
-  /** Cumulative expirations: realm id -> [idle, max]. */
+  /** Cumulative expirations (online and offline): realm id -> [idle, max]. */
   expirations: Record<string, [number, number]>;
+  /** Offline records in this shard's LRU, and ones whose idle clock awaits a flush. */
+  offlineCached: number;
+  offlineDirty: number;
   /** Commands waiting in the shard's own mailbox. */
   mailboxCommands: number;
   wheelEntries: number;
@@ -242,7 +290,10 @@ export type Command =
   | UserLogoutCommand | UserSessionsCommand | RealmLogoutAllCommand
   | ClientSessionsCommand | ClientSessionCountCommand | RealmClientStatsCommand | RealmSearchCommand
   | RevokeIdsCommand | RevokeFilterCommand | CountFilterCommand
-  | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand;
+  | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand
+  | OfflineGrantCommand | OfflineGetCommand | OfflineRefreshCommand | OfflineRemoveCommand | OfflineRemoveClientCommand
+  | OfflineUserSessionsCommand | OfflineRemoveUserCommand | OfflineRemoveClientAllCommand | OfflineRemoveRealmCommand
+  | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand;
 
 /** What each command answers with. */
 export interface ResultOf {
@@ -271,6 +322,18 @@ export interface ResultOf {
   [OP.statsGet]: ShardStats;
   [OP.subscribe]: null;
   [OP.mutationsReplay]: number;
+  [OP.offlineGrant]: SessionView;
+  [OP.offlineGet]: SessionGetResult | null;
+  [OP.offlineRefresh]: SessionRefreshResult;
+  [OP.offlineRemove]: EndedSession | null;
+  [OP.offlineRemoveClient]: { removed: boolean; ended: EndedSession | null };
+  [OP.offlineUserSessions]: SessionView[];
+  [OP.offlineRemoveUser]: EndedSession[];
+  [OP.offlineRemoveClientAll]: number;
+  [OP.offlineRemoveRealm]: number;
+  [OP.snapshotSave]: number;
+  [OP.snapshotLoad]: SnapshotLoadResult;
+  [OP.shutdown]: null;
 }
 
 // ---------------------------------------------------------------------------
@@ -286,6 +349,10 @@ export interface BootMessage {
   clockMode: 'system' | 'manual';
   startSecond: number;
   mailboxCommandsMax: number;
+  /** LMDB data directory for offline sessions and snapshots; null runs without persistence. */
+  dataDir: string | null;
+  /** Offline sessions this shard keeps in memory (the node's --offline-cache-entries / shards). */
+  offlineCacheEntries: number;
 }
 
 export interface BatchMessage {
@@ -306,6 +373,7 @@ export interface ExpiredNotice {
   session: SessionView;
   reason: 'idle' | 'max' | 'remember_me_disabled';
   at: number;
+  offline: boolean;
 }
 
 /** Shard -> host, unsolicited, after a turn in which sessions expired (when subscribed). */

@@ -32,6 +32,20 @@ export const OP = Object.freeze({
   revokeFilter: 41,
   countFilter: 42,
 
+  offlineGrant: 60,
+  offlineGet: 61,
+  offlineRefresh: 62,
+  offlineRemove: 63,
+  offlineRemoveClient: 64,
+  offlineUserSessions: 65,
+  offlineRemoveUser: 66,
+  offlineRemoveClientAll: 67,
+  offlineRemoveRealm: 68,
+
+  snapshotSave: 70,
+  snapshotLoad: 71,
+  shutdown: 72,
+
   timeAdvance: 50,
   statsGet: 51,
   subscribe: 52,

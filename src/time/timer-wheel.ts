@@ -30,7 +30,8 @@
 // second is a deadline: the slot fires. On a higher level the slot is cascaded:
 // each entry is placed again relative to the new cursor and lands on a lower
 // level, because its deadline now shares more high bits with the cursor. An
-// entry therefore moves at most four times in its life, however far away it was.
+// entry therefore moves at most four times in its life, however far away it was,
+// and a slot is never scanned entry by entry except to fire or move them all.
 //
 // Entries scheduled behind the cursor (deadline < cursor: a deadline in the past,
 // or a re-arm from inside a callback) go to a separate late list, which always
@@ -60,12 +61,18 @@
 // Storage
 // -------
 // Ids are dense slot numbers of the session table, so the entries live in
-// parallel typed arrays indexed by id (struct of arrays): next and prev links of
-// an intrusive doubly-linked list per bucket, the bucket each id is in (or -1),
-// and its deadline: 16 bytes per id, no object per entry, nothing for the GC to
-// trace. The arrays double when an id beyond them is scheduled, so a steady
-// state allocates nothing. Buckets are 256 + 4*64 = 512 slot lists plus the
-// late list.
+// parallel typed arrays indexed by id: the next and prev links of an intrusive
+// doubly-linked list per bucket, the bucket each id is in (-1 when not
+// scheduled), and its deadline. That is 16 bytes per id, no object per entry
+// and nothing for the GC to trace. The arrays double when an id beyond them is
+// scheduled, so a steady state allocates nothing. Buckets are 256 + 4*64 = 512
+// slot lists plus the late list.
+//
+// Separate columns rather than one interleaved 16-byte record per id: both were
+// measured with 1 M random ids. Interleaving only helped rescheduling an entry
+// that is already scheduled (2-3x), which lazy re-arming makes rare; schedule,
+// cancel and firing were no faster. Firing is bound by walking the lists: each
+// entry costs one dependent load of its `next`, a cache miss when ids are random.
 //
 // Ownership contract
 // ------------------
@@ -80,28 +87,32 @@
 // exception propagates; the firing entry is gone and everything else remains
 // scheduled, so the owner can simply call advance() again.
 //
+// Bounded work per call
+// ---------------------
+// advance(now, budget) runs at most `budget` callbacks. With a finite budget it
+// also moves at most cascadeBatchMax (default WHEEL_CASCADE_BATCH_MAX) entries
+// down a level: a slot holding more is cascaded across several calls, the
+// cursor waiting at the slot's first second meanwhile. Either limit ends the
+// call with `false`, meaning "call again"; with a finite budget that answer can
+// also come while nothing is yet due (a large far-off slot half moved), and
+// nextDueHint() then asks for an immediate wake-up. `true` always means nothing
+// due at `now` is left. An unlimited budget (Infinity) lifts both limits.
+//
 // Complexity
 // ----------
 // schedule, cancel, isScheduled, deadlineOf: O(1); growth is amortised O(1).
-// advance: O(fired + moved + L*(occupied slots visited)) where a visited slot
-// costs one head scan (<= 256 reads on level 0, <= 64 above). Empty stretches
-// of time cost nothing, so jumping two years with a million entries costs about
-// as much as expiring them. Firing is bounded by `budget`. Cascading is not: a
-// slot is cascaded whole once the cursor reaches it, so one call may move every
-// entry of one slot (a burst of sessions created within the same 256 s, or the
-// same 4.6 h, can fill one slot). Each entry moves at most four times, so the
-// amortised cost is O(1) per entry; bench/micro/time/timer-wheel.bench.ts
-// measures the cost per million moved entries and the longest single call.
-// nextDueHint: O(L + 256).
+// advance: O(fired + moved) plus slot-head scans of at most 256 reads per
+// level-0 block entered and 64 per upper slot, and a block is entered only
+// when it holds an entry. Empty stretches of time cost nothing, so jumping two
+// years with a million entries costs about as much as expiring them. An entry
+// moves at most four times in its life, so cascading is amortised O(1) per
+// entry; per call it is capped as above. bench/micro/time/timer-wheel.bench.ts
+// measures both, and the longest single call.
+// nextDueHint: O(levels + 256). Memory: 16 bytes per id of capacity, plus
+// 513 list heads.
 
 const NIL = -1;
 const BUCKET_NONE = -1;
-// Field offsets in an entry's 16-byte record; one cache line holds four entries.
-const ENTRY_STRIDE = 4;
-const ENTRY_NEXT = 0;
-const ENTRY_PREV = 1;
-const ENTRY_BUCKET = 2;
-const ENTRY_DEADLINE = 3;
 
 // One second per tick: deadlines are whole seconds, as Keycloak's are.
 export const WHEEL_TICK_S = 1;
@@ -116,6 +127,11 @@ export const WHEEL_DEADLINE_MAX_S = 2 ** 32 - 1;
 export const WHEEL_ENTRY_ID_MAX = 2 ** 31 - 2;
 // Enough for a test or a small shard without growing; a shard sizes it to its table.
 export const WHEEL_CAPACITY_DEFAULT = 1024;
+// Entries one bounded advance() call may move down a level. Moving one costs
+// about as much as firing one (a dependent cache miss with random ids, ~0.1 us
+// measured), so 16384 moves are ~2 ms: a turn stays inside the 5 ms p99 target
+// of DESIGN.md §4 even when a whole slot of a million sessions comes due.
+export const WHEEL_CASCADE_BATCH_MAX = 16_384;
 
 if (WHEEL_LEVEL0_BITS + (WHEEL_LEVELS - 1) * WHEEL_LEVEL_UPPER_BITS !== 32) {
   throw new Error('timer-wheel: the levels must cover exactly the 32 bits of a Uint32 deadline');
@@ -160,14 +176,16 @@ for (let clz = 0; clz <= 32; clz++) {
 export interface TimerWheelOptions {
   startSecond: number;
   initialCapacity?: number;
+  // Tests set it tiny to exercise cascades that span several calls.
+  cascadeBatchMax?: number;
 }
 
 export class TimerWheel {
   #capacity: number;
-  // Entry id's record is [next, prev, bucket, deadline] at id * ENTRY_STRIDE,
-  // viewed as Int32 for the links and as Uint32 for the deadline.
-  #entries: Int32Array;
-  #deadlines: Uint32Array;
+  #next: Int32Array;
+  #prev: Int32Array;
+  #bucket: Int32Array;
+  #deadline: Uint32Array;
   readonly #head = new Int32Array(BUCKET_COUNT).fill(NIL);
   readonly #levelSize = new Int32Array(WHEEL_LEVELS + 1);
   #size = 0;
@@ -179,18 +197,28 @@ export class TimerWheel {
   // How far the sweep has got; <= #nowS, behind it only while a budget ran out.
   // Placement is always relative to the cursor.
   #cursorS: number;
+  // The upper-level slot being cascaded, NIL when none. A cascade that ran out
+  // of allowance stays here, with the cursor at the slot's first second, and is
+  // finished before anything else happens in the next advance().
+  #cascadeBucket = NIL;
+  readonly #cascadeBatchMax: number;
   #advancing = false;
 
   constructor(options: TimerWheelOptions) {
-    const { startSecond, initialCapacity = WHEEL_CAPACITY_DEFAULT } = options;
+    const { startSecond, initialCapacity = WHEEL_CAPACITY_DEFAULT, cascadeBatchMax = WHEEL_CASCADE_BATCH_MAX } = options;
     assertSecond('startSecond', startSecond);
     if (!Number.isInteger(initialCapacity) || initialCapacity < 1 || initialCapacity > WHEEL_ENTRY_ID_MAX + 1) {
       throw new RangeError(`TimerWheel: initialCapacity must be an integer in [1, ${WHEEL_ENTRY_ID_MAX + 1}], got ${initialCapacity}`);
     }
+    if (!Number.isInteger(cascadeBatchMax) || cascadeBatchMax < 1) {
+      throw new RangeError(`TimerWheel: cascadeBatchMax must be a positive integer, got ${cascadeBatchMax}`);
+    }
+    this.#cascadeBatchMax = cascadeBatchMax;
     this.#capacity = initialCapacity;
-    this.#entries = new Int32Array(initialCapacity * ENTRY_STRIDE);
-    this.#deadlines = new Uint32Array(this.#entries.buffer);
-    markUnscheduled(this.#entries, 0, initialCapacity);
+    this.#next = new Int32Array(initialCapacity);
+    this.#prev = new Int32Array(initialCapacity);
+    this.#bucket = new Int32Array(initialCapacity).fill(BUCKET_NONE);
+    this.#deadline = new Uint32Array(initialCapacity);
     this.#nowS = startSecond;
     this.#cursorS = startSecond;
   }
@@ -207,18 +235,18 @@ export class TimerWheel {
     assertId(id);
     assertSecond('deadlineSecond', deadlineSecond);
     if (id >= this.#capacity) this.#grow(id + 1);
-    if (this.#entries[id * ENTRY_STRIDE + ENTRY_BUCKET] === BUCKET_NONE) {
+    if (this.#bucket[id] === BUCKET_NONE) {
       this.#size++;
     } else {
       this.#unlink(id);
     }
-    this.#deadlines[id * ENTRY_STRIDE + ENTRY_DEADLINE] = deadlineSecond;
+    this.#deadline[id] = deadlineSecond;
     this.#link(id, this.#bucketFor(deadlineSecond));
   }
 
   cancel(id: number): boolean {
     assertId(id);
-    if (id >= this.#capacity || this.#entries[id * ENTRY_STRIDE + ENTRY_BUCKET] === BUCKET_NONE) return false;
+    if (id >= this.#capacity || this.#bucket[id] === BUCKET_NONE) return false;
     this.#unlink(id);
     this.#size--;
     return true;
@@ -226,13 +254,13 @@ export class TimerWheel {
 
   isScheduled(id: number): boolean {
     assertId(id);
-    return id < this.#capacity && this.#entries[id * ENTRY_STRIDE + ENTRY_BUCKET] !== BUCKET_NONE;
+    return id < this.#capacity && this.#bucket[id] !== BUCKET_NONE;
   }
 
   deadlineOf(id: number): number {
     assertId(id);
-    if (id >= this.#capacity || this.#entries[id * ENTRY_STRIDE + ENTRY_BUCKET] === BUCKET_NONE) return -1;
-    return this.#deadlines[id * ENTRY_STRIDE + ENTRY_DEADLINE];
+    if (id >= this.#capacity || this.#bucket[id] === BUCKET_NONE) return -1;
+    return this.#deadline[id];
   }
 
   advance(nowSecond: number, budget: number, onExpire: (id: number, deadlineSecond: number) => void): boolean {
@@ -249,7 +277,14 @@ export class TimerWheel {
       const targetS = this.#nowS;
       const head = this.#head;
       let fired = 0;
+      // A finite budget asks for a bounded call, so cascading is bounded too;
+      // an unlimited one asks for everything due, whatever it costs.
+      let movesLeft = budget === Infinity ? Infinity : this.#cascadeBatchMax;
       for (;;) {
+        if (this.#cascadeBucket !== NIL) {
+          movesLeft = this.#cascade(movesLeft);
+          if (this.#cascadeBucket !== NIL) return false;
+        }
         // Late entries first: their deadlines are below the cursor, so firing
         // them before the cursor's slot keeps everything else in order.
         let id = head[BUCKET_LATE];
@@ -257,7 +292,7 @@ export class TimerWheel {
         if (id !== NIL) {
           if (fired >= budget) return false;
           // Read after any growth a previous callback may have caused.
-          const deadlineS = this.#deadlines[id * ENTRY_STRIDE + ENTRY_DEADLINE];
+          const deadlineS = this.#deadline[id];
           this.#unlink(id);
           this.#size--;
           fired++;
@@ -275,6 +310,8 @@ export class TimerWheel {
     if (this.#size === 0) return -1;
     if (this.#levelSize[LEVEL_LATE] > 0) return this.#lateMinS;
     const cursorS = this.#cursorS;
+    // Part of a slot is still waiting to move down; it may hold the cursor's second.
+    if (this.#cascadeBucket !== NIL) return cursorS;
     if (this.#head[cursorS & LEVEL0_MASK] !== NIL) return cursorS;
     for (let level = 0; level < WHEEL_LEVELS; level++) {
       if (this.#levelSize[level] === 0) continue;
@@ -284,18 +321,20 @@ export class TimerWheel {
   }
 
   clear(): void {
-    markUnscheduled(this.#entries, 0, this.#capacity);
+    this.#bucket.fill(BUCKET_NONE);
     this.#head.fill(NIL);
     this.#levelSize.fill(0);
     this.#size = 0;
     this.#lateMinS = Infinity;
+    this.#cascadeBucket = NIL;
     // Nothing is left to sweep, so the cursor may catch up with the wheel's time.
     this.#cursorS = this.#nowS;
   }
 
   // Moves the cursor to the next point where something happens, at most to
-  // targetS. Returns false when it reached targetS with nothing left to fire
-  // (the caller has already emptied the late list and the cursor's slot).
+  // targetS, and on an upper level marks the slot there for cascading. Returns
+  // false when it reached targetS with nothing left to do (the caller has
+  // already emptied the late list and the cursor's slot, and no cascade is pending).
   #sweepTo(targetS: number): boolean {
     const cursorS = this.#cursorS;
     if (cursorS >= targetS) return false;
@@ -312,41 +351,50 @@ export class TimerWheel {
         return false;
       }
       this.#cursorS = startS;
-      if (level > 0) this.#cascade(LEVEL_BUCKET_BASE[level] + slot, level);
+      if (level > 0) this.#cascadeBucket = LEVEL_BUCKET_BASE[level] + slot;
       return true;
     }
     this.#cursorS = targetS;
     return false;
   }
 
-  // Re-places every entry of one slot relative to the cursor, which has just
-  // moved to the slot's first second; each lands on a strictly lower level.
-  #cascade(bucket: number, fromLevel: number): void {
+  // Moves up to movesLeft entries from the front of the pending slot to their
+  // place relative to the cursor, which is at the slot's first second, so each
+  // lands on a strictly lower level. The slot cannot gain entries meanwhile: a
+  // deadline inside it shares that level's digit with the cursor and is placed
+  // lower. Returns the allowance left; clears the pending slot once it is empty.
+  #cascade(movesLeft: number): number {
+    const bucket = this.#cascadeBucket;
+    const fromLevel = BUCKET_LEVEL[bucket];
     const head = this.#head;
-    const entries = this.#entries;
-    const deadlines = this.#deadlines;
+    const next = this.#next;
+    const prev = this.#prev;
+    const bucketOf = this.#bucket;
+    const deadline = this.#deadline;
     const levelSize = this.#levelSize;
     let id = head[bucket];
-    head[bucket] = NIL;
     let moved = 0;
-    while (id !== NIL) {
-      const at = id * ENTRY_STRIDE;
-      const following = entries[at + ENTRY_NEXT];
-      const target = this.#bucketFor(deadlines[at + ENTRY_DEADLINE]);
+    while (id !== NIL && moved < movesLeft) {
+      const following = next[id];
+      const target = this.#bucketFor(deadline[id]);
       if (BUCKET_LEVEL[target] >= fromLevel) {
         throw new Error(`TimerWheel invariant: cascade from level ${fromLevel} placed id ${id} on level ${BUCKET_LEVEL[target]}`);
       }
       const first = head[target];
-      entries[at + ENTRY_NEXT] = first;
-      entries[at + ENTRY_PREV] = NIL;
-      if (first !== NIL) entries[first * ENTRY_STRIDE + ENTRY_PREV] = id;
+      next[id] = first;
+      prev[id] = NIL;
+      if (first !== NIL) prev[first] = id;
       head[target] = id;
-      entries[at + ENTRY_BUCKET] = target;
+      bucketOf[id] = target;
       levelSize[BUCKET_LEVEL[target]]++;
       moved++;
       id = following;
     }
+    head[bucket] = id;
+    if (id === NIL) this.#cascadeBucket = NIL;
+    else prev[id] = NIL;
     levelSize[fromLevel] -= moved;
+    return movesLeft - moved;
   }
 
   #bucketFor(deadlineS: number): number {
@@ -358,7 +406,8 @@ export class TimerWheel {
 
   // The first occupied slot after the cursor's own digit on this level. On
   // level 0 the caller has checked the cursor's slot; on higher levels the
-  // cursor's slot is empty by construction (it was cascaded on arrival).
+  // cursor's slot was cascaded on arrival (callers skip this while a cascade
+  // is still pending).
   #nextOccupiedSlot(level: number, cursorS: number): number {
     const base = LEVEL_BUCKET_BASE[level];
     const mask = LEVEL_MASK[level];
@@ -372,27 +421,23 @@ export class TimerWheel {
   #link(id: number, bucket: number): void {
     const head = this.#head;
     const first = head[bucket];
-    const entries = this.#entries;
-    const at = id * ENTRY_STRIDE;
-    entries[at + ENTRY_NEXT] = first;
-    entries[at + ENTRY_PREV] = NIL;
-    if (first !== NIL) entries[first * ENTRY_STRIDE + ENTRY_PREV] = id;
+    this.#next[id] = first;
+    this.#prev[id] = NIL;
+    if (first !== NIL) this.#prev[first] = id;
     head[bucket] = id;
-    entries[at + ENTRY_BUCKET] = bucket;
+    this.#bucket[id] = bucket;
     this.#levelSize[BUCKET_LEVEL[bucket]]++;
-    if (bucket === BUCKET_LATE) this.#lateMinS = Math.min(this.#lateMinS, this.#deadlines[at + ENTRY_DEADLINE]);
+    if (bucket === BUCKET_LATE && this.#deadline[id] < this.#lateMinS) this.#lateMinS = this.#deadline[id];
   }
 
   #unlink(id: number): void {
-    const entries = this.#entries;
-    const at = id * ENTRY_STRIDE;
-    const bucket = entries[at + ENTRY_BUCKET];
-    const following = entries[at + ENTRY_NEXT];
-    const preceding = entries[at + ENTRY_PREV];
+    const bucket = this.#bucket[id];
+    const following = this.#next[id];
+    const preceding = this.#prev[id];
     if (preceding === NIL) this.#head[bucket] = following;
-    else entries[preceding * ENTRY_STRIDE + ENTRY_NEXT] = following;
-    if (following !== NIL) entries[following * ENTRY_STRIDE + ENTRY_PREV] = preceding;
-    entries[at + ENTRY_BUCKET] = BUCKET_NONE;
+    else this.#next[preceding] = following;
+    if (following !== NIL) this.#prev[following] = preceding;
+    this.#bucket[id] = BUCKET_NONE;
     this.#levelSize[BUCKET_LEVEL[bucket]]--;
     if (bucket === BUCKET_LATE && this.#head[BUCKET_LATE] === NIL) this.#lateMinS = Infinity;
   }
@@ -401,11 +446,19 @@ export class TimerWheel {
     let capacity = this.#capacity;
     while (capacity < minCapacity) capacity *= 2;
     capacity = Math.min(capacity, WHEEL_ENTRY_ID_MAX + 1);
-    const entries = new Int32Array(capacity * ENTRY_STRIDE);
-    entries.set(this.#entries);
-    markUnscheduled(entries, this.#capacity, capacity);
-    this.#entries = entries;
-    this.#deadlines = new Uint32Array(entries.buffer);
+    const next = new Int32Array(capacity);
+    const prev = new Int32Array(capacity);
+    const bucket = new Int32Array(capacity);
+    const deadline = new Uint32Array(capacity);
+    next.set(this.#next);
+    prev.set(this.#prev);
+    bucket.set(this.#bucket);
+    bucket.fill(BUCKET_NONE, this.#capacity);
+    deadline.set(this.#deadline);
+    this.#next = next;
+    this.#prev = prev;
+    this.#bucket = bucket;
+    this.#deadline = deadline;
     this.#capacity = capacity;
   }
 }
@@ -413,10 +466,6 @@ export class TimerWheel {
 // First second of `slot` on `level`, in the cursor's current turn of that level.
 function slotStartS(cursorS: number, level: number, slot: number): number {
   return cursorS - (cursorS % LEVEL_TURN_SPAN_S[level]) + slot * LEVEL_SLOT_SPAN_S[level];
-}
-
-function markUnscheduled(entries: Int32Array, fromId: number, toId: number): void {
-  for (let at = fromId * ENTRY_STRIDE + ENTRY_BUCKET; at < toId * ENTRY_STRIDE; at += ENTRY_STRIDE) entries[at] = BUCKET_NONE;
 }
 
 function sum(values: readonly number[]): number {

@@ -1,0 +1,41 @@
+// The messages between PasswordHasher (main thread) and pbkdf2-task.ts (pool
+// thread). One request per postMessage, one response back: StaticPool hands a
+// thread the next request only after that thread has answered.
+//
+// The task never throws: a thrown error would kill the thread (the pool
+// replaces it) and the message could carry input. It answers
+// `{ ok: false, error }` with a fixed, secret-free description instead.
+
+import type { Pbkdf2Digest } from './pbkdf2-algorithms.js';
+
+export interface Pbkdf2DeriveRequest {
+  op: 'derive';
+  password: string;
+  salt: Uint8Array;
+  iterations: number;
+  keyBytes: number;
+  digest: Pbkdf2Digest;
+}
+
+/** Derives as many bytes as `expected` holds and compares in constant time, on the pool thread. */
+export interface Pbkdf2VerifyRequest {
+  op: 'verify';
+  password: string;
+  salt: Uint8Array;
+  iterations: number;
+  expected: Uint8Array;
+  digest: Pbkdf2Digest;
+}
+
+/** Answered at once: start() uses it to know the task file loads. */
+export interface Pbkdf2PingRequest {
+  op: 'ping';
+}
+
+export type Pbkdf2Request = Pbkdf2DeriveRequest | Pbkdf2VerifyRequest | Pbkdf2PingRequest;
+
+export type Pbkdf2Response =
+  | { ok: true; op: 'derive'; key: Uint8Array }
+  | { ok: true; op: 'verify'; match: boolean }
+  | { ok: true; op: 'ping' }
+  | { ok: false; error: string };

@@ -1,0 +1,494 @@
+// OfflineStore: one shard's offline sessions (KEYCLOAK.md §1.5), written
+// through to LMDB with a bounded LRU of hot records in front. Owner: the shard
+// actor; it only ever touches the partitions its shard owns, so no two
+// threads write the same keys and counters need no cross-thread locking.
+//
+// On disk (one transaction per change, so indexes never disagree):
+//
+//   offline            sessionId                    -> OfflineSessionRecord
+//   offline-by-user    [realmId, userId, sessionId] -> null     (list a user's)
+//   offline-by-client  [clientUuid, sessionId]      -> null     (list a client's)
+//   offline-expiry     [partition, deadline, id]    -> null     (sweep, per partition)
+//   offline-counts     [clientUuid, partition]      -> n        (client counts: ≤ 1024 keys, never a scan)
+//   offline-users      [realmId, partition]         -> n        (the sessions_active{type=offline} gauge)
+//
+// Lifecycle changes (grant, removal, client removal) are awaited until LMDB
+// has committed them, so an offline token is never issued for a record a
+// crash could lose. Idle-clock moves (refreshes) are coalesced: the record in
+// the cache is marked dirty and written with the others at most once per
+// flush interval, and at eviction and shutdown. A kill -9 can therefore lose
+// at most one interval of idle-clock moves, never a session.
+//
+// Expiry: each record has one entry in `offline-expiry` at its earliest
+// deadline (user or client idle+grace, or max), like the online wheel. The
+// sweep reads due entries of its partitions in bounded batches, recomputes
+// from the record's current clocks, and either removes the session (or its
+// expired client sessions) or moves the entry to the new deadline (lazy
+// re-arm). Start-up reads nothing: sessions are loaded on first use, so it
+// does not grow with the number of offline sessions on disk.
+
+import { LRUCache } from 'lru-cache';
+import type { Database } from 'lmdb';
+import type { ClientSessionView, EndReason, EndedSession, SessionView } from '../protocol/actor-messages.js';
+import type { ClientSessionSettings } from '../session/client-settings.js';
+import { NEVER, earliest } from '../session/expiry.js';
+import type { RealmSessionSettings } from '../session/realm-settings.js';
+import type { RefreshChain } from '../session/refresh-reuse.js';
+import { clientSessionDeadline, clientSessionInvalidReason, userSessionDeadline, userSessionInvalidReason, type InvalidReason } from '../session/validity.js';
+import { DB, type LmdbEnv } from '../store/lmdb-env.js';
+import { shardOfPartition } from '../protocol/partition.js';
+import { PARTITION_COUNT } from '../constants.js';
+
+export const OFFLINE_RECORD_VERSION = 1;
+/** Idle-clock moves are written at most this often. */
+export const OFFLINE_FLUSH_INTERVAL_MS = 1000;
+const DEADLINE_NONE = 0xffffffff;
+
+export interface OfflineClientRecord {
+  client: string;
+  started: number;
+  timestamp: number;
+  scope: string;
+  notes: Record<string, string> | null;
+  chains: Record<string, RefreshChain> | null;
+}
+
+export interface OfflineSessionRecord {
+  v: number;
+  id: string;
+  partition: number;
+  realm: string;
+  userId: string;
+  username: string;
+  ip: string;
+  authMethod: string;
+  rememberMe: boolean;
+  started: number;
+  lastSessionRefresh: number;
+  authTime: number;
+  notes: Record<string, string> | null;
+  clients: OfflineClientRecord[];
+  /** The deadline under which the record is indexed in offline-expiry. */
+  deadline: number;
+}
+
+export interface OfflineSettings {
+  realm(realmId: string): RealmSessionSettings | undefined;
+  client(clientUuid: string): ClientSessionSettings;
+}
+
+export function offlineView(record: OfflineSessionRecord, onlyClient?: string): SessionView {
+  const clients: ClientSessionView[] = [];
+  for (const c of record.clients) {
+    if (onlyClient !== undefined && c.client !== onlyClient) continue;
+    clients.push({ client: c.client, started: c.started, timestamp: c.timestamp, scope: c.scope, ssoAuth: false, notes: c.notes });
+  }
+  return {
+    id: record.id,
+    realm: record.realm,
+    userId: record.userId,
+    username: record.username,
+    ip: record.ip,
+    authMethod: record.authMethod,
+    rememberMe: record.rememberMe,
+    started: record.started,
+    lastSessionRefresh: record.lastSessionRefresh,
+    authTime: record.authTime,
+    clients,
+    notes: record.notes,
+  };
+}
+
+function assertRecord(record: OfflineSessionRecord, id: string): OfflineSessionRecord {
+  // Two-sided check (written on encode, verified on decode): a record that
+  // does not carry its own id or a known version is corruption, not data.
+  if (record === null || typeof record !== 'object' || record.id !== id || record.v !== OFFLINE_RECORD_VERSION) {
+    throw new Error(`offline record ${id} is corrupt or of an unknown version`);
+  }
+  return record;
+}
+
+export class OfflineStore {
+  readonly #shard: number;
+  readonly #shardCount: number;
+  readonly #graceSeconds: number;
+  readonly #settings: OfflineSettings;
+  readonly #env: LmdbEnv;
+  readonly #db: Database<OfflineSessionRecord, string>;
+  readonly #byUser: Database<null, [string, string, string]>;
+  readonly #byClient: Database<null, [string, string]>;
+  readonly #expiry: Database<null, [number, number, string]>;
+  readonly #counts: Database<number, [string, number]>;
+  readonly #users: Database<number, [string, number]>;
+  readonly #cache: LRUCache<string, OfflineSessionRecord>;
+  readonly #dirty = new Set<string>();
+  readonly #partitions: number[] = [];
+  #sweepPartition = 0;
+  #lastFlushMs = 0;
+
+  constructor(
+    env: LmdbEnv,
+    options: { shard: number; shardCount: number; cacheEntries: number; graceSeconds: number; settings: OfflineSettings },
+  ) {
+    this.#env = env;
+    this.#shard = options.shard;
+    this.#shardCount = options.shardCount;
+    this.#graceSeconds = options.graceSeconds;
+    this.#settings = options.settings;
+    this.#db = env.db(DB.offline);
+    this.#byUser = env.db(DB.offlineByUser);
+    this.#byClient = env.db(DB.offlineByClient);
+    this.#expiry = env.db(DB.offlineExpiry);
+    this.#counts = env.db(DB.offlineCounts);
+    this.#users = env.db(DB.offlineUsers);
+    this.#cache = new LRUCache<string, OfflineSessionRecord>({
+      max: Math.max(1, options.cacheEntries),
+      // An evicted record whose idle clock moved is written before it is forgotten.
+      dispose: (record, id, reason) => {
+        if (reason === 'evict' && this.#dirty.has(id)) {
+          this.#dirty.delete(id);
+          void this.#env.root.transaction(() => this.#writeRecord(record));
+        }
+      },
+    });
+    for (let p = 0; p < PARTITION_COUNT; p++) if (shardOfPartition(p, this.#shardCount) === this.#shard) this.#partitions.push(p);
+  }
+
+  get cacheSize(): number {
+    return this.#cache.size;
+  }
+
+  get dirtyCount(): number {
+    return this.#dirty.size;
+  }
+
+  /** The record, from the cache or (read back on demand) from LMDB. */
+  get(id: string): OfflineSessionRecord | undefined {
+    let record = this.#cache.get(id);
+    if (record === undefined) {
+      const stored = this.#db.get(id);
+      if (stored === undefined) return undefined;
+      record = assertRecord(stored, id);
+      this.#cache.set(id, record);
+    }
+    return record;
+  }
+
+  invalidReason(record: OfflineSessionRecord, now: number): InvalidReason | null {
+    const realm = this.#settings.realm(record.realm);
+    if (realm === undefined) return 'max';
+    return userSessionInvalidReason(realm, record, true, now, this.#graceSeconds);
+  }
+
+  clientInvalidReason(record: OfflineSessionRecord, client: OfflineClientRecord, now: number): InvalidReason | null {
+    const realm = this.#settings.realm(record.realm);
+    if (realm === undefined) return 'max';
+    return clientSessionInvalidReason(realm, this.#settings.client(client.client), record, client, true, now, this.#graceSeconds);
+  }
+
+  /**
+   * Creates the offline copy of an online session (same id) or bumps its idle
+   * clock, and adds the client's offline client session if missing
+   * (KEYCLOAK.md §1.5). Resolves once LMDB has committed.
+   */
+  async grant(online: SessionView, clientUuid: string, scope: string, now: number, partition: number): Promise<OfflineSessionRecord> {
+    let record = this.get(online.id);
+    const created = record === undefined;
+    if (record === undefined) {
+      record = {
+        v: OFFLINE_RECORD_VERSION,
+        id: online.id,
+        partition,
+        realm: online.realm,
+        userId: online.userId,
+        username: online.username,
+        ip: online.ip,
+        authMethod: online.authMethod,
+        rememberMe: online.rememberMe,
+        started: online.started,
+        lastSessionRefresh: now,
+        authTime: online.authTime,
+        notes: online.notes,
+        clients: [],
+        deadline: DEADLINE_NONE,
+      };
+    } else {
+      record = { ...record, clients: [...record.clients], lastSessionRefresh: now };
+    }
+    const existing = record.clients.findIndex((c) => c.client === clientUuid);
+    const addedClient = existing < 0;
+    if (addedClient) record.clients.push({ client: clientUuid, started: now, timestamp: now, scope, notes: null, chains: null });
+    else record.clients[existing] = { ...record.clients[existing]!, timestamp: now, scope };
+    const final = record;
+    const oldDeadline = final.deadline;
+    final.deadline = this.#deadlineOf(final);
+    this.#dirty.delete(final.id);
+    this.#cache.set(final.id, final);
+    await this.#env.root.transaction(() => {
+      this.#db.put(final.id, final);
+      if (oldDeadline !== final.deadline) {
+        if (!created) this.#expiry.remove([final.partition, oldDeadline, final.id]);
+        this.#expiry.put([final.partition, final.deadline, final.id], null);
+      }
+      if (created) {
+        this.#byUser.put([final.realm, final.userId, final.id], null);
+        this.#bump(this.#users, [final.realm, final.partition], 1);
+      }
+      if (addedClient) {
+        this.#byClient.put([clientUuid, final.id], null);
+        this.#bump(this.#counts, [clientUuid, final.partition], 1);
+      }
+    });
+    return final;
+  }
+
+  /**
+   * A refresh of an offline token succeeded: both idle clocks move to `now`
+   * and the reuse chain is stored. Coalesced: written by the next flush.
+   */
+  touch(record: OfflineSessionRecord, clientUuid: string, now: number, chainKey: string | null, chain: RefreshChain | null): void {
+    const clients = record.clients.map((c) =>
+      c.client !== clientUuid
+        ? c
+        : {
+            ...c,
+            timestamp: Math.max(c.timestamp, now),
+            chains: chainKey === null || chain === null ? c.chains : { ...(c.chains ?? {}), [chainKey]: chain },
+          },
+    );
+    const updated: OfflineSessionRecord = { ...record, lastSessionRefresh: now, clients };
+    this.#cache.set(updated.id, updated);
+    this.#dirty.add(updated.id);
+  }
+
+  /** Removes an offline session and its index entries. */
+  async remove(id: string, reason: EndReason): Promise<EndedSession | null> {
+    const record = this.get(id);
+    if (record === undefined) return null;
+    this.#cache.delete(id);
+    this.#dirty.delete(id);
+    await this.#env.root.transaction(() => this.#removeRecord(record));
+    return { session: offlineView(record), reason };
+  }
+
+  /** Removes one offline client session; the session goes too when it was the last. */
+  async removeClient(id: string, clientUuid: string, reason: EndReason): Promise<{ removed: boolean; ended: EndedSession | null }> {
+    const record = this.get(id);
+    if (record === undefined || !record.clients.some((c) => c.client === clientUuid)) return { removed: false, ended: null };
+    if (record.clients.length === 1) return { removed: true, ended: await this.remove(id, reason) };
+    const updated: OfflineSessionRecord = { ...record, clients: record.clients.filter((c) => c.client !== clientUuid) };
+    const oldDeadline = record.deadline;
+    updated.deadline = this.#deadlineOf(updated);
+    this.#cache.set(id, updated);
+    this.#dirty.delete(id);
+    await this.#env.root.transaction(() => {
+      this.#db.put(id, updated);
+      this.#byClient.remove([clientUuid, id]);
+      this.#bump(this.#counts, [clientUuid, record.partition], -1);
+      if (oldDeadline !== updated.deadline) {
+        this.#expiry.remove([record.partition, oldDeadline, id]);
+        this.#expiry.put([record.partition, updated.deadline, id], null);
+      }
+    });
+    return { removed: true, ended: null };
+  }
+
+  /** Offline sessions of a user (with the latest idle clocks, dirty or not). */
+  userSessions(realmId: string, userId: string): OfflineSessionRecord[] {
+    const out: OfflineSessionRecord[] = [];
+    for (const { key } of this.#byUser.getRange({ start: [realmId, userId], end: [realmId, userId, '\uffff'] })) {
+      const record = this.get(key[2]);
+      if (record !== undefined) out.push(record);
+    }
+    return out;
+  }
+
+  /** Removes every offline session of a user (user deletion). */
+  async removeUser(realmId: string, userId: string, reason: EndReason): Promise<EndedSession[]> {
+    const ended: EndedSession[] = [];
+    for (const record of this.userSessions(realmId, userId)) {
+      const e = await this.remove(record.id, reason);
+      if (e !== null) ended.push(e);
+    }
+    return ended;
+  }
+
+  /** Removes a client's offline client sessions in this shard's partitions (client deletion). */
+  async removeClientEverywhere(clientUuid: string, reason: EndReason): Promise<number> {
+    let count = 0;
+    const ids: string[] = [];
+    for (const { key } of this.#byClient.getRange({ start: [clientUuid], end: [clientUuid, '\uffff'] })) {
+      const record = this.get(key[1]);
+      if (record !== undefined && shardOfPartition(record.partition, this.#shardCount) === this.#shard) ids.push(key[1]);
+    }
+    for (const id of ids) if ((await this.removeClient(id, clientUuid, reason)).removed) count++;
+    return count;
+  }
+
+  /** Removes every offline session of a realm in this shard's partitions (realm deletion). */
+  async removeRealm(realmId: string, reason: EndReason): Promise<number> {
+    const ids: string[] = [];
+    for (const { key } of this.#byUser.getRange({ start: [realmId], end: [realmId, '\uffff'] })) {
+      const record = this.get(key[2]);
+      if (record !== undefined && shardOfPartition(record.partition, this.#shardCount) === this.#shard) ids.push(key[2]);
+    }
+    for (const id of ids) await this.remove(id, reason);
+    return ids.length;
+  }
+
+  /** Writes the coalesced idle-clock moves if the interval passed (or `force`). */
+  flush(nowMs: number, force = false): Promise<void> | null {
+    if (this.#dirty.size === 0) return null;
+    if (!force && nowMs - this.#lastFlushMs < OFFLINE_FLUSH_INTERVAL_MS) return null;
+    this.#lastFlushMs = nowMs;
+    const records: OfflineSessionRecord[] = [];
+    for (const id of this.#dirty) {
+      const record = this.#cache.peek(id);
+      if (record !== undefined) records.push(record);
+    }
+    this.#dirty.clear();
+    return this.#env.root.transaction(() => {
+      for (const record of records) this.#writeRecord(record);
+    });
+  }
+
+  /**
+   * Fires due expiry entries of this shard's partitions, at most `budget`
+   * records. Returns whether it caught up, and the sessions it ended.
+   */
+  sweep(now: number, budget: number): { caughtUp: boolean; ended: { session: SessionView; reason: 'idle' | 'max' | 'remember_me_disabled' }[]; work: Promise<void> | null } {
+    const ended: { session: SessionView; reason: 'idle' | 'max' | 'remember_me_disabled' }[] = [];
+    const removals: OfflineSessionRecord[] = [];
+    const updates: { record: OfflineSessionRecord; oldDeadline: number; droppedClients: string[] }[] = [];
+    let visited = 0;
+    let caughtUp = true;
+    for (let n = 0; n < this.#partitions.length; n++) {
+      const partition = this.#partitions[(this.#sweepPartition + n) % this.#partitions.length]!;
+      for (const { key } of this.#expiry.getRange({ start: [partition, 0], end: [partition, now + 1], limit: budget - visited })) {
+        visited++;
+        const id = key[2];
+        const record = this.get(id);
+        if (record === undefined || record.deadline !== key[1]) {
+          // A stale index entry (the record moved on): drop it.
+          void this.#expiry.remove(key);
+          continue;
+        }
+        const reason = this.invalidReason(record, now);
+        if (reason !== null) {
+          removals.push(record);
+          ended.push({ session: offlineView(record), reason: reason === 'max' ? 'max' : reason === 'idle' ? 'idle' : 'remember_me_disabled' });
+          continue;
+        }
+        const kept = record.clients.filter((c) => this.clientInvalidReason(record, c, now) === null);
+        const dropped = record.clients.filter((c) => !kept.includes(c)).map((c) => c.client);
+        const updated: OfflineSessionRecord = { ...record, clients: kept };
+        updated.deadline = this.#deadlineOf(updated);
+        if (updated.deadline <= now) updated.deadline = now + 1;
+        updates.push({ record: updated, oldDeadline: record.deadline, droppedClients: dropped });
+      }
+      if (visited >= budget) {
+        this.#sweepPartition = (this.#sweepPartition + n) % this.#partitions.length;
+        caughtUp = false;
+        break;
+      }
+    }
+    if (removals.length === 0 && updates.length === 0) return { caughtUp, ended, work: null };
+    for (const record of removals) {
+      this.#cache.delete(record.id);
+      this.#dirty.delete(record.id);
+    }
+    for (const { record } of updates) {
+      this.#cache.set(record.id, record);
+      this.#dirty.delete(record.id);
+    }
+    const work = this.#env.root.transaction(() => {
+      for (const record of removals) this.#removeRecord(record);
+      for (const { record, oldDeadline, droppedClients } of updates) {
+        this.#db.put(record.id, record);
+        this.#expiry.remove([record.partition, oldDeadline, record.id]);
+        this.#expiry.put([record.partition, record.deadline, record.id], null);
+        for (const client of droppedClients) {
+          this.#byClient.remove([client, record.id]);
+          this.#bump(this.#counts, [client, record.partition], -1);
+        }
+      }
+    });
+    return { caughtUp, ended, work };
+  }
+
+  /** Writes everything dirty; resolves when committed. */
+  async close(): Promise<void> {
+    await this.flush(0, true);
+    await this.#env.root.committed;
+  }
+
+  // -------------------------------------------------------------------------
+
+  #deadlineOf(record: OfflineSessionRecord): number {
+    const realm = this.#settings.realm(record.realm);
+    if (realm === undefined) return 0;
+    if (record.rememberMe && !realm.rememberMe) return 0;
+    let deadline = userSessionDeadline(realm, record, true, this.#graceSeconds);
+    for (const c of record.clients) deadline = earliest(deadline, clientSessionDeadline(realm, this.#settings.client(c.client), record, c, true, this.#graceSeconds));
+    return deadline === NEVER ? DEADLINE_NONE : deadline;
+  }
+
+  /** Inside a write transaction: the record and, if its deadline moved, its expiry entry. */
+  #writeRecord(record: OfflineSessionRecord): void {
+    const stored = this.#db.get(record.id);
+    if (stored === undefined) return; // removed meanwhile
+    const deadline = this.#deadlineOf(record);
+    if (deadline !== record.deadline) {
+      this.#expiry.remove([record.partition, record.deadline, record.id]);
+      record.deadline = deadline;
+      this.#expiry.put([record.partition, deadline, record.id], null);
+    }
+    this.#db.put(record.id, record);
+  }
+
+  /** Inside a write transaction. */
+  #removeRecord(record: OfflineSessionRecord): void {
+    if (this.#db.get(record.id) === undefined) return;
+    this.#db.remove(record.id);
+    this.#byUser.remove([record.realm, record.userId, record.id]);
+    this.#expiry.remove([record.partition, record.deadline, record.id]);
+    this.#bump(this.#users, [record.realm, record.partition], -1);
+    for (const c of record.clients) {
+      this.#byClient.remove([c.client, record.id]);
+      this.#bump(this.#counts, [c.client, record.partition], -1);
+    }
+  }
+
+  /** Inside a write transaction: read-modify-write of a counter this shard alone owns. */
+  #bump(db: Database<number, [string, number]>, key: [string, number], delta: number): void {
+    const value = (db.get(key) ?? 0) + delta;
+    if (value <= 0) db.remove(key);
+    else db.put(key, value);
+  }
+}
+
+/** The per-client offline counts of LMDB summed over partitions (any thread may read them). */
+export function offlineClientCount(env: LmdbEnv, clientUuid: string): number {
+  let total = 0;
+  for (const { value } of env.db<number>(DB.offlineCounts).getRange({ start: [clientUuid], end: [clientUuid, PARTITION_COUNT] })) total += value;
+  return total;
+}
+
+/** Offline user sessions of a realm, summed over partitions. */
+export function offlineRealmCount(env: LmdbEnv, realmId: string): number {
+  let total = 0;
+  for (const { value } of env.db<number>(DB.offlineUsers).getRange({ start: [realmId], end: [realmId, PARTITION_COUNT] })) total += value;
+  return total;
+}
+
+/** A page of a client's offline sessions, in session-id order (any thread; idle clocks may lag one flush). */
+export function offlineClientSessions(env: LmdbEnv, clientUuid: string, first: number, max: number): SessionView[] {
+  const records = env.db<OfflineSessionRecord>(DB.offline);
+  const out: SessionView[] = [];
+  for (const { key } of env.db<null>(DB.offlineByClient).getRange({ start: [clientUuid], end: [clientUuid, '\uffff'], offset: first, limit: max })) {
+    const record = records.get((key as [string, string])[1]);
+    if (record !== undefined) out.push(offlineView(record));
+  }
+  return out;
+}
+
