@@ -1,11 +1,10 @@
-// Process entry: configuration, the engine, the servers, and signal handling.
-// Everything else is built by the modules it wires together.
+// Process entry: options, the node, its servers, and signal handling. The
+// node itself is assembled in node.ts.
 
 import { pino } from 'pino';
 import { ConfigError, helpText, parseOptions, type NodeOptions } from './config/options.js';
-import { Engine } from './host/engine.js';
-import { buildManagementServer } from './http/management-server.js';
-import { Metrics } from './metrics/metrics.js';
+import { BOOTSTRAP_ADMIN_PASSWORD_DEFAULT, BOOTSTRAP_ADMIN_USERNAME_DEFAULT, SessiondNode } from './node.js';
+import { SchemaError } from './store/lmdb-env.js';
 
 const EXIT_CONFIG = 2;
 const EXIT_STARTUP = 1;
@@ -30,22 +29,25 @@ function readOptions(): NodeOptions {
 async function main(): Promise<void> {
   const options = readOptions();
   const log = pino({ level: options.logLevel, base: { node: options.nodeId } });
-  const metrics = new Metrics();
-  const engine = await Engine.start({
-    shards: options.shards,
-    idleGraceSeconds: options.idleGraceSeconds,
-    observer: {
-      ...metrics.engineObserver(),
-      workerExited: (shard, detail) => log.error({ shard, detail }, 'shard worker exited'),
-      workerStarted: (shard, restarts) => {
-        if (restarts > 0) log.warn({ shard, restarts }, 'shard worker restarted');
+  let node: SessiondNode;
+  try {
+    node = await SessiondNode.start({
+      options,
+      log,
+      bootstrapAdmin: {
+        username: process.env['SESSIOND_BOOTSTRAP_ADMIN_USERNAME'] || BOOTSTRAP_ADMIN_USERNAME_DEFAULT,
+        password: process.env['SESSIOND_BOOTSTRAP_ADMIN_PASSWORD'] || BOOTSTRAP_ADMIN_PASSWORD_DEFAULT,
       },
-    },
-  });
-  const management = buildManagementServer({ engine, metrics });
-  await management.listen({ port: options.managementPort, host: options.host });
+    });
+  } catch (err) {
+    // Refusals the operator must act on (a newer data directory, an invalid realm file) are one line.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`sessiond: ${message}\n`);
+    process.exit(err instanceof SchemaError || (err as { code?: string }).code === 'ERR_REALM_IMPORT' ? EXIT_CONFIG : EXIT_STARTUP);
+  }
+  await node.management.listen({ port: options.managementPort, host: options.host });
   log.info(
-    { shards: options.shards, managementPort: options.managementPort, host: options.host, idleGraceSeconds: options.idleGraceSeconds },
+    { shards: options.shards, managementPort: options.managementPort, host: options.host, dataDir: options.dataDir },
     'sessiond node ready',
   );
 
@@ -57,15 +59,16 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info({ signal }, 'shutting down');
-    void (async () => {
-      await management.close();
-      await engine.close();
-      log.info('stopped');
-      process.exit(0);
-    })().catch((err: unknown) => {
-      log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    });
+    node.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -10,6 +10,11 @@ import type { Metrics } from '../metrics/metrics.js';
 export interface ManagementDeps {
   engine: Engine;
   metrics: Metrics;
+  /** Realm ids known to the node (for the offline gauge), and their display label (the realm name). */
+  realmIds?: () => string[];
+  realmName?: (realmId: string) => string;
+  /** Offline user sessions of a realm (maintained counters). */
+  offlineCount?: (realmId: string) => number;
   /** Extra readiness conditions by name (imports done, partitions owned); all must hold. */
   readyChecks?: Record<string, () => boolean>;
 }
@@ -29,7 +34,11 @@ export function buildManagementServer(deps: ManagementDeps, options: { logger?: 
   });
 
   app.get('/metrics', async (_request, reply) => {
-    await deps.metrics.refresh(deps.engine);
+    await deps.metrics.refresh(deps.engine, {
+      realmIds: deps.realmIds ?? (() => []),
+      realmName: deps.realmName ?? ((id) => id),
+      offlineCount: deps.offlineCount ?? (() => 0),
+    });
     const text = await deps.metrics.registry.metrics();
     return reply.header('content-type', deps.metrics.registry.contentType).send(text);
   });

@@ -9,6 +9,15 @@ import { opName } from '../protocol/actor-ops.js';
 
 export const METRIC_PREFIX = 'sessiond_';
 
+/** What the metrics need to know about realms: ids, their label (the realm name), offline counts. */
+export interface RealmSource {
+  realmIds(): string[];
+  realmName(realmId: string): string;
+  offlineCount(realmId: string): number;
+}
+
+const NO_REALMS: RealmSource = { realmIds: () => [], realmName: (id) => id, offlineCount: () => 0 };
+
 export class Metrics {
   readonly registry = new Registry();
   readonly sessionsActive: Gauge<'realm' | 'type'>;
@@ -69,7 +78,7 @@ export class Metrics {
   }
 
   /** Pulls the shards' gauges and cumulative counts; call before each scrape. */
-  async refresh(engine: Engine): Promise<void> {
+  async refresh(engine: Engine, realms: RealmSource = NO_REALMS): Promise<void> {
     const stats = await engine.stats();
     this.sessionsActive.reset();
     this.clientSessionsActive.reset();
@@ -87,14 +96,17 @@ export class Metrics {
           const last = this.#lastExpirations.get(key) ?? 0;
           // A restarted shard starts counting from zero again.
           const delta = count >= last ? count - last : count;
-          if (delta > 0) this.sessionExpirations.inc({ realm, reason }, delta);
+          if (delta > 0) this.sessionExpirations.inc({ realm: realms.realmName(realm), reason }, delta);
           this.#lastExpirations.set(key, count);
         });
       }
     }
-    for (const [realm, count] of sessions) {
+    for (const realmId of realms.realmIds()) if (!sessions.has(realmId)) sessions.set(realmId, 0);
+    for (const [realmId, count] of sessions) {
+      const realm = realms.realmName(realmId);
       this.sessionsActive.set({ realm, type: 'regular' }, count);
-      this.clientSessionsActive.set({ realm }, clientSessions.get(realm) ?? 0);
+      this.sessionsActive.set({ realm, type: 'offline' }, realms.offlineCount(realmId));
+      this.clientSessionsActive.set({ realm }, clientSessions.get(realmId) ?? 0);
     }
     engine.mailboxDepths().forEach((depth, shard) => this.mailboxDepth.set({ shard: String(shard) }, depth));
     engine.restarts().forEach((count, shard) => {

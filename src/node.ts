@@ -1,0 +1,251 @@
+// SessiondNode: one running node, assembled. It opens the data directory,
+// the realm store, the password-hashing pool and the engine, makes sure the
+// master realm and its bootstrap admin exist, imports realm files, restores
+// the online sessions saved by the last graceful shutdown, and keeps the
+// engine's realm/client settings in step with the store. main.ts adds the
+// process concerns (options, signals, exit codes); tests start nodes in-process.
+
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { NodeOptions } from './config/options.js';
+import { PasswordHasher, parsePasswordPolicy } from './crypto/password-hasher.js';
+import { Engine } from './host/engine.js';
+import { buildManagementServer } from './http/management-server.js';
+import { Metrics } from './metrics/metrics.js';
+import { completeRealm, masterRealmBundle } from './realm/defaults.js';
+import { parseKeycloakRealm, readRealmDirectory } from './realm/import/keycloak-realm.js';
+import type { ClientRecord, RealmBundle, RealmRecord, UserRecord } from './realm/model.js';
+import { RealmStore } from './realm/realm-store.js';
+import { openEnv, type LmdbEnv } from './store/lmdb-env.js';
+import type { Clock } from './time/clock.js';
+
+export const MASTER_REALM = 'master';
+export const BOOTSTRAP_ADMIN_USERNAME_DEFAULT = 'admin';
+export const BOOTSTRAP_ADMIN_PASSWORD_DEFAULT = 'admin';
+
+export interface NodeDependencies {
+  options: NodeOptions;
+  log: Logger;
+  /** Bootstrap admin credentials (SESSIOND_BOOTSTRAP_ADMIN_USERNAME / _PASSWORD). */
+  bootstrapAdmin?: { username: string; password: string };
+  clock?: Clock;
+  clockMode?: 'system' | 'manual';
+  /** Hash pool threads (default: one per core). */
+  hasherSize?: number;
+}
+
+export class SessiondNode extends EventEmitter {
+  readonly options: NodeOptions;
+  readonly log: Logger;
+  readonly env: LmdbEnv;
+  readonly store: RealmStore;
+  readonly hasher: PasswordHasher;
+  readonly engine: Engine;
+  readonly metrics: Metrics;
+  readonly management: FastifyInstance;
+  #ready = false;
+  #stopped = false;
+
+  private constructor(parts: {
+    options: NodeOptions;
+    log: Logger;
+    env: LmdbEnv;
+    store: RealmStore;
+    hasher: PasswordHasher;
+    engine: Engine;
+    metrics: Metrics;
+  }) {
+    super();
+    this.options = parts.options;
+    this.log = parts.log;
+    this.env = parts.env;
+    this.store = parts.store;
+    this.hasher = parts.hasher;
+    this.engine = parts.engine;
+    this.metrics = parts.metrics;
+    this.management = buildManagementServer({
+      engine: this.engine,
+      metrics: this.metrics,
+      offlineCount: (realmId) => this.engine.countRealmOfflineSessions(realmId),
+      realmIds: () => this.store.realms().map((r) => r.id),
+      realmName: (realmId) => this.store.realmById(realmId)?.name ?? realmId,
+      readyChecks: { startup: () => this.#ready },
+    });
+  }
+
+  /** Opens everything and gets the node ready to serve (servers are not listening yet). */
+  static async start(deps: NodeDependencies): Promise<SessiondNode> {
+    const { options, log } = deps;
+    const env = openEnv(options.dataDir);
+    const store = RealmStore.open(env);
+    const hasher = await PasswordHasher.start(deps.hasherSize === undefined ? {} : { size: deps.hasherSize });
+    const metrics = new Metrics();
+    let engine: Engine;
+    try {
+      engine = await Engine.start({
+        shards: options.shards,
+        idleGraceSeconds: options.idleGraceSeconds,
+        offlineCacheEntries: options.offlineCacheEntries,
+        env,
+        ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
+        ...(deps.clockMode !== undefined ? { clockMode: deps.clockMode } : {}),
+        observer: {
+          ...metrics.engineObserver(),
+          workerExited: (shard, detail) => log.error({ shard, detail }, 'shard worker exited'),
+          workerStarted: (shard, restarts) => {
+            if (restarts > 0) log.warn({ shard, restarts }, 'shard worker restarted; its realm configuration was replayed');
+          },
+        },
+      });
+    } catch (err) {
+      await hasher.close();
+      await env.close();
+      throw err;
+    }
+    const node = new SessiondNode({ options, log, env, store, hasher, engine, metrics });
+    await node.#boot(deps);
+    return node;
+  }
+
+  get ready(): boolean {
+    return this.#ready && this.engine.ready;
+  }
+
+  async #boot(deps: NodeDependencies): Promise<void> {
+    // Settings reach the shards before any session can be created or restored.
+    for (const realm of this.store.realms()) await this.#pushRealm(realm);
+    this.store.on('realm', (realm: RealmRecord) => void this.#pushRealm(realm).catch((err: unknown) => this.log.error({ err }, 'realm push failed')));
+    this.store.on('client', (client: ClientRecord) => void this.#pushClient(client).catch((err: unknown) => this.log.error({ err }, 'client push failed')));
+    this.store.on('realm-deleted', (realm: RealmRecord) => void this.engine.removeRealm(realm.id).catch(() => {}));
+    this.store.on('client-deleted', (client: ClientRecord) => void this.engine.removeClient(client.realmId, client.id).catch(() => {}));
+
+    await this.#ensureMaster(deps.bootstrapAdmin ?? { username: BOOTSTRAP_ADMIN_USERNAME_DEFAULT, password: BOOTSTRAP_ADMIN_PASSWORD_DEFAULT });
+    if (this.options.importRealm !== null) await this.importDirectory(this.options.importRealm);
+
+    const restored = await this.engine.loadSnapshot();
+    if (restored.loaded > 0 || restored.dropped.length > 0) {
+      this.log.info({ restored: restored.loaded, expiredWhileDown: restored.dropped.length }, 'online sessions restored from the last shutdown');
+    }
+    this.emit('restored', restored);
+    this.#ready = true;
+  }
+
+  async #pushRealm(realm: RealmRecord): Promise<void> {
+    await this.engine.putRealm(realm.id, realm.sessions, { master: realm.name === MASTER_REALM });
+    for (const client of this.store.clients(realm.id)) await this.#pushClient(client);
+  }
+
+  async #pushClient(client: ClientRecord): Promise<void> {
+    if (this.engine.realmSettings(client.realmId) === undefined) return;
+    await this.engine.putClient(client.realmId, client.id, { attributes: client.attributes, notBefore: client.notBefore });
+  }
+
+  /** The master realm with `admin-cli` and the bootstrap admin, created on first start. */
+  async #ensureMaster(admin: { username: string; password: string }): Promise<void> {
+    if (this.store.realmByName(MASTER_REALM) !== undefined) return;
+    const bundle = masterRealmBundle();
+    const credential = await this.hasher.hash(admin.password, parsePasswordPolicy(bundle.realm.passwordPolicy));
+    const user: UserRecord = {
+      id: randomUUID(),
+      realmId: bundle.realm.id,
+      username: admin.username.toLowerCase(),
+      email: null,
+      emailVerified: false,
+      firstName: null,
+      lastName: null,
+      enabled: true,
+      createdTimestamp: Date.now(),
+      notBefore: 0,
+      realmRoles: ['admin', 'create-realm', `default-roles-${MASTER_REALM}`],
+      clientRoles: {},
+      credentials: [credential],
+      requiredActions: [],
+      attributes: {},
+      serviceAccountClientId: null,
+    };
+    bundle.users.push(user);
+    await this.store.createRealm(bundle);
+    this.log.info({ realm: MASTER_REALM, admin: user.username }, 'master realm created with the bootstrap admin');
+  }
+
+  /**
+   * Imports every realm file of a directory. A realm that exists is left as it
+   * is; an invalid file fails with its path, the JSON path and the reason.
+   */
+  async importDirectory(dir: string): Promise<{ imported: string[]; skipped: string[] }> {
+    const files = await readRealmDirectory(dir);
+    const imported: string[] = [];
+    const skipped: string[] = [];
+    for (const { file, json } of files) {
+      const { bundle, ignored, notes } = parseKeycloakRealm(json, file);
+      if (ignored.length > 0) this.log.debug({ file, ignored }, 'ignored fields in realm file');
+      for (const note of notes) this.log.debug({ file }, note);
+      if (this.store.realmByName(bundle.realm.name) !== undefined) {
+        this.log.info({ realm: bundle.realm.name, file }, 'realm exists: import skipped, existing realm left as is');
+        skipped.push(bundle.realm.name);
+        continue;
+      }
+      await this.importBundle(completeRealm(bundle), file);
+      imported.push(bundle.realm.name);
+    }
+    return { imported, skipped };
+  }
+
+  /** Hashes plain-text passwords with the realm's policy (in the pool) and writes the realm. */
+  async importBundle(bundle: RealmBundle, source = 'bundle'): Promise<RealmRecord> {
+    const started = Date.now();
+    const policy = parsePasswordPolicy(bundle.realm.passwordPolicy);
+    if (bundle.plainPasswords.length > 0) {
+      const users = new Map(bundle.users.map((u) => [u.id, u]));
+      await Promise.all(
+        bundle.plainPasswords.map(async ({ userId, password, temporary }) => {
+          const user = users.get(userId);
+          if (user === undefined) return;
+          user.credentials = [await this.hasher.hash(password, policy)];
+          if (temporary && !user.requiredActions.includes('UPDATE_PASSWORD')) user.requiredActions.push('UPDATE_PASSWORD');
+        }),
+      );
+    }
+    const total = bundle.users.length;
+    let lastLogged = 0;
+    const realm = await this.store.createRealm(bundle, {
+      onProgress: (p) => {
+        const now = Date.now();
+        if (p.usersWritten === p.usersTotal || now - lastLogged >= 1000) {
+          lastLogged = now;
+          this.log.info({ realm: p.realm, users: `${p.usersWritten}/${p.usersTotal}` }, 'importing realm');
+        }
+      },
+    });
+    this.log.info(
+      {
+        realm: realm.name,
+        source,
+        clients: bundle.clients.map((c) => c.clientId),
+        users: total <= 20 ? bundle.users.map((u) => u.username) : total,
+        ms: Date.now() - started,
+      },
+      'realm imported',
+    );
+    return realm;
+  }
+
+  /** Graceful stop: servers first, then the online snapshot, then the shards and the data directory. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#ready = false;
+    await this.management.close();
+    const saved = await this.engine.saveSnapshot().catch((err: unknown) => {
+      this.log.error({ err }, 'saving online sessions failed');
+      return 0;
+    });
+    this.log.info({ sessions: saved }, 'online sessions saved');
+    await this.engine.close();
+    await this.hasher.close();
+    await this.env.root.flushed;
+    await this.env.close();
+  }
+}

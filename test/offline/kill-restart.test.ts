@@ -1,0 +1,47 @@
+// Offline sessions are durable: a process killed with SIGKILL right after
+// issuing them (no shutdown code at all) loses none (an offline grant answers
+// only after LMDB committed it). Online sessions of that process are lost;
+// the cluster will keep them (docs/durability.md).
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { Engine } from '../../src/host/engine.js';
+import { openEnv } from '../../src/store/lmdb-env.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const WRITER = fileURLToPath(new URL('../fixtures/offline-writer.js', import.meta.url));
+
+test('offline sessions survive kill -9 of the node that issued them', async (t) => {
+  const dir = tempDir(t);
+  const child = spawn(process.execPath, [WRITER, dir, '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      const end = out.indexOf('\n');
+      if (end >= 0) resolve(out.slice(0, end));
+    });
+    child.once('exit', (code) => reject(new Error(`writer exited early with ${code}`)));
+  });
+  const ids = JSON.parse(line) as string[];
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+
+  const env = openEnv(dir);
+  const engine = await Engine.start({ shards: 2, env });
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  await engine.putRealm('realm-1', {});
+  await engine.putClient('realm-1', 'client-1', {});
+  t.is(engine.countClientOfflineSessions('client-1'), 200);
+  for (const id of ids) {
+    const got = await engine.getOfflineSession(id);
+    t.is(got?.session.id, id);
+  }
+  t.is((await engine.loadSnapshot()).loaded, 0, 'online sessions of a killed node are gone on a single node');
+});

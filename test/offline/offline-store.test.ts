@@ -1,0 +1,192 @@
+// Offline sessions through the real engine (two shard workers) on real LMDB
+// files in a temp dir: KEYCLOAK.md §1.5 and the durability promises of the
+// durable-state issue.
+
+import test from 'ava';
+import { Engine } from '../../src/host/engine.js';
+import { openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
+import { ManualClock } from '../../src/time/clock.js';
+import type { ExpiredNotice } from '../../src/protocol/actor-messages.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const START_S = 1_800_000_000;
+const REALM = 'realm-1';
+const CLIENT = 'client-1';
+
+async function start(
+  env: LmdbEnv,
+  clock: ManualClock,
+  options: { offlineCacheEntries?: number; shards?: number; realm?: Record<string, unknown> } = {},
+): Promise<Engine> {
+  const engine = await Engine.start({ shards: options.shards ?? 2, clock, clockMode: 'manual', env, offlineCacheEntries: options.offlineCacheEntries ?? 100 });
+  await engine.putRealm(REALM, { offlineSessionIdleTimeout: 3600, ...(options.realm ?? {}) });
+  await engine.putClient(REALM, CLIENT, {});
+  return engine;
+}
+
+async function offlineSession(engine: Engine, user: string): Promise<string> {
+  const { session } = await engine.createSession({ realm: REALM, userId: user, username: user, ip: '10.1.2.3', client: { client: CLIENT, scope: 'openid offline_access' } });
+  await engine.grantOffline(session.id, CLIENT, 'openid offline_access');
+  return session.id;
+}
+
+test('§1.5 an offline session has the online session id and survives logout of the online session', async (t) => {
+  const clock = new ManualClock(START_S);
+  const env = openEnv(tempDir(t));
+  const engine = await start(env, clock);
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  const id = await offlineSession(engine, 'alice');
+  t.truthy(await engine.logoutSession(id));
+  t.is(await engine.getSession(id), null);
+  const offline = await engine.getOfflineSession(id);
+  t.is(offline?.session.id, id);
+  t.is(offline?.invalid, null);
+  t.deepEqual(offline?.session.clients.map((c) => c.client), [CLIENT]);
+  t.is(engine.countClientOfflineSessions(CLIENT), 1);
+  t.is(engine.countRealmOfflineSessions(REALM), 1);
+  const refreshed = await engine.refreshOffline({ sessionId: id, realm: REALM, client: CLIENT, userId: 'alice', token: { jti: 'j1', iat: START_S, reuseId: '' } });
+  t.true(refreshed.ok, 'refreshing an offline token does not need the online session');
+});
+
+test('§1.5 logging a user out leaves offline sessions; admin delete, revocation and user deletion remove them', async (t) => {
+  const clock = new ManualClock(START_S);
+  const env = openEnv(tempDir(t));
+  const engine = await start(env, clock);
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  const a = await offlineSession(engine, 'u1');
+  const b = await offlineSession(engine, 'u1');
+  const c = await offlineSession(engine, 'u2');
+  t.is((await engine.logoutUser(REALM, 'u1')).length, 2);
+  t.is((await engine.listUserOfflineSessions(REALM, 'u1')).length, 2);
+  t.truthy(await engine.removeOfflineSession(a));
+  t.is(await engine.getOfflineSession(a), null);
+  const revoked = await engine.removeOfflineClient(b, CLIENT);
+  t.true(revoked.removed);
+  t.truthy(revoked.ended, 'the last offline client session takes the offline session with it');
+  t.is((await engine.removeUserOfflineSessions(REALM, 'u2')).length, 1);
+  t.is(await engine.getOfflineSession(c), null);
+  t.is(engine.countClientOfflineSessions(CLIENT), 0);
+  t.is(engine.countRealmOfflineSessions(REALM), 0);
+});
+
+test('the offline cache stays within its bound under 50,000 sessions and an evicted session is still found', async (t) => {
+  const clock = new ManualClock(START_S);
+  const env = openEnv(tempDir(t));
+  const engine = await start(env, clock, { offlineCacheEntries: 1000 });
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  const ids: string[] = [];
+  const total = 50_000;
+  for (let i = 0; i < total; i += 500) {
+    const batch = await Promise.all(Array.from({ length: 500 }, (_, k) => offlineSession(engine, `user-${i + k}`)));
+    ids.push(...batch);
+  }
+  const stats = await engine.stats();
+  const cached = stats.reduce((sum, s) => sum + s.offlineCached, 0);
+  t.true(cached <= 1000, `cache holds ${cached} records, bound is 1000`);
+  t.is(engine.countClientOfflineSessions(CLIENT), total);
+  const first = await engine.getOfflineSession(ids[0]!);
+  t.is(first?.session.id, ids[0], 'the first session was evicted long ago and is read back from LMDB');
+  t.is(first?.session.userId, 'user-0');
+  t.is(engine.listClientOfflineSessions(CLIENT, { first: 100, max: 10 }).length, 10);
+});
+
+test('§2.3 offline idle expiry removes the session from LMDB and from the counters', async (t) => {
+  const clock = new ManualClock(START_S);
+  const env = openEnv(tempDir(t));
+  const engine = await start(env, clock);
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  const expired: ExpiredNotice[] = [];
+  engine.on('expired', (n: ExpiredNotice) => expired.push(n));
+  const idle = await offlineSession(engine, 'idle-user');
+  const kept = await offlineSession(engine, 'busy-user');
+  await engine.logoutSession(idle);
+  await engine.logoutSession(kept);
+  // Keep one session alive with a refresh halfway.
+  clock.advance(2000);
+  t.true((await engine.refreshOffline({ sessionId: kept, realm: REALM, client: CLIENT, userId: 'busy-user', token: { jti: 'k', iat: START_S, reuseId: '' } })).ok);
+  clock.advance(3600 + 120 - 2000); // idle 3600 + grace 120 since the start
+  await engine.advanceTime(clock.nowSeconds());
+  t.is(await engine.getOfflineSession(idle), null);
+  t.truthy(await engine.getOfflineSession(kept));
+  const offlineExpired = expired.filter((n) => n.offline);
+  t.deepEqual(offlineExpired.map((n) => [n.session.id, n.reason]), [[idle, 'idle']]);
+  t.is(engine.countClientOfflineSessions(CLIENT), 1);
+  t.is(engine.countRealmOfflineSessions(REALM), 1);
+});
+
+test('§2.3 offline max applies only when offlineSessionMaxLifespanEnabled', async (t) => {
+  const clock = new ManualClock(START_S);
+  const env = openEnv(tempDir(t));
+  const engine = await start(env, clock, { realm: { offlineSessionIdleTimeout: 100_000, offlineSessionMaxLifespanEnabled: true, offlineSessionMaxLifespan: 5000 } });
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  const id = await offlineSession(engine, 'max-user');
+  clock.advance(4999);
+  t.true((await engine.refreshOffline({ sessionId: id, realm: REALM, client: CLIENT, userId: 'max-user', token: { jti: 'm', iat: START_S, reuseId: '' } })).ok);
+  clock.advance(1);
+  const refused = await engine.refreshOffline({ sessionId: id, realm: REALM, client: CLIENT, userId: 'max-user', token: { jti: 'm2', iat: START_S + 4999, reuseId: '' } });
+  t.false(refused.ok);
+  if (!refused.ok) t.is(refused.error, 'Offline session not active');
+  t.is(await engine.getOfflineSession(id), null, 'Keycloak revokes the offline session found expired by a refresh');
+});
+
+test('offline and online sessions survive a graceful restart, even onto another shard count', async (t) => {
+  const clock = new ManualClock(START_S);
+  const dir = tempDir(t);
+  let env = openEnv(dir);
+  let engine = await start(env, clock);
+  const offline = await offlineSession(engine, 'carol');
+  const { session: online } = await engine.createSession({ realm: REALM, userId: 'dave', username: 'dave', ip: '10.9.9.9', client: { client: CLIENT, scope: 'openid' } });
+  t.is(await engine.saveSnapshot(), 2);
+  await engine.close();
+  await env.close();
+
+  clock.advance(60);
+  env = openEnv(dir);
+  engine = await start(env, clock, { shards: 3 });
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  const restored = await engine.loadSnapshot();
+  t.is(restored.loaded, 2);
+  t.deepEqual(restored.dropped, []);
+  t.true((await engine.validate(online.id, CLIENT)).valid, 'the online session came back, on a node with another shard count');
+  t.truthy(await engine.getOfflineSession(offline));
+  t.is((await engine.loadSnapshot()).loaded, 0, 'a snapshot is consumed once');
+});
+
+test('online sessions that expired while the node was down are dropped at start with their reason', async (t) => {
+  const clock = new ManualClock(START_S);
+  const dir = tempDir(t);
+  let env = openEnv(dir);
+  let engine = await start(env, clock);
+  await engine.createSession({ realm: REALM, userId: 'erin', username: 'erin', ip: '10.0.0.5', client: null });
+  await engine.saveSnapshot();
+  await engine.close();
+  await env.close();
+  clock.advance(1800 + 120); // the SSO idle timeout plus grace
+  env = openEnv(dir);
+  engine = await start(env, clock);
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  const restored = await engine.loadSnapshot();
+  t.is(restored.loaded, 0);
+  t.deepEqual(restored.dropped.map((d) => [d.session.username, d.reason]), [['erin', 'idle']]);
+});
