@@ -45,9 +45,9 @@ async function main(): Promise<void> {
     process.stderr.write(`sessiond: ${message}\n`);
     process.exit(err instanceof SchemaError || (err as { code?: string }).code === 'ERR_REALM_IMPORT' ? EXIT_CONFIG : EXIT_STARTUP);
   }
-  await node.management.listen({ port: options.managementPort, host: options.host });
+  await node.listen();
   log.info(
-    { shards: options.shards, managementPort: options.managementPort, host: options.host, dataDir: options.dataDir },
+    { shards: options.shards, httpPort: options.httpPort, managementPort: options.managementPort, host: options.host, dataDir: options.dataDir },
     'sessiond node ready',
   );
 

@@ -19,7 +19,19 @@ import { parseKeycloakRealm, readRealmDirectory } from './realm/import/keycloak-
 import type { ClientRecord, RealmBundle, RealmRecord, UserRecord } from './realm/model.js';
 import { RealmStore } from './realm/realm-store.js';
 import { openEnv, type LmdbEnv } from './store/lmdb-env.js';
-import type { Clock } from './time/clock.js';
+import { SystemClock, type Clock } from './time/clock.js';
+import { EventSink } from './events/event-sink.js';
+import type { FacadeContext } from './http/context.js';
+import { buildPublicServer } from './http/public-server.js';
+import { BackchannelLogout } from './logout/backchannel-logout.js';
+import { KeyRing } from './tokens/key-ring.js';
+import { RevokedTokens } from './tokens/revoked-tokens.js';
+import { TokenService } from './tokens/token-service.js';
+
+/** How often background housekeeping (event expiry, revoked-token sweep) runs. */
+const HOUSEKEEPING_INTERVAL_MS = 60_000;
+/** Events deleted per housekeeping round at most. */
+const EVENT_EXPIRY_BATCH = 10_000;
 
 export const MASTER_REALM = 'master';
 export const BOOTSTRAP_ADMIN_USERNAME_DEFAULT = 'admin';
@@ -45,6 +57,15 @@ export class SessiondNode extends EventEmitter {
   readonly engine: Engine;
   readonly metrics: Metrics;
   readonly management: FastifyInstance;
+  readonly server: FastifyInstance;
+  readonly keys: KeyRing;
+  readonly tokens: TokenService;
+  readonly revoked: RevokedTokens;
+  readonly backchannel: BackchannelLogout;
+  readonly events: EventSink;
+  readonly clock: Clock;
+  readonly facade: FacadeContext;
+  #housekeeping: NodeJS.Timeout | null = null;
   #ready = false;
   #stopped = false;
 
@@ -56,6 +77,7 @@ export class SessiondNode extends EventEmitter {
     hasher: PasswordHasher;
     engine: Engine;
     metrics: Metrics;
+    clock: Clock;
   }) {
     super();
     this.options = parts.options;
@@ -65,6 +87,32 @@ export class SessiondNode extends EventEmitter {
     this.hasher = parts.hasher;
     this.engine = parts.engine;
     this.metrics = parts.metrics;
+    this.clock = parts.clock;
+    this.keys = new KeyRing(this.store);
+    this.tokens = new TokenService(this.keys);
+    this.revoked = new RevokedTokens(this.env, this.clock.nowSeconds());
+    this.events = new EventSink(this.store, this.env);
+    this.backchannel = new BackchannelLogout({
+      store: this.store,
+      keys: this.keys,
+      log: this.log,
+      onOutcome: (outcome) => this.metrics.backchannelLogouts.inc({ outcome }),
+    });
+    this.facade = {
+      engine: this.engine,
+      store: this.store,
+      hasher: this.hasher,
+      keys: this.keys,
+      tokens: this.tokens,
+      revoked: this.revoked,
+      backchannel: this.backchannel,
+      events: this.events,
+      metrics: this.metrics,
+      clock: this.clock,
+      log: this.log,
+      hostname: this.options.hostname,
+    };
+    this.server = buildPublicServer(this.facade);
     this.management = buildManagementServer({
       engine: this.engine,
       metrics: this.metrics,
@@ -104,7 +152,7 @@ export class SessiondNode extends EventEmitter {
       await env.close();
       throw err;
     }
-    const node = new SessiondNode({ options, log, env, store, hasher, engine, metrics });
+    const node = new SessiondNode({ options, log, env, store, hasher, engine, metrics, clock: deps.clock ?? new SystemClock() });
     await node.#boot(deps);
     return node;
   }
@@ -129,7 +177,25 @@ export class SessiondNode extends EventEmitter {
       this.log.info({ restored: restored.loaded, expiredWhileDown: restored.dropped.length }, 'online sessions restored from the last shutdown');
     }
     this.emit('restored', restored);
+    this.#housekeeping = setInterval(() => void this.housekeeping(), HOUSEKEEPING_INTERVAL_MS);
+    this.#housekeeping.unref();
     this.#ready = true;
+  }
+
+  /** Background upkeep: expired events and revoked-token ids are deleted. */
+  async housekeeping(): Promise<void> {
+    try {
+      await this.events.expire(this.clock.nowMs(), EVENT_EXPIRY_BATCH);
+      await this.revoked.sweep(this.clock.nowSeconds());
+    } catch (err) {
+      this.log.error({ err }, 'housekeeping failed');
+    }
+  }
+
+  /** Starts both HTTP servers. */
+  async listen(): Promise<void> {
+    await this.server.listen({ port: this.options.httpPort, host: this.options.host });
+    await this.management.listen({ port: this.options.managementPort, host: this.options.host });
   }
 
   async #pushRealm(realm: RealmRecord): Promise<void> {
@@ -237,7 +303,10 @@ export class SessiondNode extends EventEmitter {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#ready = false;
+    if (this.#housekeeping !== null) clearInterval(this.#housekeeping);
+    await this.server.close();
     await this.management.close();
+    await this.backchannel.close();
     const saved = await this.engine.saveSnapshot().catch((err: unknown) => {
       this.log.error({ err }, 'saving online sessions failed');
       return 0;

@@ -460,6 +460,7 @@ export class SessionTable {
       const client = this.#clients[onlyClient]!;
       for (let cs = client.head; cs !== NONE && out.length < limit; cs = this.#cClientNext[cs]!) {
         const slot = this.#cSession[cs]!;
+        if (this.#uRealm[this.#sUser[slot]!] !== realm) continue; // a client list may hold other realms' sessions
         if (search === '' || this.#matches(slot, search, ipSearch, matchClients)) out.push(this.view(slot));
       }
       return out;
@@ -476,6 +477,7 @@ export class SessionTable {
     if (realm === undefined) return [];
     const out: number[] = [];
     const test = (slot: number): boolean => {
+      if (this.#uRealm[this.#sUser[slot]!] !== realm) return false; // a client list may hold other realms' sessions
       if (filter.client !== undefined && !this.holdsClient(slot, filter.client)) return false;
       if (filter.lastAccessBefore !== undefined && !(this.#sLast[slot]! < filter.lastAccessBefore)) return false;
       if (filter.ipIn !== undefined && !filter.ipIn(this.#ipOf(slot))) return false;
@@ -784,6 +786,8 @@ export class SessionTable {
 
   #applyCreated(m: SessionCreatedMutation): boolean {
     if (this.#bySid.has(m.id)) return false;
+    // Interning may throw (bounded table): do it before anything changes.
+    const authMethod = this.#intern(m.authMethod);
     const realmIndex = this.#realmOf(m.realm);
     const realm = this.#realms[realmIndex]!;
     let user = realm.users.get(m.userId);
@@ -797,7 +801,7 @@ export class SessionTable {
     this.#sStarted[slot] = m.started;
     this.#sLast[slot] = m.lastSessionRefresh;
     this.#sAuthTime[slot] = m.authTime;
-    this.#sAuthMethod[slot] = this.#intern(m.authMethod);
+    this.#sAuthMethod[slot] = authMethod;
     this.#sPartition[slot] = m.partition;
     let flags = m.rememberMe ? F_REMEMBER_ME : 0;
     const ip4 = parseIpv4(m.ip);
@@ -834,6 +838,8 @@ export class SessionTable {
   #applyAttached(m: ClientAttachedMutation): boolean {
     const slot = this.#bySid.get(m.id);
     if (slot === undefined) return false;
+    // Interning may throw (bounded table): do it before anything changes.
+    const scope = this.#intern(m.scope);
     const realmIndex = this.#uRealm[this.#sUser[slot]!]!;
     const clientIndex = this.#clientOf(realmIndex, m.client);
     const client = this.#clients[clientIndex]!;
@@ -856,7 +862,7 @@ export class SessionTable {
     }
     this.#cStarted[cs] = m.started;
     this.#cTimestamp[cs] = m.timestamp;
-    this.#cScope[cs] = this.#intern(m.scope);
+    this.#cScope[cs] = scope;
     this.#cFlags[cs] = m.ssoAuth ? CF_SSO_AUTH : 0;
     if (m.notes !== null) this.#cNotes.set(cs, m.notes);
     else this.#cNotes.delete(cs);

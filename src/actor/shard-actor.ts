@@ -55,6 +55,7 @@ import { REFRESH_GRANT_ERROR, issuedBeforeSessionStart } from '../session/refres
 import { decideSessionLimit } from '../session/session-limits.js';
 import type { Clock } from '../time/clock.js';
 import { cidrMatcher } from '../util/ip-address.js';
+import { CodeStore } from './code-store.js';
 import { Mailbox } from './mailbox.js';
 import { OfflineStore, offlineView } from '../offline/offline-store.js';
 import { DB, type LmdbEnv } from '../store/lmdb-env.js';
@@ -82,6 +83,7 @@ export class ShardActor {
   readonly #send: ShardSend;
   readonly #table: SessionTable;
   readonly #mailbox: Mailbox<BatchMessage>;
+  readonly #codes = new CodeStore();
   readonly #env: LmdbEnv | null;
   readonly #offline: OfflineStore | null;
   /** Offline expiry sweeps run when `#now` reaches this second. */
@@ -439,6 +441,21 @@ export class ShardActor {
         return this.#snapshotSave();
       case OP.snapshotLoad:
         return this.#snapshotLoad(this.#integer(command.now, 'now'));
+      case OP.codePut:
+        return this.#codes.put(this.#string(command.id, 'id'), this.#string(command.code, 'code'), command.data, this.#now);
+      case OP.codeTake:
+        return this.#codes.take(this.#string(command.id, 'id'), this.#string(command.code, 'code'), this.#integer(command.now, 'now'));
+      case OP.chainGet: {
+        const id = this.#string(command.id, 'id');
+        const client = this.#string(command.client, 'client');
+        const key = typeof command.reuseId === 'string' ? command.reuseId : '';
+        if (command.offline === true) {
+          return this.#offlineStore().get(id)?.clients.find((c) => c.client === client)?.chains?.[key] ?? null;
+        }
+        const slot = table.slotOf(id);
+        const cs = slot < 0 ? -1 : table.clientSlotOf(slot, client);
+        return cs < 0 ? null : (table.chainOf(cs, key) ?? null);
+      }
       case OP.shutdown:
         return this.close().then(() => null);
       case OP.timeAdvance:

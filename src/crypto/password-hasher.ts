@@ -182,6 +182,8 @@ export class PasswordHasher {
   readonly #pool: StaticPool<Pbkdf2Task>;
   readonly #size: number;
   readonly #nowMs: () => number;
+  /** Rejecters of requests not yet answered: StaticPool.destroy() settles none of them. */
+  readonly #inFlight = new Set<(err: Error) => void>();
   #closed = false;
 
   private constructor(pool: StaticPool<Pbkdf2Task>, size: number, nowMs: () => number) {
@@ -264,16 +266,31 @@ export class PasswordHasher {
     return key === null || key.length !== spec.keyBytes;
   }
 
-  /** Terminates the threads; hashes still queued or running reject. Idempotent. */
+  /** Terminates the threads; hashes still queued or running reject with ERR_ENGINE_CLOSED. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const closed = new EngineError('ERR_ENGINE_CLOSED', 'password hasher closed before answering');
+    for (const reject of this.#inFlight) reject(closed);
+    this.#inFlight.clear();
     await this.#pool.destroy();
   }
 
-  async #run(request: Pbkdf2Request): Promise<Pbkdf2Response> {
-    if (this.#closed) throw new EngineError('ERR_ENGINE_CLOSED', 'password hasher is closed');
-    return this.#pool.exec(request);
+  #run(request: Pbkdf2Request): Promise<Pbkdf2Response> {
+    if (this.#closed) return Promise.reject(new EngineError('ERR_ENGINE_CLOSED', 'password hasher is closed'));
+    return new Promise<Pbkdf2Response>((resolve, reject) => {
+      this.#inFlight.add(reject);
+      this.#pool.exec(request).then(
+        (response) => {
+          this.#inFlight.delete(reject);
+          resolve(response);
+        },
+        (err: unknown) => {
+          this.#inFlight.delete(reject);
+          reject(err);
+        },
+      );
+    });
   }
 
   static #expect<Op extends 'ping' | 'derive' | 'verify'>(response: Pbkdf2Response, op: Op): Extract<Pbkdf2Response, { op: Op }> {

@@ -23,6 +23,7 @@ import {
   type SessionView,
   type ShardStats,
   type SnapshotLoadResult,
+  type AuthCodeData,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import type { Mutation } from '../protocol/mutations.js';
@@ -31,6 +32,7 @@ import { clientSessionSettings, type ClientSessionSettings } from '../session/cl
 import { notBeforePolicy } from '../session/not-before.js';
 import { realmSessionSettings, type RealmSessionSettings } from '../session/realm-settings.js';
 import type { SessionLimitPolicy } from '../session/session-limits.js';
+import type { RefreshChain } from '../session/refresh-reuse.js';
 import { SystemClock, type Clock } from '../time/clock.js';
 import { parseCidr } from '../util/ip-address.js';
 import { offlineClientCount, offlineClientSessions, offlineRealmCount } from '../offline/offline-store.js';
@@ -169,6 +171,15 @@ export class Engine extends EventEmitter {
   static async start(options: EngineOptions): Promise<Engine> {
     if (!Number.isSafeInteger(options.shards) || options.shards < 1) {
       throw new EngineError('ERR_INVALID_OPTION', `shards must be a positive integer, got ${options.shards}`);
+    }
+    if (options.mailboxCommandsMax !== undefined && !(Number.isSafeInteger(options.mailboxCommandsMax) && options.mailboxCommandsMax >= 1)) {
+      throw new EngineError('ERR_INVALID_OPTION', `mailboxCommandsMax must be a positive integer, got ${options.mailboxCommandsMax}`);
+    }
+    if (options.idleGraceSeconds !== undefined && !(Number.isSafeInteger(options.idleGraceSeconds) && options.idleGraceSeconds >= 0)) {
+      throw new EngineError('ERR_INVALID_OPTION', `idleGraceSeconds must be a non-negative integer, got ${options.idleGraceSeconds}`);
+    }
+    if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
+      throw new EngineError('ERR_INVALID_OPTION', `timeoutMs must be positive, got ${options.timeoutMs}`);
     }
     const observer = options.observer ?? {};
     let engine: Engine | undefined;
@@ -354,6 +365,9 @@ export class Engine extends EventEmitter {
 
   /** Attaches a client session (reusing a valid one, restarting an expired one). */
   async attachClient(sessionId: string, realmId: string, client: NewClientSession, options: { touchUser?: boolean } = {}): Promise<SessionView> {
+    this.#requireRealm(realmId);
+    if (client === null || typeof client !== 'object') throw new EngineError('ERR_INVALID_ARGUMENT', 'client must be an object');
+    this.#requireString(client.client, 'client.client');
     const shard = this.#shardOfSession(sessionId);
     return (await this.#pool.ask(shard, {
       op: OP.sessionAttachClient,
@@ -368,6 +382,10 @@ export class Engine extends EventEmitter {
   /** The refresh_token grant's session part: checks in Keycloak's order, clock bump, rotation bookkeeping. */
   async refresh(input: RefreshInput): Promise<SessionRefreshResult> {
     const realm = this.#requireRealm(input.realm);
+    this.#requireString(input.client, 'client');
+    if (input.token === null || typeof input.token !== 'object') throw new EngineError('ERR_INVALID_ARGUMENT', 'token must be an object');
+    this.#requireString(input.token.jti, 'token.jti');
+    this.#requireTime(input.token.iat, 'token.iat');
     const shard = this.#pool.shardOfSession(input.sessionId);
     if (shard < 0) return { ok: false, error: 'Session not active', detached: false, ended: null };
     const nb = this.notBefore(input.realm, input.client, input.userId);
@@ -510,6 +528,7 @@ export class Engine extends EventEmitter {
   /** Ends the listed sessions of a realm; ids that are unknown (or expired meanwhile) are reported, not thrown. */
   async revokeSessions(realmId: string, ids: readonly string[], reason: EndReason = END_REASON.revoked): Promise<RevokeReport> {
     this.#requireRealm(realmId);
+    if (!Array.isArray(ids)) throw new EngineError('ERR_INVALID_ARGUMENT', 'ids must be an array');
     const byShard = new Map<number, string[]>();
     const report: RevokeReport = { revoked: 0, failed: 0, failures: [], ended: [] };
     for (const id of ids) {
@@ -547,6 +566,29 @@ export class Engine extends EventEmitter {
       ? Promise.all([this.#pool.ask(this.#pool.shardOfUser(realmId, filter.userId), command)])
       : this.#pool.broadcast(command))) as number[];
     return counts.reduce((a, b) => a + b, 0);
+  }
+
+  // -------------------------------------------------------------------------
+  // Authorization codes (kept by the session's shard, single use)
+
+  /** Stores an authorization code for a session; false when the shard's code store is full. */
+  async putCode(sessionId: string, code: string, data: AuthCodeData): Promise<boolean> {
+    return (await this.#pool.ask(this.#shardOfSession(sessionId), { op: OP.codePut, id: sessionId, code, data })) as boolean;
+  }
+
+  /** Takes a code (at most once); null when unknown, already used or expired. */
+  async takeCode(sessionId: string, code: string): Promise<AuthCodeData | null> {
+    const shard = this.#pool.shardOfSession(sessionId);
+    if (shard < 0) return null;
+    return (await this.#pool.ask(shard, { op: OP.codeTake, id: sessionId, code, now: this.#clock.nowSeconds() })) as AuthCodeData | null;
+  }
+
+  /** The stored refresh-token chain of a client session (introspection's read-only reuse check). */
+  async refreshChain(sessionId: string, clientUuid: string, reuseId: string, offline: boolean): Promise<RefreshChain | undefined> {
+    const shard = this.#pool.shardOfSession(sessionId);
+    if (shard < 0) return undefined;
+    const chain = (await this.#pool.ask(shard, { op: OP.chainGet, id: sessionId, client: clientUuid, reuseId, offline })) as RefreshChain | null;
+    return chain ?? undefined;
   }
 
   // -------------------------------------------------------------------------
@@ -757,6 +799,10 @@ export class Engine extends EventEmitter {
 
   #checkFilter(filter: SessionFilter): void {
     if (filter === null || typeof filter !== 'object') throw new EngineError('ERR_INVALID_ARGUMENT', 'filter must be an object');
+    // The shard ignores fields of the wrong type, which would widen the filter: refuse them here.
+    if (filter.userId !== undefined) this.#requireString(filter.userId, 'filter.userId');
+    if (filter.client !== undefined) this.#requireString(filter.client, 'filter.client');
+    if (filter.lastAccessBefore !== undefined) this.#requireTime(filter.lastAccessBefore, 'filter.lastAccessBefore');
     for (const key of ['ipIn', 'ipNotIn'] as const) {
       const list = filter[key];
       if (list === undefined) continue;

@@ -297,8 +297,12 @@ export class ShardChannel {
     const inFlight = [...this.#inFlight.values()];
     this.#inFlight.clear();
     this.#inFlightCommands = 0;
-    for (const batch of inFlight) this.#failWaiters(batch.waiters, 'ERR_ACTOR_RESTARTED', 'restarted');
-    if (this.#state === 'closed') return;
+    // At shutdown nothing restarts: callers are told the engine closed.
+    const closed = this.#state === 'closed';
+    for (const batch of inFlight) {
+      this.#failWaiters(batch.waiters, closed ? 'ERR_ENGINE_CLOSED' : 'ERR_ACTOR_RESTARTED', closed ? 'unavailable' : 'restarted');
+    }
+    if (closed) return;
 
     const wasReady = this.#state === 'ready';
     this.#options.observer.workerExited(this.shard, `exited with code ${code}`);

@@ -3,7 +3,7 @@
 // scrape (refresh()) and aggregated here, counters are fed as events happen.
 // Node's default process metrics are included, with the same prefix.
 
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine, EngineObserver } from '../host/engine.js';
 import { opName } from '../protocol/actor-ops.js';
 
@@ -26,6 +26,14 @@ export class Metrics {
   readonly mailboxDepth: Gauge<'shard'>;
   readonly actorCommands: Counter<'op' | 'outcome'>;
   readonly actorRestarts: Counter<'shard'>;
+  readonly logins: Counter<'realm' | 'outcome'>;
+  readonly tokenRequests: Counter<'realm' | 'grant_type' | 'outcome'>;
+  readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
+  readonly backchannelLogouts: Counter<'outcome'>;
+  readonly adminRequests: Counter<'route' | 'outcome'>;
+  readonly sessionsRevoked: Counter<'realm' | 'cause'>;
+  readonly eventsWritten: Gauge;
+  readonly eventsExpired: Gauge;
   /** Last cumulative expiration counts seen per shard, to turn them into counter increments. */
   readonly #lastExpirations = new Map<string, number>();
   readonly #lastRestarts: number[] = [];
@@ -66,6 +74,53 @@ export class Metrics {
       name: `${METRIC_PREFIX}actor_restarts_total`,
       help: 'Shard workers restarted by their supervisor after a crash.',
       labelNames: ['shard'],
+      registers: [this.registry],
+    });
+    this.logins = new Counter({
+      name: `${METRIC_PREFIX}logins_total`,
+      help: 'Interactive and direct-grant logins, by realm and outcome (success, failure).',
+      labelNames: ['realm', 'outcome'],
+      registers: [this.registry],
+    });
+    this.tokenRequests = new Counter({
+      name: `${METRIC_PREFIX}token_requests_total`,
+      help: 'Token endpoint requests, by realm, grant type and outcome (success, error).',
+      labelNames: ['realm', 'grant_type', 'outcome'],
+      registers: [this.registry],
+    });
+    this.httpDuration = new Histogram({
+      name: `${METRIC_PREFIX}http_request_duration_seconds`,
+      help: 'Public HTTP request duration, by route, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    this.backchannelLogouts = new Counter({
+      name: `${METRIC_PREFIX}backchannel_logout_total`,
+      help: 'Back-channel logout deliveries, by outcome (success, failure, dropped).',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.adminRequests = new Counter({
+      name: `${METRIC_PREFIX}admin_requests_total`,
+      help: 'Admin REST requests, by route and outcome (success, client_error, server_error).',
+      labelNames: ['route', 'outcome'],
+      registers: [this.registry],
+    });
+    this.sessionsRevoked = new Counter({
+      name: `${METRIC_PREFIX}sessions_revoked_total`,
+      help: 'Sessions ended by an admin or a logout, by realm and cause.',
+      labelNames: ['realm', 'cause'],
+      registers: [this.registry],
+    });
+    this.eventsWritten = new Gauge({
+      name: `${METRIC_PREFIX}events_written_total`,
+      help: 'User and admin events written to the event store since start.',
+      registers: [this.registry],
+    });
+    this.eventsExpired = new Gauge({
+      name: `${METRIC_PREFIX}events_expired_total`,
+      help: 'Events deleted by their realm\'s expiration since start.',
       registers: [this.registry],
     });
   }

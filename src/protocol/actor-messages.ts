@@ -11,6 +11,7 @@
 import type { ClientSessionSettings } from '../session/client-settings.js';
 import type { RealmSessionSettings } from '../session/realm-settings.js';
 import type { SessionLimitPolicy } from '../session/session-limits.js';
+import type { RefreshChain } from '../session/refresh-reuse.js';
 import type { OP } from './actor-ops.js';
 import type { Mutation } from './mutations.js';
 import type { WireError } from './wire-error.js';
@@ -255,6 +256,27 @@ export interface SnapshotLoadResult {
   dropped: { session: SessionView; reason: string }[];
 }
 
+/**
+ * Authorization codes live with their session's shard: single use is then a
+ * local, atomic take, and any node can route a code by the session id in it.
+ */
+export interface AuthCodeData {
+  /** Client UUID the code was issued to. */
+  client: string;
+  redirectUri: string;
+  scope: string;
+  nonce: string | null;
+  codeChallenge: string | null;
+  codeChallengeMethod: string | null;
+  /** Expiry, epoch s (accessCodeLifespan after issue). */
+  exp: number;
+  ssoAuth: boolean;
+}
+/** The refresh-token chain `reuseId` of a client session (read-only checks of introspection). */
+export interface ChainGetCommand { op: typeof OP.chainGet; id: string; client: string; reuseId: string; offline: boolean }
+export interface CodePutCommand { op: typeof OP.codePut; id: string; code: string; data: AuthCodeData }
+export interface CodeTakeCommand { op: typeof OP.codeTake; id: string; code: string; now: number }
+
 /** Flush what is pending (offline idle clocks) before the worker is stopped. */
 export interface ShutdownCommand { op: typeof OP.shutdown }
 
@@ -293,7 +315,7 @@ export type Command =
   | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand
   | OfflineGrantCommand | OfflineGetCommand | OfflineRefreshCommand | OfflineRemoveCommand | OfflineRemoveClientCommand
   | OfflineUserSessionsCommand | OfflineRemoveUserCommand | OfflineRemoveClientAllCommand | OfflineRemoveRealmCommand
-  | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand;
+  | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand;
 
 /** What each command answers with. */
 export interface ResultOf {
@@ -334,6 +356,9 @@ export interface ResultOf {
   [OP.snapshotSave]: number;
   [OP.snapshotLoad]: SnapshotLoadResult;
   [OP.shutdown]: null;
+  [OP.codePut]: boolean;
+  [OP.codeTake]: AuthCodeData | null;
+  [OP.chainGet]: RefreshChain | null;
 }
 
 // ---------------------------------------------------------------------------

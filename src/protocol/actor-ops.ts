@@ -46,6 +46,10 @@ export const OP = Object.freeze({
   snapshotLoad: 71,
   shutdown: 72,
 
+  codePut: 80,
+  codeTake: 81,
+  chainGet: 82,
+
   timeAdvance: 50,
   statsGet: 51,
   subscribe: 52,

@@ -22,6 +22,7 @@
 // Ids are fresh UUIDs. Nothing here reads a clock except through `now`.
 
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_PASSWORD_ALGORITHM, PBKDF2_SALT_BYTES, pbkdf2Algorithm } from '../crypto/pbkdf2-algorithms.js';
 import { realmSessionSettings, type RealmSessionSettings } from '../session/realm-settings.js';
 import type {
   ClientRecord,
@@ -99,6 +100,8 @@ export const OPTIONAL_CLIENT_SCOPES = Object.freeze([
 /** Constants.DEFAULT_SIGNATURE_ALGORITHM. */
 export const DEFAULT_SIGNATURE_ALGORITHM: SignatureAlgorithm = 'RS256';
 
+const DEFAULT_PASSWORD_SPEC = pbkdf2Algorithm(DEFAULT_PASSWORD_ALGORITHM)!;
+
 /**
  * How passwords are hashed when the realm's passwordPolicy names no
  * hashAlgorithm/hashIterations: Keycloak 24's default (and FIPS mode's in
@@ -107,10 +110,10 @@ export const DEFAULT_SIGNATURE_ALGORITHM: SignatureAlgorithm = 'RS256';
  * cannot compute, so sessiond keeps PBKDF2.
  */
 export const DEFAULT_PASSWORD_HASH = Object.freeze({
-  algorithm: 'pbkdf2-sha512',
-  iterations: 210_000,
-  keyBytes: 64,
-  saltBytes: 16,
+  algorithm: DEFAULT_PASSWORD_SPEC.id,
+  iterations: DEFAULT_PASSWORD_SPEC.defaultIterations,
+  keyBytes: DEFAULT_PASSWORD_SPEC.keyBytes,
+  saltBytes: PBKDF2_SALT_BYTES,
 });
 
 /** Keycloak's values when a realm representation omits the event settings. */
@@ -398,21 +401,23 @@ export function completeRealm(bundle: RealmBundle, options: CompleteRealmOptions
     roles: [...bundle.roles],
     plainPasswords: [...bundle.plainPasswords],
   };
-  completeRealmInPlace(out, options);
+  completeClientsAndRoles(out, options);
+  addServiceAccountUsers(out, options.defaultRoleName ?? defaultRoleName(out.realm.name), options.now ?? Date.now());
   return out;
 }
 
 /**
- * completeRealm without the copy, for the importer, which owns its bundle.
- * Clients and roles it changes are still replaced by copies, never mutated.
+ * The client-and-role half of completeRealm, in place: missing built-in
+ * clients, missing admin and account roles, missing built-in realm roles.
+ * Clients it changes are replaced by copies, never mutated. The importer
+ * runs it before it reads users, which may hold the roles it adds.
  */
-export function completeRealmInPlace(bundle: RealmBundle, options: CompleteRealmOptions = {}): void {
+export function completeClientsAndRoles(bundle: RealmBundle, options: CompleteRealmOptions = {}): void {
   const realm = bundle.realm;
-  const defaults = builtInClients(realm);
   const indexByClientId = new Map<string, number>();
   bundle.clients.forEach((c, i) => indexByClientId.set(c.clientId, i));
 
-  for (const builtIn of defaults) {
+  for (const builtIn of builtInClients(realm)) {
     const index = indexByClientId.get(builtIn.clientId);
     if (index === undefined) {
       indexByClientId.set(builtIn.clientId, bundle.clients.length);
@@ -429,11 +434,37 @@ export function completeRealmInPlace(bundle: RealmBundle, options: CompleteRealm
 
   const defaultRole = options.defaultRoleName ?? defaultRoleName(realm.name);
   const realmRoleNames = new Set(bundle.roles.map((r) => r.name));
+  const clientRoleNames = new Map(bundle.clients.map((c) => [c.clientId, new Set(c.roles.map((r) => r.name))]));
   for (const builtIn of builtInRealmRoles(realm, defaultRole)) {
-    if (!realmRoleNames.has(builtIn.name)) bundle.roles.push(builtIn);
+    if (realmRoleNames.has(builtIn.name)) continue;
+    // A customised built-in client may lack a role the built-in composite
+    // names (account's view-profile, say); a composite never dangles.
+    bundle.roles.push(pruneComposites(builtIn, realmRoleNames, clientRoleNames, builtInRealmRoleNames(realm, defaultRole)));
   }
+}
 
-  addServiceAccountUsers(bundle, defaultRole, options.now ?? Date.now());
+function builtInRealmRoleNames(realm: Pick<RealmRecord, 'name'>, defaultRole: string): Set<string> {
+  const names = new Set([OFFLINE_ACCESS_ROLE, UMA_AUTHORIZATION_ROLE, defaultRole]);
+  if (isMasterRealm(realm)) names.add(CREATE_REALM_ROLE).add(ADMIN_ROLE);
+  return names;
+}
+
+function pruneComposites(
+  r: RoleRecord,
+  realmRoles: ReadonlySet<string>,
+  clientRoles: ReadonlyMap<string, ReadonlySet<string>>,
+  alsoRealm: ReadonlySet<string>,
+): RoleRecord {
+  if (r.composites === null) return r;
+  const realm = r.composites.realm.filter((n) => realmRoles.has(n) || alsoRealm.has(n));
+  const client: Record<string, string[]> = {};
+  for (const [clientId, names] of Object.entries(r.composites.client)) {
+    const have = clientRoles.get(clientId);
+    const kept = have ? names.filter((n) => have.has(n)) : [];
+    if (kept.length > 0) client[clientId] = kept;
+  }
+  const composite = realm.length > 0 || Object.keys(client).length > 0;
+  return { ...r, composite, composites: composite ? { realm, client } : null };
 }
 
 /** Adds missing admin roles and restores realm-admin / view-* composites (checkRealmAdminManagementRoles). */
@@ -475,7 +506,13 @@ export function serviceAccountUsername(clientId: string): string {
   return ('service-account-' + clientId).toLowerCase();
 }
 
-function addServiceAccountUsers(bundle: RealmBundle, defaultRole: string, now: number): void {
+/**
+ * Adds a `service-account-<clientId>` user for every client with service
+ * accounts enabled that has none, holding the default role as
+ * ClientManager.enableServiceAccount makes it. A same-named user that is not
+ * linked is left alone (Keycloak's import would fail; the importer reports it).
+ */
+export function addServiceAccountUsers(bundle: RealmBundle, defaultRole: string, now: number): void {
   const linked = new Set<string>();
   const usernames = new Set<string>();
   for (const u of bundle.users) {
@@ -485,8 +522,6 @@ function addServiceAccountUsers(bundle: RealmBundle, defaultRole: string, now: n
   for (const client of bundle.clients) {
     if (!client.serviceAccountsEnabled || linked.has(client.clientId)) continue;
     const username = serviceAccountUsername(client.clientId);
-    // An unlinked user already holds the name: Keycloak's import would fail on
-    // the duplicate; the importer reports it, completeRealm leaves it alone.
     if (usernames.has(username)) continue;
     const user: UserRecord = {
       id: randomUUID(),

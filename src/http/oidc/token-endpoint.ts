@@ -1,0 +1,349 @@
+// POST /realms/{realm}/protocol/openid-connect/token (KEYCLOAK.md §6.2):
+// authenticate the client, then the grant — password, authorization_code
+// (+PKCE), refresh_token (rotation, reuse detection, not-before) or
+// client_credentials — then sign the tokens. Each grant is a list of named
+// steps; failures are OAuthErrors with Keycloak's exact error_description.
+
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { EngineError } from '../../errors.js';
+import type { EndedSession, SessionView } from '../../protocol/actor-messages.js';
+import { OFFLINE_ACCESS_ROLE, serviceAccountUsername } from '../../realm/defaults.js';
+import type { ClientRecord, RealmRecord, UserRecord } from '../../realm/model.js';
+import { effectiveRoles } from '../../realm/roles.js';
+import { clientSessionSettings } from '../../session/client-settings.js';
+import { REFRESH_GRANT_ERROR, tokenExpired } from '../../session/refresh-checks.js';
+import { isStale } from '../../session/not-before.js';
+import { verifyJwt } from '../../tokens/jwt.js';
+import type { IssuedTokens } from '../../tokens/token-service.js';
+import type { FacadeContext } from '../context.js';
+import { OAuthError, invalidGrant, invalidRequest, notAllowed, unauthorizedClient, unsupportedGrantType } from './oauth-error.js';
+import { authenticateClient, field, ipOf, issuerOf, realmOf, type FormBody } from './request-context.js';
+import { grantScope, narrowScope } from './scope.js';
+import { TOKEN_BODY } from '../schemas/oidc.js';
+
+export const GRANT = Object.freeze({
+  password: 'password',
+  authorizationCode: 'authorization_code',
+  refreshToken: 'refresh_token',
+  clientCredentials: 'client_credentials',
+});
+
+const SUPPORTED_GRANTS = new Set<string>(Object.values(GRANT));
+
+/** PKCE code_verifier: 43-128 unreserved characters (RFC 7636 §4.1). */
+const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+/** A user that does not exist still costs a hash, so timing does not tell which usernames exist. */
+let dummyCredential: ReturnType<FacadeContext['hasher']['hash']> | null = null;
+
+interface GrantContext {
+  ctx: FacadeContext;
+  request: FastifyRequest;
+  realm: RealmRecord;
+  client: ClientRecord;
+  body: FormBody;
+  issuer: string;
+  now: number;
+}
+
+export function registerTokenEndpoint(app: FastifyInstance, ctx: FacadeContext): void {
+  app.post('/realms/:realm/protocol/openid-connect/token', { schema: { body: TOKEN_BODY } }, async (request, reply) => {
+    void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    const realm = realmOf(ctx, request);
+    const body = (request.body ?? {}) as FormBody;
+    const grantType = field(body, 'grant_type');
+    let outcome = 'error';
+    try {
+      if (grantType === undefined || grantType === '') throw invalidRequest('Missing form parameter: grant_type');
+      const client = authenticateClient(ctx, request, realm, body);
+      if (!SUPPORTED_GRANTS.has(grantType)) throw unsupportedGrantType();
+      const g: GrantContext = { ctx, request, realm, client, body, issuer: issuerOf(ctx, request, realm), now: ctx.clock.nowSeconds() };
+      let result: Record<string, unknown>;
+      switch (grantType) {
+        case GRANT.password:
+          result = await passwordGrant(g);
+          break;
+        case GRANT.authorizationCode:
+          result = await authorizationCodeGrant(g);
+          break;
+        case GRANT.refreshToken:
+          result = await refreshTokenGrant(g);
+          break;
+        default:
+          result = await clientCredentialsGrant(g);
+          break;
+      }
+      outcome = 'success';
+      return result;
+    } finally {
+      ctx.metrics.tokenRequests.inc({ realm: realm.name, grant_type: SUPPORTED_GRANTS.has(grantType ?? '') ? grantType! : 'unsupported', outcome });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// password
+
+async function passwordGrant(g: GrantContext): Promise<Record<string, unknown>> {
+  const { ctx, realm, client, body, request } = g;
+  if (!client.directAccessGrantsEnabled) throw unauthorizedClient('Client not allowed for direct access grants');
+  const username = field(body, 'username') ?? '';
+  const password = field(body, 'password') ?? '';
+  const ip = ipOf(request);
+  const user = await checkCredentials(ctx, realm, username, password);
+  if (user === null) {
+    ctx.metrics.logins.inc({ realm: realm.name, outcome: 'failure' });
+    ctx.events.emit({ type: 'LOGIN_ERROR', realmId: realm.id, clientId: client.clientId, userId: null, sessionId: null, ipAddress: ip, error: 'invalid_user_credentials', details: { auth_method: 'openid-connect', grant_type: GRANT.password, username } });
+    throw invalidGrant('Invalid user credentials', 401);
+  }
+  if (!user.enabled) {
+    ctx.metrics.logins.inc({ realm: realm.name, outcome: 'failure' });
+    ctx.events.emit({ type: 'LOGIN_ERROR', realmId: realm.id, clientId: client.clientId, userId: user.id, sessionId: null, ipAddress: ip, error: 'user_disabled', details: { username } });
+    throw invalidGrant('Account disabled');
+  }
+  if (user.requiredActions.length > 0) {
+    ctx.metrics.logins.inc({ realm: realm.name, outcome: 'failure' });
+    ctx.events.emit({ type: 'LOGIN_ERROR', realmId: realm.id, clientId: client.clientId, userId: user.id, sessionId: null, ipAddress: ip, error: 'resolve_required_actions', details: { username } });
+    throw invalidGrant('Account is not fully set up');
+  }
+  const granted = grantScope(client, field(body, 'scope'));
+  const roles = effectiveRoles(ctx.store, realm.id, user);
+  if (granted.offline) requireOfflineAccess(client, roles.realm);
+  const created = await createSessionOrFail(g, user, granted.scope);
+  const session = created.session;
+  ctx.backchannel.notify(realm.id, g.issuer, created.ended, g.now);
+  let tokenSession: SessionView = session;
+  if (granted.offline) {
+    tokenSession = await ctx.engine.grantOffline(session.id, client.id, granted.scope);
+    // Keycloak 26.1+: an offline token request by the password grant drops the online session.
+    await ctx.engine.logoutSession(session.id, 'last_client_detached');
+  }
+  const issued = await issue(g, user, roles, tokenSession, granted.scope, GRANT.password, granted.offline, { reuseId: newReuseId(realm) });
+  ctx.metrics.logins.inc({ realm: realm.name, outcome: 'success' });
+  ctx.events.emit({
+    type: 'LOGIN',
+    realmId: realm.id,
+    clientId: client.clientId,
+    userId: user.id,
+    sessionId: session.id,
+    ipAddress: ip,
+    error: null,
+    details: { auth_method: 'openid-connect', grant_type: GRANT.password, username: user.username, token_id: issued.accessJti, scope: granted.scope, ...(issued.refreshJti !== null ? { refresh_token_id: issued.refreshJti, refresh_token_type: granted.offline ? 'Offline' : 'Refresh' } : {}) },
+  });
+  return issued.body;
+}
+
+/**
+ * The user for `username` (or email) if `password` verifies, else null. A
+ * missing user still costs one hash so that response time does not reveal
+ * which usernames exist.
+ */
+export async function checkCredentials(ctx: FacadeContext, realm: RealmRecord, username: string, password: string): Promise<UserRecord | null> {
+  const user =
+    username === ''
+      ? undefined
+      : (ctx.store.userByUsername(realm.id, username) ?? (username.includes('@') ? ctx.store.userByEmail(realm.id, username) : undefined));
+  const credential = user?.credentials[0];
+  if (user === undefined || credential === undefined || password === '') {
+    dummyCredential ??= ctx.hasher.hash(randomUUID(), { algorithm: 'pbkdf2-sha512', iterations: 210_000 });
+    await ctx.hasher.verify(password, await dummyCredential);
+    return null;
+  }
+  return (await ctx.hasher.verify(password, credential)) ? user : null;
+}
+
+function requireOfflineAccess(client: ClientRecord, realmRoles: Set<string>): void {
+  const clientAllows = client.optionalClientScopes.includes('offline_access') || client.defaultClientScopes.includes('offline_access');
+  if (!clientAllows || !realmRoles.has(OFFLINE_ACCESS_ROLE)) throw notAllowed('Offline tokens not allowed for the user or client');
+}
+
+async function createSessionOrFail(g: GrantContext, user: UserRecord, scope: string): Promise<{ session: SessionView; ended: EndedSession[] }> {
+  try {
+    return await g.ctx.engine.createSession({
+      realm: g.realm.id,
+      userId: user.id,
+      username: user.username,
+      ip: ipOf(g.request),
+      authMethod: 'openid-connect',
+      rememberMe: false,
+      client: { client: g.client.id, scope },
+      limits: g.realm.userSessionLimits,
+    });
+  } catch (err) {
+    if (err instanceof EngineError && err.code === 'ERR_SESSION_LIMIT') {
+      g.ctx.events.emit({ type: 'LOGIN_ERROR', realmId: g.realm.id, clientId: g.client.clientId, userId: user.id, sessionId: null, ipAddress: ipOf(g.request), error: 'generic_authentication_error', details: { reason: 'session_limit' } });
+      throw new OAuthError(403, 'access_denied', 'Maximum number of sessions reached');
+    }
+    throw err;
+  }
+}
+
+function newReuseId(realm: RealmRecord): string | null {
+  return realm.sessions.revokeRefreshToken ? randomUUID() : null;
+}
+
+async function issue(
+  g: GrantContext,
+  user: UserRecord,
+  roles: ReturnType<typeof effectiveRoles>,
+  session: SessionView | null,
+  scope: string,
+  grantType: string,
+  offline: boolean,
+  extra: { reuseId?: string | null; nonce?: string | null; ssoAuth?: boolean } = {},
+): Promise<IssuedTokens> {
+  const clientSession = session === null ? null : (session.clients.find((c) => c.client === g.client.id) ?? null);
+  const useRefresh = clientSessionSettings(g.client.attributes).useRefreshTokens;
+  return g.ctx.tokens.issue({
+    realm: g.realm,
+    client: g.client,
+    user,
+    roles,
+    issuer: g.issuer,
+    now: g.now,
+    grantType,
+    scope,
+    session,
+    clientSession,
+    offline,
+    nonce: extra.nonce ?? null,
+    reuseId: extra.reuseId ?? null,
+    withRefreshToken: useRefresh && session !== null,
+    ssoAuth: extra.ssoAuth === true,
+    userNotBefore: Math.max(user.notBefore, g.ctx.engine.notBefore(g.realm.id, undefined, user.id).user),
+  });
+}
+
+// ---------------------------------------------------------------------------
+// authorization_code
+
+async function authorizationCodeGrant(g: GrantContext): Promise<Record<string, unknown>> {
+  const { ctx, realm, client, body, request } = g;
+  const code = field(body, 'code');
+  if (code === undefined || code === '') throw invalidRequest('Missing parameter: code');
+  const dot = code.lastIndexOf('.');
+  const sessionId = dot > 0 ? code.slice(dot + 1) : '';
+  const data = sessionId === '' ? null : await ctx.engine.takeCode(sessionId, code.slice(0, dot));
+  const codeError = (error: string, description: string): OAuthError => {
+    ctx.events.emit({ type: 'CODE_TO_TOKEN_ERROR', realmId: realm.id, clientId: client.clientId, userId: null, sessionId: sessionId || null, ipAddress: ipOf(request), error, details: {} });
+    return invalidGrant(description);
+  };
+  if (data === null) throw codeError('invalid_code', 'Code not valid');
+  if (data.client !== client.id) throw codeError('invalid_code', 'Auth error');
+  const redirectUri = field(body, 'redirect_uri');
+  if (redirectUri !== data.redirectUri) throw codeError('invalid_code', 'Incorrect redirect_uri');
+  if (data.codeChallenge !== null) {
+    const verifier = field(body, 'code_verifier');
+    if (verifier === undefined || verifier === '') throw codeError('invalid_code_verifier', 'PKCE code verifier not specified');
+    if (!CODE_VERIFIER.test(verifier)) throw codeError('invalid_code_verifier', 'PKCE invalid code verifier');
+    const computed = data.codeChallengeMethod === 'plain' ? verifier : createHash('sha256').update(verifier).digest('base64url');
+    if (computed !== data.codeChallenge) throw codeError('invalid_code_verifier', 'PKCE verification failed: Code mismatch');
+  }
+  const got = await ctx.engine.validate(sessionId, client.id);
+  if (!got.valid || got.session === null) throw codeError('session_expired', 'Session not active');
+  const user = ctx.store.userById(got.session.userId);
+  if (user === undefined) throw codeError('user_not_found', 'User not found');
+  if (!user.enabled) throw codeError('user_disabled', 'User disabled');
+  // Code to token moves both idle clocks (KEYCLOAK.md §2.6).
+  const session = await ctx.engine.attachClient(sessionId, realm.id, { client: client.id, scope: data.scope, ssoAuth: data.ssoAuth }, { touchUser: true });
+  const roles = effectiveRoles(ctx.store, realm.id, user);
+  const granted = grantScope(client, data.scope);
+  let tokenSession: SessionView = session;
+  if (granted.offline) {
+    requireOfflineAccess(client, roles.realm);
+    tokenSession = await ctx.engine.grantOffline(sessionId, client.id, granted.scope);
+  }
+  const issued = await issue(g, user, roles, tokenSession, granted.scope, GRANT.authorizationCode, granted.offline, { reuseId: newReuseId(realm), nonce: data.nonce, ssoAuth: data.ssoAuth });
+  ctx.events.emit({ type: 'CODE_TO_TOKEN', realmId: realm.id, clientId: client.clientId, userId: user.id, sessionId, ipAddress: ipOf(request), error: null, details: { token_id: issued.accessJti, grant_type: GRANT.authorizationCode, ...(issued.refreshJti !== null ? { refresh_token_id: issued.refreshJti } : {}) } });
+  return issued.body;
+}
+
+// ---------------------------------------------------------------------------
+// refresh_token
+
+async function refreshTokenGrant(g: GrantContext): Promise<Record<string, unknown>> {
+  const { ctx, realm, client, body, request } = g;
+  const fail = (description: string, userId: string | null = null, sessionId: string | null = null, error = 'invalid_token'): OAuthError => {
+    ctx.events.emit({ type: 'REFRESH_TOKEN_ERROR', realmId: realm.id, clientId: client.clientId, userId, sessionId, ipAddress: ipOf(request), error, details: { reason: description, grant_type: GRANT.refreshToken } });
+    return invalidGrant(description);
+  };
+  const encoded = field(body, 'refresh_token');
+  if (encoded === undefined || encoded === '') throw invalidRequest(REFRESH_GRANT_ERROR.noRefreshToken);
+  const verified = verifyJwt(encoded, (kid) => ctx.keys.verifier(realm.id, kid));
+  if (!verified.ok) throw fail(REFRESH_GRANT_ERROR.invalidRefreshToken);
+  const t = verified.payload;
+  const typ = t['typ'];
+  if (typ !== 'Refresh' && typ !== 'Offline') throw fail(REFRESH_GRANT_ERROR.invalidRefreshToken);
+  if (t['iss'] !== g.issuer) throw fail(`Invalid token issuer. Expected '${g.issuer}', but was '${String(t['iss'])}'`);
+  const iat = typeof t['iat'] === 'number' ? t['iat'] : 0;
+  const exp = typeof t['exp'] === 'number' ? t['exp'] : 0;
+  if (isStale(iat, realm.sessions.notBefore)) throw fail(REFRESH_GRANT_ERROR.staleToken);
+  if (tokenExpired(exp, g.now)) throw fail(REFRESH_GRANT_ERROR.tokenNotActive);
+  if (t['azp'] !== client.clientId) throw fail(REFRESH_GRANT_ERROR.clientMismatch);
+  const sid = typeof t['sid'] === 'string' ? t['sid'] : '';
+  const sub = typeof t['sub'] === 'string' ? t['sub'] : '';
+  const jti = typeof t['jti'] === 'string' ? t['jti'] : '';
+  const reuseId = typeof t['reuse_id'] === 'string' ? t['reuse_id'] : '';
+  const originalScope = typeof t['scope'] === 'string' ? t['scope'] : '';
+  const scope = narrowScope(originalScope, field(body, 'scope'));
+  const offline = typ === 'Offline';
+  const user = ctx.store.userById(sub);
+  const roles = user === undefined ? null : effectiveRoles(ctx.store, realm.id, user);
+  const input = {
+    sessionId: sid,
+    realm: realm.id,
+    client: client.id,
+    userId: sub,
+    token: { jti, iat, reuseId },
+    user: user === undefined ? null : { enabled: user.enabled, notBefore: user.notBefore },
+  };
+  const result = offline
+    ? await ctx.engine.refreshOffline({ ...input, offlineAccess: roles !== null && roles.realm.has(OFFLINE_ACCESS_ROLE) })
+    : await ctx.engine.refresh(input);
+  if (!result.ok) {
+    if (result.ended !== null && !offline) ctx.backchannel.notify(realm.id, g.issuer, [result.ended], g.now);
+    throw fail(result.error, null, sid || null);
+  }
+  const issued = await issue(g, user!, roles!, result.session, scope, GRANT.refreshToken, offline, { reuseId: reuseId === '' ? null : reuseId });
+  ctx.events.emit({ type: 'REFRESH_TOKEN', realmId: realm.id, clientId: client.clientId, userId: sub, sessionId: sid, ipAddress: ipOf(request), error: null, details: { token_id: issued.accessJti, refresh_token_id: jti, refresh_token_type: String(typ), updated_refresh_token_id: issued.refreshJti ?? '' } });
+  return issued.body;
+}
+
+// ---------------------------------------------------------------------------
+// client_credentials
+
+async function clientCredentialsGrant(g: GrantContext): Promise<Record<string, unknown>> {
+  const { ctx, realm, client, body, request } = g;
+  if (client.publicClient) throw unauthorizedClient('Public client not allowed to retrieve service account');
+  if (!client.serviceAccountsEnabled) throw unauthorizedClient('Client not enabled to retrieve service account');
+  const user = ctx.store.userByUsername(realm.id, serviceAccountUsername(client.clientId));
+  if (user === undefined || !user.enabled) throw invalidRequest('User is disabled');
+  const granted = grantScope(client, field(body, 'scope'));
+  const roles = effectiveRoles(ctx.store, realm.id, user);
+  const settings = clientSessionSettings(client.attributes);
+  let session: SessionView | null = null;
+  if (settings.clientCredentialsUseRefreshToken) {
+    // A persistent session (authMethod client_auth) only when the client asks for refresh tokens.
+    const created = await ctx.engine.createSession({
+      realm: realm.id,
+      userId: user.id,
+      username: user.username,
+      ip: ipOf(request),
+      authMethod: 'client_auth',
+      client: { client: client.id, scope: granted.scope },
+      notes: { clientId: client.clientId, clientAddress: ipOf(request) },
+    });
+    session = created.session;
+  }
+  if (granted.offline) requireOfflineAccess(client, roles.realm);
+  const issued = await issue(g, user, roles, session, granted.scope, GRANT.clientCredentials, false, { reuseId: session === null ? null : newReuseId(realm) });
+  ctx.events.emit({ type: 'CLIENT_LOGIN', realmId: realm.id, clientId: client.clientId, userId: user.id, sessionId: session?.id ?? null, ipAddress: ipOf(request), error: null, details: { grant_type: GRANT.clientCredentials, token_id: issued.accessJti, client_auth_method: 'client-secret' } });
+  return issued.body;
+}
+
+/** A fresh authorization code value (the session id is appended by the caller). */
+export function newCodeValue(): string {
+  return randomBytes(24).toString('base64url');
+}
+

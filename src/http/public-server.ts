@@ -1,0 +1,76 @@
+// The public HTTP server: Keycloak's OIDC endpoints under /realms/{realm}
+// (and, later, the admin REST API under /admin/realms). buildPublicServer()
+// never listens; the node does. Every failure a caller can cause ends as a
+// 4xx with an OAuth error body on OIDC paths (Keycloak's error shape on admin
+// paths); anything else is a 500 whose details stay in the log.
+
+import formbody from '@fastify/formbody';
+import cookie from '@fastify/cookie';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { EngineError } from '../errors.js';
+import type { FacadeContext } from './context.js';
+import { OAuthError } from './oidc/oauth-error.js';
+import { registerTokenEndpoint } from './oidc/token-endpoint.js';
+import { refreshTokenLogout, registerTokenEndpoints } from './oidc/token-endpoints.js';
+import { LOGOUT_BODY } from './schemas/oidc.js';
+
+/** Request bodies on OIDC endpoints (Keycloak's forms are a few KiB at most). */
+export const OIDC_BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface PublicServerOptions {
+  logger?: FastifyInstance['log'] | boolean;
+}
+
+export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptions = {}): FastifyInstance {
+  const app = Fastify({
+    ...(typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false }),
+    bodyLimit: OIDC_BODY_LIMIT_BYTES,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+
+  void app.register(formbody, { bodyLimit: OIDC_BODY_LIMIT_BYTES });
+  void app.register(cookie);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    ctx.metrics.httpDuration.observe({ route, method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError | OAuthError | EngineError | Error, request, reply) => {
+    if (err instanceof OAuthError) {
+      void reply.headers(err.headers);
+      return reply.code(err.status).send(err.toJSON());
+    }
+    const fastifyError = err as FastifyError;
+    if (fastifyError.validation !== undefined) {
+      return reply.code(400).send({ error: 'invalid_request', error_description: `Invalid request: ${fastifyError.message}` });
+    }
+    if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({ error: 'invalid_request', error_description: 'Request body is too large' });
+    }
+    if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply.code(415).send({ error: 'invalid_request', error_description: 'Unsupported content type' });
+    }
+    if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+      return reply.code(fastifyError.statusCode).send({ error: 'invalid_request', error_description: fastifyError.message });
+    }
+    if (err instanceof EngineError && err.status === 503) {
+      void reply.header('retry-after', '1');
+      return reply.code(503).send({ error: 'temporarily_unavailable', error_description: 'Service is overloaded, retry later' });
+    }
+    ctx.log.error({ err, route: request.routeOptions.url }, 'request failed');
+    return reply.code(500).send({ error: 'server_error', error_description: 'Internal server error' });
+  });
+
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'Not found' }));
+
+  void app.register(async (oidc) => {
+    registerTokenEndpoint(oidc, ctx);
+    registerTokenEndpoints(oidc, ctx);
+    oidc.post('/realms/:realm/protocol/openid-connect/logout', { schema: { body: LOGOUT_BODY } }, async (request, reply) => {
+      return refreshTokenLogout(ctx, request, reply);
+    });
+  });
+
+  return app;
+}
