@@ -14,8 +14,8 @@ import { PasswordHasher, parsePasswordPolicy } from './crypto/password-hasher.js
 import { Engine } from './host/engine.js';
 import { buildManagementServer } from './http/management-server.js';
 import { Metrics } from './metrics/metrics.js';
-import { completeRealm, masterRealmBundle } from './realm/defaults.js';
-import { parseKeycloakRealm, readRealmDirectory } from './realm/import/keycloak-realm.js';
+import { masterRealmBundle } from './realm/defaults.js';
+import { loadRealmDirectory } from './realm/import/keycloak-realm.js';
 import type { ClientRecord, RealmBundle, RealmRecord, UserRecord } from './realm/model.js';
 import { RealmStore } from './realm/realm-store.js';
 import { openEnv, type LmdbEnv } from './store/lmdb-env.js';
@@ -111,6 +111,7 @@ export class SessiondNode extends EventEmitter {
       clock: this.clock,
       log: this.log,
       hostname: this.options.hostname,
+      importBundle: (bundle) => this.importBundle(bundle, 'admin API'),
     };
     this.server = buildPublicServer(this.facade);
     this.management = buildManagementServer({
@@ -241,19 +242,19 @@ export class SessiondNode extends EventEmitter {
    * is; an invalid file fails with its path, the JSON path and the reason.
    */
   async importDirectory(dir: string): Promise<{ imported: string[]; skipped: string[] }> {
-    const files = await readRealmDirectory(dir);
+    const parsed = await loadRealmDirectory(dir);
     const imported: string[] = [];
     const skipped: string[] = [];
-    for (const { file, json } of files) {
-      const { bundle, ignored, notes } = parseKeycloakRealm(json, file);
-      if (ignored.length > 0) this.log.debug({ file, ignored }, 'ignored fields in realm file');
-      for (const note of notes) this.log.debug({ file }, note);
+    for (const { bundle, ignored, notes } of parsed) {
+      const file = bundle.realm.name;
+      if (ignored.length > 0) this.log.debug({ realm: file, ignored }, 'ignored fields in realm file');
+      for (const note of notes) this.log.info({ realm: file }, note);
       if (this.store.realmByName(bundle.realm.name) !== undefined) {
         this.log.info({ realm: bundle.realm.name, file }, 'realm exists: import skipped, existing realm left as is');
         skipped.push(bundle.realm.name);
         continue;
       }
-      await this.importBundle(completeRealm(bundle), file);
+      await this.importBundle(bundle, dir);
       imported.push(bundle.realm.name);
     }
     return { imported, skipped };

@@ -57,6 +57,22 @@ import { INTERNED_STRINGS_MAX } from '../constants.js';
 import { formatIpv4, parseIpv4 } from '../util/ip-address.js';
 
 const NONE = -1;
+
+/** Realm attributes that move session deadlines (KEYCLOAK.md §2.3, §2.4). */
+const DEADLINE_KEYS: readonly (keyof RealmSessionSettings)[] = [
+  'ssoSessionIdleTimeout',
+  'ssoSessionMaxLifespan',
+  'ssoSessionIdleTimeoutRememberMe',
+  'ssoSessionMaxLifespanRememberMe',
+  'clientSessionIdleTimeout',
+  'clientSessionMaxLifespan',
+  'offlineSessionIdleTimeout',
+  'offlineSessionMaxLifespanEnabled',
+  'offlineSessionMaxLifespan',
+  'clientOfflineSessionIdleTimeout',
+  'clientOfflineSessionMaxLifespan',
+  'rememberMe',
+];
 const INITIAL_CAPACITY = 1024;
 
 // Session flag bits.
@@ -233,8 +249,11 @@ export class SessionTable {
       return;
     }
     const realm = this.#realms[index]!;
+    const before = realm.settings;
     realm.settings = settings;
-    this.#rearmRealm(index);
+    // Re-arming walks every session of the realm: only when a deadline can have moved
+    // (a not-before or token-lifespan change moves none).
+    if (DEADLINE_KEYS.some((key) => before[key] !== settings[key])) this.#rearmRealm(index);
   }
 
   realmSettings(realmId: string): RealmSessionSettings | undefined {

@@ -76,6 +76,14 @@ export class EventSink {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Does the realm store user events of `type`? (Lets callers skip building events nobody keeps.) */
+  stores(realmId: string, type: string): boolean {
+    const realm = this.#store.realmById(realmId);
+    if (realm === undefined || !realm.events.eventsEnabled) return false;
+    const types = realm.events.enabledEventTypes;
+    return types.length === 0 ? EVENT_TYPES_SAVED_BY_DEFAULT.has(type) : types.includes(type);
+  }
+
   /** Records a user event if the realm stores events of its type. Never throws; never waits. */
   emit(input: NewUserEvent): void {
     const event: UserEvent = {
@@ -91,11 +99,7 @@ export class EventSink {
       details: input.details,
     };
     for (const listener of this.#listeners) listener(event);
-    const realm = this.#store.realmById(event.realmId);
-    if (realm === undefined || !realm.events.eventsEnabled) return;
-    const types = realm.events.enabledEventTypes;
-    const wanted = types.length === 0 ? EVENT_TYPES_SAVED_BY_DEFAULT.has(event.type) : types.includes(event.type);
-    if (!wanted) return;
+    if (!this.stores(event.realmId, event.type)) return;
     this.stats.written++;
     void this.#events.put([event.realmId, event.time, event.id], event);
   }

@@ -598,6 +598,11 @@ export class Engine extends EventEmitter {
     return this.#env !== null;
   }
 
+  /** The node's LMDB environment (offline read paths), or null. */
+  get env(): LmdbEnv | null {
+    return this.#env;
+  }
+
   /**
    * Offline token issue: creates the offline copy of online session
    * `sessionId` (or moves its idle clock) with an offline client session for

@@ -13,6 +13,7 @@ import type { Clock } from '../time/clock.js';
 import type { RevokedTokens } from '../tokens/revoked-tokens.js';
 import type { BackchannelLogout } from '../logout/backchannel-logout.js';
 import type { EventSink } from '../events/event-sink.js';
+import type { RealmBundle, RealmRecord } from '../realm/model.js';
 
 export interface FacadeContext {
   engine: Engine;
@@ -28,4 +29,6 @@ export interface FacadeContext {
   log: Logger;
   /** Public base URL (`--hostname`), or null to take it from each request. */
   hostname: string | null;
+  /** Writes a new realm from a bundle (plain passwords hashed with the realm policy). */
+  importBundle(bundle: RealmBundle): Promise<RealmRecord>;
 }

@@ -10,6 +10,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { EngineError } from '../errors.js';
 import type { FacadeContext } from './context.js';
 import { OAuthError } from './oidc/oauth-error.js';
+import { registerAdminRoutes } from './admin/admin-routes.js';
 import { registerTokenEndpoint } from './oidc/token-endpoint.js';
 import { refreshTokenLogout, registerTokenEndpoints } from './oidc/token-endpoints.js';
 import { LOGOUT_BODY } from './schemas/oidc.js';
@@ -25,6 +26,8 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
   const app = Fastify({
     ...(typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false }),
     bodyLimit: OIDC_BODY_LIMIT_BYTES,
+    // The Keycloak admin client asks for `/users/?username=` and `/clients/?clientId=`.
+    routerOptions: { ignoreTrailingSlash: true },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
@@ -63,6 +66,9 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
   });
 
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'Not found' }));
+
+  // The admin API (its own body parsing, authentication and error shapes).
+  registerAdminRoutes(app, ctx);
 
   void app.register(async (oidc) => {
     registerTokenEndpoint(oidc, ctx);

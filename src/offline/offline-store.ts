@@ -492,3 +492,32 @@ export function offlineClientSessions(env: LmdbEnv, clientUuid: string, first: n
   return out;
 }
 
+
+/**
+ * Offline sessions of a realm in index order, those for which `match` holds,
+ * skipping `offset` matches and returning at most `limit` (any thread). The
+ * walk stops as soon as the page is full.
+ */
+export function offlineRealmSessions(
+  env: LmdbEnv,
+  realmId: string,
+  match: (record: OfflineSessionRecord) => boolean,
+  offset: number,
+  limit: number,
+): OfflineSessionRecord[] {
+  const records = env.db<OfflineSessionRecord>(DB.offline);
+  const out: OfflineSessionRecord[] = [];
+  let skipped = 0;
+  if (limit <= 0) return out;
+  for (const { key } of env.db<null>(DB.offlineByUser).getRange({ start: [realmId], end: [realmId, '\uffff'] })) {
+    const record = records.get((key as [string, string, string])[2]);
+    if (record === undefined || !match(record)) continue;
+    if (skipped < offset) {
+      skipped++;
+      continue;
+    }
+    out.push(record);
+    if (out.length >= limit) break;
+  }
+  return out;
+}

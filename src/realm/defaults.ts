@@ -19,7 +19,7 @@
 //   for fields an import omits, with protocol `openid-connect` and
 //   fullScopeAllowed = !consentRequired.
 //
-// Ids are fresh UUIDs. Nothing here reads a clock except through `now`.
+// Ids are fresh UUIDs. The clock is read only as the default of a `now` parameter.
 
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_PASSWORD_ALGORITHM, PBKDF2_SALT_BYTES, pbkdf2Algorithm } from '../crypto/pbkdf2-algorithms.js';

@@ -36,7 +36,8 @@
 //
 // Speed: one pass per array, Map/Set lookups for duplicates and references,
 // paths built only for errors and for the first occurrence of an ignored
-// field; 100 k users parse in well under a second (see the test).
+// field; 100 k users with hashed credentials take ~0.6 s on top of the
+// ~0.4 s JSON.parse of their 80 MB (2 cores, see the test).
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
@@ -137,8 +138,9 @@ const MASKED_SECRET = '**********';
 const GENERATED_SECRET_LENGTH = 32;
 const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-// ReservedCharValidator: these would break the realm's URLs.
-const RESERVED_NAME_CHARS = /[<>/\\]/;
+// ReservedCharValidator.RESERVED_CHARS_PATTERN (RFC 3986 §2.2 reserved
+// characters and the backslash), which Keycloak checks on realm ids and names.
+const RESERVED_NAME_CHARS = /[:/?#@!$&()*+,;=[\]\\]/;
 const INTEGER_TEXT = /^-?\d+$/;
 
 /** Per-parse state: where we are, what was ignored, and what to tell the operator. */
@@ -289,7 +291,6 @@ export function parseKeycloakRealm(json: unknown, file: string, options: ParseRe
   ctx.ignoreUnknown(json, REALM_FIELDS, root, '.');
 
   const realm = parseRealmRecord(ctx, json, root);
-  const master = realm.name === MASTER_REALM_NAME;
   const version = ctx.str(json, 'keycloakVersion', root);
   if (version !== undefined) ctx.notes.push(`exported by Keycloak ${version}`);
 
@@ -339,7 +340,6 @@ export function parseKeycloakRealm(json: unknown, file: string, options: ParseRe
   if (bundle.users.length > before) {
     ctx.notes.push(`created ${bundle.users.length - before} service-account user(s) for clients with serviceAccountsEnabled`);
   }
-  if (master) ctx.notes.push('realm "master": its access tokens default to 60 s, as in Keycloak');
 
   ctx.finish();
   return { bundle, ignored: ctx.ignored, notes: ctx.notes };
@@ -357,9 +357,9 @@ export async function loadRealmDirectory(
 function parseRealmRecord(ctx: Context, json: JsonObject, root: string): RealmRecord {
   const name = ctx.str(json, 'realm', root);
   if (name === undefined || name.trim() === '') ctx.fail(childPath(root, 'realm'), 'the realm name is missing');
-  if (RESERVED_NAME_CHARS.test(name)) ctx.fail(childPath(root, 'realm'), `realm name "${name}" contains a reserved character (< > / \\)`);
+  if (RESERVED_NAME_CHARS.test(name)) ctx.fail(childPath(root, 'realm'), `realm name "${name}" contains a reserved character (RFC 3986 §2.2, or \\)`);
   const id = ctx.str(json, 'id', root);
-  if (id !== undefined && RESERVED_NAME_CHARS.test(id)) ctx.fail(childPath(root, 'id'), 'realm id contains a reserved character (< > / \\)');
+  if (id !== undefined && RESERVED_NAME_CHARS.test(id)) ctx.fail(childPath(root, 'id'), `realm id "${id}" contains a reserved character (RFC 3986 §2.2, or \\)`);
 
   const partial: Partial<RealmSessionSettings> = {};
   for (const key of REALM_SESSION_KEYS) {
@@ -552,7 +552,7 @@ interface RoleCheck {
 
 interface ImportedRoles {
   /** Roles of clients the file does not define, waiting for the built-in client to exist. */
-  pending: { clientId: string; roles: RoleRecord[]; paths: string[]; at: string }[];
+  pending: { clientId: string; roles: RoleRecord[]; at: string }[];
   checks: RoleCheck[];
 }
 
@@ -587,7 +587,6 @@ function parseRoles(ctx: Context, json: JsonObject, root: string, bundle: RealmB
     const index = byClientId.get(clientId);
     const containerId = index === undefined ? '' : bundle.clients[index]!.id;
     const roles: RoleRecord[] = [];
-    const paths: string[] = [];
     const names = new Map<string, string>();
     for (let i = 0; i < list.length; i++) {
       const at = indexPath(listAt, i);
@@ -596,13 +595,12 @@ function parseRoles(ctx: Context, json: JsonObject, root: string, bundle: RealmB
       if (first !== undefined) ctx.fail(childPath(at, 'name'), `duplicate role "${r.name}" of client "${clientId}" (first at ${first})`);
       names.set(r.name, at);
       roles.push(r);
-      paths.push(at);
       out.checks.push({ role: r, path: at });
     }
     if (index === undefined) {
       // Keycloak sets up built-in clients before importing roles, so a file
       // may give roles to `realm-management` without listing the client.
-      out.pending.push({ clientId, roles, paths, at: listAt });
+      out.pending.push({ clientId, roles, at: listAt });
     } else {
       const client = bundle.clients[index]!;
       bundle.clients[index] = { ...client, roles: [...client.roles, ...roles] };
@@ -791,7 +789,7 @@ function parseUser(ctx: Context, rep: JsonObject, at: string, scope: UserScope):
     serviceAccountClientId,
   };
   const credentials = ctx.array(rep, 'credentials', at);
-  if (credentials !== undefined && credentials.length > 0) parseCredentials(ctx, credentials, childPath(at, 'credentials'), user, scope);
+  if (credentials !== undefined && credentials.length > 0) parseCredentials(ctx, credentials, at + '.credentials', user, scope);
   return user;
 }
 

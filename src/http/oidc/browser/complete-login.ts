@@ -1,0 +1,65 @@
+// The end of a successful browser login, by form or by SSO cookie: a code
+// for the client, the SSO cookies (renewed on SSO too, as Keycloak's
+// redirectAfterSuccessfulFlow does, with the same expiry since it follows the
+// session's max), a LOGIN event, and the redirect.
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { SessionView } from '../../../protocol/actor-messages.js';
+import type { RealmRecord } from '../../../realm/model.js';
+import type { FacadeContext } from '../../context.js';
+import { ipOf } from '../request-context.js';
+import type { AuthorizationRequest } from './authorization-request.js';
+import { codeRedirectUrl, errorRedirectUrl } from './authorization-response.js';
+import { cookieScope, expireRememberMeCookie, setLoginCookies, setRememberMeCookie } from './browser-cookies.js';
+import { sendRedirect } from './html-page.js';
+import { mintIdentityToken, ssoCookieLifetimes } from './identity-cookie.js';
+
+export interface CompletedLogin {
+  session: SessionView;
+  ssoAuth: boolean;
+  /** Form logins: remember the username (true), forget it (false); SSO: leave the cookie alone (null). */
+  rememberMeCookie: boolean | null;
+  issuer: string;
+  now: number;
+}
+
+export async function completeLogin(ctx: FacadeContext, request: FastifyRequest, reply: FastifyReply, realm: RealmRecord, req: AuthorizationRequest, done: CompletedLogin): Promise<FastifyReply> {
+  const { session, issuer, now } = done;
+  const location = await codeRedirectUrl(ctx, realm, req, session.id, issuer, done.ssoAuth, now);
+  if (location === null) {
+    // The shard's code store is full: the login stands (cookies are set), the client may retry.
+    ctx.log.warn({ realm: realm.name, client: req.client.clientId }, 'authorization code store full');
+  }
+  const scope = cookieScope(ctx, request, realm);
+  const identity = mintIdentityToken(ctx, realm, issuer, session, now);
+  const lifetimes = ssoCookieLifetimes(realm, session.rememberMe);
+  setLoginCookies(reply, scope, {
+    identityJwt: identity.jwt,
+    session,
+    // A remembered cookie lives exactly as long as its token: the session's max.
+    identityMaxAge: lifetimes.identityMaxAge === null ? null : identity.exp - now,
+    sessionMaxAge: lifetimes.sessionMaxAge,
+  });
+  if (done.rememberMeCookie === true) setRememberMeCookie(reply, scope, session.username);
+  else if (done.rememberMeCookie === false) expireRememberMeCookie(reply, scope);
+  ctx.events.emit({
+    type: 'LOGIN',
+    realmId: realm.id,
+    clientId: req.client.clientId,
+    userId: session.userId,
+    sessionId: session.id,
+    ipAddress: ipOf(request),
+    error: null,
+    details: {
+      auth_method: 'openid-connect',
+      auth_type: 'code',
+      response_type: 'code',
+      redirect_uri: req.redirectUriParam,
+      consent: 'no_consent_required',
+      code_id: session.id,
+      username: session.username,
+      ...(session.rememberMe ? { remember_me: 'true' } : {}),
+    },
+  });
+  return sendRedirect(reply, location ?? errorRedirectUrl(req.redirectUri, 'temporarily_unavailable', 'Too many pending authorization codes', req.state, issuer));
+}
