@@ -120,6 +120,7 @@ export class SessiondNode extends EventEmitter {
       offlineCount: (realmId) => this.engine.countRealmOfflineSessions(realmId),
       realmIds: () => this.store.realms().map((r) => r.id),
       realmName: (realmId) => this.store.realmById(realmId)?.name ?? realmId,
+      openapi: () => this.server.swagger(),
       readyChecks: { startup: () => this.#ready },
     });
   }

@@ -15,6 +15,8 @@ export interface ManagementDeps {
   realmName?: (realmId: string) => string;
   /** Offline user sessions of a realm (maintained counters). */
   offlineCount?: (realmId: string) => number;
+  /** The OpenAPI document of the public server (admin and OIDC). */
+  openapi?: () => unknown;
   /** Extra readiness conditions by name (imports done, partitions owned); all must hold. */
   readyChecks?: Record<string, () => boolean>;
 }
@@ -31,6 +33,11 @@ export function buildManagementServer(deps: ManagementDeps, options: { logger?: 
     for (const [name, check] of Object.entries(deps.readyChecks ?? {})) checks[name] = check();
     const ready = Object.values(checks).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'UP' : 'DOWN', checks });
+  });
+
+  app.get('/openapi.json', async (_request, reply) => {
+    if (deps.openapi === undefined) return reply.code(404).send({ error: 'not_found' });
+    return reply.header('cache-control', 'no-cache').send(deps.openapi());
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -6,14 +6,15 @@
 
 import formbody from '@fastify/formbody';
 import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { EngineError } from '../errors.js';
 import type { FacadeContext } from './context.js';
 import { OAuthError } from './oidc/oauth-error.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
 import { registerTokenEndpoint } from './oidc/token-endpoint.js';
-import { refreshTokenLogout, registerTokenEndpoints } from './oidc/token-endpoints.js';
-import { LOGOUT_BODY } from './schemas/oidc.js';
+import { registerTokenEndpoints } from './oidc/token-endpoints.js';
+import { registerBrowserEndpoints } from './oidc/browser/register-browser-endpoints.js';
 
 /** Request bodies on OIDC endpoints (Keycloak's forms are a few KiB at most). */
 export const OIDC_BODY_LIMIT_BYTES = 64 * 1024;
@@ -31,6 +32,19 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
+  // The OpenAPI document of the whole surface, generated from the route schemas
+  // (served at /openapi.json on the management port). Registered before any route.
+  void app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'sessiond',
+        description: "Keycloak-compatible OIDC endpoints (/realms/{realm}/...) and admin REST API (/admin/realms/...), with sessiond's session extensions.",
+        version: '0.1.0',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
   void app.register(formbody, { bodyLimit: OIDC_BODY_LIMIT_BYTES });
   void app.register(cookie);
 
@@ -73,9 +87,8 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
   void app.register(async (oidc) => {
     registerTokenEndpoint(oidc, ctx);
     registerTokenEndpoints(oidc, ctx);
-    oidc.post('/realms/:realm/protocol/openid-connect/logout', { schema: { body: LOGOUT_BODY } }, async (request, reply) => {
-      return refreshTokenLogout(ctx, request, reply);
-    });
+    // auth, login form, and the logout URL (browser logout; refresh_token logout on POST).
+    registerBrowserEndpoints(oidc, ctx);
   });
 
   return app;

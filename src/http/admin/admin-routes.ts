@@ -18,6 +18,7 @@ import { registerEventRoutes } from './events.js';
 import { registerRealmRoutes } from './realms.js';
 import { registerSessionRoutes } from './sessions.js';
 import { registerUserRoutes } from './users.js';
+import { adminRouteDoc } from '../schemas/admin.js';
 
 /** Admin bodies: realm representations and partial imports can be large. */
 export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
@@ -84,6 +85,22 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: FacadeContext): v
         } catch {
           done(new AdminError(400, { error: 'unknown_error', error_description: 'Malformed JSON body' }), undefined);
         }
+      });
+
+      // Schemas and OpenAPI docs come from one table (schemas/admin.ts), attached as routes are added.
+      admin.addHook('onRoute', (route) => {
+        const methods = Array.isArray(route.method) ? route.method : [route.method];
+        const doc = adminRouteDoc(String(methods[0]), route.url);
+        if (doc === undefined) return;
+        route.schema = {
+          ...route.schema,
+          summary: doc.summary,
+          tags: doc.tags,
+          security: [{ bearer: [] }],
+          ...(doc.params !== undefined ? { params: doc.params } : {}),
+          ...(doc.querystring !== undefined ? { querystring: doc.querystring } : {}),
+          ...(doc.body !== undefined ? { body: doc.body } : {}),
+        };
       });
 
       admin.addHook('onRequest', async (request) => {

@@ -17,8 +17,8 @@ import { mintIdentityToken, ssoCookieLifetimes } from './identity-cookie.js';
 export interface CompletedLogin {
   session: SessionView;
   ssoAuth: boolean;
-  /** Form logins: remember the username (true), forget it (false); SSO: leave the cookie alone (null). */
-  rememberMeCookie: boolean | null;
+  /** KEYCLOAK_REMEMBER_ME: set to the username typed (remember me), expire it (form login without), or keep (SSO). */
+  rememberMeCookie: { username: string } | 'expire' | 'keep';
   issuer: string;
   now: number;
 }
@@ -40,8 +40,8 @@ export async function completeLogin(ctx: FacadeContext, request: FastifyRequest,
     identityMaxAge: lifetimes.identityMaxAge === null ? null : identity.exp - now,
     sessionMaxAge: lifetimes.sessionMaxAge,
   });
-  if (done.rememberMeCookie === true) setRememberMeCookie(reply, scope, session.username);
-  else if (done.rememberMeCookie === false) expireRememberMeCookie(reply, scope);
+  if (done.rememberMeCookie === 'expire') expireRememberMeCookie(reply, scope);
+  else if (done.rememberMeCookie !== 'keep') setRememberMeCookie(reply, scope, done.rememberMeCookie.username);
   ctx.events.emit({
     type: 'LOGIN',
     realmId: realm.id,

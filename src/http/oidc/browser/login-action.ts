@@ -1,0 +1,131 @@
+// POST /realms/{realm}/login-actions/authenticate — the login form comes
+// back. Named steps:
+//
+//   1. AUTH_SESSION_ID cookie present, CSRF token valid for it (else a 400 page);
+//   2. the signed authorization request verifies; an expired one restarts the
+//      login with a fresh form, as Keycloak's KC_RESTART does;
+//   3. credentials (checkCredentials: a constant amount of hashing whether or
+//      not the user exists). Wrong ⇒ the form again, 200, "Invalid username
+//      or password.", LOGIN_ERROR. Disabled ⇒ the form with Keycloak's
+//      message. Pending required actions ⇒ an error page (no UI for them);
+//   4. the browser's previous session (identity cookie) ends: the login makes
+//      a new user session, and Keycloak removes a cookie session that a login
+//      replaced (KEYCLOAK.md §6.6);
+//   5. the user session with its first client session (session limits apply:
+//      "deny" ⇒ 403 page), then code, cookies, LOGIN event and redirect.
+//
+// The password is never logged nor echoed; the username is, escaped.
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { hasCode } from '../../../errors.js';
+import { END_REASON, type SessionCreateResult } from '../../../protocol/actor-messages.js';
+import type { RealmRecord, UserRecord } from '../../../realm/model.js';
+import type { FacadeContext } from '../../context.js';
+import { ipOf, issuerOf } from '../request-context.js';
+import { checkCredentials } from '../token-endpoint.js';
+import { fromClaims, param, paramsOf, type AuthorizationRequest } from './authorization-request.js';
+import { BROWSER_MESSAGE, ErrorPageError } from './browser-errors.js';
+import { browserRealm } from './browser-route.js';
+import { completeLogin } from './complete-login.js';
+import { authSessionIdOf, csrfTokenValid } from './csrf-token.js';
+import { readIdentityCookie } from './identity-cookie.js';
+import { LOGIN_FIELD, sendLoginForm } from './login-page.js';
+import { FORM_STATE_TYPE, verifyFormState } from './signed-form-state.js';
+
+const USERNAME_LENGTH_MAX = 255;
+
+export async function loginAction(ctx: FacadeContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const realm = browserRealm(ctx, request);
+  const issuer = issuerOf(ctx, request, realm);
+  const now = ctx.clock.nowSeconds();
+  const form = paramsOf(request);
+
+  const authSessionId = authSessionIdOf(request);
+  if (authSessionId === null) throw new ErrorPageError(400, BROWSER_MESSAGE.cookieNotFound);
+  if (!csrfTokenValid(ctx, realm, authSessionId, param(form, LOGIN_FIELD.csrf))) throw new ErrorPageError(400, BROWSER_MESSAGE.invalidForm);
+  const state = verifyFormState(ctx, realm, FORM_STATE_TYPE.authRequest, param(form, LOGIN_FIELD.authRequest), now);
+  if (state.status === 'invalid') throw new ErrorPageError(400, BROWSER_MESSAGE.invalidForm);
+  const req = fromClaims(ctx, request, realm, state.claims);
+  if (state.status === 'expired') return sendLoginForm(ctx, request, reply, realm, req, { now, notice: BROWSER_MESSAGE.loginTimeout });
+
+  const username = (param(form, LOGIN_FIELD.username) ?? '').trim().slice(0, USERNAME_LENGTH_MAX);
+  const password = param(form, LOGIN_FIELD.password) ?? '';
+  const rememberMe = realm.sessions.rememberMe && (param(form, LOGIN_FIELD.rememberMe) ?? '').toLowerCase() === 'on';
+  const again = (error: string): FastifyReply => sendLoginForm(ctx, request, reply, realm, req, { now, error, username, rememberMe });
+
+  const user = await checkCredentials(ctx, realm, username, password);
+  if (user === null) {
+    const known = username === '' ? undefined : ctx.store.userByUsername(realm.id, username) ?? (username.includes('@') ? ctx.store.userByEmail(realm.id, username) : undefined);
+    loginFailed(ctx, request, realm, req, known?.id ?? null, known === undefined ? 'user_not_found' : 'invalid_user_credentials', username);
+    return again(BROWSER_MESSAGE.invalidUser);
+  }
+  if (!user.enabled) {
+    loginFailed(ctx, request, realm, req, user.id, 'user_disabled', username);
+    return again(BROWSER_MESSAGE.accountDisabled);
+  }
+  if (user.requiredActions.length > 0) {
+    loginFailed(ctx, request, realm, req, user.id, 'resolve_required_actions', username);
+    throw new ErrorPageError(400, BROWSER_MESSAGE.accountNotSetUp);
+  }
+
+  await endPreviousSession(ctx, request, realm, issuer, now);
+  const created = await createSession(ctx, request, realm, req, user, rememberMe);
+  ctx.backchannel.notify(realm.id, issuer, created.ended, now);
+  ctx.metrics.logins.inc({ realm: realm.name, outcome: 'success' });
+  return completeLogin(ctx, request, reply, realm, req, {
+    session: created.session,
+    ssoAuth: false,
+    rememberMeCookie: rememberMe ? { username } : 'expire',
+    issuer,
+    now,
+  });
+}
+
+function loginFailed(ctx: FacadeContext, request: FastifyRequest, realm: RealmRecord, req: AuthorizationRequest, userId: string | null, error: string, username: string): void {
+  ctx.metrics.logins.inc({ realm: realm.name, outcome: 'failure' });
+  ctx.events.emit({
+    type: 'LOGIN_ERROR',
+    realmId: realm.id,
+    clientId: req.client.clientId,
+    userId,
+    sessionId: null,
+    ipAddress: ipOf(request),
+    error,
+    details: { auth_method: 'openid-connect', auth_type: 'code', redirect_uri: req.redirectUriParam, username },
+  });
+}
+
+/** Ends the session the browser's identity cookie names (expired cookie or not), so one browser holds one session. */
+async function endPreviousSession(ctx: FacadeContext, request: FastifyRequest, realm: RealmRecord, issuer: string, now: number): Promise<void> {
+  const previous = readIdentityCookie(ctx, request, realm, issuer, { checkActive: false, now });
+  if (previous === null) return;
+  const got = await ctx.engine.getSession(previous.sessionId);
+  if (got === null || got.session.realm !== realm.id || got.session.userId !== previous.userId) return;
+  const ended = await ctx.engine.logoutSession(previous.sessionId, END_REASON.logout);
+  if (ended !== null) {
+    ctx.backchannel.notify(realm.id, issuer, [ended], now);
+    ctx.metrics.sessionsRevoked.inc({ realm: realm.name, cause: 'logout' });
+  }
+}
+
+async function createSession(ctx: FacadeContext, request: FastifyRequest, realm: RealmRecord, req: AuthorizationRequest, user: UserRecord, rememberMe: boolean): Promise<SessionCreateResult> {
+  try {
+    return await ctx.engine.createSession({
+      realm: realm.id,
+      userId: user.id,
+      username: user.username,
+      ip: ipOf(request),
+      authMethod: 'openid-connect',
+      rememberMe,
+      client: { client: req.client.id, scope: req.scope },
+      limits: realm.userSessionLimits,
+    });
+  } catch (err) {
+    if (hasCode(err, 'ERR_SESSION_LIMIT')) {
+      ctx.metrics.logins.inc({ realm: realm.name, outcome: 'failure' });
+      ctx.events.emit({ type: 'LOGIN_ERROR', realmId: realm.id, clientId: req.client.clientId, userId: user.id, sessionId: null, ipAddress: ipOf(request), error: 'generic_authentication_error', details: { reason: 'session_limit', username: user.username } });
+      throw new ErrorPageError(403, BROWSER_MESSAGE.sessionLimit);
+    }
+    throw err;
+  }
+}
