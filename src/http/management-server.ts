@@ -15,6 +15,8 @@ export interface ManagementDeps {
   realmName?: (realmId: string) => string;
   /** Offline user sessions of a realm (maintained counters). */
   offlineCount?: (realmId: string) => number;
+  /** Running totals of the event store. */
+  eventStats?: () => { written: number; expired: number };
   /** The OpenAPI document of the public server (admin and OIDC). */
   openapi?: () => unknown;
   /** Extra readiness conditions by name (imports done, partitions owned); all must hold. */
@@ -46,6 +48,7 @@ export function buildManagementServer(deps: ManagementDeps, options: { logger?: 
       realmName: deps.realmName ?? ((id) => id),
       offlineCount: deps.offlineCount ?? (() => 0),
     });
+    if (deps.eventStats !== undefined) deps.metrics.recordEventStats(deps.eventStats());
     const text = await deps.metrics.registry.metrics();
     return reply.header('content-type', deps.metrics.registry.contentType).send(text);
   });

@@ -32,8 +32,9 @@ export class Metrics {
   readonly backchannelLogouts: Counter<'outcome'>;
   readonly adminRequests: Counter<'route' | 'outcome'>;
   readonly sessionsRevoked: Counter<'realm' | 'cause'>;
-  readonly eventsWritten: Gauge;
-  readonly eventsExpired: Gauge;
+  readonly eventsWritten: Counter;
+  readonly eventsExpired: Counter;
+  #lastEvents = { written: 0, expired: 0 };
   /** Last cumulative expiration counts seen per shard, to turn them into counter increments. */
   readonly #lastExpirations = new Map<string, number>();
   readonly #lastRestarts: number[] = [];
@@ -113,14 +114,14 @@ export class Metrics {
       labelNames: ['realm', 'cause'],
       registers: [this.registry],
     });
-    this.eventsWritten = new Gauge({
+    this.eventsWritten = new Counter({
       name: `${METRIC_PREFIX}events_written_total`,
-      help: 'User and admin events written to the event store since start.',
+      help: 'User and admin events written to the event store.',
       registers: [this.registry],
     });
-    this.eventsExpired = new Gauge({
+    this.eventsExpired = new Counter({
       name: `${METRIC_PREFIX}events_expired_total`,
-      help: 'Events deleted by their realm\'s expiration since start.',
+      help: "Events deleted by their realm's eventsExpiration.",
       registers: [this.registry],
     });
   }
@@ -130,6 +131,13 @@ export class Metrics {
     return {
       commandDone: (op, outcome) => this.actorCommands.inc({ op: opName(op), outcome }),
     };
+  }
+
+  /** Turns the event store's running totals into counter increments. */
+  recordEventStats(stats: { written: number; expired: number }): void {
+    if (stats.written > this.#lastEvents.written) this.eventsWritten.inc(stats.written - this.#lastEvents.written);
+    if (stats.expired > this.#lastEvents.expired) this.eventsExpired.inc(stats.expired - this.#lastEvents.expired);
+    this.#lastEvents = { written: stats.written, expired: stats.expired };
   }
 
   /** Pulls the shards' gauges and cumulative counts; call before each scrape. */
