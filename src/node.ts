@@ -14,6 +14,7 @@ import { PasswordHasher, parsePasswordPolicy } from './crypto/password-hasher.js
 import { Engine } from './host/engine.js';
 import { buildManagementServer } from './http/management-server.js';
 import { Metrics } from './metrics/metrics.js';
+import type { ExpiredNotice } from './protocol/actor-messages.js';
 import { masterRealmBundle } from './realm/defaults.js';
 import { loadRealmDirectory } from './realm/import/keycloak-realm.js';
 import type { ClientRecord, RealmBundle, RealmRecord, UserRecord } from './realm/model.js';
@@ -91,7 +92,7 @@ export class SessiondNode extends EventEmitter {
     this.keys = new KeyRing(this.store);
     this.tokens = new TokenService(this.keys);
     this.revoked = new RevokedTokens(this.env, this.clock.nowSeconds());
-    this.events = new EventSink(this.store, this.env);
+    this.events = new EventSink(this.store, this.env, () => this.clock.nowMs());
     this.backchannel = new BackchannelLogout({
       store: this.store,
       keys: this.keys,
@@ -121,6 +122,7 @@ export class SessiondNode extends EventEmitter {
       realmIds: () => this.store.realms().map((r) => r.id),
       realmName: (realmId) => this.store.realmById(realmId)?.name ?? realmId,
       openapi: () => this.server.swagger(),
+      eventStats: () => this.events.stats,
       readyChecks: { startup: () => this.#ready },
     });
   }
@@ -166,10 +168,23 @@ export class SessiondNode extends EventEmitter {
   async #boot(deps: NodeDependencies): Promise<void> {
     // Settings reach the shards before any session can be created or restored.
     for (const realm of this.store.realms()) await this.#pushRealm(realm);
-    this.store.on('realm', (realm: RealmRecord) => void this.#pushRealm(realm).catch((err: unknown) => this.log.error({ err }, 'realm push failed')));
-    this.store.on('client', (client: ClientRecord) => void this.#pushClient(client).catch((err: unknown) => this.log.error({ err }, 'client push failed')));
-    this.store.on('realm-deleted', (realm: RealmRecord) => void this.engine.removeRealm(realm.id).catch(() => {}));
-    this.store.on('client-deleted', (client: ClientRecord) => void this.engine.removeClient(client.realmId, client.id).catch(() => {}));
+    // Every store write resolves after the engine applied it (a realm's settings, a client's
+    // overrides, the removal of a deleted realm's or client's sessions).
+    this.store.onChange(async (change) => {
+      switch (change.kind) {
+        case 'realm':
+          return this.#pushRealm(change.realm);
+        case 'client':
+          return this.#pushClient(change.client);
+        case 'realm-deleted':
+          await this.engine.removeRealm(change.realm.id);
+          return;
+        case 'client-deleted':
+          await this.engine.removeClient(change.client.realmId, change.client.id);
+          return;
+      }
+    });
+    this.#watchExpiryEvents();
 
     await this.#ensureMaster(deps.bootstrapAdmin ?? { username: BOOTSTRAP_ADMIN_USERNAME_DEFAULT, password: BOOTSTRAP_ADMIN_PASSWORD_DEFAULT });
     if (this.options.importRealm !== null) await this.importDirectory(this.options.importRealm);
@@ -182,6 +197,42 @@ export class SessiondNode extends EventEmitter {
     this.#housekeeping = setInterval(() => void this.housekeeping(), HOUSEKEEPING_INTERVAL_MS);
     this.#housekeeping.unref();
     this.#ready = true;
+  }
+
+  /**
+   * Session expiry is audited as Keycloak 26.5+ does (KEYCLOAK.md §7): one
+   * USER_SESSION_DELETED user event per session the engine expired, with
+   * details `reason` (`idle`, `max`, `remember_me_disabled`), `session_ip`,
+   * `username` and `offline`, in realms that store that event type. The shards
+   * ship expiry notices only while the engine has an 'expired' listener, so
+   * the listener is attached only while at least one realm stores the type
+   * (re-checked whenever a realm changes or goes).
+   */
+  #watchExpiryEvents(): void {
+    const onExpired = (notice: ExpiredNotice): void => {
+      const { session } = notice;
+      if (!this.events.stores(session.realm, 'USER_SESSION_DELETED')) return;
+      this.events.emit({
+        type: 'USER_SESSION_DELETED',
+        realmId: session.realm,
+        clientId: null,
+        userId: session.userId,
+        sessionId: session.id,
+        ipAddress: null,
+        error: null,
+        details: { reason: notice.reason, session_ip: session.ip, username: session.username, offline: String(notice.offline) },
+      });
+    };
+    const sync = (): void => {
+      const wanted = this.store.realms().some((realm) => this.events.stores(realm.id, 'USER_SESSION_DELETED'));
+      const attached = this.engine.listeners('expired').includes(onExpired);
+      if (wanted && !attached) this.engine.on('expired', onExpired);
+      else if (!wanted && attached) this.engine.off('expired', onExpired);
+    };
+    sync();
+    this.store.onChange((change) => {
+      if (change.kind === 'realm' || change.kind === 'realm-deleted') sync();
+    });
   }
 
   /** Background upkeep: expired events and revoked-token ids are deleted. */

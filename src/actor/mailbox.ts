@@ -37,10 +37,14 @@ export class Mailbox<T extends { commands: readonly unknown[] }> {
     return this.#tail === this.#head;
   }
 
-  /** Queues a batch; false (and nothing queued) when either bound would be exceeded. */
-  push(batch: T): boolean {
+  /**
+   * Queues a batch; false (and nothing queued) when either bound would be
+   * exceeded. `overCommandBudget` admits it past the command bound (never past
+   * the ring): for the configuration a restarted worker must receive.
+   */
+  push(batch: T, overCommandBudget = false): boolean {
     if (this.#tail - this.#head > this.#mask) return false;
-    if (this.#commands + batch.commands.length > this.#commandsMax) return false;
+    if (!overCommandBudget && this.#commands + batch.commands.length > this.#commandsMax) return false;
     this.#ring[this.#tail & this.#mask] = batch;
     this.#tail++;
     this.#commands += batch.commands.length;

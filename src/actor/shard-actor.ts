@@ -158,7 +158,9 @@ export class ShardActor {
       process.emitWarning(`shard ${this.#boot.shard}: dropped a malformed frame`);
       return;
     }
-    if (!this.#mailbox.push(batch)) {
+    // A restarted worker's configuration replay is admitted whatever its size:
+    // refusing it would leave the shard without its realms for good.
+    if (!this.#mailbox.push(batch, batch.replay === true)) {
       const overloaded: WireError = toWireError(new EngineError('ERR_ACTOR_OVERLOADED'));
       this.#reply({
         kind: 'reply',

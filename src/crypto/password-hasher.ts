@@ -115,6 +115,7 @@ export function parsePasswordPolicy(policy: string): PasswordPolicy {
       const part = raw.trim();
       const open = part.indexOf('(');
       const key = (open === -1 ? part : part.slice(0, open)).trim();
+      if (key !== 'hashAlgorithm' && key !== 'hashIterations') continue;
       // Keycloak drops the last character as the closing parenthesis; so do we, after checking it is one.
       if (open !== -1 && !part.endsWith(')')) throw new RangeError(`password policy: "${key}(" is not closed`);
       const config = open === -1 ? null : part.slice(open + 1, -1).trim();

@@ -63,8 +63,12 @@ export class EventSink {
   readonly #listeners = new Set<(event: UserEvent) => void>();
   readonly stats: EventSinkStats = { written: 0, expired: 0 };
 
-  constructor(store: RealmStore, env: LmdbEnv) {
+  readonly #nowMs: () => number;
+  #lastWrite: Promise<unknown> = Promise.resolve();
+
+  constructor(store: RealmStore, env: LmdbEnv, nowMs: () => number = Date.now) {
     this.#store = store;
+    this.#nowMs = nowMs;
     this.#env = env;
     this.#events = env.db(DB.events);
     this.#adminEvents = env.db(DB.adminEvents);
@@ -88,7 +92,7 @@ export class EventSink {
   emit(input: NewUserEvent): void {
     const event: UserEvent = {
       id: randomUUID(),
-      time: input.time ?? Date.now(),
+      time: input.time ?? this.#nowMs(),
       type: input.type,
       realmId: input.realmId,
       clientId: input.clientId,
@@ -101,7 +105,7 @@ export class EventSink {
     for (const listener of this.#listeners) listener(event);
     if (!this.stores(event.realmId, event.type)) return;
     this.stats.written++;
-    void this.#events.put([event.realmId, event.time, event.id], event);
+    this.#lastWrite = this.#events.put([event.realmId, event.time, event.id], event);
   }
 
   /** Records an admin event if the realm stores them (representation only with details enabled). */
@@ -110,7 +114,7 @@ export class EventSink {
     if (realm === undefined || !realm.events.adminEventsEnabled) return;
     const event: AdminEvent = {
       id: randomUUID(),
-      time: input.time ?? Date.now(),
+      time: input.time ?? this.#nowMs(),
       realmId: input.realmId,
       authDetails: input.authDetails,
       operationType: input.operationType,
@@ -121,7 +125,16 @@ export class EventSink {
       details: input.details,
     };
     this.stats.written++;
-    void this.#adminEvents.put([event.realmId, event.time, event.id], event);
+    this.#lastWrite = this.#adminEvents.put([event.realmId, event.time, event.id], event);
+  }
+
+  /**
+   * Resolves when every event emitted so far is committed (writes are
+   * asynchronous and batched): the query endpoints wait for it, so an event
+   * is visible to the request that follows the one that caused it.
+   */
+  async settled(): Promise<void> {
+    await this.#lastWrite;
   }
 
   /** User events of a realm, newest first, filtered as Keycloak's GET /events. */

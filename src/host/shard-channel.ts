@@ -197,9 +197,9 @@ export class ShardChannel {
     }
   }
 
-  #send(commands: Command[], waiters: Waiter[]): void {
+  #send(commands: Command[], waiters: Waiter[], replay = false): void {
     const id = this.#nextBatchId++;
-    const frame = encodeFrame({ kind: 'batch', id, commands } satisfies BatchMessage);
+    const frame = encodeFrame((replay ? { kind: 'batch', id, commands, replay } : { kind: 'batch', id, commands }) satisfies BatchMessage);
     this.#inFlight.set(id, { waiters, sentAtMs: Date.now() });
     this.#inFlightCommands += commands.length;
     this.#worker!.postMessage(frame, [frame.buffer as ArrayBuffer]);
@@ -283,7 +283,7 @@ export class ShardChannel {
           resolve: () => {},
           reject: (err: Error) => this.#options.observer.workerExited(this.shard, `replay failed: ${err.message}`),
         }));
-        this.#send(commands, waiters);
+        this.#send(commands, waiters, true);
       }
     }
     this.#flush();

@@ -28,7 +28,10 @@ export async function notifyAdminUrls(
   nowSeconds: number,
 ): Promise<GlobalRequestResult> {
   const signer = keys.signer(realm.id, realm.defaultSignatureAlgorithm);
-  const targets = clients.filter((c) => c.enabled && c.adminUrl !== null && c.adminUrl.trim() !== '');
+  // Keycloak's ResourceAdminManager skips disabled clients for k_logout
+  // (logoutClient) but pushes not-before to every client with a management URL
+  // (pushRevocationPolicy has no enabled check).
+  const targets = clients.filter((c) => (c.enabled || action === 'PUSH_NOT_BEFORE') && c.adminUrl !== null && c.adminUrl.trim() !== '');
   const result: GlobalRequestResult = {};
   if (signer === undefined || targets.length === 0) return result;
   const path = action === 'LOGOUT' ? 'k_logout' : 'k_push_not_before';

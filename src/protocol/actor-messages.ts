@@ -384,6 +384,8 @@ export interface BatchMessage {
   kind: 'batch';
   id: number;
   commands: Command[];
+  /** Configuration replayed to a restarted worker: admitted past the mailbox's command bound. */
+  replay?: boolean;
 }
 
 export interface ReplyMessage {

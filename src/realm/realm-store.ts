@@ -11,10 +11,11 @@
 // committed) and then to the caches, so a crash never leaves a cache ahead of
 // the disk.
 //
-// Changes are announced (`realm`, `realm-deleted`, `client`, `client-deleted`
-// events) so that main.ts can push session settings to the engine.
+// Changes are announced to change handlers (node.ts pushes session settings to
+// the engine, and removes a deleted realm's or client's sessions), and every
+// write resolves only after its handlers have: when an admin's PUT or DELETE
+// answers, the engine already applies it.
 
-import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import type { Database } from 'lmdb';
 import { DB, type LmdbEnv } from '../store/lmdb-env.js';
@@ -46,13 +47,23 @@ export interface UserQuery {
   max?: number;
 }
 
+/** What changed; handlers run after the change is committed and cached. */
+export type StoreChange =
+  | { kind: 'realm'; realm: RealmRecord }
+  | { kind: 'realm-deleted'; realm: RealmRecord }
+  | { kind: 'client'; client: ClientRecord }
+  | { kind: 'client-deleted'; client: ClientRecord };
+
+export type StoreChangeHandler = (change: StoreChange) => Promise<void> | void;
+
 export interface ImportProgress {
   realm: string;
   usersWritten: number;
   usersTotal: number;
 }
 
-export class RealmStore extends EventEmitter {
+export class RealmStore {
+  readonly #handlers: StoreChangeHandler[] = [];
   readonly #env: LmdbEnv;
   readonly #realms = new Map<string, RealmRecord>();
   readonly #realmIdsByName = new Map<string, string>();
@@ -73,7 +84,6 @@ export class RealmStore extends EventEmitter {
   readonly #dbKeys: Database<KeyRecord, [string, string]>;
 
   private constructor(env: LmdbEnv, userCacheEntries: number) {
-    super();
     this.#env = env;
     this.#users = new LRUCache({ max: Math.max(1, userCacheEntries) });
     this.#dbRealms = env.db(DB.realms);
@@ -99,6 +109,15 @@ export class RealmStore extends EventEmitter {
 
   get env(): LmdbEnv {
     return this.#env;
+  }
+
+  /** Registers a handler that every later write awaits after committing. */
+  onChange(handler: StoreChangeHandler): void {
+    this.#handlers.push(handler);
+  }
+
+  async #changed(change: StoreChange): Promise<void> {
+    for (const handler of this.#handlers) await handler(change);
   }
 
   // -------------------------------------------------------------------------
@@ -149,8 +168,7 @@ export class RealmStore extends EventEmitter {
     for (const client of bundle.clients) this.#cacheClient(client);
     for (const role of bundle.roles) this.#cacheRole(realm.id, role);
     for (const key of keys) this.#cacheKey(key);
-    this.emit('realm', realm);
-    for (const client of bundle.clients) this.emit('client', client);
+    await this.#changed({ kind: 'realm', realm });
     return realm;
   }
 
@@ -166,7 +184,7 @@ export class RealmStore extends EventEmitter {
     });
     this.#realmIdsByName.delete(old.name);
     this.#cacheRealm(realm);
-    this.emit('realm', realm);
+    await this.#changed({ kind: 'realm', realm });
   }
 
   /** Deletes a realm and everything in it (clients, roles, users, keys). */
@@ -197,7 +215,7 @@ export class RealmStore extends EventEmitter {
     this.#keys.delete(realmId);
     this.#realms.delete(realmId);
     this.#realmIdsByName.delete(realm.name);
-    this.emit('realm-deleted', realm);
+    await this.#changed({ kind: 'realm-deleted', realm });
   }
 
   // -------------------------------------------------------------------------
@@ -230,7 +248,7 @@ export class RealmStore extends EventEmitter {
     });
     if (old !== undefined) this.#clientIdsByKey.delete(`${old.realmId}\u0000${old.clientId}`);
     this.#cacheClient(client);
-    this.emit('client', client);
+    await this.#changed({ kind: 'client', client });
   }
 
   async deleteClient(id: string): Promise<void> {
@@ -242,7 +260,7 @@ export class RealmStore extends EventEmitter {
     });
     this.#clients.delete(id);
     this.#clientIdsByKey.delete(`${client.realmId}\u0000${client.clientId}`);
-    this.emit('client-deleted', client);
+    await this.#changed({ kind: 'client-deleted', client });
   }
 
   // -------------------------------------------------------------------------

@@ -65,6 +65,28 @@ function audience(list: string[]): string | string[] | undefined {
   return list.length === 1 ? list[0] : list;
 }
 
+/** UriUtils.getOrigin's pattern: scheme, host and a numeric port when there is one. */
+const ORIGIN = /^https?:\/\/[\w-]+(?:\.[\w-]+)*(?::\d{2,5})?/i;
+
+/**
+ * The `allowed-origins` claim (WebOriginsUtils.resolveValidWebOrigins): the
+ * client's web origins, where `+` stands for the origins of its redirect URIs.
+ */
+export function allowedOrigins(client: Pick<ClientRecord, 'webOrigins' | 'redirectUris'>): string[] {
+  const out = new Set<string>();
+  for (const origin of client.webOrigins) {
+    if (origin !== '+') {
+      out.add(origin);
+      continue;
+    }
+    for (const uri of client.redirectUris) {
+      const match = ORIGIN.exec(uri);
+      if (match !== null) out.add(match[0]);
+    }
+  }
+  return [...out];
+}
+
 export class TokenService {
   readonly #keys: KeyRing;
 
@@ -105,7 +127,8 @@ export class TokenService {
     access['azp'] = client.clientId;
     if (session !== null) access['sid'] = session.id;
     access['acr'] = acr;
-    if (client.webOrigins.length > 0) access['allowed-origins'] = client.webOrigins;
+    const origins = allowedOrigins(client);
+    if (origins.length > 0) access['allowed-origins'] = origins;
     if (ctx.roles.realm.size > 0) access['realm_access'] = { roles: [...ctx.roles.realm] };
     if (Object.keys(resourceAccess).length > 0) access['resource_access'] = resourceAccess;
     access['scope'] = ctx.scope;

@@ -12,11 +12,15 @@
 // - at most `budget` callbacks per call; the result says whether anything due
 //   is left.
 
+import type { TimerWheelOptions } from '../../src/time/timer-wheel.js';
+
 export class ReferenceTimer {
   readonly #deadlines = new Map<number, number>();
   #nowS: number;
 
-  constructor(options: { startSecond: number }) {
+  // Takes the wheel's options so either can be built from the same call; only
+  // startSecond means anything here.
+  constructor(options: TimerWheelOptions) {
     this.#nowS = options.startSecond;
   }
 

@@ -1,13 +1,16 @@
 // Goal: TimerWheel fires every entry exactly once, never early, at the first
-// advance() that reaches its deadline, in deadline order, within the budget,
-// across jumps of any size. Method: unit tests for each rule, then seeded
-// random command sequences checked against test/helpers/reference-timer.ts.
-// The fast-check seed is fixed (override with FC_SEED, run count with
-// FC_NUM_RUNS); on failure fast-check prints the seed, the replay path and the
-// shrunk counterexample.
+// advance() that reaches its deadline, in deadline order, within the budget
+// and the cascade allowance, across jumps of any size. Method: unit tests for
+// each rule, then seeded random command sequences checked against
+// test/helpers/reference-timer.ts, two ways: the reference as a model that every
+// firing must match (any budget, callbacks touching any id), and the reference
+// run side by side (unlimited budget, same fired set per call). The fast-check
+// seed is fixed (override with FC_SEED, runs per property with FC_NUM_RUNS); on
+// failure fast-check prints the seed, the replay path, the shrunk
+// counterexample and the failed check.
 
 import assert from 'node:assert/strict';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import {
   TimerWheel,
@@ -39,7 +42,7 @@ function lcg(seed: number): () => number {
   };
 }
 
-function assertNonDecreasing(t: { true(value: boolean, message?: string): void }, fired: Fired): void {
+function assertNonDecreasing(t: ExecutionContext, fired: Fired): void {
   let ordered = true;
   for (let i = 1; i < fired.length; i++) {
     if (fired[i]![1] < fired[i - 1]![1]) ordered = false;
@@ -328,6 +331,63 @@ test('a throwing callback loses only its own firing', (t) => {
   );
 });
 
+test('with a finite budget a large slot is cascaded across several calls', (t) => {
+  // START_S is a multiple of 256, so START_S + 256 .. + 511 is one level-1 slot.
+  const slotS = START_S + 256;
+  const wheel = new TimerWheel({ startSecond: START_S, cascadeBatchMax: 10 });
+  for (let id = 0; id < 100; id++) wheel.schedule(id, slotS + (id % 50));
+  const calls: Array<{ done: boolean; fired: number }> = [];
+  const all: Fired = [];
+  for (;;) {
+    const { done, fired } = collect(wheel, slotS + 49, 1_000);
+    calls.push({ done, fired: fired.length });
+    all.push(...fired);
+    if (done) break;
+    t.is(wheel.nextDueHint(), slotS, 'a pending cascade asks for an immediate wake-up');
+    if (calls.length === 3) {
+      // Cancelling and scheduling into the half-moved slot work as usual.
+      t.true(wheel.cancel(99));
+      wheel.schedule(200, slotS + 10);
+    }
+  }
+  t.deepEqual(
+    calls.map((call) => call.done),
+    [...Array(9).fill(false), true],
+    'ten calls of at most ten moves each',
+  );
+  t.true(calls.slice(0, -1).every((call) => call.fired === 0));
+  t.is(all.length, 100);
+  t.false(all.some(([id]) => id === 99));
+  t.true(all.some(([id, deadlineS]) => id === 200 && deadlineS === slotS + 10));
+  assertNonDecreasing(t, all);
+});
+
+test('a bounded call may ask to be called again before anything is due', (t) => {
+  const slotS = START_S + 256;
+  const wheel = new TimerWheel({ startSecond: START_S, cascadeBatchMax: 10 });
+  for (let id = 0; id < 95; id++) wheel.schedule(id, slotS + 200);
+  t.deepEqual(collect(wheel, slotS + 5, 1_000), { done: false, fired: [] });
+  t.true(wheel.nextDueHint() <= wheel.currentSecond);
+  let calls = 1;
+  let done = false;
+  while (!done) {
+    done = collect(wheel, slotS + 5, 1_000).done;
+    calls++;
+  }
+  t.is(calls, 10, '95 moves take ten calls of at most ten');
+  t.is(wheel.nextDueHint(), slotS + 200, 'once moved, the hint is exact again');
+  t.is(wheel.size, 95);
+});
+
+test('an unlimited budget cascades any amount in one call', (t) => {
+  const slotS = START_S + 256;
+  const wheel = new TimerWheel({ startSecond: START_S, cascadeBatchMax: 1 });
+  for (let id = 0; id < 1_000; id++) wheel.schedule(id, slotS + (id % 256));
+  const { done, fired } = collect(wheel, slotS + 255);
+  t.true(done);
+  t.is(fired.length, 1_000);
+});
+
 // ---------------------------------------------------------------------------
 // Property tests against the reference timer.
 
@@ -338,6 +398,8 @@ const numRuns = readIntegerEnv('FC_NUM_RUNS', FC_NUM_RUNS_DEFAULT);
 // Callbacks may schedule more due work; this many reactions per advance call
 // keeps an unlimited-budget call finite.
 const REACTIONS_PER_ADVANCE_MAX = 24;
+// Ample for a few thousand entries moved one or two per call.
+const DRAIN_CALLS_MAX = 100_000;
 
 function readIntegerEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -364,7 +426,10 @@ const startArb = fc.oneof(
   { weight: 4, arbitrary: fc.constant(START_S) },
   { weight: 2, arbitrary: fc.integer({ min: 0, max: WHEEL_DEADLINE_MAX_S }) },
   // Just before level boundaries, and near the top of the Uint32 range.
-  { weight: 2, arbitrary: fc.constantFrom(0, 254, 16_382, 2 ** 20 - 3, 2 ** 26 - 2, 2 ** 31 - 1, WHEEL_DEADLINE_MAX_S - 600) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(0, 254, 16_382, 2 ** 20 - 3, 2 ** 26 - 2, 2 ** 31 - 1, WHEEL_DEADLINE_MAX_S - 600),
+  },
 );
 // Mostly a few ids, so ids collide and get rescheduled; sometimes far ones, so the arrays grow.
 const idArb = fc.oneof({ weight: 9, arbitrary: fc.nat(15) }, { weight: 1, arbitrary: fc.nat(3_000) });
@@ -418,7 +483,12 @@ function clampSecond(value: number): number {
   return Math.min(WHEEL_DEADLINE_MAX_S, Math.max(0, value));
 }
 
-function assertSameState(wheel: TimerWheel, model: ReferenceTimer, ids: ReadonlySet<number>, sweptUpToNow: boolean): void {
+function assertSameState(
+  wheel: TimerWheel,
+  model: ReferenceTimer,
+  ids: ReadonlySet<number>,
+  sweptUpToNow: boolean,
+): void {
   assert.equal(wheel.size, model.size, 'size agrees');
   assert.equal(wheel.currentSecond, model.currentSecond, 'currentSecond agrees');
   for (const id of ids) {
@@ -443,8 +513,12 @@ function assertSameState(wheel: TimerWheel, model: ReferenceTimer, ids: Readonly
 // the work the model says is left. This mode allows budgets and callbacks that
 // touch other ids, where two implementations may legitimately pick different
 // ties.
-function runAgainstModel(startS: number, commands: readonly Command[]): void {
-  const wheel = new TimerWheel({ startSecond: startS, initialCapacity: 4 });
+function runAgainstModel(startS: number, cascadeBatchMax: number | undefined, commands: readonly Command[]): void {
+  const wheel = new TimerWheel({
+    startSecond: startS,
+    initialCapacity: 4,
+    ...(cascadeBatchMax === undefined ? {} : { cascadeBatchMax }),
+  });
   const model = new ReferenceTimer({ startSecond: startS });
   const ids = new Set<number>();
   // Whether each id's current schedule lay in the future when made; only
@@ -464,6 +538,41 @@ function runAgainstModel(startS: number, commands: readonly Command[]): void {
     ids.add(id);
     assert.equal(wheel.cancel(id), model.cancel(id), `cancel(${id}) agrees`);
   };
+  const advance = (stepS: number, budget: number, reactions: readonly Reaction[]): boolean => {
+    const nowS = clampSecond(wheel.currentSecond + stepS);
+    const targetS = Math.max(nowS, wheel.currentSecond);
+    let fired = 0;
+    let reactionsLeft = REACTIONS_PER_ADVANCE_MAX;
+    const done = wheel.advance(nowS, budget, (id, deadlineS) => {
+      fired++;
+      assert.ok(fired <= budget, 'within budget');
+      assert.ok(deadlineS <= targetS, `never early: ${id}@${deadlineS} at ${targetS}`);
+      assert.equal(model.deadlineOf(id), deadlineS, `${id}@${deadlineS} is a live schedule`);
+      assert.equal(wheel.isScheduled(id), false, 'unscheduled before its callback');
+      model.cancel(id);
+      if (onTime.get(id) === true) {
+        for (const [other, otherS] of model.entries()) {
+          assert.ok(otherS >= deadlineS, `${id}@${deadlineS} fired while ${other}@${otherS} was pending`);
+        }
+        assert.ok(deadlineS >= lastOnTimeS, 'non-decreasing over the whole run');
+        lastOnTimeS = deadlineS;
+      }
+      if (reactions.length === 0 || reactionsLeft === 0) return;
+      reactionsLeft--;
+      const reaction = reactions[fired % reactions.length]!;
+      if (reaction.kind === 'rearm') schedule(id, deadlineS + reaction.offsetS);
+      else if (reaction.kind === 'schedule') schedule(reaction.id, deadlineS + reaction.offsetS);
+      else if (reaction.kind === 'cancel') cancel(reaction.id);
+    });
+    // The reference, with budget 0, says whether anything due is left.
+    const modelDone = model.advance(nowS, 0, () => assert.fail('budget 0 fires nothing'));
+    if (!modelDone) assert.equal(done, false, 'never reports done while something due is left');
+    if (budget === Infinity) assert.equal(done, true, 'an unlimited call finishes');
+    // A bounded call may also stop because its cascade allowance ran out.
+    if (!done && fired < budget) assert.ok(budget !== Infinity);
+    sweptUpToNow = done;
+    return done;
+  };
 
   for (const command of commands) {
     switch (command.op) {
@@ -481,41 +590,17 @@ function runAgainstModel(startS: number, commands: readonly Command[]): void {
         model.clear();
         sweptUpToNow = true;
         break;
-      case 'advance': {
-        const nowS = clampSecond(wheel.currentSecond + command.stepS);
-        const targetS = Math.max(nowS, wheel.currentSecond);
-        const { budget, reactions } = command;
-        let fired = 0;
-        let reactionsLeft = REACTIONS_PER_ADVANCE_MAX;
-        const done = wheel.advance(nowS, budget, (id, deadlineS) => {
-          fired++;
-          assert.ok(fired <= budget, 'within budget');
-          assert.ok(deadlineS <= targetS, `never early: ${id}@${deadlineS} at ${targetS}`);
-          assert.equal(model.deadlineOf(id), deadlineS, `${id}@${deadlineS} is a live schedule`);
-          assert.equal(wheel.isScheduled(id), false, 'unscheduled before its callback');
-          model.cancel(id);
-          if (onTime.get(id) === true) {
-            for (const [other, otherS] of model.entries()) {
-              assert.ok(otherS >= deadlineS, `${id}@${deadlineS} fired while ${other}@${otherS} was pending`);
-            }
-            assert.ok(deadlineS >= lastOnTimeS, 'non-decreasing over the whole run');
-            lastOnTimeS = deadlineS;
-          }
-          if (reactions.length === 0 || reactionsLeft === 0) return;
-          reactionsLeft--;
-          const reaction = reactions[fired % reactions.length]!;
-          if (reaction.kind === 'rearm') schedule(id, deadlineS + reaction.offsetS);
-          else if (reaction.kind === 'schedule') schedule(reaction.id, deadlineS + reaction.offsetS);
-          else if (reaction.kind === 'cancel') cancel(reaction.id);
-        });
-        // The reference, with budget 0, says whether anything due is left.
-        const modelDone = model.advance(nowS, 0, () => assert.fail('budget 0 fires nothing'));
-        assert.equal(done, modelDone, 'done agrees with the work left');
-        if (!done) assert.equal(fired, budget, 'stops only when the budget ran out');
-        sweptUpToNow = done;
+      case 'advance':
+        advance(command.stepS, command.budget, command.reactions);
         break;
-      }
     }
+    assertSameState(wheel, model, ids, sweptUpToNow);
+  }
+  // Progress: small bounded calls at the same second always finish the work.
+  let drained = sweptUpToNow;
+  for (let calls = 0; !drained; calls++) {
+    assert.ok(calls < DRAIN_CALLS_MAX, 'bounded calls keep making progress');
+    drained = advance(0, 2, []);
     assertSameState(wheel, model, ids, sweptUpToNow);
   }
 }
@@ -583,9 +668,15 @@ function runSideBySide(startS: number, commands: readonly Command[], rearmOffset
 test('property: the wheel fires exactly what the reference model says, in order, within budget', (t) => {
   t.log(`fast-check seed ${seed}, ${numRuns} runs (FC_SEED / FC_NUM_RUNS to override)`);
   fc.assert(
-    fc.property(startArb, fc.array(commandArb, { maxLength: 80, size: 'max' }), (startS, commands) => {
-      runAgainstModel(startS, commands);
-    }),
+    fc.property(
+      startArb,
+      // Tiny cascade allowances make bounded calls stop in the middle of a slot.
+      fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+      fc.array(commandArb, { maxLength: 80, size: 'max' }),
+      (startS, cascadeBatchMax, commands) => {
+        runAgainstModel(startS, cascadeBatchMax, commands);
+      },
+    ),
     { seed, numRuns, includeErrorInReport: true },
   );
   t.pass();

@@ -39,11 +39,10 @@ export function targetRealm(ctx: FacadeContext, request: FastifyRequest, role: A
   const name = (request.params as { realm?: string }).realm ?? '';
   const realm = ctx.store.realmByName(name);
   const admin = adminOf(request);
-  if (realm === undefined) {
-    // Keycloak answers 403 rather than 404 to admins who could not see the realm anyway.
-    if (!admin.superAdmin) throw new AdminError(403, { error: 'HTTP 403 Forbidden' });
-    throw notFound('Realm not found.');
-  }
+  // Keycloak (RealmsAdminResource.getRealmAdmin) looks the realm up before any
+  // permission check: an unknown realm is 404 "Realm not found." for every
+  // authenticated caller; a realm other than the token's (unless master) is 403.
+  if (realm === undefined) throw notFound('Realm not found.');
   requireRole(admin, realm, role);
   return realm;
 }

@@ -31,6 +31,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: FacadeContext): v
     const q = request.query as Record<string, string | string[] | undefined>;
     const { first, max } = pageQuery({ first: q['first'] as string | undefined, max: q['max'] as string | undefined }, 100);
     const types = list(q['type']);
+    await ctx.events.settled();
     return ctx.events.queryEvents(realm.id, {
       ...(types !== undefined ? { types } : {}),
       ...(typeof q['client'] === 'string' ? { client: q['client'] } : {}),
@@ -99,6 +100,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: FacadeContext): v
     const { first, max } = pageQuery({ first: q['first'] as string | undefined, max: q['max'] as string | undefined }, 100);
     const operationTypes = list(q['operationTypes']);
     const resourceTypes = list(q['resourceTypes']);
+    await ctx.events.settled();
     return ctx.events.queryAdminEvents(realm.id, {
       ...(operationTypes !== undefined ? { operationTypes } : {}),
       ...(resourceTypes !== undefined ? { resourceTypes } : {}),

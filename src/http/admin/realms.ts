@@ -16,10 +16,13 @@ import { applyRealmRep, clientFromRep, realmToRep, requireObject, roleFromRep, r
 export function registerRealmRoutes(app: FastifyInstance, ctx: FacadeContext): void {
   app.get('/', async (request) => {
     const admin = adminOf(request);
-    return ctx.store
+    const visible = ctx.store
       .realms()
       .filter((realm) => allowed(admin, realm, 'view-realm') || allowed(admin, realm, 'view-users') || allowed(admin, realm, 'view-clients'))
       .map(realmToRep);
+    // Keycloak's RealmsAdminResource.getRealms: throwIfEmpty(realms, new ForbiddenException()).
+    if (visible.length === 0) throw forbidden();
+    return visible;
   });
 
   app.post('/', async (request, reply) => {

@@ -105,22 +105,19 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
     const realm = targetRealm(ctx, request, 'view-users');
     const user = userOf(ctx, realm, request);
     const offline = await ctx.engine.listUserOfflineSessions(realm.id, user.id);
-    const byClient = new Map<string, { created: number; updated: number }>();
-    for (const view of offline) {
-      for (const c of view.clients) {
-        const seen = byClient.get(c.client);
-        byClient.set(c.client, { created: Math.min(seen?.created ?? Infinity, c.started), updated: Math.max(seen?.updated ?? 0, c.timestamp) });
-      }
-    }
+    const clients = new Set<string>();
+    for (const view of offline) for (const c of view.clients) clients.add(c.client);
     const out: unknown[] = [];
-    for (const [uuid, times] of byClient) {
+    for (const uuid of clients) {
       const client = ctx.store.clientById(uuid);
       if (client === undefined) continue;
+      // An offline grant without a stored consent: Keycloak's UserResource.getConsents
+      // (toConsent) gives no scopes and null dates, only the "Offline Token" grant.
       out.push({
         clientId: client.clientId,
         grantedClientScopes: [],
-        createdDate: times.created * 1000,
-        lastUpdatedDate: times.updated * 1000,
+        createdDate: null,
+        lastUpdatedDate: null,
         additionalGrants: [{ client: client.id, key: 'Offline Token' }],
       });
     }

@@ -38,3 +38,8 @@ export const invalidToken = (description: string, realm: string): OAuthError =>
   new OAuthError(401, 'invalid_token', description, {
     'www-authenticate': `Bearer realm="${realm.replace(/["\\]/g, '')}", error="invalid_token", error_description="${description.replace(/["\\]/g, '')}"`,
   });
+/** Bearer endpoints: 403 when the token lacks a scope the endpoint needs (RFC 6750 §3.1). */
+export const insufficientScope = (description: string, realm: string): OAuthError =>
+  new OAuthError(403, 'insufficient_scope', description, {
+    'www-authenticate': `Bearer realm="${realm.replace(/["\\]/g, '')}", error="insufficient_scope", error_description="${description.replace(/["\\]/g, '')}"`,
+  });

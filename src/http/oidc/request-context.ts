@@ -32,6 +32,21 @@ export function ipOf(request: FastifyRequest): string {
   return request.ip;
 }
 
+/**
+ * Keycloak's OIDC endpoints consume `application/x-www-form-urlencoded` only
+ * (JAX-RS @Consumes): a JSON (or any other) body is 415, never read as a
+ * form. A request without a body (no content type) passes. Use as a route's
+ * preValidation hook, or call first thing in a handler.
+ */
+export async function requireFormBody(request: FastifyRequest): Promise<void> {
+  const type = request.headers['content-type'];
+  if (type === undefined) return;
+  const mime = type.split(';')[0]!.trim().toLowerCase();
+  if (mime !== 'application/x-www-form-urlencoded') {
+    throw new OAuthError(415, 'invalid_request', 'Unsupported content type: expected application/x-www-form-urlencoded');
+  }
+}
+
 /** One value of a form field: absent, or the first when repeated (repeats are refused by callers that care). */
 export function field(body: FormBody, name: string): string | undefined {
   const value = body[name];

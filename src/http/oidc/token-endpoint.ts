@@ -18,7 +18,7 @@ import { verifyJwt } from '../../tokens/jwt.js';
 import type { IssuedTokens } from '../../tokens/token-service.js';
 import type { FacadeContext } from '../context.js';
 import { OAuthError, invalidGrant, invalidRequest, notAllowed, unauthorizedClient, unsupportedGrantType } from './oauth-error.js';
-import { authenticateClient, field, ipOf, issuerOf, realmOf, type FormBody } from './request-context.js';
+import { authenticateClient, field, ipOf, issuerOf, realmOf, requireFormBody, type FormBody } from './request-context.js';
 import { grantScope, narrowScope } from './scope.js';
 import { TOKEN_BODY } from '../schemas/oidc.js';
 
@@ -48,7 +48,7 @@ interface GrantContext {
 }
 
 export function registerTokenEndpoint(app: FastifyInstance, ctx: FacadeContext): void {
-  app.post('/realms/:realm/protocol/openid-connect/token', { schema: { body: TOKEN_BODY } }, async (request, reply) => {
+  app.post('/realms/:realm/protocol/openid-connect/token', { schema: { body: TOKEN_BODY }, preValidation: requireFormBody }, async (request, reply) => {
     void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     const realm = realmOf(ctx, request);
     const body = (request.body ?? {}) as FormBody;
@@ -193,6 +193,12 @@ async function issue(
   offline: boolean,
   extra: { reuseId?: string | null; nonce?: string | null; ssoAuth?: boolean } = {},
 ): Promise<IssuedTokens> {
+  // Tokens are minted now, after the credential check and the session write:
+  // with the `now` of the request's start, a slow hash (a busy pool) could
+  // give a token an iat more than a second before the session it belongs to
+  // started, and every refresh of it would fail ("Refresh token issued before
+  // the user session started").
+  g.now = Math.max(g.now, g.ctx.clock.nowSeconds());
   const clientSession = session === null ? null : (session.clients.find((c) => c.client === g.client.id) ?? null);
   const useRefresh = clientSessionSettings(g.client.attributes).useRefreshTokens;
   return g.ctx.tokens.issue({
@@ -230,21 +236,20 @@ async function authorizationCodeGrant(g: GrantContext): Promise<Record<string, u
     return invalidGrant(description);
   };
   if (data === null) throw codeError('invalid_code', 'Code not valid');
-  if (data.client !== client.id) throw codeError('invalid_code', 'Auth error');
-  const redirectUri = field(body, 'redirect_uri');
-  if (redirectUri !== data.redirectUri) throw codeError('invalid_code', 'Incorrect redirect_uri');
-  if (data.codeChallenge !== null) {
-    const verifier = field(body, 'code_verifier');
-    if (verifier === undefined || verifier === '') throw codeError('invalid_code_verifier', 'PKCE code verifier not specified');
-    if (!CODE_VERIFIER.test(verifier)) throw codeError('invalid_code_verifier', 'PKCE invalid code verifier');
-    const computed = data.codeChallengeMethod === 'plain' ? verifier : createHash('sha256').update(verifier).digest('base64url');
-    if (computed !== data.codeChallenge) throw codeError('invalid_code_verifier', 'PKCE verification failed: Code mismatch');
-  }
+  // Keycloak's order (OAuth2CodeParser, AuthorizationCodeGrantType.process):
+  // session, user, redirect_uri, client, standard flow, session validity, then
+  // PKCE (PkceUtils). A code whose session is gone is "Code not valid".
   const got = await ctx.engine.validate(sessionId, client.id);
-  if (!got.valid || got.session === null) throw codeError('session_expired', 'Session not active');
+  if (got.session === null) throw codeError('invalid_code', 'Code not valid');
   const user = ctx.store.userById(got.session.userId);
   if (user === undefined) throw codeError('user_not_found', 'User not found');
   if (!user.enabled) throw codeError('user_disabled', 'User disabled');
+  const redirectUri = field(body, 'redirect_uri');
+  if (redirectUri !== data.redirectUri) throw codeError('invalid_redirect_uri', 'Incorrect redirect_uri');
+  if (data.client !== client.id) throw codeError('invalid_client', 'Auth error');
+  if (!client.standardFlowEnabled) throw codeError('not_allowed', 'Client not allowed to exchange code');
+  if (!got.valid) throw codeError('session_expired', 'Session not active');
+  checkPkce(data.codeChallenge, data.codeChallengeMethod, field(body, 'code_verifier'), (error, description) => codeError(error, description));
   // Code to token moves both idle clocks (KEYCLOAK.md §2.6).
   const session = await ctx.engine.attachClient(sessionId, realm.id, { client: client.id, scope: data.scope, ssoAuth: data.ssoAuth }, { touchUser: true });
   const roles = effectiveRoles(ctx.store, realm.id, user);
@@ -322,6 +327,8 @@ async function clientCredentialsGrant(g: GrantContext): Promise<Record<string, u
   const granted = grantScope(client, field(body, 'scope'));
   const roles = effectiveRoles(ctx.store, realm.id, user);
   const settings = clientSessionSettings(client.attributes);
+  // Refused before a session is created, so that a refusal leaves none behind.
+  if (granted.offline) requireOfflineAccess(client, roles.realm);
   let session: SessionView | null = null;
   if (settings.clientCredentialsUseRefreshToken) {
     // A persistent session (authMethod client_auth) only when the client asks for refresh tokens.
@@ -336,10 +343,31 @@ async function clientCredentialsGrant(g: GrantContext): Promise<Record<string, u
     });
     session = created.session;
   }
-  if (granted.offline) requireOfflineAccess(client, roles.realm);
   const issued = await issue(g, user, roles, session, granted.scope, GRANT.clientCredentials, false, { reuseId: session === null ? null : newReuseId(realm) });
   ctx.events.emit({ type: 'CLIENT_LOGIN', realmId: realm.id, clientId: client.clientId, userId: user.id, sessionId: session?.id ?? null, ipAddress: ipOf(request), error: null, details: { grant_type: GRANT.clientCredentials, token_id: issued.accessJti, client_auth_method: 'client-secret' } });
   return issued.body;
+}
+
+/**
+ * PKCE at the token endpoint, as Keycloak's PkceUtils: a code with a
+ * challenge needs a verifier (43-128 unreserved characters) that matches it;
+ * a verifier without a challenge is refused too. An empty verifier is an
+ * invalid one, an absent one is "not specified".
+ */
+function checkPkce(
+  challenge: string | null,
+  method: string | null,
+  verifier: string | undefined,
+  fail: (error: string, description: string) => OAuthError,
+): void {
+  if (challenge === null) {
+    if (verifier !== undefined) throw fail('invalid_code_verifier', 'PKCE code verifier specified but challenge not present in authorization');
+    return;
+  }
+  if (verifier === undefined) throw fail('code_verifier_missing', 'PKCE code verifier not specified');
+  if (!CODE_VERIFIER.test(verifier)) throw fail('invalid_code_verifier', 'PKCE verification failed: Invalid code verifier');
+  const computed = method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
+  if (computed !== challenge) throw fail('pkce_verification_failed', 'PKCE verification failed: Code mismatch');
 }
 
 /** A fresh authorization code value (the session id is appended by the caller). */

@@ -5,11 +5,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { END_REASON } from '../../protocol/actor-messages.js';
 import { SIGNATURE_ALGORITHMS } from '../../realm/model.js';
-import { issuedBeforeSessionStart } from '../../session/refresh-checks.js';
+import { isStale } from '../../session/not-before.js';
+import { invalidIssuerDescription, issuedBeforeSessionStart, REFRESH_GRANT_ERROR } from '../../session/refresh-checks.js';
 import { verifyJwt } from '../../tokens/jwt.js';
 import type { FacadeContext } from '../context.js';
-import { OAuthError, invalidRequest, invalidToken } from './oauth-error.js';
-import { authenticateClient, field, ipOf, issuerOf, realmOf, type FormBody } from './request-context.js';
+import { OAuthError, insufficientScope, invalidRequest, invalidToken } from './oauth-error.js';
+import { authenticateClient, field, ipOf, issuerOf, realmOf, requireFormBody, type FormBody } from './request-context.js';
 import { checkToken } from './token-checks.js';
 import { INTROSPECT_BODY, REVOKE_BODY, USERINFO_BODY } from '../schemas/oidc.js';
 
@@ -62,12 +63,12 @@ export function registerTokenEndpoints(app: FastifyInstance, ctx: FacadeContext)
   });
 
   // ---------------------------------------------------------- introspection
-  app.post(`${PATH}/token/introspect`, { schema: { body: INTROSPECT_BODY } }, async (request, reply) => {
+  app.post(`${PATH}/token/introspect`, { schema: { body: INTROSPECT_BODY }, preValidation: requireFormBody }, async (request, reply) => {
     void reply.header('cache-control', 'no-store');
     const realm = realmOf(ctx, request);
     const body = (request.body ?? {}) as FormBody;
     const client = authenticateClient(ctx, request, realm, body);
-    if (client.publicClient) throw new OAuthError(401, 'invalid_request', 'Client not allowed.');
+    if (client.publicClient) throw new OAuthError(403, 'invalid_request', 'Client not allowed.');
     const token = field(body, 'token');
     if (token === undefined || token === '') throw invalidRequest('Token not provided.');
     const checked = await checkToken(ctx, realm, issuerOf(ctx, request, realm), token, { allowRefresh: true });
@@ -84,7 +85,7 @@ export function registerTokenEndpoints(app: FastifyInstance, ctx: FacadeContext)
   });
 
   // ------------------------------------------------------------- revocation
-  app.post(`${PATH}/revoke`, { schema: { body: REVOKE_BODY } }, async (request, reply) => {
+  app.post(`${PATH}/revoke`, { schema: { body: REVOKE_BODY }, preValidation: requireFormBody }, async (request, reply) => {
     void reply.header('cache-control', 'no-store');
     const realm = realmOf(ctx, request);
     const body = (request.body ?? {}) as FormBody;
@@ -95,6 +96,10 @@ export function registerTokenEndpoints(app: FastifyInstance, ctx: FacadeContext)
     // RFC 7009 §2.2: an invalid or unknown token is answered 200 all the same.
     if (!verified.ok) return reply.code(200).send({ error: 'invalid_token', error_description: 'Invalid token' });
     const t = verified.payload;
+    if (t['typ'] !== 'Bearer' && t['typ'] !== 'Refresh' && t['typ'] !== 'Offline') {
+      throw new OAuthError(400, 'unsupported_token_type', 'Unsupported token type');
+    }
+    if (typeof t['azp'] !== 'string') return reply.code(200).send({ error: 'invalid_token', error_description: 'Invalid token' });
     if (t['azp'] !== client.clientId) throw invalidRequest('Unmatching clients');
     const now = ctx.clock.nowSeconds();
     const typ = t['typ'];
@@ -103,6 +108,7 @@ export function registerTokenEndpoints(app: FastifyInstance, ctx: FacadeContext)
       const jti = typeof t['jti'] === 'string' ? t['jti'] : '';
       const exp = typeof t['exp'] === 'number' ? t['exp'] : now;
       if (jti !== '') await ctx.revoked.revoke(jti, exp, now);
+      ctx.events.emit({ type: 'REVOKE_GRANT', realmId: realm.id, clientId: client.clientId, userId: typeof t['sub'] === 'string' ? t['sub'] : null, sessionId: sid, ipAddress: ipOf(request), error: null, details: { token_id: jti } });
       return reply.code(200).send();
     }
     if ((typ === 'Refresh' || typ === 'Offline') && sid !== null) {
@@ -131,6 +137,11 @@ export function registerTokenEndpoints(app: FastifyInstance, ctx: FacadeContext)
     }
     const p = checked.payload;
     const scopes = new Set(String(p['scope'] ?? '').split(' '));
+    // Keycloak 19.0.2+: UserInfo is OIDC only; a token without the openid scope gets 403 insufficient_scope.
+    if (!scopes.has('openid')) {
+      ctx.events.emit({ type: 'USER_INFO_REQUEST_ERROR', realmId: realm.id, clientId: String(p['azp'] ?? ''), userId: checked.user.id, sessionId: null, ipAddress: ipOf(request), error: 'access_denied', details: { reason: 'Missing openid scope' } });
+      throw insufficientScope('Missing openid scope', realm.name);
+    }
     const user = checked.user;
     const out: Record<string, unknown> = { sub: user.id };
     if (scopes.has('email')) out['email_verified'] = user.emailVerified;
@@ -158,6 +169,7 @@ export function registerTokenEndpoints(app: FastifyInstance, ctx: FacadeContext)
  * token's expiry is not checked; its iat must not precede the session.
  */
 export async function refreshTokenLogout(ctx: FacadeContext, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  await requireFormBody(request);
   const body = (request.body ?? {}) as FormBody;
   const realm = realmOf(ctx, request);
   const client = authenticateClient(ctx, request, realm, body);
@@ -165,15 +177,25 @@ export async function refreshTokenLogout(ctx: FacadeContext, request: FastifyReq
   if (!verified.ok) throw new OAuthError(400, 'invalid_grant', 'Invalid refresh token');
   const t = verified.payload;
   if (t['typ'] !== 'Refresh' && t['typ'] !== 'Offline') throw new OAuthError(400, 'invalid_grant', 'Invalid refresh token');
+  // TokenManager.verifyRefreshToken without the expiry check: issuer, realm not-before, client.
+  const issuer = issuerOf(ctx, request, realm);
+  if (t['iss'] !== issuer) throw new OAuthError(400, 'invalid_grant', invalidIssuerDescription(issuer, String(t['iss'])));
+  const iat = typeof t['iat'] === 'number' ? t['iat'] : 0;
+  if (isStale(iat, realm.sessions.notBefore)) throw new OAuthError(400, 'invalid_grant', REFRESH_GRANT_ERROR.staleToken);
   if (t['azp'] !== client.clientId) throw new OAuthError(400, 'invalid_grant', "Invalid refresh token. Token client and authorized client don't match");
   const sid = typeof t['sid'] === 'string' ? t['sid'] : '';
-  const iat = typeof t['iat'] === 'number' ? t['iat'] : 0;
-  const got = await ctx.engine.getSession(sid);
+  // An offline token logs out its offline session, and the online one of the
+  // same id with it (AuthenticationManager.backchannelLogout with offline =
+  // true); back-channel logouts go to the offline session's clients.
+  const offline = t['typ'] === 'Offline';
+  const got = offline ? await ctx.engine.getOfflineSession(sid) : await ctx.engine.getSession(sid);
   if (got !== null) {
     if (issuedBeforeSessionStart(iat, got.session.started)) throw new OAuthError(400, 'invalid_grant', 'Refresh token issued before the user session started');
-    const ended = await ctx.engine.logoutSession(sid, END_REASON.logout);
+    let ended = offline ? await ctx.engine.removeOfflineSession(sid, END_REASON.logout) : null;
+    const online = await ctx.engine.logoutSession(sid, END_REASON.logout);
+    ended ??= online;
     if (ended !== null) {
-      ctx.backchannel.notify(realm.id, issuerOf(ctx, request, realm), [ended], ctx.clock.nowSeconds());
+      ctx.backchannel.notify(realm.id, issuer, [ended], ctx.clock.nowSeconds());
       ctx.metrics.sessionsRevoked.inc({ realm: realm.name, cause: 'logout' });
       ctx.events.emit({ type: 'LOGOUT', realmId: realm.id, clientId: client.clientId, userId: ended.session.userId, sessionId: sid, ipAddress: ipOf(request), error: null, details: {} });
     }

@@ -1,7 +1,6 @@
 // The end of a successful browser login, by form or by SSO cookie: a code
 // for the client, the SSO cookies (renewed on SSO too, as Keycloak's
-// redirectAfterSuccessfulFlow does, with the same expiry since it follows the
-// session's max), a LOGIN event, and the redirect.
+// redirectAfterSuccessfulFlow does), a LOGIN event, and the redirect.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionView } from '../../../protocol/actor-messages.js';
@@ -12,7 +11,7 @@ import type { AuthorizationRequest } from './authorization-request.js';
 import { codeRedirectUrl, errorRedirectUrl } from './authorization-response.js';
 import { cookieScope, expireRememberMeCookie, setLoginCookies, setRememberMeCookie } from './browser-cookies.js';
 import { sendRedirect } from './html-page.js';
-import { mintIdentityToken, ssoCookieLifetimes } from './identity-cookie.js';
+import { mintIdentityToken, ssoSessionMax } from './identity-cookie.js';
 
 export interface CompletedLogin {
   session: SessionView;
@@ -32,13 +31,13 @@ export async function completeLogin(ctx: FacadeContext, request: FastifyRequest,
   }
   const scope = cookieScope(ctx, request, realm);
   const identity = mintIdentityToken(ctx, realm, issuer, session, now);
-  const lifetimes = ssoCookieLifetimes(realm, session.rememberMe);
+  const lifetime = ssoSessionMax(realm, session.rememberMe);
   setLoginCookies(reply, scope, {
     identityJwt: identity.jwt,
     session,
-    // A remembered cookie lives exactly as long as its token: the session's max.
-    identityMaxAge: lifetimes.identityMaxAge === null ? null : identity.exp - now,
-    sessionMaxAge: lifetimes.sessionMaxAge,
+    // Not remembered: a browser-session cookie, as Keycloak's.
+    identityMaxAge: session.rememberMe ? lifetime : null,
+    sessionMaxAge: lifetime,
   });
   if (done.rememberMeCookie === 'expire') expireRememberMeCookie(reply, scope);
   else if (done.rememberMeCookie !== 'keep') setRememberMeCookie(reply, scope, done.rememberMeCookie.username);

@@ -19,20 +19,23 @@ import { COOKIE, cookieOf } from './browser-cookies.js';
 
 export const IDENTITY_TOKEN_TYPE = 'Serialized-ID';
 
-/** How long the SSO cookies live: the session's own max (KEYCLOAK.md §2.3, §2.7). */
-export function ssoCookieLifetimes(realm: RealmRecord, rememberMe: boolean): { identityMaxAge: number | null; sessionMaxAge: number; max: number } {
+/**
+ * The lifetime of the identity token and the SSO cookies: the session's max
+ * lifespan (KEYCLOAK.md §2.3, §2.7), max(ssoSessionMaxLifespan,
+ * ssoSessionMaxLifespanRememberMe) for remembered sessions. As Keycloak's,
+ * it counts from each issue (login or SSO); the session's own validity is
+ * checked on every use anyway.
+ */
+export function ssoSessionMax(realm: RealmRecord, rememberMe: boolean): number {
   const t = realmTimeouts(realm.sessions);
-  const max = rememberMe ? t.rememberMeMax : t.max;
-  // Not remembered: the identity cookie dies with the browser session, as Keycloak's.
-  return { identityMaxAge: rememberMe ? max : null, sessionMaxAge: max, max };
+  return rememberMe ? t.rememberMeMax : t.max;
 }
 
-/** Signs the identity token of `session`; it expires with the session's max lifespan. */
+/** Signs the identity token of `session`. */
 export function mintIdentityToken(ctx: FacadeContext, realm: RealmRecord, issuer: string, session: SessionView, now: number): { jwt: string; exp: number } {
   const signer = ctx.keys.signer(realm.id, 'HS512');
   if (signer === undefined) throw new Error(`realm ${realm.id} has no active HS512 key`);
-  const { max } = ssoCookieLifetimes(realm, session.rememberMe);
-  const exp = Math.max(session.started + max, now + 1);
+  const exp = now + ssoSessionMax(realm, session.rememberMe);
   const jwt = signer.sign({
     exp,
     iat: now,

@@ -17,7 +17,9 @@ export type FormStateType = (typeof FORM_STATE_TYPE)[keyof typeof FORM_STATE_TYP
 export function signFormState(ctx: FacadeContext, realm: RealmRecord, typ: FormStateType, claims: JwtPayload, now: number, lifetimeSeconds: number): string {
   const signer = ctx.keys.signer(realm.id, 'HS512');
   if (signer === undefined) throw new Error(`realm ${realm.id} has no active HS512 key`);
-  return signer.sign({ ...claims, typ, realm: realm.id, iat: now, exp: now + lifetimeSeconds });
+  // Absent values are left out: the token rides in every login form, so shorter is better.
+  const present = Object.fromEntries(Object.entries(claims).filter(([, v]) => v !== null && v !== undefined));
+  return signer.sign({ ...present, typ, realm: realm.id, iat: now, exp: now + lifetimeSeconds });
 }
 
 export type FormStateResult = { status: 'valid'; claims: JwtPayload } | { status: 'expired'; claims: JwtPayload } | { status: 'invalid' };

@@ -1,0 +1,138 @@
+// Goal: every option is a flag and an environment variable with a default;
+// flags win over variables, variables over defaults; every invalid value is
+// refused with a ConfigError (code ERR_INVALID_OPTION) whose one-line message
+// names the option; --help lists every option. Method: parseOptions() on
+// argument and environment tables.
+
+import test, { type ExecutionContext } from 'ava';
+import { ConfigError, OPTION_SPECS, defaultShards, envName, helpText, parseOptions, type NodeOptions } from '../../src/config/options.js';
+
+function parse(argv: string[], env: Record<string, string> = {}): NodeOptions {
+  const result = parseOptions(argv, env);
+  if (result.help) throw new Error('unexpected help');
+  return result.options;
+}
+
+function refused(t: ExecutionContext, argv: string[], env: Record<string, string>, names: string): void {
+  const err = t.throws(() => parseOptions(argv, env), { instanceOf: ConfigError }, `${argv.join(' ')} ${JSON.stringify(env)}`);
+  if (err === undefined) return;
+  t.is(err.code, 'ERR_INVALID_OPTION');
+  t.true(err.message.includes(names), `"${err.message}" names ${names}`);
+  t.false(err.message.includes('\n'), 'one line');
+}
+
+test('defaults match the documented ones', (t) => {
+  t.deepEqual(parse([]), {
+    httpPort: 8080,
+    managementPort: 9000,
+    host: '127.0.0.1',
+    dataDir: './data',
+    importRealm: null,
+    shards: defaultShards(),
+    idleGraceSeconds: 120,
+    offlineCacheEntries: 10000,
+    hostname: null,
+    nodeId: 'node-1',
+    grpcPort: 50051,
+    peers: [],
+    owners: 2,
+    logLevel: 'info',
+  });
+  t.true(defaultShards() >= 1);
+});
+
+test('every option is a flag and a SESSIOND_ variable', (t) => {
+  t.is(envName('--http-port'), 'SESSIOND_HTTP_PORT');
+  t.is(envName('--idle-grace-seconds'), 'SESSIOND_IDLE_GRACE_SECONDS');
+  const flags = OPTION_SPECS.map((s) => s.flag);
+  t.is(new Set(flags).size, flags.length);
+  for (const flag of ['--http-port', '--management-port', '--host', '--data-dir', '--import-realm', '--shards', '--idle-grace-seconds', '--offline-cache-entries', '--hostname', '--node-id', '--grpc-port', '--peers', '--owners', '--log-level']) {
+    t.true(flags.includes(flag), flag);
+  }
+});
+
+test('flags (both spellings) win over variables, variables over defaults', (t) => {
+  const env = { SESSIOND_HTTP_PORT: '8081', SESSIOND_SHARDS: '3', SESSIOND_LOG_LEVEL: 'debug' };
+  const o = parse(['--http-port', '8082', '--shards=4'], env);
+  t.is(o.httpPort, 8082);
+  t.is(o.shards, 4);
+  t.is(o.logLevel, 'debug');
+  t.is(parse([], { SESSIOND_IDLE_GRACE_SECONDS: '0' }).idleGraceSeconds, 0);
+  t.is(parse([], { SESSIOND_SHARDS: '' }).shards, defaultShards(), 'an empty variable is unset');
+  t.is(parse(['--shards', '1', '--shards', '2']).shards, 2, 'the last flag wins');
+});
+
+test('values are converted: ports, counts, paths, URLs, peers, levels', (t) => {
+  const o = parse([
+    '--host', '0.0.0.0', '--data-dir', '/var/lib/sessiond', '--import-realm', './realms', '--hostname', 'https://sso.example.com/',
+    '--peers', 'a.example:50051, [::1]:50052,10.0.0.3:7', '--owners', '3', '--node-id', 'n-2', '--offline-cache-entries', '0',
+    '--management-port', '0', '--log-level', 'silent', '--idle-grace-seconds', '86400',
+  ]);
+  t.is(o.host, '0.0.0.0');
+  t.is(o.dataDir, '/var/lib/sessiond');
+  t.is(o.importRealm, './realms');
+  t.is(o.hostname, 'https://sso.example.com', 'trailing slash removed');
+  t.deepEqual(o.peers, ['a.example:50051', '[::1]:50052', '10.0.0.3:7']);
+  t.is(o.owners, 3);
+  t.is(o.nodeId, 'n-2');
+  t.is(o.offlineCacheEntries, 0);
+  t.is(o.managementPort, 0);
+  t.is(o.logLevel, 'silent');
+  t.is(o.idleGraceSeconds, 86400);
+  t.deepEqual(parse(['--peers', '']).peers, [], 'no peers: a single node');
+});
+
+test('invalid values are refused naming the option', (t) => {
+  refused(t, ['--http-port', 'abc'], {}, '--http-port');
+  refused(t, ['--http-port', '65536'], {}, '--http-port');
+  refused(t, ['--http-port', '-1'], {}, '--http-port');
+  refused(t, ['--grpc-port', '1.5'], {}, '--grpc-port');
+  refused(t, ['--shards', '0'], {}, '--shards');
+  refused(t, ['--shards', '257'], {}, '--shards');
+  refused(t, ['--shards', 'two'], {}, '--shards');
+  refused(t, ['--owners', '0'], {}, '--owners');
+  refused(t, ['--idle-grace-seconds', '-5'], {}, '--idle-grace-seconds');
+  refused(t, ['--idle-grace-seconds', '86401'], {}, '--idle-grace-seconds');
+  refused(t, ['--hostname', 'sso.example.com'], {}, '--hostname');
+  refused(t, ['--hostname', 'ftp://sso.example.com'], {}, '--hostname');
+  refused(t, ['--peers', 'nohost'], {}, '--peers');
+  refused(t, ['--peers', 'a:0'], {}, '--peers');
+  refused(t, ['--peers', 'a:70000'], {}, '--peers');
+  refused(t, ['--log-level', 'loud'], {}, '--log-level');
+  refused(t, ['--data-dir', '  '], {}, '--data-dir');
+  refused(t, ['--node-id='], {}, '--node-id');
+  refused(t, [], { SESSIOND_SHARDS: 'x' }, 'SESSIOND_SHARDS');
+  refused(t, [], { SESSIOND_MANAGEMENT_PORT: '99999' }, 'SESSIOND_MANAGEMENT_PORT');
+});
+
+test('unknown flags, stray arguments and missing values are refused naming them', (t) => {
+  refused(t, ['--bogus', '1'], {}, '--bogus');
+  refused(t, ['--bogus=1'], {}, '--bogus');
+  refused(t, ['stray'], {}, 'stray');
+  refused(t, ['--shards'], {}, '--shards');
+  refused(t, ['--shards', '--host', 'x'], {}, '--shards');
+});
+
+test('two services on one port are refused; port 0 (any free port) may repeat', (t) => {
+  refused(t, ['--http-port', '9000'], {}, '--management-port');
+  refused(t, ['--grpc-port', '8080'], {}, '--grpc-port');
+  const o = parse(['--http-port', '0', '--management-port', '0', '--grpc-port', '0']);
+  t.deepEqual([o.httpPort, o.managementPort, o.grpcPort], [0, 0, 0]);
+});
+
+test('--help and -h ask for help wherever they appear', (t) => {
+  t.deepEqual(parseOptions(['--help'], {}), { help: true });
+  t.deepEqual(parseOptions(['--shards', '2', '-h'], {}), { help: true });
+});
+
+test('the help text lists every flag with its variable and default', (t) => {
+  const text = helpText();
+  for (const spec of OPTION_SPECS) {
+    t.true(text.includes(spec.flag), spec.flag);
+    t.true(text.includes(envName(spec.flag)), envName(spec.flag));
+  }
+  t.regex(text, /--help/);
+  t.regex(text, /default 8080/);
+  t.regex(text, /SESSIOND_BOOTSTRAP_ADMIN_USERNAME/);
+  t.regex(text, /status 2/);
+});

@@ -1,0 +1,104 @@
+// Goal: the management port answers liveness, readiness (shards up and every
+// extra check) and a Prometheus exposition whose sessiond_ metrics follow
+// the engine: sessions and client sessions per realm, expirations by reason,
+// mailbox depth per shard, commands by op and outcome, restarts per shard.
+// Method: Fastify inject() into buildManagementServer() over a real Engine
+// (two workers, ManualClock); the exposition is parsed strictly.
+
+import test from 'ava';
+import { buildManagementServer } from '../../src/http/management-server.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { startEngine, userOnShard, waitFor } from '../helpers/engine-harness.js';
+import { parseExposition, sampleValue } from '../helpers/prometheus.js';
+
+const R = 'realm-uuid-1';
+
+async function setup(t: Parameters<typeof startEngine>[0], readyChecks?: Record<string, () => boolean>) {
+  const metrics = new Metrics();
+  const h = await startEngine(t, { observer: metrics.engineObserver() });
+  const app = buildManagementServer({
+    engine: h.engine, metrics, realmIds: () => [R, 'empty-uuid'], realmName: (id) => (id === R ? 'demo' : 'empty'), offlineCount: (id) => (id === R ? 4 : 0),
+    ...(readyChecks === undefined ? {} : { readyChecks }),
+  });
+  t.teardown(() => app.close());
+  const scrape = async () => {
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    t.is(res.statusCode, 200);
+    t.regex(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    return parseExposition(res.body);
+  };
+  return { ...h, metrics, app, scrape };
+}
+
+test('/health/live is UP', async (t) => {
+  const { app } = await setup(t);
+  const res = await app.inject({ method: 'GET', url: '/health/live' });
+  t.is(res.statusCode, 200);
+  t.deepEqual(res.json(), { status: 'UP' });
+});
+
+test('/health/ready is UP with the shards up, DOWN (503) when a check fails or the engine is closed', async (t) => {
+  let imported = false;
+  const { app, engine } = await setup(t, { imports: () => imported });
+  let res = await app.inject({ method: 'GET', url: '/health/ready' });
+  t.is(res.statusCode, 503);
+  t.deepEqual(res.json(), { status: 'DOWN', checks: { shards: true, imports: false } });
+  imported = true;
+  res = await app.inject({ method: 'GET', url: '/health/ready' });
+  t.is(res.statusCode, 200);
+  t.deepEqual(res.json(), { status: 'UP', checks: { shards: true, imports: true } });
+  await engine.close();
+  res = await app.inject({ method: 'GET', url: '/health/ready' });
+  t.is(res.statusCode, 503);
+  t.deepEqual(res.json(), { status: 'DOWN', checks: { shards: false, imports: true } });
+});
+
+test('/metrics is valid exposition text with every sessiond_ metric described', async (t) => {
+  const { scrape } = await setup(t);
+  const m = await scrape();
+  for (const [name, type] of [
+    ['sessiond_sessions_active', 'gauge'], ['sessiond_client_sessions_active', 'gauge'], ['sessiond_session_expirations_total', 'counter'],
+    ['sessiond_actor_mailbox_depth', 'gauge'], ['sessiond_actor_commands_total', 'counter'], ['sessiond_actor_restarts_total', 'counter'],
+  ] as const) {
+    t.is(m.type.get(name), type, name);
+    t.true((m.help.get(name) ?? '').length > 0, `${name} has help`);
+  }
+  t.true([...m.type.keys()].every((name) => name.startsWith('sessiond_')), 'every metric has the prefix');
+  t.true(m.type.has('sessiond_process_cpu_user_seconds_total'), 'process metrics are prefixed too');
+  t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '0' }), 0);
+  t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '1' }), 0);
+  t.is(sampleValue(m, 'sessiond_sessions_active', { realm: 'empty', type: 'regular' }), 0, 'known realms show up with 0');
+});
+
+test('/metrics follows sessions, client sessions, expirations, commands and restarts', async (t) => {
+  const { engine, scrape, advance } = await setup(t);
+  await engine.putRealm(R, { ssoSessionIdleTimeout: 600 });
+  for (const u of [userOnShard(R, 0, 'a-'), userOnShard(R, 1, 'b-'), 'c']) {
+    const { session } = await engine.createSession({ realm: R, userId: u, username: u, ip: '10.0.0.1', client: { client: 'app', scope: 'openid' } });
+    await engine.attachClient(session.id, R, { client: 'portal', scope: 'openid' });
+  }
+  let m = await scrape();
+  t.is(sampleValue(m, 'sessiond_sessions_active', { realm: 'demo', type: 'regular' }), 3, 'labelled with the realm name');
+  t.is(sampleValue(m, 'sessiond_sessions_active', { realm: 'demo', type: 'offline' }), 4);
+  t.is(sampleValue(m, 'sessiond_client_sessions_active', { realm: 'demo' }), 6);
+  t.is(sampleValue(m, 'sessiond_actor_commands_total', { op: 'sessionCreate', outcome: 'ok' }), 3);
+
+  await advance(720);
+  m = await scrape();
+  t.is(sampleValue(m, 'sessiond_sessions_active', { realm: 'demo', type: 'regular' }), 0);
+  t.is(sampleValue(m, 'sessiond_session_expirations_total', { realm: 'demo', reason: 'idle' }), 3);
+  m = await scrape();
+  t.is(sampleValue(m, 'sessiond_session_expirations_total', { realm: 'demo', reason: 'idle' }), 3, 'a counter, not re-added per scrape');
+
+  await engine.crashShard(1);
+  await waitFor(() => engine.ready, 'shard 1 to restart');
+  m = await scrape();
+  t.is(sampleValue(m, 'sessiond_actor_restarts_total', { shard: '1' }), 1);
+  t.is(sampleValue(m, 'sessiond_session_expirations_total', { realm: 'demo', reason: 'idle' }), 3, 'a restarted shard does not lower the counter');
+});
+
+test('unknown management paths are 404', async (t) => {
+  const { app } = await setup(t);
+  t.is((await app.inject({ method: 'GET', url: '/nope' })).statusCode, 404);
+  t.is((await app.inject({ method: 'POST', url: '/metrics' })).statusCode, 404);
+});

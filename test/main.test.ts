@@ -1,0 +1,154 @@
+// Goal: the real process behaves as an operator expects (DESIGN.md §1):
+// it becomes ready on its management port, serves parseable Prometheus
+// metrics, stops with exit code 0 on SIGTERM, refuses invalid configuration
+// with exit code 2 and exactly one stderr line naming the option, and
+// documents every option in --help. Method: spawn `node dist/src/main.js`
+// on 127.0.0.1 with free ports (found by listening on port 0 first), wait
+// for its "ready" log line, talk HTTP to it, signal it.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { OPTION_SPECS, envName } from '../src/config/options.js';
+import { parseExposition, sampleValue } from './helpers/prometheus.js';
+
+const MAIN = new URL('../src/main.js', import.meta.url);
+const STARTUP_TIMEOUT_MS = 30_000;
+
+/** The environment without any SESSIOND_ variable of the developer's shell. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SESSIOND_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Run {
+  const child = spawn(process.execPath, [MAIN.pathname, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/** Waits for a JSON log line with this msg (the process logs with pino), or for the process to end. */
+async function logLine(r: Run, msg: string): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  let exited = false;
+  void r.exit.then(() => (exited = true));
+  for (;;) {
+    for (const line of r.stdout().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry['msg'] === msg) return entry;
+    }
+    if (exited) throw new Error(`process ended before logging "${msg}"; stderr: ${r.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`no "${msg}" log line within ${STARTUP_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort: number }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sessiond-main-'));
+  const [managementPort, httpPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
+  const r = run([
+    '--host', '127.0.0.1', '--management-port', String(managementPort), '--http-port', String(httpPort), '--grpc-port', String(grpcPort),
+    '--shards', '2', '--data-dir', dataDir, '--log-level', 'info',
+  ]);
+  t.teardown(async () => {
+    if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    await r.exit;
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  await logLine(r, 'sessiond node ready');
+  return { r, managementPort };
+}
+
+test.serial('the process becomes ready, serves Prometheus metrics, and exits 0 on SIGTERM', async (t) => {
+  const { r, managementPort } = await startNode(t);
+  const base = `http://127.0.0.1:${managementPort}`;
+
+  const live = await fetch(`${base}/health/live`);
+  t.is(live.status, 200);
+  const ready = await fetch(`${base}/health/ready`);
+  t.is(ready.status, 200);
+  t.is(((await ready.json()) as { status: string }).status, 'UP');
+
+  const res = await fetch(`${base}/metrics`);
+  t.is(res.status, 200);
+  t.regex(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  const m = parseExposition(await res.text());
+  for (const [name, type] of [
+    ['sessiond_sessions_active', 'gauge'], ['sessiond_client_sessions_active', 'gauge'], ['sessiond_session_expirations_total', 'counter'],
+    ['sessiond_actor_mailbox_depth', 'gauge'], ['sessiond_actor_commands_total', 'counter'], ['sessiond_actor_restarts_total', 'counter'],
+  ] as const) {
+    t.is(m.type.get(name), type, `# TYPE ${name}`);
+    t.true((m.help.get(name) ?? '').length > 0, `# HELP ${name}`);
+  }
+  t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '0' }), 0);
+  t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '1' }), 0);
+  t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '2' }), undefined, 'exactly the two shards asked for');
+
+  t.true(r.child.kill('SIGTERM'));
+  const { code, signal } = await r.exit;
+  t.is(signal, null);
+  t.is(code, 0, `stderr: ${r.stderr()}`);
+  t.is(r.stderr(), '', 'nothing on stderr');
+  t.truthy(await logLine(r, 'stopped'));
+});
+
+const invalid: [string, string[], Record<string, string>, string][] = [
+  ['a port that is not a number', ['--http-port', 'abc'], {}, '--http-port'],
+  ['zero shards', ['--shards', '0'], {}, '--shards'],
+  ['an unknown flag', ['--no-such-flag', '1'], {}, '--no-such-flag'],
+  ['an invalid environment variable', [], { SESSIOND_IDLE_GRACE_SECONDS: 'soon' }, 'SESSIOND_IDLE_GRACE_SECONDS'],
+  ['a flag without its value', ['--management-port'], {}, '--management-port'],
+];
+
+for (const [what, args, env, names] of invalid) {
+  test(`invalid configuration (${what}) exits 2 with one stderr line naming ${names}`, async (t) => {
+    const r = run(args, cleanEnv(env));
+    const { code } = await r.exit;
+    t.is(code, 2);
+    const lines = r.stderr().split('\n').filter((l) => l !== '');
+    t.is(lines.length, 1, r.stderr());
+    t.true(lines[0]!.includes(names), lines[0]);
+    t.is(r.stdout(), '', 'it did not start');
+  });
+}
+
+test('--help exits 0 and lists every option with its environment variable', async (t) => {
+  const r = run(['--help']);
+  const { code } = await r.exit;
+  t.is(code, 0);
+  t.is(r.stderr(), '');
+  const text = r.stdout();
+  for (const spec of OPTION_SPECS) {
+    t.true(text.includes(spec.flag), spec.flag);
+    t.true(text.includes(envName(spec.flag)), envName(spec.flag));
+  }
+  t.true(text.includes('--help'));
+});

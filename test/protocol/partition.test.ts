@@ -1,0 +1,123 @@
+// Goal: partitions and session ids route every session without a directory:
+// a user's partition is stable forever (pinned vectors), spread evenly, and a
+// session id carries its partition so partitionOfSessionId recovers it, while
+// anything that is not a session id is refused (-1) without throwing.
+// Method: pinned values, exhaustive round trips over all partitions, and
+// seeded fast-check properties (FC_SEED overrides; the seed prints on failure).
+
+import test from 'ava';
+import fc from 'fast-check';
+import { PARTITION_COUNT } from '../../src/constants.js';
+import {
+  SESSION_ID_LENGTH,
+  newSessionId,
+  partitionOf,
+  partitionOfSessionId,
+  shardOfPartition,
+} from '../../src/protocol/partition.js';
+
+const seed = Number(process.env.FC_SEED ?? 20_251_124);
+
+test('partitionOf is pinned: changing it would strand every existing session id', (t) => {
+  t.is(partitionOf('demo', 'u1'), 620);
+  t.is(partitionOf('master', 'admin'), 936);
+  t.is(partitionOf('', ''), 287);
+  t.is(partitionOf('realm-é', 'üser'), 676);
+});
+
+test('partitionOf is in range, deterministic and spreads users evenly', (t) => {
+  const counts = new Array<number>(PARTITION_COUNT).fill(0);
+  const users = 102_400;
+  for (let i = 0; i < users; i++) {
+    const p = partitionOf('demo', `user-${i}`);
+    counts[p]!++;
+  }
+  t.is(partitionOf('demo', 'user-7'), partitionOf('demo', 'user-7'));
+  const expected = users / PARTITION_COUNT; // 100
+  t.true(Math.min(...counts) > expected * 0.5, `min ${Math.min(...counts)}`);
+  t.true(Math.max(...counts) < expected * 1.6, `max ${Math.max(...counts)}`);
+  const shard0 = counts.filter((_, p) => p % 2 === 0).reduce((a, b) => a + b, 0);
+  t.true(Math.abs(shard0 / users - 0.5) < 0.02, 'two shards get about half each');
+});
+
+test('the realm takes part in the partition: one user id in two realms is two users', (t) => {
+  let differ = 0;
+  for (let i = 0; i < 200; i++) if (partitionOf('realm-a', `u${i}`) !== partitionOf('realm-b', `u${i}`)) differ++;
+  t.true(differ > 190);
+});
+
+test('a session id is 24 base64url characters and encodes its partition, for every partition', (t) => {
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    const id = newSessionId(p);
+    if (id.length !== SESSION_ID_LENGTH || !/^[A-Za-z0-9_-]{24}$/.test(id) || partitionOfSessionId(id) !== p) {
+      t.fail(`partition ${p}: ${id}`);
+      return;
+    }
+  }
+  t.is(SESSION_ID_LENGTH, 24);
+  t.pass();
+});
+
+test('session ids are unique (128 random bits each)', (t) => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 50_000; i++) seen.add(newSessionId(i % PARTITION_COUNT));
+  t.is(seen.size, 50_000);
+});
+
+test('newSessionId refuses a partition out of range', (t) => {
+  for (const p of [-1, PARTITION_COUNT, 1.5, Number.NaN]) t.throws(() => newSessionId(p), { instanceOf: RangeError }, String(p));
+});
+
+test('partitionOfSessionId answers -1 for anything that is not a session id, never throwing', (t) => {
+  const valid = newSessionId(5);
+  const notIds: unknown[] = [
+    '',
+    'short',
+    valid.slice(1),
+    `${valid}A`,
+    `${valid.slice(0, 23)}=`,
+    `${valid.slice(0, 23)}.`,
+    `${valid.slice(0, 23)}é`,
+    `${valid.slice(0, 23)}\u{1F600}`.slice(0, 24),
+    'B'.padEnd(24, 'A'), // partition 1024 * ... ≥ PARTITION_COUNT
+    '//////////////////////////'.slice(0, 24),
+    null,
+    undefined,
+    42,
+    { length: 24 },
+  ];
+  for (const x of notIds) t.is(partitionOfSessionId(x as string), -1, JSON.stringify(x));
+  t.is(partitionOfSessionId('A'.repeat(24)), 0);
+  t.is(partitionOfSessionId('AP'.padEnd(24, 'A')), 15 << 4);
+  t.is(partitionOfSessionId('AAE'.padEnd(24, 'A')), 1, 'the low 4 bits come from the third character');
+});
+
+test('the partition sits in the id\'s first 16 bits: the highest partition round-trips and the next value is refused', (t) => {
+  const last = newSessionId(PARTITION_COUNT - 1);
+  t.is(partitionOfSessionId(last), PARTITION_COUNT - 1);
+  // Partition 1024 in the first two bytes: 0x04 0x00 -> "BA" + 4 zero bits.
+  t.is(partitionOfSessionId('BAA'.padEnd(24, 'A')), -1);
+});
+
+test('property: any 24-character string maps to -1 or a partition in range; generated ids round-trip', (t) => {
+  t.log(`fast-check seed ${seed} (FC_SEED to override)`);
+  fc.assert(
+    fc.property(fc.string({ minLength: 24, maxLength: 24 }), (text) => {
+      const p = partitionOfSessionId(text);
+      return p === -1 || (Number.isInteger(p) && p >= 0 && p < PARTITION_COUNT);
+    }),
+    { seed, numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: PARTITION_COUNT - 1 }), (p) => partitionOfSessionId(newSessionId(p)) === p),
+    { seed, numRuns: 2000 },
+  );
+  t.pass();
+});
+
+test('shardOfPartition is partition mod shards', (t) => {
+  t.is(shardOfPartition(0, 2), 0);
+  t.is(shardOfPartition(5, 2), 1);
+  t.is(shardOfPartition(1023, 4), 3);
+  t.is(shardOfPartition(7, 1), 0);
+});
