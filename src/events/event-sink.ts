@@ -1,7 +1,10 @@
 // User events and admin events (KEYCLOAK.md §7), stored in LMDB when the realm
 // enables them and kept `eventsExpiration` seconds. Keys are
-// [realmId, time ms, id], so a realm's events are one ordered range: queries
-// walk it newest first, expiry deletes its oldest end in bounded batches.
+// [realmId, time ms, sequence], so a realm's events are one ordered range:
+// queries walk it newest first, expiry deletes its oldest end in bounded
+// batches. The sequence orders events written within one millisecond (or one
+// second of a manual clock) as they happened; it starts from the wall clock in
+// µs, so it keeps growing across restarts.
 
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'lmdb';
@@ -58,13 +61,14 @@ export interface EventSinkStats {
 export class EventSink {
   readonly #store: RealmStore;
   readonly #env: LmdbEnv;
-  readonly #events: Database<UserEvent, [string, number, string]>;
-  readonly #adminEvents: Database<AdminEvent, [string, number, string]>;
+  readonly #events: Database<UserEvent, [string, number, number]>;
+  readonly #adminEvents: Database<AdminEvent, [string, number, number]>;
   readonly #listeners = new Set<(event: UserEvent) => void>();
   readonly stats: EventSinkStats = { written: 0, expired: 0 };
 
   readonly #nowMs: () => number;
   #lastWrite: Promise<unknown> = Promise.resolve();
+  #sequence = Date.now() * 1000;
 
   constructor(store: RealmStore, env: LmdbEnv, nowMs: () => number = Date.now) {
     this.#store = store;
@@ -105,7 +109,7 @@ export class EventSink {
     for (const listener of this.#listeners) listener(event);
     if (!this.stores(event.realmId, event.type)) return;
     this.stats.written++;
-    this.#lastWrite = this.#events.put([event.realmId, event.time, event.id], event);
+    this.#lastWrite = this.#events.put([event.realmId, event.time, this.#sequence++], event);
   }
 
   /** Records an admin event if the realm stores them (representation only with details enabled). */
@@ -125,7 +129,7 @@ export class EventSink {
       details: input.details,
     };
     this.stats.written++;
-    this.#lastWrite = this.#adminEvents.put([event.realmId, event.time, event.id], event);
+    this.#lastWrite = this.#adminEvents.put([event.realmId, event.time, this.#sequence++], event);
   }
 
   /**
@@ -143,7 +147,7 @@ export class EventSink {
     let skipped = 0;
     const from = filter.dateFrom ?? 0;
     const to = filter.dateTo ?? Number.MAX_SAFE_INTEGER;
-    for (const { value } of this.#events.getRange({ start: [realmId, to, '\uffff'], end: [realmId, from], reverse: true })) {
+    for (const { value } of this.#events.getRange({ start: [realmId, to, Number.MAX_SAFE_INTEGER], end: [realmId, from], reverse: true })) {
       if (out.length >= filter.max) break;
       if (filter.types !== undefined && filter.types.length > 0 && !filter.types.includes(value.type)) continue;
       if (filter.client !== undefined && value.clientId !== filter.client) continue;
@@ -164,7 +168,7 @@ export class EventSink {
     let skipped = 0;
     const from = filter.dateFrom ?? 0;
     const to = filter.dateTo ?? Number.MAX_SAFE_INTEGER;
-    for (const { value } of this.#adminEvents.getRange({ start: [realmId, to, '\uffff'], end: [realmId, from], reverse: true })) {
+    for (const { value } of this.#adminEvents.getRange({ start: [realmId, to, Number.MAX_SAFE_INTEGER], end: [realmId, from], reverse: true })) {
       if (out.length >= filter.max) break;
       if (filter.operationTypes !== undefined && filter.operationTypes.length > 0 && !filter.operationTypes.includes(value.operationType)) continue;
       if (filter.resourceTypes !== undefined && filter.resourceTypes.length > 0 && !filter.resourceTypes.includes(value.resourceType)) continue;
@@ -194,7 +198,7 @@ export class EventSink {
    * `budget` per call (a background timer calls it). Returns how many.
    */
   async expire(nowMs: number, budget: number): Promise<number> {
-    const keys: [string, number, string][] = [];
+    const keys: [string, number, number][] = [];
     for (const realm of this.#store.realms()) {
       const seconds = realm.events.eventsExpiration;
       if (!(seconds > 0)) continue;

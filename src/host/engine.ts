@@ -381,20 +381,27 @@ export class Engine extends EventEmitter {
 
   /** The refresh_token grant's session part: checks in Keycloak's order, clock bump, rotation bookkeeping. */
   async refresh(input: RefreshInput): Promise<SessionRefreshResult> {
-    const realm = this.#requireRealm(input.realm);
+    const shard = this.#pool.shardOfSession(this.#checkRefreshInput(input));
+    if (shard < 0) return { ok: false, error: 'Session not active', detached: false, ended: null };
+    return (await this.#pool.ask(shard, { op: OP.sessionRefresh, ...this.#refreshFields(input) })) as SessionRefreshResult;
+  }
+
+  /** Validates a refresh input; returns its session id. */
+  #checkRefreshInput(input: RefreshInput): string {
+    this.#requireRealm(input.realm);
     this.#requireString(input.client, 'client');
     if (input.token === null || typeof input.token !== 'object') throw new EngineError('ERR_INVALID_ARGUMENT', 'token must be an object');
     this.#requireString(input.token.jti, 'token.jti');
     this.#requireTime(input.token.iat, 'token.iat');
-    const shard = this.#pool.shardOfSession(input.sessionId);
-    if (shard < 0) return { ok: false, error: 'Session not active', detached: false, ended: null };
+    return input.sessionId;
+  }
+
+  /** What the shard needs for a refresh (online or offline): the not-before values and the user as the store knows it. */
+  #refreshFields(input: RefreshInput) {
+    const realm = this.#realms.get(input.realm)!;
     const nb = this.notBefore(input.realm, input.client, input.userId);
-    const user =
-      input.user === null
-        ? null
-        : { enabled: input.user?.enabled ?? true, notBefore: Math.max(input.user?.notBefore ?? 0, nb.user) };
-    return (await this.#pool.ask(shard, {
-      op: OP.sessionRefresh,
+    const user = input.user === null ? null : { enabled: input.user?.enabled ?? true, notBefore: Math.max(input.user?.notBefore ?? 0, nb.user) };
+    return {
       id: input.sessionId,
       realm: input.realm,
       client: input.client,
@@ -403,7 +410,7 @@ export class Engine extends EventEmitter {
       user,
       notBefore: { realm: realm.notBefore, client: nb.client },
       serverStartedAt: this.#startedAt,
-    })) as SessionRefreshResult;
+    };
   }
 
   /** Moves the user session's idle clock (SSO cookie use). False if the session is gone. */
@@ -630,23 +637,12 @@ export class Engine extends EventEmitter {
   /** The refresh_token grant for an offline token (typ Offline). */
   async refreshOffline(input: RefreshInput & { offlineAccess?: boolean }): Promise<SessionRefreshResult> {
     this.#requireEnv();
-    const realm = this.#requireRealm(input.realm);
-    const shard = this.#pool.shardOfSession(input.sessionId);
+    const shard = this.#pool.shardOfSession(this.#checkRefreshInput(input));
     if (shard < 0) return { ok: false, error: 'Offline user session not found', detached: false, ended: null };
-    const nb = this.notBefore(input.realm, input.client, input.userId);
-    const user =
-      input.user === null ? null : { enabled: input.user?.enabled ?? true, notBefore: Math.max(input.user?.notBefore ?? 0, nb.user) };
     return (await this.#pool.ask(shard, {
       op: OP.offlineRefresh,
-      id: input.sessionId,
-      realm: input.realm,
-      client: input.client,
-      now: this.#clock.nowSeconds(),
-      token: input.token,
-      user,
-      notBefore: { realm: realm.notBefore, client: nb.client },
+      ...this.#refreshFields(input),
       offlineAccess: input.offlineAccess !== false,
-      serverStartedAt: this.#startedAt,
     })) as SessionRefreshResult;
   }
 

@@ -71,7 +71,7 @@ test.serial('event expiry: housekeeping deletes events older than eventsExpirati
 
 test.serial('user events: LOGIN, LOGIN_ERROR, REFRESH_TOKEN, LOGOUT, USER_SESSION_DELETED (admin delete); filters and paging, newest first', async (t) => {
   const r = await realm();
-  const t0 = Date.now();
+  const t0 = a.node.clock.nowMs();
   const first = await a.login(r.name, APP, 'ursula', 'pw', { localAddress: '127.0.0.2' });
   t.is((await a.passwordGrant(r.name, APP, 'ursula', 'wrong')).status, 401);
   const refreshed = await a.refresh(r.name, APP, first.refresh_token!);
@@ -79,7 +79,7 @@ test.serial('user events: LOGIN, LOGIN_ERROR, REFRESH_TOKEN, LOGOUT, USER_SESSIO
   t.is((await a.logout(r.name, APP, refreshed.body.refresh_token)).status, 204);
   const second = await a.login(r.name, APP, 'victor', 'pw');
   await a.kc.realms.deleteSession({ realm: r.name, session: second.session_state!, isOffline: false });
-  const t1 = Date.now();
+  const t1 = a.node.clock.nowMs();
 
   const all = await events({ realm: r.name });
   t.deepEqual(all.map((e) => e.type), ['USER_SESSION_DELETED', 'LOGIN', 'LOGOUT', 'REFRESH_TOKEN', 'LOGIN_ERROR', 'LOGIN']);
