@@ -29,6 +29,9 @@ export const TURN_COMMANDS_MAX = 2048;
 /** Timer-wheel entries a shard fires in one event-loop turn (mass expiry stays interruptible). */
 export const EXPIRY_TURN_MAX = 4096;
 
+/** Time a shard spends on expiry in one turn at most, so waiting commands see sub-ms delays. */
+export const EXPIRY_TURN_MS = 1;
+
 /** How long the host waits for a shard to answer a command before failing it. */
 export const COMMAND_TIMEOUT_MS = 30_000;
 

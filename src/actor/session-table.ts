@@ -57,6 +57,8 @@ import { INTERNED_STRINGS_MAX } from '../constants.js';
 import { formatIpv4, parseIpv4 } from '../util/ip-address.js';
 
 const NONE = -1;
+/** Wheel entries fired between two clock checks of a time-bounded expiry turn. */
+const EXPIRY_STEP = 256;
 
 /** Realm attributes that move session deadlines (KEYCLOAK.md §2.3, §2.4). */
 const DEADLINE_KEYS: readonly (keyof RealmSessionSettings)[] = [
@@ -92,6 +94,21 @@ export interface SlotFilter {
 
 /** Called for every session that ends, before its slot is reused. */
 export type EndedListener = (view: SessionView, reason: EndReason | InvalidReason, at: number) => void;
+
+/**
+ * A copy of `text` that owns its characters. Strings decoded from a frame are
+ * slices of one string holding the whole batch (msgpackr's native decoder);
+ * keeping a slice would keep the whole batch alive for the session's life.
+ */
+function flat(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+function flatNotes(notes: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(notes)) out[flat(key)] = flat(String(value));
+  return out;
+}
 
 function growInt32(a: Int32Array<ArrayBuffer>, n: number, fill = 0): Int32Array<ArrayBuffer> {
   const b = new Int32Array(n);
@@ -351,7 +368,7 @@ export class SessionTable {
       realm.settings,
       client.settings,
       this.#times(slot),
-      { started: this.#cStarted[cs]!, timestamp: this.#cTimestamp[cs]! },
+      this.#clientTimes(cs),
       false,
       now,
       this.#graceSeconds,
@@ -610,8 +627,20 @@ export class SessionTable {
    * otherwise its expired client sessions are detached and the entry is
    * re-armed at the next deadline. Returns true when caught up.
    */
-  expire(now: number, budget: number): boolean {
-    return this.#wheel.advance(now, budget, (slot) => this.#fire(slot, now));
+  expire(now: number, budget: number, timeBudgetMs = Infinity): boolean {
+    if (timeBudgetMs === Infinity) return this.#wheel.advance(now, budget, (slot) => this.#fire(slot, now));
+    // Time-bounded: fire in small steps and stop once the time is spent, so a
+    // turn never holds commands back for long, whatever a step happens to cost
+    // (a Map shrinking under mass deletion rehashes in one go).
+    const started = performance.now();
+    let left = budget;
+    while (left > 0) {
+      const step = Math.min(left, EXPIRY_STEP);
+      if (this.#wheel.advance(now, step, (slot) => this.#fire(slot, now))) return true;
+      left -= step;
+      if (performance.now() - started >= timeBudgetMs) return false;
+    }
+    return false;
   }
 
   #fire(slot: number, now: number): void {
@@ -670,18 +699,33 @@ export class SessionTable {
         throw new RangeError('too many distinct scope/auth-method strings');
       }
       index = this.#strings.length;
-      this.#strings.push(text);
-      this.#stringIndex.set(text, index);
+      const kept = flat(text);
+      this.#strings.push(kept);
+      this.#stringIndex.set(kept, index);
     }
     return index;
   }
 
+  /**
+   * The session's times as the rule functions take them, in one reused object:
+   * the rules read it synchronously and keep no reference, so the hot paths
+   * (expiry fires, validity checks) allocate nothing.
+   */
   #times(slot: number): { started: number; lastSessionRefresh: number; rememberMe: boolean } {
-    return {
-      started: this.#sStarted[slot]!,
-      lastSessionRefresh: this.#sLast[slot]!,
-      rememberMe: (this.#sFlags[slot]! & F_REMEMBER_ME) !== 0,
-    };
+    const times = this.#scratchTimes;
+    times.started = this.#sStarted[slot]!;
+    times.lastSessionRefresh = this.#sLast[slot]!;
+    times.rememberMe = (this.#sFlags[slot]! & F_REMEMBER_ME) !== 0;
+    return times;
+  }
+  readonly #scratchTimes = { started: 0, lastSessionRefresh: 0, rememberMe: false };
+  readonly #scratchClientTimes = { started: 0, timestamp: 0 };
+
+  #clientTimes(cs: number): { started: number; timestamp: number } {
+    const times = this.#scratchClientTimes;
+    times.started = this.#cStarted[cs]!;
+    times.timestamp = this.#cTimestamp[cs]!;
+    return times;
   }
 
   #ipOf(slot: number): string {
@@ -720,7 +764,7 @@ export class SessionTable {
         realm.settings,
         client.settings,
         times,
-        { started: this.#cStarted[cs]!, timestamp: this.#cTimestamp[cs]! },
+        this.#clientTimes(cs),
         false,
         this.#graceSeconds,
       );
@@ -810,12 +854,13 @@ export class SessionTable {
     const realmIndex = this.#realmOf(m.realm);
     const realm = this.#realms[realmIndex]!;
     let user = realm.users.get(m.userId);
-    if (user === undefined) user = this.#allocUser(realmIndex, m.userId, m.username);
-    else if (this.#uName[user] !== m.username) this.#uName[user] = m.username;
+    if (user === undefined) user = this.#allocUser(realmIndex, flat(m.userId), flat(m.username));
+    else if (this.#uName[user] !== m.username) this.#uName[user] = flat(m.username);
 
     const slot = this.#allocSession();
-    this.#sId[slot] = m.id;
-    this.#bySid.set(m.id, slot);
+    const id = flat(m.id);
+    this.#sId[slot] = id;
+    this.#bySid.set(id, slot);
     this.#sUser[slot] = user;
     this.#sStarted[slot] = m.started;
     this.#sLast[slot] = m.lastSessionRefresh;
@@ -826,13 +871,13 @@ export class SessionTable {
     const ip4 = parseIpv4(m.ip);
     if (ip4 < 0) {
       flags |= F_IP_TEXT;
-      this.#sIpText.set(slot, m.ip);
+      this.#sIpText.set(slot, flat(m.ip));
     } else {
       this.#sIp4[slot] = ip4;
     }
     this.#sFlags[slot] = flags;
     this.#sFirstCs[slot] = NONE;
-    if (m.notes !== null) this.#sNotes.set(slot, m.notes);
+    if (m.notes !== null) this.#sNotes.set(slot, flatNotes(m.notes));
 
     // user list: push front
     const head = this.#uHead[user]!;
@@ -883,7 +928,7 @@ export class SessionTable {
     this.#cTimestamp[cs] = m.timestamp;
     this.#cScope[cs] = scope;
     this.#cFlags[cs] = m.ssoAuth ? CF_SSO_AUTH : 0;
-    if (m.notes !== null) this.#cNotes.set(cs, m.notes);
+    if (m.notes !== null) this.#cNotes.set(cs, flatNotes(m.notes));
     else this.#cNotes.delete(cs);
     if (m.userRefresh >= 0) this.#sLast[slot] = m.userRefresh;
     const deadline = this.#deadline(slot);

@@ -18,6 +18,7 @@
 import {
   EXPIRY_NOTICES_BATCH_MAX,
   EXPIRY_TURN_MAX,
+  EXPIRY_TURN_MS,
   MAILBOX_BATCHES_MAX,
   PARTITION_COUNT,
   TURN_COMMANDS_MAX,
@@ -75,6 +76,7 @@ interface OnlineSnapshotRecord {
   chains: Record<string, Record<string, RefreshChain>> | null;
 }
 
+const END_REASONS: ReadonlySet<string> = new Set(Object.values(END_REASON));
 const EXPIRY_REASONS: ReadonlySet<string> = new Set([END_REASON.idle, END_REASON.max, END_REASON.rememberMeDisabled]);
 
 export class ShardActor {
@@ -127,12 +129,12 @@ export class ShardActor {
               client: (uuid) => this.#table.clientSettings(uuid),
             },
           });
-    this.#table.onEnded((session, reason, at) => {
-      if (this.#subscribedExpired && EXPIRY_REASONS.has(reason)) {
-        this.#expiredNotices.push({ session, reason: reason as ExpiredNotice['reason'], at, offline: false });
-      }
-    });
   }
+
+  /** Ended sessions are turned into views only while someone wants expiry notices (mass expiry stays cheap). */
+  readonly #onEnded = (session: SessionView, reason: string, at: number): void => {
+    if (EXPIRY_REASONS.has(reason)) this.#expiredNotices.push({ session, reason: reason as ExpiredNotice['reason'], at, offline: false });
+  };
 
   /** For tests and benchmarks that drive the actor in-process. */
   get table(): SessionTable {
@@ -207,7 +209,7 @@ export class ShardActor {
       this.#runBatch(batch);
     }
     if (this.#boot.clockMode === 'system') this.#advanceNow(this.#clock.nowSeconds());
-    this.#expiryCaughtUp = this.#table.expire(this.#now, EXPIRY_TURN_MAX);
+    this.#expiryCaughtUp = this.#table.expire(this.#now, EXPIRY_TURN_MAX, EXPIRY_TURN_MS);
     this.#offlineTurn();
     this.#flushUnsolicited();
     if (this.#expiryCaughtUp && this.#offlineCaughtUp) this.#releaseAdvanceWaiters();
@@ -405,6 +407,7 @@ export class ShardActor {
       case OP.subscribe:
         this.#subscribedExpired = command.expired === true;
         this.#subscribedMutations = command.mutations === true;
+        table.onEnded(this.#subscribedExpired ? this.#onEnded : null);
         table.onMutation(this.#subscribedMutations ? (m) => this.#mutations.push(m) : null);
         return null;
       case OP.mutationsReplay: {
@@ -809,7 +812,7 @@ export class ShardActor {
   }
 
   #reason(value: unknown): EndReason {
-    if (typeof value === 'string' && (Object.values(END_REASON) as string[]).includes(value)) return value as EndReason;
+    if (typeof value === 'string' && END_REASONS.has(value)) return value as EndReason;
     throw new EngineError('ERR_BAD_COMMAND', `unknown end reason ${String(value)}`);
   }
 

@@ -23,6 +23,6 @@ if (boot === null || typeof boot !== 'object' || boot.protocolVersion !== PROTOC
 // Offline sessions and snapshots live in the node's one LMDB environment, which
 // this thread opens too (lmdb-js shares it within the process).
 const env = boot.dataDir === null ? null : openEnv(boot.dataDir);
-const actor = new ShardActor(boot, new SystemClock(), (frame) => port.postMessage(frame, [frame.buffer as ArrayBuffer]), env);
+const actor = new ShardActor(boot, new SystemClock(), (frame) => port.postMessage(frame), env);
 port.on('message', (frame: Uint8Array) => actor.receive(frame));
 port.postMessage(encodeFrame({ kind: 'ready', shard: boot.shard } satisfies ShardMessage));

@@ -105,6 +105,13 @@ export class ActorPool {
     return channel.ask(command);
   }
 
+  /** Many commands to one shard behind one promise (see ShardChannel.askMany). */
+  askMany(shard: number, commands: readonly Command[]): Promise<unknown[]> {
+    const channel = this.#channels[shard];
+    if (channel === undefined) return Promise.reject(new EngineError('ERR_INVALID_ARGUMENT', `no shard ${shard}`));
+    return channel.askMany(commands);
+  }
+
   /** Sends the command to every shard; resolves with their answers in shard order. */
   broadcast(command: Command): Promise<unknown[]> {
     return Promise.all(this.#channels.map((c) => c.ask(command)));

@@ -24,6 +24,7 @@ import {
   type ShardStats,
   type SnapshotLoadResult,
   type AuthCodeData,
+  type Command,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import type { Mutation } from '../protocol/mutations.js';
@@ -414,10 +415,38 @@ export class Engine extends EventEmitter {
   }
 
   /** Moves the user session's idle clock (SSO cookie use). False if the session is gone. */
-  async touch(sessionId: string): Promise<boolean> {
+  touch(sessionId: string): Promise<boolean> {
     const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) return false;
-    return (await this.#pool.ask(shard, { op: OP.sessionTouch, id: sessionId, now: this.#clock.nowSeconds() })) as boolean;
+    if (shard < 0) return Promise.resolve(false);
+    return this.#pool.ask(shard, { op: OP.sessionTouch, id: sessionId, now: this.#clock.nowSeconds() }) as Promise<boolean>;
+  }
+
+  /**
+   * Moves the idle clocks of many sessions with one promise per shard instead
+   * of one per session (bulk idle-clock updates, replication catch-up). The
+   * answer says, per id in order, whether the session existed. Refused whole
+   * with ERR_ACTOR_OVERLOADED when a shard's mailbox cannot take its part.
+   */
+  async touchMany(sessionIds: readonly string[]): Promise<boolean[]> {
+    const now = this.#clock.nowSeconds();
+    const out = new Array<boolean>(sessionIds.length).fill(false);
+    const byShard: { commands: Command[]; positions: number[] }[] = this.#pool.channels.map(() => ({ commands: [], positions: [] }));
+    sessionIds.forEach((id, position) => {
+      const shard = this.#pool.shardOfSession(id);
+      if (shard < 0) return;
+      byShard[shard]!.commands.push({ op: OP.sessionTouch, id, now });
+      byShard[shard]!.positions.push(position);
+    });
+    const answers = await Promise.all(byShard.map((part, shard) => this.#pool.askMany(shard, part.commands)));
+    answers.forEach((results, shard) => {
+      const positions = byShard[shard]!.positions;
+      for (let i = 0; i < results.length; i++) {
+        const result = results[i];
+        if (result instanceof EngineError) throw result;
+        out[positions[i]!] = result === true;
+      }
+    });
+    return out;
   }
 
   /** The session with its validity (KEYCLOAK.md §2.4) now, or null when it does not exist. */

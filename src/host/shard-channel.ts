@@ -45,8 +45,34 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
+/**
+ * One promise for many commands (askMany): each command's answer lands in
+ * `results` at its index, a failed one as its EngineError. Bulk callers pay
+ * one promise per call instead of one per command.
+ */
+class GroupWaiter {
+  readonly op: number;
+  readonly results: unknown[];
+  #remaining: number;
+  readonly #resolve: (results: unknown[]) => void;
+
+  constructor(op: number, size: number, resolve: (results: unknown[]) => void) {
+    this.op = op;
+    this.results = new Array<unknown>(size);
+    this.#remaining = size;
+    this.#resolve = resolve;
+  }
+
+  settle(index: number, value: unknown): void {
+    this.results[index] = value;
+    if (--this.#remaining === 0) this.#resolve(this.results);
+  }
+}
+
+/** Waiters of a batch, and for group members their index in the group (-1 for a single ask). */
 interface InFlightBatch {
-  waiters: Waiter[];
+  waiters: (Waiter | GroupWaiter)[];
+  slots: number[];
   sentAtMs: number;
 }
 
@@ -77,7 +103,8 @@ export class ShardChannel {
   #readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
   #pending: Command[] = [];
-  #pendingWaiters: Waiter[] = [];
+  #pendingWaiters: (Waiter | GroupWaiter)[] = [];
+  #pendingSlots: number[] = [];
   #flushScheduled = false;
   readonly #inFlight = new Map<number, InFlightBatch>();
   #inFlightCommands = 0;
@@ -123,12 +150,41 @@ export class ShardChannel {
     return new Promise((resolve, reject) => {
       this.#pending.push(command);
       this.#pendingWaiters.push({ op: command.op, resolve, reject });
-      if (this.#pending.length >= BATCH_COMMANDS_MAX) this.#flush();
-      else if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(this.#flushSoon);
-      }
+      this.#pendingSlots.push(-1);
+      this.#scheduleFlush();
     });
+  }
+
+  /**
+   * Queues many commands behind ONE promise, resolving to their answers in
+   * order (a failed command's answer is its EngineError). Refused as a whole,
+   * at once, when they do not all fit in the mailbox.
+   */
+  askMany(commands: readonly Command[]): Promise<unknown[]> {
+    if (commands.length === 0) return Promise.resolve([]);
+    const refusal = this.#refusal(commands.length);
+    if (refusal !== null) {
+      for (const command of commands) this.#options.observer.commandDone(command.op, refusal === 'ERR_ACTOR_OVERLOADED' ? 'overloaded' : 'unavailable');
+      return Promise.reject(new EngineError(refusal));
+    }
+    return new Promise((resolve) => {
+      const group = new GroupWaiter(commands[0]!.op, commands.length, resolve);
+      for (let i = 0; i < commands.length; i++) {
+        this.#pending.push(commands[i]!);
+        this.#pendingWaiters.push(group);
+        this.#pendingSlots.push(i);
+        if (this.#pending.length >= BATCH_COMMANDS_MAX) this.#flush();
+      }
+      this.#scheduleFlush();
+    });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#pending.length >= BATCH_COMMANDS_MAX) this.#flush();
+    else if (!this.#flushScheduled && this.#pending.length > 0) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushSoon);
+    }
   }
 
   /** Sends a command in a batch of its own (after what is already queued). */
@@ -145,7 +201,7 @@ export class ShardChannel {
       if (nowMs - batch.sentAtMs < this.#options.timeoutMs) continue;
       this.#inFlight.delete(id);
       this.#inFlightCommands -= batch.waiters.length;
-      this.#failWaiters(batch.waiters, 'ERR_ACTOR_TIMEOUT', 'timeout');
+      this.#failWaiters(batch.waiters, 'ERR_ACTOR_TIMEOUT', 'timeout', batch.slots);
     }
   }
 
@@ -159,9 +215,10 @@ export class ShardChannel {
     const worker = this.#worker;
     if (worker !== null) await worker.terminate();
     if (!crash) {
-      this.#failWaiters(this.#pendingWaiters, 'ERR_ENGINE_CLOSED', 'unavailable');
+      this.#failWaiters(this.#pendingWaiters, 'ERR_ENGINE_CLOSED', 'unavailable', this.#pendingSlots);
       this.#pending = [];
       this.#pendingWaiters = [];
+      this.#pendingSlots = [];
       for (const waiter of this.#readyWaiters) waiter.reject(new EngineError('ERR_ENGINE_CLOSED'));
       this.#readyWaiters = [];
     }
@@ -169,10 +226,10 @@ export class ShardChannel {
 
   // -------------------------------------------------------------------------
 
-  #refusal(): ErrorCode | null {
+  #refusal(count = 1): ErrorCode | null {
     if (this.#state === 'closed') return 'ERR_ENGINE_CLOSED';
     if (this.#state === 'failed') return 'ERR_ACTOR_UNAVAILABLE';
-    if (this.#inFlightCommands + this.#pending.length >= this.#options.boot.mailboxCommandsMax) return 'ERR_ACTOR_OVERLOADED';
+    if (this.#inFlightCommands + this.#pending.length + count > this.#options.boot.mailboxCommandsMax) return 'ERR_ACTOR_OVERLOADED';
     return null;
   }
 
@@ -184,25 +241,29 @@ export class ShardChannel {
   #flush(): void {
     if (this.#state !== 'ready' || this.#pending.length === 0) return;
     while (this.#pending.length > 0) {
-      const commands = this.#pending.length <= BATCH_COMMANDS_MAX ? this.#pending : this.#pending.slice(0, BATCH_COMMANDS_MAX);
-      const waiters = this.#pending.length <= BATCH_COMMANDS_MAX ? this.#pendingWaiters : this.#pendingWaiters.slice(0, BATCH_COMMANDS_MAX);
-      if (commands === this.#pending) {
+      const whole = this.#pending.length <= BATCH_COMMANDS_MAX;
+      const commands = whole ? this.#pending : this.#pending.slice(0, BATCH_COMMANDS_MAX);
+      const waiters = whole ? this.#pendingWaiters : this.#pendingWaiters.slice(0, BATCH_COMMANDS_MAX);
+      const slots = whole ? this.#pendingSlots : this.#pendingSlots.slice(0, BATCH_COMMANDS_MAX);
+      if (whole) {
         this.#pending = [];
         this.#pendingWaiters = [];
+        this.#pendingSlots = [];
       } else {
         this.#pending = this.#pending.slice(BATCH_COMMANDS_MAX);
         this.#pendingWaiters = this.#pendingWaiters.slice(BATCH_COMMANDS_MAX);
+        this.#pendingSlots = this.#pendingSlots.slice(BATCH_COMMANDS_MAX);
       }
-      this.#send(commands, waiters);
+      this.#send(commands, waiters, slots);
     }
   }
 
-  #send(commands: Command[], waiters: Waiter[], replay = false): void {
+  #send(commands: Command[], waiters: (Waiter | GroupWaiter)[], slots: number[], replay = false): void {
     const id = this.#nextBatchId++;
     const frame = encodeFrame((replay ? { kind: 'batch', id, commands, replay } : { kind: 'batch', id, commands }) satisfies BatchMessage);
-    this.#inFlight.set(id, { waiters, sentAtMs: Date.now() });
+    this.#inFlight.set(id, { waiters, slots, sentAtMs: Date.now() });
     this.#inFlightCommands += commands.length;
-    this.#worker!.postMessage(frame, [frame.buffer as ArrayBuffer]);
+    this.#worker!.postMessage(frame);
   }
 
   #onFrame = (frame: Uint8Array): void => {
@@ -247,10 +308,12 @@ export class ShardChannel {
         errorAt = errorIndex < errors!.length ? errors![errorIndex]![0] : -1;
         const err = fromWireError(wire);
         observer.commandDone(waiter.op, err.code === 'ERR_ACTOR_OVERLOADED' ? 'overloaded' : 'error');
-        waiter.reject(err);
+        if (waiter instanceof GroupWaiter) waiter.settle(batch.slots[i]!, err);
+        else waiter.reject(err);
       } else {
         observer.commandDone(waiter.op, 'ok');
-        waiter.resolve(reply.results[i]);
+        if (waiter instanceof GroupWaiter) waiter.settle(batch.slots[i]!, reply.results[i]);
+        else waiter.resolve(reply.results[i]);
       }
     }
   }
@@ -283,7 +346,7 @@ export class ShardChannel {
           resolve: () => {},
           reject: (err: Error) => this.#options.observer.workerExited(this.shard, `replay failed: ${err.message}`),
         }));
-        this.#send(commands, waiters, true);
+        this.#send(commands, waiters, commands.map(() => -1), true);
       }
     }
     this.#flush();
@@ -300,7 +363,7 @@ export class ShardChannel {
     // At shutdown nothing restarts: callers are told the engine closed.
     const closed = this.#state === 'closed';
     for (const batch of inFlight) {
-      this.#failWaiters(batch.waiters, closed ? 'ERR_ENGINE_CLOSED' : 'ERR_ACTOR_RESTARTED', closed ? 'unavailable' : 'restarted');
+      this.#failWaiters(batch.waiters, closed ? 'ERR_ENGINE_CLOSED' : 'ERR_ACTOR_RESTARTED', closed ? 'unavailable' : 'restarted', batch.slots);
     }
     if (closed) return;
 
@@ -309,9 +372,10 @@ export class ShardChannel {
     if (!wasReady) this.#startupFailures++;
     if (this.#startupFailures >= STARTUP_FAILURES_MAX) {
       this.#state = 'failed';
-      this.#failWaiters(this.#pendingWaiters, 'ERR_ACTOR_UNAVAILABLE', 'unavailable');
+      this.#failWaiters(this.#pendingWaiters, 'ERR_ACTOR_UNAVAILABLE', 'unavailable', this.#pendingSlots);
       this.#pending = [];
       this.#pendingWaiters = [];
+      this.#pendingSlots = [];
       const err = new EngineError('ERR_ACTOR_UNAVAILABLE', `shard ${this.shard} failed to start ${STARTUP_FAILURES_MAX} times`);
       for (const waiter of this.#readyWaiters) waiter.reject(err);
       this.#readyWaiters = [];
@@ -327,10 +391,12 @@ export class ShardChannel {
     this.#backoffMs = Math.min(this.#backoffMs * 2, WORKER_RESTART_BACKOFF_MAX_MS);
   }
 
-  #failWaiters(waiters: Waiter[], code: ErrorCode, outcome: CommandOutcome): void {
-    for (const waiter of waiters) {
+  #failWaiters(waiters: (Waiter | GroupWaiter)[], code: ErrorCode, outcome: CommandOutcome, slots?: number[]): void {
+    for (let i = 0; i < waiters.length; i++) {
+      const waiter = waiters[i]!;
       this.#options.observer.commandDone(waiter.op, outcome);
-      waiter.reject(new EngineError(code));
+      if (waiter instanceof GroupWaiter) waiter.settle(slots![i]!, new EngineError(code));
+      else waiter.reject(new EngineError(code));
     }
   }
 }
