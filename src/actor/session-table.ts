@@ -37,6 +37,7 @@ import {
   type ClientDetachedMutation,
   type ClientRefreshedMutation,
   type Mutation,
+  type RealmClearedMutation,
   type SessionCreatedMutation,
   type SessionRemovedMutation,
   type SessionTouchedMutation,
@@ -55,8 +56,14 @@ import {
 import { TimerWheel } from '../time/timer-wheel.js';
 import { INTERNED_STRINGS_MAX } from '../constants.js';
 import { formatIpv4, parseIpv4 } from '../util/ip-address.js';
+import { NameIndex } from './name-index.js';
 
 const NONE = -1;
+/**
+ * A search uses the name index when at most limit × this many users match;
+ * with more, matches are dense and walking the realm list stops sooner.
+ */
+const NAME_MATCHES_PER_PAGE = 16;
 /** Wheel entries fired between two clock checks of a time-bounded expiry turn. */
 const EXPIRY_STEP = 256;
 
@@ -135,6 +142,12 @@ function growUint8(a: Uint8Array<ArrayBuffer>, n: number): Uint8Array<ArrayBuffe
 interface RealmState {
   id: string;
   settings: RealmSessionSettings;
+  /**
+   * Bumped when the realm is cleared (logout-all): a session whose #sGen
+   * differs is dead at once, for every lookup, while its memory is freed in
+   * bounded slices (clearSlice).
+   */
+  generation: number;
   users: Map<string, number>;
   head: number;
   tail: number;
@@ -178,6 +191,12 @@ export class SessionTable {
   #uRealm = new Uint16Array(INITIAL_CAPACITY);
   #uHead = new Int32Array(INITIAL_CAPACITY).fill(NONE);
   #uCount = new Int32Array(INITIAL_CAPACITY);
+  /** Each user's entry in the username index (search). */
+  #uNameEntry = new Int32Array(INITIAL_CAPACITY);
+  readonly #names = new NameIndex();
+  readonly #rebindName = (user: number, entry: number): void => {
+    this.#uNameEntry[user] = entry;
+  };
 
   // Sessions.
   readonly #bySid = new Map<string, number>();
@@ -192,6 +211,9 @@ export class SessionTable {
   #sIp4 = new Uint32Array(INITIAL_CAPACITY);
   #sAuthMethod = new Uint16Array(INITIAL_CAPACITY);
   #sPartition = new Uint16Array(INITIAL_CAPACITY);
+  #sGen = new Uint16Array(INITIAL_CAPACITY);
+  /** Realm lists cut off by a clear, waiting to be freed: [first slot, realm index]. */
+  readonly #doomed: [number, number][] = [];
   #sFlags = new Uint8Array(INITIAL_CAPACITY);
   #sUserNext = new Int32Array(INITIAL_CAPACITY);
   #sUserPrev = new Int32Array(INITIAL_CAPACITY);
@@ -232,8 +254,11 @@ export class SessionTable {
     this.#sink = sink;
   }
 
+  /** Live sessions (sessions of a cleared realm no longer count, even before their memory is freed). */
   get size(): number {
-    return this.#bySid.size;
+    let total = 0;
+    for (const realm of this.#realms) total += realm.sessions;
+    return total;
   }
 
   get wheelEntries(): number {
@@ -256,6 +281,7 @@ export class SessionTable {
         id: realmId,
         settings,
         users: new Map(),
+        generation: 0,
         head: NONE,
         tail: NONE,
         sessions: 0,
@@ -309,7 +335,13 @@ export class SessionTable {
   // Reading
 
   slotOf(id: string): number {
-    return this.#bySid.get(id) ?? NONE;
+    const slot = this.#bySid.get(id);
+    return slot === undefined || !this.#live(slot) ? NONE : slot;
+  }
+
+  /** False for a session whose realm was cleared after it was created (its memory not freed yet). */
+  #live(slot: number): boolean {
+    return this.#sGen[slot] === this.#realms[this.#uRealm[this.#sUser[slot]!]!]!.generation;
   }
 
   idOf(slot: number): string {
@@ -438,7 +470,7 @@ export class SessionTable {
     const user = this.#realms[realm]!.users.get(userId);
     if (user === undefined) return [];
     const out: number[] = [];
-    for (let s = this.#uHead[user]!; s !== NONE; s = this.#sUserNext[s]!) out.push(s);
+    for (let s = this.#uHead[user]!; s !== NONE; s = this.#sUserNext[s]!) if (this.#live(s)) out.push(s);
     return out;
   }
 
@@ -468,7 +500,8 @@ export class SessionTable {
     const out: SessionView[] = [];
     if (index === undefined) return out;
     for (let cs = this.#clients[index]!.head; cs !== NONE && out.length < limit; cs = this.#cClientNext[cs]!) {
-      out.push(this.view(this.#cSession[cs]!));
+      const slot = this.#cSession[cs]!;
+      if (this.#live(slot)) out.push(this.view(slot));
     }
     return out;
   }
@@ -496,10 +529,26 @@ export class SessionTable {
       const client = this.#clients[onlyClient]!;
       for (let cs = client.head; cs !== NONE && out.length < limit; cs = this.#cClientNext[cs]!) {
         const slot = this.#cSession[cs]!;
-        if (this.#uRealm[this.#sUser[slot]!] !== realm) continue; // a client list may hold other realms' sessions
+        if (this.#uRealm[this.#sUser[slot]!] !== realm || !this.#live(slot)) continue; // a client list may hold other realms' (and cleared) sessions
         if (search === '' || this.#matches(slot, search, ipSearch, matchClients)) out.push(this.view(slot));
       }
       return out;
+    }
+    if (search !== '' && !ipSearch && matchClients.size === 0) {
+      // Only usernames can match: find the users in the name index (one pass
+      // over a flat buffer) and order their sessions by start, unless so many
+      // match that walking the realm list stops sooner.
+      const found = this.#names.find(search, limit * NAME_MATCHES_PER_PAGE);
+      if (!found.more) {
+        const slots: number[] = [];
+        for (const user of found.users) {
+          if (this.#uRealm[user] !== realm) continue;
+          for (let s = this.#uHead[user]!; s !== NONE; s = this.#sUserNext[s]!) if (this.#live(s)) slots.push(s);
+        }
+        slots.sort((a, b) => this.#sStarted[a]! - this.#sStarted[b]! || a - b);
+        for (let i = 0; i < slots.length && out.length < limit; i++) out.push(this.view(slots[i]!));
+        return out;
+      }
     }
     for (let slot = this.#realms[realm]!.head; slot !== NONE && out.length < limit; slot = this.#sRealmNext[slot]!) {
       if (search === '' || this.#matches(slot, search, ipSearch, matchClients)) out.push(this.view(slot));
@@ -513,7 +562,7 @@ export class SessionTable {
     if (realm === undefined) return [];
     const out: number[] = [];
     const test = (slot: number): boolean => {
-      if (this.#uRealm[this.#sUser[slot]!] !== realm) return false; // a client list may hold other realms' sessions
+      if (this.#uRealm[this.#sUser[slot]!] !== realm || !this.#live(slot)) return false; // a client list may hold other realms' (and cleared) sessions
       if (filter.client !== undefined && !this.holdsClient(slot, filter.client)) return false;
       if (filter.lastAccessBefore !== undefined && !(this.#sLast[slot]! < filter.lastAccessBefore)) return false;
       if (filter.ipIn !== undefined && !filter.ipIn(this.#ipOf(slot))) return false;
@@ -542,7 +591,10 @@ export class SessionTable {
     const index = this.#clientIndex.get(clientUuid);
     const out: number[] = [];
     if (index === undefined) return out;
-    for (let cs = this.#clients[index]!.head; cs !== NONE; cs = this.#cClientNext[cs]!) out.push(this.#cSession[cs]!);
+    for (let cs = this.#clients[index]!.head; cs !== NONE; cs = this.#cClientNext[cs]!) {
+      const slot = this.#cSession[cs]!;
+      if (this.#live(slot)) out.push(slot);
+    }
     return out;
   }
 
@@ -603,6 +655,9 @@ export class SessionTable {
       case MUTATION.sessionRemoved:
         applied = this.#applyRemoved(m, -1);
         break;
+      case MUTATION.realmCleared:
+        applied = this.#applyRealmCleared(m);
+        break;
       default:
         throw new TypeError(`unknown mutation kind ${(m as { k: unknown }).k}`);
     }
@@ -644,6 +699,7 @@ export class SessionTable {
   }
 
   #fire(slot: number, now: number): void {
+    if (!this.#live(slot)) return; // cleared: clearSlice frees it
     const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!;
     const reason = userSessionInvalidReason(realm.settings, this.#times(slot), false, now, this.#graceSeconds);
     if (reason !== null) {
@@ -791,11 +847,13 @@ export class SessionTable {
         this.#uRealm = growUint16(this.#uRealm, cap);
         this.#uHead = growInt32(this.#uHead, cap, NONE);
         this.#uCount = growInt32(this.#uCount, cap);
+        this.#uNameEntry = growInt32(this.#uNameEntry, cap);
         this.#uCap = cap;
       }
     }
     this.#uId[user] = userId;
     this.#uName[user] = username;
+    this.#uNameEntry[user] = this.#names.add(user, username);
     this.#uRealm[user] = realm;
     this.#uHead[user] = NONE;
     this.#uCount[user] = 0;
@@ -816,6 +874,7 @@ export class SessionTable {
       this.#sIp4 = growUint32(this.#sIp4, cap);
       this.#sAuthMethod = growUint16(this.#sAuthMethod, cap);
       this.#sPartition = growUint16(this.#sPartition, cap);
+      this.#sGen = growUint16(this.#sGen, cap);
       this.#sFlags = growUint8(this.#sFlags, cap);
       this.#sUserNext = growInt32(this.#sUserNext, cap);
       this.#sUserPrev = growInt32(this.#sUserPrev, cap);
@@ -855,7 +914,11 @@ export class SessionTable {
     const realm = this.#realms[realmIndex]!;
     let user = realm.users.get(m.userId);
     if (user === undefined) user = this.#allocUser(realmIndex, flat(m.userId), flat(m.username));
-    else if (this.#uName[user] !== m.username) this.#uName[user] = flat(m.username);
+    else if (this.#uName[user] !== m.username) {
+      this.#uName[user] = flat(m.username);
+      this.#names.remove(this.#uNameEntry[user]!, this.#rebindName);
+      this.#uNameEntry[user] = this.#names.add(user, this.#uName[user]!);
+    }
 
     const slot = this.#allocSession();
     const id = flat(m.id);
@@ -867,6 +930,7 @@ export class SessionTable {
     this.#sAuthTime[slot] = m.authTime;
     this.#sAuthMethod[slot] = authMethod;
     this.#sPartition[slot] = m.partition;
+    this.#sGen[slot] = realm.generation;
     let flags = m.rememberMe ? F_REMEMBER_ME : 0;
     const ip4 = parseIpv4(m.ip);
     if (ip4 < 0) {
@@ -900,8 +964,8 @@ export class SessionTable {
   }
 
   #applyAttached(m: ClientAttachedMutation): boolean {
-    const slot = this.#bySid.get(m.id);
-    if (slot === undefined) return false;
+    const slot = this.slotOf(m.id);
+    if (slot === NONE) return false;
     // Interning may throw (bounded table): do it before anything changes.
     const scope = this.#intern(m.scope);
     const realmIndex = this.#uRealm[this.#sUser[slot]!]!;
@@ -937,15 +1001,15 @@ export class SessionTable {
   }
 
   #applyTouched(m: SessionTouchedMutation): boolean {
-    const slot = this.#bySid.get(m.id);
-    if (slot === undefined) return false;
+    const slot = this.slotOf(m.id);
+    if (slot === NONE) return false;
     this.#sLast[slot] = m.lastSessionRefresh;
     return true;
   }
 
   #applyRefreshed(m: ClientRefreshedMutation): boolean {
-    const slot = this.#bySid.get(m.id);
-    if (slot === undefined) return false;
+    const slot = this.slotOf(m.id);
+    if (slot === NONE) return false;
     const cs = this.clientSlotOf(slot, m.client);
     if (cs === NONE) return false;
     this.#sLast[slot] = m.at;
@@ -963,8 +1027,8 @@ export class SessionTable {
   }
 
   #applyDetached(m: ClientDetachedMutation): boolean {
-    const slot = this.#bySid.get(m.id);
-    if (slot === undefined) return false;
+    const slot = this.slotOf(m.id);
+    if (slot === NONE) return false;
     const cs = this.clientSlotOf(slot, m.client);
     if (cs === NONE) return false;
     // unlink from the session's list
@@ -1005,9 +1069,23 @@ export class SessionTable {
   }
 
   #applyRemoved(m: SessionRemovedMutation, at: number): boolean {
-    const slot = this.#bySid.get(m.id);
-    if (slot === undefined) return false;
+    const slot = this.slotOf(m.id);
+    if (slot === NONE) return false;
     if (this.#listener !== null) this.#listener(this.view(slot), m.reason, at);
+    const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!;
+    const rPrev = this.#sRealmPrev[slot]!;
+    const rNext = this.#sRealmNext[slot]!;
+    if (rPrev !== NONE) this.#sRealmNext[rPrev] = rNext;
+    else realm.head = rNext;
+    if (rNext !== NONE) this.#sRealmPrev[rNext] = rPrev;
+    else realm.tail = rPrev;
+    realm.sessions--;
+    this.#free(slot);
+    return true;
+  }
+
+  /** Frees a session's memory and unlinks it from every index but the realm list (the caller's job). */
+  #free(slot: number): void {
     const user = this.#sUser[slot]!;
     const realmIndex = this.#uRealm[user]!;
     const realm = this.#realms[realmIndex]!;
@@ -1029,24 +1107,72 @@ export class SessionTable {
       realm.users.delete(this.#uId[user]!);
       this.#uId[user] = '';
       this.#uName[user] = '';
+      this.#names.remove(this.#uNameEntry[user]!, this.#rebindName);
       this.#uFree.push(user);
     }
 
-    // realm list
-    const rPrev = this.#sRealmPrev[slot]!;
-    const rNext = this.#sRealmNext[slot]!;
-    if (rPrev !== NONE) this.#sRealmNext[rPrev] = rNext;
-    else realm.head = rNext;
-    if (rNext !== NONE) this.#sRealmPrev[rNext] = rPrev;
-    else realm.tail = rPrev;
-    realm.sessions--;
-
     this.#wheel.cancel(slot);
-    this.#bySid.delete(m.id);
+    this.#bySid.delete(this.#sId[slot]!);
     this.#sId[slot] = '';
     this.#sIpText.delete(slot);
     this.#sNotes.delete(slot);
     this.#sFree.push(slot);
+  }
+
+  #applyRealmCleared(m: RealmClearedMutation): boolean {
+    const index = this.#realmIndex.get(m.realm);
+    if (index === undefined) return false;
+    const realm = this.#realms[index]!;
+    if (realm.head === NONE) return false;
+    // O(1) however many sessions: bump the generation (every session of the
+    // realm is dead for every lookup from now on) and set the realm list aside
+    // to be freed in slices.
+    realm.generation = (realm.generation + 1) & 0xffff;
+    this.#doomed.push([realm.head, index]);
+    realm.head = NONE;
+    realm.tail = NONE;
+    realm.sessions = 0;
     return true;
+  }
+
+  /** Sessions of cleared realms still waiting to be freed. */
+  get clearing(): boolean {
+    return this.#doomed.length > 0;
+  }
+
+  /**
+   * Frees up to `budget` sessions of cleared realms (logout-all, realm
+   * removal), stopping early once `timeBudgetMs` is spent. Returns true when
+   * nothing is left to free.
+   */
+  clearSlice(budget: number, timeBudgetMs = Infinity): boolean {
+    const started = performance.now();
+    let freed = 0;
+    while (this.#doomed.length > 0) {
+      const entry = this.#doomed[0]!;
+      let slot = entry[0];
+      while (slot !== NONE && freed < budget) {
+        const next = this.#sRealmNext[slot]!;
+        this.#free(slot);
+        slot = next;
+        if ((++freed & 255) === 0 && performance.now() - started >= timeBudgetMs) break;
+      }
+      if (slot === NONE) this.#doomed.shift();
+      else {
+        entry[0] = slot;
+        return false;
+      }
+      if (freed >= budget) return this.#doomed.length === 0;
+    }
+    return true;
+  }
+
+  /** Clears every session of a realm (a mutation record); resolves the count. */
+  clearRealm(realmId: string, reason: EndReason): number {
+    const index = this.#realmIndex.get(realmId);
+    if (index === undefined) return 0;
+    const count = this.#realms[index]!.sessions;
+    if (count > 0) this.apply({ k: MUTATION.realmCleared, realm: realmId, reason });
+    return count;
   }
 }

@@ -65,6 +65,8 @@ import { SessionTable, type SlotFilter } from './session-table.js';
 /** Sends a frame to the host; `transfer` lists buffers to move rather than copy. */
 export type ShardSend = (frame: Uint8Array) => void;
 
+/** Sessions of a cleared realm freed per turn at most (and within EXPIRY_TURN_MS). */
+const CLEAR_TURN_MAX = 16_384;
 /** How often (in shard seconds) the offline expiry index is swept. */
 const OFFLINE_SWEEP_INTERVAL_S = 5;
 const SNAPSHOT_CHUNK = 10_000;
@@ -210,10 +212,11 @@ export class ShardActor {
     }
     if (this.#boot.clockMode === 'system') this.#advanceNow(this.#clock.nowSeconds());
     this.#expiryCaughtUp = this.#table.expire(this.#now, EXPIRY_TURN_MAX, EXPIRY_TURN_MS);
+    const cleared = this.#table.clearSlice(CLEAR_TURN_MAX, EXPIRY_TURN_MS);
     this.#offlineTurn();
     this.#flushUnsolicited();
     if (this.#expiryCaughtUp && this.#offlineCaughtUp) this.#releaseAdvanceWaiters();
-    if (!this.#mailbox.isEmpty || !this.#expiryCaughtUp || !this.#offlineCaughtUp) this.#scheduleTurn();
+    if (!this.#mailbox.isEmpty || !this.#expiryCaughtUp || !this.#offlineCaughtUp || !cleared) this.#scheduleTurn();
     else this.#armExpiryTimer();
   };
 
@@ -338,7 +341,7 @@ export class ShardActor {
         table.putRealm(this.#string(command.realm, 'realm'), command.settings);
         return null;
       case OP.realmRemove:
-        return this.#removeSlots(table.realmSlots(this.#string(command.realm, 'realm')), END_REASON.realmRemoved).length;
+        return table.clearRealm(this.#string(command.realm, 'realm'), END_REASON.realmRemoved);
       case OP.clientPut:
         table.putClient(this.#string(command.realm, 'realm'), this.#string(command.client, 'client'), command.settings);
         return null;
@@ -379,7 +382,10 @@ export class ShardActor {
           .userSlots(this.#string(command.realm, 'realm'), this.#string(command.userId, 'userId'))
           .map((slot) => table.view(slot));
       case OP.realmLogoutAll:
-        return this.#removeSlots(table.realmSlots(this.#string(command.realm, 'realm')), this.#reason(command.reason)).length;
+        // Every session of the realm is dead when this answers; their memory is
+        // freed in bounded slices over the next turns (clearSlice), so commands
+        // for other sessions keep flowing meanwhile.
+        return table.clearRealm(this.#string(command.realm, 'realm'), this.#reason(command.reason));
       case OP.clientSessions:
         return table.clientSessions(this.#string(command.client, 'client'), this.#limit(command.limit));
       case OP.clientSessionCount:

@@ -27,7 +27,7 @@ import {
   type Command,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
-import type { Mutation } from '../protocol/mutations.js';
+import { MUTATION, type Mutation } from '../protocol/mutations.js';
 import { newSessionId, partitionOf } from '../protocol/partition.js';
 import { clientSessionSettings, type ClientSessionSettings } from '../session/client-settings.js';
 import { notBeforePolicy } from '../session/not-before.js';
@@ -786,14 +786,20 @@ export class Engine extends EventEmitter {
     return this.#pool.crashShard(shard);
   }
 
-  /** Replays mutation records on the shard owning each session (replication, tests). */
+  /**
+   * Replays mutation records on the shard owning each session (replication,
+   * tests); a realm-wide record goes to every shard. Order is kept per shard.
+   */
   async applyMutations(mutations: readonly Mutation[]): Promise<number> {
     const byShard = new Map<number, Mutation[]>();
-    for (const m of mutations) {
-      const shard = this.#shardOfSession(m.id);
+    const add = (shard: number, m: Mutation): void => {
       let list = byShard.get(shard);
       if (list === undefined) byShard.set(shard, (list = []));
       list.push(m);
+    };
+    for (const m of mutations) {
+      if (m.k === MUTATION.realmCleared) for (let shard = 0; shard < this.#pool.size; shard++) add(shard, m);
+      else add(this.#shardOfSession(m.id), m);
     }
     const counts = (await Promise.all([...byShard].map(([shard, list]) => this.#pool.ask(shard, { op: OP.mutationsReplay, mutations: list })))) as number[];
     return counts.reduce((a, b) => a + b, 0);

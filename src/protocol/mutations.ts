@@ -16,6 +16,7 @@ export const MUTATION = Object.freeze({
   clientRefreshed: 4,
   clientDetached: 5,
   sessionRemoved: 6,
+  realmCleared: 7,
 } as const);
 
 export interface SessionCreatedMutation {
@@ -77,10 +78,18 @@ export interface SessionRemovedMutation {
   reason: EndReason;
 }
 
+/** Every online session of a realm ends at once (logout-all, realm removal). */
+export interface RealmClearedMutation {
+  k: typeof MUTATION.realmCleared;
+  realm: string;
+  reason: EndReason;
+}
+
 export type Mutation =
   | SessionCreatedMutation
   | ClientAttachedMutation
   | SessionTouchedMutation
   | ClientRefreshedMutation
   | ClientDetachedMutation
-  | SessionRemovedMutation;
+  | SessionRemovedMutation
+  | RealmClearedMutation;

@@ -815,3 +815,32 @@ for (const grace of [0, 120]) {
     t.pass();
   });
 }
+
+test('clearing a realm (logout-all) kills every session at once and frees memory in slices', (t) => {
+  const table = new SessionTable({ graceSeconds: 120, startSecond: 1_800_000_000 });
+  table.putRealm('a', realmSessionSettings());
+  table.putRealm('b', realmSessionSettings());
+  const records: unknown[] = [];
+  table.onMutation((m) => records.push(m));
+  const make = (realm: string, i: number): string => {
+    const id = newSessionId(partitionOf(realm, `u${i}`));
+    table.apply({ k: MUTATION.sessionCreated, id, partition: partitionOf(realm, `u${i}`), realm, userId: `u${i}`, username: `user${i}`, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, started: 1_800_000_000, lastSessionRefresh: 1_800_000_000, authTime: 1_800_000_000, notes: null });
+    table.apply({ k: MUTATION.clientAttached, id, client: 'c1', started: 1_800_000_000, timestamp: 1_800_000_000, scope: 'openid', ssoAuth: false, notes: null, userRefresh: -1 });
+    return id;
+  };
+  const doomed = Array.from({ length: 1000 }, (_, i) => make('a', i));
+  const kept = Array.from({ length: 10 }, (_, i) => make('b', i));
+  t.is(table.clearRealm('a', 'logout_all'), 1000);
+  t.is(table.size, 10);
+  t.true(doomed.every((id) => table.slotOf(id) === -1), 'no cleared session is visible');
+  t.deepEqual(table.userSlots('a', 'u1'), []);
+  t.true(kept.every((id) => table.slotOf(id) >= 0));
+  // A user of the cleared realm logs in again before the memory is freed.
+  const again = make('a', 1);
+  t.is(table.userSlots('a', 'u1').length, 1);
+  t.false(table.clearSlice(100), 'freed in slices');
+  t.true(table.clearSlice(1_000_000));
+  t.is(table.slotOf(again), table.userSlots('a', 'u1')[0]);
+  t.is(table.clientSessionCount('c1'), 11);
+  t.deepEqual(records.filter((m) => (m as { k: number }).k === MUTATION.realmCleared), [{ k: MUTATION.realmCleared, realm: 'a', reason: 'logout_all' }]);
+});

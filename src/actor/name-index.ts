@@ -1,0 +1,118 @@
+// NameIndex: every live username of a shard in one contiguous buffer, so a
+// substring search (the admin console's session search) is one memchr-speed
+// Buffer.indexOf pass over a few MB instead of a walk over every session
+// object. Owner: the shard's SessionTable.
+//
+//   buffer   \n alice \n bob \n carol-x …        entries appended as users appear
+//   starts   [0, 6, 10, …]                      entry start offsets, ascending
+//   owners   [user slot, user slot, -1, …]      -1: the user is gone (a dead entry)
+//
+// A match is mapped to its entry by binary search over `starts`; a match that
+// runs across an entry boundary is not a match. Dead entries are compacted away
+// when they outnumber the live ones, so memory stays proportional to users.
+
+const INITIAL_BYTES = 64 * 1024;
+const SEPARATOR = 0x0a; // "\n": usernames are single-line
+
+export class NameIndex {
+  #buffer = Buffer.alloc(INITIAL_BYTES);
+  #length = 0;
+  #starts = new Int32Array(1024);
+  #owners = new Int32Array(1024);
+  #entries = 0;
+  #dead = 0;
+
+  /** Adds a user's name; returns its entry (to remove it later). */
+  add(user: number, name: string): number {
+    const bytes = Buffer.byteLength(name, 'utf8') + 1;
+    if (this.#length + bytes > this.#buffer.length) {
+      const grown = Buffer.alloc(Math.max(this.#buffer.length * 2, this.#length + bytes));
+      this.#buffer.copy(grown, 0, 0, this.#length);
+      this.#buffer = grown;
+    }
+    if (this.#entries === this.#starts.length) {
+      const starts = new Int32Array(this.#starts.length * 2);
+      starts.set(this.#starts);
+      this.#starts = starts;
+      const owners = new Int32Array(this.#owners.length * 2);
+      owners.set(this.#owners);
+      this.#owners = owners;
+    }
+    this.#buffer[this.#length] = SEPARATOR;
+    this.#buffer.write(name, this.#length + 1, 'utf8');
+    const entry = this.#entries++;
+    this.#starts[entry] = this.#length;
+    this.#owners[entry] = user;
+    this.#length += bytes;
+    return entry;
+  }
+
+  /** Marks an entry dead. `rebind` is told the new entry of every live user when a compaction renumbers them. */
+  remove(entry: number, rebind: (user: number, entry: number) => void): void {
+    if (this.#owners[entry] === -1) return;
+    this.#owners[entry] = -1;
+    this.#dead++;
+    if (this.#dead > 4096 && this.#dead > this.#entries - this.#dead) this.#compact(rebind);
+  }
+
+  /**
+   * Users whose name contains `text`, at most `limit` of them (then `more` is
+   * true: the caller should walk instead, matches are dense).
+   */
+  find(text: string, limit: number): { users: number[]; more: boolean } {
+    const users: number[] = [];
+    if (text === '' || text.includes('\n')) return { users, more: false };
+    const needle = Buffer.from(text, 'utf8');
+    let from = 0;
+    while (from < this.#length) {
+      const at = this.#buffer.indexOf(needle, from);
+      if (at < 0 || at >= this.#length) break;
+      const entry = this.#entryAt(at);
+      const end = entry + 1 < this.#entries ? this.#starts[entry + 1]! : this.#length;
+      if (at + needle.length <= end && this.#owners[entry]! >= 0) {
+        if (users.length === limit) return { users, more: true };
+        users.push(this.#owners[entry]!);
+      }
+      from = at + needle.length <= end ? end : at + 1;
+    }
+    return { users, more: false };
+  }
+
+  /** The entry holding byte offset `at` (binary search over the start offsets). */
+  #entryAt(at: number): number {
+    let lo = 0;
+    let hi = this.#entries - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.#starts[mid]! <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  #compact(rebind: (user: number, entry: number) => void): void {
+    const old = this.#buffer;
+    const starts = this.#starts;
+    const owners = this.#owners;
+    const count = this.#entries;
+    const oldLength = this.#length;
+    this.#buffer = Buffer.alloc(Math.max(INITIAL_BYTES, oldLength));
+    this.#length = 0;
+    this.#starts = new Int32Array(Math.max(1024, count - this.#dead + 1024));
+    this.#owners = new Int32Array(this.#starts.length);
+    this.#entries = 0;
+    this.#dead = 0;
+    for (let e = 0; e < count; e++) {
+      const user = owners[e]!;
+      if (user < 0) continue;
+      const start = starts[e]!;
+      const end = e + 1 < count ? starts[e + 1]! : oldLength;
+      old.copy(this.#buffer, this.#length, start, end);
+      const entry = this.#entries++;
+      this.#starts[entry] = this.#length;
+      this.#owners[entry] = user;
+      this.#length += end - start;
+      rebind(user, entry);
+    }
+  }
+}
