@@ -705,9 +705,13 @@ export class SessionTable {
     if (reason !== null) {
       if (reason === 'max') realm.expiredMax++;
       else if (reason === 'idle') realm.expiredIdle++;
-      const m: SessionRemovedMutation = { k: MUTATION.sessionRemoved, id: this.#sId[slot]!, reason: reason === 'max' ? END_REASON.max : reason === 'idle' ? END_REASON.idle : END_REASON.rememberMeDisabled };
-      this.#applyRemoved(m, now);
-      if (this.#sink !== null) this.#sink(m);
+      const endReason = reason === 'max' ? END_REASON.max : reason === 'idle' ? END_REASON.idle : END_REASON.rememberMeDisabled;
+      // The slot is in hand: no id lookup, and a record only for a sink that wants it.
+      const id = this.#sId[slot]!;
+      if (this.#listener !== null) this.#listener(this.view(slot), endReason, now);
+      this.#unlinkRealm(slot);
+      this.#free(slot);
+      if (this.#sink !== null) this.#sink({ k: MUTATION.sessionRemoved, id, reason: endReason });
       return;
     }
     let cs = this.#sFirstCs[slot]!;
@@ -1072,6 +1076,13 @@ export class SessionTable {
     const slot = this.slotOf(m.id);
     if (slot === NONE) return false;
     if (this.#listener !== null) this.#listener(this.view(slot), m.reason, at);
+    this.#unlinkRealm(slot);
+    this.#free(slot);
+    return true;
+  }
+
+  /** Takes a live session off its realm's list and count. */
+  #unlinkRealm(slot: number): void {
     const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!;
     const rPrev = this.#sRealmPrev[slot]!;
     const rNext = this.#sRealmNext[slot]!;
@@ -1080,8 +1091,6 @@ export class SessionTable {
     if (rNext !== NONE) this.#sRealmPrev[rNext] = rPrev;
     else realm.tail = rPrev;
     realm.sessions--;
-    this.#free(slot);
-    return true;
   }
 
   /** Frees a session's memory and unlinks it from every index but the realm list (the caller's job). */
