@@ -63,6 +63,8 @@ export interface LoadSpec {
   progress: ((line: string) => void) | null;
   /** The server's pid, for its CPU use (local servers only). */
   serverPid?: number | undefined;
+  /** Requests per second per connection at most (autocannon connectionRate); default: as fast as answered. */
+  connectionRate?: number;
 }
 
 export interface StepResult {
@@ -162,6 +164,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     connections: spec.connections,
     requests: spec.requests,
     timeout: spec.timeoutS ?? 10,
+    ...(spec.connectionRate !== undefined ? { connectionRate: spec.connectionRate } : {}),
     ...(spec.amount !== undefined ? { amount: spec.amount } : { duration: spec.durationS! }),
   };
   const cpuBefore = process.cpuUsage();
@@ -227,6 +230,11 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     if (windowTimer !== null) clearTimeout(windowTimer);
   }
   if (fatal !== null) throw fatal;
+  if (spec.serverPid !== undefined && serverCpuAtEnd === null) {
+    // autocannon finished before the window timer fired (or the run had no window): read now.
+    serverCpuAtEnd = processCpuSeconds(spec.serverPid);
+    serverMainAtEnd = processCpuSeconds(spec.serverPid, true);
+  }
   const wall = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
 
