@@ -20,6 +20,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_INVALID_OPTION: { status: 400, message: 'invalid option' },
   ERR_OFFLINE_DISABLED: { status: 503, message: 'offline sessions need a data directory' },
   ERR_REALM_IMPORT: { status: 400, message: 'invalid realm file' },
+  ERR_HASH_OVERLOADED: { status: 503, message: 'too many password checks waiting, retry later' },
 } as const);
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -95,6 +95,11 @@ export interface PasswordHasherOptions {
 
 /** PBKDF2 is CPU-bound: threads beyond the cores only add memory (~10 MB each) and lag. */
 export const PASSWORD_POOL_SIZE_MAX = 64;
+/**
+ * Hashes waiting or running at most. At ~10 hashes/s per core, 256 queued
+ * logins already wait over 10 s on two cores: more would only time out.
+ */
+export const PASSWORD_QUEUE_MAX = 256;
 /** A thread that cannot answer a ping in this long did not load its task file. */
 const POOL_START_TIMEOUT_MS = 30_000;
 const TASK_PATH = fileURLToPath(new URL('./pbkdf2-task.js', import.meta.url));
@@ -279,6 +284,11 @@ export class PasswordHasher {
 
   #run(request: Pbkdf2Request): Promise<Pbkdf2Response> {
     if (this.#closed) return Promise.reject(new EngineError('ERR_ENGINE_CLOSED', 'password hasher is closed'));
+    // Bounded: StaticPool would queue without limit, so a login flood could grow
+    // memory and latency forever; past the bound a login is refused at once (503).
+    if (this.#inFlight.size >= PASSWORD_QUEUE_MAX) {
+      return Promise.reject(new EngineError('ERR_HASH_OVERLOADED'));
+    }
     return new Promise<Pbkdf2Response>((resolve, reject) => {
       this.#inFlight.add(reject);
       this.#pool.exec(request).then(
