@@ -47,6 +47,22 @@ export class NameIndex {
     return entry;
   }
 
+  /** The name stored in `entry` (decoded: the index is where usernames live). */
+  nameOf(entry: number): string {
+    const start = this.#starts[entry]! + 1;
+    const end = entry + 1 < this.#entries ? this.#starts[entry + 1]! : this.#length;
+    return this.#buffer.toString('utf8', start, end);
+  }
+
+  /** Does the name in `entry` contain `needle` (UTF-8 bytes)? */
+  contains(entry: number, needle: Buffer): boolean {
+    const start = this.#starts[entry]! + 1;
+    const end = entry + 1 < this.#entries ? this.#starts[entry + 1]! : this.#length;
+    if (needle.length > end - start) return false;
+    const at = this.#buffer.indexOf(needle, start);
+    return at >= 0 && at + needle.length <= end;
+  }
+
   /** Marks an entry dead. `rebind` is told the new entry of every live user when a compaction renumbers them. */
   remove(entry: number, rebind: (user: number, entry: number) => void): void {
     if (this.#owners[entry] === -1) return;

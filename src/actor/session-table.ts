@@ -6,8 +6,9 @@
 // struct-of-arrays: a session is a slot number, its fields are typed-array
 // columns indexed by the slot, and the only per-session heap objects are the
 // id string and its Map entry. Client sessions get their own slots and columns
-// the same way. Users are slots too (id and username stored once per user, not
-// once per session). Indexes are intrusive doubly-linked lists threaded
+// the same way. Users are slots too: a user's id is stored once, its username
+// once in the shard's name index (name-index.ts, also what search scans),
+// neither once per session. Indexes are intrusive doubly-linked lists threaded
 // through Int32Array columns:
 //
 //   realm list    every session of a realm, in creation order   (ui-ext paging)
@@ -187,7 +188,6 @@ export class SessionTable {
   #uLen = 0;
   readonly #uFree: number[] = [];
   readonly #uId: string[] = [];
-  readonly #uName: string[] = [];
   #uRealm = new Uint16Array(INITIAL_CAPACITY);
   #uHead = new Int32Array(INITIAL_CAPACITY).fill(NONE);
   #uCount = new Int32Array(INITIAL_CAPACITY);
@@ -420,7 +420,7 @@ export class SessionTable {
       id: this.#sId[slot]!,
       realm: this.#realms[this.#uRealm[user]!]!.id,
       userId: this.#uId[user]!,
-      username: this.#uName[user]!,
+      username: this.#names.nameOf(this.#uNameEntry[user]!),
       ip: this.#ipOf(slot),
       authMethod: this.#strings[this.#sAuthMethod[slot]!]!,
       rememberMe: (this.#sFlags[slot]! & F_REMEMBER_ME) !== 0,
@@ -524,13 +524,14 @@ export class SessionTable {
       if (index !== undefined) matchClients.add(index);
     }
     const ipSearch = search !== '' && /^[0-9a-fA-F.:]+$/.test(search);
+    const needle = Buffer.from(search, 'utf8');
     if (onlyClient !== NONE) {
       // Walk the client's own list: cost bounded by that client's sessions.
       const client = this.#clients[onlyClient]!;
       for (let cs = client.head; cs !== NONE && out.length < limit; cs = this.#cClientNext[cs]!) {
         const slot = this.#cSession[cs]!;
         if (this.#uRealm[this.#sUser[slot]!] !== realm || !this.#live(slot)) continue; // a client list may hold other realms' (and cleared) sessions
-        if (search === '' || this.#matches(slot, search, ipSearch, matchClients)) out.push(this.view(slot));
+        if (search === '' || this.#matches(slot, search, needle, ipSearch, matchClients)) out.push(this.view(slot));
       }
       return out;
     }
@@ -551,7 +552,7 @@ export class SessionTable {
       }
     }
     for (let slot = this.#realms[realm]!.head; slot !== NONE && out.length < limit; slot = this.#sRealmNext[slot]!) {
-      if (search === '' || this.#matches(slot, search, ipSearch, matchClients)) out.push(this.view(slot));
+      if (search === '' || this.#matches(slot, search, needle, ipSearch, matchClients)) out.push(this.view(slot));
     }
     return out;
   }
@@ -803,8 +804,8 @@ export class SessionTable {
     };
   }
 
-  #matches(slot: number, search: string, ipSearch: boolean, matchClients: Set<number>): boolean {
-    if (this.#uName[this.#sUser[slot]!]!.includes(search)) return true;
+  #matches(slot: number, search: string, needle: Buffer, ipSearch: boolean, matchClients: Set<number>): boolean {
+    if (this.#names.contains(this.#uNameEntry[this.#sUser[slot]!]!, needle)) return true;
     if (ipSearch && this.#ipOf(slot).includes(search)) return true;
     if (matchClients.size > 0) {
       for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) if (matchClients.has(this.#cClient[cs]!)) return true;
@@ -856,7 +857,6 @@ export class SessionTable {
       }
     }
     this.#uId[user] = userId;
-    this.#uName[user] = username;
     this.#uNameEntry[user] = this.#names.add(user, username);
     this.#uRealm[user] = realm;
     this.#uHead[user] = NONE;
@@ -917,11 +917,10 @@ export class SessionTable {
     const realmIndex = this.#realmOf(m.realm);
     const realm = this.#realms[realmIndex]!;
     let user = realm.users.get(m.userId);
-    if (user === undefined) user = this.#allocUser(realmIndex, flat(m.userId), flat(m.username));
-    else if (this.#uName[user] !== m.username) {
-      this.#uName[user] = flat(m.username);
+    if (user === undefined) user = this.#allocUser(realmIndex, flat(m.userId), m.username);
+    else if (this.#names.nameOf(this.#uNameEntry[user]!) !== m.username) {
       this.#names.remove(this.#uNameEntry[user]!, this.#rebindName);
-      this.#uNameEntry[user] = this.#names.add(user, this.#uName[user]!);
+      this.#uNameEntry[user] = this.#names.add(user, m.username);
     }
 
     const slot = this.#allocSession();
@@ -1115,7 +1114,6 @@ export class SessionTable {
     if (--this.#uCount[user]! === 0) {
       realm.users.delete(this.#uId[user]!);
       this.#uId[user] = '';
-      this.#uName[user] = '';
       this.#names.remove(this.#uNameEntry[user]!, this.#rebindName);
       this.#uFree.push(user);
     }

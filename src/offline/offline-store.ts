@@ -29,7 +29,7 @@
 
 import { LRUCache } from 'lru-cache';
 import type { Database } from 'lmdb';
-import type { ClientSessionView, EndReason, EndedSession, SessionView } from '../protocol/actor-messages.js';
+import type { ClientSessionView, EndReason, EndedSession, SessionFields, SessionView } from '../protocol/actor-messages.js';
 import type { ClientSessionSettings } from '../session/client-settings.js';
 import { NEVER, earliest } from '../session/expiry.js';
 import type { RealmSessionSettings } from '../session/realm-settings.js';
@@ -53,20 +53,9 @@ export interface OfflineClientRecord {
   chains: Record<string, RefreshChain> | null;
 }
 
-export interface OfflineSessionRecord {
+export interface OfflineSessionRecord extends SessionFields {
   v: number;
-  id: string;
   partition: number;
-  realm: string;
-  userId: string;
-  username: string;
-  ip: string;
-  authMethod: string;
-  rememberMe: boolean;
-  started: number;
-  lastSessionRefresh: number;
-  authTime: number;
-  notes: Record<string, string> | null;
   clients: OfflineClientRecord[];
   /** The deadline under which the record is indexed in offline-expiry. */
   deadline: number;

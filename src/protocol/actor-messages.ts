@@ -30,7 +30,8 @@ export interface ClientSessionView {
   notes: Record<string, string> | null;
 }
 
-export interface SessionView {
+/** A user session's own fields, as views, mutation records and offline records all carry them. */
+export interface SessionFields {
   id: string;
   realm: string;
   userId: string;
@@ -41,8 +42,11 @@ export interface SessionView {
   started: number;
   lastSessionRefresh: number;
   authTime: number;
-  clients: ClientSessionView[];
   notes: Record<string, string> | null;
+}
+
+export interface SessionView extends SessionFields {
+  clients: ClientSessionView[];
 }
 
 /** Why a session ended. Stable strings: events, metrics and audit records carry them. */

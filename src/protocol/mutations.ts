@@ -6,7 +6,7 @@
 //
 // Kind numbers travel between nodes: never renumber, never reuse.
 
-import type { EndReason } from './actor-messages.js';
+import type { EndReason, SessionFields } from './actor-messages.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
 
 export const MUTATION = Object.freeze({
@@ -19,20 +19,9 @@ export const MUTATION = Object.freeze({
   realmCleared: 7,
 } as const);
 
-export interface SessionCreatedMutation {
+export interface SessionCreatedMutation extends SessionFields {
   k: typeof MUTATION.sessionCreated;
-  id: string;
   partition: number;
-  realm: string;
-  userId: string;
-  username: string;
-  ip: string;
-  authMethod: string;
-  rememberMe: boolean;
-  started: number;
-  lastSessionRefresh: number;
-  authTime: number;
-  notes: Record<string, string> | null;
 }
 
 /** A client session joins a user session, or an existing one restarts (KEYCLOAK.md §1.2 restartClientSession). */
