@@ -7,6 +7,8 @@ import { BOOTSTRAP_ADMIN_PASSWORD_DEFAULT, BOOTSTRAP_ADMIN_USERNAME_DEFAULT, Ses
 import { SchemaError } from './store/lmdb-env.js';
 
 const EXIT_CONFIG = 2;
+/** A second stop signal forces the exit only this long after the first. */
+const FORCE_EXIT_AFTER_MS = 2000;
 const EXIT_STARTUP = 1;
 
 function readOptions(): NodeOptions {
@@ -51,13 +53,17 @@ async function main(): Promise<void> {
     'sessiond node ready',
   );
 
-  let stopping = false;
+  let stoppingSince = 0;
   const stop = (signal: string): void => {
-    if (stopping) {
+    if (stoppingSince > 0) {
+      // `npm start` and `timeout` pass a signal on to the node while the shell sends it to the
+      // whole process group too: a repeat within a moment is the same request. A later one
+      // means the operator wants out now, snapshot or not.
+      if (Date.now() - stoppingSince < FORCE_EXIT_AFTER_MS) return;
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, 'shutting down');
     node.stop().then(
       () => {
