@@ -25,6 +25,7 @@ import {
   type SnapshotLoadResult,
   type AuthCodeData,
   type Command,
+  type RefreshFields,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { MUTATION, type Mutation } from '../protocol/mutations.js';
@@ -398,7 +399,7 @@ export class Engine extends EventEmitter {
   }
 
   /** What the shard needs for a refresh (online or offline): the not-before values and the user as the store knows it. */
-  #refreshFields(input: RefreshInput) {
+  #refreshFields(input: RefreshInput): RefreshFields {
     const realm = this.#realms.get(input.realm)!;
     const nb = this.notBefore(input.realm, input.client, input.userId);
     const user = input.user === null ? null : { enabled: input.user?.enabled ?? true, notBefore: Math.max(input.user?.notBefore ?? 0, nb.user) };

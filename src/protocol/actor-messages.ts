@@ -128,8 +128,8 @@ export interface PresentedToken {
   reuseId: string;
 }
 
-export interface SessionRefreshCommand {
-  op: typeof OP.sessionRefresh;
+/** What a refresh (online or offline) tells the shard besides the op. */
+export interface RefreshFields {
   id: string;
   realm: string;
   client: string;
@@ -141,6 +141,10 @@ export interface SessionRefreshCommand {
   notBefore: { realm: number; client: number };
   /** When this node (cluster) started: the reuse rule exempts tokens issued before a restart. */
   serverStartedAt: number;
+}
+
+export interface SessionRefreshCommand extends RefreshFields {
+  op: typeof OP.sessionRefresh;
 }
 export type SessionRefreshResult =
   | { ok: true; session: SessionView }
@@ -230,18 +234,10 @@ export interface OfflineGrantCommand {
   now: number;
 }
 export interface OfflineGetCommand { op: typeof OP.offlineGet; id: string; now: number }
-export interface OfflineRefreshCommand {
+export interface OfflineRefreshCommand extends RefreshFields {
   op: typeof OP.offlineRefresh;
-  id: string;
-  realm: string;
-  client: string;
-  now: number;
-  token: PresentedToken;
-  user: { enabled: boolean; notBefore: number } | null;
-  notBefore: { realm: number; client: number };
   /** The client still has the offline_access scope and the user the role (checked by the caller). */
   offlineAccess: boolean;
-  serverStartedAt: number;
 }
 export interface OfflineRemoveCommand { op: typeof OP.offlineRemove; id: string; reason: EndReason }
 export interface OfflineRemoveClientCommand { op: typeof OP.offlineRemoveClient; id: string; client: string; reason: EndReason }
