@@ -4,8 +4,8 @@
 //
 // Layout. Sessions are the dominant memory cost, so they are stored as
 // struct-of-arrays: a session is a slot number, its fields are typed-array
-// columns indexed by the slot, and the only per-session heap objects are the
-// id string and its Map entry. Client sessions get their own slots and columns
+// columns indexed by the slot, and the only per-session heap object is the id
+// string (its index, id-index.ts, is a typed array keyed by the id's random bits). Client sessions get their own slots and columns
 // the same way. Users are slots too: a user's id is stored once, its username
 // once in the shard's name index (name-index.ts, also what search scans),
 // neither once per session. Indexes are intrusive doubly-linked lists threaded
@@ -57,6 +57,7 @@ import {
 import { TimerWheel } from '../time/timer-wheel.js';
 import { INTERNED_STRINGS_MAX } from '../constants.js';
 import { formatIpv4, parseIpv4 } from '../util/ip-address.js';
+import { IdIndex } from './id-index.js';
 import { NameIndex } from './name-index.js';
 
 const NONE = -1;
@@ -199,7 +200,7 @@ export class SessionTable {
   };
 
   // Sessions.
-  readonly #bySid = new Map<string, number>();
+  readonly #bySid: IdIndex;
   #sCap = INITIAL_CAPACITY;
   #sLen = 0;
   readonly #sFree: number[] = [];
@@ -240,6 +241,7 @@ export class SessionTable {
   readonly #cChains = new Map<number, Map<string, RefreshChain>>();
 
   constructor(options: { graceSeconds: number; startSecond: number }) {
+    this.#bySid = new IdIndex(this.#sId);
     this.#graceSeconds = options.graceSeconds;
     this.#wheel = new TimerWheel({ startSecond: options.startSecond, initialCapacity: INITIAL_CAPACITY });
   }
@@ -336,7 +338,7 @@ export class SessionTable {
 
   slotOf(id: string): number {
     const slot = this.#bySid.get(id);
-    return slot === undefined || !this.#live(slot) ? NONE : slot;
+    return slot === NONE || !this.#live(slot) ? NONE : slot;
   }
 
   /** False for a session whose realm was cleared after it was created (its memory not freed yet). */
@@ -911,7 +913,7 @@ export class SessionTable {
   }
 
   #applyCreated(m: SessionCreatedMutation): boolean {
-    if (this.#bySid.has(m.id)) return false;
+    if (this.#bySid.get(m.id) !== NONE) return false;
     // Interning may throw (bounded table): do it before anything changes.
     const authMethod = this.#intern(m.authMethod);
     const realmIndex = this.#realmOf(m.realm);
@@ -926,7 +928,7 @@ export class SessionTable {
     const slot = this.#allocSession();
     const id = flat(m.id);
     this.#sId[slot] = id;
-    this.#bySid.set(id, slot);
+    this.#bySid.add(slot);
     this.#sUser[slot] = user;
     this.#sStarted[slot] = m.started;
     this.#sLast[slot] = m.lastSessionRefresh;
@@ -1119,7 +1121,7 @@ export class SessionTable {
     }
 
     this.#wheel.cancel(slot);
-    this.#bySid.delete(this.#sId[slot]!);
+    this.#bySid.remove(slot);
     this.#sId[slot] = '';
     this.#sIpText.delete(slot);
     this.#sNotes.delete(slot);
