@@ -251,11 +251,11 @@ export class TestNode {
       const enc = (s: string): string => encodeURIComponent(s);
       headers['authorization'] = `Basic ${Buffer.from(`${enc(options.basic[0])}:${enc(options.basic[1])}`).toString('base64')}`;
     }
-    return readResult(await fetch(url, { method: 'POST', headers, body }));
+    return readResult(await fetchOnce(url, { method: 'POST', headers, body }));
   }
 
   async get(url: string, headers: Record<string, string> = {}): Promise<HttpResult> {
-    return readResult(await fetch(url, { headers }));
+    return readResult(await fetchOnce(url, { headers }));
   }
 
   /** POST .../token in realm `realm`. */
@@ -454,3 +454,19 @@ export async function eventually(condition: () => boolean, what: string, timeout
 export const DEMO_APP: [string, string] = ['demo-app', 'demo-secret'];
 export const DEMO_SPA: [string, null] = ['demo-spa', null];
 export const DEMO_SERVICE: [string, string] = ['demo-service', 'demo-service-secret'];
+
+/**
+ * fetch, retried once when the pooled keep-alive socket it picked was being
+ * closed by the server at that moment (the server closes a connection after
+ * refusing an oversized body, and tests send those concurrently). That is a
+ * client-side race, not the server failing; a second failure is reported.
+ */
+async function fetchOnce(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    const code = (err as { cause?: { code?: string } }).cause?.code;
+    if (code !== 'ECONNRESET' && code !== 'UND_ERR_SOCKET' && code !== 'EPIPE') throw err;
+    return fetch(url, init);
+  }
+}
