@@ -5,7 +5,6 @@
 // engine's realm/client settings in step with the store. main.ts adds the
 // process concerns (options, signals, exit codes); tests start nodes in-process.
 
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -15,9 +14,9 @@ import { Engine } from './host/engine.js';
 import { buildManagementServer } from './http/management-server.js';
 import { Metrics } from './metrics/metrics.js';
 import type { ExpiredNotice } from './protocol/actor-messages.js';
-import { masterRealmBundle } from './realm/defaults.js';
+import { masterRealmBundle, userDefaults } from './realm/defaults.js';
 import { loadRealmDirectory } from './realm/import/keycloak-realm.js';
-import type { ClientRecord, RealmBundle, RealmRecord, UserRecord } from './realm/model.js';
+import type { ClientRecord, RealmBundle, RealmRecord } from './realm/model.js';
 import { RealmStore } from './realm/realm-store.js';
 import { openEnv, type LmdbEnv } from './store/lmdb-env.js';
 import { SystemClock, type Clock } from './time/clock.js';
@@ -266,24 +265,11 @@ export class SessiondNode extends EventEmitter {
     if (this.store.realmByName(MASTER_REALM) !== undefined) return;
     const bundle = masterRealmBundle();
     const credential = await this.hasher.hash(admin.password, parsePasswordPolicy(bundle.realm.passwordPolicy));
-    const user: UserRecord = {
-      id: randomUUID(),
-      realmId: bundle.realm.id,
-      username: admin.username.toLowerCase(),
-      email: null,
-      emailVerified: false,
-      firstName: null,
-      lastName: null,
+    const user = userDefaults(bundle.realm.id, admin.username.toLowerCase(), {
       enabled: true,
-      createdTimestamp: Date.now(),
-      notBefore: 0,
       realmRoles: ['admin', 'create-realm', `default-roles-${MASTER_REALM}`],
-      clientRoles: {},
       credentials: [credential],
-      requiredActions: [],
-      attributes: {},
-      serviceAccountClientId: null,
-    };
+    });
     bundle.users.push(user);
     await this.store.createRealm(bundle);
     this.log.info({ realm: MASTER_REALM, admin: user.username }, 'master realm created with the bootstrap admin');

@@ -144,6 +144,33 @@ export function realmAdminClientId(realm: Pick<RealmRecord, 'name'>): string {
 }
 
 /**
+ * A user as Keycloak's `UserProvider.addUser` leaves it: disabled, no email,
+ * names, roles, credentials, required actions or attributes. Callers set what
+ * their path sets (the admin API, the bootstrap admin, service accounts).
+ */
+export function userDefaults(realmId: string, username: string, overrides: Partial<UserRecord> = {}): UserRecord {
+  return {
+    id: randomUUID(),
+    realmId,
+    username,
+    email: null,
+    emailVerified: false,
+    firstName: null,
+    lastName: null,
+    enabled: false,
+    createdTimestamp: Date.now(),
+    notBefore: 0,
+    realmRoles: [],
+    clientRoles: {},
+    credentials: [],
+    requiredActions: [],
+    attributes: {},
+    serviceAccountClientId: null,
+    ...overrides,
+  };
+}
+
+/**
  * A client as Keycloak's import leaves it when the representation sets only
  * its clientId: enabled, standard flow on, everything else off, full scope,
  * openid-connect, no secret.
@@ -523,25 +550,8 @@ export function addServiceAccountUsers(bundle: RealmBundle, defaultRole: string,
     if (!client.serviceAccountsEnabled || linked.has(client.clientId)) continue;
     const username = serviceAccountUsername(client.clientId);
     if (usernames.has(username)) continue;
-    const user: UserRecord = {
-      id: randomUUID(),
-      realmId: bundle.realm.id,
-      username,
-      email: null,
-      emailVerified: false,
-      firstName: null,
-      lastName: null,
-      enabled: true,
-      createdTimestamp: now,
-      notBefore: 0,
-      // UserProvider.addUser(realm, username) grants the default role.
-      realmRoles: [defaultRole],
-      clientRoles: {},
-      credentials: [],
-      requiredActions: [],
-      attributes: {},
-      serviceAccountClientId: client.clientId,
-    };
+    // UserProvider.addUser(realm, username) grants the default role.
+    const user = userDefaults(bundle.realm.id, username, { enabled: true, createdTimestamp: now, realmRoles: [defaultRole], serviceAccountClientId: client.clientId });
     bundle.users.push(user);
     usernames.add(username);
   }

@@ -1,5 +1,5 @@
-// Admin REST tests against a real node, self-contained (node-harness.ts is
-// shared and changes under other helpers' hands): a SessiondNode in-process
+// Admin REST tests against a real node (HTTP result reading is shared with
+// node-harness.ts): a SessiondNode in-process
 // on free 127.0.0.1 ports with a temp data directory, the demo realm imported
 // with cheap password hashing, optionally a ManualClock in 'manual' clock
 // mode; a Keycloak admin client authenticated as the master realm's
@@ -21,10 +21,11 @@ import { pino } from 'pino';
 import { parseOptions } from '../../src/config/options.js';
 import { parsePasswordPolicy } from '../../src/crypto/password-hasher.js';
 import { SessiondNode } from '../../src/node.js';
-import { clientDefaults, completeRealm, defaultRoleName, newRealmBundle, type RealmOverrides } from '../../src/realm/defaults.js';
+import { clientDefaults, completeRealm, defaultRoleName, newRealmBundle, userDefaults, type RealmOverrides } from '../../src/realm/defaults.js';
 import { parseKeycloakRealm } from '../../src/realm/import/keycloak-realm.js';
 import type { ClientRecord, RealmRecord, UserRecord } from '../../src/realm/model.js';
 import { ManualClock } from '../../src/time/clock.js';
+import { readResult, type HttpResult } from './node-harness.js';
 
 export { KcAdminClient, NetworkError };
 
@@ -34,13 +35,7 @@ const DEMO_REALM_FILE = fileURLToPath(new URL('../../../realms/demo-realm.json',
 
 export const DEMO_APP: [string, string] = ['demo-app', 'demo-secret'];
 
-export interface HttpResult {
-  status: number;
-  headers: Headers;
-  /** Parsed JSON when the body is JSON, else the text. */
-  body: any;
-  text: string;
-}
+export type { HttpResult } from './node-harness.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -179,24 +174,11 @@ export class AdminNode {
       bundle.clients.push({ ...clientDefaults(bundle.realm.id, clientId), ...rest });
     }
     for (const u of spec.users ?? []) {
-      const user: UserRecord = {
-        id: randomUUID(),
-        realmId: bundle.realm.id,
-        username: u.username,
-        email: null,
-        emailVerified: false,
-        firstName: null,
-        lastName: null,
+      const user = userDefaults(bundle.realm.id, u.username, {
         enabled: true,
-        createdTimestamp: Date.now(),
-        notBefore: 0,
         realmRoles: u.realmRoles ?? [defaultRoleName(name)],
         clientRoles: u.clientRoles ?? {},
-        credentials: [],
-        requiredActions: [],
-        attributes: {},
-        serviceAccountClientId: null,
-      };
+      });
       bundle.users.push(user);
       bundle.plainPasswords.push({ userId: user.id, password: u.password, temporary: false });
     }
@@ -262,19 +244,6 @@ export class AdminNode {
 
 export function startAdminNode(options: AdminNodeOptions = {}): Promise<AdminNode> {
   return AdminNode.start(options);
-}
-
-async function readResult(res: Response): Promise<HttpResult> {
-  const text = await res.text();
-  let body: unknown = text;
-  if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = text;
-    }
-  }
-  return { status: res.status, headers: res.headers, body, text };
 }
 
 /** The HTTP status and body of an admin-client call that must fail. */

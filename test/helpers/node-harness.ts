@@ -22,7 +22,7 @@ import { pino } from 'pino';
 import { parseOptions, type NodeOptions } from '../../src/config/options.js';
 import { parsePasswordPolicy } from '../../src/crypto/password-hasher.js';
 import { SessiondNode } from '../../src/node.js';
-import { clientDefaults, completeRealm, defaultRoleName, newRealmBundle, type RealmOverrides } from '../../src/realm/defaults.js';
+import { clientDefaults, completeRealm, defaultRoleName, newRealmBundle, userDefaults, type RealmOverrides } from '../../src/realm/defaults.js';
 import { parseKeycloakRealm } from '../../src/realm/import/keycloak-realm.js';
 import type { ClientRecord, RealmRecord, UserRecord } from '../../src/realm/model.js';
 import { ManualClock, type Clock } from '../../src/time/clock.js';
@@ -316,24 +316,15 @@ export async function readResult(res: Response): Promise<HttpResult> {
 }
 
 function userRecord(realm: RealmRecord, u: NewUser): UserRecord {
-  return {
-    id: randomUUID(),
-    realmId: realm.id,
-    username: u.username.toLowerCase(),
+  return userDefaults(realm.id, u.username.toLowerCase(), {
     email: u.email ?? null,
     emailVerified: u.email !== undefined && u.email !== null,
     firstName: u.firstName ?? null,
     lastName: u.lastName ?? null,
     enabled: u.enabled ?? true,
-    createdTimestamp: Date.now(),
-    notBefore: 0,
     realmRoles: u.realmRoles ?? [defaultRoleName(realm.name)],
-    clientRoles: {},
-    credentials: [],
     requiredActions: u.requiredActions ?? [],
-    attributes: {},
-    serviceAccountClientId: null,
-  };
+  });
 }
 
 /** Decodes a JWT's payload without verifying it (tests only). */

@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { SessionView } from '../../protocol/actor-messages.js';
-import { clientDefaults, realmRecordDefaults } from '../../realm/defaults.js';
+import { clientDefaults, realmRecordDefaults, userDefaults } from '../../realm/defaults.js';
 import { SIGNATURE_ALGORITHMS, type ClientRecord, type RealmRecord, type RoleRecord, type SignatureAlgorithm, type UserRecord } from '../../realm/model.js';
 import { REALM_SESSION_KEYS, realmSessionSettings, type RealmSessionSettings } from '../../session/realm-settings.js';
 import { badRequest } from './admin-error.js';
@@ -272,24 +272,7 @@ export function applyUserRep(user: UserRecord, rep: Json): UserRecord {
 export function userFromRep(realmId: string, rep: Json): UserRecord {
   const username = str(rep, 'username', 255);
   if (username === undefined || username.trim() === '') throw badRequest('error-user-attribute-required', 'username');
-  const base: UserRecord = {
-    id: randomUUID(),
-    realmId,
-    username: username.toLowerCase(),
-    email: null,
-    emailVerified: false,
-    firstName: null,
-    lastName: null,
-    enabled: false,
-    createdTimestamp: Date.now(),
-    notBefore: 0,
-    realmRoles: [],
-    clientRoles: {},
-    credentials: [],
-    requiredActions: [],
-    attributes: {},
-    serviceAccountClientId: null,
-  };
+  const base = userDefaults(realmId, username.toLowerCase());
   return applyUserRep(base, rep);
 }
 
