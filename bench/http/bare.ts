@@ -10,7 +10,7 @@ import type { SignatureAlgorithm } from '../../src/realm/model.js';
 import type { BareConfig, BareRealmConfig, BareTokens } from './bare-server.js';
 import { decodeJwt, isJwt } from './jwt-parts.js';
 import type { HttpOptions } from './options.js';
-import { ServerProcess, tempDir } from './processes.js';
+import { inTempDir, profileArgs, ServerProcess } from './processes.js';
 
 const BARE_JS = fileURLToPath(new URL('./bare-server.js', import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -66,34 +66,16 @@ export async function startBareServer(
   options: HttpOptions,
   log: (line: string) => void,
 ): Promise<BareServer> {
-  const dir = await tempDir('bare');
-  let proc: ServerProcess | null = null;
-  try {
-    const config: BareConfig = { client, secret, pool, tokensFile: join(dir.path, 'tokens.json'), realms };
-    const configPath = join(dir.path, 'config.json');
+  return inTempDir('bare', async (dir, own) => {
+    const config: BareConfig = { client, secret, pool, tokensFile: join(dir, 'tokens.json'), realms };
+    const configPath = join(dir, 'config.json');
     await writeFile(configPath, JSON.stringify(config));
-    const nodeArgs = options.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProf] : [];
-    proc = ServerProcess.start('bare-server', BARE_JS, [configPath], { nodeArgs });
+    const proc = ServerProcess.start('bare-server', BARE_JS, [configPath], { nodeArgs: profileArgs(options.cpuProf) });
+    own(proc);
     const line = await proc.waitForLine((l) => l.startsWith('BARE-READY '), READY_TIMEOUT_MS);
     const { port } = JSON.parse(line.slice('BARE-READY '.length)) as { port: number };
     const tokens = JSON.parse(await readFile(config.tokensFile, 'utf8')) as BareTokens;
     log(`bare Fastify baseline pid ${String(proc.pid)} ready on 127.0.0.1:${port} (${Object.entries(realms).map(([n, r]) => `${n} ${r.algorithm}`).join(', ')})`);
-    const p = proc;
-    return {
-      origin: `http://127.0.0.1:${port}`,
-      tokens,
-      process: proc,
-      stop: async () => {
-        try {
-          await p.stop();
-        } finally {
-          await dir.remove();
-        }
-      },
-    };
-  } catch (err) {
-    await proc?.stop().catch(() => {});
-    await dir.remove();
-    throw err;
-  }
+    return { origin: `http://127.0.0.1:${port}`, tokens, process: proc };
+  });
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PeerConfig } from './oidc-provider-server.js';
 import type { HttpOptions } from './options.js';
-import { ServerProcess, tempDir } from './processes.js';
+import { inTempDir, profileArgs, ServerProcess } from './processes.js';
 
 const PEER_JS = fileURLToPath(new URL('./oidc-provider-server.js', import.meta.url));
 const READY_TIMEOUT_MS = 120_000;
@@ -20,36 +20,17 @@ export interface PeerServer {
 }
 
 export async function startOidcProvider(config: Omit<PeerConfig, 'tokensFile'>, options: HttpOptions, log: (line: string) => void): Promise<PeerServer> {
-  const dir = await tempDir('oidc-provider');
-  let proc: ServerProcess | null = null;
-  try {
-    const full: PeerConfig = { ...config, tokensFile: join(dir.path, 'tokens.json') };
-    const configPath = join(dir.path, 'config.json');
+  return inTempDir('oidc-provider', async (dir, own) => {
+    const full: PeerConfig = { ...config, tokensFile: join(dir, 'tokens.json') };
+    const configPath = join(dir, 'config.json');
     await writeFile(configPath, JSON.stringify(full));
-    const nodeArgs = options.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProf] : [];
     const started = Date.now();
-    proc = ServerProcess.start('oidc-provider', PEER_JS, [configPath], { nodeArgs, env: { ...process.env, NODE_ENV: 'production' } });
+    const proc = ServerProcess.start('oidc-provider', PEER_JS, [configPath], { nodeArgs: profileArgs(options.cpuProf), env: { ...process.env, NODE_ENV: 'production' } });
+    own(proc);
     const line = await proc.waitForLine((l) => l.startsWith('PEER-READY '), READY_TIMEOUT_MS);
     const { port } = JSON.parse(line.slice('PEER-READY '.length)) as { port: number };
     const refreshTokens = JSON.parse(await readFile(full.tokensFile, 'utf8')) as string[];
     log(`oidc-provider peer pid ${String(proc.pid)} ready on 127.0.0.1:${port} with ${refreshTokens.length} grants (${config.algorithm}) in ${Date.now() - started} ms`);
-    const p = proc;
-    return {
-      origin: `http://127.0.0.1:${port}`,
-      tokenPath: '/token',
-      refreshTokens,
-      process: proc,
-      stop: async () => {
-        try {
-          await p.stop();
-        } finally {
-          await dir.remove();
-        }
-      },
-    };
-  } catch (err) {
-    await proc?.stop().catch(() => {});
-    await dir.remove();
-    throw err;
-  }
+    return { origin: `http://127.0.0.1:${port}`, tokenPath: '/token', refreshTokens, process: proc };
+  });
 }

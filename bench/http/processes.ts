@@ -160,6 +160,41 @@ export async function tempDir(prefix: string): Promise<{ path: string; remove: (
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
+/**
+ * Runs `start` in a fresh temp directory and gives its result a `stop()` that
+ * stops the server `start` handed to `own`, then removes the directory. When
+ * `start` fails, the server (if any) and the directory go before the error.
+ */
+export async function inTempDir<T extends object>(
+  prefix: string,
+  start: (dir: string, own: (server: { stop(): Promise<void> }) => void) => Promise<T>,
+): Promise<T & { stop(): Promise<void> }> {
+  const dir = await tempDir(prefix);
+  let server = null as { stop(): Promise<void> } | null;
+  try {
+    const result = await start(dir.path, (s) => {
+      server = s;
+    });
+    const stop = async (): Promise<void> => {
+      try {
+        await server?.stop();
+      } finally {
+        await dir.remove();
+      }
+    };
+    return { ...result, stop };
+  } catch (err) {
+    await server?.stop().catch(() => {});
+    await dir.remove();
+    throw err;
+  }
+}
+
+/** Node flags for a server child: a CPU profile into `cpuProf` when asked for. */
+export function profileArgs(cpuProf: string | null): string[] {
+  return cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
+}
+
 /** Polls `url` until it answers 200 (or `deadline` passes, or `alive()` turns false). */
 export async function waitForHttp200(url: string, timeoutMs: number, alive: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HttpOptions } from './options.js';
-import { freePort, ServerProcess, tempDir, waitForHttp200 } from './processes.js';
+import { freePort, inTempDir, profileArgs, ServerProcess, waitForHttp200 } from './processes.js';
 import { writeRealmFile, type RealmSpec } from './realm-file.js';
 
 /** dist/bench/http/target.js -> dist/src/main.js */
@@ -73,17 +73,14 @@ export async function startLocalNode(
   options: HttpOptions,
   log: (line: string) => void,
 ): Promise<LocalNode> {
-  const dir = await tempDir('node');
-  let proc: ServerProcess | null = null;
-  try {
-    const realmDir = join(dir.path, 'realms');
-    const dataDir = join(dir.path, 'data');
+  return inTempDir('node', async (dir, own) => {
+    const realmDir = join(dir, 'realms');
+    const dataDir = join(dir, 'data');
     await mkdir(realmDir);
     const started = Date.now();
     for (const spec of realms) await writeRealmFile(realmDir, spec);
     log(`realm file(s) written in ${Date.now() - started} ms: ${realms.map((r) => `${r.name} (${r.algorithm}, ${r.users} users, ${r.hashIterations} iterations)`).join(', ')}`);
     const [httpPort, managementPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
-    const nodeArgs = options.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProf] : [];
     const args = [
       '--import-realm', realmDir,
       '--data-dir', dataDir,
@@ -93,11 +90,11 @@ export async function startLocalNode(
       // Per-request logging would be part of the measurement; warnings still show in the output kept for errors.
       '--log-level', 'warn',
     ];
-    proc = ServerProcess.start('sessiond', MAIN_JS, args, { nodeArgs });
-    const p = proc;
+    const proc = ServerProcess.start('sessiond', MAIN_JS, args, { nodeArgs: profileArgs(options.cpuProf) });
+    own(proc);
     const t0 = Date.now();
-    await waitForHttp200(`http://127.0.0.1:${managementPort}/health/ready`, NODE_READY_TIMEOUT_MS, () => p.running).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}; sessiond output:\n${p.output()}`);
+    await waitForHttp200(`http://127.0.0.1:${managementPort}/health/ready`, NODE_READY_TIMEOUT_MS, () => proc.running).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; sessiond output:\n${proc.output()}`);
     });
     log(`sessiond node pid ${String(proc.pid)} ready in ${Date.now() - t0} ms on 127.0.0.1:${httpPort}`);
     const first = realms[0]!;
@@ -112,20 +109,6 @@ export async function startLocalNode(
       local: true,
       authorization: basicAuthorization(first.client, first.secret),
     };
-    return {
-      target,
-      process: proc,
-      stop: async () => {
-        try {
-          await p.stop();
-        } finally {
-          await dir.remove();
-        }
-      },
-    };
-  } catch (err) {
-    await proc?.stop().catch(() => {});
-    await dir.remove();
-    throw err;
-  }
+    return { target, process: proc };
+  });
 }

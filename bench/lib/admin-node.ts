@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { parseOptions } from '../../src/config/options.js';
 import { SessiondNode } from '../../src/node.js';
-import { tempDir } from '../http/processes.js';
+import { inTempDir } from '../http/processes.js';
 import { realmRepresentation, type RealmSpec } from '../http/realm-file.js';
 import { flatUuid, ipOf, username } from './data.js';
 import { median, percentile } from './stats.js';
@@ -41,15 +41,13 @@ export function realmFile(spec: RealmSpec, extraClients: readonly string[] = [])
 
 /** Starts a node (2 shards, silent log) with the given realm files imported, listening. */
 export async function startAdminNode(realms: readonly Record<string, unknown>[]): Promise<AdminNode> {
-  const dir = await tempDir('admin');
-  let node: SessiondNode | null = null;
-  try {
-    const realmDir = join(dir.path, 'realms');
+  return inTempDir('admin', async (dir, own) => {
+    const realmDir = join(dir, 'realms');
     await mkdir(realmDir);
     for (const rep of realms) await writeFile(join(realmDir, `${String(rep['realm'])}-realm.json`), JSON.stringify(rep));
     const parsed = parseOptions(
       [
-        '--data-dir', join(dir.path, 'data'),
+        '--data-dir', join(dir, 'data'),
         '--import-realm', realmDir,
         '--host', '127.0.0.1',
         '--http-port', '0',
@@ -61,26 +59,11 @@ export async function startAdminNode(realms: readonly Record<string, unknown>[])
       {},
     );
     if (parsed.help) throw new Error('unexpected --help');
-    node = await SessiondNode.start({ options: parsed.options, log: pino({ level: 'silent' }) });
+    const node = await SessiondNode.start({ options: parsed.options, log: pino({ level: 'silent' }) });
+    own(node);
     await node.listen();
-    const n = node;
-    const origin = `http://127.0.0.1:${(node.server.server.address() as AddressInfo).port}`;
-    return {
-      node,
-      origin,
-      stop: async () => {
-        try {
-          await n.stop();
-        } finally {
-          await dir.remove();
-        }
-      },
-    };
-  } catch (err) {
-    await node?.stop().catch(() => {});
-    await dir.remove();
-    throw err;
-  }
+    return { node, origin: `http://127.0.0.1:${(node.server.server.address() as AddressInfo).port}` };
+  });
 }
 
 /** Store changes reach the shards through events the writer does not await; a round trip through every shard after them means they arrived. */
