@@ -168,11 +168,12 @@ export class EventSink {
     let skipped = 0;
     const from = filter.dateFrom ?? 0;
     const to = filter.dateTo ?? Number.MAX_SAFE_INTEGER;
+    const pathMatches = filter.resourcePath === undefined ? null : pathMatcher(filter.resourcePath);
     for (const { value } of this.#adminEvents.getRange({ start: [realmId, to, Number.MAX_SAFE_INTEGER], end: [realmId, from], reverse: true })) {
       if (out.length >= filter.max) break;
       if (filter.operationTypes !== undefined && filter.operationTypes.length > 0 && !filter.operationTypes.includes(value.operationType)) continue;
       if (filter.resourceTypes !== undefined && filter.resourceTypes.length > 0 && !filter.resourceTypes.includes(value.resourceType)) continue;
-      if (filter.resourcePath !== undefined && !matchesPath(value.resourcePath, filter.resourcePath)) continue;
+      if (pathMatches !== null && !pathMatches(value.resourcePath)) continue;
       if (filter.authUser !== undefined && value.authDetails.userId !== filter.authUser) continue;
       if (filter.authClient !== undefined && value.authDetails.clientId !== filter.authClient) continue;
       if (filter.authIpAddress !== undefined && value.authDetails.ipAddress !== filter.authIpAddress) continue;
@@ -241,8 +242,9 @@ export interface AdminEventQuery {
   max: number;
 }
 
-function matchesPath(path: string, pattern: string): boolean {
-  if (!pattern.includes('*')) return path === pattern;
+/** A resourcePath filter as a test, made once per query: `*` matches any run of characters. */
+function pathMatcher(pattern: string): (path: string) => boolean {
+  if (!pattern.includes('*')) return (path) => path === pattern;
   const regex = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return regex.test(path);
+  return (path) => regex.test(path);
 }
