@@ -6,9 +6,8 @@
 
 import { COMMAND_TIMEOUT_MS } from '../constants.js';
 import { EngineError } from '../errors.js';
-import type { BootMessage, Command } from '../protocol/actor-messages.js';
+import type { BootMessage, Command, ResultOf } from '../protocol/actor-messages.js';
 import { OP, PROTOCOL_VERSION } from '../protocol/actor-ops.js';
-import { partitionOf, partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { ShardChannel, type ShardObserver } from './shard-channel.js';
 
 export interface ActorPoolOptions {
@@ -89,44 +88,35 @@ export class ActorPool {
     await Promise.all(this.#channels.map((c) => c.terminate()));
   }
 
-  /** The shard owning a session id, or -1 for a malformed id. */
-  shardOfSession(sessionId: string): number {
-    const partition = partitionOfSessionId(sessionId);
-    return partition < 0 ? -1 : shardOfPartition(partition, this.#channels.length);
-  }
-
-  shardOfUser(realmId: string, userId: string): number {
-    return shardOfPartition(partitionOf(realmId, userId), this.#channels.length);
-  }
-
-  ask(shard: number, command: Command): Promise<unknown> {
+  /** Runs a command on one shard; the answer is typed by the command's op. */
+  ask<C extends Command>(shard: number, command: C): Promise<ResultOf[C['op']]> {
     const channel = this.#channels[shard];
     if (channel === undefined) return Promise.reject(new EngineError('ERR_INVALID_ARGUMENT', `no shard ${shard}`));
-    return channel.ask(command);
+    return channel.ask(command) as Promise<ResultOf[C['op']]>;
   }
 
-  /** Many commands to one shard behind one promise (see ShardChannel.askMany). */
-  askMany(shard: number, commands: readonly Command[]): Promise<unknown[]> {
+  /** Many commands to one shard behind one promise (see ShardChannel.askMany); a failed one answers its EngineError. */
+  askMany<C extends Command>(shard: number, commands: readonly C[]): Promise<(ResultOf[C['op']] | EngineError)[]> {
     const channel = this.#channels[shard];
     if (channel === undefined) return Promise.reject(new EngineError('ERR_INVALID_ARGUMENT', `no shard ${shard}`));
-    return channel.askMany(commands);
+    return channel.askMany(commands) as Promise<(ResultOf[C['op']] | EngineError)[]>;
   }
 
   /** Sends the command to every shard; resolves with their answers in shard order. */
-  broadcast(command: Command): Promise<unknown[]> {
-    return Promise.all(this.#channels.map((c) => c.ask(command)));
+  broadcast<C extends Command>(command: C): Promise<ResultOf[C['op']][]> {
+    return Promise.all(this.#channels.map((c) => c.ask(command) as Promise<ResultOf[C['op']]>));
   }
 
   /** Like broadcast, each command in a batch of its own (time.advance). */
-  broadcastAlone(command: Command): Promise<unknown[]> {
-    return Promise.all(this.#channels.map((c) => c.askAlone(command)));
+  broadcastAlone<C extends Command>(command: C): Promise<ResultOf[C['op']][]> {
+    return Promise.all(this.#channels.map((c) => c.askAlone(command) as Promise<ResultOf[C['op']]>));
   }
 
   /**
    * Broadcasts a configuration command and remembers it under `key` (replacing
    * any earlier one), so that a restarted worker receives it again.
    */
-  broadcastSticky(key: string, command: Command): Promise<unknown[]> {
+  broadcastSticky<C extends Command>(key: string, command: C): Promise<ResultOf[C['op']][]> {
     this.#sticky.delete(key);
     this.#sticky.set(key, command);
     return this.broadcast(command);

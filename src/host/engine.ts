@@ -24,12 +24,12 @@ import {
   type ShardStats,
   type SnapshotLoadResult,
   type AuthCodeData,
-  type Command,
+  type SessionTouchCommand,
   type RefreshFields,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { MUTATION, type Mutation } from '../protocol/mutations.js';
-import { newSessionId, partitionOf } from '../protocol/partition.js';
+import { newSessionId } from '../protocol/partition.js';
 import { clientSessionSettings, type ClientSessionSettings } from '../session/client-settings.js';
 import { notBeforePolicy } from '../session/not-before.js';
 import { realmSessionSettings, type RealmSessionSettings } from '../session/realm-settings.js';
@@ -40,6 +40,7 @@ import { parseCidr } from '../util/ip-address.js';
 import { offlineClientCount, offlineClientSessions, offlineRealmCount } from '../offline/offline-store.js';
 import type { LmdbEnv } from '../store/lmdb-env.js';
 import { ActorPool } from './actor-pool.js';
+import { LocalRouter, partitionOfSession, partitionOfUser, type PartitionRouter } from './partition-router.js';
 import { mergeOrdered } from './merge-ordered.js';
 import type { CommandOutcome, ShardObserver } from './shard-channel.js';
 
@@ -139,7 +140,10 @@ function pageOf(page: ListPage, defaultMax = DEFAULT_PAGE_MAX): { first: number;
 }
 
 export class Engine extends EventEmitter {
+  /** This node's shards: configuration, time, statistics, snapshots. */
   readonly #pool: ActorPool;
+  /** How every session command reaches its partition's owner. */
+  readonly #router: PartitionRouter;
   readonly #env: LmdbEnv | null;
   readonly #clock: Clock;
   readonly #clockMode: 'system' | 'manual';
@@ -167,6 +171,7 @@ export class Engine extends EventEmitter {
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       observer,
     });
+    this.#router = new LocalRouter(this.#pool);
   }
 
   /** Starts the shard workers; resolves when every shard is ready. */
@@ -251,8 +256,8 @@ export class Engine extends EventEmitter {
   /** Removes a realm, its clients' configuration and every session in it; resolves with the count removed. */
   async removeRealm(realmId: string): Promise<number> {
     this.#requireRealm(realmId);
-    const counts = (await this.#pool.broadcast({ op: OP.realmRemove, realm: realmId })) as number[];
-    if (this.#env !== null) await this.#pool.broadcast({ op: OP.offlineRemoveRealm, realm: realmId, reason: END_REASON.realmRemoved });
+    const counts = await this.#router.scatter({ op: OP.realmRemove, realm: realmId });
+    if (this.#env !== null) await this.#router.scatter({ op: OP.offlineRemoveRealm, realm: realmId, reason: END_REASON.realmRemoved });
     this.#realms.delete(realmId);
     this.#userNotBefore.delete(realmId);
     this.#pool.unstick(`realm:${realmId}`);
@@ -288,7 +293,7 @@ export class Engine extends EventEmitter {
   /** Forgets a client: detaches its online client sessions everywhere (resolves with how many) and removes its offline ones. */
   async removeClient(realmId: string, clientUuid: string): Promise<number> {
     this.#requireRealm(realmId);
-    const counts = (await this.#pool.broadcast({ op: OP.clientRemove, realm: realmId, client: clientUuid })) as number[];
+    const counts = await this.#router.scatter({ op: OP.clientRemove, realm: realmId, client: clientUuid });
     await this.removeClientOfflineSessions(clientUuid);
     this.#clients.delete(clientUuid);
     this.#pool.unstick(`client:${clientUuid}`);
@@ -347,9 +352,9 @@ export class Engine extends EventEmitter {
     this.#requireString(input.username, 'username');
     this.#requireString(input.ip, 'ip');
     if (input.client != null) this.#requireString(input.client.client, 'client.client');
-    const partition = partitionOf(input.realm, input.userId);
+    const partition = partitionOfUser(input.realm, input.userId);
     const id = newSessionId(partition);
-    return (await this.#pool.ask(this.#pool.shardOfSession(id), {
+    return this.#router.ask(partitionOfSession(id), {
       op: OP.sessionCreate,
       id,
       realm: input.realm,
@@ -362,7 +367,7 @@ export class Engine extends EventEmitter {
       client: input.client ?? null,
       limits: input.limits ?? null,
       notes: input.notes ?? null,
-    })) as SessionCreateResult;
+    });
   }
 
   /** Attaches a client session (reusing a valid one, restarting an expired one). */
@@ -370,22 +375,22 @@ export class Engine extends EventEmitter {
     this.#requireRealm(realmId);
     if (client === null || typeof client !== 'object') throw new EngineError('ERR_INVALID_ARGUMENT', 'client must be an object');
     this.#requireString(client.client, 'client.client');
-    const shard = this.#shardOfSession(sessionId);
-    return (await this.#pool.ask(shard, {
+    const partition = this.#partitionOfSession(sessionId);
+    return this.#router.ask(partition, {
       op: OP.sessionAttachClient,
       id: sessionId,
       realm: realmId,
       now: this.#clock.nowSeconds(),
       client,
       touchUser: options.touchUser === true,
-    })) as SessionView;
+    });
   }
 
   /** The refresh_token grant's session part: checks in Keycloak's order, clock bump, rotation bookkeeping. */
   async refresh(input: RefreshInput): Promise<SessionRefreshResult> {
-    const shard = this.#pool.shardOfSession(this.#checkRefreshInput(input));
-    if (shard < 0) return { ok: false, error: 'Session not active', detached: false, ended: null };
-    return (await this.#pool.ask(shard, { op: OP.sessionRefresh, ...this.#refreshFields(input) })) as SessionRefreshResult;
+    const partition = partitionOfSession(this.#checkRefreshInput(input));
+    if (partition < 0) return { ok: false, error: 'Session not active', detached: false, ended: null };
+    return this.#router.ask(partition, { op: OP.sessionRefresh, ...this.#refreshFields(input) });
   }
 
   /** Validates a refresh input; returns its session id. */
@@ -417,9 +422,9 @@ export class Engine extends EventEmitter {
 
   /** Moves the user session's idle clock (SSO cookie use). False if the session is gone. */
   touch(sessionId: string): Promise<boolean> {
-    const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) return Promise.resolve(false);
-    return this.#pool.ask(shard, { op: OP.sessionTouch, id: sessionId, now: this.#clock.nowSeconds() }) as Promise<boolean>;
+    const partition = partitionOfSession(sessionId);
+    if (partition < 0) return Promise.resolve(false);
+    return this.#router.ask(partition, { op: OP.sessionTouch, id: sessionId, now: this.#clock.nowSeconds() });
   }
 
   /**
@@ -431,30 +436,30 @@ export class Engine extends EventEmitter {
   async touchMany(sessionIds: readonly string[]): Promise<boolean[]> {
     const now = this.#clock.nowSeconds();
     const out = new Array<boolean>(sessionIds.length).fill(false);
-    const byShard: { commands: Command[]; positions: number[] }[] = this.#pool.channels.map(() => ({ commands: [], positions: [] }));
+    const partitions: number[] = [];
+    const commands: SessionTouchCommand[] = [];
+    const positions: number[] = [];
     sessionIds.forEach((id, position) => {
-      const shard = this.#pool.shardOfSession(id);
-      if (shard < 0) return;
-      byShard[shard]!.commands.push({ op: OP.sessionTouch, id, now });
-      byShard[shard]!.positions.push(position);
+      const partition = partitionOfSession(id);
+      if (partition < 0) return;
+      partitions.push(partition);
+      commands.push({ op: OP.sessionTouch, id, now });
+      positions.push(position);
     });
-    const answers = await Promise.all(byShard.map((part, shard) => this.#pool.askMany(shard, part.commands)));
-    answers.forEach((results, shard) => {
-      const positions = byShard[shard]!.positions;
-      for (let i = 0; i < results.length; i++) {
-        const result = results[i];
-        if (result instanceof EngineError) throw result;
-        out[positions[i]!] = result === true;
-      }
-    });
+    const results = await this.#router.askMany(partitions, commands);
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i];
+      if (result instanceof EngineError) throw result;
+      out[positions[i]!] = result === true;
+    }
     return out;
   }
 
   /** The session with its validity (KEYCLOAK.md §2.4) now, or null when it does not exist. */
   async getSession(sessionId: string): Promise<SessionGetResult | null> {
-    const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) return null;
-    return (await this.#pool.ask(shard, { op: OP.sessionGet, id: sessionId, now: this.#clock.nowSeconds() })) as SessionGetResult | null;
+    const partition = partitionOfSession(sessionId);
+    if (partition < 0) return null;
+    return this.#router.ask(partition, { op: OP.sessionGet, id: sessionId, now: this.#clock.nowSeconds() });
   }
 
   /**
@@ -476,41 +481,41 @@ export class Engine extends EventEmitter {
 
   /** Ends one session; resolves with it, or null when it did not exist. */
   async logoutSession(sessionId: string, reason: EndReason = END_REASON.logout): Promise<EndedSession | null> {
-    const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) return null;
-    return (await this.#pool.ask(shard, { op: OP.sessionRemove, id: sessionId, reason })) as EndedSession | null;
+    const partition = partitionOfSession(sessionId);
+    if (partition < 0) return null;
+    return this.#router.ask(partition, { op: OP.sessionRemove, id: sessionId, reason });
   }
 
   /** Detaches one client session (revocation, reuse); optionally ends the user session if it was the last. */
   async detachClient(sessionId: string, clientUuid: string, options: { removeIfEmpty?: boolean } = {}): Promise<{ detached: boolean; ended: EndedSession | null }> {
-    const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) return { detached: false, ended: null };
-    return (await this.#pool.ask(shard, {
+    const partition = partitionOfSession(sessionId);
+    if (partition < 0) return { detached: false, ended: null };
+    return this.#router.ask(partition, {
       op: OP.sessionDetachClient,
       id: sessionId,
       client: clientUuid,
       removeIfEmpty: options.removeIfEmpty === true,
-    })) as { detached: boolean; ended: EndedSession | null };
+    });
   }
 
   /** Ends every online session of a user. */
   async logoutUser(realmId: string, userId: string, reason: EndReason = END_REASON.userLogout): Promise<EndedSession[]> {
     this.#requireRealm(realmId);
     this.#requireString(userId, 'userId');
-    return (await this.#pool.ask(this.#pool.shardOfUser(realmId, userId), { op: OP.userLogout, realm: realmId, userId, reason })) as EndedSession[];
+    return this.#router.ask(partitionOfUser(realmId, userId), { op: OP.userLogout, realm: realmId, userId, reason });
   }
 
   /** Ends every online session of a realm; resolves with how many. */
   async logoutAll(realmId: string): Promise<number> {
     this.#requireRealm(realmId);
-    const counts = (await this.#pool.broadcast({ op: OP.realmLogoutAll, realm: realmId, reason: END_REASON.logoutAll })) as number[];
+    const counts = await this.#router.scatter({ op: OP.realmLogoutAll, realm: realmId, reason: END_REASON.logoutAll });
     return counts.reduce((a, b) => a + b, 0);
   }
 
   async listUserSessions(realmId: string, userId: string): Promise<SessionView[]> {
     this.#requireRealm(realmId);
     this.#requireString(userId, 'userId');
-    const views = (await this.#pool.ask(this.#pool.shardOfUser(realmId, userId), { op: OP.userSessions, realm: realmId, userId })) as SessionView[];
+    const views = await this.#router.ask(partitionOfUser(realmId, userId), { op: OP.userSessions, realm: realmId, userId });
     return views.sort((a, b) => a.started - b.started || (a.id < b.id ? -1 : 1));
   }
 
@@ -519,7 +524,7 @@ export class Engine extends EventEmitter {
     this.#requireRealm(realmId);
     const { first, max } = pageOf(page);
     if (max === 0) return [];
-    const lists = (await this.#pool.broadcast({ op: OP.clientSessions, realm: realmId, client: clientUuid, limit: first + max })) as SessionView[][];
+    const lists = await this.#router.scatter({ op: OP.clientSessions, realm: realmId, client: clientUuid, limit: first + max });
     const startedOf = (v: SessionView): number => v.clients.find((c) => c.client === clientUuid)?.started ?? v.started;
     return mergeOrdered(lists, startedOf, first + max).slice(first);
   }
@@ -527,14 +532,14 @@ export class Engine extends EventEmitter {
   /** Online client sessions of a client (maintained counters, no scan). */
   async countClientSessions(realmId: string, clientUuid: string): Promise<number> {
     this.#requireRealm(realmId);
-    const counts = (await this.#pool.broadcast({ op: OP.clientSessionCount, realm: realmId, client: clientUuid })) as number[];
+    const counts = await this.#router.scatter({ op: OP.clientSessionCount, realm: realmId, client: clientUuid });
     return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Per client UUID with at least one online session: how many (Keycloak's client-session-stats `active`). */
   async clientSessionStats(realmId: string): Promise<Map<string, number>> {
     this.#requireRealm(realmId);
-    const parts = (await this.#pool.broadcast({ op: OP.realmClientStats, realm: realmId })) as [string, number][][];
+    const parts = await this.#router.scatter({ op: OP.realmClientStats, realm: realmId });
     const out = new Map<string, number>();
     for (const part of parts) for (const [client, count] of part) out.set(client, (out.get(client) ?? 0) + count);
     return out;
@@ -551,14 +556,14 @@ export class Engine extends EventEmitter {
     const { first, max } = pageOf(input, 10);
     if (max === 0) return [];
     const search = (input.search ?? '').trim();
-    const lists = (await this.#pool.broadcast({
+    const lists = await this.#router.scatter({
       op: OP.realmSearch,
       realm: realmId,
       search,
       searchClients: input.searchClients ?? [],
       client: input.client ?? null,
       limit: first + max,
-    })) as SessionView[][];
+    });
     return mergeOrdered(lists, (v) => v.started, first + max).slice(first);
   }
 
@@ -566,21 +571,21 @@ export class Engine extends EventEmitter {
   async revokeSessions(realmId: string, ids: readonly string[], reason: EndReason = END_REASON.revoked): Promise<RevokeReport> {
     this.#requireRealm(realmId);
     if (!Array.isArray(ids)) throw new EngineError('ERR_INVALID_ARGUMENT', 'ids must be an array');
-    const byShard = new Map<number, string[]>();
+    const byPartition = new Map<number, string[]>();
     const report: RevokeReport = { revoked: 0, failed: 0, failures: [], ended: [] };
     for (const id of ids) {
-      const shard = typeof id === 'string' ? this.#pool.shardOfSession(id) : -1;
-      if (shard < 0) {
+      const partition = typeof id === 'string' ? partitionOfSession(id) : -1;
+      if (partition < 0) {
         report.failures.push({ id: String(id), reason: 'not_found' });
         continue;
       }
-      let list = byShard.get(shard);
-      if (list === undefined) byShard.set(shard, (list = []));
+      let list = byPartition.get(partition);
+      if (list === undefined) byPartition.set(partition, (list = []));
       list.push(id);
     }
-    const results = (await Promise.all(
-      [...byShard].map(([shard, list]) => this.#pool.ask(shard, { op: OP.revokeIds, realm: realmId, ids: list, reason })),
-    )) as RevokeResult[];
+    const results = await Promise.all(
+      [...byPartition].map(([partition, list]) => this.#router.ask(partition, { op: OP.revokeIds, realm: realmId, ids: list, reason })),
+    );
     return this.#report(report, results);
   }
 
@@ -589,9 +594,9 @@ export class Engine extends EventEmitter {
     this.#requireRealm(realmId);
     this.#checkFilter(filter);
     const command = { op: OP.revokeFilter, realm: realmId, filter, reason } as const;
-    const results = (await (filter.userId !== undefined
-      ? Promise.all([this.#pool.ask(this.#pool.shardOfUser(realmId, filter.userId), command)])
-      : this.#pool.broadcast(command))) as RevokeResult[];
+    const results = await (filter.userId !== undefined
+      ? Promise.all([this.#router.ask(partitionOfUser(realmId, filter.userId), command)])
+      : this.#router.scatter(command));
     return this.#report({ revoked: 0, failed: 0, failures: [], ended: [] }, results);
   }
 
@@ -599,9 +604,9 @@ export class Engine extends EventEmitter {
     this.#requireRealm(realmId);
     this.#checkFilter(filter);
     const command = { op: OP.countFilter, realm: realmId, filter } as const;
-    const counts = (await (filter.userId !== undefined
-      ? Promise.all([this.#pool.ask(this.#pool.shardOfUser(realmId, filter.userId), command)])
-      : this.#pool.broadcast(command))) as number[];
+    const counts = await (filter.userId !== undefined
+      ? Promise.all([this.#router.ask(partitionOfUser(realmId, filter.userId), command)])
+      : this.#router.scatter(command));
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -610,21 +615,21 @@ export class Engine extends EventEmitter {
 
   /** Stores an authorization code for a session; false when the shard's code store is full. */
   async putCode(sessionId: string, code: string, data: AuthCodeData): Promise<boolean> {
-    return (await this.#pool.ask(this.#shardOfSession(sessionId), { op: OP.codePut, id: sessionId, code, data })) as boolean;
+    return this.#router.ask(this.#partitionOfSession(sessionId), { op: OP.codePut, id: sessionId, code, data });
   }
 
   /** Takes a code (at most once); null when unknown, already used or expired. */
   async takeCode(sessionId: string, code: string): Promise<AuthCodeData | null> {
-    const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) return null;
-    return (await this.#pool.ask(shard, { op: OP.codeTake, id: sessionId, code, now: this.#clock.nowSeconds() })) as AuthCodeData | null;
+    const partition = partitionOfSession(sessionId);
+    if (partition < 0) return null;
+    return this.#router.ask(partition, { op: OP.codeTake, id: sessionId, code, now: this.#clock.nowSeconds() });
   }
 
   /** The stored refresh-token chain of a client session (introspection's read-only reuse check). */
   async refreshChain(sessionId: string, clientUuid: string, reuseId: string, offline: boolean): Promise<RefreshChain | undefined> {
-    const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) return undefined;
-    const chain = (await this.#pool.ask(shard, { op: OP.chainGet, id: sessionId, client: clientUuid, reuseId, offline })) as RefreshChain | null;
+    const partition = partitionOfSession(sessionId);
+    if (partition < 0) return undefined;
+    const chain = await this.#router.ask(partition, { op: OP.chainGet, id: sessionId, client: clientUuid, reuseId, offline });
     return chain ?? undefined;
   }
 
@@ -647,58 +652,55 @@ export class Engine extends EventEmitter {
    */
   async grantOffline(sessionId: string, clientUuid: string, scope: string): Promise<SessionView> {
     this.#requireEnv();
-    return (await this.#pool.ask(this.#shardOfSession(sessionId), {
+    return this.#router.ask(this.#partitionOfSession(sessionId), {
       op: OP.offlineGrant,
       id: sessionId,
       client: clientUuid,
       scope,
       now: this.#clock.nowSeconds(),
-    })) as SessionView;
+    });
   }
 
   /** The offline session with its validity now (offline rules), or null. */
   async getOfflineSession(sessionId: string): Promise<SessionGetResult | null> {
     this.#requireEnv();
-    const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) return null;
-    return (await this.#pool.ask(shard, { op: OP.offlineGet, id: sessionId, now: this.#clock.nowSeconds() })) as SessionGetResult | null;
+    const partition = partitionOfSession(sessionId);
+    if (partition < 0) return null;
+    return this.#router.ask(partition, { op: OP.offlineGet, id: sessionId, now: this.#clock.nowSeconds() });
   }
 
   /** The refresh_token grant for an offline token (typ Offline). */
   async refreshOffline(input: RefreshInput & { offlineAccess?: boolean }): Promise<SessionRefreshResult> {
     this.#requireEnv();
-    const shard = this.#pool.shardOfSession(this.#checkRefreshInput(input));
-    if (shard < 0) return { ok: false, error: 'Offline user session not found', detached: false, ended: null };
-    return (await this.#pool.ask(shard, {
+    const partition = partitionOfSession(this.#checkRefreshInput(input));
+    if (partition < 0) return { ok: false, error: 'Offline user session not found', detached: false, ended: null };
+    return this.#router.ask(partition, {
       op: OP.offlineRefresh,
       ...this.#refreshFields(input),
       offlineAccess: input.offlineAccess !== false,
-    })) as SessionRefreshResult;
+    });
   }
 
   /** Removes an offline session (admin delete with isOffline, revocation). */
   async removeOfflineSession(sessionId: string, reason: EndReason = END_REASON.adminDelete): Promise<EndedSession | null> {
     this.#requireEnv();
-    const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) return null;
-    return (await this.#pool.ask(shard, { op: OP.offlineRemove, id: sessionId, reason })) as EndedSession | null;
+    const partition = partitionOfSession(sessionId);
+    if (partition < 0) return null;
+    return this.#router.ask(partition, { op: OP.offlineRemove, id: sessionId, reason });
   }
 
   /** Removes one offline client session (revocation, consent revoke); the session goes with its last one. */
   async removeOfflineClient(sessionId: string, clientUuid: string, reason: EndReason = END_REASON.revoked): Promise<{ removed: boolean; ended: EndedSession | null }> {
     this.#requireEnv();
-    const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) return { removed: false, ended: null };
-    return (await this.#pool.ask(shard, { op: OP.offlineRemoveClient, id: sessionId, client: clientUuid, reason })) as {
-      removed: boolean;
-      ended: EndedSession | null;
-    };
+    const partition = partitionOfSession(sessionId);
+    if (partition < 0) return { removed: false, ended: null };
+    return this.#router.ask(partition, { op: OP.offlineRemoveClient, id: sessionId, client: clientUuid, reason });
   }
 
   async listUserOfflineSessions(realmId: string, userId: string): Promise<SessionView[]> {
     this.#requireRealm(realmId);
     if (this.#env === null) return [];
-    const views = (await this.#pool.ask(this.#pool.shardOfUser(realmId, userId), { op: OP.offlineUserSessions, realm: realmId, userId })) as SessionView[];
+    const views = await this.#router.ask(partitionOfUser(realmId, userId), { op: OP.offlineUserSessions, realm: realmId, userId });
     return views.sort((a, b) => a.started - b.started || (a.id < b.id ? -1 : 1));
   }
 
@@ -706,13 +708,13 @@ export class Engine extends EventEmitter {
   async removeUserOfflineSessions(realmId: string, userId: string, reason: EndReason = END_REASON.userDeleted): Promise<EndedSession[]> {
     this.#requireRealm(realmId);
     if (this.#env === null) return [];
-    return (await this.#pool.ask(this.#pool.shardOfUser(realmId, userId), { op: OP.offlineRemoveUser, realm: realmId, userId, reason })) as EndedSession[];
+    return this.#router.ask(partitionOfUser(realmId, userId), { op: OP.offlineRemoveUser, realm: realmId, userId, reason });
   }
 
   /** Removes a client's offline client sessions everywhere (client deletion); resolves with how many. */
   async removeClientOfflineSessions(clientUuid: string, reason: EndReason = END_REASON.clientRemoved): Promise<number> {
     if (this.#env === null) return 0;
-    const counts = (await this.#pool.broadcast({ op: OP.offlineRemoveClientAll, client: clientUuid, reason })) as number[];
+    const counts = await this.#router.scatter({ op: OP.offlineRemoveClientAll, client: clientUuid, reason });
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -738,7 +740,7 @@ export class Engine extends EventEmitter {
   /** Graceful shutdown: every shard writes its online sessions to LMDB. Resolves with how many. */
   async saveSnapshot(): Promise<number> {
     this.#requireEnv();
-    const counts = (await this.#pool.broadcast({ op: OP.snapshotSave })) as number[];
+    const counts = await this.#pool.broadcast({ op: OP.snapshotSave });
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -746,7 +748,7 @@ export class Engine extends EventEmitter {
   async loadSnapshot(): Promise<SnapshotLoadResult> {
     const result: SnapshotLoadResult = { loaded: 0, dropped: [] };
     if (this.#env === null) return result;
-    const parts = (await this.#pool.broadcast({ op: OP.snapshotLoad, now: this.#clock.nowSeconds() })) as SnapshotLoadResult[];
+    const parts = await this.#pool.broadcast({ op: OP.snapshotLoad, now: this.#clock.nowSeconds() });
     for (const part of parts) {
       result.loaded += part.loaded;
       result.dropped.push(...part.dropped);
@@ -769,10 +771,10 @@ export class Engine extends EventEmitter {
 
   /** Statistics of every shard (falls back to the last answer of a shard that does not reply). */
   async stats(): Promise<ShardStats[]> {
-    const results = await Promise.allSettled(this.#pool.channels.map((c) => c.ask({ op: OP.statsGet })));
+    const results = await Promise.allSettled(this.#pool.channels.map((_, shard) => this.#pool.ask(shard, { op: OP.statsGet })));
     const stats: ShardStats[] = [];
     results.forEach((r, shard) => {
-      if (r.status === 'fulfilled') stats.push(r.value as ShardStats);
+      if (r.status === 'fulfilled') stats.push(r.value);
       else {
         const last = this.#lastStats.find((s) => s.shard === shard);
         if (last !== undefined) stats.push(last);
@@ -792,17 +794,27 @@ export class Engine extends EventEmitter {
    * tests); a realm-wide record goes to every shard. Order is kept per shard.
    */
   async applyMutations(mutations: readonly Mutation[]): Promise<number> {
-    const byShard = new Map<number, Mutation[]>();
-    const add = (shard: number, m: Mutation): void => {
-      let list = byShard.get(shard);
-      if (list === undefined) byShard.set(shard, (list = []));
-      list.push(m);
-    };
+    const byPartition = new Map<number, Mutation[]>();
+    let total = 0;
     for (const m of mutations) {
-      if (m.k === MUTATION.realmCleared) for (let shard = 0; shard < this.#pool.size; shard++) add(shard, m);
-      else add(this.#shardOfSession(m.id), m);
+      if (m.k === MUTATION.realmCleared) {
+        // Realm-wide: every owner applies it, after the records before it.
+        total += await this.#replayGroups(byPartition);
+        byPartition.clear();
+        await this.#router.scatter({ op: OP.mutationsReplay, mutations: [m] });
+        total++;
+        continue;
+      }
+      const partition = this.#partitionOfSession(m.id);
+      let list = byPartition.get(partition);
+      if (list === undefined) byPartition.set(partition, (list = []));
+      list.push(m);
     }
-    const counts = (await Promise.all([...byShard].map(([shard, list]) => this.#pool.ask(shard, { op: OP.mutationsReplay, mutations: list })))) as number[];
+    return total + (await this.#replayGroups(byPartition));
+  }
+
+  async #replayGroups(byPartition: Map<number, Mutation[]>): Promise<number> {
+    const counts = await Promise.all([...byPartition].map(([partition, list]) => this.#router.ask(partition, { op: OP.mutationsReplay, mutations: list })));
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -852,10 +864,11 @@ export class Engine extends EventEmitter {
     if (this.#env === null) throw new EngineError('ERR_OFFLINE_DISABLED');
   }
 
-  #shardOfSession(sessionId: string): number {
-    const shard = this.#pool.shardOfSession(sessionId);
-    if (shard < 0) throw new EngineError('ERR_SESSION_NOT_FOUND');
-    return shard;
+  /** The partition a session id encodes; a malformed id is an unknown session. */
+  #partitionOfSession(sessionId: string): number {
+    const partition = partitionOfSession(sessionId);
+    if (partition < 0) throw new EngineError('ERR_SESSION_NOT_FOUND');
+    return partition;
   }
 
   #requireRealm(realmId: string): RealmSessionSettings {
