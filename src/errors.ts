@@ -10,6 +10,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_ACTOR_TIMEOUT: { status: 503, message: 'shard did not answer in time' },
   ERR_ENGINE_CLOSED: { status: 503, message: 'engine is shut down' },
   ERR_BAD_COMMAND: { status: 400, message: 'malformed command' },
+  ERR_BAD_RECORD: { status: 400, message: 'malformed mutation record' },
   ERR_COMMAND_FAILED: { status: 500, message: 'command failed' },
   ERR_PROTOCOL_VERSION: { status: 500, message: 'protocol version mismatch between host and shard' },
   ERR_REALM_UNKNOWN: { status: 404, message: 'realm not found' },

@@ -139,6 +139,7 @@ export class SessiondNode extends EventEmitter {
         shards: options.shards,
         idleGraceSeconds: options.idleGraceSeconds,
         offlineCacheEntries: options.offlineCacheEntries,
+        durability: options.durability,
         env,
         ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
         ...(deps.clockMode !== undefined ? { clockMode: deps.clockMode } : {}),

@@ -29,7 +29,7 @@ export function inProcessActor(): ShardActor {
     mailboxCommandsMax: MAILBOX_COMMANDS_MAX,
     // Online sessions only: no LMDB, as an engine started without a data directory.
     dataDir: null,
-    offlineCacheEntries: OFFLINE_CACHE_ENTRIES_DEFAULT,
+    offlineCacheEntries: OFFLINE_CACHE_ENTRIES_DEFAULT, durability: 'snapshot',
   };
   // Replies are dropped: execute() returns results directly and the bench never calls receive().
   const actor = new ShardActor(boot, new ManualClock(START_SECOND), () => {});

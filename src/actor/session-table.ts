@@ -55,7 +55,7 @@ import {
   type InvalidReason,
 } from '../session/validity.js';
 import { TimerWheel } from '../time/timer-wheel.js';
-import { INTERNED_STRINGS_MAX } from '../constants.js';
+import { INTERNED_STRINGS_MAX, PARTITION_COUNT } from '../constants.js';
 import { formatIpv4, parseIpv4 } from '../util/ip-address.js';
 import { IdIndex } from './id-index.js';
 import { NameIndex } from './name-index.js';
@@ -221,6 +221,11 @@ export class SessionTable {
   #sRealmNext = new Int32Array(INITIAL_CAPACITY);
   #sRealmPrev = new Int32Array(INITIAL_CAPACITY);
   #sFirstCs = new Int32Array(INITIAL_CAPACITY);
+  #sPartNext = new Int32Array(INITIAL_CAPACITY);
+  #sPartPrev = new Int32Array(INITIAL_CAPACITY);
+  /** Per partition: the first session of its list (snapshots, compaction, partition clears), and how many it holds. */
+  readonly #pHead = new Int32Array(PARTITION_COUNT).fill(NONE);
+  readonly #pCount = new Int32Array(PARTITION_COUNT);
   readonly #sIpText = new Map<number, string>();
   readonly #sNotes = new Map<number, Record<string, string>>();
 
@@ -454,6 +459,18 @@ export class SessionTable {
     const out: number[] = [];
     for (const realm of this.#realms) for (let slot = realm.head; slot !== NONE; slot = this.#sRealmNext[slot]!) out.push(slot);
     return out;
+  }
+
+  /** The live session slots of a partition (snapshots, compaction, transfer). */
+  partitionSlots(partition: number): number[] {
+    const out: number[] = [];
+    for (let slot = this.#pHead[partition] ?? NONE; slot !== NONE; slot = this.#sPartNext[slot]!) if (this.#live(slot)) out.push(slot);
+    return out;
+  }
+
+  /** Sessions held in a partition, counting those of a cleared realm not yet freed (a cheap upper bound). */
+  partitionSize(partition: number): number {
+    return this.#pCount[partition] ?? 0;
   }
 
   /** Per client UUID of the session: why its client session is invalid at `now`, or null. */
@@ -887,6 +904,8 @@ export class SessionTable {
       this.#sRealmNext = growInt32(this.#sRealmNext, cap);
       this.#sRealmPrev = growInt32(this.#sRealmPrev, cap);
       this.#sFirstCs = growInt32(this.#sFirstCs, cap);
+      this.#sPartNext = growInt32(this.#sPartNext, cap);
+      this.#sPartPrev = growInt32(this.#sPartPrev, cap);
       this.#sCap = cap;
     }
     return slot;
@@ -956,6 +975,14 @@ export class SessionTable {
     this.#uHead[user] = slot;
     this.#uCount[user]!++;
 
+    // partition list: push front
+    const partitionHead = this.#pHead[m.partition]!;
+    this.#sPartPrev[slot] = NONE;
+    this.#sPartNext[slot] = partitionHead;
+    if (partitionHead !== NONE) this.#sPartPrev[partitionHead] = slot;
+    this.#pHead[m.partition] = slot;
+    this.#pCount[m.partition]!++;
+
     // realm list: append (creation order)
     this.#sRealmNext[slot] = NONE;
     this.#sRealmPrev[slot] = realm.tail;
@@ -1008,7 +1035,8 @@ export class SessionTable {
   #applyTouched(m: SessionTouchedMutation): boolean {
     const slot = this.slotOf(m.id);
     if (slot === NONE) return false;
-    this.#sLast[slot] = m.lastSessionRefresh;
+    // Idle clocks only move forward: touches apply in any order (a late batch changes nothing).
+    if (m.lastSessionRefresh > this.#sLast[slot]!) this.#sLast[slot] = m.lastSessionRefresh;
     return true;
   }
 
@@ -1017,8 +1045,9 @@ export class SessionTable {
     if (slot === NONE) return false;
     const cs = this.clientSlotOf(slot, m.client);
     if (cs === NONE) return false;
-    this.#sLast[slot] = m.at;
-    // The client idle clock never moves backwards (Keycloak 26 ignores a smaller timestamp).
+    // Both idle clocks only move forward, so refreshes apply in any order
+    // (Keycloak 26 ignores a smaller client timestamp too).
+    if (m.at > this.#sLast[slot]!) this.#sLast[slot] = m.at;
     if (m.at > this.#cTimestamp[cs]!) this.#cTimestamp[cs] = m.at;
     if (m.chainKey !== null && m.chain !== null) {
       let chains = this.#cChains.get(cs);
@@ -1120,6 +1149,15 @@ export class SessionTable {
       this.#uFree.push(user);
     }
 
+    // partition list
+    const partition = this.#sPartition[slot]!;
+    const pPrev = this.#sPartPrev[slot]!;
+    const pNext = this.#sPartNext[slot]!;
+    if (pPrev !== NONE) this.#sPartNext[pPrev] = pNext;
+    else this.#pHead[partition] = pNext;
+    if (pNext !== NONE) this.#sPartPrev[pNext] = pPrev;
+    this.#pCount[partition]!--;
+
     this.#wheel.cancel(slot);
     this.#bySid.remove(slot);
     this.#sId[slot] = '';
@@ -1128,19 +1166,20 @@ export class SessionTable {
     this.#sFree.push(slot);
   }
 
+  /**
+   * One partition's sessions of a realm end (a replica or a journal replaying
+   * a logout-all): the partition's list is walked, so the cost is that
+   * partition's sessions. The shard that decides a logout-all takes the O(1)
+   * path of clearRealm instead.
+   */
   #applyRealmCleared(m: RealmClearedMutation): boolean {
     const index = this.#realmIndex.get(m.realm);
     if (index === undefined) return false;
-    const realm = this.#realms[index]!;
-    if (realm.head === NONE) return false;
-    // O(1) however many sessions: bump the generation (every session of the
-    // realm is dead for every lookup from now on) and set the realm list aside
-    // to be freed in slices.
-    realm.generation = (realm.generation + 1) & 0xffff;
-    this.#doomed.push([realm.head, index]);
-    realm.head = NONE;
-    realm.tail = NONE;
-    realm.sessions = 0;
+    for (const slot of this.partitionSlots(m.partition)) {
+      if (this.#uRealm[this.#sUser[slot]!] !== index) continue;
+      this.#unlinkRealm(slot);
+      this.#free(slot);
+    }
     return true;
   }
 
@@ -1176,12 +1215,26 @@ export class SessionTable {
     return true;
   }
 
-  /** Clears every session of a realm (a mutation record); resolves the count. */
-  clearRealm(realmId: string, reason: EndReason): number {
+  /**
+   * Ends every session of a realm in O(1), however many: the realm's
+   * generation is bumped (each of its sessions is dead for every lookup from
+   * now on) and its list is set aside to be freed in slices (clearSlice). The
+   * sink receives one realmCleared record per partition in `partitions` (the
+   * partitions this table holds), which is what a replica applies. Returns
+   * how many sessions ended.
+   */
+  clearRealm(realmId: string, reason: EndReason, partitions: readonly number[]): number {
     const index = this.#realmIndex.get(realmId);
     if (index === undefined) return 0;
-    const count = this.#realms[index]!.sessions;
-    if (count > 0) this.apply({ k: MUTATION.realmCleared, realm: realmId, reason });
+    const realm = this.#realms[index]!;
+    const count = realm.sessions;
+    if (realm.head === NONE) return 0;
+    realm.generation = (realm.generation + 1) & 0xffff;
+    this.#doomed.push([realm.head, index]);
+    realm.head = NONE;
+    realm.tail = NONE;
+    realm.sessions = 0;
+    if (this.#sink !== null) for (const partition of partitions) this.#sink({ k: MUTATION.realmCleared, realm: realmId, partition, reason });
     return count;
   }
 }

@@ -40,14 +40,13 @@ import {
   type OfflineRefreshCommand,
   type SessionRefreshCommand,
   type SessionView,
-  type SnapshotLoadResult,
   type SessionRefreshResult,
   type ShardMessage,
   type ShardStats,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import { MUTATION, type Mutation } from '../protocol/mutations.js';
+import { MUTATION, checkMutations, type Mutation } from '../protocol/mutations.js';
 import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
 import { bearerTokenStale } from '../session/not-before.js';
@@ -59,8 +58,10 @@ import { cidrMatcher } from '../util/ip-address.js';
 import { CodeStore } from './code-store.js';
 import { Mailbox } from './mailbox.js';
 import { OfflineStore, offlineView } from '../offline/offline-store.js';
-import { DB, type LmdbEnv } from '../store/lmdb-env.js';
+import type { LmdbEnv } from '../store/lmdb-env.js';
+import { Journal } from './journal.js';
 import { SessionTable, type SlotFilter } from './session-table.js';
+import { ShardLog } from './shard-log.js';
 
 /** Sends a frame to the host; `transfer` lists buffers to move rather than copy. */
 export type ShardSend = (frame: Uint8Array) => void;
@@ -69,17 +70,15 @@ export type ShardSend = (frame: Uint8Array) => void;
 const CLEAR_TURN_MAX = 16_384;
 /** How often (in shard seconds) the offline expiry index is swept. */
 const OFFLINE_SWEEP_INTERVAL_S = 5;
-const SNAPSHOT_CHUNK = 10_000;
-const SNAPSHOT_RECORD_VERSION = 1;
-
-interface OnlineSnapshotRecord {
-  v: number;
-  session: SessionView;
-  chains: Record<string, Record<string, RefreshChain>> | null;
-}
-
 const END_REASONS: ReadonlySet<string> = new Set(Object.values(END_REASON));
 const EXPIRY_REASONS: ReadonlySet<string> = new Set([END_REASON.idle, END_REASON.max, END_REASON.rememberMeDisabled]);
+
+/** The partitions shard `shard` of `shardCount` holds. */
+function partitionsOfShard(shard: number, shardCount: number): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < PARTITION_COUNT; p++) if (shardOfPartition(p, shardCount) === shard) out.push(p);
+  return out;
+}
 
 export class ShardActor {
   readonly #boot: BootMessage;
@@ -88,7 +87,6 @@ export class ShardActor {
   readonly #table: SessionTable;
   readonly #mailbox: Mailbox<BatchMessage>;
   readonly #codes = new CodeStore();
-  readonly #env: LmdbEnv | null;
   readonly #offline: OfflineStore | null;
   /** Offline expiry sweeps run when `#now` reaches this second. */
   #offlineSweepAt = 0;
@@ -104,20 +102,21 @@ export class ShardActor {
   #closed = false;
 
   #subscribedExpired = false;
-  #subscribedMutations = false;
   #expiredNotices: ExpiredNotice[] = [];
-  #mutations: Mutation[] = [];
+  /** Sequence numbers, the journal and snapshots: what becomes of every record the table applies. */
+  readonly #log: ShardLog;
   /** Replies held until expiry catches up with a time.advance. */
   #advanceWaiters: { reply: ReplyMessage; index: number }[] = [];
 
   constructor(boot: BootMessage, clock: Clock, send: ShardSend, env: LmdbEnv | null = null) {
     this.#boot = boot;
-    this.#env = env;
     this.#clock = clock;
     this.#send = send;
     this.#now = boot.startSecond;
     this.#table = new SessionTable({ graceSeconds: boot.idleGraceSeconds, startSecond: boot.startSecond });
     this.#mailbox = new Mailbox<BatchMessage>(MAILBOX_BATCHES_MAX, boot.mailboxCommandsMax);
+    this.#log = new ShardLog(this.#table, env === null ? null : new Journal(env), boot.durability, partitionsOfShard(boot.shard, boot.shardCount));
+    this.#table.onMutation(this.#log.active ? this.#log.sink : null);
     this.#offline =
       env === null
         ? null
@@ -184,6 +183,7 @@ export class ShardActor {
     this.#expiryTimer = null;
     await Promise.allSettled([...this.#pendingWork]);
     await this.#offline?.close();
+    await this.#log.close();
   }
 
   /** Runs one command synchronously (tests and benchmarks in-process). */
@@ -214,9 +214,10 @@ export class ShardActor {
     this.#expiryCaughtUp = this.#table.expire(this.#now, EXPIRY_TURN_MAX, EXPIRY_TURN_MS);
     const cleared = this.#table.clearSlice(CLEAR_TURN_MAX, EXPIRY_TURN_MS);
     this.#offlineTurn();
+    for (const work of this.#log.turn(this.#clock.nowMs())) this.#track(work);
     this.#flushUnsolicited();
     if (this.#expiryCaughtUp && this.#offlineCaughtUp) this.#releaseAdvanceWaiters();
-    if (!this.#mailbox.isEmpty || !this.#expiryCaughtUp || !this.#offlineCaughtUp || !cleared) this.#scheduleTurn();
+    if (!this.#mailbox.isEmpty || !this.#expiryCaughtUp || !this.#offlineCaughtUp || !cleared || this.#log.compactionsPending > 0) this.#scheduleTurn();
     else this.#armExpiryTimer();
   };
 
@@ -245,7 +246,8 @@ export class ShardActor {
   #runBatch(batch: BatchMessage): void {
     const reply: ReplyMessage = { kind: 'reply', id: batch.id, results: new Array(batch.commands.length), errors: null };
     let deferred = false;
-    let pending: Promise<void>[] | null = null;
+    let pending: Promise<unknown>[] | null = null;
+    this.#log.beginBatch();
     const fail = (i: number, err: unknown): void => {
       reply.results[i] = null;
       (reply.errors ??= []).push([i, toWireError(err)]);
@@ -272,6 +274,9 @@ export class ShardActor {
         fail(i, err);
       }
     }
+    const { records, commit } = this.#log.endBatch();
+    if (records !== null) reply.records = records;
+    if (commit !== null) (pending ??= []).push(commit);
     if (pending !== null) {
       void Promise.all(pending).then(() => {
         if (reply.errors !== null) reply.errors.sort((a, b) => a[0] - b[0]);
@@ -319,11 +324,8 @@ export class ShardActor {
       const notices = this.#expiredNotices.splice(0, EXPIRY_NOTICES_BATCH_MAX);
       this.#send(encodeFrame({ kind: 'expired', notices } satisfies ShardMessage));
     }
-    if (this.#mutations.length > 0) {
-      const mutations = this.#mutations;
-      this.#mutations = [];
-      this.#send(encodeFrame({ kind: 'mutations', mutations } satisfies ShardMessage));
-    }
+    const records = this.#log.takeBackground();
+    if (records.length > 0) this.#send(encodeFrame({ kind: 'records', records } satisfies ShardMessage));
   }
 
   #reply(reply: ReplyMessage): void {
@@ -341,7 +343,7 @@ export class ShardActor {
         table.putRealm(this.#string(command.realm, 'realm'), command.settings);
         return null;
       case OP.realmRemove:
-        return table.clearRealm(this.#string(command.realm, 'realm'), END_REASON.realmRemoved);
+        return table.clearRealm(this.#string(command.realm, 'realm'), END_REASON.realmRemoved, this.#log.partitions);
       case OP.clientPut:
         table.putClient(this.#string(command.realm, 'realm'), this.#string(command.client, 'client'), command.settings);
         return null;
@@ -385,7 +387,7 @@ export class ShardActor {
         // Every session of the realm is dead when this answers; their memory is
         // freed in bounded slices over the next turns (clearSlice), so commands
         // for other sessions keep flowing meanwhile.
-        return table.clearRealm(this.#string(command.realm, 'realm'), this.#reason(command.reason));
+        return table.clearRealm(this.#string(command.realm, 'realm'), this.#reason(command.reason), this.#log.partitions);
       case OP.clientSessions:
         return table.clientSessions(this.#string(command.client, 'client'), this.#limit(command.limit));
       case OP.clientSessionCount:
@@ -412,14 +414,15 @@ export class ShardActor {
         return this.#stats();
       case OP.subscribe:
         this.#subscribedExpired = command.expired === true;
-        this.#subscribedMutations = command.mutations === true;
+        this.#log.subscribed = command.records === true;
         table.onEnded(this.#subscribedExpired ? this.#onEnded : null);
-        table.onMutation(this.#subscribedMutations ? (m) => this.#mutations.push(m) : null);
+        table.onMutation(this.#log.active ? this.#log.sink : null);
         return null;
       case OP.mutationsReplay: {
-        if (!Array.isArray(command.mutations)) throw new EngineError('ERR_BAD_COMMAND', 'mutations must be an array');
-        for (const m of command.mutations) table.apply(m);
-        return command.mutations.length;
+        // Validated whole before any is applied: a malformed record is refused, never half-applied.
+        const mutations = checkMutations(command.mutations);
+        for (const m of mutations) table.apply(m);
+        return mutations.length;
       }
       case OP.offlineGrant:
         return this.#offlineGrant(this.#string(command.id, 'id'), this.#string(command.client, 'client'), command.scope, this.#integer(command.now, 'now'));
@@ -449,9 +452,9 @@ export class ShardActor {
       case OP.offlineRemoveRealm:
         return this.#offlineStore().removeRealm(this.#string(command.realm, 'realm'), this.#reason(command.reason));
       case OP.snapshotSave:
-        return this.#snapshotSave();
+        return this.#log.save();
       case OP.snapshotLoad:
-        return this.#snapshotLoad(this.#integer(command.now, 'now'));
+        return this.#log.load(this.#integer(command.now, 'now'));
       case OP.codePut:
         return this.#codes.put(this.#string(command.id, 'id'), this.#string(command.code, 'code'), command.data, this.#now);
       case OP.codeTake:
@@ -673,74 +676,6 @@ export class ShardActor {
     }
     offline.touch(record, clientUuid, now, chainKey, chain);
     return { ok: true, session: offlineView(offline.get(id)!, clientUuid) };
-  }
-
-  /** Graceful shutdown: every online session of this shard into LMDB, keyed by partition. */
-  async #snapshotSave(): Promise<number> {
-    const env = this.#env;
-    if (env === null) throw new EngineError('ERR_OFFLINE_DISABLED', 'no data directory: online sessions cannot be saved');
-    const table = this.#table;
-    const db = env.db<OnlineSnapshotRecord>(DB.online);
-    const slots = table.allSlots();
-    for (let i = 0; i < slots.length; i += SNAPSHOT_CHUNK) {
-      const chunk = slots.slice(i, i + SNAPSHOT_CHUNK);
-      await env.root.transaction(() => {
-        for (const slot of chunk) {
-          db.put([table.partitionOf(slot), table.idOf(slot)], { v: SNAPSHOT_RECORD_VERSION, session: table.view(slot), chains: table.chainsOf(slot) });
-        }
-      });
-    }
-    return slots.length;
-  }
-
-  /** Start-up: the snapshot of this shard's partitions back into the table; expired sessions dropped. */
-  async #snapshotLoad(now: number): Promise<SnapshotLoadResult> {
-    const env = this.#env;
-    const result: SnapshotLoadResult = { loaded: 0, dropped: [] };
-    if (env === null) return result;
-    const table = this.#table;
-    const db = env.db<OnlineSnapshotRecord>(DB.online);
-    const seen: [number, string][] = [];
-    for (let partition = 0; partition < PARTITION_COUNT; partition++) {
-      if (shardOfPartition(partition, this.#boot.shardCount) !== this.#boot.shard) continue;
-      for (const { key, value } of db.getRange({ start: [partition], end: [partition, '\uffff'] })) {
-        seen.push(key as [number, string]);
-        const record = value;
-        if (record === null || typeof record !== 'object' || record.v !== SNAPSHOT_RECORD_VERSION) continue;
-        const s = record.session;
-        if (!table.hasRealm(s.realm)) {
-          result.dropped.push({ session: s, reason: END_REASON.realmRemoved });
-          continue;
-        }
-        table.apply({
-          k: MUTATION.sessionCreated, id: s.id, partition, realm: s.realm, userId: s.userId, username: s.username, ip: s.ip,
-          authMethod: s.authMethod, rememberMe: s.rememberMe, started: s.started, lastSessionRefresh: s.lastSessionRefresh,
-          authTime: s.authTime, notes: s.notes,
-        });
-        for (const c of s.clients) {
-          table.apply({ k: MUTATION.clientAttached, id: s.id, client: c.client, started: c.started, timestamp: c.timestamp, scope: c.scope, ssoAuth: c.ssoAuth, notes: c.notes, userRefresh: s.lastSessionRefresh });
-          for (const [key, chain] of Object.entries(record.chains?.[c.client] ?? {})) {
-            table.apply({ k: MUTATION.clientRefreshed, id: s.id, client: c.client, at: c.timestamp, chainKey: key, chain });
-          }
-        }
-        const slot = table.slotOf(s.id);
-        const reason = table.sessionInvalidReason(slot, now);
-        if (reason !== null) {
-          table.remove(s.id, reason === 'max' ? END_REASON.max : reason === 'idle' ? END_REASON.idle : END_REASON.rememberMeDisabled, now);
-          result.dropped.push({ session: s, reason });
-          continue;
-        }
-        result.loaded++;
-      }
-    }
-    // The snapshot is consumed: a later crash must not resurrect sessions that ended meanwhile.
-    for (let i = 0; i < seen.length; i += SNAPSHOT_CHUNK) {
-      const chunk = seen.slice(i, i + SNAPSHOT_CHUNK);
-      await env.root.transaction(() => {
-        for (const key of chunk) db.remove(key);
-      });
-    }
-    return result;
   }
 
   #detach(id: string, clientUuid: string, removeIfEmpty: boolean): { detached: boolean; ended: EndedSession | null } {

@@ -16,6 +16,7 @@ export interface NodeOptions {
   shards: number;
   idleGraceSeconds: number;
   offlineCacheEntries: number;
+  durability: 'journal' | 'snapshot';
   hostname: string | null;
   nodeId: string;
   grpcPort: number;
@@ -24,7 +25,7 @@ export interface NodeOptions {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
-type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level';
+type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level' | 'choice';
 
 interface OptionSpec {
   key: keyof NodeOptions;
@@ -35,6 +36,8 @@ interface OptionSpec {
   describe: string;
   min?: number;
   max?: number;
+  /** The values a 'choice' option accepts. */
+  choices?: readonly string[];
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -53,6 +56,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'shards', flag: '--shards', kind: 'count', defaultValue: defaultShards, min: 1, max: 256, describe: 'shard worker threads (session actors); default: one per core' },
   { key: 'idleGraceSeconds', flag: '--idle-grace-seconds', kind: 'seconds', defaultValue: () => IDLE_GRACE_DEFAULT_S, min: 0, max: 86_400, describe: "idle grace window added to idle checks (Keycloak's volatile mode: 120; 0 = Keycloak 26 persistent-mode strictness)" },
   { key: 'offlineCacheEntries', flag: '--offline-cache-entries', kind: 'count', defaultValue: () => 10_000, min: 0, max: 100_000_000, describe: 'offline sessions kept in memory per node (LRU over LMDB)' },
+  { key: 'durability', flag: '--durability', kind: 'choice', choices: ['journal', 'snapshot'], defaultValue: () => 'journal', describe: 'online sessions on disk: journal (every answered login, logout and rotation survives a kill -9) or snapshot (written at graceful shutdown only)' },
   { key: 'hostname', flag: '--hostname', kind: 'url', defaultValue: () => null, describe: 'public base URL used in token issuers (default: taken from each request)' },
   { key: 'nodeId', flag: '--node-id', kind: 'string', defaultValue: () => 'node-1', describe: 'this node\'s name in a cluster' },
   { key: 'grpcPort', flag: '--grpc-port', kind: 'port', defaultValue: () => 50051, describe: 'cluster gRPC port' },
@@ -114,6 +118,9 @@ function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[key
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(raw)) fail(`expected one of ${LOG_LEVELS.join(', ')}`);
       return raw as NodeOptions['logLevel'];
+    case 'choice':
+      if (!spec.choices!.includes(raw)) fail(`expected one of ${spec.choices!.join(', ')}`);
+      return raw as NodeOptions[keyof NodeOptions];
   }
 }
 

@@ -19,6 +19,7 @@ export interface ActorPoolOptions {
   dataDir: string | null;
   /** Offline sessions kept in memory by the whole node (split between shards). */
   offlineCacheEntries: number;
+  durability: 'journal' | 'snapshot';
   timeoutMs?: number;
   observer: ShardObserver;
 }
@@ -46,6 +47,7 @@ export class ActorPool {
         mailboxCommandsMax: options.mailboxCommandsMax,
         dataDir: options.dataDir,
         offlineCacheEntries: Math.max(1, Math.ceil(options.offlineCacheEntries / options.shards)),
+        durability: options.durability,
       };
       this.#channels.push(
         new ShardChannel({

@@ -69,6 +69,12 @@ export interface EngineOptions {
   env?: LmdbEnv | null;
   /** Offline sessions kept in memory by the node (default 10,000, as Keycloak). */
   offlineCacheEntries?: number;
+  /**
+   * With an `env`: 'journal' (default) journals every lifecycle change and
+   * answers only once it is committed, so a crash loses no answered change;
+   * 'snapshot' writes online sessions at graceful shutdown only.
+   */
+  durability?: 'journal' | 'snapshot';
 }
 
 export interface CreateSessionInput {
@@ -168,6 +174,7 @@ export class Engine extends EventEmitter {
       mailboxCommandsMax: options.mailboxCommandsMax ?? MAILBOX_COMMANDS_MAX,
       dataDir: options.env == null ? null : dirname(options.env.path),
       offlineCacheEntries: options.offlineCacheEntries ?? OFFLINE_CACHE_ENTRIES_DEFAULT,
+      durability: options.durability ?? 'journal',
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       observer,
     });
@@ -197,7 +204,7 @@ export class Engine extends EventEmitter {
       expired: (notices) => {
         if (engine !== undefined) for (const notice of notices) engine.emit('expired', notice);
       },
-      mutations: (shard, mutations) => engine?.emit('mutations', shard, mutations),
+      records: (shard, records) => engine?.emit('records', shard, records),
     };
     engine = new Engine(options, shardObserver);
     await engine.#pool.start();
@@ -824,15 +831,15 @@ export class Engine extends EventEmitter {
   #watchSubscriptions(): void {
     const update = (): void => {
       const expired = this.listenerCount('expired') > 0;
-      const mutations = this.listenerCount('mutations') > 0;
-      void this.#pool.broadcastSticky('subscribe', { op: OP.subscribe, expired, mutations }).catch(() => {});
+      const records = this.listenerCount('records') > 0;
+      void this.#pool.broadcastSticky('subscribe', { op: OP.subscribe, expired, records }).catch(() => {});
     };
     // 'newListener' fires before the listener is added, 'removeListener' after removal.
     this.on('newListener', (event: string) => {
-      if (event === 'expired' || event === 'mutations') queueMicrotask(update);
+      if (event === 'expired' || event === 'records') queueMicrotask(update);
     });
     this.on('removeListener', (event: string) => {
-      if (event === 'expired' || event === 'mutations') queueMicrotask(update);
+      if (event === 'expired' || event === 'records') queueMicrotask(update);
     });
   }
 

@@ -25,7 +25,7 @@ import type {
   ShardMessage,
 } from '../protocol/actor-messages.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import type { Mutation } from '../protocol/mutations.js';
+import type { RecordEnvelope } from '../protocol/mutations.js';
 import { fromWireError } from '../protocol/wire-error.js';
 
 export type CommandOutcome = 'ok' | 'error' | 'overloaded' | 'restarted' | 'timeout' | 'unavailable';
@@ -36,7 +36,8 @@ export interface ShardObserver {
   workerExited(shard: number, detail: string): void;
   workerStarted(shard: number, restarts: number): void;
   expired(notices: ExpiredNotice[]): void;
-  mutations(shard: number, mutations: Mutation[]): void;
+  /** Records a shard produced (with a reply, before its callers are answered, or after a turn's expiry), when subscribed. */
+  records(shard: number, records: RecordEnvelope[]): void;
 }
 
 interface Waiter {
@@ -281,8 +282,8 @@ export class ShardChannel {
       case 'expired':
         this.#options.observer.expired(message.notices);
         break;
-      case 'mutations':
-        this.#options.observer.mutations(this.shard, message.mutations);
+      case 'records':
+        this.#options.observer.records(this.shard, message.records);
         break;
       case 'ready':
         this.#onReady();
@@ -296,6 +297,7 @@ export class ShardChannel {
     this.#inFlight.delete(reply.id);
     this.#inFlightCommands -= batch.waiters.length;
     const observer = this.#options.observer;
+    if (reply.records !== undefined && reply.records.length > 0) observer.records(this.shard, reply.records);
     let errorAt = -1;
     let errorIndex = 0;
     const errors = reply.errors;

@@ -13,7 +13,7 @@ import type { RealmSessionSettings } from '../session/realm-settings.js';
 import type { SessionLimitPolicy } from '../session/session-limits.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
 import type { OP } from './actor-ops.js';
-import type { Mutation } from './mutations.js';
+import type { Mutation, RecordEnvelope } from './mutations.js';
 import type { WireError } from './wire-error.js';
 
 // ---------------------------------------------------------------------------
@@ -246,9 +246,9 @@ export interface OfflineRemoveUserCommand { op: typeof OP.offlineRemoveUser; rea
 export interface OfflineRemoveClientAllCommand { op: typeof OP.offlineRemoveClientAll; client: string; reason: EndReason }
 export interface OfflineRemoveRealmCommand { op: typeof OP.offlineRemoveRealm; realm: string; reason: EndReason }
 
-/** Write every online session of the shard to LMDB (graceful shutdown). */
+/** Write every online session of the shard to LMDB as a snapshot, emptying the journal (graceful shutdown). */
 export interface SnapshotSaveCommand { op: typeof OP.snapshotSave }
-/** Read back the online sessions of the shard's partitions (start-up); expired ones are dropped. */
+/** Read back the online sessions of the shard's partitions: snapshot, then journal (start-up); expired ones are dropped. */
 export interface SnapshotLoadCommand { op: typeof OP.snapshotLoad; now: number }
 export interface SnapshotLoadResult {
   loaded: number;
@@ -300,8 +300,8 @@ export interface SubscribeCommand {
   op: typeof OP.subscribe;
   /** Ship an ExpiredMessage per turn with the sessions that expired. */
   expired: boolean;
-  /** Ship every mutation record (replication). */
-  mutations: boolean;
+  /** Ship every record, stamped (partition, seq, view revision), with the replies (replication, tests). */
+  records: boolean;
 }
 export interface MutationsReplayCommand { op: typeof OP.mutationsReplay; mutations: Mutation[] }
 
@@ -378,6 +378,12 @@ export interface BootMessage {
   dataDir: string | null;
   /** Offline sessions this shard keeps in memory (the node's --offline-cache-entries / shards). */
   offlineCacheEntries: number;
+  /**
+   * 'journal': lifecycle records are journaled in LMDB and replies wait for
+   * the commit (a kill -9 loses no answered change); 'snapshot': online
+   * sessions are written at graceful shutdown only. Needs a dataDir.
+   */
+  durability: 'journal' | 'snapshot';
 }
 
 export interface BatchMessage {
@@ -394,6 +400,8 @@ export interface ReplyMessage {
   results: unknown[];
   /** Indexes (into results) of commands that failed, with their errors. */
   errors: [number, WireError][] | null;
+  /** The records the batch's commands produced, when subscribed (they leave with the reply they belong to). */
+  records?: RecordEnvelope[];
 }
 
 export interface ExpiredNotice {
@@ -409,10 +417,10 @@ export interface ExpiredMessage {
   notices: ExpiredNotice[];
 }
 
-/** Shard -> host, unsolicited, with every state change (when subscribed). */
-export interface MutationsMessage {
-  kind: 'mutations';
-  mutations: Mutation[];
+/** Shard -> host, unsolicited, after a turn whose background work (expiry) produced records (when subscribed). */
+export interface RecordsMessage {
+  kind: 'records';
+  records: RecordEnvelope[];
 }
 
 export interface ReadyMessage {
@@ -420,4 +428,4 @@ export interface ReadyMessage {
   shard: number;
 }
 
-export type ShardMessage = ReplyMessage | ExpiredMessage | MutationsMessage | ReadyMessage;
+export type ShardMessage = ReplyMessage | ExpiredMessage | RecordsMessage | ReadyMessage;

@@ -6,8 +6,11 @@
 //
 // Kind numbers travel between nodes: never renumber, never reuse.
 
-import type { EndReason, SessionFields } from './actor-messages.js';
+import { PARTITION_COUNT } from '../constants.js';
+import { EngineError } from '../errors.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
+import { END_REASON, type EndReason, type SessionFields } from './actor-messages.js';
+import { partitionOfSessionId } from './partition.js';
 
 export const MUTATION = Object.freeze({
   sessionCreated: 1,
@@ -67,10 +70,11 @@ export interface SessionRemovedMutation {
   reason: EndReason;
 }
 
-/** Every online session of a realm ends at once (logout-all, realm removal). */
+/** Every online session of a realm in one partition ends (logout-all and realm removal send one per partition). */
 export interface RealmClearedMutation {
   k: typeof MUTATION.realmCleared;
   realm: string;
+  partition: number;
   reason: EndReason;
 }
 
@@ -82,3 +86,111 @@ export type Mutation =
   | ClientDetachedMutation
   | SessionRemovedMutation
   | RealmClearedMutation;
+
+/**
+ * A record as it leaves a shard: the partition it changes, its place in that
+ * partition's sequence (monotonic, never reused, kept across restarts by the
+ * journal and the snapshot), and the cluster view it was decided in (0 on a
+ * single node). Touch records (sessionTouched, clientRefreshed without a
+ * chain) carry no sequence: they are coalesced and apply in any order.
+ */
+export interface RecordEnvelope {
+  partition: number;
+  seq: number;
+  viewRevision: number;
+  m: Mutation;
+}
+
+/** Is the record an idle-clock move (coalesced, unordered) rather than a lifecycle change? */
+export function isTouchRecord(m: Mutation): boolean {
+  return m.k === MUTATION.sessionTouched || (m.k === MUTATION.clientRefreshed && m.chain === null);
+}
+
+/** The partition a record changes. */
+export function partitionOfRecord(m: Mutation): number {
+  if (m.k === MUTATION.sessionCreated || m.k === MUTATION.realmCleared) return m.partition;
+  return partitionOfSessionId(m.id);
+}
+
+// ---------------------------------------------------------------------------
+// Validation: records arrive from other threads, other nodes and the disk.
+
+type FieldKind = 'id' | 'text' | 'time' | 'flag' | 'notes' | 'partition' | 'reason' | 'userRefresh' | 'chainKey' | 'chain';
+
+const FIELDS: Readonly<Record<number, readonly (readonly [string, FieldKind])[]>> = {
+  [MUTATION.sessionCreated]: [
+    ['id', 'id'], ['partition', 'partition'], ['realm', 'text'], ['userId', 'text'], ['username', 'text'], ['ip', 'text'],
+    ['authMethod', 'text'], ['rememberMe', 'flag'], ['started', 'time'], ['lastSessionRefresh', 'time'], ['authTime', 'time'], ['notes', 'notes'],
+  ],
+  [MUTATION.clientAttached]: [
+    ['id', 'id'], ['client', 'text'], ['started', 'time'], ['timestamp', 'time'], ['scope', 'text'], ['ssoAuth', 'flag'], ['notes', 'notes'],
+    ['userRefresh', 'userRefresh'],
+  ],
+  [MUTATION.sessionTouched]: [['id', 'id'], ['lastSessionRefresh', 'time']],
+  [MUTATION.clientRefreshed]: [['id', 'id'], ['client', 'text'], ['at', 'time'], ['chainKey', 'chainKey'], ['chain', 'chain']],
+  [MUTATION.clientDetached]: [['id', 'id'], ['client', 'text']],
+  [MUTATION.sessionRemoved]: [['id', 'id'], ['reason', 'reason']],
+  [MUTATION.realmCleared]: [['realm', 'text'], ['partition', 'partition'], ['reason', 'reason']],
+};
+
+const END_REASONS: ReadonlySet<string> = new Set(Object.values(END_REASON));
+const TIME_MAX = 0xffffffff;
+
+function isTime(v: unknown): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= TIME_MAX;
+}
+
+function fieldValid(kind: FieldKind, v: unknown): boolean {
+  switch (kind) {
+    case 'id':
+      return typeof v === 'string' && partitionOfSessionId(v) >= 0;
+    case 'text':
+      return typeof v === 'string';
+    case 'time':
+      return isTime(v);
+    case 'flag':
+      return typeof v === 'boolean';
+    case 'partition':
+      return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < PARTITION_COUNT;
+    case 'reason':
+      return typeof v === 'string' && END_REASONS.has(v);
+    case 'userRefresh':
+      return v === -1 || isTime(v);
+    case 'chainKey':
+      return v === null || typeof v === 'string';
+    case 'notes':
+      return v === null || (typeof v === 'object' && !Array.isArray(v) && Object.values(v as object).every((x) => typeof x === 'string'));
+    case 'chain': {
+      if (v === null) return true;
+      if (typeof v !== 'object' || Array.isArray(v)) return false;
+      const c = v as Record<string, unknown>;
+      return (c['tokenId'] === null || typeof c['tokenId'] === 'string') && isTime(c['useCount']) && isTime(c['lastRefresh']);
+    }
+  }
+}
+
+/**
+ * Checks that `value` is a well-formed record and returns it typed; throws
+ * ERR_BAD_RECORD naming the first bad field. Callers validate a whole batch
+ * before applying any of it, so a malformed record is never half-applied.
+ */
+export function checkMutation(value: unknown): Mutation {
+  if (value === null || typeof value !== 'object') throw new EngineError('ERR_BAD_RECORD', 'a record must be an object');
+  const record = value as Record<string, unknown>;
+  const fields = typeof record['k'] === 'number' ? FIELDS[record['k']] : undefined;
+  if (fields === undefined) throw new EngineError('ERR_BAD_RECORD', `unknown record kind ${String(record['k'])}`);
+  for (const [name, kind] of fields) {
+    if (!fieldValid(kind, record[name])) throw new EngineError('ERR_BAD_RECORD', `record kind ${String(record['k'])}: field ${name} is missing or malformed`);
+  }
+  if (record['k'] === MUTATION.sessionCreated && partitionOfSessionId(record['id'] as string) !== record['partition']) {
+    throw new EngineError('ERR_BAD_RECORD', 'sessionCreated: the id encodes another partition');
+  }
+  return value as Mutation;
+}
+
+/** Checks a whole batch (see checkMutation); nothing is applied when one record is bad. */
+export function checkMutations(values: unknown): Mutation[] {
+  if (!Array.isArray(values)) throw new EngineError('ERR_BAD_RECORD', 'records must be an array');
+  for (const value of values) checkMutation(value);
+  return values as Mutation[];
+}

@@ -41,6 +41,9 @@ export const DB = Object.freeze({
   offlineCounts: 'offline-counts', //   [clientUuid, partition] -> count
   offlineUsers: 'offline-users', //     [realmId, partition] -> offline user sessions count
   online: 'online-snapshot', //         [partition, sessionId] -> OnlineSnapshotRecord
+  onlineSeq: 'online-seq', //           partition -> seq of the last record the partition's snapshot holds
+  journal: 'journal', //                [partition, seq] -> Mutation (lifecycle records since the snapshot)
+  journalTouches: 'journal-touches', // [partition, sessionId, clientUuid | ''] -> idle clock, epoch s
   events: 'events', //                  [realmId, time, id] -> EventRecord
   adminEvents: 'admin-events', //       [realmId, time, id] -> AdminEventRecord
   revoked: 'revoked-tokens', //         jti -> expiry (epoch s)

@@ -464,7 +464,7 @@ const BOOT: BootMessage = {
   startSecond: START,
   mailboxCommandsMax: 1024,
   dataDir: null,
-  offlineCacheEntries: 16,
+  offlineCacheEntries: 16, durability: 'snapshot',
 };
 
 type LogEntry = { config: (table: SessionTable) => void } | { mutation: Mutation };
@@ -830,7 +830,7 @@ test('clearing a realm (logout-all) kills every session at once and frees memory
   };
   const doomed = Array.from({ length: 1000 }, (_, i) => make('a', i));
   const kept = Array.from({ length: 10 }, (_, i) => make('b', i));
-  t.is(table.clearRealm('a', 'logout_all'), 1000);
+  t.is(table.clearRealm('a', 'logout_all', [3, 700]), 1000);
   t.is(table.size, 10);
   t.true(doomed.every((id) => table.slotOf(id) === -1), 'no cleared session is visible');
   t.deepEqual(table.userSlots('a', 'u1'), []);
@@ -842,5 +842,9 @@ test('clearing a realm (logout-all) kills every session at once and frees memory
   t.true(table.clearSlice(1_000_000));
   t.is(table.slotOf(again), table.userSlots('a', 'u1')[0]);
   t.is(table.clientSessionCount('c1'), 11);
-  t.deepEqual(records.filter((m) => (m as { k: number }).k === MUTATION.realmCleared), [{ k: MUTATION.realmCleared, realm: 'a', reason: 'logout_all' }]);
+  // One record per partition the table holds: what a replica applies, partition by partition.
+  t.deepEqual(records.filter((m) => (m as { k: number }).k === MUTATION.realmCleared), [
+    { k: MUTATION.realmCleared, realm: 'a', partition: 3, reason: 'logout_all' },
+    { k: MUTATION.realmCleared, realm: 'a', partition: 700, reason: 'logout_all' },
+  ]);
 });

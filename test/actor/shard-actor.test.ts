@@ -9,11 +9,11 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { ShardActor } from '../../src/actor/shard-actor.js';
-import type { BatchMessage, BootMessage, Command, ExpiredMessage, MutationsMessage, ReplyMessage, ShardMessage } from '../../src/protocol/actor-messages.js';
+import type { BatchMessage, BootMessage, Command, ExpiredMessage, RecordsMessage, ReplyMessage, ShardMessage } from '../../src/protocol/actor-messages.js';
 import { OP } from '../../src/protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { MUTATION } from '../../src/protocol/mutations.js';
-import { newSessionId } from '../../src/protocol/partition.js';
+import { newSessionId, partitionOfSessionId } from '../../src/protocol/partition.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { ManualClock } from '../../src/time/clock.js';
 
@@ -22,7 +22,7 @@ const START = 1_800_000_000;
 function boot(overrides: Partial<BootMessage> = {}): BootMessage {
   return {
     protocolVersion: 1, shard: 0, shardCount: 2, idleGraceSeconds: 0, clockMode: 'manual', startSecond: START,
-    mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 10, ...overrides,
+    mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 10, durability: 'snapshot', ...overrides,
   };
 }
 
@@ -94,13 +94,13 @@ test('commands are validated: wrong shard, non-ids, unknown realm, wrong types, 
   t.is(code({ op: OP.revokeIds, realm: 'r', ids: 'all', reason: 'revoked' }), 'ERR_BAD_COMMAND');
   t.is(code({ op: OP.revokeFilter, realm: 'r', filter: null, reason: 'revoked' }), 'ERR_BAD_COMMAND');
   t.is(code({ op: OP.countFilter, realm: 'r', filter: { ipNotIn: ['1.2.3.4/40'] } }), 'ERR_INVALID_ARGUMENT');
-  t.is(code({ op: OP.mutationsReplay, mutations: 'x' }), 'ERR_BAD_COMMAND');
+  t.is(code({ op: OP.mutationsReplay, mutations: 'x' }), 'ERR_BAD_RECORD');
   t.is(actor.table.size, 0, 'nothing was created by the refused commands');
 });
 
 test('time.advance answers only once expiry has caught up, after shipping the expiry notices', async (t) => {
   const { send, turns, out, actor } = harness(t, { mailboxCommandsMax: 10_000 });
-  send([{ op: OP.subscribe, expired: true, mutations: false }, realmPut()]);
+  send([{ op: OP.subscribe, expired: true, records: false }, realmPut()]);
   const ids = Array.from({ length: 5000 }, () => idOnShard0());
   send(ids.map((id, i) => create(id, `u${i}`)));
   await turns();
@@ -123,7 +123,7 @@ test('time.advance answers only once expiry has caught up, after shipping the ex
   t.is(actor.table.size, 0);
 });
 
-test('without a subscription no notices are shipped; with mutations subscribed every change is shipped as a record', async (t) => {
+test('without a subscription no notices are shipped; with records subscribed every change leaves with its reply, stamped (partition, seq)', async (t) => {
   const { send, turns, out } = harness(t);
   const a = idOnShard0();
   send([realmPut(), create(a), { op: OP.timeAdvance, now: START + 100 }]);
@@ -131,14 +131,54 @@ test('without a subscription no notices are shipped; with mutations subscribed e
   t.false(out.some((m) => m.kind === 'expired'));
   out.length = 0;
   const b = idOnShard0();
-  send([{ op: OP.subscribe, expired: false, mutations: true }, create(b), { op: OP.sessionTouch, id: b, now: START + 120 }, { op: OP.sessionRemove, id: b, reason: 'logout' }]);
+  const batch = send([{ op: OP.subscribe, expired: false, records: true }, create(b), { op: OP.sessionTouch, id: b, now: START + 120 }, { op: OP.sessionRemove, id: b, reason: 'logout' }]);
   await turns();
-  const records = out.filter((m): m is MutationsMessage => m.kind === 'mutations').flatMap((m) => m.mutations);
-  t.deepEqual(records.map((m) => m.k), [MUTATION.sessionCreated, MUTATION.clientAttached, MUTATION.sessionTouched, MUTATION.sessionRemoved]);
+  const reply = out.find((m): m is ReplyMessage => m.kind === 'reply' && m.id === batch)!;
+  const records = reply.records ?? [];
+  t.deepEqual(records.map((r) => r.m.k), [MUTATION.sessionCreated, MUTATION.clientAttached, MUTATION.sessionTouched, MUTATION.sessionRemoved]);
+  const partition = partitionOfSessionId(b);
+  t.true(records.every((r) => r.partition === partition && r.viewRevision === 0));
+  // Lifecycle records take the partition's next seq; the touch is unordered (seq 0).
+  t.deepEqual(records.map((r) => r.seq), [records[0]!.seq, records[0]!.seq + 1, 0, records[0]!.seq + 2]);
+  t.false(out.some((m) => m.kind === 'records'), 'nothing left over for an unsolicited frame');
+
+  // Background work (expiry) ships its records after the turn.
   out.length = 0;
-  send([{ op: OP.subscribe, expired: false, mutations: false }, create(idOnShard0())]);
+  const c = idOnShard0();
+  send([create(c), { op: OP.timeAdvance, now: START + 10_000 }]);
+  await turns(6);
+  const expired = out.filter((m): m is RecordsMessage => m.kind === 'records').flatMap((m) => m.records);
+  t.true(expired.some((r) => r.m.k === MUTATION.sessionRemoved && r.m.id === c && r.seq > 0));
+
+  out.length = 0;
+  send([{ op: OP.subscribe, expired: false, records: false }, create(idOnShard0())]);
   await turns();
-  t.false(out.some((m) => m.kind === 'mutations'), 'unsubscribed');
+  t.true(out.every((m) => m.kind !== 'records' && (m.kind !== 'reply' || m.records === undefined)), 'unsubscribed');
+});
+
+test('replayed records are validated as a whole: one malformed record and none is applied', async (t) => {
+  const { send, turns, replies, actor } = harness(t);
+  const a = idOnShard0();
+  send([realmPut()]);
+  await turns();
+  const good = { k: MUTATION.sessionCreated, id: a, partition: partitionOfSessionId(a), realm: 'r', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, started: START, lastSessionRefresh: START, authTime: START, notes: null };
+  const bad: unknown[] = [
+    { ...good, partition: (partitionOfSessionId(a) + 1) % 1024 },
+    { ...good, started: -1 },
+    { k: MUTATION.sessionRemoved, id: a, reason: 'because' },
+    { k: 42, id: a },
+    { k: MUTATION.realmCleared, realm: 'r', partition: 5000, reason: 'logout_all' },
+  ];
+  for (const record of bad) {
+    const id = send([{ op: OP.mutationsReplay, mutations: [good, record] } as Command]);
+    await turns();
+    const reply = replies().find((r) => r.id === id)!;
+    t.is(reply.errors?.[0]?.[1].code, 'ERR_BAD_RECORD', JSON.stringify(record));
+    t.is(actor.table.slotOf(a), -1, 'the good record before it was not applied either');
+  }
+  send([{ op: OP.mutationsReplay, mutations: [good] } as Command]);
+  await turns();
+  t.true(actor.table.slotOf(a) >= 0);
 });
 
 test('a batch the mailbox cannot hold is refused whole with ERR_ACTOR_OVERLOADED', async (t) => {

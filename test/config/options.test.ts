@@ -31,6 +31,7 @@ test('defaults match the documented ones', (t) => {
     shards: defaultShards(),
     idleGraceSeconds: 120,
     offlineCacheEntries: 10000,
+    durability: 'journal',
     hostname: null,
     nodeId: 'node-1',
     grpcPort: 50051,
@@ -93,6 +94,7 @@ test('invalid values are refused naming the option', (t) => {
   refused(t, ['--owners', '0'], {}, '--owners');
   refused(t, ['--idle-grace-seconds', '-5'], {}, '--idle-grace-seconds');
   refused(t, ['--idle-grace-seconds', '86401'], {}, '--idle-grace-seconds');
+  refused(t, ['--durability', 'fsync'], {}, '--durability');
   refused(t, ['--hostname', 'sso.example.com'], {}, '--hostname');
   refused(t, ['--hostname', 'ftp://sso.example.com'], {}, '--hostname');
   refused(t, ['--peers', 'nohost'], {}, '--peers');

@@ -23,13 +23,13 @@ const R = 'demo';
 
 function quietObserver(): ShardObserver & { outcomes: CommandOutcome[] } {
   const outcomes: CommandOutcome[] = [];
-  return { outcomes, commandDone: (_op, o) => outcomes.push(o), workerExited: () => {}, workerStarted: () => {}, expired: () => {}, mutations: () => {} };
+  return { outcomes, commandDone: (_op, o) => outcomes.push(o), workerExited: () => {}, workerStarted: () => {}, expired: () => {}, records: () => {} };
 }
 
 async function startPool(t: Parameters<typeof startEngine>[0]): Promise<{ pool: ActorPool; observer: ReturnType<typeof quietObserver> }> {
   const observer = quietObserver();
   const pool = new ActorPool({
-    shards: 2, idleGraceSeconds: 120, clockMode: 'manual', startSecond: START_S, mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 10, observer,
+    shards: 2, idleGraceSeconds: 120, clockMode: 'manual', startSecond: START_S, mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 10, durability: 'snapshot', observer,
   });
   t.teardown(() => pool.close());
   await pool.start();
@@ -74,6 +74,7 @@ test('a command that throws is answered with its error code; the worker stays al
   const threads = pool.channels.map((c) => c.threadId);
   t.true(threads.every((id) => id > 0));
   const idOnShard = (shard: number): string => newSessionId(shard === 0 ? 2 : 3);
+  const codeSession = idOnShard(1);
   const bad: [string, number, Command, string][] = [
     ['unknown op', 0, { op: 9999 } as unknown as Command, 'ERR_BAD_COMMAND'],
     ['create in a realm the shard does not know', 0, {
@@ -84,13 +85,15 @@ test('a command that throws is answered with its error code; the worker stays al
     ['a field of the wrong type', 1, { op: OP.sessionTouch, id: 42, now: START_S } as unknown as Command, 'ERR_BAD_COMMAND'],
     ['a negative time', 0, { op: OP.sessionTouch, id: idOnShard(0), now: -1 }, 'ERR_BAD_COMMAND'],
     ['an unknown end reason', 0, { op: OP.userLogout, realm: 'r', userId: 'u', reason: 'because' } as unknown as Command, 'ERR_BAD_COMMAND'],
-    ['a replayed record of an unknown kind (a plain exception)', 1, { op: OP.mutationsReplay, mutations: [{ k: 77 }] } as unknown as Command, 'ERR_COMMAND_FAILED'],
+    ['a replayed record of an unknown kind', 1, { op: OP.mutationsReplay, mutations: [{ k: 77 }] } as unknown as Command, 'ERR_BAD_RECORD'],
+    ['taking a code stored without data (a plain exception)', 1, { op: OP.codeTake, id: codeSession, code: 'c', now: START_S }, 'ERR_COMMAND_FAILED'],
     ['a session id of the other shard', 0, {
       op: OP.sessionCreate, id: idOnShard(1), realm: 'r', userId: 'u', username: 'u', ip: '1.1.1.1', authMethod: 'openid-connect',
       rememberMe: false, now: START_S, client: null, limits: null, notes: null,
     }, 'ERR_BAD_COMMAND'],
   ];
   await pool.broadcastSticky('realm:r', { op: OP.realmPut, realm: 'r', settings: realmSessionSettings() });
+  await pool.ask(1, { op: OP.codePut, id: codeSession, code: 'c', data: null as never });
   // All in flight together: errors in one batch do not disturb the good commands around them.
   const good = [pool.ask(0, { op: OP.statsGet }), pool.ask(1, { op: OP.statsGet })];
   const answers = await Promise.allSettled(bad.map(([, shard, command]) => pool.ask(shard, command)));
@@ -117,7 +120,7 @@ test('at the Engine API, a failing command never costs a worker', async (t) => {
   const { engine } = await startEngine(t);
   await engine.putRealm(R, {});
   const { session } = await engine.createSession({ realm: R, userId: 'u', username: 'u', ip: '1.1.1.1' });
-  t.is(await codeOf(t, () => engine.applyMutations([{ k: 42 as 1, id: session.id } as never])), 'ERR_COMMAND_FAILED');
+  t.is(await codeOf(t, () => engine.applyMutations([{ k: 42 as 1, id: session.id } as never])), 'ERR_BAD_RECORD');
   t.is(await codeOf(t, () => engine.attachClient(newSessionId(partitionOfSessionId(session.id)), R, { client: 'c', scope: '' })), 'ERR_SESSION_NOT_FOUND');
   t.deepEqual(engine.restarts(), [0, 0]);
   t.true((await engine.validate(session.id)).valid);

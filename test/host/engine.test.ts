@@ -786,7 +786,7 @@ test('bad input at the Engine API is a coded EngineError and the engine keeps se
     ['removeRealm unknown', () => engine.removeRealm('nope'), 'ERR_REALM_UNKNOWN'],
     ['logoutAll unknown realm', () => engine.logoutAll('nope'), 'ERR_REALM_UNKNOWN'],
     ['applyMutations: malformed id', () => engine.applyMutations([{ k: 3, id: 'x', lastSessionRefresh: 1 }]), 'ERR_SESSION_NOT_FOUND'],
-    ['applyMutations: unknown kind', () => bad.applyMutations!([{ k: 99, id: session.id }]), 'ERR_COMMAND_FAILED'],
+    ['applyMutations: unknown kind', () => bad.applyMutations!([{ k: 99, id: session.id }]), 'ERR_BAD_RECORD'],
   ];
   const mismatches: string[] = [];
   for (const [name, run, code] of cases) {

@@ -34,7 +34,7 @@ function recorder(): Recorder {
     workerExited: (_shard, detail) => r.exits.push(detail),
     workerStarted: (_shard, restarts) => r.starts.push(restarts),
     expired: () => {},
-    mutations: () => {},
+    records: () => {},
   };
   return r;
 }
@@ -53,7 +53,7 @@ function channel(
     startSecond: 1_800_000_000,
     mailboxCommandsMax: options.mailboxCommandsMax ?? 1000,
     dataDir: null,
-    offlineCacheEntries: 10,
+    offlineCacheEntries: 10, durability: 'snapshot',
     fakeMode: options.mode ?? 'echo',
   } as BootMessage;
   const ch = new ShardChannel({ boot, workerUrl: options.url ?? FAKE_URL, observer: obs, replay: options.replay ?? (() => []), timeoutMs: 5_000 });
@@ -117,7 +117,7 @@ test('a command past its deadline fails with ERR_ACTOR_TIMEOUT and frees its pla
 });
 
 test('a crashed worker fails in-flight commands with ERR_ACTOR_RESTARTED and comes back with the replay first', async (t) => {
-  const replay: Command[] = [{ op: OP.realmPut, realm: 'r', settings: {} as never }, { op: OP.subscribe, expired: true, mutations: false }];
+  const replay: Command[] = [{ op: OP.realmPut, realm: 'r', settings: {} as never }, { op: OP.subscribe, expired: true, records: false }];
   const { ch, obs } = channel(t, { mode: 'silent', replay: () => replay });
   await ch.start();
   const firstThread = ch.threadId;

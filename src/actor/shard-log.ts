@@ -1,0 +1,266 @@
+// ShardLog: what becomes of each record a shard's table applies. Owner: the
+// shard actor, alone.
+//
+// Every record the table applies reaches `sink`, which
+//   - stamps a lifecycle record with its partition's next seq (a per-partition
+//     monotonic sequence, continued across restarts from the journal and the
+//     snapshots) and the view revision it was decided in;
+//   - appends it to the journal when the shard runs with durability
+//     'journal', and coalesces idle-clock moves (touches) for it;
+//   - collects it, while a subscriber wants records (tests today, the cluster's
+//     replicator next), for the reply of the batch that produced it, or for an
+//     unsolicited frame when the turn's background work (expiry) produced it.
+//
+// It also holds the snapshot side of the journal: start-up (snapshot, then
+// journal, then touches, per partition), compaction a few partitions per turn,
+// and the full snapshot of a graceful shutdown.
+
+import { PARTITION_COUNT } from '../constants.js';
+import { END_REASON, type EndReason, type SnapshotLoadResult } from '../protocol/actor-messages.js';
+import { EngineError } from '../errors.js';
+import { MUTATION, checkMutation, isTouchRecord, partitionOfRecord, type Mutation, type RecordEnvelope } from '../protocol/mutations.js';
+import { partitionOfSessionId } from '../protocol/partition.js';
+import { Journal, SNAPSHOT_RECORD_VERSION, type OnlineSnapshotRecord, type PartitionLog } from './journal.js';
+import type { SessionTable } from './session-table.js';
+
+/** Partitions compacted per shard turn at most (each writes its sessions in one transaction). */
+const COMPACT_TURN_MAX = 4;
+/** Partitions captured together by a full snapshot before waiting for their commit (bounds the views in memory). */
+const SAVE_GROUP = 16;
+
+const EXPIRY_REASONS: ReadonlySet<string> = new Set([END_REASON.idle, END_REASON.max, END_REASON.rememberMeDisabled]);
+
+export type Durability = 'journal' | 'snapshot';
+
+export class ShardLog {
+  readonly #table: SessionTable;
+  readonly #journal: Journal | null;
+  readonly #journaling: boolean;
+  /** The partitions this shard holds. */
+  readonly #partitions: readonly number[];
+  /** The last seq given out, per partition. */
+  readonly #seq = new Float64Array(PARTITION_COUNT);
+  #viewRevision = 0;
+  #subscribed = false;
+  #paused = false;
+  #inBatch = false;
+  /** Records of the batch being executed (while subscribed). */
+  #batch: RecordEnvelope[] | null = null;
+  /** Records produced outside a batch (expiry), shipped after the turn. */
+  #background: RecordEnvelope[] = [];
+  readonly #compactWanted = new Set<number>();
+  /** Journal writes known to be committed. */
+  #committedWrites = 0;
+
+  constructor(table: SessionTable, journal: Journal | null, durability: Durability, partitions: readonly number[]) {
+    this.#table = table;
+    this.#journal = journal;
+    this.#journaling = journal !== null && durability === 'journal';
+    this.#partitions = partitions;
+  }
+
+  /** Does anyone need the records (so the table must build them)? */
+  get active(): boolean {
+    return this.#journaling || this.#subscribed;
+  }
+
+  get partitions(): readonly number[] {
+    return this.#partitions;
+  }
+
+  set subscribed(value: boolean) {
+    this.#subscribed = value;
+    // Subscribed by a command of the batch under way: that batch's later records ride with its reply.
+    if (value && this.#inBatch && this.#batch === null) this.#batch = [];
+  }
+
+  /** The seq a partition's records have reached. */
+  seqOf(partition: number): number {
+    return this.#seq[partition]!;
+  }
+
+  readonly sink = (m: Mutation): void => {
+    if (this.#paused) return;
+    const partition = partitionOfRecord(m);
+    if (isTouchRecord(m)) {
+      if (this.#journaling) {
+        if (m.k === MUTATION.clientRefreshed) this.#journal!.touch(partition, m.id, m.client, m.at);
+        else if (m.k === MUTATION.sessionTouched) this.#journal!.touch(partition, m.id, '', m.lastSessionRefresh);
+      }
+      if (this.#subscribed) this.#collect({ partition, seq: 0, viewRevision: this.#viewRevision, m });
+      return;
+    }
+    const seq = ++this.#seq[partition]!;
+    if (this.#journaling && !(m.k === MUTATION.sessionRemoved && EXPIRY_REASONS.has(m.reason))) {
+      this.#journal!.append(partition, seq, m);
+      if (this.#journal!.wantsCompaction(partition, this.#table.partitionSize(partition))) this.#compactWanted.add(partition);
+    }
+    if (this.#subscribed) this.#collect({ partition, seq, viewRevision: this.#viewRevision, m });
+  };
+
+  #collect(envelope: RecordEnvelope): void {
+    (this.#batch ?? this.#background).push(envelope);
+  }
+
+  /** A batch starts: its records go with its reply. */
+  beginBatch(): void {
+    this.#inBatch = true;
+    this.#batch = this.#subscribed ? [] : null;
+  }
+
+  /**
+   * A batch ended: its records (if collected), and what its reply must wait
+   * for — the commit of every journal write so far, when one is not yet
+   * committed (a reply never reports a state that a crash could undo).
+   */
+  endBatch(): { records: RecordEnvelope[] | null; commit: Promise<unknown> | null } {
+    const records = this.#batch !== null && this.#batch.length > 0 ? this.#batch : null;
+    this.#batch = null;
+    this.#inBatch = false;
+    const journal = this.#journal;
+    if (!this.#journaling || journal === null || journal.writes === this.#committedWrites) return { records, commit: null };
+    const writes = journal.writes;
+    const commit = journal.committed.then(() => {
+      if (writes > this.#committedWrites) this.#committedWrites = writes;
+    });
+    return { records, commit };
+  }
+
+  /** Records produced outside batches since the last call. */
+  takeBackground(): RecordEnvelope[] {
+    const out = this.#background;
+    this.#background = [];
+    return out;
+  }
+
+  /** Background durability work of a turn: coalesced touches, a few compactions. Returns the writes under way. */
+  turn(nowMs: number): Promise<unknown>[] {
+    const journal = this.#journal;
+    if (journal === null || !this.#journaling) return [];
+    const work: Promise<unknown>[] = [];
+    const touches = journal.flushTouches(nowMs);
+    if (touches !== null) work.push(touches);
+    let compacted = 0;
+    for (const partition of this.#compactWanted) {
+      if (compacted++ >= COMPACT_TURN_MAX) break;
+      this.#compactWanted.delete(partition);
+      work.push(journal.compact(partition, this.#seq[partition]!, this.#capture(partition)));
+    }
+    return work;
+  }
+
+  /** Partitions still waiting for a compaction. */
+  get compactionsPending(): number {
+    return this.#compactWanted.size;
+  }
+
+  /** The sessions of a partition as a snapshot keeps them, captured now. */
+  #capture(partition: number): OnlineSnapshotRecord[] {
+    const table = this.#table;
+    return table.partitionSlots(partition).map((slot) => ({ v: SNAPSHOT_RECORD_VERSION, session: table.view(slot), chains: table.chainsOf(slot) }));
+  }
+
+  /** Graceful shutdown: every partition's sessions as a snapshot, its journal emptied. Resolves with how many sessions. */
+  async save(): Promise<number> {
+    const journal = this.#requireJournal();
+    await journal.close();
+    let saved = 0;
+    for (let i = 0; i < this.#partitions.length; i += SAVE_GROUP) {
+      const group = this.#partitions.slice(i, i + SAVE_GROUP).map((partition) => {
+        const sessions = this.#capture(partition);
+        saved += sessions.length;
+        this.#compactWanted.delete(partition);
+        return journal.compact(partition, this.#seq[partition]!, sessions);
+      });
+      await Promise.all(group);
+    }
+    return saved;
+  }
+
+  /**
+   * Start-up: each partition's snapshot, then its journal in seq order, then
+   * its touches, into the table; sessions that expired meanwhile are dropped
+   * with why. With durability 'snapshot' the state on disk is consumed (a
+   * later crash must not resurrect what ended meanwhile); with 'journal' it
+   * stays the base of the journal, and partitions that replayed records are
+   * compacted over the next turns.
+   */
+  async load(now: number): Promise<SnapshotLoadResult> {
+    const result: SnapshotLoadResult = { loaded: 0, dropped: [] };
+    const journal = this.#journal;
+    if (journal === null) return result;
+    this.#paused = true;
+    const consumed: Promise<unknown>[] = [];
+    try {
+      for (const partition of this.#partitions) {
+        const log = journal.read(partition);
+        this.#seq[partition] = log.seq;
+        const before = result.dropped.length;
+        this.#replay(log, result);
+        this.#dropExpired(partition, now, result);
+        if (!this.#journaling) consumed.push(journal.compact(partition, log.seq, []));
+        else if (log.records.length > 0 || log.touches.length > 0 || result.dropped.length > before) this.#compactWanted.add(partition);
+      }
+    } finally {
+      this.#paused = false;
+    }
+    for (const partition of this.#partitions) result.loaded += this.#table.partitionSlots(partition).length;
+    await Promise.all(consumed);
+    return result;
+  }
+
+  #replay(log: PartitionLog, result: SnapshotLoadResult): void {
+    const table = this.#table;
+    for (const { session: s, chains } of log.snapshot) {
+      if (!table.hasRealm(s.realm)) {
+        result.dropped.push({ session: s, reason: END_REASON.realmRemoved });
+        continue;
+      }
+      table.apply({
+        k: MUTATION.sessionCreated, id: s.id, partition: partitionOfSessionId(s.id),
+        realm: s.realm, userId: s.userId, username: s.username, ip: s.ip, authMethod: s.authMethod, rememberMe: s.rememberMe,
+        started: s.started, lastSessionRefresh: s.lastSessionRefresh, authTime: s.authTime, notes: s.notes,
+      });
+      for (const c of s.clients) {
+        table.apply({ k: MUTATION.clientAttached, id: s.id, client: c.client, started: c.started, timestamp: c.timestamp, scope: c.scope, ssoAuth: c.ssoAuth, notes: c.notes, userRefresh: -1 });
+        for (const [key, chain] of Object.entries(chains?.[c.client] ?? {})) {
+          table.apply({ k: MUTATION.clientRefreshed, id: s.id, client: c.client, at: c.timestamp, chainKey: key, chain });
+        }
+      }
+    }
+    for (const record of [...log.records, ...log.touches]) {
+      let m: Mutation;
+      try {
+        m = checkMutation(record);
+      } catch (err) {
+        process.emitWarning(`journal: skipped a record that does not validate: ${(err as Error).message}`);
+        continue;
+      }
+      // A session of a realm removed meanwhile is not brought back.
+      if (m.k === MUTATION.sessionCreated && !table.hasRealm(m.realm)) continue;
+      table.apply(m);
+    }
+  }
+
+  #dropExpired(partition: number, now: number, result: SnapshotLoadResult): void {
+    const table = this.#table;
+    for (const slot of table.partitionSlots(partition)) {
+      const reason = table.sessionInvalidReason(slot, now);
+      if (reason === null) continue;
+      const session = table.view(slot);
+      const endReason: EndReason = reason === 'max' ? END_REASON.max : reason === 'idle' ? END_REASON.idle : END_REASON.rememberMeDisabled;
+      table.remove(session.id, endReason, now);
+      result.dropped.push({ session, reason });
+    }
+  }
+
+  /** Writes the coalesced touches and waits for every journal commit (the worker is stopping). */
+  async close(): Promise<void> {
+    if (this.#journal !== null && this.#journaling) await this.#journal.close();
+  }
+
+  #requireJournal(): Journal {
+    if (this.#journal === null) throw new EngineError('ERR_OFFLINE_DISABLED', 'no data directory: online sessions cannot be saved');
+    return this.#journal;
+  }
+}
