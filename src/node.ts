@@ -18,7 +18,7 @@ import { masterRealmBundle, userDefaults } from './realm/defaults.js';
 import { loadRealmDirectory } from './realm/import/keycloak-realm.js';
 import type { ClientRecord, RealmBundle, RealmRecord } from './realm/model.js';
 import { RealmStore } from './realm/realm-store.js';
-import { openEnv, type LmdbEnv } from './store/lmdb-env.js';
+import { formationTime, openEnv, type LmdbEnv } from './store/lmdb-env.js';
 import { SystemClock, type Clock } from './time/clock.js';
 import { EventSink } from './events/event-sink.js';
 import type { FacadeContext } from './http/context.js';
@@ -140,6 +140,7 @@ export class SessiondNode extends EventEmitter {
         idleGraceSeconds: options.idleGraceSeconds,
         offlineCacheEntries: options.offlineCacheEntries,
         durability: options.durability,
+        formedAt: formationTime(env, (deps.clock ?? new SystemClock()).nowSeconds()),
         env,
         ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
         ...(deps.clockMode !== undefined ? { clockMode: deps.clockMode } : {}),

@@ -6,70 +6,13 @@
 // on 127.0.0.1 with free ports (found by listening on port 0 first), wait
 // for its "ready" log line, talk HTTP to it, signal it.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { OPTION_SPECS, envName } from '../src/config/options.js';
+import { cleanEnv, freePort, logLine, run, type Run } from './helpers/node-process.js';
 import { parseExposition, sampleValue } from './helpers/prometheus.js';
-
-const MAIN = new URL('../src/main.js', import.meta.url);
-const STARTUP_TIMEOUT_MS = 30_000;
-
-/** The environment without any SESSIOND_ variable of the developer's shell. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SESSIOND_')) env[k] = v;
-  return { ...env, ...extra };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Run {
-  const child = spawn(process.execPath, [MAIN.pathname, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-/** Waits for a JSON log line with this msg (the process logs with pino), or for the process to end. */
-async function logLine(r: Run, msg: string): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let exited = false;
-  void r.exit.then(() => (exited = true));
-  for (;;) {
-    for (const line of r.stdout().split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      if (entry['msg'] === msg) return entry;
-    }
-    if (exited) throw new Error(`process ended before logging "${msg}"; stderr: ${r.stderr()}`);
-    if (Date.now() > deadline) throw new Error(`no "${msg}" log line within ${STARTUP_TIMEOUT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort: number }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sessiond-main-'));

@@ -627,6 +627,38 @@ export class SessionTable {
     return out;
   }
 
+  /**
+   * Re-threads every realm list in session start order and every client list
+   * in client-session start order (ties by id). A restore applies partitions
+   * one after another, so it calls this once at the end: listings and the
+   * merges across shards rely on those orders. O(n log n).
+   */
+  sortListsByStart(): void {
+    const byId = (a: number, b: number): number => (this.#sId[a]! < this.#sId[b]! ? -1 : this.#sId[a]! > this.#sId[b]! ? 1 : 0);
+    for (const realm of this.#realms) {
+      const slots: number[] = [];
+      for (let slot = realm.head; slot !== NONE; slot = this.#sRealmNext[slot]!) slots.push(slot);
+      slots.sort((a, b) => this.#sStarted[a]! - this.#sStarted[b]! || byId(a, b));
+      realm.head = slots[0] ?? NONE;
+      realm.tail = slots[slots.length - 1] ?? NONE;
+      slots.forEach((slot, i) => {
+        this.#sRealmPrev[slot] = slots[i - 1] ?? NONE;
+        this.#sRealmNext[slot] = slots[i + 1] ?? NONE;
+      });
+    }
+    for (const client of this.#clients) {
+      const list: number[] = [];
+      for (let cs = client.head; cs !== NONE; cs = this.#cClientNext[cs]!) list.push(cs);
+      list.sort((a, b) => this.#cStarted[a]! - this.#cStarted[b]! || byId(this.#cSession[a]!, this.#cSession[b]!));
+      client.head = list[0] ?? NONE;
+      client.tail = list[list.length - 1] ?? NONE;
+      list.forEach((cs, i) => {
+        this.#cClientPrev[cs] = list[i - 1] ?? NONE;
+        this.#cClientNext[cs] = list[i + 1] ?? NONE;
+      });
+    }
+  }
+
   /** Counts an expiry that happened outside the wheel (offline sessions) in the realm's counters. */
   countExpiration(realmId: string, reason: string): void {
     const index = this.#realmIndex.get(realmId);

@@ -204,6 +204,7 @@ export class ShardLog {
     } finally {
       this.#paused = false;
     }
+    this.#table.sortListsByStart();
     for (const partition of this.#partitions) result.loaded += this.#table.partitionSlots(partition).length;
     await Promise.all(consumed);
     return result;

@@ -75,6 +75,13 @@ export interface EngineOptions {
    * 'snapshot' writes online sessions at graceful shutdown only.
    */
   durability?: 'journal' | 'snapshot';
+  /**
+   * The `serverStartedAt` of the refresh-token reuse rule (epoch s): when the
+   * state the engine serves was formed. Default: the engine's start. A node
+   * with a data directory passes the directory's formation time, since its
+   * chains survive restarts.
+   */
+  formedAt?: number;
 }
 
 export interface CreateSessionInput {
@@ -154,6 +161,7 @@ export class Engine extends EventEmitter {
   readonly #clock: Clock;
   readonly #clockMode: 'system' | 'manual';
   readonly #startedAt: number;
+  readonly #formedAt: number;
   readonly #realms = new Map<string, RealmSessionSettings>();
   readonly #clients = new Map<string, ClientConfig>();
   readonly #userNotBefore = new Map<string, Map<string, number>>();
@@ -165,6 +173,7 @@ export class Engine extends EventEmitter {
     this.#clock = options.clock ?? new SystemClock();
     this.#clockMode = options.clockMode ?? 'system';
     this.#startedAt = this.#clock.nowSeconds();
+    this.#formedAt = options.formedAt ?? this.#startedAt;
     this.#env = options.env ?? null;
     this.#pool = new ActorPool({
       shards: options.shards,
@@ -220,9 +229,14 @@ export class Engine extends EventEmitter {
     return this.#pool.size;
   }
 
-  /** When this engine started (epoch s); refresh-token reuse rules compare against it. */
+  /** When this engine started (epoch s): the start second of the shards' wheels. */
   get startedAt(): number {
     return this.#startedAt;
+  }
+
+  /** When the state this engine serves was formed (the reuse rule's server start). */
+  get formedAt(): number {
+    return this.#formedAt;
   }
 
   get clock(): Clock {
@@ -423,7 +437,7 @@ export class Engine extends EventEmitter {
       token: input.token,
       user,
       notBefore: { realm: realm.notBefore, client: nb.client },
-      serverStartedAt: this.#startedAt,
+      serverStartedAt: this.#formedAt,
     };
   }
 

@@ -50,6 +50,20 @@ export const DB = Object.freeze({
 } as const);
 export type DbName = (typeof DB)[keyof typeof DB];
 
+/**
+ * When this data directory first served (epoch s), written on first call.
+ * The refresh-token reuse rule compares chains against it rather than against
+ * the process start: the journal and the snapshots keep every chain across
+ * restarts, so a replay of a rotated token stays provably stale after one.
+ */
+export function formationTime(env: LmdbEnv, now: number): number {
+  const meta = env.db<number>(DB.meta);
+  const stored = meta.get('formedAt');
+  if (typeof stored === 'number') return stored;
+  meta.putSync('formedAt', now);
+  return now;
+}
+
 export class SchemaError extends Error {
   readonly code = 'ERR_SCHEMA_VERSION';
 }

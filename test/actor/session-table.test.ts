@@ -23,6 +23,7 @@ import { realmSessionSettings, type RealmSessionSettings } from '../../src/sessi
 import { clientSessionInvalidReason, userSessionInvalidReason } from '../../src/session/validity.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { cidrMatcher } from '../../src/util/ip-address.js';
+import { compareTables, lcg } from '../helpers/table-compare.js';
 
 const START = 1_800_000_000;
 const seed = Number(process.env.FC_SEED ?? 20_251_129);
@@ -469,34 +470,6 @@ const BOOT: BootMessage = {
 
 type LogEntry = { config: (table: SessionTable) => void } | { mutation: Mutation };
 
-function lcg(seedValue: number): () => number {
-  let state = seedValue >>> 0;
-  return () => {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-function compareTables(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void; is: (a: unknown, b: unknown, m?: string) => void }, a: SessionTable, b: SessionTable, clients: string[], realms: string[]): void {
-  t.is(b.size, a.size, 'size');
-  for (const slot of a.allSlots()) {
-    const id = a.idOf(slot);
-    const other = b.slotOf(id);
-    t.deepEqual(other >= 0 ? b.view(other) : null, a.view(slot), `view of ${id}`);
-    if (other < 0) continue;
-    t.deepEqual(b.chainsOf(other), a.chainsOf(slot), `chains of ${id}`);
-    t.is(b.partitionOf(other), a.partitionOf(slot));
-  }
-  t.deepEqual(b.stats().realms, a.stats().realms, 'per-realm counters');
-  for (const realm of realms) {
-    t.deepEqual(b.realmClientStats(realm), a.realmClientStats(realm), `client stats of ${realm}`);
-    t.deepEqual(b.search(realm, '', [], null, 1e6).map((v) => v.id), a.search(realm, '', [], null, 1e6).map((v) => v.id), `realm order of ${realm}`);
-  }
-  for (const client of clients) {
-    t.is(b.clientSessionCount(client), a.clientSessionCount(client), `count of ${client}`);
-    t.deepEqual(b.clientSessions(client, 1e6).map((v) => v.id), a.clientSessions(client, 1e6).map((v) => v.id), `attach order of ${client}`);
-  }
-}
 
 test('replay: records from a random workload on a ShardActor rebuild the same state in a fresh table', (t) => {
   const clock = new ManualClock(START);

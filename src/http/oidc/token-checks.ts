@@ -73,7 +73,7 @@ export async function checkToken(
   if (isRefresh && realm.sessions.revokeRefreshToken) {
     const reuseId = typeof t['reuse_id'] === 'string' ? t['reuse_id'] : '';
     const chain = await ctx.engine.refreshChain(sid, client.id, reuseId, offline);
-    if (refreshReuseIntrospectionError(chain, { jti, iat }, realm.sessions.refreshTokenMaxReuse, ctx.engine.startedAt) !== null) {
+    if (refreshReuseIntrospectionError(chain, { jti, iat }, realm.sessions.refreshTokenMaxReuse, ctx.engine.formedAt) !== null) {
       return inactive('reuse');
     }
   }
