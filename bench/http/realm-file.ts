@@ -26,6 +26,12 @@ export interface RealmSpec {
   hashIterations: number;
   client: string;
   secret: string;
+  /**
+   * Refresh-token rotation on, with a reuse limit no run reaches: every
+   * refresh then records its chain (a lifecycle change the journal writes)
+   * while a pool of K tokens still serves any number of refreshes.
+   */
+  rotation?: boolean;
 }
 
 /** Keycloak's CredentialRepresentation of a pbkdf2-sha512 hash (secretData / credentialData are JSON strings). */
@@ -64,7 +70,8 @@ export function realmRepresentation(spec: RealmSpec): Record<string, unknown> {
     ssoSessionMaxLifespan: LONG_SECONDS,
     accessTokenLifespan: LONG_SECONDS / 24,
     // Refresh tokens stay reusable, so a pool of K tokens serves any number of refreshes.
-    revokeRefreshToken: false,
+    revokeRefreshToken: spec.rotation === true,
+    ...(spec.rotation === true ? { refreshTokenMaxReuse: 2_147_483_647 } : {}),
     clients: [
       {
         clientId: spec.client,

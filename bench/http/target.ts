@@ -72,6 +72,8 @@ export async function startLocalNode(
   realms: readonly RealmSpec[],
   options: HttpOptions,
   log: (line: string) => void,
+  /** More sessiond flags (e.g. --durability). */
+  extraArgs: readonly string[] = [],
 ): Promise<LocalNode> {
   return inTempDir('node', async (dir, own) => {
     const realmDir = join(dir, 'realms');
@@ -89,6 +91,7 @@ export async function startLocalNode(
       '--grpc-port', String(grpcPort),
       // Per-request logging would be part of the measurement; warnings still show in the output kept for errors.
       '--log-level', 'warn',
+      ...extraArgs,
     ];
     const proc = ServerProcess.start('sessiond', MAIN_JS, args, { nodeArgs: profileArgs(options.cpuProf) });
     own(proc);
