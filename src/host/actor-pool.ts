@@ -20,6 +20,8 @@ export interface ActorPoolOptions {
   /** Offline sessions kept in memory by the whole node (split between shards). */
   offlineCacheEntries: number;
   durability: 'journal' | 'snapshot';
+  /** Now (epoch s), for the journal restore of a restarted worker. */
+  nowSeconds: () => number;
   timeoutMs?: number;
   observer: ShardObserver;
 }
@@ -55,6 +57,8 @@ export class ActorPool {
           workerUrl: WORKER_URL,
           observer: options.observer,
           replay: () => [...this.#sticky.values()],
+          // A crashed worker's sessions come back from the journal: every answered change is in it.
+          restore: () => (options.dataDir !== null && options.durability === 'journal' ? { op: OP.snapshotLoad, now: options.nowSeconds() } : null),
           timeoutMs,
         }),
       );

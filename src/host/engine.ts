@@ -184,6 +184,7 @@ export class Engine extends EventEmitter {
       dataDir: options.env == null ? null : dirname(options.env.path),
       offlineCacheEntries: options.offlineCacheEntries ?? OFFLINE_CACHE_ENTRIES_DEFAULT,
       durability: options.durability ?? 'journal',
+      nowSeconds: () => this.#clock.nowSeconds(),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       observer,
     });

@@ -88,6 +88,12 @@ export interface ShardChannelOptions {
   observer: ShardObserver;
   /** Commands that (re)configure a fresh worker: sent before anything else after every start. */
   replay: () => Command[];
+  /**
+   * After a restart (not the first start): the command that brings the
+   * crashed worker's sessions back (a journal restore), sent right after the
+   * configuration; null when there is nothing to restore from.
+   */
+  restore?: () => Command | null;
   timeoutMs: number;
 }
 
@@ -335,6 +341,8 @@ export class ShardChannel {
 
   #onReady(): void {
     const replay = this.#options.replay();
+    const restore = this.#restarts > 0 ? (this.#options.restore?.() ?? null) : null;
+    if (restore !== null) replay.push(restore);
     this.#state = 'ready';
     this.#startedAtMs = Date.now();
     this.#startupFailures = 0;

@@ -29,7 +29,7 @@ function quietObserver(): ShardObserver & { outcomes: CommandOutcome[] } {
 async function startPool(t: Parameters<typeof startEngine>[0]): Promise<{ pool: ActorPool; observer: ReturnType<typeof quietObserver> }> {
   const observer = quietObserver();
   const pool = new ActorPool({
-    shards: 2, idleGraceSeconds: 120, clockMode: 'manual', startSecond: START_S, mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 10, durability: 'snapshot', observer,
+    shards: 2, idleGraceSeconds: 120, clockMode: 'manual', startSecond: START_S, mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 10, durability: 'snapshot', nowSeconds: () => START_S, observer,
   });
   t.teardown(() => pool.close());
   await pool.start();

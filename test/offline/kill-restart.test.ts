@@ -46,3 +46,32 @@ test('offline and online sessions survive kill -9 of the engine that issued them
   t.is((await engine.loadSnapshot()).loaded, 200, 'every answered online session is back from the journal');
   for (const id of ids) t.true((await engine.validate(id, 'client-1')).valid);
 });
+
+test('a crashed shard worker comes back with its online sessions, restored from the journal', async (t) => {
+  const dir = tempDir(t);
+  const env = openEnv(dir);
+  const engine = await Engine.start({ shards: 2, env });
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  await engine.putRealm('realm-1', {});
+  await engine.putClient('realm-1', 'client-1', {});
+  const ids: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    const { session } = await engine.createSession({ realm: 'realm-1', userId: `user-${i}`, username: `user-${i}`, ip: '10.0.0.1', client: { client: 'client-1', scope: 'openid' } });
+    ids.push(session.id);
+  }
+  const gone = ids.pop()!;
+  await engine.logoutSession(gone);
+  await engine.crashShard(0);
+  await engine.crashShard(1);
+  const deadline = Date.now() + 10_000;
+  while (!engine.ready) {
+    if (Date.now() > deadline) throw new Error('shards did not come back within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  for (const id of ids) t.true((await engine.validate(id, 'client-1')).valid, `session ${id} survived its worker`);
+  t.false((await engine.validate(gone)).valid, 'a logged-out session stays logged out');
+  t.deepEqual(engine.restarts(), [1, 1]);
+});
