@@ -3,18 +3,23 @@
 // thread); nothing else reads or writes it.
 //
 // Layout. Sessions are the dominant memory cost, so they are stored as
-// struct-of-arrays: a session is a slot number, its fields are typed-array
-// columns indexed by the slot, and the only per-session heap object is the id
-// string (its index, id-index.ts, is a typed array keyed by the id's random bits). Client sessions get their own slots and columns
-// the same way. Users are slots too: a user's id is stored once, its username
-// once in the shard's name index (name-index.ts, also what search scans),
-// neither once per session. Indexes are intrusive doubly-linked lists threaded
-// through Int32Array columns:
+// struct-of-arrays: a session is a slot number and its fields are typed-array
+// columns indexed by the slot. A session id is not kept as a string: its 128
+// random bits are four Uint32 words in a column (its partition in another),
+// found through a typed-array hash table over those words (key-index.ts) and
+// compared as numbers; the text is rebuilt only for a view. Users are slots
+// too, keyed by (realm, the UUID's four words) the same way, so no string and
+// no Map entry per user either (ids that are not canonical UUIDs stay text, in
+// a per-realm Map); a username lives once in the shard's name index
+// (name-index.ts, also what search scans). Client sessions get their own slots
+// and columns. Indexes are intrusive doubly-linked lists threaded through
+// Int32Array columns:
 //
-//   realm list    every session of a realm, in creation order   (ui-ext paging)
-//   user list     every session of a user                       (logout, limits, listing)
-//   session list  the client sessions of a session              (at most one per client)
-//   client list   every client session of a client, in attach order (client paging)
+//   realm list      every session of a realm, in creation order   (ui-ext paging)
+//   user list       every session of a user                       (logout, limits, listing)
+//   session list    the client sessions of a session              (at most one per client)
+//   client list     every client session of a client, in attach order (client paging)
+//   partition list  every session of a partition                  (snapshots, compaction)
 //
 // so that insert and unlink are O(1), listings are O(items returned) and
 // counts are maintained counters, never scans.
@@ -57,7 +62,9 @@ import {
 import { TimerWheel } from '../time/timer-wheel.js';
 import { INTERNED_STRINGS_MAX, PARTITION_COUNT } from '../constants.js';
 import { formatIpv4, parseIpv4 } from '../util/ip-address.js';
-import { IdIndex } from './id-index.js';
+import { formatSessionId, sessionIdWords } from '../protocol/partition.js';
+import { formatUuid, parseUuid } from '../util/uuid.js';
+import { KeyIndex } from './key-index.js';
 import { NameIndex } from './name-index.js';
 
 const NONE = -1;
@@ -85,6 +92,9 @@ const DEADLINE_KEYS: readonly (keyof RealmSessionSettings)[] = [
   'rememberMe',
 ];
 const INITIAL_CAPACITY = 1024;
+/** Key widths (Uint32 words): a session id's 128 random bits; a user's realm and UUID. */
+const SESSION_KEY_WORDS = 4;
+const USER_KEY_WORDS = 5;
 
 // Session flag bits.
 const F_REMEMBER_ME = 1;
@@ -150,7 +160,8 @@ interface RealmState {
    * bounded slices (clearSlice).
    */
   generation: number;
-  users: Map<string, number>;
+  /** Users whose id is not a canonical UUID (imported ids of another shape): text -> user slot. */
+  usersByText: Map<string, number>;
   head: number;
   tail: number;
   sessions: number;
@@ -188,7 +199,13 @@ export class SessionTable {
   #uCap = INITIAL_CAPACITY;
   #uLen = 0;
   readonly #uFree: number[] = [];
-  readonly #uId: string[] = [];
+  /** Per user: [realm, the UUID's four words] (the key of #byUser); unused words for text ids. */
+  #uKey = new Uint32Array(INITIAL_CAPACITY * USER_KEY_WORDS);
+  /** 1 when the user's id is kept as text (#uIdText) rather than as a UUID in #uKey. */
+  #uText = new Uint8Array(INITIAL_CAPACITY);
+  readonly #uIdText = new Map<number, string>();
+  readonly #byUser = new KeyIndex(USER_KEY_WORDS, () => this.#uKey);
+  readonly #userKey = new Uint32Array(USER_KEY_WORDS);
   #uRealm = new Uint16Array(INITIAL_CAPACITY);
   #uHead = new Int32Array(INITIAL_CAPACITY).fill(NONE);
   #uCount = new Int32Array(INITIAL_CAPACITY);
@@ -200,11 +217,17 @@ export class SessionTable {
   };
 
   // Sessions.
-  readonly #bySid: IdIndex;
+  /** Per session: the four words of its id's random bits (the key of #bySid; the partition is #sPartition). */
+  #sIdW = new Uint32Array(INITIAL_CAPACITY * SESSION_KEY_WORDS);
+  readonly #bySid = new KeyIndex(SESSION_KEY_WORDS, () => this.#sIdW);
+  readonly #idKey = new Uint32Array(SESSION_KEY_WORDS);
+  #lastId = '';
+  #lastSlot = NONE;
+  #parsedId = '';
+  #parsedPartition = NONE;
   #sCap = INITIAL_CAPACITY;
   #sLen = 0;
   readonly #sFree: number[] = [];
-  readonly #sId: string[] = [];
   #sUser = new Int32Array(INITIAL_CAPACITY);
   #sStarted = new Uint32Array(INITIAL_CAPACITY);
   #sLast = new Uint32Array(INITIAL_CAPACITY);
@@ -246,7 +269,6 @@ export class SessionTable {
   readonly #cChains = new Map<number, Map<string, RefreshChain>>();
 
   constructor(options: { graceSeconds: number; startSecond: number }) {
-    this.#bySid = new IdIndex(this.#sId);
     this.#graceSeconds = options.graceSeconds;
     this.#wheel = new TimerWheel({ startSecond: options.startSecond, initialCapacity: INITIAL_CAPACITY });
   }
@@ -287,7 +309,7 @@ export class SessionTable {
       this.#realms.push({
         id: realmId,
         settings,
-        users: new Map(),
+        usersByText: new Map(),
         generation: 0,
         head: NONE,
         tail: NONE,
@@ -342,8 +364,30 @@ export class SessionTable {
   // Reading
 
   slotOf(id: string): number {
-    const slot = this.#bySid.get(id);
-    return slot === NONE || !this.#live(slot) ? NONE : slot;
+    // One command names its session several times (create, attach, view): the last hit is kept.
+    if (id === this.#lastId) return this.#lastSlot;
+    const partition = this.#parseId(id);
+    if (partition < 0) return NONE;
+    const slot = this.#bySid.get(this.#idKey);
+    if (slot === NONE || this.#sPartition[slot] !== partition || !this.#live(slot)) return NONE;
+    this.#lastId = id;
+    this.#lastSlot = slot;
+    return slot;
+  }
+
+  /** The id's words into #idKey (kept for the next call with the same id: a create looks up, then inserts). */
+  #parseId(id: string): number {
+    if (id !== this.#parsedId) {
+      this.#parsedPartition = sessionIdWords(id, this.#idKey, 0);
+      this.#parsedId = id;
+    }
+    return this.#parsedPartition;
+  }
+
+  /** Forgets the one-entry lookup cache (its session ended, or its realm was cleared). */
+  #forgetLast(): void {
+    this.#lastId = '';
+    this.#lastSlot = NONE;
   }
 
   /** False for a session whose realm was cleared after it was created (its memory not freed yet). */
@@ -352,7 +396,7 @@ export class SessionTable {
   }
 
   idOf(slot: number): string {
-    return this.#sId[slot]!;
+    return formatSessionId(this.#sPartition[slot]!, this.#sIdW, slot * SESSION_KEY_WORDS);
   }
 
   realmIdOf(slot: number): string {
@@ -360,7 +404,7 @@ export class SessionTable {
   }
 
   userIdOf(slot: number): string {
-    return this.#uId[this.#sUser[slot]!]!;
+    return this.#userIdText(this.#sUser[slot]!);
   }
 
   startedOf(slot: number): number {
@@ -424,9 +468,9 @@ export class SessionTable {
       for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) clients.push(this.#clientView(cs));
     }
     return {
-      id: this.#sId[slot]!,
+      id: this.idOf(slot),
       realm: this.#realms[this.#uRealm[user]!]!.id,
-      userId: this.#uId[user]!,
+      userId: this.#userIdText(user),
       username: this.#names.nameOf(this.#uNameEntry[user]!),
       ip: this.#ipOf(slot),
       authMethod: this.#strings[this.#sAuthMethod[slot]!]!,
@@ -486,8 +530,8 @@ export class SessionTable {
   userSlots(realmId: string, userId: string): number[] {
     const realm = this.#realmIndex.get(realmId);
     if (realm === undefined) return [];
-    const user = this.#realms[realm]!.users.get(userId);
-    if (user === undefined) return [];
+    const user = this.#userOf(realm, userId);
+    if (user === NONE) return [];
     const out: number[] = [];
     for (let s = this.#uHead[user]!; s !== NONE; s = this.#sUserNext[s]!) if (this.#live(s)) out.push(s);
     return out;
@@ -634,7 +678,9 @@ export class SessionTable {
    * merges across shards rely on those orders. O(n log n).
    */
   sortListsByStart(): void {
-    const byId = (a: number, b: number): number => (this.#sId[a]! < this.#sId[b]! ? -1 : this.#sId[a]! > this.#sId[b]! ? 1 : 0);
+    const ids: string[] = [];
+    const idOf = (slot: number): string => (ids[slot] ??= this.idOf(slot));
+    const byId = (a: number, b: number): number => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0);
     for (const realm of this.#realms) {
       const slots: number[] = [];
       for (let slot = realm.head; slot !== NONE; slot = this.#sRealmNext[slot]!) slots.push(slot);
@@ -759,7 +805,7 @@ export class SessionTable {
       else if (reason === 'idle') realm.expiredIdle++;
       const endReason = reason === 'max' ? END_REASON.max : reason === 'idle' ? END_REASON.idle : END_REASON.rememberMeDisabled;
       // The slot is in hand: no id lookup, and a record only for a sink that wants it.
-      const id = this.#sId[slot]!;
+      const id = this.#sink !== null ? this.idOf(slot) : '';
       if (this.#listener !== null) this.#listener(this.view(slot), endReason, now);
       this.#unlinkRealm(slot);
       this.#free(slot);
@@ -770,7 +816,7 @@ export class SessionTable {
     while (cs !== NONE) {
       const next = this.#cNext[cs]!;
       if (this.clientInvalidReason(slot, cs, now) !== null) {
-        const m: ClientDetachedMutation = { k: MUTATION.clientDetached, id: this.#sId[slot]!, client: this.#clients[this.#cClient[cs]!]!.uuid };
+        const m: ClientDetachedMutation = { k: MUTATION.clientDetached, id: this.idOf(slot), client: this.#clients[this.#cClient[cs]!]!.uuid };
         this.#applyDetached(m);
         if (this.#sink !== null) this.#sink(m);
       }
@@ -904,16 +950,50 @@ export class SessionTable {
         this.#uHead = growInt32(this.#uHead, cap, NONE);
         this.#uCount = growInt32(this.#uCount, cap);
         this.#uNameEntry = growInt32(this.#uNameEntry, cap);
+        this.#uKey = growUint32(this.#uKey, cap * USER_KEY_WORDS);
+        this.#uText = growUint8(this.#uText, cap);
         this.#uCap = cap;
       }
     }
-    this.#uId[user] = userId;
+    const at = user * USER_KEY_WORDS;
+    this.#uKey[at] = realm;
+    if (parseUuid(userId, this.#uKey, at + 1)) {
+      this.#uText[user] = 0;
+      this.#byUser.add(user);
+    } else {
+      this.#uText[user] = 1;
+      const text = flat(userId);
+      this.#uIdText.set(user, text);
+      this.#realms[realm]!.usersByText.set(text, user);
+    }
     this.#uNameEntry[user] = this.#names.add(user, username);
     this.#uRealm[user] = realm;
     this.#uHead[user] = NONE;
     this.#uCount[user] = 0;
-    this.#realms[realm]!.users.set(userId, user);
     return user;
+  }
+
+  /** The user slot of `userId` in a realm, or -1. */
+  #userOf(realm: number, userId: string): number {
+    const key = this.#userKey;
+    key[0] = realm;
+    if (parseUuid(userId, key, 1)) return this.#byUser.get(key);
+    return this.#realms[realm]!.usersByText.get(userId) ?? NONE;
+  }
+
+  #userIdText(user: number): string {
+    return this.#uText[user] === 1 ? this.#uIdText.get(user)! : formatUuid(this.#uKey, user * USER_KEY_WORDS + 1);
+  }
+
+  #freeUser(user: number): void {
+    if (this.#uText[user] === 1) {
+      this.#realms[this.#uRealm[user]!]!.usersByText.delete(this.#uIdText.get(user)!);
+      this.#uIdText.delete(user);
+    } else {
+      this.#byUser.remove(user);
+    }
+    this.#names.remove(this.#uNameEntry[user]!, this.#rebindName);
+    this.#uFree.push(user);
   }
 
   #allocSession(): number {
@@ -936,6 +1016,7 @@ export class SessionTable {
       this.#sRealmNext = growInt32(this.#sRealmNext, cap);
       this.#sRealmPrev = growInt32(this.#sRealmPrev, cap);
       this.#sFirstCs = growInt32(this.#sFirstCs, cap);
+      this.#sIdW = growUint32(this.#sIdW, cap * SESSION_KEY_WORDS);
       this.#sPartNext = growInt32(this.#sPartNext, cap);
       this.#sPartPrev = growInt32(this.#sPartPrev, cap);
       this.#sCap = cap;
@@ -964,28 +1045,28 @@ export class SessionTable {
   }
 
   #applyCreated(m: SessionCreatedMutation): boolean {
-    if (this.#bySid.get(m.id) !== NONE) return false;
+    const key = this.#idKey;
+    if (this.#parseId(m.id) !== m.partition || this.#bySid.get(key) !== NONE) return false;
     // Interning may throw (bounded table): do it before anything changes.
     const authMethod = this.#intern(m.authMethod);
     const realmIndex = this.#realmOf(m.realm);
     const realm = this.#realms[realmIndex]!;
-    let user = realm.users.get(m.userId);
-    if (user === undefined) user = this.#allocUser(realmIndex, flat(m.userId), m.username);
+    let user = this.#userOf(realmIndex, m.userId);
+    if (user === NONE) user = this.#allocUser(realmIndex, m.userId, m.username);
     else if (this.#names.nameOf(this.#uNameEntry[user]!) !== m.username) {
       this.#names.remove(this.#uNameEntry[user]!, this.#rebindName);
       this.#uNameEntry[user] = this.#names.add(user, m.username);
     }
 
     const slot = this.#allocSession();
-    const id = flat(m.id);
-    this.#sId[slot] = id;
+    this.#sIdW.set(key, slot * SESSION_KEY_WORDS);
+    this.#sPartition[slot] = m.partition;
     this.#bySid.add(slot);
     this.#sUser[slot] = user;
     this.#sStarted[slot] = m.started;
     this.#sLast[slot] = m.lastSessionRefresh;
     this.#sAuthTime[slot] = m.authTime;
     this.#sAuthMethod[slot] = authMethod;
-    this.#sPartition[slot] = m.partition;
     this.#sGen[slot] = realm.generation;
     let flags = m.rememberMe ? F_REMEMBER_ME : 0;
     const ip4 = parseIpv4(m.ip);
@@ -1159,7 +1240,6 @@ export class SessionTable {
   #free(slot: number): void {
     const user = this.#sUser[slot]!;
     const realmIndex = this.#uRealm[user]!;
-    const realm = this.#realms[realmIndex]!;
 
     for (let cs = this.#sFirstCs[slot]!; cs !== NONE; ) {
       const next = this.#cNext[cs]!;
@@ -1174,12 +1254,7 @@ export class SessionTable {
     if (uPrev !== NONE) this.#sUserNext[uPrev] = uNext;
     else this.#uHead[user] = uNext;
     if (uNext !== NONE) this.#sUserPrev[uNext] = uPrev;
-    if (--this.#uCount[user]! === 0) {
-      realm.users.delete(this.#uId[user]!);
-      this.#uId[user] = '';
-      this.#names.remove(this.#uNameEntry[user]!, this.#rebindName);
-      this.#uFree.push(user);
-    }
+    if (--this.#uCount[user]! === 0) this.#freeUser(user);
 
     // partition list
     const partition = this.#sPartition[slot]!;
@@ -1192,7 +1267,7 @@ export class SessionTable {
 
     this.#wheel.cancel(slot);
     this.#bySid.remove(slot);
-    this.#sId[slot] = '';
+    if (this.#lastSlot === slot) this.#forgetLast();
     this.#sIpText.delete(slot);
     this.#sNotes.delete(slot);
     this.#sFree.push(slot);
@@ -1262,6 +1337,7 @@ export class SessionTable {
     const count = realm.sessions;
     if (realm.head === NONE) return 0;
     realm.generation = (realm.generation + 1) & 0xffff;
+    this.#forgetLast();
     this.#doomed.push([realm.head, index]);
     realm.head = NONE;
     realm.tail = NONE;

@@ -28,7 +28,7 @@ const START = 1_800_000_000;
 const seed = Number(process.env.FC_SEED ?? 20_251_204);
 const REALMS = ['r1', 'r2'];
 const CLIENTS = ['a', 'b', 'c'];
-const USERS = Array.from({ length: 6 }, (_, i) => `user-${i}`);
+const USERS = Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? `user-${i}` : `00000000-0000-4000-8000-00000000000${i}`));
 
 function boot(dataDir: string): BootMessage {
   return {

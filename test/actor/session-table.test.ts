@@ -706,7 +706,8 @@ function runModel(ops: readonly Op[], grace: number): void {
     switch (op.kind) {
       case 'create': {
         const id = newSessionId(n++ % 1024);
-        const userId = `u${op.user}`;
+        // Half the users have Keycloak's UUID ids (kept as binary), half ids of another shape (kept as text).
+        const userId = op.user % 2 === 0 ? `u${op.user}` : `00000000-0000-4000-8000-00000000000${op.user}`;
         const r = REALMS[op.realm]!;
         const m = created(id, { realm: r, userId, username: `name${op.name}`, ip: IPS[op.ip]!, rememberMe: op.rm, started: now, lastSessionRefresh: now, authTime: now });
         assert.equal(table.apply(m), true);

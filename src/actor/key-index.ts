@@ -1,0 +1,102 @@
+// KeyIndex: fixed-width binary key → slot, an open-addressing hash table over
+// one Int32Array (linear probing, backward-shift deletion, load ≤ 1/2). The
+// keys themselves live in the owner's typed-array column (`keys()`, K words
+// per slot), so the index stores only slot numbers: 8 bytes per entry at the
+// load bound, no string per key, no rehash when it shrinks (it never does),
+// no tombstones after deletions — mass expiry and logout-all never stall on
+// it. It replaces a Map<string, number> for session ids (K = 4: the id's 128
+// random bits) and for user ids (K = 5: the realm and the UUID's 128 bits).
+// Owner: the shard's SessionTable.
+
+const EMPTY = -1;
+const INITIAL_CAPACITY = 1 << 12;
+
+export class KeyIndex {
+  readonly #width: number;
+  /** The owner's key column (it may be replaced when it grows, hence a getter). */
+  readonly #keys: () => Uint32Array;
+  #table = new Int32Array(INITIAL_CAPACITY).fill(EMPTY);
+  #mask = INITIAL_CAPACITY - 1;
+  #size = 0;
+
+  /** `keys()[slot * width + i]` holds word i of the key of every slot in the index. */
+  constructor(width: number, keys: () => Uint32Array) {
+    this.#width = width;
+    this.#keys = keys;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The slot whose key equals `key[0..width)`, or -1. */
+  get(key: Uint32Array): number {
+    const table = this.#table;
+    const mask = this.#mask;
+    const keys = this.#keys();
+    const width = this.#width;
+    for (let i = this.#hash(key, 0) & mask; ; i = (i + 1) & mask) {
+      const slot = table[i]!;
+      if (slot === EMPTY) return EMPTY;
+      let at = slot * width;
+      let w = 0;
+      while (w < width && keys[at] === key[w]) {
+        at++;
+        w++;
+      }
+      if (w === width) return slot;
+    }
+  }
+
+  /** Adds `slot` under its key (which must not be in the index). */
+  add(slot: number): void {
+    if ((this.#size + 1) * 2 > this.#table.length) this.#grow();
+    this.#insert(slot);
+    this.#size++;
+  }
+
+  /** Removes `slot` (its key must still be in the column). */
+  remove(slot: number): void {
+    const table = this.#table;
+    const mask = this.#mask;
+    const keys = this.#keys();
+    let i = this.#hash(keys, slot * this.#width) & mask;
+    while (table[i] !== slot) {
+      if (table[i] === EMPTY) return;
+      i = (i + 1) & mask;
+    }
+    // Backward-shift deletion: pull later entries of the probe run into the hole.
+    let hole = i;
+    for (let j = (i + 1) & mask; table[j] !== EMPTY; j = (j + 1) & mask) {
+      const home = this.#hash(keys, table[j]! * this.#width) & mask;
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        table[hole] = table[j]!;
+        hole = j;
+      }
+    }
+    table[hole] = EMPTY;
+    this.#size--;
+  }
+
+  /** Mixes the key's words (the random words already spread well; the mix covers the others). */
+  #hash(words: Uint32Array, at: number): number {
+    let h = 0x9e3779b9;
+    for (let w = 0; w < this.#width; w++) h = Math.imul(h ^ words[at + w]!, 0x85ebca6b) ^ (h >>> 13);
+    return h ^ (h >>> 16);
+  }
+
+  #insert(slot: number): void {
+    const table = this.#table;
+    const mask = this.#mask;
+    let i = this.#hash(this.#keys(), slot * this.#width) & mask;
+    while (table[i] !== EMPTY) i = (i + 1) & mask;
+    table[i] = slot;
+  }
+
+  #grow(): void {
+    const old = this.#table;
+    this.#table = new Int32Array(old.length * 2).fill(EMPTY);
+    this.#mask = this.#table.length - 1;
+    for (const slot of old) if (slot !== EMPTY) this.#insert(slot);
+  }
+}
