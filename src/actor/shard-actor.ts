@@ -39,6 +39,7 @@ import {
   type SessionFilter,
   type OfflineRefreshCommand,
   type SessionRefreshCommand,
+  type RefreshFields,
   type SessionView,
   type SessionRefreshResult,
   type ShardMessage,
@@ -49,9 +50,7 @@ import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import { MUTATION, checkMutations, type Mutation } from '../protocol/mutations.js';
 import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
-import { bearerTokenStale } from '../session/not-before.js';
-import { checkRefreshReuse, type RefreshChain } from '../session/refresh-reuse.js';
-import { REFRESH_GRANT_ERROR, issuedBeforeSessionStart } from '../session/refresh-checks.js';
+import { REFRESH_FAILURE_EFFECT, REFRESH_TOKEN_TYPE, verifyRefreshSession } from '../session/refresh-checks.js';
 import { decideSessionLimit } from '../session/session-limits.js';
 import type { Clock } from '../time/clock.js';
 import { cidrMatcher } from '../util/ip-address.js';
@@ -567,55 +566,56 @@ export class ShardActor {
   }
 
   /**
-   * The refresh_token grant's session checks, in Keycloak 26.x's order
-   * (steps 10–22 of src/session/refresh-checks.ts; the token-only checks
-   * before them run in the facade), then the clock bump and chain update.
+   * The refresh_token grant's session part: the facts of steps 8–22 of
+   * src/session/refresh-checks.ts (the token-only steps before them ran in
+   * the facade), the verdict of verifyRefreshSession, then its effect or the
+   * clock bump and chain update.
    */
   #refresh(command: SessionRefreshCommand): SessionRefreshResult {
     const table = this.#table;
     const id = this.#string(command.id, 'id');
     const clientUuid = this.#string(command.client, 'client');
     const now = this.#integer(command.now, 'now');
-    const token = command.token;
-    const fail = (error: string, detached = false, ended: EndedSession | null = null): SessionRefreshResult => ({
-      ok: false,
-      error,
-      detached,
-      ended,
-    });
     const slot = table.slotOf(id);
-    if (slot < 0) return fail(REFRESH_GRANT_ERROR.sessionNotActive);
-    if (table.sessionInvalidReason(slot, now) !== null) {
-      // Keycloak back-channel-logs-out an invalid session found by a refresh.
-      return fail(REFRESH_GRANT_ERROR.sessionNotActive, false, this.#removeSlots([slot], END_REASON.invalidOnRefresh)[0] ?? null);
-    }
-    if (command.user === null) return fail(REFRESH_GRANT_ERROR.invalidRefreshToken);
-    if (!command.user.enabled) return fail(REFRESH_GRANT_ERROR.userDisabled);
-    if (issuedBeforeSessionStart(token.iat, table.startedOf(slot))) return fail(REFRESH_GRANT_ERROR.issuedBeforeUserSession);
-    const cs = table.clientSlotOf(slot, clientUuid);
-    if (cs < 0) return fail(REFRESH_GRANT_ERROR.sessionMissingClient);
-    if (table.clientInvalidReason(slot, cs, now) !== null) {
-      this.#apply({ k: MUTATION.clientDetached, id, client: clientUuid });
-      return fail(REFRESH_GRANT_ERROR.clientSessionNotActive, true);
-    }
-    if (issuedBeforeSessionStart(token.iat, table.clientStartedOf(cs))) return fail(REFRESH_GRANT_ERROR.issuedBeforeClientSession);
-    if (bearerTokenStale(token.iat, { realm: command.notBefore.realm, client: command.notBefore.client, user: command.user.notBefore })) {
-      return fail(REFRESH_GRANT_ERROR.staleToken);
-    }
-    const realm = table.realmSettings(table.realmIdOf(slot))!;
-    let chainKey: string | null = null;
-    let chain = null;
-    if (realm.revokeRefreshToken) {
-      chainKey = typeof token.reuseId === 'string' ? token.reuseId : '';
-      const result = checkRefreshReuse(table.chainOf(cs, chainKey), token, realm.refreshTokenMaxReuse, command.serverStartedAt, now);
-      if (!result.ok) {
+    const cs = slot < 0 ? -1 : table.clientSlotOf(slot, clientUuid);
+    const realm = slot < 0 ? undefined : table.realmSettings(table.realmIdOf(slot));
+    const chainKey = typeof command.token.reuseId === 'string' ? command.token.reuseId : '';
+    const verdict = verifyRefreshSession({
+      ...this.#refreshFacts(command, REFRESH_TOKEN_TYPE.refresh, clientUuid, now),
+      userSession: slot < 0 ? null : { started: table.startedOf(slot), invalidReason: table.sessionInvalidReason(slot, now) },
+      clientSession: cs < 0 ? null : { started: table.clientStartedOf(cs), invalidReason: table.clientInvalidReason(slot, cs, now), clientId: clientUuid },
+      offlineAccessGranted: true,
+      reuse: realm?.revokeRefreshToken === true && cs >= 0 ? { chain: table.chainOf(cs, chainKey), maxReuse: realm.refreshTokenMaxReuse, serverStartedAt: command.serverStartedAt, newIssuedAt: now } : null,
+    });
+    if (!verdict.ok) {
+      const result: SessionRefreshResult = { ok: false, error: verdict.description, detached: false, ended: null };
+      if (verdict.effect === REFRESH_FAILURE_EFFECT.logoutUserSession && slot >= 0) {
+        // Keycloak back-channel-logs-out an invalid session found by a refresh.
+        result.ended = this.#removeSlots([slot], END_REASON.invalidOnRefresh)[0] ?? null;
+      } else if (verdict.effect === REFRESH_FAILURE_EFFECT.removeClientSession || verdict.effect === REFRESH_FAILURE_EFFECT.detachClientSession) {
         this.#apply({ k: MUTATION.clientDetached, id, client: clientUuid });
-        return fail(result.error, true);
+        result.detached = true;
       }
-      chain = result.chain;
+      return result;
     }
-    this.#apply({ k: MUTATION.clientRefreshed, id, client: clientUuid, at: now, chainKey, chain });
+    this.#apply({ k: MUTATION.clientRefreshed, id, client: clientUuid, at: now, chainKey: verdict.chain === null ? null : chainKey, chain: verdict.chain });
     return { ok: true, session: table.view(slot, cs) };
+  }
+
+  /** The facts every refresh shares (online or offline); the caller adds what its store knows. */
+  #refreshFacts(command: RefreshFields, typ: string, clientUuid: string, now: number) {
+    const token = command.token;
+    if (token === null || typeof token !== 'object') throw new EngineError('ERR_BAD_COMMAND', 'token must be an object');
+    return {
+      now,
+      // The facade checked azp against the authenticated client (step 7); the shard knows clients by UUID.
+      token: { typ, iat: this.#integer(token.iat, 'token.iat'), jti: this.#string(token.jti, 'token.jti'), azp: clientUuid },
+      authorizedClientId: clientUuid,
+      realmNotBefore: command.notBefore.realm,
+      clientNotBefore: command.notBefore.client,
+      user: command.user,
+      consentGranted: true,
+    };
   }
 
   #offlineStore(): OfflineStore {
@@ -635,46 +635,37 @@ export class ShardActor {
       .then((record) => offlineView(record));
   }
 
-  /** The refresh_token grant for an offline token: steps 8–22 of refresh-checks.ts with offline rules. */
+  /** The refresh_token grant for an offline token: steps 8–22 of refresh-checks.ts against the offline store. */
   #offlineRefresh(command: OfflineRefreshCommand): SessionRefreshResult | Promise<SessionRefreshResult> {
     const offline = this.#offlineStore();
     const id = this.#string(command.id, 'id');
     const clientUuid = this.#string(command.client, 'client');
     const now = this.#integer(command.now, 'now');
-    const token = command.token;
-    const fail = (error: string, detached = false, ended: EndedSession | null = null): SessionRefreshResult => ({ ok: false, error, detached, ended });
     const record = offline.get(id);
-    if (record === undefined) return fail(REFRESH_GRANT_ERROR.offlineSessionNotFound);
-    const invalid = offline.invalidReason(record, now);
-    if (invalid !== null) {
-      // Keycloak revokes an offline session found invalid by a refresh.
-      return offline.remove(id, END_REASON.invalidOnRefresh).then((ended) => fail(REFRESH_GRANT_ERROR.offlineSessionNotActive, false, ended));
-    }
-    if (command.user === null) return fail(REFRESH_GRANT_ERROR.invalidRefreshToken);
-    if (!command.user.enabled) return fail(REFRESH_GRANT_ERROR.userDisabled);
-    if (issuedBeforeSessionStart(token.iat, record.started)) return fail(REFRESH_GRANT_ERROR.issuedBeforeUserSession);
-    const client = record.clients.find((c) => c.client === clientUuid);
-    if (client === undefined) return fail(REFRESH_GRANT_ERROR.sessionMissingClient);
-    if (offline.clientInvalidReason(record, client, now) !== null) {
-      return offline.removeClient(id, clientUuid, END_REASON.invalidOnRefresh).then(() => fail(REFRESH_GRANT_ERROR.clientSessionNotActive, true));
-    }
-    if (issuedBeforeSessionStart(token.iat, client.started)) return fail(REFRESH_GRANT_ERROR.issuedBeforeClientSession);
-    if (bearerTokenStale(token.iat, { realm: command.notBefore.realm, client: command.notBefore.client, user: command.user.notBefore })) {
-      return fail(REFRESH_GRANT_ERROR.staleToken);
-    }
-    if (command.offlineAccess === false) return fail(REFRESH_GRANT_ERROR.offlineAccessNotGranted);
-    const realm = this.#table.realmSettings(record.realm);
-    let chainKey: string | null = null;
-    let chain: RefreshChain | null = null;
-    if (realm?.revokeRefreshToken === true) {
-      chainKey = typeof token.reuseId === 'string' ? token.reuseId : '';
-      const result = checkRefreshReuse(client.chains?.[chainKey], token, realm.refreshTokenMaxReuse, command.serverStartedAt, now);
-      if (!result.ok) {
-        return offline.removeClient(id, clientUuid, END_REASON.revoked).then(() => fail(result.error, true));
+    const client = record?.clients.find((c) => c.client === clientUuid);
+    const realm = record === undefined ? undefined : this.#table.realmSettings(record.realm);
+    const chainKey = typeof command.token.reuseId === 'string' ? command.token.reuseId : '';
+    const verdict = verifyRefreshSession({
+      ...this.#refreshFacts(command, REFRESH_TOKEN_TYPE.offline, clientUuid, now),
+      userSession: record === undefined ? null : { started: record.started, invalidReason: offline.invalidReason(record, now) },
+      clientSession: client === undefined ? null : { started: client.started, invalidReason: offline.clientInvalidReason(record!, client, now), clientId: clientUuid },
+      offlineAccessGranted: command.offlineAccess !== false,
+      reuse: realm?.revokeRefreshToken === true && client !== undefined ? { chain: client.chains?.[chainKey], maxReuse: realm.refreshTokenMaxReuse, serverStartedAt: command.serverStartedAt, newIssuedAt: now } : null,
+    });
+    if (!verdict.ok) {
+      const fail = (ended: EndedSession | null, detached: boolean): SessionRefreshResult => ({ ok: false, error: verdict.description, detached, ended });
+      switch (verdict.effect) {
+        case REFRESH_FAILURE_EFFECT.revokeOfflineSession: // Keycloak revokes an offline session found invalid by a refresh
+          return offline.remove(id, END_REASON.invalidOnRefresh).then((ended) => fail(ended, false));
+        case REFRESH_FAILURE_EFFECT.removeClientSession:
+          return offline.removeClient(id, clientUuid, END_REASON.invalidOnRefresh).then(() => fail(null, true));
+        case REFRESH_FAILURE_EFFECT.detachClientSession:
+          return offline.removeClient(id, clientUuid, END_REASON.revoked).then(() => fail(null, true));
+        default:
+          return fail(null, false);
       }
-      chain = result.chain;
     }
-    offline.touch(record, clientUuid, now, chainKey, chain);
+    offline.touch(record!, clientUuid, now, verdict.chain === null ? null : chainKey, verdict.chain);
     return { ok: true, session: offlineView(offline.get(id)!, clientUuid) };
   }
 

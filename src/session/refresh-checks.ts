@@ -276,21 +276,41 @@ function failed(check: RefreshCheck, description: string | null = null): Refresh
   return { ok: false, check, error: s.error, description: description ?? s.description!, effect: s.effect };
 }
 
+/** What the token-only checks (steps 1–7) read: no session state, so the facade runs them. */
+export type RefreshTokenFacts = Pick<RefreshGrantFacts, 'now' | 'tokenPresent' | 'token' | 'expectedIssuer' | 'authorizedClientId' | 'realmNotBefore'>;
+
+/** What the session checks (steps 8–22) read: the shard that owns the session gathers them. */
+export type RefreshSessionFacts = Omit<RefreshGrantFacts, 'tokenPresent' | 'token' | 'expectedIssuer'> & {
+  /** The token's claims the session checks read (typ Offline selects the offline store). */
+  token: Pick<RefreshTokenClaims, 'typ' | 'iat' | 'jti' | 'azp'>;
+};
+
 /**
- * Runs the checks in Keycloak's order and returns the first failure, or the
- * reuse chain to store. Pure: the caller applies `effect` and the chain.
+ * Steps 1–7: the presented token itself (TokenManager.verifyRefreshToken).
+ * `checkExpiry: false` skips step 6, as the refresh-token logout does.
+ * Returns the first failure, or null.
  */
-export function verifyRefreshGrant(f: Readonly<RefreshGrantFacts>): RefreshGrantVerdict {
+export function verifyRefreshToken(f: Readonly<RefreshTokenFacts>, options: { checkExpiry?: boolean } = {}): RefreshGrantFailure | null {
   if (!f.tokenPresent) return failed(C.tokenPresent);
   const t = f.token;
   if (t === null) return failed(C.tokenDecodes);
-  const offline = t.typ === REFRESH_TOKEN_TYPE.offline;
-  if (!offline && t.typ !== REFRESH_TOKEN_TYPE.refresh) return failed(C.tokenType);
+  if (t.typ !== REFRESH_TOKEN_TYPE.offline && t.typ !== REFRESH_TOKEN_TYPE.refresh) return failed(C.tokenType);
   if (t.iss !== f.expectedIssuer) return failed(C.issuer, invalidIssuerDescription(f.expectedIssuer, t.iss));
   if (isStale(t.iat, f.realmNotBefore)) return failed(C.realmNotBefore);
-  if (tokenExpired(t.exp, f.now)) return failed(C.tokenActive);
+  if (options.checkExpiry !== false && tokenExpired(t.exp, f.now)) return failed(C.tokenActive);
   if (t.azp !== f.authorizedClientId) return failed(C.tokenClient);
+  return null;
+}
 
+/**
+ * Steps 8–22: the user session, the user, the client session, not-before,
+ * offline access, consent and reuse (TokenManager.validateToken and
+ * refreshAccessToken). Returns the first failure with the effect the caller
+ * must apply, or the reuse chain to store.
+ */
+export function verifyRefreshSession(f: Readonly<RefreshSessionFacts>): RefreshGrantVerdict {
+  const t = f.token;
+  const offline = t.typ === REFRESH_TOKEN_TYPE.offline;
   const us = f.userSession;
   if (offline) {
     if (us === null) return failed(C.offlineSessionFound);
@@ -319,6 +339,18 @@ export function verifyRefreshGrant(f: Readonly<RefreshGrantFacts>): RefreshGrant
   const r = checkRefreshReuse(f.reuse.chain, presented, f.reuse.maxReuse, f.reuse.serverStartedAt, f.reuse.newIssuedAt);
   if (!r.ok) return failed(C.reuse, r.error satisfies RefreshReuseError);
   return { ok: true, chain: r.chain };
+}
+
+/**
+ * All the checks in Keycloak's order (steps 1–22): the first failure, or the
+ * reuse chain to store. Pure: the caller applies `effect` and the chain. In
+ * the product the facade runs verifyRefreshToken and the owning shard
+ * verifyRefreshSession, which together are exactly this.
+ */
+export function verifyRefreshGrant(f: Readonly<RefreshGrantFacts>): RefreshGrantVerdict {
+  const tokenFailure = verifyRefreshToken(f);
+  if (tokenFailure !== null) return tokenFailure;
+  return verifyRefreshSession({ ...f, token: f.token! });
 }
 
 /** The description a session validity failure produces (steps 9, 10 and 15). */

@@ -8,7 +8,7 @@ import { OFFLINE_ACCESS_ROLE } from '../../realm/defaults.js';
 import type { ClientRecord, RealmRecord, UserRecord } from '../../realm/model.js';
 import { effectiveRoles } from '../../realm/roles.js';
 import { bearerTokenStale, isStale } from '../../session/not-before.js';
-import { issuedBeforeSessionStart, tokenExpired } from '../../session/refresh-checks.js';
+import { issuedBeforeSessionStart, tokenExpired, type RefreshTokenClaims } from '../../session/refresh-checks.js';
 import { refreshReuseIntrospectionError } from '../../session/refresh-reuse.js';
 import { verifyJwt, type JwtPayload } from '../../tokens/jwt.js';
 import type { FacadeContext } from '../context.js';
@@ -78,4 +78,11 @@ export async function checkToken(
     }
   }
   return { active: true, payload: t, client, user, offline };
+}
+
+/** The claims of a verified refresh token the checks read (absent ones as Keycloak reads them: empty, 0). */
+export function refreshClaims(t: Record<string, unknown>): RefreshTokenClaims {
+  const text = (key: string): string => (typeof t[key] === 'string' ? (t[key] as string) : '');
+  const time = (key: string): number => (typeof t[key] === 'number' ? (t[key] as number) : 0);
+  return { typ: text('typ'), iss: String(t['iss']), iat: time('iat'), exp: time('exp'), azp: text('azp'), jti: text('jti') };
 }

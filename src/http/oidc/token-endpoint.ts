@@ -12,8 +12,8 @@ import { OFFLINE_ACCESS_ROLE, serviceAccountUsername } from '../../realm/default
 import type { ClientRecord, RealmRecord, UserRecord } from '../../realm/model.js';
 import { effectiveRoles } from '../../realm/roles.js';
 import { clientSessionSettings } from '../../session/client-settings.js';
-import { REFRESH_GRANT_ERROR, tokenExpired } from '../../session/refresh-checks.js';
-import { isStale } from '../../session/not-before.js';
+import { OAUTH_ERROR, verifyRefreshToken } from '../../session/refresh-checks.js';
+import { refreshClaims } from './token-checks.js';
 import { verifyJwt } from '../../tokens/jwt.js';
 import type { IssuedTokens } from '../../tokens/token-service.js';
 import type { FacadeContext } from '../context.js';
@@ -267,6 +267,7 @@ async function authorizationCodeGrant(g: GrantContext): Promise<Record<string, u
 // ---------------------------------------------------------------------------
 // refresh_token
 
+
 async function refreshTokenGrant(g: GrantContext): Promise<Record<string, unknown>> {
   const { ctx, realm, client, body, request } = g;
   const fail = (description: string, userId: string | null = null, sessionId: string | null = null, error = 'invalid_token'): OAuthError => {
@@ -274,21 +275,26 @@ async function refreshTokenGrant(g: GrantContext): Promise<Record<string, unknow
     return invalidGrant(description);
   };
   const encoded = field(body, 'refresh_token');
-  if (encoded === undefined || encoded === '') throw invalidRequest(REFRESH_GRANT_ERROR.noRefreshToken);
-  const verified = verifyJwt(encoded, (kid) => ctx.keys.verifier(realm.id, kid));
-  if (!verified.ok) throw fail(REFRESH_GRANT_ERROR.invalidRefreshToken);
-  const t = verified.payload;
-  const typ = t['typ'];
-  if (typ !== 'Refresh' && typ !== 'Offline') throw fail(REFRESH_GRANT_ERROR.invalidRefreshToken);
-  if (t['iss'] !== g.issuer) throw fail(`Invalid token issuer. Expected '${g.issuer}', but was '${String(t['iss'])}'`);
-  const iat = typeof t['iat'] === 'number' ? t['iat'] : 0;
-  const exp = typeof t['exp'] === 'number' ? t['exp'] : 0;
-  if (isStale(iat, realm.sessions.notBefore)) throw fail(REFRESH_GRANT_ERROR.staleToken);
-  if (tokenExpired(exp, g.now)) throw fail(REFRESH_GRANT_ERROR.tokenNotActive);
-  if (t['azp'] !== client.clientId) throw fail(REFRESH_GRANT_ERROR.clientMismatch);
+  const verified = encoded === undefined || encoded === '' ? null : verifyJwt(encoded, (kid) => ctx.keys.verifier(realm.id, kid));
+  const t = verified?.ok === true ? verified.payload : {};
+  const claims = refreshClaims(t);
+  // Steps 1–7 of src/session/refresh-checks.ts; the owning shard runs the rest.
+  const tokenFailure = verifyRefreshToken({
+    now: g.now,
+    tokenPresent: verified !== null,
+    token: verified?.ok === true ? claims : null,
+    expectedIssuer: g.issuer,
+    authorizedClientId: client.clientId,
+    realmNotBefore: realm.sessions.notBefore,
+  });
+  if (tokenFailure !== null) {
+    if (tokenFailure.error === OAUTH_ERROR.invalidRequest) throw invalidRequest(tokenFailure.description);
+    throw fail(tokenFailure.description);
+  }
+  const { typ, iat } = claims;
   const sid = typeof t['sid'] === 'string' ? t['sid'] : '';
   const sub = typeof t['sub'] === 'string' ? t['sub'] : '';
-  const jti = typeof t['jti'] === 'string' ? t['jti'] : '';
+  const jti = claims.jti;
   const reuseId = typeof t['reuse_id'] === 'string' ? t['reuse_id'] : '';
   const originalScope = typeof t['scope'] === 'string' ? t['scope'] : '';
   const scope = narrowScope(originalScope, field(body, 'scope'));

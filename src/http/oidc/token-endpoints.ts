@@ -5,8 +5,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { END_REASON } from '../../protocol/actor-messages.js';
 import { SIGNATURE_ALGORITHMS } from '../../realm/model.js';
-import { isStale } from '../../session/not-before.js';
-import { invalidIssuerDescription, issuedBeforeSessionStart, REFRESH_GRANT_ERROR } from '../../session/refresh-checks.js';
+import { issuedBeforeSessionStart, REFRESH_GRANT_ERROR, verifyRefreshToken } from '../../session/refresh-checks.js';
+import { refreshClaims } from './token-checks.js';
 import { verifyJwt } from '../../tokens/jwt.js';
 import type { FacadeContext } from '../context.js';
 import { OAuthError, insufficientScope, invalidRequest, invalidToken } from './oauth-error.js';
@@ -174,15 +174,15 @@ export async function refreshTokenLogout(ctx: FacadeContext, request: FastifyReq
   const realm = realmOf(ctx, request);
   const client = authenticateClient(ctx, request, realm, body);
   const verified = verifyJwt(field(body, 'refresh_token') ?? '', (kid) => ctx.keys.verifier(realm.id, kid));
-  if (!verified.ok) throw new OAuthError(400, 'invalid_grant', 'Invalid refresh token');
-  const t = verified.payload;
-  if (t['typ'] !== 'Refresh' && t['typ'] !== 'Offline') throw new OAuthError(400, 'invalid_grant', 'Invalid refresh token');
-  // TokenManager.verifyRefreshToken without the expiry check: issuer, realm not-before, client.
+  const t = verified.ok ? verified.payload : {};
   const issuer = issuerOf(ctx, request, realm);
-  if (t['iss'] !== issuer) throw new OAuthError(400, 'invalid_grant', invalidIssuerDescription(issuer, String(t['iss'])));
-  const iat = typeof t['iat'] === 'number' ? t['iat'] : 0;
-  if (isStale(iat, realm.sessions.notBefore)) throw new OAuthError(400, 'invalid_grant', REFRESH_GRANT_ERROR.staleToken);
-  if (t['azp'] !== client.clientId) throw new OAuthError(400, 'invalid_grant', "Invalid refresh token. Token client and authorized client don't match");
+  // TokenManager.verifyRefreshToken without the expiry check: type, issuer, realm not-before, client.
+  const failure = verifyRefreshToken(
+    { now: ctx.clock.nowSeconds(), tokenPresent: true, token: verified.ok ? refreshClaims(t) : null, expectedIssuer: issuer, authorizedClientId: client.clientId, realmNotBefore: realm.sessions.notBefore },
+    { checkExpiry: false },
+  );
+  if (failure !== null) throw new OAuthError(400, failure.error, failure.description);
+  const iat = refreshClaims(t).iat;
   const sid = typeof t['sid'] === 'string' ? t['sid'] : '';
   // An offline token logs out its offline session, and the online one of the
   // same id with it (AuthenticationManager.backchannelLogout with offline =
@@ -190,7 +190,7 @@ export async function refreshTokenLogout(ctx: FacadeContext, request: FastifyReq
   const offline = t['typ'] === 'Offline';
   const got = offline ? await ctx.engine.getOfflineSession(sid) : await ctx.engine.getSession(sid);
   if (got !== null) {
-    if (issuedBeforeSessionStart(iat, got.session.started)) throw new OAuthError(400, 'invalid_grant', 'Refresh token issued before the user session started');
+    if (issuedBeforeSessionStart(iat, got.session.started)) throw new OAuthError(400, 'invalid_grant', REFRESH_GRANT_ERROR.issuedBeforeUserSession);
     let ended = offline ? await ctx.engine.removeOfflineSession(sid, END_REASON.logout) : null;
     const online = await ctx.engine.logoutSession(sid, END_REASON.logout);
     ended ??= online;
