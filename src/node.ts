@@ -117,7 +117,6 @@ export class SessiondNode extends EventEmitter {
     this.management = buildManagementServer({
       engine: this.engine,
       metrics: this.metrics,
-      offlineCount: (realmId) => this.engine.countRealmOfflineSessions(realmId),
       realmIds: () => this.store.realms().map((r) => r.id),
       realmName: (realmId) => this.store.realmById(realmId)?.name ?? realmId,
       openapi: () => this.server.swagger(),

@@ -9,7 +9,7 @@ import type { SessionView } from '../../src/protocol/actor-messages.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 import { clientSessionSettings, realmSessionSettings, type ClientSessionSettings, type RealmSessionSettings } from '../../src/session/index.js';
 import { DB, type LmdbEnv } from '../../src/store/lmdb-env.js';
-import { IDLE_GRACE_DEFAULT_S } from '../../src/constants.js';
+import { IDLE_GRACE_DEFAULT_S, PARTITION_COUNT } from '../../src/constants.js';
 import { flatUuid, ipOf, username } from './data.js';
 
 export const OFFLINE_SCOPE = 'openid offline_access';
@@ -148,4 +148,18 @@ export async function bulkWriteOffline(
     }
   });
   return samples;
+}
+
+/** The per-client offline counters on disk, summed over partitions (checks what a bench wrote). */
+export function offlineClientCount(env: LmdbEnv, clientUuid: string): number {
+  let total = 0;
+  for (const { value } of env.db<number>(DB.offlineCounts).getRange({ start: [clientUuid], end: [clientUuid, PARTITION_COUNT] })) total += value;
+  return total;
+}
+
+/** The per-realm offline counters on disk, summed over partitions. */
+export function offlineRealmCount(env: LmdbEnv, realmId: string): number {
+  let total = 0;
+  for (const { value } of env.db<number>(DB.offlineUsers).getRange({ start: [realmId], end: [realmId, PARTITION_COUNT] })) total += value;
+  return total;
 }

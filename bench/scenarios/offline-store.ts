@@ -135,7 +135,7 @@ async function engineCreate(n: number, log: (line: string) => void): Promise<num
     await Promise.all(Array.from({ length: Math.min(CREATE_LANES, n) }, lane));
     const ms = performance.now() - t;
     const cpuUs = cpuSecondsSince(cpu) * 1e6;
-    const stored = e.countRealmOfflineSessions(REALM);
+    const stored = await e.countRealmOfflineSessions(REALM);
     if (stored !== n) throw new Error(`engine: ${stored} offline sessions counted, ${n} granted`);
     log(`engine: ${fmt(n)} createSession + grantOffline in ${(ms / 1000).toFixed(2)} s: ${fmt(rate(n, ms))}/s, ${(cpuUs / n).toFixed(1)} us CPU (all threads) per grant`);
     return rate(n, ms);

@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { parseOptions } from '../../src/config/options.js';
 import { SessiondNode } from '../../src/node.js';
-import { offlineRealmCount, offlineClientCount } from '../../src/offline/offline-store.js';
+import { offlineClientCount, offlineRealmCount } from '../lib/offline-data.js';
 import { RealmStore } from '../../src/realm/realm-store.js';
 import { clientSessionSettings, realmSessionSettings } from '../../src/session/index.js';
 import { ENV_FILE, openEnv } from '../../src/store/lmdb-env.js';

@@ -38,6 +38,7 @@ import {
   type SessionCreateCommand,
   type SessionFilter,
   type OfflineRefreshCommand,
+  type OfflineRealmSearchCommand,
   type SessionRefreshCommand,
   type RefreshFields,
   type SessionView,
@@ -56,7 +57,7 @@ import type { Clock } from '../time/clock.js';
 import { cidrMatcher } from '../util/ip-address.js';
 import { CodeStore } from './code-store.js';
 import { Mailbox } from './mailbox.js';
-import { OfflineStore, offlineView } from '../offline/offline-store.js';
+import { OfflineStore, offlineView, type OfflineSessionRecord } from '../offline/offline-store.js';
 import type { LmdbEnv } from '../store/lmdb-env.js';
 import { Journal } from './journal.js';
 import { SessionTable, type SlotFilter } from './session-table.js';
@@ -71,6 +72,16 @@ const CLEAR_TURN_MAX = 16_384;
 const OFFLINE_SWEEP_INTERVAL_S = 5;
 const END_REASONS: ReadonlySet<string> = new Set(Object.values(END_REASON));
 const EXPIRY_REASONS: ReadonlySet<string> = new Set([END_REASON.idle, END_REASON.max, END_REASON.rememberMeDisabled]);
+
+/** A compiled session filter as a predicate over offline records. */
+function offlineFilter(filter: SlotFilter): (r: OfflineSessionRecord) => boolean {
+  return (r) =>
+    (filter.userId === undefined || r.userId === filter.userId) &&
+    (filter.client === undefined || r.clients.some((c) => c.client === filter.client)) &&
+    (filter.lastAccessBefore === undefined || r.lastSessionRefresh < filter.lastAccessBefore) &&
+    (filter.ipIn === undefined || filter.ipIn(r.ip)) &&
+    (filter.ipNotIn === undefined || !filter.ipNotIn(r.ip));
+}
 
 /** The partitions shard `shard` of `shardCount` holds. */
 function partitionsOfShard(shard: number, shardCount: number): number[] {
@@ -450,6 +461,16 @@ export class ShardActor {
         return this.#offlineStore().removeClientEverywhere(this.#string(command.client, 'client'), this.#reason(command.reason));
       case OP.offlineRemoveRealm:
         return this.#offlineStore().removeRealm(this.#string(command.realm, 'realm'), this.#reason(command.reason));
+      case OP.offlineClientCount:
+        return this.#offlineStore().clientCount(this.#string(command.client, 'client'));
+      case OP.offlineClientSessions:
+        return this.#offlineStore().clientSessions(this.#string(command.client, 'client'), this.#limit(command.limit)).map((r) => offlineView(r));
+      case OP.offlineRealmSearch:
+        return this.#offlineSearch(command);
+      case OP.offlineRevokeFilter:
+        return this.#offlineStore().removeMatching(this.#string(command.realm, 'realm'), offlineFilter(this.#slotFilter(command.filter)), this.#reason(command.reason));
+      case OP.offlineCountFilter:
+        return this.#offlineStore().realmSessions(this.#string(command.realm, 'realm'), offlineFilter(this.#slotFilter(command.filter)), Number.MAX_SAFE_INTEGER).length;
       case OP.snapshotSave:
         return this.#log.save();
       case OP.snapshotLoad:
@@ -669,6 +690,19 @@ export class ShardActor {
     return { ok: true, session: offlineView(offline.get(id)!, clientUuid) };
   }
 
+  /** The realm-wide offline search (ui-ext OFFLINE): username or IP substring, or a listed client; optionally one client. */
+  #offlineSearch(command: OfflineRealmSearchCommand): SessionView[] {
+    const search = typeof command.search === 'string' ? command.search : '';
+    const wanted = new Set(Array.isArray(command.searchClients) ? command.searchClients : []);
+    const only = typeof command.client === 'string' ? command.client : null;
+    const match = (r: OfflineSessionRecord): boolean => {
+      if (only !== null && !r.clients.some((c) => c.client === only)) return false;
+      if (search === '') return true;
+      return r.username.includes(search) || r.ip.includes(search) || r.clients.some((c) => wanted.has(c.client));
+    };
+    return this.#offlineStore().realmSessions(this.#string(command.realm, 'realm'), match, this.#limit(command.limit)).map((r) => offlineView(r));
+  }
+
   #detach(id: string, clientUuid: string, removeIfEmpty: boolean): { detached: boolean; ended: EndedSession | null } {
     const table = this.#table;
     const slot = table.slotOf(id);
@@ -731,10 +765,13 @@ export class ShardActor {
 
   #stats(): ShardStats {
     const { realms, expirations } = this.#table.stats();
+    const offlineRealms: Record<string, number> = {};
+    if (this.#offline !== null) for (const realm of Object.keys(realms)) offlineRealms[realm] = this.#offline.realmCount(realm);
     return {
       shard: this.#boot.shard,
       realms,
       expirations,
+      offlineRealms,
       offlineCached: this.#offline?.cacheSize ?? 0,
       offlineDirty: this.#offline?.dirtyCount ?? 0,
       mailboxCommands: this.#mailbox.commands,

@@ -37,11 +37,10 @@ import type { SessionLimitPolicy } from '../session/session-limits.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
 import { SystemClock, type Clock } from '../time/clock.js';
 import { parseCidr } from '../util/ip-address.js';
-import { offlineClientCount, offlineClientSessions, offlineRealmCount } from '../offline/offline-store.js';
 import type { LmdbEnv } from '../store/lmdb-env.js';
 import { ActorPool } from './actor-pool.js';
 import { LocalRouter, partitionOfSession, partitionOfUser, type PartitionRouter } from './partition-router.js';
-import { mergeOrdered } from './merge-ordered.js';
+import { mergeOrdered, mergeOrderedBy } from './merge-ordered.js';
 import type { CommandOutcome, ShardObserver } from './shard-channel.js';
 
 export interface EngineObserver {
@@ -140,6 +139,15 @@ interface ClientConfig {
 }
 
 const DEFAULT_PAGE_MAX = 100;
+
+function sum(counts: readonly number[]): number {
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Session-id order (offline listings are keyed by it). */
+function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
 
 function pageOf(page: ListPage, defaultMax = DEFAULT_PAGE_MAX): { first: number; max: number } {
   const first = page.first ?? 0;
@@ -740,20 +748,59 @@ export class Engine extends EventEmitter {
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  /** Offline client sessions of a client: maintained counters in LMDB, never a scan. */
-  countClientOfflineSessions(clientUuid: string): number {
-    return this.#env === null ? 0 : offlineClientCount(this.#env, clientUuid);
+  /** Offline client sessions of a client: maintained counters in LMDB, summed over the shards, never a scan. */
+  async countClientOfflineSessions(clientUuid: string): Promise<number> {
+    if (this.#env === null) return 0;
+    return sum(await this.#router.scatter({ op: OP.offlineClientCount, client: clientUuid }));
   }
 
-  /** Offline user sessions of a realm (maintained counters). */
-  countRealmOfflineSessions(realmId: string): number {
-    return this.#env === null ? 0 : offlineRealmCount(this.#env, realmId);
+  /** Offline user sessions of a realm (maintained counters, from the shards' statistics). */
+  async countRealmOfflineSessions(realmId: string): Promise<number> {
+    if (this.#env === null) return 0;
+    return sum((await this.stats()).map((s) => s.offlineRealms[realmId] ?? 0));
   }
 
-  /** A page of a client's offline sessions (idle clocks may lag by one flush interval, ~1 s). */
-  listClientOfflineSessions(clientUuid: string, page: ListPage = {}): SessionView[] {
+  /** A page of a client's offline sessions in session-id order (idle clocks as the shards hold them). */
+  async listClientOfflineSessions(clientUuid: string, page: ListPage = {}): Promise<SessionView[]> {
     const { first, max } = pageOf(page);
-    return this.#env === null ? [] : offlineClientSessions(this.#env, clientUuid, first, max);
+    if (this.#env === null || max === 0) return [];
+    const lists = await this.#router.scatter({ op: OP.offlineClientSessions, client: clientUuid, limit: first + max });
+    return mergeOrderedBy(lists, byId, first + max).slice(first);
+  }
+
+  /** The realm-wide offline session search (ui-ext, type OFFLINE), paged in the shards: (user id, session id) order. */
+  async searchOfflineSessions(realmId: string, input: SearchInput = {}): Promise<SessionView[]> {
+    this.#requireRealm(realmId);
+    const { first, max } = pageOf(input, 10);
+    if (this.#env === null || max === 0) return [];
+    const lists = await this.#router.scatter({
+      op: OP.offlineRealmSearch,
+      realm: realmId,
+      search: (input.search ?? '').trim(),
+      searchClients: input.searchClients ?? [],
+      client: input.client ?? null,
+      limit: first + max,
+    });
+    return mergeOrderedBy(lists, (a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : byId(a, b)), first + max).slice(first);
+  }
+
+  /** Ends every offline session of the realm matching the filter (bulk revoke). */
+  async revokeOfflineByFilter(realmId: string, filter: SessionFilter, reason: EndReason = END_REASON.revoked): Promise<EndedSession[]> {
+    this.#requireRealm(realmId);
+    this.#checkFilter(filter);
+    if (this.#env === null) return [];
+    const command = { op: OP.offlineRevokeFilter, realm: realmId, filter, reason } as const;
+    const parts = await (filter.userId !== undefined ? Promise.all([this.#router.ask(partitionOfUser(realmId, filter.userId), command)]) : this.#router.scatter(command));
+    return parts.flat();
+  }
+
+  /** How many offline sessions of the realm match the filter (the preview of a bulk revoke). */
+  async countOfflineByFilter(realmId: string, filter: SessionFilter): Promise<number> {
+    this.#requireRealm(realmId);
+    this.#checkFilter(filter);
+    if (this.#env === null) return 0;
+    const command = { op: OP.offlineCountFilter, realm: realmId, filter } as const;
+    return sum(await (filter.userId !== undefined ? Promise.all([this.#router.ask(partitionOfUser(realmId, filter.userId), command)]) : this.#router.scatter(command)));
   }
 
   // -------------------------------------------------------------------------

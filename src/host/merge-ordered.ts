@@ -6,18 +6,23 @@
 // O(limit × shards), independent of how many sessions exist.
 
 export function mergeOrdered<T>(lists: readonly (readonly T[])[], keyOf: (item: T) => number, limit: number): T[] {
+  return mergeOrderedBy(lists, (a, b) => keyOf(a) - keyOf(b), limit);
+}
+
+/** The same merge for lists ordered by `compare` (negative: a first). */
+export function mergeOrderedBy<T>(lists: readonly (readonly T[])[], compare: (a: T, b: T) => number, limit: number): T[] {
   const out: T[] = [];
   const heads = new Array<number>(lists.length).fill(0);
   while (out.length < limit) {
     let best = -1;
-    let bestKey = 0;
+    let bestItem: T | undefined;
     for (let i = 0; i < lists.length; i++) {
       const list = lists[i]!;
       if (heads[i]! >= list.length) continue;
-      const key = keyOf(list[heads[i]!]!);
-      if (best < 0 || key < bestKey) {
+      const item = list[heads[i]!]!;
+      if (best < 0 || compare(item, bestItem!) < 0) {
         best = i;
-        bestKey = key;
+        bestItem = item;
       }
     }
     if (best < 0) break;

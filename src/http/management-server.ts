@@ -14,7 +14,6 @@ export interface ManagementDeps {
   realmIds?: () => string[];
   realmName?: (realmId: string) => string;
   /** Offline user sessions of a realm (maintained counters). */
-  offlineCount?: (realmId: string) => number;
   /** Running totals of the event store. */
   eventStats?: () => { written: number; expired: number };
   /** The OpenAPI document of the public server (admin and OIDC). */
@@ -46,7 +45,6 @@ export function buildManagementServer(deps: ManagementDeps, options: { logger?: 
     await deps.metrics.refresh(deps.engine, {
       realmIds: deps.realmIds ?? (() => []),
       realmName: deps.realmName ?? ((id) => id),
-      offlineCount: deps.offlineCount ?? (() => 0),
     });
     if (deps.eventStats !== undefined) deps.metrics.recordEventStats(deps.eventStats());
     const text = await deps.metrics.registry.metrics();

@@ -9,14 +9,13 @@ import { opName } from '../protocol/actor-ops.js';
 
 export const METRIC_PREFIX = 'sessiond_';
 
-/** What the metrics need to know about realms: ids, their label (the realm name), offline counts. */
+/** What the metrics need to know about realms: ids and their label (the realm name). */
 export interface RealmSource {
   realmIds(): string[];
   realmName(realmId: string): string;
-  offlineCount(realmId: string): number;
 }
 
-const NO_REALMS: RealmSource = { realmIds: () => [], realmName: (id) => id, offlineCount: () => 0 };
+const NO_REALMS: RealmSource = { realmIds: () => [], realmName: (id) => id };
 
 export class Metrics {
   readonly registry = new Registry();
@@ -147,7 +146,9 @@ export class Metrics {
     this.clientSessionsActive.reset();
     const sessions = new Map<string, number>();
     const clientSessions = new Map<string, number>();
+    const offline = new Map<string, number>();
     for (const shard of stats) {
+      for (const [realm, count] of Object.entries(shard.offlineRealms ?? {})) offline.set(realm, (offline.get(realm) ?? 0) + count);
       for (const [realm, [s, c]] of Object.entries(shard.realms)) {
         sessions.set(realm, (sessions.get(realm) ?? 0) + s);
         clientSessions.set(realm, (clientSessions.get(realm) ?? 0) + c);
@@ -168,7 +169,7 @@ export class Metrics {
     for (const [realmId, count] of sessions) {
       const realm = realms.realmName(realmId);
       this.sessionsActive.set({ realm, type: 'regular' }, count);
-      this.sessionsActive.set({ realm, type: 'offline' }, realms.offlineCount(realmId));
+      this.sessionsActive.set({ realm, type: 'offline' }, offline.get(realmId) ?? 0);
       this.clientSessionsActive.set({ realm }, clientSessions.get(realmId) ?? 0);
     }
     engine.mailboxDepths().forEach((depth, shard) => this.mailboxDepth.set({ shard: String(shard) }, depth));

@@ -36,7 +36,7 @@ import type { RealmSessionSettings } from '../session/realm-settings.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
 import { clientSessionDeadline, clientSessionInvalidReason, userSessionDeadline, userSessionInvalidReason, type InvalidReason } from '../session/validity.js';
 import { DB, type LmdbEnv } from '../store/lmdb-env.js';
-import { shardOfPartition } from '../protocol/partition.js';
+import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { PARTITION_COUNT } from '../constants.js';
 
 export const OFFLINE_RECORD_VERSION = 1;
@@ -325,6 +325,79 @@ export class OfflineStore {
     return ids.length;
   }
 
+  // -------------------------------------------------------------------------
+  // Queries over this shard's partitions (the engine merges the shards' answers)
+
+  /** Does the session id belong to one of this shard's partitions? */
+  #owns(id: string): boolean {
+    const partition = partitionOfSessionId(id);
+    return partition >= 0 && shardOfPartition(partition, this.#shardCount) === this.#shard;
+  }
+
+  /** Offline client sessions of a client in this shard's partitions (maintained counters, no scan). */
+  clientCount(clientUuid: string): number {
+    return this.#sumOwn(this.#env.db<number>(DB.offlineCounts), clientUuid);
+  }
+
+  /** Offline user sessions of a realm in this shard's partitions (maintained counters). */
+  realmCount(realmId: string): number {
+    return this.#sumOwn(this.#env.db<number>(DB.offlineUsers), realmId);
+  }
+
+  #sumOwn(db: Database<number, any>, prefix: string): number {
+    let total = 0;
+    for (const { key, value } of db.getRange({ start: [prefix], end: [prefix, PARTITION_COUNT] })) {
+      if (shardOfPartition((key as [string, number])[1], this.#shardCount) === this.#shard) total += value;
+    }
+    return total;
+  }
+
+  /** The first `limit` offline sessions of a client in this shard's partitions, in session-id order. */
+  clientSessions(clientUuid: string, limit: number): OfflineSessionRecord[] {
+    const out: OfflineSessionRecord[] = [];
+    if (limit <= 0) return out;
+    for (const { key } of this.#byClient.getRange({ start: [clientUuid], end: [clientUuid, '\uffff'] })) {
+      if (!this.#owns(key[1])) continue;
+      const record = this.#read(key[1]);
+      if (record !== undefined) out.push(record);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /**
+   * The first `limit` offline sessions of a realm in this shard's partitions
+   * for which `match` holds, in (user id, session id) order; the walk stops
+   * as soon as the page is full.
+   */
+  realmSessions(realmId: string, match: (record: OfflineSessionRecord) => boolean, limit: number): OfflineSessionRecord[] {
+    const out: OfflineSessionRecord[] = [];
+    if (limit <= 0) return out;
+    for (const { key } of this.#byUser.getRange({ start: [realmId], end: [realmId, '\uffff'] })) {
+      if (!this.#owns(key[2])) continue;
+      const record = this.#read(key[2]);
+      if (record === undefined || !match(record)) continue;
+      out.push(record);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Removes the offline sessions of a realm in this shard's partitions for which `match` holds. */
+  async removeMatching(realmId: string, match: (record: OfflineSessionRecord) => boolean, reason: EndReason): Promise<EndedSession[]> {
+    const ids = this.realmSessions(realmId, match, Number.MAX_SAFE_INTEGER).map((record) => record.id);
+    const ended = await Promise.all(ids.map((id) => this.remove(id, reason)));
+    return ended.filter((e): e is EndedSession => e !== null);
+  }
+
+  /** A record with its latest idle clocks, without moving it in the LRU (listings must not evict hot sessions). */
+  #read(id: string): OfflineSessionRecord | undefined {
+    const cached = this.#cache.peek(id);
+    if (cached !== undefined) return cached;
+    const stored = this.#db.get(id);
+    return stored === undefined ? undefined : assertRecord(stored, id);
+  }
+
   /** Writes the coalesced idle-clock moves if the interval passed (or `force`). */
   flush(nowMs: number, force = false): Promise<void> | null {
     if (this.#dirty.size === 0) return null;
@@ -454,59 +527,4 @@ export class OfflineStore {
     if (value <= 0) db.remove(key);
     else db.put(key, value);
   }
-}
-
-/** The per-client offline counts of LMDB summed over partitions (any thread may read them). */
-export function offlineClientCount(env: LmdbEnv, clientUuid: string): number {
-  let total = 0;
-  for (const { value } of env.db<number>(DB.offlineCounts).getRange({ start: [clientUuid], end: [clientUuid, PARTITION_COUNT] })) total += value;
-  return total;
-}
-
-/** Offline user sessions of a realm, summed over partitions. */
-export function offlineRealmCount(env: LmdbEnv, realmId: string): number {
-  let total = 0;
-  for (const { value } of env.db<number>(DB.offlineUsers).getRange({ start: [realmId], end: [realmId, PARTITION_COUNT] })) total += value;
-  return total;
-}
-
-/** A page of a client's offline sessions, in session-id order (any thread; idle clocks may lag one flush). */
-export function offlineClientSessions(env: LmdbEnv, clientUuid: string, first: number, max: number): SessionView[] {
-  const records = env.db<OfflineSessionRecord>(DB.offline);
-  const out: SessionView[] = [];
-  for (const { key } of env.db<null>(DB.offlineByClient).getRange({ start: [clientUuid], end: [clientUuid, '\uffff'], offset: first, limit: max })) {
-    const record = records.get((key as [string, string])[1]);
-    if (record !== undefined) out.push(offlineView(record));
-  }
-  return out;
-}
-
-
-/**
- * Offline sessions of a realm in index order, those for which `match` holds,
- * skipping `offset` matches and returning at most `limit` (any thread). The
- * walk stops as soon as the page is full.
- */
-export function offlineRealmSessions(
-  env: LmdbEnv,
-  realmId: string,
-  match: (record: OfflineSessionRecord) => boolean,
-  offset: number,
-  limit: number,
-): OfflineSessionRecord[] {
-  const records = env.db<OfflineSessionRecord>(DB.offline);
-  const out: OfflineSessionRecord[] = [];
-  let skipped = 0;
-  if (limit <= 0) return out;
-  for (const { key } of env.db<null>(DB.offlineByUser).getRange({ start: [realmId], end: [realmId, '\uffff'] })) {
-    const record = records.get((key as [string, string, string])[2]);
-    if (record === undefined || !match(record)) continue;
-    if (skipped < offset) {
-      skipped++;
-      continue;
-    }
-    out.push(record);
-    if (out.length >= limit) break;
-  }
-  return out;
 }

@@ -246,6 +246,23 @@ export interface OfflineRemoveUserCommand { op: typeof OP.offlineRemoveUser; rea
 export interface OfflineRemoveClientAllCommand { op: typeof OP.offlineRemoveClientAll; client: string; reason: EndReason }
 export interface OfflineRemoveRealmCommand { op: typeof OP.offlineRemoveRealm; realm: string; reason: EndReason }
 
+// Offline queries: each shard answers for its own partitions; the engine merges.
+export interface OfflineClientCountCommand { op: typeof OP.offlineClientCount; client: string }
+/** The first `limit` offline sessions of a client, in session-id order. */
+export interface OfflineClientSessionsCommand { op: typeof OP.offlineClientSessions; client: string; limit: number }
+/** The first `limit` offline sessions of a realm matching, in (user id, session id) order. */
+export interface OfflineRealmSearchCommand {
+  op: typeof OP.offlineRealmSearch;
+  realm: string;
+  /** As RealmSearchCommand: substring of username or IP address; "" matches all. */
+  search: string;
+  searchClients: string[];
+  client: string | null;
+  limit: number;
+}
+export interface OfflineRevokeFilterCommand { op: typeof OP.offlineRevokeFilter; realm: string; filter: SessionFilter; reason: EndReason }
+export interface OfflineCountFilterCommand { op: typeof OP.offlineCountFilter; realm: string; filter: SessionFilter }
+
 /** Write every online session of the shard to LMDB as a snapshot, emptying the journal (graceful shutdown). */
 export interface SnapshotSaveCommand { op: typeof OP.snapshotSave }
 /** Read back the online sessions of the shard's partitions: snapshot, then journal (start-up); expired ones are dropped. */
@@ -288,6 +305,8 @@ export interface ShardStats {
   realms: Record<string, [number, number]>;
   /** Cumulative expirations (online and offline): realm id -> [idle, max]. */
   expirations: Record<string, [number, number]>;
+  /** realm id -> offline user sessions in this shard's partitions (maintained counters). */
+  offlineRealms: Record<string, number>;
   /** Offline records in this shard's LRU, and ones whose idle clock awaits a flush. */
   offlineCached: number;
   offlineDirty: number;
@@ -315,6 +334,7 @@ export type Command =
   | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand
   | OfflineGrantCommand | OfflineGetCommand | OfflineRefreshCommand | OfflineRemoveCommand | OfflineRemoveClientCommand
   | OfflineUserSessionsCommand | OfflineRemoveUserCommand | OfflineRemoveClientAllCommand | OfflineRemoveRealmCommand
+  | OfflineClientCountCommand | OfflineClientSessionsCommand | OfflineRealmSearchCommand | OfflineRevokeFilterCommand | OfflineCountFilterCommand
   | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand;
 
 /** What each command answers with. */
@@ -353,6 +373,11 @@ export interface ResultOf {
   [OP.offlineRemoveUser]: EndedSession[];
   [OP.offlineRemoveClientAll]: number;
   [OP.offlineRemoveRealm]: number;
+  [OP.offlineClientCount]: number;
+  [OP.offlineClientSessions]: SessionView[];
+  [OP.offlineRealmSearch]: SessionView[];
+  [OP.offlineRevokeFilter]: EndedSession[];
+  [OP.offlineCountFilter]: number;
   [OP.snapshotSave]: number;
   [OP.snapshotLoad]: SnapshotLoadResult;
   [OP.shutdown]: null;

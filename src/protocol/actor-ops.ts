@@ -3,7 +3,7 @@
 // keeps its number in RETIRED_OPS. Bump PROTOCOL_VERSION on any change of a
 // command's or reply's shape; a worker refuses a boot with another version.
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const OP = Object.freeze({
   realmPut: 1,
@@ -41,6 +41,12 @@ export const OP = Object.freeze({
   offlineRemoveUser: 66,
   offlineRemoveClientAll: 67,
   offlineRemoveRealm: 68,
+
+  offlineClientCount: 90,
+  offlineClientSessions: 91,
+  offlineRealmSearch: 92,
+  offlineRevokeFilter: 93,
+  offlineCountFilter: 94,
 
   snapshotSave: 70,
   snapshotLoad: 71,

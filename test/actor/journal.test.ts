@@ -14,7 +14,7 @@ import test, { type ExecutionContext } from 'ava';
 import { JOURNAL_COMPACT_RECORDS_MIN } from '../../src/actor/journal.js';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import type { BatchMessage, BootMessage, Command, ReplyMessage, ShardMessage, SnapshotLoadResult } from '../../src/protocol/actor-messages.js';
-import { OP } from '../../src/protocol/actor-ops.js';
+import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
@@ -32,7 +32,7 @@ const USERS = Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? `user-${i}` : `
 
 function boot(dataDir: string): BootMessage {
   return {
-    protocolVersion: 1, shard: 0, shardCount: 1, idleGraceSeconds: 120, clockMode: 'manual', startSecond: START,
+    protocolVersion: PROTOCOL_VERSION, shard: 0, shardCount: 1, idleGraceSeconds: 120, clockMode: 'manual', startSecond: START,
     mailboxCommandsMax: 100_000, dataDir, offlineCacheEntries: 16, durability: 'journal',
   };
 }

@@ -15,7 +15,7 @@ import { ShardActor } from '../../src/actor/shard-actor.js';
 import { SessionTable } from '../../src/actor/session-table.js';
 import { INTERNED_STRINGS_MAX } from '../../src/constants.js';
 import type { BootMessage, Command, EndReason, SessionView } from '../../src/protocol/actor-messages.js';
-import { OP } from '../../src/protocol/actor-ops.js';
+import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
 import { MUTATION, type ClientAttachedMutation, type Mutation, type SessionCreatedMutation } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOf, partitionOfSessionId } from '../../src/protocol/partition.js';
 import { CLIENT_SESSION_DEFAULTS, clientSessionSettings, type ClientSessionSettings } from '../../src/session/client-settings.js';
@@ -457,7 +457,7 @@ test('the table grows past its initial capacity and reuses freed slots without m
 // Replay: a replica applying the same records holds the same state.
 
 const BOOT: BootMessage = {
-  protocolVersion: 1,
+  protocolVersion: PROTOCOL_VERSION,
   shard: 0,
   shardCount: 1,
   idleGraceSeconds: 120,

@@ -10,7 +10,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import type { BatchMessage, BootMessage, Command, ExpiredMessage, RecordsMessage, ReplyMessage, ShardMessage } from '../../src/protocol/actor-messages.js';
-import { OP } from '../../src/protocol/actor-ops.js';
+import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { MUTATION } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOfSessionId } from '../../src/protocol/partition.js';
@@ -21,7 +21,7 @@ const START = 1_800_000_000;
 
 function boot(overrides: Partial<BootMessage> = {}): BootMessage {
   return {
-    protocolVersion: 1, shard: 0, shardCount: 2, idleGraceSeconds: 0, clockMode: 'manual', startSecond: START,
+    protocolVersion: PROTOCOL_VERSION, shard: 0, shardCount: 2, idleGraceSeconds: 0, clockMode: 'manual', startSecond: START,
     mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 10, durability: 'snapshot', ...overrides,
   };
 }

@@ -8,16 +8,20 @@
 import test from 'ava';
 import { buildManagementServer } from '../../src/http/management-server.js';
 import { Metrics } from '../../src/metrics/metrics.js';
+import { openEnv } from '../../src/store/lmdb-env.js';
 import { startEngine, userOnShard, waitFor } from '../helpers/engine-harness.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { parseExposition, sampleValue } from '../helpers/prometheus.js';
 
 const R = 'realm-uuid-1';
 
 async function setup(t: Parameters<typeof startEngine>[0], readyChecks?: Record<string, () => boolean>) {
   const metrics = new Metrics();
-  const h = await startEngine(t, { observer: metrics.engineObserver() });
+  const env = openEnv(tempDir(t));
+  const h = await startEngine(t, { observer: metrics.engineObserver(), env });
+  t.teardown(() => env.close());
   const app = buildManagementServer({
-    engine: h.engine, metrics, realmIds: () => [R, 'empty-uuid'], realmName: (id) => (id === R ? 'demo' : 'empty'), offlineCount: (id) => (id === R ? 4 : 0),
+    engine: h.engine, metrics, realmIds: () => [R, 'empty-uuid'], realmName: (id) => (id === R ? 'demo' : 'empty'),
     ...(readyChecks === undefined ? {} : { readyChecks }),
   });
   t.teardown(() => app.close());
@@ -76,10 +80,11 @@ test('/metrics follows sessions, client sessions, expirations, commands and rest
   for (const u of [userOnShard(R, 0, 'a-'), userOnShard(R, 1, 'b-'), 'c']) {
     const { session } = await engine.createSession({ realm: R, userId: u, username: u, ip: '10.0.0.1', client: { client: 'app', scope: 'openid' } });
     await engine.attachClient(session.id, R, { client: 'portal', scope: 'openid' });
+    if (u !== 'c') await engine.grantOffline(session.id, 'app', 'openid offline_access');
   }
   let m = await scrape();
   t.is(sampleValue(m, 'sessiond_sessions_active', { realm: 'demo', type: 'regular' }), 3, 'labelled with the realm name');
-  t.is(sampleValue(m, 'sessiond_sessions_active', { realm: 'demo', type: 'offline' }), 4);
+  t.is(sampleValue(m, 'sessiond_sessions_active', { realm: 'demo', type: 'offline' }), 2, 'offline counters summed over the shards');
   t.is(sampleValue(m, 'sessiond_client_sessions_active', { realm: 'demo' }), 6);
   t.is(sampleValue(m, 'sessiond_actor_commands_total', { op: 'sessionCreate', outcome: 'ok' }), 3);
 

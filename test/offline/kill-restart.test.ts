@@ -38,7 +38,7 @@ test('offline and online sessions survive kill -9 of the engine that issued them
   });
   await engine.putRealm('realm-1', {});
   await engine.putClient('realm-1', 'client-1', {});
-  t.is(engine.countClientOfflineSessions('client-1'), 200);
+  t.is(await engine.countClientOfflineSessions('client-1'), 200);
   for (const id of ids) {
     const got = await engine.getOfflineSession(id);
     t.is(got?.session.id, id);

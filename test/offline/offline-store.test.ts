@@ -48,8 +48,8 @@ test('§1.5 an offline session has the online session id and survives logout of 
   t.is(offline?.session.id, id);
   t.is(offline?.invalid, null);
   t.deepEqual(offline?.session.clients.map((c) => c.client), [CLIENT]);
-  t.is(engine.countClientOfflineSessions(CLIENT), 1);
-  t.is(engine.countRealmOfflineSessions(REALM), 1);
+  t.is(await engine.countClientOfflineSessions(CLIENT), 1);
+  t.is(await engine.countRealmOfflineSessions(REALM), 1);
   const refreshed = await engine.refreshOffline({ sessionId: id, realm: REALM, client: CLIENT, userId: 'alice', token: { jti: 'j1', iat: START_S, reuseId: '' } });
   t.true(refreshed.ok, 'refreshing an offline token does not need the online session');
 });
@@ -74,8 +74,8 @@ test('§1.5 logging a user out leaves offline sessions; admin delete, revocation
   t.truthy(revoked.ended, 'the last offline client session takes the offline session with it');
   t.is((await engine.removeUserOfflineSessions(REALM, 'u2')).length, 1);
   t.is(await engine.getOfflineSession(c), null);
-  t.is(engine.countClientOfflineSessions(CLIENT), 0);
-  t.is(engine.countRealmOfflineSessions(REALM), 0);
+  t.is(await engine.countClientOfflineSessions(CLIENT), 0);
+  t.is(await engine.countRealmOfflineSessions(REALM), 0);
 });
 
 test('the offline cache stays within its bound under 50,000 sessions and an evicted session is still found', async (t) => {
@@ -95,11 +95,11 @@ test('the offline cache stays within its bound under 50,000 sessions and an evic
   const stats = await engine.stats();
   const cached = stats.reduce((sum, s) => sum + s.offlineCached, 0);
   t.true(cached <= 1000, `cache holds ${cached} records, bound is 1000`);
-  t.is(engine.countClientOfflineSessions(CLIENT), total);
+  t.is(await engine.countClientOfflineSessions(CLIENT), total);
   const first = await engine.getOfflineSession(ids[0]!);
   t.is(first?.session.id, ids[0], 'the first session was evicted long ago and is read back from LMDB');
   t.is(first?.session.userId, 'user-0');
-  t.is(engine.listClientOfflineSessions(CLIENT, { first: 100, max: 10 }).length, 10);
+  t.is((await engine.listClientOfflineSessions(CLIENT, { first: 100, max: 10 })).length, 10);
 });
 
 test('§2.3 offline idle expiry removes the session from LMDB and from the counters', async (t) => {
@@ -125,8 +125,8 @@ test('§2.3 offline idle expiry removes the session from LMDB and from the count
   t.truthy(await engine.getOfflineSession(kept));
   const offlineExpired = expired.filter((n) => n.offline);
   t.deepEqual(offlineExpired.map((n) => [n.session.id, n.reason]), [[idle, 'idle']]);
-  t.is(engine.countClientOfflineSessions(CLIENT), 1);
-  t.is(engine.countRealmOfflineSessions(REALM), 1);
+  t.is(await engine.countClientOfflineSessions(CLIENT), 1);
+  t.is(await engine.countRealmOfflineSessions(REALM), 1);
 });
 
 test('§2.3 offline max applies only when offlineSessionMaxLifespanEnabled', async (t) => {
@@ -204,4 +204,29 @@ test('online sessions that expired while the node was down are dropped at start 
   const restored = await engine.loadSnapshot();
   t.is(restored.loaded, 0);
   t.deepEqual(restored.dropped.map((d) => [d.session.username, d.reason]), [['erin', 'idle']]);
+});
+
+test('offline listings are answered by the shards and merged: pages continue exactly, in the documented orders', async (t) => {
+  const clock = new ManualClock(START_S);
+  const env = openEnv(tempDir(t));
+  const engine = await start(env, clock);
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  const ids: string[] = [];
+  for (let i = 0; i < 30; i++) ids.push(await offlineSession(engine, `user-${String(i).padStart(2, '0')}`));
+  const page = async (first: number, max: number) => (await engine.listClientOfflineSessions(CLIENT, { first, max })).map((v) => v.id);
+  const pages = [...(await page(0, 7)), ...(await page(7, 7)), ...(await page(14, 7)), ...(await page(21, 7)), ...(await page(28, 7))];
+  t.deepEqual(pages, [...ids].sort(), 'client listing: session-id order across both shards');
+  const search = async (first: number, max: number, search = '') => (await engine.searchOfflineSessions(REALM, { search, first, max })).map((v) => v.username);
+  t.deepEqual([...(await search(0, 11)), ...(await search(11, 11)), ...(await search(22, 11))], Array.from({ length: 30 }, (_, i) => `user-${String(i).padStart(2, '0')}`), 'realm search: user-id order');
+  t.deepEqual(await search(0, 10, 'user-1'), Array.from({ length: 10 }, (_, i) => `user-1${i}`));
+  t.is(await engine.countClientOfflineSessions(CLIENT), 30);
+  t.is(await engine.countOfflineByFilter(REALM, { userId: 'user-03' }), 1);
+  t.is(await engine.countOfflineByFilter(REALM, { ipNotIn: ['10.0.0.0/8'] }), 0);
+  const ended = await engine.revokeOfflineByFilter(REALM, { client: CLIENT, ipIn: ['10.1.2.0/24'] });
+  t.is(ended.length, 30);
+  t.is(await engine.countClientOfflineSessions(CLIENT), 0);
+  t.is(await engine.countRealmOfflineSessions(REALM), 0);
 });

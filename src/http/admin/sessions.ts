@@ -10,10 +10,9 @@
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { END_REASON, type EndedSession, type SessionFilter, type SessionView } from '../../protocol/actor-messages.js';
-import { offlineRealmSessions, offlineView, type OfflineSessionRecord } from '../../offline/offline-store.js';
 import { notifyAdminUrls } from '../../logout/admin-url-notifier.js';
 import type { RealmRecord } from '../../realm/model.js';
-import { cidrMatcher, parseCidr } from '../../util/ip-address.js';
+import { parseCidr } from '../../util/ip-address.js';
 import type { FacadeContext } from '../context.js';
 import { issuerOf } from '../oidc/request-context.js';
 import { allowed } from './admin-auth.js';
@@ -156,7 +155,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
     const realm = targetRealm(ctx, request, 'view-clients');
     const client = clientOf(ctx, realm, request);
     const page = pageQuery(request.query as { first?: string; max?: string }, 100);
-    return ctx.engine.listClientOfflineSessions(client.id, page).map((v) => sessionToRep(v, clientIdOf, lastAccessOfClient(client.id)));
+    return (await ctx.engine.listClientOfflineSessions(client.id, page)).map((v) => sessionToRep(v, clientIdOf, lastAccessOfClient(client.id)));
   });
 
   app.get('/:realm/clients/:id/session-count', async (request) => {
@@ -168,7 +167,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
   app.get('/:realm/clients/:id/offline-session-count', async (request) => {
     const realm = targetRealm(ctx, request, 'view-clients');
     const client = clientOf(ctx, realm, request);
-    return { count: ctx.engine.countClientOfflineSessions(client.id) };
+    return { count: await ctx.engine.countClientOfflineSessions(client.id) };
   });
 
   app.post('/:realm/clients/:id/push-revocation', async (request) => {
@@ -217,9 +216,11 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
     const realm = targetRealm(ctx, request, 'view-realm');
     const active = await ctx.engine.clientSessionStats(realm.id);
     const out: { id: string; clientId: string; active: string; offline: string }[] = [];
-    for (const client of ctx.store.clients(realm.id)) {
+    const clients = ctx.store.clients(realm.id);
+    const offlineCounts = await Promise.all(clients.map((client) => ctx.engine.countClientOfflineSessions(client.id)));
+    for (const [i, client] of clients.entries()) {
       const online = active.get(client.id) ?? 0;
-      const offline = ctx.engine.countClientOfflineSessions(client.id);
+      const offline = offlineCounts[i]!;
       if (online === 0 && offline === 0) continue;
       out.push({ id: client.id, clientId: client.clientId, active: String(online), offline: String(offline) });
     }
@@ -251,16 +252,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
     }
     if (type !== 'REGULAR') {
       const offset = type === 'OFFLINE' ? first : Math.max(0, first - regularReturned);
-      const limit = max - rows.length;
-      const wanted = new Set(searchClients);
-      const match = (record: OfflineSessionRecord): boolean => {
-        if (clientUuid !== null && !record.clients.some((c) => c.client === clientUuid)) return false;
-        if (text === '') return true;
-        return record.username.includes(text) || record.ip.includes(text) || record.clients.some((c) => wanted.has(c.client));
-      };
-      for (const record of offlineRealmSessions(ctx.engine.env!, realm.id, match, offset, limit)) {
-        rows.push(uiExtRow(sessionToRep(offlineView(record), clientIdOf), 'OFFLINE'));
-      }
+      const views = await ctx.engine.searchOfflineSessions(realm.id, { search: text, searchClients, client: clientUuid, first: offset, max: max - rows.length });
+      for (const v of views) rows.push(uiExtRow(sessionToRep(v, clientIdOf), 'OFFLINE'));
     }
     return rows;
   };
@@ -304,14 +297,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
     } else {
       const { filter, type } = parseFilter(ctx, realm, body);
       if (type !== 'OFFLINE') ended.push(...(await ctx.engine.revokeByFilter(realm.id, filter, END_REASON.revoked)).ended);
-      if (type !== 'REGULAR') {
-        for (const record of offlineMatching(ctx, realm, filter)) {
-          const removed = await ctx.engine.removeOfflineSession(record.id, END_REASON.revoked);
-          // Expired or removed meanwhile: reported, not thrown.
-          if (removed === null) report.failures.push({ id: record.id, reason: 'not_found' });
-          else endedOffline.push(removed);
-        }
-      }
+      if (type !== 'REGULAR') endedOffline.push(...(await ctx.engine.revokeOfflineByFilter(realm.id, filter, END_REASON.revoked)));
     }
     recordTermination(ctx, request, realm, ended, 'bulk_revoke', { backchannel: true });
     recordTermination(ctx, request, realm, endedOffline, 'bulk_revoke', { backchannel: false, offline: true });
@@ -334,7 +320,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
     });
     let count = 0;
     if (type !== 'OFFLINE') count += await ctx.engine.countByFilter(realm.id, filter);
-    if (type !== 'REGULAR') count += offlineMatching(ctx, realm, filter).length;
+    if (type !== 'REGULAR') count += await ctx.engine.countOfflineByFilter(realm.id, filter);
     return { count };
   });
 
@@ -414,22 +400,4 @@ function parseFilter(ctx: FacadeContext, realm: RealmRecord, body: Record<string
   return { filter, type };
 }
 
-/** Offline sessions of the realm matching a filter (scan of the realm's offline index). */
-function offlineMatching(ctx: FacadeContext, realm: RealmRecord, filter: SessionFilter): OfflineSessionRecord[] {
-  if (ctx.engine.env === null) return [];
-  const ipIn = filter.ipIn === undefined ? null : cidrMatcher(filter.ipIn);
-  const ipNotIn = filter.ipNotIn === undefined ? null : cidrMatcher(filter.ipNotIn);
-  return offlineRealmSessions(
-    ctx.engine.env,
-    realm.id,
-    (r) =>
-      (filter.userId === undefined || r.userId === filter.userId) &&
-      (filter.client === undefined || r.clients.some((c) => c.client === filter.client)) &&
-      (filter.lastAccessBefore === undefined || r.lastSessionRefresh < filter.lastAccessBefore) &&
-      (ipIn === null || ipIn(r.ip)) &&
-      (ipNotIn === null || !ipNotIn(r.ip)),
-    0,
-    Number.MAX_SAFE_INTEGER,
-  );
-}
 
