@@ -763,6 +763,16 @@ export class SessionTable {
     return applied;
   }
 
+  /**
+   * Takes a live session out with no record and no ended-listener call: it
+   * is moving to the shard's other table (a partition promoted or demoted),
+   * not ending.
+   */
+  drop(slot: number): void {
+    this.#unlinkRealm(slot);
+    this.#free(slot);
+  }
+
   /** Removes a session (a mutation record), reporting it to the ended-listener with `at`. */
   remove(id: string, reason: EndReason, at: number): boolean {
     const m: SessionRemovedMutation = { k: MUTATION.sessionRemoved, id, reason };

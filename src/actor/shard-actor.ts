@@ -48,7 +48,7 @@ import {
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import { MUTATION, checkMutations, type Mutation } from '../protocol/mutations.js';
+import { MUTATION, checkMutations, partitionOfRecord, type Mutation } from '../protocol/mutations.js';
 import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
 import { REFRESH_FAILURE_EFFECT, REFRESH_TOKEN_TYPE, verifyRefreshSession } from '../session/refresh-checks.js';
@@ -61,6 +61,7 @@ import { OfflineStore, offlineView, type OfflineSessionRecord } from '../offline
 import type { LmdbEnv } from '../store/lmdb-env.js';
 import { Journal } from './journal.js';
 import { SessionTable, type SlotFilter } from './session-table.js';
+import { PartitionRoles } from './partition-roles.js';
 import { ShardLog } from './shard-log.js';
 
 /** Sends a frame to the host; `transfer` lists buffers to move rather than copy. */
@@ -95,6 +96,8 @@ export class ShardActor {
   readonly #clock: Clock;
   readonly #send: ShardSend;
   readonly #table: SessionTable;
+  /** Primary and passive partitions; the passive copies' table. */
+  readonly #roles: PartitionRoles;
   readonly #mailbox: Mailbox<BatchMessage>;
   readonly #codes = new CodeStore();
   readonly #offline: OfflineStore | null;
@@ -124,8 +127,10 @@ export class ShardActor {
     this.#send = send;
     this.#now = boot.startSecond;
     this.#table = new SessionTable({ graceSeconds: boot.idleGraceSeconds, startSecond: boot.startSecond });
+    const own = partitionsOfShard(boot.shard, boot.shardCount);
+    this.#roles = new PartitionRoles(this.#table, new SessionTable({ graceSeconds: boot.idleGraceSeconds, startSecond: boot.startSecond }), own);
     this.#mailbox = new Mailbox<BatchMessage>(MAILBOX_BATCHES_MAX, boot.mailboxCommandsMax);
-    this.#log = new ShardLog(this.#table, env === null ? null : new Journal(env), boot.durability, partitionsOfShard(boot.shard, boot.shardCount));
+    this.#log = new ShardLog(this.#table, env === null ? null : new Journal(env), boot.durability, own);
     this.#table.onMutation(this.#log.active ? this.#log.sink : null);
     this.#offline =
       env === null
@@ -350,13 +355,16 @@ export class ShardActor {
     const table = this.#table;
     switch (command.op) {
       case OP.realmPut:
-        table.putRealm(this.#string(command.realm, 'realm'), command.settings);
+        for (const t of [table, this.#roles.passive]) t.putRealm(this.#string(command.realm, 'realm'), command.settings);
         return null;
       case OP.realmRemove:
+        this.#roles.passive.clearRealm(this.#string(command.realm, 'realm'), END_REASON.realmRemoved, []);
         return table.clearRealm(this.#string(command.realm, 'realm'), END_REASON.realmRemoved, this.#log.partitions);
       case OP.clientPut:
-        table.putClient(this.#string(command.realm, 'realm'), this.#string(command.client, 'client'), command.settings);
+        for (const t of [table, this.#roles.passive]) t.putClient(this.#string(command.realm, 'realm'), this.#string(command.client, 'client'), command.settings);
         return null;
+      case OP.partitionRoles:
+        return this.#setRoles(command.partitions, command.role);
       case OP.clientRemove:
         return this.#removeClient(this.#string(command.client, 'client'));
       case OP.sessionCreate:
@@ -430,9 +438,21 @@ export class ShardActor {
         return null;
       case OP.mutationsReplay: {
         // Validated whole before any is applied: a malformed record is refused, never half-applied.
+        // Each goes to the table of its partition's role; records of partitions not held are skipped.
         const mutations = checkMutations(command.mutations);
-        for (const m of mutations) table.apply(m);
-        return mutations.length;
+        let applied = 0;
+        for (const m of mutations) {
+          if (m.k === MUTATION.realmCleared) {
+            for (const t of [table, this.#roles.passive]) t.apply(m);
+            applied++;
+            continue;
+          }
+          const target = this.#roles.tableFor(partitionOfRecord(m));
+          if (target === null) continue;
+          target.apply(m);
+          applied++;
+        }
+        return applied;
       }
       case OP.offlineGrant:
         return this.#offlineGrant(this.#string(command.id, 'id'), this.#string(command.client, 'client'), command.scope, this.#integer(command.now, 'now'));
@@ -512,7 +532,7 @@ export class ShardActor {
     const id = this.#string(command.id, 'id');
     const partition = partitionOfSessionId(id);
     if (partition < 0) throw new EngineError('ERR_BAD_COMMAND', 'id is not a session id');
-    if (partition % this.#boot.shardCount !== this.#boot.shard) throw new EngineError('ERR_BAD_COMMAND', 'session id belongs to another shard');
+    if (this.#roles.roleOf(partition) !== 'primary') throw new EngineError('ERR_BAD_COMMAND', 'session id belongs to a partition this shard does not serve');
     if (table.slotOf(id) >= 0) throw new EngineError('ERR_BAD_COMMAND', 'session id exists');
     const userId = this.#string(command.userId, 'userId');
     const now = this.#integer(command.now, 'now');
@@ -688,6 +708,17 @@ export class ShardActor {
     }
     offline.touch(record!, clientUuid, now, verdict.chain === null ? null : chainKey, verdict.chain);
     return { ok: true, session: offlineView(offline.get(id)!, clientUuid) };
+  }
+
+  /** Moves partitions between primary, passive and not held (promotion, demotion, handoff). */
+  #setRoles(partitions: unknown, role: unknown): number {
+    if (!Array.isArray(partitions) || partitions.some((p) => !(Number.isInteger(p) && p >= 0 && p < PARTITION_COUNT))) {
+      throw new EngineError('ERR_BAD_COMMAND', 'partitions must be partition numbers');
+    }
+    if (role !== 'primary' && role !== 'passive' && role !== 'none') throw new EngineError('ERR_BAD_COMMAND', `unknown role ${String(role)}`);
+    const moved = this.#roles.set(partitions as number[], role);
+    for (const work of this.#log.setPartitions(this.#roles.primaryPartitions())) this.#track(work);
+    return moved;
   }
 
   /** The realm-wide offline search (ui-ext OFFLINE): username or IP substring, or a listed client; optionally one client. */

@@ -18,8 +18,7 @@
 import { PARTITION_COUNT } from '../constants.js';
 import { END_REASON, type EndReason, type SnapshotLoadResult } from '../protocol/actor-messages.js';
 import { EngineError } from '../errors.js';
-import { MUTATION, checkMutation, isTouchRecord, partitionOfRecord, type Mutation, type RecordEnvelope } from '../protocol/mutations.js';
-import { partitionOfSessionId } from '../protocol/partition.js';
+import { MUTATION, checkMutation, isTouchRecord, partitionOfRecord, sessionRecords, type Mutation, type RecordEnvelope } from '../protocol/mutations.js';
 import { Journal, SNAPSHOT_RECORD_VERSION, type OnlineSnapshotRecord, type PartitionLog } from './journal.js';
 import type { SessionTable } from './session-table.js';
 
@@ -36,8 +35,8 @@ export class ShardLog {
   readonly #table: SessionTable;
   readonly #journal: Journal | null;
   readonly #journaling: boolean;
-  /** The partitions this shard holds. */
-  readonly #partitions: readonly number[];
+  /** The partitions this shard holds as primary (journaled, snapshotted). */
+  #partitions: readonly number[];
   /** The last seq given out, per partition. */
   readonly #seq = new Float64Array(PARTITION_COUNT);
   #viewRevision = 0;
@@ -66,6 +65,23 @@ export class ShardLog {
 
   get partitions(): readonly number[] {
     return this.#partitions;
+  }
+
+  /**
+   * The primary partitions changed: those no longer primary are forgotten on
+   * disk (their journal and snapshot), so a restart does not bring back a
+   * partition another owner now serves. Returns the writes under way.
+   */
+  setPartitions(partitions: readonly number[]): Promise<unknown>[] {
+    const kept = new Set(partitions);
+    const work: Promise<unknown>[] = [];
+    for (const partition of this.#partitions) {
+      if (kept.has(partition)) continue;
+      this.#compactWanted.delete(partition);
+      if (this.#journal !== null) work.push(this.#journal.compact(partition, this.#seq[partition]!, []));
+    }
+    this.#partitions = partitions;
+    return work;
   }
 
   set subscribed(value: boolean) {
@@ -217,17 +233,7 @@ export class ShardLog {
         result.dropped.push({ session: s, reason: END_REASON.realmRemoved });
         continue;
       }
-      table.apply({
-        k: MUTATION.sessionCreated, id: s.id, partition: partitionOfSessionId(s.id),
-        realm: s.realm, userId: s.userId, username: s.username, ip: s.ip, authMethod: s.authMethod, rememberMe: s.rememberMe,
-        started: s.started, lastSessionRefresh: s.lastSessionRefresh, authTime: s.authTime, notes: s.notes,
-      });
-      for (const c of s.clients) {
-        table.apply({ k: MUTATION.clientAttached, id: s.id, client: c.client, started: c.started, timestamp: c.timestamp, scope: c.scope, ssoAuth: c.ssoAuth, notes: c.notes, userRefresh: -1 });
-        for (const [key, chain] of Object.entries(chains?.[c.client] ?? {})) {
-          table.apply({ k: MUTATION.clientRefreshed, id: s.id, client: c.client, at: c.timestamp, chainKey: key, chain });
-        }
-      }
+      for (const m of sessionRecords(s, chains)) table.apply(m);
     }
     for (const record of [...log.records, ...log.touches]) {
       let m: Mutation;

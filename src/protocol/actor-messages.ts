@@ -263,6 +263,14 @@ export interface OfflineRealmSearchCommand {
 export interface OfflineRevokeFilterCommand { op: typeof OP.offlineRevokeFilter; realm: string; filter: SessionFilter; reason: EndReason }
 export interface OfflineCountFilterCommand { op: typeof OP.offlineCountFilter; realm: string; filter: SessionFilter }
 
+/**
+ * What this shard is for some partitions: 'primary' (serves, expires, counts,
+ * lists, journals), 'passive' (a copy kept current by replicated records:
+ * no expiry, not counted, not listed, no events; promoted without loss) or
+ * 'none' (forgotten). Answers how many sessions moved between roles.
+ */
+export interface PartitionRolesCommand { op: typeof OP.partitionRoles; partitions: number[]; role: 'primary' | 'passive' | 'none' }
+
 /** Write every online session of the shard to LMDB as a snapshot, emptying the journal (graceful shutdown). */
 export interface SnapshotSaveCommand { op: typeof OP.snapshotSave }
 /** Read back the online sessions of the shard's partitions: snapshot, then journal (start-up); expired ones are dropped. */
@@ -334,6 +342,7 @@ export type Command =
   | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand
   | OfflineGrantCommand | OfflineGetCommand | OfflineRefreshCommand | OfflineRemoveCommand | OfflineRemoveClientCommand
   | OfflineUserSessionsCommand | OfflineRemoveUserCommand | OfflineRemoveClientAllCommand | OfflineRemoveRealmCommand
+  | PartitionRolesCommand
   | OfflineClientCountCommand | OfflineClientSessionsCommand | OfflineRealmSearchCommand | OfflineRevokeFilterCommand | OfflineCountFilterCommand
   | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand;
 
@@ -373,6 +382,7 @@ export interface ResultOf {
   [OP.offlineRemoveUser]: EndedSession[];
   [OP.offlineRemoveClientAll]: number;
   [OP.offlineRemoveRealm]: number;
+  [OP.partitionRoles]: number;
   [OP.offlineClientCount]: number;
   [OP.offlineClientSessions]: SessionView[];
   [OP.offlineRealmSearch]: SessionView[];

@@ -48,6 +48,8 @@ export const OP = Object.freeze({
   offlineRevokeFilter: 93,
   offlineCountFilter: 94,
 
+  partitionRoles: 100,
+
   snapshotSave: 70,
   snapshotLoad: 71,
   shutdown: 72,

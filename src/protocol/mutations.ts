@@ -9,7 +9,7 @@
 import { PARTITION_COUNT } from '../constants.js';
 import { EngineError } from '../errors.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
-import { END_REASON, type EndReason, type SessionFields } from './actor-messages.js';
+import { END_REASON, type EndReason, type SessionFields, type SessionView } from './actor-messages.js';
 import { partitionOfSessionId } from './partition.js';
 
 export const MUTATION = Object.freeze({
@@ -86,6 +86,28 @@ export type Mutation =
   | ClientDetachedMutation
   | SessionRemovedMutation
   | RealmClearedMutation;
+
+/**
+ * The records that rebuild a session from its view and refresh-token chains
+ * (a snapshot entry, or a session moving between a shard's tables): created,
+ * then each client attached, then each chain.
+ */
+export function sessionRecords(s: SessionView, chains: Record<string, Record<string, RefreshChain>> | null): Mutation[] {
+  const out: Mutation[] = [
+    {
+      k: MUTATION.sessionCreated, id: s.id, partition: partitionOfSessionId(s.id), realm: s.realm, userId: s.userId, username: s.username,
+      ip: s.ip, authMethod: s.authMethod, rememberMe: s.rememberMe, started: s.started, lastSessionRefresh: s.lastSessionRefresh,
+      authTime: s.authTime, notes: s.notes,
+    },
+  ];
+  for (const c of s.clients) {
+    out.push({ k: MUTATION.clientAttached, id: s.id, client: c.client, started: c.started, timestamp: c.timestamp, scope: c.scope, ssoAuth: c.ssoAuth, notes: c.notes, userRefresh: -1 });
+    for (const [key, chain] of Object.entries(chains?.[c.client] ?? {})) {
+      out.push({ k: MUTATION.clientRefreshed, id: s.id, client: c.client, at: c.timestamp, chainKey: key, chain });
+    }
+  }
+  return out;
+}
 
 /**
  * A record as it leaves a shard: the partition it changes, its place in that

@@ -1,0 +1,95 @@
+// Goal: a shard can hold a partition as a passive copy — kept current by
+// replicated records, but never expired, counted, listed or reported — and
+// promote it without losing anything: after promotion every session, client
+// session and refresh-token chain is there, counted, listed, and expires on
+// time; demotion and 'none' take it out of the shard's served state.
+// Method: a ShardActor on the main thread (commands executed in-process), the
+// records a second actor (the "primary") produced replayed into it.
+
+import test, { type ExecutionContext } from 'ava';
+import { ShardActor } from '../../src/actor/shard-actor.js';
+import type { BootMessage, Command, SessionView, ShardStats } from '../../src/protocol/actor-messages.js';
+import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
+import type { Mutation } from '../../src/protocol/mutations.js';
+import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
+import { realmSessionSettings } from '../../src/session/realm-settings.js';
+import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
+import { ManualClock } from '../../src/time/clock.js';
+
+const START = 1_800_000_000;
+const BOOT: BootMessage = {
+  protocolVersion: PROTOCOL_VERSION, shard: 0, shardCount: 1, idleGraceSeconds: 0, clockMode: 'manual', startSecond: START,
+  mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 10, durability: 'snapshot',
+};
+const CONFIG: Command[] = [
+  { op: OP.realmPut, realm: 'r', settings: realmSessionSettings({ ssoSessionIdleTimeout: 600, revokeRefreshToken: true }) },
+  { op: OP.clientPut, realm: 'r', client: 'app', settings: CLIENT_SESSION_DEFAULTS },
+];
+const USERS = ['ann', 'ben', 'cid'].map((u) => [u, partitionOf('r', u)] as const);
+
+function actor(t: ExecutionContext): ShardActor {
+  const a = new ShardActor(BOOT, new ManualClock(START), () => {});
+  t.teardown(() => a.close());
+  for (const c of CONFIG) a.execute(c);
+  return a;
+}
+
+/** Sessions on a "primary" actor, with the records it produced (as replication would ship them). */
+function primaryRecords(t: ExecutionContext): { records: Mutation[]; views: SessionView[] } {
+  const primary = actor(t);
+  const records: Mutation[] = [];
+  primary.table.onMutation((m) => records.push(structuredClone(m)));
+  for (const [user, partition] of USERS) {
+    const id = newSessionId(partition);
+    primary.execute({ op: OP.sessionCreate, id, realm: 'r', userId: user, username: user, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: { client: 'app', scope: 'openid' }, limits: null, notes: null });
+    primary.execute({ op: OP.sessionRefresh, id, realm: 'r', client: 'app', now: START + 10, token: { jti: `j-${user}`, iat: START, reuseId: '' }, user: { enabled: true, notBefore: 0 }, notBefore: { realm: 0, client: 0 }, serverStartedAt: START });
+  }
+  const views = primary.table.allSlots().map((slot) => primary.table.view(slot)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  return { records, views };
+}
+
+const partitions = USERS.map(([, p]) => p);
+
+test('a passive copy applies records but is never served, counted, listed or expired; promotion serves it whole', (t) => {
+  const { records, views } = primaryRecords(t);
+  const backup = actor(t);
+  t.is(backup.execute({ op: OP.partitionRoles, partitions, role: 'passive' }), 0);
+  t.is(backup.execute({ op: OP.mutationsReplay, mutations: records }), records.length);
+
+  const stats = (): ShardStats => backup.execute({ op: OP.statsGet }) as ShardStats;
+  t.deepEqual(stats().realms['r'], [0, 0], 'not counted');
+  t.deepEqual(backup.execute({ op: OP.realmSearch, realm: 'r', search: '', searchClients: [], client: null, limit: 10 }), [], 'not listed');
+  t.is(backup.execute({ op: OP.sessionGet, id: views[0]!.id, now: START + 20 }), null, 'not served');
+  t.is(backup.table.expire(START + 10_000, 1e6) && backup.table.size, 0, 'nothing on the wheel');
+
+  // Promotion: every session back, same views and chains, counted, listed, on the wheel.
+  t.is(backup.execute({ op: OP.partitionRoles, partitions, role: 'primary' }), 3);
+  const promoted = backup.table.allSlots().map((slot) => backup.table.view(slot)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  t.deepEqual(promoted, views);
+  t.deepEqual(stats().realms['r'], [3, 3]);
+  t.is((backup.execute({ op: OP.realmSearch, realm: 'r', search: '', searchClients: [], client: null, limit: 10 }) as SessionView[]).length, 3);
+  // The chain came along: the token the primary saw is the chain's last one.
+  const chain = backup.execute({ op: OP.chainGet, id: views[0]!.id, client: 'app', reuseId: '', offline: false });
+  t.is((chain as { tokenId: string }).tokenId.startsWith('j-'), true);
+  t.true(backup.table.expire(START + 10 + 600 + 1, 1e6));
+  t.is(backup.table.size, 0, 'promoted sessions expire on time');
+});
+
+test('demotion takes sessions out of the served table; none forgets them; records of partitions not held are skipped', (t) => {
+  const { records } = primaryRecords(t);
+  const node = actor(t);
+  t.is(node.execute({ op: OP.mutationsReplay, mutations: records }), records.length);
+  t.is(node.table.size, 3);
+  t.is(node.execute({ op: OP.partitionRoles, partitions, role: 'passive' }), 3);
+  t.is(node.table.size, 0);
+  t.is(node.execute({ op: OP.partitionRoles, partitions, role: 'none' }), 3);
+  t.is(node.execute({ op: OP.partitionRoles, partitions, role: 'primary' }), 0, 'nothing left to promote');
+  t.is(node.table.size, 0);
+  t.is(node.execute({ op: OP.partitionRoles, partitions, role: 'none' }), 0);
+  t.is(node.execute({ op: OP.mutationsReplay, mutations: records }), 0, 'records of partitions not held are not applied');
+  const bad: [Command, string][] = [
+    [{ op: OP.partitionRoles, partitions: [5000], role: 'primary' } as Command, 'ERR_BAD_COMMAND'],
+    [{ op: OP.partitionRoles, partitions: [1], role: 'leader' } as unknown as Command, 'ERR_BAD_COMMAND'],
+  ];
+  for (const [command, code] of bad) t.is(t.throws(() => node.execute(command))?.['code' as keyof Error], code);
+});
