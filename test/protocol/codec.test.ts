@@ -1,16 +1,19 @@
 // Goal: frames survive the trip between threads exactly: every command and
 // reply shape round-trips, each frame owns its bytes (so transferring its
-// buffer cannot corrupt a later frame), and a frame decodes on its own, by an
-// unpacker that never saw an earlier frame (record definitions travel inline).
+// buffer cannot corrupt a later frame), a frame decodes on its own, by any
+// unpacker of the shared structures, and the shared list matches what the
+// code builds.
 // Method: round trips, buffer ownership checks, a fresh Unpackr per frame.
 
 import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
-import { Unpackr } from 'msgpackr';
 import type { BatchMessage, ReplyMessage } from '../../src/protocol/actor-messages.js';
 import { OP } from '../../src/protocol/actor-ops.js';
-import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
+import { SessionTable } from '../../src/actor/session-table.js';
+import { SHARED_STRUCTURES, decodeFrame, encodeFrame, frameUnpackr } from '../../src/protocol/codec.js';
+import { MUTATION } from '../../src/protocol/mutations.js';
+import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 
 const seed = Number(process.env.FC_SEED ?? 20_251_125);
 
@@ -65,14 +68,36 @@ test('each frame owns a standalone buffer that may be transferred', (t) => {
   t.deepEqual(decodeFrame(b), batch);
 });
 
-test('a frame decodes with an unpacker that never saw an earlier frame (records travel inline)', (t) => {
-  encodeFrame(batch); // the packer has now seen these record shapes
-  const frame = encodeFrame(batch);
-  t.deepEqual(new Unpackr({ useRecords: true }).unpack(frame), batch);
+test('a frame decodes on its own, by any unpacker of the shared structures, in any order', (t) => {
+  encodeFrame(batch);
   const frames = [encodeFrame({ kind: 'ready', shard: 1 }), encodeFrame(batch), encodeFrame({ kind: 'ready', shard: 2 })];
   // Decode in reverse order, each with a fresh unpacker, as another shard would.
-  t.deepEqual(new Unpackr({ useRecords: true }).unpack(frames[2]!), { kind: 'ready', shard: 2 });
-  t.deepEqual(new Unpackr({ useRecords: true }).unpack(frames[1]!), batch);
+  t.deepEqual(frameUnpackr().unpack(frames[2]!), { kind: 'ready', shard: 2 });
+  t.deepEqual(frameUnpackr().unpack(frames[1]!), batch);
+});
+
+test('shared structures: listed shapes travel as one-byte references, unlisted ones still round-trip', (t) => {
+  const view = {
+    id: 'AAAAAAAAAAAAAAAAAAAAAAAA', realm: 'r', userId: 'u', username: 'ann', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false,
+    started: 1, lastSessionRefresh: 2, authTime: 1, clients: [{ client: 'c', started: 1, timestamp: 2, scope: 'openid', ssoAuth: false, notes: null }], notes: null,
+  };
+  const reply: ReplyMessage = { kind: 'reply', id: 9, results: [{ ok: true, session: view }], errors: null };
+  const listed = encodeFrame(reply);
+  t.false(Buffer.from(listed).includes('lastSessionRefresh'), 'no key names on the wire');
+  t.deepEqual(decodeFrame(listed), reply);
+  const reordered = { ...reply, results: [{ session: view, ok: true, extra: [1, { z: 1, a: 2 }] }] };
+  t.deepEqual(decodeFrame(encodeFrame(reordered)), reordered);
+});
+
+test('the shared list matches the shapes the code builds (a drifted list only costs speed, this keeps it fast)', (t) => {
+  const table = new SessionTable({ graceSeconds: 0, startSecond: 1 });
+  const id = newSessionId(partitionOf('r', 'u'));
+  table.apply({ k: MUTATION.sessionCreated, id, partition: partitionOf('r', 'u'), realm: 'r', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'x', rememberMe: false, started: 1, lastSessionRefresh: 1, authTime: 1, notes: null });
+  table.apply({ k: MUTATION.clientAttached, id, client: 'c', started: 1, timestamp: 1, scope: '', ssoAuth: false, notes: null, userRefresh: -1 });
+  const view = table.view(table.slotOf(id));
+  const listed = (keys: string[]): boolean => SHARED_STRUCTURES.some((s) => s.length === keys.length && s.every((k, i) => k === keys[i]));
+  t.true(listed(Object.keys(view)), 'session view');
+  t.true(listed(Object.keys(view.clients[0]!)), 'client session view');
 });
 
 test('undecodable bytes throw (the receiver reports them, it does not crash)', (t) => {
