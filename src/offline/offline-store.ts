@@ -3,7 +3,8 @@
 // actor; it only ever touches the partitions its shard owns, so no two
 // threads write the same keys and counters need no cross-thread locking.
 //
-// On disk (one transaction per change, so indexes never disagree):
+// On disk (a change and its index and counter updates are written in one
+// transaction, so indexes never disagree; the changes of one turn share it):
 //
 //   offline            sessionId                    -> OfflineSessionRecord
 //   offline-by-user    [realmId, userId, sessionId] -> null     (list a user's)
@@ -106,6 +107,9 @@ export class OfflineStore {
   readonly #db: Database<OfflineSessionRecord, string>;
   readonly #byUser: Database<null, [string, string, string]>;
   readonly #byClient: Database<null, [string, string]>;
+  /** Writes waiting for this turn's transaction (see #commit). */
+  #pending: (() => void)[] = [];
+  #pendingCommit: Promise<void> | null = null;
   readonly #expiry: Database<null, [number, number, string]>;
   readonly #counts: Database<number, [string, number]>;
   readonly #users: Database<number, [string, number]>;
@@ -136,7 +140,7 @@ export class OfflineStore {
       dispose: (record, id, reason) => {
         if (reason === 'evict' && this.#dirty.has(id)) {
           this.#dirty.delete(id);
-          void this.#env.root.transaction(() => this.#writeRecord(record));
+          void this.#commit(() => this.#writeRecord(record));
         }
       },
     });
@@ -213,7 +217,7 @@ export class OfflineStore {
     final.deadline = this.#deadlineOf(final);
     this.#dirty.delete(final.id);
     this.#cache.set(final.id, final);
-    await this.#env.root.transaction(() => {
+    await this.#commit(() => {
       this.#db.put(final.id, final);
       if (oldDeadline !== final.deadline) {
         if (!created) this.#expiry.remove([final.partition, oldDeadline, final.id]);
@@ -256,7 +260,7 @@ export class OfflineStore {
     if (record === undefined) return null;
     this.#cache.delete(id);
     this.#dirty.delete(id);
-    await this.#env.root.transaction(() => this.#removeRecord(record));
+    await this.#commit(() => this.#removeRecord(record));
     return { session: offlineView(record), reason };
   }
 
@@ -270,7 +274,7 @@ export class OfflineStore {
     updated.deadline = this.#deadlineOf(updated);
     this.#cache.set(id, updated);
     this.#dirty.delete(id);
-    await this.#env.root.transaction(() => {
+    await this.#commit(() => {
       this.#db.put(id, updated);
       this.#byClient.remove([clientUuid, id]);
       this.#bump(this.#counts, [clientUuid, record.partition], -1);
@@ -323,6 +327,31 @@ export class OfflineStore {
     }
     for (const id of ids) await this.remove(id, reason);
     return ids.length;
+  }
+
+  /**
+   * Queues a write for the transaction that commits every write queued in the
+   * same turn (group commit: a turn's offline grants share one commit instead
+   * of each waiting for its own behind LMDB's writer lock). Writes run in the
+   * order they were queued; the promise resolves once they are committed.
+   */
+  #commit(write: () => void): Promise<void> {
+    this.#pending.push(write);
+    if (this.#pendingCommit === null) {
+      this.#pendingCommit = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          const writes = this.#pending;
+          this.#pending = [];
+          this.#pendingCommit = null;
+          this.#env.root
+            .transaction(() => {
+              for (const w of writes) w();
+            })
+            .then(() => resolve(), reject);
+        });
+      });
+    }
+    return this.#pendingCommit;
   }
 
   // -------------------------------------------------------------------------
@@ -409,7 +438,7 @@ export class OfflineStore {
       if (record !== undefined) records.push(record);
     }
     this.#dirty.clear();
-    return this.#env.root.transaction(() => {
+    return this.#commit(() => {
       for (const record of records) this.#writeRecord(record);
     });
   }
@@ -463,7 +492,7 @@ export class OfflineStore {
       this.#cache.set(record.id, record);
       this.#dirty.delete(record.id);
     }
-    const work = this.#env.root.transaction(() => {
+    const work = this.#commit(() => {
       for (const record of removals) this.#removeRecord(record);
       for (const { record, oldDeadline, droppedClients } of updates) {
         this.#db.put(record.id, record);

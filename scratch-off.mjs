@@ -1,0 +1,14 @@
+import { Engine } from './dist/src/host/engine.js';
+import { openEnv } from './dist/src/store/lmdb-env.js';
+import { ManualClock } from './dist/src/time/clock.js';
+import { mkdtempSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+const env = openEnv(mkdtempSync('/tmp/off-'));
+const engine = await Engine.start({ shards: 2, clock: new ManualClock(1800000000), clockMode: 'manual', env, offlineCacheEntries: 10000, durability: process.env.D ?? 'journal' });
+await engine.putRealm('r', {}); await engine.putClient('r', 'c', {});
+const n = 20000; let next = 0;
+const lane = async () => { while (next < n) { next++; const { session } = await engine.createSession({ realm: 'r', userId: randomUUID(), username: 'u', ip: '10.0.0.1', client: { client: 'c', scope: 'openid offline_access' } }); if (!process.env.NOGRANT) await engine.grantOffline(session.id, 'c', 'openid offline_access'); } };
+const t = performance.now();
+await Promise.all(Array.from({ length: 1024 }, lane));
+console.log('ops/s', Math.round(n / ((performance.now() - t) / 1000)));
+await engine.close(); await env.close();
