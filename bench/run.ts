@@ -18,6 +18,7 @@ import type { Row, Scenario } from './lib/scenario.js';
 import { engineActors } from './scenarios/engine-actors.js';
 import { engineExpiry } from './scenarios/engine-expiry.js';
 import { engineMemory } from './scenarios/engine-memory.js';
+import { engineScale } from './scenarios/engine-scale.js';
 import { engineTable } from './scenarios/engine-table.js';
 import { password } from './scenarios/password.js';
 import { HTTP_FLAG_NAMES, httpUsage, parseHttpOptions } from './http/options.js';
@@ -38,6 +39,7 @@ const SCENARIOS: readonly Scenario[] = [
   engineMemory,
   engineActors,
   engineExpiry,
+  engineScale,
   password,
   httpRefresh,
   httpPassword,

@@ -18,11 +18,12 @@ export const CLIENTS = ['c-1', 'c-2', 'c-3'] as const;
 export const AUTH_METHOD = 'openid-connect';
 export const SCOPE = 'openid profile';
 
-export function inProcessActor(): ShardActor {
+/** A shard actor on this thread: shard `shard` of `shardCount` (the whole node by default). */
+export function inProcessActor(shard = 0, shardCount = 1): ShardActor {
   const boot: BootMessage = {
     protocolVersion: PROTOCOL_VERSION,
-    shard: 0,
-    shardCount: 1,
+    shard,
+    shardCount,
     idleGraceSeconds: IDLE_GRACE_DEFAULT_S,
     clockMode: 'manual',
     startSecond: START_SECOND,
