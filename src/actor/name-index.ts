@@ -118,17 +118,29 @@ export class NameIndex {
     this.#owners = new Int32Array(this.#starts.length);
     this.#entries = 0;
     this.#dead = 0;
+    // Live entries next to each other are copied as one run: one native copy
+    // per run instead of one per name (measured: most of a compaction's cost).
+    let runStart = 0;
+    let runEnd = 0;
+    const flush = (): void => {
+      if (runEnd > runStart) old.copy(this.#buffer, this.#length - (runEnd - runStart), runStart, runEnd);
+    };
     for (let e = 0; e < count; e++) {
       const user = owners[e]!;
       if (user < 0) continue;
       const start = starts[e]!;
       const end = e + 1 < count ? starts[e + 1]! : oldLength;
-      old.copy(this.#buffer, this.#length, start, end);
+      if (start !== runEnd) {
+        flush();
+        runStart = start;
+      }
+      runEnd = end;
       const entry = this.#entries++;
       this.#starts[entry] = this.#length;
       this.#owners[entry] = user;
       this.#length += end - start;
       rebind(user, entry);
     }
+    flush();
   }
 }
