@@ -32,6 +32,7 @@ import { MUTATION, type Mutation } from '../protocol/mutations.js';
 import { newSessionId } from '../protocol/partition.js';
 import { clientSessionSettings, type ClientSessionSettings } from '../session/client-settings.js';
 import { notBeforePolicy } from '../session/not-before.js';
+import { REFRESH_GRANT_ERROR } from '../session/refresh-checks.js';
 import { realmSessionSettings, type RealmSessionSettings } from '../session/realm-settings.js';
 import type { SessionLimitPolicy } from '../session/session-limits.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
@@ -419,7 +420,7 @@ export class Engine extends EventEmitter {
   /** The refresh_token grant's session part: checks in Keycloak's order, clock bump, rotation bookkeeping. */
   async refresh(input: RefreshInput): Promise<SessionRefreshResult> {
     const partition = partitionOfSession(this.#checkRefreshInput(input));
-    if (partition < 0) return { ok: false, error: 'Session not active', detached: false, ended: null };
+    if (partition < 0) return { ok: false, error: REFRESH_GRANT_ERROR.sessionNotActive, detached: false, ended: null };
     return this.#router.ask(partition, { op: OP.sessionRefresh, ...this.#refreshFields(input) });
   }
 
@@ -703,7 +704,7 @@ export class Engine extends EventEmitter {
   async refreshOffline(input: RefreshInput & { offlineAccess?: boolean }): Promise<SessionRefreshResult> {
     this.#requireEnv();
     const partition = partitionOfSession(this.#checkRefreshInput(input));
-    if (partition < 0) return { ok: false, error: 'Offline user session not found', detached: false, ended: null };
+    if (partition < 0) return { ok: false, error: REFRESH_GRANT_ERROR.offlineSessionNotFound, detached: false, ended: null };
     return this.#router.ask(partition, {
       op: OP.offlineRefresh,
       ...this.#refreshFields(input),

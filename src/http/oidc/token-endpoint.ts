@@ -12,7 +12,7 @@ import { OFFLINE_ACCESS_ROLE, serviceAccountUsername } from '../../realm/default
 import type { ClientRecord, RealmRecord, UserRecord } from '../../realm/model.js';
 import { effectiveRoles } from '../../realm/roles.js';
 import { clientSessionSettings } from '../../session/client-settings.js';
-import { OAUTH_ERROR, verifyRefreshToken } from '../../session/refresh-checks.js';
+import { OAUTH_ERROR, REFRESH_GRANT_ERROR, verifyRefreshToken } from '../../session/refresh-checks.js';
 import { refreshClaims } from './token-checks.js';
 import { verifyJwt } from '../../tokens/jwt.js';
 import type { IssuedTokens } from '../../tokens/token-service.js';
@@ -248,7 +248,7 @@ async function authorizationCodeGrant(g: GrantContext): Promise<Record<string, u
   if (redirectUri !== data.redirectUri) throw codeError('invalid_redirect_uri', 'Incorrect redirect_uri');
   if (data.client !== client.id) throw codeError('invalid_client', 'Auth error');
   if (!client.standardFlowEnabled) throw codeError('not_allowed', 'Client not allowed to exchange code');
-  if (!got.valid) throw codeError('session_expired', 'Session not active');
+  if (!got.valid) throw codeError('session_expired', REFRESH_GRANT_ERROR.sessionNotActive);
   checkPkce(data.codeChallenge, data.codeChallengeMethod, field(body, 'code_verifier'), (error, description) => codeError(error, description));
   // Code to token moves both idle clocks (KEYCLOAK.md §2.6).
   const session = await ctx.engine.attachClient(sessionId, realm.id, { client: client.id, scope: data.scope, ssoAuth: data.ssoAuth }, { touchUser: true });
