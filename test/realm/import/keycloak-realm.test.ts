@@ -625,7 +625,7 @@ for (const [name, mutate, path, reason] of INVALID) {
 
 // ------------------------------------------------------------------ speed
 
-test('100,000 users with hashed credentials parse in well under 10 s', (t) => {
+test('100,000 users with hashed credentials parse (the time is logged; npm run bench -- import-users measures it)', (t) => {
   const secretData = hashed()['secretData'];
   const credentialData = hashed()['credentialData'];
   const users = [];
@@ -660,5 +660,4 @@ test('100,000 users with hashed credentials parse in well under 10 s', (t) => {
   t.is(parsed.bundle.users[99_999]!.username, 'user99999');
   t.deepEqual(parsed.ignored, ['$.users[0].totp', '$.users[0].disableableCredentialTypes', '$.users[0].groups']);
   t.log(`JSON.parse ${(text.length / 1e6).toFixed(0)} MB: ${(t1 - t0).toFixed(0)} ms; parseKeycloakRealm: ${(t2 - t1).toFixed(0)} ms`);
-  t.true(t2 - t1 < 10_000);
 });
