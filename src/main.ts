@@ -1,9 +1,9 @@
 // Process entry: options, the node, its servers, and signal handling. The
 // node itself is assembled in node.ts.
 
-import { pino } from 'pino';
 import { ConfigError, helpText, parseOptions, type NodeOptions } from './config/options.js';
 import { BOOTSTRAP_ADMIN_PASSWORD_DEFAULT, BOOTSTRAP_ADMIN_USERNAME_DEFAULT, SessiondNode } from './node.js';
+import { createLogger } from './logger.js';
 import { SchemaError } from './store/lmdb-env.js';
 
 const EXIT_CONFIG = 2;
@@ -30,7 +30,7 @@ function readOptions(): NodeOptions {
 
 async function main(): Promise<void> {
   const options = readOptions();
-  const log = pino({ level: options.logLevel, base: { node: options.nodeId } });
+  const log = createLogger(options);
   let node: SessiondNode;
   try {
     node = await SessiondNode.start({

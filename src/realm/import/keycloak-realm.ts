@@ -81,6 +81,8 @@ export interface ParseRealmOptions {
 
 export interface ParsedRealm {
   bundle: RealmBundle;
+  /** The file the realm came from. */
+  file: string;
   /** JSON paths of ignored fields, first occurrence of each (`$.users[0].totp`, not every user's). */
   ignored: string[];
   /** Things the operator should know: skipped credentials, generated secrets, defaults with consequences. */
@@ -342,7 +344,7 @@ export function parseKeycloakRealm(json: unknown, file: string, options: ParseRe
   }
 
   ctx.finish();
-  return { bundle, ignored: ctx.ignored, notes: ctx.notes };
+  return { bundle, file, ignored: ctx.ignored, notes: ctx.notes };
 }
 
 /** readRealmDirectory + mergeUserFiles + parseKeycloakRealm, for `--import-realm DIR`. */
