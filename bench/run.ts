@@ -4,7 +4,8 @@
 // run (DESIGN.md §4); this file only selects, times and reports them. Output:
 // the machine first, then one table per scenario on stdout; progress goes to
 // stderr, so that with --json the last stdout line is the JSON array of every
-// row. Each scenario's rows also land in bench/results/<scenario>.json.
+// row. Each scenario's rows also land in bench/results/<scenario>.json, a
+// directory git ignores: a run leaves the working tree clean.
 //
 // To add a scenario: write bench/scenarios/<name>.ts exporting a Scenario and
 // append it to SCENARIOS below.

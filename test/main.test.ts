@@ -83,7 +83,9 @@ async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort:
     await r.exit;
     await rm(dataDir, { recursive: true, force: true });
   });
-  await logLine(r, 'sessiond node ready');
+  const ready = await logLine(r, 'sessiond node ready');
+  t.is(ready['url'], `http://127.0.0.1:${httpPort}`);
+  t.is(ready['managementUrl'], `http://127.0.0.1:${managementPort}`);
   return { r, managementPort };
 }
 
