@@ -69,6 +69,9 @@ async function main(): Promise<void> {
     },
     'sessiond node ready',
   );
+  if (options.logFormat === 'json' && process.stdout.isTTY === true) {
+    log.info('reading this in a terminal? npm start -- --log-format pretty prints readable lines');
+  }
 
   let stoppingSince = 0;
   const stop = (signal: string): void => {
