@@ -199,7 +199,7 @@ export class SessiondNode extends EventEmitter {
   }
 
   /**
-   * Session expiry is audited as Keycloak 26.5+ does (KEYCLOAK.md §7): one
+   * Session expiry is audited as Keycloak 26.5+ does (docs/keycloak-semantics.md#events): one
    * USER_SESSION_DELETED user event per session the engine expired, with
    * details `reason` (`idle`, `max`, `remember_me_disabled`), `session_ip`,
    * `username` and `offline`, in realms that store that event type. The shards

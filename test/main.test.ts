@@ -1,4 +1,4 @@
-// Goal: the real process behaves as an operator expects (DESIGN.md §1):
+// Goal: the real process behaves as an operator expects (docs/configuration.md):
 // it becomes ready on its management port, serves parseable Prometheus
 // metrics, stops with exit code 0 on SIGTERM, refuses invalid configuration
 // with exit code 2 and exactly one stderr line naming the option, and

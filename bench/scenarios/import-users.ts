@@ -1,5 +1,5 @@
 // import-users: importing a Keycloak realm export of 100,000 users with
-// hashed pbkdf2-sha512 credentials (DESIGN.md: < 30 s; quick: 20,000 users,
+// hashed pbkdf2-sha512 credentials (docs/performance.md#targets: < 30 s; quick: 20,000 users,
 // the metric keeps its name and reports the size it ran in the log and the
 // results file).
 //

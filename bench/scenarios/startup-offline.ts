@@ -1,6 +1,6 @@
 // startup-offline: start-up of a real node process on a data directory
 // holding 1,000,000 offline sessions, against the same start-up on the same
-// data without them (DESIGN.md §4: <= 1.5x). OfflineStore promises that
+// data without them (docs/performance.md#targets: <= 1.5x). OfflineStore promises that
 // start-up reads nothing of the offline sessions (they load on first use), so
 // the ratio should stay near 1 whatever their number.
 //

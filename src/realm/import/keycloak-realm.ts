@@ -8,7 +8,7 @@
 //
 //   realm     id (absent: a fresh UUID, KeycloakModelUtils.generateId), realm,
 //             displayName, enabled (absent: false — the JPA column default),
-//             every KEYCLOAK.md §2.1 attribute (absent: §2.1 default; master's
+//             every docs/keycloak-semantics.md#realm-timeouts attribute (absent: §2.1 default; master's
 //             accessTokenLifespan 60; actionTokenGeneratedByUserLifespan falls
 //             back to the file's accessCodeLifespanUserAction), event
 //             settings, passwordPolicy, defaultSignatureAlgorithm (RS256),
