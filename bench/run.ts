@@ -1,10 +1,11 @@
 // The benchmark runner: `npm run bench -- [--list] [--quick] [--json] [scenario...]`.
 //
 // Each scenario measures a workload and a baseline side by side in the same
-// run (DESIGN.md §4); this file only selects, times and reports them. Output:
+// run (docs/performance.md#targets); this file only selects, times and reports them. Output:
 // the machine first, then one table per scenario on stdout; progress goes to
 // stderr, so that with --json the last stdout line is the JSON array of every
-// row. Each scenario's rows also land in bench/results/<scenario>.json.
+// row. Each scenario's rows also land in bench/results/<scenario>.json, a
+// directory git ignores: a run leaves the working tree clean.
 //
 // To add a scenario: write bench/scenarios/<name>.ts exporting a Scenario and
 // append it to SCENARIOS below.

@@ -1,9 +1,10 @@
 // Process entry: options, the node, its servers, and signal handling. The
 // node itself is assembled in node.ts.
 
-import { pino } from 'pino';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, helpText, parseOptions, type NodeOptions } from './config/options.js';
 import { BOOTSTRAP_ADMIN_PASSWORD_DEFAULT, BOOTSTRAP_ADMIN_USERNAME_DEFAULT, SessiondNode } from './node.js';
+import { createLogger } from './logger.js';
 import { SchemaError } from './store/lmdb-env.js';
 
 const EXIT_CONFIG = 2;
@@ -28,9 +29,16 @@ function readOptions(): NodeOptions {
   }
 }
 
+/** `http://host:port` of a listening server; an any-address bind is shown as 127.0.0.1. */
+function urlOf(host: string, address: AddressInfo | string | null): string | null {
+  if (address === null || typeof address === 'string') return address;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}`;
+}
+
 async function main(): Promise<void> {
   const options = readOptions();
-  const log = pino({ level: options.logLevel, base: { node: options.nodeId } });
+  const log = createLogger(options);
   let node: SessiondNode;
   try {
     node = await SessiondNode.start({
@@ -49,9 +57,21 @@ async function main(): Promise<void> {
   }
   await node.listen();
   log.info(
-    { shards: options.shards, httpPort: options.httpPort, managementPort: options.managementPort, host: options.host, dataDir: options.dataDir },
+    {
+      shards: options.shards,
+      httpPort: options.httpPort,
+      managementPort: options.managementPort,
+      host: options.host,
+      dataDir: options.dataDir,
+      // Where to point a browser or curl (the bound ports, also when 0 asked for any free one).
+      url: urlOf(options.host, node.server.server.address()),
+      managementUrl: urlOf(options.host, node.management.server.address()),
+    },
     'sessiond node ready',
   );
+  if (options.logFormat === 'json' && process.stdout.isTTY === true) {
+    log.info('reading this in a terminal? npm start -- --log-format pretty prints readable lines');
+  }
 
   let stoppingSince = 0;
   const stop = (signal: string): void => {

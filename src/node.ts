@@ -200,7 +200,7 @@ export class SessiondNode extends EventEmitter {
   }
 
   /**
-   * Session expiry is audited as Keycloak 26.5+ does (KEYCLOAK.md §7): one
+   * Session expiry is audited as Keycloak 26.5+ does (docs/keycloak-semantics.md#events): one
    * USER_SESSION_DELETED user event per session the engine expired, with
    * details `reason` (`idle`, `max`, `remember_me_disabled`), `session_ip`,
    * `username` and `offline`, in realms that store that event type. The shards
@@ -284,16 +284,17 @@ export class SessiondNode extends EventEmitter {
     const parsed = await loadRealmDirectory(dir);
     const imported: string[] = [];
     const skipped: string[] = [];
-    for (const { bundle, ignored, notes } of parsed) {
-      const file = bundle.realm.name;
-      if (ignored.length > 0) this.log.debug({ realm: file, ignored }, 'ignored fields in realm file');
-      for (const note of notes) this.log.info({ realm: file }, note);
-      if (this.store.realmByName(bundle.realm.name) !== undefined) {
-        this.log.info({ realm: bundle.realm.name, file }, 'realm exists: import skipped, existing realm left as is');
-        skipped.push(bundle.realm.name);
+    for (const { bundle, file, ignored, notes } of parsed) {
+      const realm = bundle.realm.name;
+      if (this.store.realmByName(realm) !== undefined) {
+        // The file's notes (service accounts, generated secrets) describe an import that does not happen.
+        this.log.info({ realm, file }, 'realm exists in the data directory: file not imported (change the realm through the admin API, or start on an empty --data-dir to import the file again)');
+        skipped.push(realm);
         continue;
       }
-      await this.importBundle(bundle, dir);
+      if (ignored.length > 0) this.log.debug({ realm, file, ignored }, 'ignored fields in realm file');
+      for (const note of notes) this.log.info({ realm, file }, note);
+      await this.importBundle(bundle, file);
       imported.push(bundle.realm.name);
     }
     return { imported, skipped };

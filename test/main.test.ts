@@ -1,4 +1,4 @@
-// Goal: the real process behaves as an operator expects (DESIGN.md §1):
+// Goal: the real process behaves as an operator expects (docs/configuration.md):
 // it becomes ready on its management port, serves parseable Prometheus
 // metrics, stops with exit code 0 on SIGTERM, refuses invalid configuration
 // with exit code 2 and exactly one stderr line naming the option, and
@@ -10,15 +10,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { OPTION_SPECS, envName } from '../src/config/options.js';
+import { activeOptionSpecs, envName } from '../src/config/options.js';
 import { cleanEnv, freePort, logLine, run, type Run } from './helpers/node-process.js';
 import { parseExposition, sampleValue } from './helpers/prometheus.js';
 
 async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort: number }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sessiond-main-'));
-  const [managementPort, httpPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
+  const [managementPort, httpPort] = [await freePort(), await freePort()];
   const r = run([
-    '--host', '127.0.0.1', '--management-port', String(managementPort), '--http-port', String(httpPort), '--grpc-port', String(grpcPort),
+    '--host', '127.0.0.1', '--management-port', String(managementPort), '--http-port', String(httpPort),
     '--shards', '2', '--data-dir', dataDir, '--log-level', 'info',
   ]);
   t.teardown(async () => {
@@ -26,7 +26,9 @@ async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort:
     await r.exit;
     await rm(dataDir, { recursive: true, force: true });
   });
-  await logLine(r, 'sessiond node ready');
+  const ready = await logLine(r, 'sessiond node ready');
+  t.is(ready['url'], `http://127.0.0.1:${httpPort}`);
+  t.is(ready['managementUrl'], `http://127.0.0.1:${managementPort}`);
   return { r, managementPort };
 }
 
@@ -69,6 +71,7 @@ const invalid: [string, string[], Record<string, string>, string][] = [
   ['an unknown flag', ['--no-such-flag', '1'], {}, '--no-such-flag'],
   ['an invalid environment variable', [], { SESSIOND_IDLE_GRACE_SECONDS: 'soon' }, 'SESSIOND_IDLE_GRACE_SECONDS'],
   ['a flag without its value', ['--management-port'], {}, '--management-port'],
+  ['a cluster option (no cluster yet)', ['--peers', 'node-2:50051'], {}, '--peers'],
 ];
 
 for (const [what, args, env, names] of invalid) {
@@ -89,7 +92,7 @@ test('--help exits 0 and lists every option with its environment variable', asyn
   t.is(code, 0);
   t.is(r.stderr(), '');
   const text = r.stdout();
-  for (const spec of OPTION_SPECS) {
+  for (const spec of activeOptionSpecs()) {
     t.true(text.includes(spec.flag), spec.flag);
     t.true(text.includes(envName(spec.flag)), envName(spec.flag));
   }

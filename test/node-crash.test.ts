@@ -41,9 +41,9 @@ class Node {
   }
 
   static async start(t: ExecutionContext, dataDir: string, realms: string, durability: string): Promise<Node> {
-    const [httpPort, managementPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
+    const [httpPort, managementPort] = [await freePort(), await freePort()];
     const r = run([
-      '--host', '127.0.0.1', '--http-port', String(httpPort), '--management-port', String(managementPort), '--grpc-port', String(grpcPort),
+      '--host', '127.0.0.1', '--http-port', String(httpPort), '--management-port', String(managementPort),
       '--shards', '2', '--data-dir', dataDir, '--import-realm', realms, '--durability', durability, '--log-level', 'info',
       // One issuer across restarts, whichever port each process gets.
       '--hostname', 'http://sso.example.test',

@@ -61,7 +61,14 @@ test.serial('imported Keycloak users log in with their original passwords; a sec
   } finally {
     await node.stop();
   }
-  node = await SessiondNode.start({ options: options(data, importDir), log });
+  // The second start says what happened to the file, and nothing about an import that did not happen.
+  const lines: Record<string, unknown>[] = [];
+  const captured = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  node = await SessiondNode.start({ options: options(data, importDir), log: captured });
+  const acmeLines = lines.filter((l) => l['realm'] === 'acme');
+  t.is(acmeLines.length, 1, JSON.stringify(acmeLines));
+  t.regex(String(acmeLines[0]?.['msg']), /^realm exists in the data directory: file not imported/);
+  t.is(acmeLines[0]?.['file'], join(importDir, 'acme-realm.json'));
   await node.listen();
   try {
     t.is(node.store.realmByName('acme')?.displayName, 'changed after import', 'the existing realm was not re-imported');

@@ -1,6 +1,6 @@
 // The peer of http-refresh: panva's oidc-provider (the widely used Node OIDC
 // server), run as its own process (`node dist/bench/http/oidc-provider-server.js
-// CONFIG.json`) as PERF-ANCHORS.md §6 measured it: one confidential client
+// CONFIG.json`) as docs/performance.md#peers-on-the-same-machine measured it: one confidential client
 // with client_secret_basic, a store that keeps every grant (a plain Map
 // adapter: the bundled memory adapter is an LRU of 1,000 entries, too small),
 // and `grants` grants each with an offline refresh token, created up front

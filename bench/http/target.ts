@@ -82,13 +82,12 @@ export async function startLocalNode(
     const started = Date.now();
     for (const spec of realms) await writeRealmFile(realmDir, spec);
     log(`realm file(s) written in ${Date.now() - started} ms: ${realms.map((r) => `${r.name} (${r.algorithm}, ${r.users} users, ${r.hashIterations} iterations)`).join(', ')}`);
-    const [httpPort, managementPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
+    const [httpPort, managementPort] = [await freePort(), await freePort()];
     const args = [
       '--import-realm', realmDir,
       '--data-dir', dataDir,
       '--http-port', String(httpPort),
       '--management-port', String(managementPort),
-      '--grpc-port', String(grpcPort),
       // Per-request logging would be part of the measurement; warnings still show in the output kept for errors.
       '--log-level', 'warn',
       ...extraArgs,

@@ -52,7 +52,6 @@ export async function startAdminNode(realms: readonly Record<string, unknown>[])
         '--host', '127.0.0.1',
         '--http-port', '0',
         '--management-port', '0',
-        '--grpc-port', '0',
         '--shards', '2',
         '--log-level', 'silent',
       ],

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 
 /**
  * A user id as a server receives it: a flat 36-character string. randomUUID()
- * returns a cons-string tree of ~488 heap bytes (PERF-ANCHORS.md §3); a real
+ * returns a cons-string tree of ~488 heap bytes (docs/performance.md#a-session-table-in-one-thread); a real
  * server parses ids out of JSON or msgpack and so holds flat ones (~56 bytes).
  * The latin1 Buffer round trip produces a flat sequential string.
  */

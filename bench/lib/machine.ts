@@ -1,4 +1,4 @@
-// Where a run happened (STYLE.md rule 20): figures from different machines
+// Where a run happened (docs/code-style.md rule 20): figures from different machines
 // are not comparable, so every run prints this and every results file keeps it.
 
 import os from 'node:os';

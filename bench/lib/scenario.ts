@@ -2,7 +2,7 @@
 // scenario measures its workload and, right beside it in the same process, a
 // baseline that bounds what the workload could cost; consumers read the ratio,
 // because this machine is shared and absolute figures swing by ~30 % between
-// runs (PERF-ANCHORS.md).
+// runs (docs/performance.md#anchors).
 
 export interface Row {
   scenario: string;

@@ -1,6 +1,6 @@
 // admin-logout-all: POST /admin/realms/{realm}/logout-all on a realm of
 // 1,000,000 online sessions while refresh_token grants of another realm keep
-// coming (DESIGN.md §4: < 2 s, concurrent token p99 < 50 ms; no baselines).
+// coming (docs/performance.md#targets: < 2 s, concurrent token p99 < 50 ms; no baselines).
 //
 //   logout_all_1m_seconds            time of the POST over HTTP (fetch,
 //       master-realm admin token) until its response is read, on a realm of

@@ -1,6 +1,6 @@
 // admin-sessions: the admin console's realm-wide session page (ui-ext,
-// KEYCLOAK.md §5.3) at 1,000,000 online sessions against the same page at
-// 10,000 (DESIGN.md §4: < 50 ms and ~1x, target ratio <= 1.5).
+// docs/keycloak-semantics.md#admin-session-endpoints) at 1,000,000 online sessions against the same page at
+// 10,000 (docs/performance.md#targets: < 50 ms and ~1x, target ratio <= 1.5).
 //
 //   admin_page_ms_1m          median time of GET /admin/realms/{realm}/
 //       ui-ext/sessions?first=0&max=10 over HTTP (fetch, one keep-alive

@@ -1,5 +1,5 @@
 // engine-actors: session ops through the real shard workers, against a raw
-// postMessage echo of the same batches (DESIGN.md §4: >= 0.7x).
+// postMessage echo of the same batches (docs/performance.md#targets: >= 0.7x).
 //
 // `actor_ops_per_s` (the contract metric, "2 workers, batched"): every shard
 // has WINDOW_BATCHES calls of engine.touchMany() with BATCH_COMMANDS_MAX ids
@@ -41,7 +41,7 @@ const DURATION_QUICK_S = 3;
 /** Segments per side: full runs alternate actor/echo twice, quick once. */
 const SEGMENTS_FULL = 2;
 const SEGMENTS_QUICK = 1;
-/** Batches in flight per shard (PERF-ANCHORS.md §2 measured 4 per worker). */
+/** Batches in flight per shard (docs/performance.md#messages-between-threads measured 4 per worker). */
 const WINDOW_BATCHES = 4;
 const WARMUP_S = 0.5;
 /** Creations in flight while filling the engine. */

@@ -1,4 +1,4 @@
-// engine-expiry: mass expiry of N sessions in virtual time (DESIGN.md §4:
+// engine-expiry: mass expiry of N sessions in virtual time (docs/performance.md#targets:
 // 1 M sessions in < 1 s of CPU, while concurrent ops keep a p99 < 5 ms).
 //
 // An Engine with 2 shards runs on a ManualClock. Two rounds, each on N fresh

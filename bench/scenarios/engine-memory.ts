@@ -1,4 +1,4 @@
-// engine-memory: bytes held per online session (DESIGN.md §4: <= 350 B with
+// engine-memory: bytes held per online session (docs/performance.md#targets: <= 350 B with
 // one client session; Redis holds 483 B, Keycloak 5-8 KB). Each store is built
 // in a fresh child process (bench/fixtures/memory-probe.ts) so that heaps and
 // leftovers of one measurement never mix with another's. The targets are

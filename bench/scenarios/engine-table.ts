@@ -1,7 +1,7 @@
 // engine-table: one shard's session table driven in-process through
 // ShardActor.execute (no threads, no codec), against a plain Map of
 // fixed-shape objects holding the same sessions under the same ids, both in
-// this process and measured alternately (DESIGN.md §4 rows 1-2).
+// this process and measured alternately (docs/performance.md#targets rows 1-2).
 //
 // Both sides pay for the command object a decoded frame would give the actor
 // (the actor's side builds it in the loop; the Map's side needs none), and both
@@ -113,12 +113,12 @@ function getActor(actor: ShardActor, ids: readonly string[], order: Int32Array, 
 
 // Baseline: a plain-object store answers a get by handing its stored object to
 // the encoder, so the fair equivalent of building a view is Map.get plus
-// reading every field the view carries, plus the validity rule of KEYCLOAK.md
-// §2.4 (idle with grace, max) that the actor evaluates for the session and its
+// reading every field the view carries, plus the validity rule of
+// docs/keycloak-semantics.md#validity-checks (idle with grace, max) that the actor evaluates for the session and its
 // client session. The actor also materialises a new view object (ip formatted
 // from its uint32, client list, clientsInvalid record) because its sessions
 // are not objects: that is the price of the compact layout, and this ratio
-// shows it (DESIGN.md §4 sets no target for it).
+// shows it (docs/performance.md#targets sets no target for it).
 function getMap(map: Map<string, PlainSession>, ids: readonly string[], order: Int32Array, count: number, now: number): number {
   let failed = 0;
   let acc = 0;

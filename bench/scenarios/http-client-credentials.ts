@@ -3,8 +3,8 @@
 // transient session: no session is stored, one access token is signed. The
 // baseline is the bare Fastify server issuing the same access token (same
 // claims, algorithm and body) with no realm, client or user lookup, run back
-// to back with the same connections and duration (no target in DESIGN.md
-// §4; the ratio shows what the facade costs beyond parsing and signing).
+// to back with the same connections and duration (no target in
+// docs/performance.md#targets; the ratio shows what the facade costs beyond parsing and signing).
 
 import { row, type Row, type Scenario } from '../lib/scenario.js';
 import { algorithmOf, bareRealm, startBareServer, type BareServer } from '../http/bare.js';

@@ -4,7 +4,7 @@
 // and its client session are still valid. Baseline: the bare Fastify server
 // verifying the same kind of token (same algorithm and claims) and echoing
 // its claims, with no session lookup, back to back with the same connections
-// and duration (no target in DESIGN.md §4).
+// and duration (no target in docs/performance.md#targets).
 //
 // A 200 with `"active":false` is a failure the status code hides: every body
 // is checked and such answers are reported as `introspect_errors_inactive`.

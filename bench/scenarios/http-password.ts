@@ -1,5 +1,5 @@
 // http-password: password grants over HTTP with PBKDF2-SHA512 at 210,000
-// iterations (DESIGN.md §4: >= 0.9x the PBKDF2 ceiling, and the event loop
+// iterations (docs/performance.md#targets: >= 0.9x the PBKDF2 ceiling, and the event loop
 // stays responsive while the hashes run).
 //
 //   login_rps                         vs the PBKDF2 ceiling: one core's

@@ -1,5 +1,5 @@
 // http-refresh: refresh_token grants over HTTP, against the two baselines of
-// DESIGN.md §4, each measured back to back with the same connections and
+// docs/performance.md#targets, each measured back to back with the same connections and
 // duration:
 //
 //   refresh_rps_es256 / _rs256   vs a bare Fastify server (bench/http/bare-server.ts,
@@ -32,7 +32,7 @@ import { httpBench, measureInterleaved, POOL_HASH_ITERATIONS, setupTarget, type 
 import { basicAuthorization, paths, type Target } from '../http/target.js';
 
 const NAME = 'http-refresh';
-/** PERF-ANCHORS.md §6: oidc-provider was measured with 2,000 grants holding offline refresh tokens. */
+/** docs/performance.md#peers-on-the-same-machine: oidc-provider was measured with 2,000 grants holding offline refresh tokens. */
 const PEER_GRANTS = 2000;
 
 interface RealmRun {

@@ -1,5 +1,5 @@
 // import-users: importing a Keycloak realm export of 100,000 users with
-// hashed pbkdf2-sha512 credentials (DESIGN.md: < 30 s; quick: 20,000 users,
+// hashed pbkdf2-sha512 credentials (docs/performance.md#targets: < 30 s; quick: 20,000 users,
 // the metric keeps its name and reports the size it ran in the log and the
 // results file).
 //
@@ -110,7 +110,7 @@ export const importUsers: Scenario = {
       await writeFile(join(realmDir, `${REALM}-realm.json`), text);
       log(`realm export with ${users.toLocaleString('en-US')} users: ${(text.length / 1024 ** 2).toFixed(0)} MB, generated in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
-      const parsed = parseOptions(['--data-dir', join(dir.path, 'data'), '--http-port', '0', '--management-port', '0', '--grpc-port', '0'], {});
+      const parsed = parseOptions(['--data-dir', join(dir.path, 'data'), '--http-port', '0', '--management-port', '0'], {});
       if (parsed.help) throw new Error('unexpected --help');
       // The node's info lines are kept: 'realm imported' carries the write phase's own ms.
       const seen: { writeMs: number | null } = { writeMs: null };

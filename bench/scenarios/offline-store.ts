@@ -1,4 +1,4 @@
-// offline-store: offline sessions (LRU over LMDB, KEYCLOAK.md §1.5) against
+// offline-store: offline sessions (LRU over LMDB, docs/keycloak-semantics.md#offline-sessions) against
 // the raw building blocks they are made of, each pair in the same run.
 //
 //   offline_create_ops_per_s    createSession + grantOffline through an
@@ -10,7 +10,7 @@
 //       trip for the online session, another for the grant, one transaction
 //       with the record, 3 index entries and 2 counter read-modify-writes,
 //       awaited until committed), so the ratio shows what all that costs; no
-//       target in DESIGN.md §4.
+//       target in docs/performance.md#targets.
 //   offline_hot_get_ops_per_s   OfflineStore.get of records in its cache.
 //       Measured on the shard side: an OfflineStore driven in-process on
 //       this thread with a real LmdbEnv (no worker messaging, which would

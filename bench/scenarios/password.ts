@@ -1,6 +1,6 @@
 // password: Keycloak password checks (PBKDF2-SHA512, 210,000 iterations,
 // 64-byte key) through PasswordHasher's worker pool, against what the cores
-// could do at best (DESIGN.md §4: >= 0.9x, event-loop p99 lag < 20 ms).
+// could do at best (docs/performance.md#targets: >= 0.9x, event-loop p99 lag < 20 ms).
 //
 // Baseline: crypto.pbkdf2Sync in a loop on the main thread, one core's rate,
 // times the pool size: perfect scaling with zero overhead.
@@ -14,7 +14,7 @@
 //
 // Full runs also log two comparisons that chose the design: the async
 // crypto.pbkdf2 (libuv's 4-thread pool) at the same concurrency, and pool
-// sizes 1, cores and cores + 1. On the 2-core VM of PERF-ANCHORS.md, in a
+// sizes 1, cores and cores + 1. On the 2-core VM of docs/performance.md#anchors, in a
 // stretch with no other job running (2026-11-23): pool of 2 14.2/s with
 // event-loop p99 1.3 ms, pool of 3 13.9/s p99 3.7 ms, pool of 1 6.8/s,
 // libuv 13.3/s p99 4.1 ms; the headline ratio was 0.91-0.96 (quick/full) with

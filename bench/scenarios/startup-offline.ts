@@ -1,6 +1,6 @@
 // startup-offline: start-up of a real node process on a data directory
 // holding 1,000,000 offline sessions, against the same start-up on the same
-// data without them (DESIGN.md §4: <= 1.5x). OfflineStore promises that
+// data without them (docs/performance.md#targets: <= 1.5x). OfflineStore promises that
 // start-up reads nothing of the offline sessions (they load on first use), so
 // the ratio should stay near 1 whatever their number.
 //
@@ -56,13 +56,12 @@ const READY_TIMEOUT_MS = 120_000;
 
 /** Spawns a node on `dataDir` and resolves with ms from spawn to /health/ready 200; the node is stopped after. */
 async function timedStart(dataDir: string, realmDir: string): Promise<number> {
-  const [httpPort, managementPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
+  const [httpPort, managementPort] = [await freePort(), await freePort()];
   const args = [
     '--data-dir', dataDir,
     '--import-realm', realmDir,
     '--http-port', String(httpPort),
     '--management-port', String(managementPort),
-    '--grpc-port', String(grpcPort),
     '--log-level', 'warn',
   ];
   const url = `http://127.0.0.1:${managementPort}/health/ready`;
@@ -89,7 +88,7 @@ async function timedStart(dataDir: string, realmDir: string): Promise<number> {
 
 /** Imports the realm directory into `dataDir` with an in-process node, as a first start would. */
 async function importOnce(dataDir: string, realmDir: string): Promise<void> {
-  const parsed = parseOptions(['--data-dir', dataDir, '--import-realm', realmDir, '--http-port', '0', '--management-port', '0', '--grpc-port', '0', '--log-level', 'silent'], {});
+  const parsed = parseOptions(['--data-dir', dataDir, '--import-realm', realmDir, '--http-port', '0', '--management-port', '0', '--log-level', 'silent'], {});
   if (parsed.help) throw new Error('unexpected --help');
   const node = await SessiondNode.start({ options: parsed.options, log: pino({ level: 'silent' }) });
   await node.stop();

@@ -76,7 +76,7 @@ const NAME_MATCHES_PER_PAGE = 16;
 /** Wheel entries fired between two clock checks of a time-bounded expiry turn. */
 const EXPIRY_STEP = 256;
 
-/** Realm attributes that move session deadlines (KEYCLOAK.md §2.3, §2.4). */
+/** Realm attributes that move session deadlines (docs/keycloak-semantics.md#expiry-formulas, #validity-checks). */
 const DEADLINE_KEYS: readonly (keyof RealmSessionSettings)[] = [
   'ssoSessionIdleTimeout',
   'ssoSessionMaxLifespan',
@@ -437,7 +437,7 @@ export class SessionTable {
     return this.#cChains.get(cs)?.get(key);
   }
 
-  /** Why the user session is invalid at `now` (KEYCLOAK.md §2.4), or null. */
+  /** Why the user session is invalid at `now` (docs/keycloak-semantics.md#validity-checks), or null. */
   sessionInvalidReason(slot: number, now: number): InvalidReason | null {
     const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!;
     return userSessionInvalidReason(realm.settings, this.#times(slot), false, now, this.#graceSeconds);

@@ -23,6 +23,7 @@ export interface NodeOptions {
   peers: string[];
   owners: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logFormat: 'json' | 'pretty';
 }
 
 type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level' | 'choice';
@@ -38,9 +39,19 @@ interface OptionSpec {
   max?: number;
   /** The values a 'choice' option accepts. */
   choices?: readonly string[];
+  /**
+   * Options of a part that is not built yet: parsed and validated (so their
+   * plumbing stays ready), left out of --help and docs, and refused when given,
+   * since an accepted option must do something. Clear it when the part lands.
+   */
+  inactive?: string;
 }
 
+/** Why the cluster options are refused until cluster replication lands. */
+const CLUSTER_NOT_BUILT = 'cluster replication is not built yet: sessiond runs as a single node';
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_FORMATS = ['json', 'pretty'] as const;
 
 /** Shards: one per core, as the shards and the main thread share the cores anyway. */
 export function defaultShards(): number {
@@ -58,11 +69,12 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'offlineCacheEntries', flag: '--offline-cache-entries', kind: 'count', defaultValue: () => 10_000, min: 0, max: 100_000_000, describe: 'offline sessions kept in memory per node (LRU over LMDB)' },
   { key: 'durability', flag: '--durability', kind: 'choice', choices: ['journal', 'snapshot'], defaultValue: () => 'journal', describe: 'online sessions on disk: journal (every answered login, logout and rotation survives a kill -9) or snapshot (written at graceful shutdown only)' },
   { key: 'hostname', flag: '--hostname', kind: 'url', defaultValue: () => null, describe: 'public base URL used in token issuers (default: taken from each request)' },
-  { key: 'nodeId', flag: '--node-id', kind: 'string', defaultValue: () => 'node-1', describe: 'this node\'s name in a cluster' },
-  { key: 'grpcPort', flag: '--grpc-port', kind: 'port', defaultValue: () => 50051, describe: 'cluster gRPC port' },
-  { key: 'peers', flag: '--peers', kind: 'peers', defaultValue: () => [], describe: 'cluster seeds as host:port,host:port (empty: a single node)' },
-  { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is primary)' },
+  { key: 'nodeId', flag: '--node-id', kind: 'string', defaultValue: () => 'node-1', describe: 'this node\'s name, the `node` field of every log line' },
+  { key: 'grpcPort', flag: '--grpc-port', kind: 'port', defaultValue: () => 50051, describe: 'cluster gRPC port', inactive: CLUSTER_NOT_BUILT },
+  { key: 'peers', flag: '--peers', kind: 'peers', defaultValue: () => [], describe: 'cluster seeds as host:port,host:port (empty: a single node)', inactive: CLUSTER_NOT_BUILT },
+  { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is primary)', inactive: CLUSTER_NOT_BUILT },
   { key: 'logLevel', flag: '--log-level', kind: 'level', defaultValue: () => 'info', describe: `log level: ${LOG_LEVELS.join(', ')}` },
+  { key: 'logFormat', flag: '--log-format', kind: 'choice', choices: LOG_FORMATS, defaultValue: () => 'json', describe: 'json (one JSON object per line, for log collectors) or pretty (coloured lines for a terminal, by pino-pretty)' },
 ]);
 
 export function envName(flag: string): string {
@@ -126,6 +138,11 @@ function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[key
 
 export type ParseResult = { help: true } | { help: false; options: NodeOptions };
 
+/** The options a user can set today: --help, docs/configuration.md and the parser's refusal agree on them. */
+export function activeOptionSpecs(): readonly OptionSpec[] {
+  return OPTION_SPECS.filter((s) => s.inactive === undefined);
+}
+
 /** Parses flags (`--x value` or `--x=value`) over environment variables over defaults. */
 export function parseOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {
   const byFlag = new Map(OPTION_SPECS.map((s) => [s.flag, s]));
@@ -152,16 +169,18 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   for (const spec of OPTION_SPECS) {
     const flagValue = fromFlags.get(spec.key);
     const envValue = env[envName(spec.flag)];
+    if (spec.inactive !== undefined) {
+      if (flagValue !== undefined) throw new ConfigError(`option ${spec.flag} is not available: ${spec.inactive}`);
+      if (envValue !== undefined && envValue !== '') throw new ConfigError(`${envName(spec.flag)} is not available: ${spec.inactive}`);
+    }
     if (flagValue !== undefined) options[spec.key] = convert(spec, flagValue, spec.flag);
     else if (envValue !== undefined && envValue !== '') options[spec.key] = convert(spec, envValue, envName(spec.flag));
     else options[spec.key] = spec.defaultValue();
   }
   const result = options as unknown as NodeOptions;
-  const ports = [
-    ['--http-port', result.httpPort],
-    ['--management-port', result.managementPort],
-    ['--grpc-port', result.grpcPort],
-  ] as const;
+  const ports = activeOptionSpecs()
+    .filter((s) => s.kind === 'port')
+    .map((s) => [s.flag, result[s.key] as number] as const);
   for (let a = 0; a < ports.length; a++) {
     for (let b = a + 1; b < ports.length; b++) {
       if (ports[a]![1] !== 0 && ports[a]![1] === ports[b]![1]) {
@@ -176,12 +195,12 @@ export function helpText(): string {
   const lines = [
     'Usage: npm start -- [options]      (or: node dist/src/main.js [options])',
     '',
-    'sessiond: a clustered, in-memory single-sign-on session engine speaking Keycloak\'s protocols.',
+    'sessiond: an in-memory single-sign-on session engine speaking Keycloak\'s protocols (one node; cluster replication is not built yet).',
     'Every option is also an environment variable (--http-port <-> SESSIOND_HTTP_PORT); flags win.',
     '',
     'Options:',
   ];
-  for (const spec of OPTION_SPECS) {
+  for (const spec of activeOptionSpecs()) {
     const def = spec.defaultValue();
     const shown = def === null ? 'none' : Array.isArray(def) ? (def.length === 0 ? 'none' : def.join(',')) : String(def);
     lines.push(`  ${(spec.flag + ' <value>').padEnd(32)}${spec.describe}`);
@@ -193,5 +212,6 @@ export function helpText(): string {
   lines.push('  SESSIOND_BOOTSTRAP_ADMIN_USERNAME / SESSIOND_BOOTSTRAP_ADMIN_PASSWORD   master-realm admin (default admin/admin)');
   lines.push('');
   lines.push('Invalid configuration exits with status 2 and one line naming the option.');
+  lines.push('Documentation: README.md and docs/configuration.md.');
   return lines.join('\n');
 }

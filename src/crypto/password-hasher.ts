@@ -32,7 +32,7 @@
 // argon2 (300) > pbkdf2-sha512 (200) > pbkdf2-sha256 (100) > pbkdf2 (-100).
 // Keycloak 24 had no argon2, so its default was pbkdf2-sha512; 25+ defaults
 // to argon2 unless in FIPS mode. sessiond implements the PBKDF2 family only
-// (DESIGN.md §2), so its default is pbkdf2-sha512 at 210,000 and a policy
+// (docs/durability.md#realm-import), so its default is pbkdf2-sha512 at 210,000 and a policy
 // naming anything else is refused with a RangeError rather than silently
 // hashed another way.
 //
@@ -45,7 +45,7 @@
 // copies those three fields over.
 //
 // Why a pool. One PBKDF2-SHA512 hash at 210,000 iterations is ~100 ms of CPU
-// here (PERF-ANCHORS.md §1). On the event loop each login would stall every
+// here (docs/performance.md#token-signing). On the event loop each login would stall every
 // other request for that long. crypto.pbkdf2 (async) moves it to libuv's
 // threadpool, which is shared with fs and dns and has 4 threads by default:
 // on 2 cores that is 4 hashes fighting the event loop for 2 CPUs. A

@@ -1,4 +1,4 @@
-// User events and admin events (KEYCLOAK.md §7), stored in LMDB when the realm
+// User events and admin events (docs/keycloak-semantics.md#events), stored in LMDB when the realm
 // enables them and kept `eventsExpiration` seconds. Keys are
 // [realmId, time ms, sequence], so a realm's events are one ordered range:
 // queries walk it newest first, expiry deletes its oldest end in bounded

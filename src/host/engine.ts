@@ -53,7 +53,7 @@ export interface EngineObserver {
 export interface EngineOptions {
   /** Shard workers on this node. */
   shards: number;
-  /** Idle grace window in seconds (KEYCLOAK.md §2.4), default 120. */
+  /** Idle grace window in seconds (docs/keycloak-semantics.md#validity-checks), default 120. */
   idleGraceSeconds?: number;
   /** Where `now` comes from; a ManualClock with clockMode 'manual' runs expiry in virtual time. */
   clock?: Clock;
@@ -302,7 +302,7 @@ export class Engine extends EventEmitter {
 
   /**
    * Creates or updates a client's session overrides from its Keycloak
-   * attributes (KEYCLOAK.md §2.2) and not-before.
+   * attributes (docs/keycloak-semantics.md#client-attributes) and not-before.
    */
   async putClient(
     realmId: string,
@@ -332,7 +332,7 @@ export class Engine extends EventEmitter {
   }
 
   // -------------------------------------------------------------------------
-  // Not-before (KEYCLOAK.md §3)
+  // Not-before (docs/keycloak-semantics.md#not-before-revocation)
 
   async setRealmNotBefore(realmId: string, notBefore: number): Promise<void> {
     const realm = this.#requireRealm(realmId);
@@ -486,7 +486,7 @@ export class Engine extends EventEmitter {
     return out;
   }
 
-  /** The session with its validity (KEYCLOAK.md §2.4) now, or null when it does not exist. */
+  /** The session with its validity (docs/keycloak-semantics.md#validity-checks) now, or null when it does not exist. */
   async getSession(sessionId: string): Promise<SessionGetResult | null> {
     const partition = partitionOfSession(sessionId);
     if (partition < 0) return null;
@@ -577,7 +577,7 @@ export class Engine extends EventEmitter {
   }
 
   /**
-   * The realm-wide session search of KEYCLOAK.md §5.3 (ui-ext), paged inside
+   * The realm-wide session search of docs/keycloak-semantics.md#admin-session-endpoints (ui-ext), paged inside
    * the engine: each shard walks its sessions in creation order and stops after
    * first + max matches, and the pages merge by start time. Cost grows with the
    * page, not with the number of sessions.
@@ -665,7 +665,7 @@ export class Engine extends EventEmitter {
   }
 
   // -------------------------------------------------------------------------
-  // Offline sessions (KEYCLOAK.md §1.5): same id as the online session; in LMDB
+  // Offline sessions (docs/keycloak-semantics.md#offline-sessions): same id as the online session; in LMDB
 
   get persistent(): boolean {
     return this.#env !== null;

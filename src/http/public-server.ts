@@ -12,6 +12,7 @@ import { EngineError } from '../errors.js';
 import type { FacadeContext } from './context.js';
 import { OAuthError } from './oidc/oauth-error.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
+import { registerLanding } from './landing.js';
 import { registerTokenEndpoint } from './oidc/token-endpoint.js';
 import { registerTokenEndpoints } from './oidc/token-endpoints.js';
 import { registerBrowserEndpoints } from './oidc/browser/register-browser-endpoints.js';
@@ -80,6 +81,9 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
   });
 
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not_found', error_description: 'Not found' }));
+
+  // `/` and `/admin/`: where to go from here (no console is served).
+  registerLanding(app, ctx);
 
   // The admin API (its own body parsing, authentication and error shapes).
   registerAdminRoutes(app, ctx);

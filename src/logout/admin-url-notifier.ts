@@ -1,4 +1,4 @@
-// Keycloak's legacy adapter notifications (KEYCLOAK.md §3, §4.3): a signed JWS
+// Keycloak's legacy adapter notifications (docs/keycloak-semantics.md#not-before-revocation, #what-clients-receive): a signed JWS
 // POSTed as text to `<adminUrl>/k_push_not_before` (push-revocation) or
 // `<adminUrl>/k_logout` (logout-all), with
 // `{id, expiration: now+30, resource: clientId, action, notBefore}`. The

@@ -1,4 +1,4 @@
-// OIDC back-channel logout (KEYCLOAK.md §4.3): when a user session ends by
+// OIDC back-channel logout (docs/keycloak-semantics.md#what-clients-receive): when a user session ends by
 // logout, admin delete, user logout or a session limit, every client of the
 // session with a `backchannel.logout.url` receives a POSTed `logout_token`.
 // Delivery happens off the request path: a bounded queue, a few concurrent

@@ -1,4 +1,4 @@
-// OfflineStore: one shard's offline sessions (KEYCLOAK.md §1.5), written
+// OfflineStore: one shard's offline sessions (docs/keycloak-semantics.md#offline-sessions), written
 // through to LMDB with a bounded LRU of hot records in front. Owner: the shard
 // actor; it only ever touches the partitions its shard owns, so no two
 // threads write the same keys and counters need no cross-thread locking.
@@ -182,7 +182,7 @@ export class OfflineStore {
   /**
    * Creates the offline copy of an online session (same id) or bumps its idle
    * clock, and adds the client's offline client session if missing
-   * (KEYCLOAK.md §1.5). Resolves once LMDB has committed.
+   * (docs/keycloak-semantics.md#offline-sessions). Resolves once LMDB has committed.
    */
   async grant(online: SessionView, clientUuid: string, scope: string, now: number, partition: number): Promise<OfflineSessionRecord> {
     let record = this.get(online.id);

@@ -162,7 +162,7 @@ export interface SessionTouchCommand { op: typeof OP.sessionTouch; id: string; n
 export interface SessionGetCommand { op: typeof OP.sessionGet; id: string; now: number }
 export interface SessionGetResult {
   session: SessionView;
-  /** null when valid (KEYCLOAK.md §2.4), else the failing rule. */
+  /** null when valid (docs/keycloak-semantics.md#validity-checks), else the failing rule. */
   invalid: string | null;
   /** Per client UUID: null when valid, else `idle` or `max`. */
   clientsInvalid: Record<string, string | null>;
@@ -224,7 +224,7 @@ export interface RevokeResult {
 }
 export interface CountFilterCommand { op: typeof OP.countFilter; realm: string; filter: SessionFilter }
 
-// Offline sessions (KEYCLOAK.md §1.5): same id as the online session they came from.
+// Offline sessions (docs/keycloak-semantics.md#offline-sessions): same id as the online session they came from.
 export interface OfflineGrantCommand {
   op: typeof OP.offlineGrant;
   /** The online session whose offline copy is created (or whose copy's idle clock moves). */

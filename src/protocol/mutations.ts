@@ -27,7 +27,7 @@ export interface SessionCreatedMutation extends SessionFields {
   partition: number;
 }
 
-/** A client session joins a user session, or an existing one restarts (KEYCLOAK.md §1.2 restartClientSession). */
+/** A client session joins a user session, or an existing one restarts (docs/keycloak-semantics.md#client-sessions restartClientSession). */
 export interface ClientAttachedMutation {
   k: typeof MUTATION.clientAttached;
   id: string;

@@ -67,7 +67,7 @@ export interface ClientRecord {
   fullScopeAllowed: boolean;
   defaultClientScopes: string[];
   optionalClientScopes: string[];
-  /** KEYCLOAK.md §2.2 string attributes (timeouts, back-channel logout URL, PKCE, ...). */
+  /** docs/keycloak-semantics.md#client-attributes string attributes (timeouts, back-channel logout URL, PKCE, ...). */
   attributes: Record<string, string>;
   /** Epoch s, 0 = none. */
   notBefore: number;

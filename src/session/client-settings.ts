@@ -1,5 +1,5 @@
 // Client attributes that override realm session and token values
-// (KEYCLOAK.md §2.2). Keycloak keeps them as strings in
+// (docs/keycloak-semantics.md#client-attributes). Keycloak keeps them as strings in
 // ClientRepresentation.attributes and parses them where they are used; the
 // parsing rules below copy those call sites (Keycloak 26.x):
 //

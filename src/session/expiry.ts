@@ -1,5 +1,5 @@
 // When a session expires: Keycloak's SessionExpirationUtils / RealmExpiration
-// formulas (KEYCLOAK.md §2.3), in int epoch seconds. Every function is pure;
+// formulas (docs/keycloak-semantics.md#expiry-formulas), in int epoch seconds. Every function is pure;
 // `NEVER` (-1) stands for "no max", as in Keycloak.
 //
 //   idle   = ssoSessionIdleTimeout   (≤0 → 1800)      rmIdle = max(idle, ssoSessionIdleTimeoutRememberMe)

@@ -1,4 +1,4 @@
-// Not-before revocation policy (KEYCLOAK.md §3). A token whose `iat` is before
+// Not-before revocation policy (docs/keycloak-semantics.md#not-before-revocation). A token whose `iat` is before
 // the applicable not-before is "Stale token". All values are epoch seconds,
 // 0 meaning "none".
 

@@ -1,4 +1,4 @@
-// Realm attributes that govern sessions and tokens (KEYCLOAK.md §2.1), with
+// Realm attributes that govern sessions and tokens (docs/keycloak-semantics.md#realm-timeouts), with
 // Keycloak's defaults for a new realm. All values are int seconds unless the
 // name says otherwise; Keycloak's RealmRepresentation uses the same names and
 // units, so they cross the admin API unchanged.

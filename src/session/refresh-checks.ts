@@ -1,5 +1,5 @@
 // The refresh_token grant's checks in Keycloak 26.x's order, with its exact
-// error_description strings (KEYCLOAK.md §6.2, §2.4, §2.8, §3). Order matters
+// error_description strings (docs/keycloak-semantics.md#grants, #validity-checks, #refresh-token-rotation, #not-before-revocation). Order matters
 // on the wire: a token that is both expired and replayed must say "Token is
 // not active", not "Maximum allowed refresh token reuse exceeded".
 //

@@ -1,4 +1,4 @@
-// Refresh-token rotation and reuse detection (KEYCLOAK.md §2.8, Keycloak 25+;
+// Refresh-token rotation and reuse detection (docs/keycloak-semantics.md#refresh-token-rotation, Keycloak 25+;
 // TokenManager.validateTokenReuse / validateTokenReuseForRefresh and
 // AccessTokenResponseBuilder.generateRefreshToken in 26.x).
 // With realm `revokeRefreshToken` on, each token chain (claim `reuse_id`, a

@@ -1,4 +1,4 @@
-// Per-user session limits (KEYCLOAK.md §8.5, authenticator
+// Per-user session limits (docs/keycloak-semantics.md#session-limits, authenticator
 // `user-session-limits`, UserSessionLimitsAuthenticator in Keycloak 26.x).
 // Checked when a login is about to create a session for a client. The realm
 // limit counts all of the user's online sessions in the realm, the client

@@ -1,4 +1,4 @@
-// Token lifetimes (KEYCLOAK.md §2.5, TokenManager.getTokenExpiration and
+// Token lifetimes (docs/keycloak-semantics.md#token-lifetimes, TokenManager.getTokenExpiration and
 // AccessTokenResponseBuilder.getExpiration in Keycloak 26.x): access-token
 // `exp`, and refresh-token `exp` computed after the clocks moved to the
 // token's `iat`. Keycloak does this arithmetic in milliseconds and floors to

@@ -1,5 +1,5 @@
 // Is a session still valid? Keycloak's AuthenticationManager.isSessionValid and
-// isClientSessionValid (KEYCLOAK.md §2.4), with its strict comparisons:
+// isClientSessionValid (docs/keycloak-semantics.md#validity-checks), with its strict comparisons:
 //
 //   user:    valid ⇔ not (rememberMe ∧ ¬realm.rememberMe)
 //                   ∧ not (note identity_provider names a deleted IdP)

@@ -1,4 +1,4 @@
-// Time is injected (STYLE.md rule 10). SystemClock is the only code in
+// Time is injected (docs/code-style.md rule 10). SystemClock is the only code in
 // sessiond that reads the wall clock; everything else takes a Clock, so tests
 // drive expiry in virtual time with one ManualClock and no sleeps.
 //

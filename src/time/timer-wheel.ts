@@ -1,7 +1,7 @@
 // TimerWheel: a hierarchical timing wheel (Varghese & Lauck) with a one-second
 // tick, holding one deadline per small integer id. A shard actor keeps one entry
 // per session slot in it, at min(idle deadline + grace, max deadline)
-// (DESIGN.md §2), and asks it every turn which sessions are due.
+// (docs/architecture.md#expiry-one-wheel-entry-per-session-lazy-re-arm), and asks it every turn which sessions are due.
 //
 // Design
 // ------
@@ -77,7 +77,7 @@
 // Ownership contract
 // ------------------
 // One owner: the actor loop that created the wheel is the only code that calls
-// it (STYLE.md rule 8). There is no locking and the wheel never reads a clock;
+// it (docs/code-style.md rule 8). There is no locking and the wheel never reads a clock;
 // the owner passes the time in. advance() is not re-entrant: calling it from
 // inside onExpire throws. Inside onExpire the owner may schedule or cancel any
 // id, including the one firing, which is already unscheduled when its callback
@@ -130,7 +130,7 @@ export const WHEEL_CAPACITY_DEFAULT = 1024;
 // Entries one bounded advance() call may move down a level. A move costs about
 // what a firing does, one dependent cache miss with random ids: 30-130 ns
 // measured on a busy shared 2-core VM, so 16384 moves take 0.5-2 ms of CPU and
-// a turn stays inside the 5 ms p99 target of DESIGN.md §4 even when one slot
+// a turn stays inside the 5 ms p99 target of docs/performance.md#targets even when one slot
 // holds a million sessions (unbounded, that slot took 30-135 ms in one call).
 export const WHEEL_CASCADE_BATCH_MAX = 16_384;
 

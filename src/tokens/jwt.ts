@@ -2,7 +2,7 @@
 // KeyObjects. Written by hand on purpose: measured on this machine class, a
 // compact JWT signed with crypto.sign costs the signature plus a few µs of
 // JSON and base64url, while jose's SignJWT goes through WebCrypto and is
-// 4–30× slower per token (PERF-ANCHORS.md §1). jose is still used for JWK
+// 4–30× slower per token (docs/performance.md#token-signing). jose is still used for JWK
 // import/export and by the tests to verify what this module signs.
 //
 // Safety rules of verification: the algorithm comes from OUR key, never from

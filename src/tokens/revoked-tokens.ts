@@ -1,5 +1,5 @@
 // Revoked access-token ids (RFC 7009 revocation of an access token,
-// KEYCLOAK.md §3/§6.5): kept until the token would have expired anyway, in
+// docs/keycloak-semantics.md#not-before-revocation, #introspection-revocation-userinfo): kept until the token would have expired anyway, in
 // LMDB so that a restart does not un-revoke them (Keycloak 26 persists them
 // too), and in a Map on the main thread for the checks on every
 // introspection and userinfo call.

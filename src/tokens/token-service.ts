@@ -1,5 +1,5 @@
 // TokenService: Keycloak-shaped access, ID and refresh tokens, and the token
-// response around them (KEYCLOAK.md §2.5, §6.2, §6.3). Claims appear in
+// response around them (docs/keycloak-semantics.md#token-lifetimes, #grants, #token-claims). Claims appear in
 // Keycloak's order so that a client comparing decoded tokens side by side
 // sees the same thing. Access and ID tokens are signed with the realm's
 // default algorithm (RS256, ES256 or EdDSA); refresh tokens with the realm's

@@ -5,7 +5,7 @@
 // argument and environment tables.
 
 import test, { type ExecutionContext } from 'ava';
-import { ConfigError, OPTION_SPECS, defaultShards, envName, helpText, parseOptions, type NodeOptions } from '../../src/config/options.js';
+import { ConfigError, OPTION_SPECS, activeOptionSpecs, defaultShards, envName, helpText, parseOptions, type NodeOptions } from '../../src/config/options.js';
 
 function parse(argv: string[], env: Record<string, string> = {}): NodeOptions {
   const result = parseOptions(argv, env);
@@ -38,6 +38,7 @@ test('defaults match the documented ones', (t) => {
     peers: [],
     owners: 2,
     logLevel: 'info',
+    logFormat: 'json',
   });
   t.true(defaultShards() >= 1);
 });
@@ -47,7 +48,7 @@ test('every option is a flag and a SESSIOND_ variable', (t) => {
   t.is(envName('--idle-grace-seconds'), 'SESSIOND_IDLE_GRACE_SECONDS');
   const flags = OPTION_SPECS.map((s) => s.flag);
   t.is(new Set(flags).size, flags.length);
-  for (const flag of ['--http-port', '--management-port', '--host', '--data-dir', '--import-realm', '--shards', '--idle-grace-seconds', '--offline-cache-entries', '--hostname', '--node-id', '--grpc-port', '--peers', '--owners', '--log-level']) {
+  for (const flag of ['--http-port', '--management-port', '--host', '--data-dir', '--import-realm', '--shards', '--idle-grace-seconds', '--offline-cache-entries', '--hostname', '--node-id', '--log-level', '--log-format']) {
     t.true(flags.includes(flag), flag);
   }
 });
@@ -66,40 +67,34 @@ test('flags (both spellings) win over variables, variables over defaults', (t) =
 test('values are converted: ports, counts, paths, URLs, peers, levels', (t) => {
   const o = parse([
     '--host', '0.0.0.0', '--data-dir', '/var/lib/sessiond', '--import-realm', './realms', '--hostname', 'https://sso.example.com/',
-    '--peers', 'a.example:50051, [::1]:50052,10.0.0.3:7', '--owners', '3', '--node-id', 'n-2', '--offline-cache-entries', '0',
-    '--management-port', '0', '--log-level', 'silent', '--idle-grace-seconds', '86400',
+    '--node-id', 'n-2', '--offline-cache-entries', '0',
+    '--management-port', '0', '--log-level', 'silent', '--idle-grace-seconds', '86400', '--log-format', 'pretty',
   ]);
   t.is(o.host, '0.0.0.0');
   t.is(o.dataDir, '/var/lib/sessiond');
   t.is(o.importRealm, './realms');
   t.is(o.hostname, 'https://sso.example.com', 'trailing slash removed');
-  t.deepEqual(o.peers, ['a.example:50051', '[::1]:50052', '10.0.0.3:7']);
-  t.is(o.owners, 3);
   t.is(o.nodeId, 'n-2');
   t.is(o.offlineCacheEntries, 0);
   t.is(o.managementPort, 0);
   t.is(o.logLevel, 'silent');
   t.is(o.idleGraceSeconds, 86400);
-  t.deepEqual(parse(['--peers', '']).peers, [], 'no peers: a single node');
+  t.is(o.logFormat, 'pretty');
 });
 
 test('invalid values are refused naming the option', (t) => {
   refused(t, ['--http-port', 'abc'], {}, '--http-port');
   refused(t, ['--http-port', '65536'], {}, '--http-port');
   refused(t, ['--http-port', '-1'], {}, '--http-port');
-  refused(t, ['--grpc-port', '1.5'], {}, '--grpc-port');
   refused(t, ['--shards', '0'], {}, '--shards');
   refused(t, ['--shards', '257'], {}, '--shards');
   refused(t, ['--shards', 'two'], {}, '--shards');
-  refused(t, ['--owners', '0'], {}, '--owners');
   refused(t, ['--idle-grace-seconds', '-5'], {}, '--idle-grace-seconds');
   refused(t, ['--idle-grace-seconds', '86401'], {}, '--idle-grace-seconds');
   refused(t, ['--durability', 'fsync'], {}, '--durability');
   refused(t, ['--hostname', 'sso.example.com'], {}, '--hostname');
   refused(t, ['--hostname', 'ftp://sso.example.com'], {}, '--hostname');
-  refused(t, ['--peers', 'nohost'], {}, '--peers');
-  refused(t, ['--peers', 'a:0'], {}, '--peers');
-  refused(t, ['--peers', 'a:70000'], {}, '--peers');
+  refused(t, ['--log-format', 'xml'], {}, '--log-format');
   refused(t, ['--log-level', 'loud'], {}, '--log-level');
   refused(t, ['--data-dir', '  '], {}, '--data-dir');
   refused(t, ['--node-id='], {}, '--node-id');
@@ -117,9 +112,9 @@ test('unknown flags, stray arguments and missing values are refused naming them'
 
 test('two services on one port are refused; port 0 (any free port) may repeat', (t) => {
   refused(t, ['--http-port', '9000'], {}, '--management-port');
-  refused(t, ['--grpc-port', '8080'], {}, '--grpc-port');
-  const o = parse(['--http-port', '0', '--management-port', '0', '--grpc-port', '0']);
-  t.deepEqual([o.httpPort, o.managementPort, o.grpcPort], [0, 0, 0]);
+  refused(t, ['--management-port', '8080'], {}, '--http-port');
+  const o = parse(['--http-port', '0', '--management-port', '0']);
+  t.deepEqual([o.httpPort, o.managementPort], [0, 0]);
 });
 
 test('--help and -h ask for help wherever they appear', (t) => {
@@ -127,9 +122,22 @@ test('--help and -h ask for help wherever they appear', (t) => {
   t.deepEqual(parseOptions(['--shards', '2', '-h'], {}), { help: true });
 });
 
+test('cluster options are refused until cluster replication lands, as flags and as variables', (t) => {
+  for (const flag of ['--grpc-port', '--peers', '--owners']) {
+    refused(t, [flag, '1'], {}, flag);
+    refused(t, [`${flag}=1`], {}, 'cluster replication is not built yet');
+    refused(t, [], { [envName(flag)]: '1' }, envName(flag));
+  }
+  t.is(parse([], { SESSIOND_PEERS: '' }).peers.length, 0, 'an empty variable is unset');
+  const inactive = OPTION_SPECS.filter((s) => !activeOptionSpecs().includes(s)).map((s) => s.flag);
+  t.deepEqual(inactive, ['--grpc-port', '--peers', '--owners']);
+  const help = helpText();
+  for (const flag of inactive) t.false(help.includes(flag), `--help does not offer ${flag}`);
+});
+
 test('the help text lists every flag with its variable and default', (t) => {
   const text = helpText();
-  for (const spec of OPTION_SPECS) {
+  for (const spec of activeOptionSpecs()) {
     t.true(text.includes(spec.flag), spec.flag);
     t.true(text.includes(envName(spec.flag)), envName(spec.flag));
   }

@@ -344,7 +344,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
   const argv = [
     '--http-port', String(options.httpPort ?? 0),
     '--management-port', String(options.managementPort ?? 0),
-    '--grpc-port', '0',
     '--host', '127.0.0.1',
     '--data-dir', dataDir,
     '--shards', String(options.shards ?? 2),

@@ -1,4 +1,4 @@
-// The naive twin of src/time/timer-wheel.ts (STYLE.md rule 18; Kafka's
+// The naive twin of src/time/timer-wheel.ts (docs/code-style.md rule 18; Kafka's
 // MockTimer): the same API over a Map from id to deadline, written to be
 // obviously correct rather than fast. advance() rescans the whole map before
 // every firing and fires the smallest due deadline, so it is O(n) per fired

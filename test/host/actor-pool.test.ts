@@ -1,4 +1,4 @@
-// Goal: the shard actors behave as DESIGN.md §2 promises, with two real
+// Goal: the shard actors behave as docs/architecture.md promises, with two real
 // worker threads: sessions route by partition (a user's sessions all live on
 // shard partitionOf(realm, user) % 2, and a session id names its partition),
 // per-user work and realm-wide merges span both shards, a command that

@@ -566,7 +566,7 @@ test('countByFilter and revokeByFilter: ipIn, client and lastAccessBefore across
 });
 
 // ---------------------------------------------------------------------------
-// Session limits (KEYCLOAK.md §8.5)
+// Session limits (docs/keycloak-semantics.md#session-limits)
 
 test('realm session limit with "deny" refuses one more session with ERR_SESSION_LIMIT', async (t) => {
   const { engine } = await demoRealm(t);

@@ -1,5 +1,5 @@
 // Offline sessions through the real engine (two shard workers) on real LMDB
-// files in a temp dir: KEYCLOAK.md §1.5 and the durability promises of the
+// files in a temp dir: docs/keycloak-semantics.md#offline-sessions and the durability promises of the
 // durable-state issue.
 
 import test from 'ava';

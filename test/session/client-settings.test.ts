@@ -1,4 +1,4 @@
-// KEYCLOAK.md §2.2: client attributes, parsed the way Keycloak 26.x's call
+// docs/keycloak-semantics.md#client-attributes: client attributes, parsed the way Keycloak 26.x's call
 // sites parse them (SessionExpirationUtils.getClientAttributeTimeout,
 // TokenManager.getTokenExpiration, OIDCAdvancedConfigWrapper).
 import test from 'ava';

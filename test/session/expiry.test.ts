@@ -1,4 +1,4 @@
-// KEYCLOAK.md §2.3: every expiry formula (SessionExpirationUtils /
+// docs/keycloak-semantics.md#expiry-formulas: every expiry formula (SessionExpirationUtils /
 // RealmExpiration), one table row per formula and branch. Each row computes
 // a value with the rules and compares it with the number the spec gives.
 import test from 'ava';

@@ -1,4 +1,4 @@
-// KEYCLOAK.md §3: not-before revocation. Check = iat < notBefore ⇒ stale;
+// docs/keycloak-semantics.md#not-before-revocation: not-before revocation. Check = iat < notBefore ⇒ stale;
 // the client check uses the min rule (TokenManager.NotBeforeCheck.forModel).
 import test from 'ava';
 import {

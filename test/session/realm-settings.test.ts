@@ -1,4 +1,4 @@
-// KEYCLOAK.md §2.1: realm attributes and their defaults for a new realm.
+// docs/keycloak-semantics.md#realm-timeouts: realm attributes and their defaults for a new realm.
 // Values are stored as given; the "≤ 0 means default" rules apply where the
 // values are used (§2.3, tested in expiry.test.ts).
 import test from 'ava';

@@ -1,4 +1,4 @@
-// KEYCLOAK.md §6.2 refresh errors, in Keycloak 26.x's order (§2.4 session
+// docs/keycloak-semantics.md#grants refresh errors, in Keycloak 26.x's order (§2.4 session
 // validity, §2.8 reuse, §3 not-before feed into it). Each row breaks one or
 // more facts of an otherwise valid refresh and names the first check that
 // must fail, with its exact error_description.

@@ -1,4 +1,4 @@
-// KEYCLOAK.md §2.8: refresh-token rotation and reuse detection (Keycloak 25+
+// docs/keycloak-semantics.md#refresh-token-rotation: refresh-token rotation and reuse detection (Keycloak 25+
 // per-reuse_id chains). Each scenario replays a sequence of refresh requests
 // against chains stored by refreshChainKey(reuse_id), as a client session
 // stores them, and checks every answer against Keycloak's exact strings.

@@ -1,4 +1,4 @@
-// KEYCLOAK.md §8.5: the user-session count limiter
+// docs/keycloak-semantics.md#session-limits: the user-session count limiter
 // (UserSessionLimitsAuthenticator, Keycloak 26.x). Deny vs terminate-oldest,
 // realm checked before client, client-limit victims removed before realm
 // victims, "oldest" = lowest lastSessionRefresh, and re-authentication inside

@@ -1,4 +1,4 @@
-// KEYCLOAK.md §2.5 (and §2.2 for `access.token.lifespan`): access-token and
+// docs/keycloak-semantics.md#token-lifetimes (and §2.2 for `access.token.lifespan`): access-token and
 // refresh-token `exp`, as TokenManager computes them in Keycloak 26.x.
 import test from 'ava';
 import {

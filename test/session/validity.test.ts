@@ -1,4 +1,4 @@
-// KEYCLOAK.md §2.4: validity checks with strict comparisons at the exact
+// docs/keycloak-semantics.md#validity-checks: validity checks with strict comparisons at the exact
 // boundaries (expiry − 1, expiry, expiry + 1), with grace 0 (Keycloak 26
 // persistent sessions) and 120 (volatile mode, sessiond's default). The grace
 // widens idle checks only, for user AND client sessions; never max checks.

@@ -1,6 +1,6 @@
 // Micro benchmark of TimerWheel at the scale of one big shard: schedule,
 // reschedule and cancel 1 M ids, and expire 1 M entries in virtual time, the
-// "mass expiry of 1 M sessions" row of DESIGN.md §4 (< 1 s CPU in total, of
+// "mass expiry of 1 M sessions" row of docs/performance.md#targets (< 1 s CPU in total, of
 // which the wheel should be a small part).
 //
 //   npx tsc -p . && node dist/bench/micro/time/timer-wheel.bench.js [rounds]
@@ -24,7 +24,7 @@ const ROUNDS_DEFAULT = 5;
 // Online sessions on a 30-minute idle timeout; offline ones spread over 60 days.
 const IDLE_SPREAD_S = 1_800;
 const OFFLINE_SPREAD_S = 60 * 86_400;
-// What an actor would fire per turn before yielding (STYLE.md rule 9).
+// What an actor would fire per turn before yielding (docs/code-style.md rule 9).
 const EXPIRY_BATCH_MAX = 4_096;
 
 interface Sample {

@@ -1,4 +1,4 @@
-// Who may call the admin API (KEYCLOAK.md §5.1–§5.2). A bearer access token
+// Who may call the admin API (docs/keycloak-semantics.md#admin-tokens-and-roles). A bearer access token
 // issued by this server: from the master realm, whose realm role `admin`
 // may do everything in every realm; or from the target realm itself, whose
 // `realm-management` client roles grant what they name (`realm-admin` all of

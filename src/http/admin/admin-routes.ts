@@ -1,4 +1,4 @@
-// The admin REST API under /admin/realms (KEYCLOAK.md §5): realms, clients,
+// The admin REST API under /admin/realms (docs/keycloak-semantics.md#admin-tokens-and-roles): realms, clients,
 // users, roles, partial import, every session endpoint, events, and the
 // extensions only sessiond has (bulk revoke, filtered counts, one session).
 // This module is the plugin: body parsing that tolerates the admin client's

@@ -1,4 +1,4 @@
-// Events and admin events (KEYCLOAK.md §7): GET/DELETE /events, the realm's
+// Events and admin events (docs/keycloak-semantics.md#events): GET/DELETE /events, the realm's
 // event configuration, GET/DELETE /admin-events; newest first, with
 // Keycloak's filters and paging.
 

@@ -1,4 +1,4 @@
-// Every session endpoint of Keycloak's admin API (KEYCLOAK.md §5.3) with its
+// Every session endpoint of Keycloak's admin API (docs/keycloak-semantics.md#admin-session-endpoints) with its
 // exact shape, the realm-wide session search of the admin console (ui-ext,
 // paged inside the engine), and the extensions only sessiond has: bulk
 // revoke by ids or by filter, filtered counts, and one session in full.

@@ -1,4 +1,4 @@
-// Which scopes a token gets (KEYCLOAK.md §6.3 `scope`). A request may name
+// Which scopes a token gets (docs/keycloak-semantics.md#token-claims `scope`). A request may name
 // `openid` and any of the client's default or optional client scopes; an
 // unknown one is refused. The token's `scope` lists `openid` (if asked), the
 // client's default scopes that Keycloak includes in the token scope (profile,
@@ -40,7 +40,7 @@ export function grantScope(client: ClientRecord, requested: string | undefined):
 }
 
 /**
- * A refresh may only narrow the original scope (KEYCLOAK.md §2.8): the
+ * A refresh may only narrow the original scope (docs/keycloak-semantics.md#refresh-token-rotation): the
  * requested scopes must all be in the original one.
  */
 export function narrowScope(original: string, requested: string | undefined): string {

@@ -1,5 +1,5 @@
 // Is a token this server issued still good? The checks introspection,
-// userinfo and other bearer endpoints share (KEYCLOAK.md §6.4): signature
+// userinfo and other bearer endpoints share (docs/keycloak-semantics.md#introspection-revocation-userinfo): signature
 // with the realm's key, type, expiry, issuer, revoked ids, client,
 // not-before, user, and the session behind the token — online or offline
 // (the jti's session-type prefix says which, as Keycloak 26.2+ encodes it).

@@ -1,4 +1,4 @@
-// POST /realms/{realm}/protocol/openid-connect/token (KEYCLOAK.md §6.2):
+// POST /realms/{realm}/protocol/openid-connect/token (docs/keycloak-semantics.md#grants):
 // authenticate the client, then the grant — password, authorization_code
 // (+PKCE), refresh_token (rotation, reuse detection, not-before) or
 // client_credentials — then sign the tokens. Each grant is a list of named
@@ -250,7 +250,7 @@ async function authorizationCodeGrant(g: GrantContext): Promise<Record<string, u
   if (!client.standardFlowEnabled) throw codeError('not_allowed', 'Client not allowed to exchange code');
   if (!got.valid) throw codeError('session_expired', REFRESH_GRANT_ERROR.sessionNotActive);
   checkPkce(data.codeChallenge, data.codeChallengeMethod, field(body, 'code_verifier'), (error, description) => codeError(error, description));
-  // Code to token moves both idle clocks (KEYCLOAK.md §2.6).
+  // Code to token moves both idle clocks (docs/keycloak-semantics.md#what-moves-the-idle-clocks).
   const session = await ctx.engine.attachClient(sessionId, realm.id, { client: client.id, scope: data.scope, ssoAuth: data.ssoAuth }, { touchUser: true });
   const roles = effectiveRoles(ctx.store, realm.id, user);
   const granted = grantScope(client, data.scope);

@@ -1,4 +1,4 @@
-// The endpoints around tokens: introspection (RFC 7662, KEYCLOAK.md §6.4),
+// The endpoints around tokens: introspection (RFC 7662, docs/keycloak-semantics.md#introspection-revocation-userinfo),
 // revocation (RFC 7009, §6.5), userinfo (GET/POST bearer) and the
 // non-browser logout with a refresh token (§4.2), plus discovery and JWKS.
 
@@ -164,7 +164,7 @@ export function registerTokenEndpoints(app: FastifyInstance, ctx: FacadeContext)
 
 /**
  * POST .../logout with a `refresh_token` form field and client authentication
- * (KEYCLOAK.md §4.2, non-browser): ends the whole user session (back-channel
+ * (docs/keycloak-semantics.md#logout, non-browser): ends the whole user session (back-channel
  * logout of its clients); 204, also when the session is already gone. The
  * token's expiry is not checked; its iat must not precede the session.
  */

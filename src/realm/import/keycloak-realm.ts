@@ -8,7 +8,7 @@
 //
 //   realm     id (absent: a fresh UUID, KeycloakModelUtils.generateId), realm,
 //             displayName, enabled (absent: false — the JPA column default),
-//             every KEYCLOAK.md §2.1 attribute (absent: §2.1 default; master's
+//             every docs/keycloak-semantics.md#realm-timeouts attribute (absent: §2.1 default; master's
 //             accessTokenLifespan 60; actionTokenGeneratedByUserLifespan falls
 //             back to the file's accessCodeLifespanUserAction), event
 //             settings, passwordPolicy, defaultSignatureAlgorithm (RS256),
@@ -81,6 +81,8 @@ export interface ParseRealmOptions {
 
 export interface ParsedRealm {
   bundle: RealmBundle;
+  /** The file the realm came from. */
+  file: string;
   /** JSON paths of ignored fields, first occurrence of each (`$.users[0].totp`, not every user's). */
   ignored: string[];
   /** Things the operator should know: skipped credentials, generated secrets, defaults with consequences. */
@@ -342,7 +344,7 @@ export function parseKeycloakRealm(json: unknown, file: string, options: ParseRe
   }
 
   ctx.finish();
-  return { bundle, ignored: ctx.ignored, notes: ctx.notes };
+  return { bundle, file, ignored: ctx.ignored, notes: ctx.notes };
 }
 
 /** readRealmDirectory + mergeUserFiles + parseKeycloakRealm, for `--import-realm DIR`. */

@@ -1,4 +1,4 @@
-// Who may call the admin API (KEYCLOAK.md §5.1–§5.2, DESIGN.md §1): no or
+// Who may call the admin API (docs/admin-api.md#who-may-call-it, docs/keycloak-semantics.md#admin-tokens-and-roles): no or
 // a bad token is 401 and a token without the role is 403 on EVERY admin
 // route. The route list is read from the route modules' source
 // (`app.<method>('<path>'`) and each entry is checked to be registered on the
@@ -81,7 +81,7 @@ test('the route list read from the source matches what the node serves', (t) => 
   const routes = adminRoutes();
   t.true(routes.length >= 55, `found ${routes.length} routes`);
   for (const route of routes) t.true(a.node.server.hasRoute({ method: route.method as 'GET', url: `/admin/realms${route.path === '/' ? '' : route.path}` }) || a.node.server.hasRoute({ method: route.method as 'GET', url: `/admin/realms${route.path}` }), `${route.method} ${route.path}`);
-  // Every session endpoint of KEYCLOAK.md §5.3 and the extensions are among them.
+  // Every session endpoint of docs/keycloak-semantics.md#admin-session-endpoints and the extensions are among them.
   const listed = new Set(routes.map((r) => `${r.method} ${r.path}`));
   for (const expected of [
     'GET /:realm/users/:id/sessions', 'GET /:realm/users/:id/offline-sessions/:clientUuid', 'POST /:realm/users/:id/logout',

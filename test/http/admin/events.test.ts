@@ -1,4 +1,4 @@
-// User and admin events (KEYCLOAK.md §7, docs/admin-api.md "Events"):
+// User and admin events (docs/keycloak-semantics.md#events, docs/admin-api.md "Events"):
 // enabled through the Keycloak admin client, produced by real logins,
 // refreshes, logouts, admin deletes and session expiry, queried with
 // realms.findEvents / findAdminEvents and their filters, newest first, and

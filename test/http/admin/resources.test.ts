@@ -1,5 +1,5 @@
 // Realms, clients, users, realm roles and partial import through the
-// Keycloak admin client (DESIGN.md §1 "Admin REST", KEYCLOAK.md §5.4), with
+// Keycloak admin client (docs/admin-api.md, docs/keycloak-semantics.md#admin-lookups), with
 // the effects that matter checked over OIDC: new timeouts show in tokens, a
 // new secret or password is the one that logs in.
 

@@ -1,4 +1,4 @@
-// Session listings, counts and stats of the admin API (KEYCLOAK.md §5.3)
+// Session listings, counts and stats of the admin API (docs/keycloak-semantics.md#admin-session-endpoints)
 // agree with sessions created through real password grants, read with the
 // Keycloak admin client where it has the call and raw HTTP for ui-ext.
 //

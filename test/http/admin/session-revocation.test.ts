@@ -1,4 +1,4 @@
-// Ending sessions through the admin API (KEYCLOAK.md §3, §4.2, §5.3) and the
+// Ending sessions through the admin API (docs/keycloak-semantics.md#not-before-revocation, #logout, #admin-session-endpoints) and the
 // effect on real tokens: after each call the refresh grant's exact
 // error_description and token introspection (active:false) are checked.
 // The node runs on a ManualClock: not-before compares whole seconds

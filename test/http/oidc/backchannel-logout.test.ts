@@ -1,4 +1,4 @@
-// OIDC back-channel logout (KEYCLOAK.md §4.3) end to end: a receiver HTTP
+// OIDC back-channel logout (docs/keycloak-semantics.md#what-clients-receive) end to end: a receiver HTTP
 // server on 127.0.0.1 stands for the client's backend (its URL is the
 // client's `backchannel.logout.url`), sessions end by the logout endpoint,
 // by the admin API (user logout, session delete) and by a refresh of a

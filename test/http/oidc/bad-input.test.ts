@@ -1,4 +1,4 @@
-// Bad input on the OIDC endpoints (DESIGN.md §5): every request a caller can
+// Bad input on the OIDC endpoints (docs/oidc.md#limits-and-errors): every request a caller can
 // get wrong is answered 4xx with an OAuth error body ({error,
 // error_description}), the server keeps serving, and no session is lost:
 // after each batch, a session created beforehand still refreshes and a new

@@ -1,4 +1,4 @@
-// User events of the OIDC endpoints (KEYCLOAK.md §7): each flow emits
+// User events of the OIDC endpoints (docs/keycloak-semantics.md#events): each flow emits
 // Keycloak's event type with the client, user and session it concerns, and a
 // realm with events enabled stores the saveByDefault ones.
 

@@ -1,4 +1,4 @@
-// Introspection (RFC 7662, KEYCLOAK.md §6.4), revocation (RFC 7009, §6.5),
+// Introspection (RFC 7662, docs/keycloak-semantics.md#introspection-revocation-userinfo), revocation (RFC 7009, §6.5),
 // userinfo and the non-browser logout with a refresh token (§4.2), over real
 // HTTP with openid-client where it covers the endpoint.
 

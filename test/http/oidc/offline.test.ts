@@ -1,4 +1,4 @@
-// Offline tokens over real HTTP (KEYCLOAK.md §1.5, §2.5): scope
+// Offline tokens over real HTTP (docs/keycloak-semantics.md#offline-sessions, #token-lifetimes): scope
 // offline_access gives typ "Offline" refresh tokens without exp (while the
 // realm's offline max is off), a user without the offline_access role is
 // refused, and an offline token keeps working after the online session is gone.

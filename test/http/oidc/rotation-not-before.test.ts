@@ -1,4 +1,4 @@
-// Refresh-token rotation and reuse detection (KEYCLOAK.md §2.8) and the
+// Refresh-token rotation and reuse detection (docs/keycloak-semantics.md#refresh-token-rotation) and the
 // not-before policy (§3) over real HTTP. The node runs on a ManualClock so
 // that "an older token" and "issued before not-before" are exact seconds,
 // not races with the wall clock.

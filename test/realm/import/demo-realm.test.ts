@@ -1,5 +1,5 @@
 // realms/demo-realm.json, the realm `npm start` imports on first start
-// (DESIGN.md §1): it must parse with the importer and hold exactly the
+// (README.md#the-first-start): it must parse with the importer and hold exactly the
 // clients and users the README and the log promise.
 import test from 'ava';
 import { readFile } from 'node:fs/promises';

@@ -6,7 +6,7 @@
 //   2. SSO: a valid KEYCLOAK_IDENTITY cookie, no `prompt=login` and `max_age`
 //      not exceeded (vs the session's AUTH_TIME) ⇒ no form: the client
 //      session joins the cookie's user session (a valid one is reused, an
-//      expired one restarted), the user idle clock moves (KEYCLOAK.md §2.6),
+//      expired one restarted), the user idle clock moves (docs/keycloak-semantics.md#what-moves-the-idle-clocks),
 //      and a code goes back to the client;
 //   3. `prompt=none` without such a session ⇒ `login_required`;
 //   4. otherwise the login form (login-page.ts); login-action.ts takes it from there.

@@ -1,4 +1,4 @@
-// The SSO cookies (KEYCLOAK.md §6.6), all on path `/realms/{realm}/`:
+// The SSO cookies (docs/keycloak-semantics.md#cookies), all on path `/realms/{realm}/`:
 //
 //   KEYCLOAK_IDENTITY     HttpOnly. HS512 JWT naming the user session (identity-cookie.ts).
 //                         A browser-session cookie, or Max-Age = the remember-me max.

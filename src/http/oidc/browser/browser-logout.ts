@@ -1,5 +1,5 @@
 // Browser (RP-initiated) logout, GET/POST /realms/{realm}/protocol/openid-connect/logout
-// (KEYCLOAK.md §4.2, OpenID Connect RP-Initiated Logout 1.0), after
+// (docs/keycloak-semantics.md#logout, OpenID Connect RP-Initiated Logout 1.0), after
 // Keycloak 26's LogoutEndpoint:
 //
 //   1. `redirect_uri` (removed in Keycloak 18+) ⇒ 400 page;

@@ -3,7 +3,7 @@
 // Keycloak's `authenticateIdentityCookie`: our realm key's signature, the
 // realm's issuer, `exp` (unless a logout asks to ignore it), the realm and
 // user not-before, then the session itself — it must exist, be valid
-// (KEYCLOAK.md §2.4), belong to this realm and to the token's subject, whose
+// (docs/keycloak-semantics.md#validity-checks), belong to this realm and to the token's subject, whose
 // account must still be enabled.
 
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -21,7 +21,7 @@ export const IDENTITY_TOKEN_TYPE = 'Serialized-ID';
 
 /**
  * The lifetime of the identity token and the SSO cookies: the session's max
- * lifespan (KEYCLOAK.md §2.3, §2.7), max(ssoSessionMaxLifespan,
+ * lifespan (docs/keycloak-semantics.md#expiry-formulas, #remember-me), max(ssoSessionMaxLifespan,
  * ssoSessionMaxLifespanRememberMe) for remembered sessions. As Keycloak's,
  * it counts from each issue (login or SSO); the session's own validity is
  * checked on every use anyway.

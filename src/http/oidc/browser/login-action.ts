@@ -10,7 +10,7 @@
 //      message. Pending required actions ⇒ an error page (no UI for them);
 //   4. the browser's previous session (identity cookie) ends: the login makes
 //      a new user session, and Keycloak removes a cookie session that a login
-//      replaced (KEYCLOAK.md §6.6);
+//      replaced (docs/keycloak-semantics.md#cookies);
 //   5. the user session with its first client session (session limits apply:
 //      "deny" ⇒ 403 page), then code, cookies, LOGIN event and redirect.
 //

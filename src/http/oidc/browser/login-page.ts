@@ -1,5 +1,5 @@
 // The login form: username, password, "Remember me" when the realm allows it
-// (KEYCLOAK.md §2.7), each with a visible label; errors are announced
+// (docs/keycloak-semantics.md#remember-me), each with a visible label; errors are announced
 // (role=alert) and tied to the fields (aria-describedby). It posts to the
 // login-action URL with the CSRF token and the signed authorization request
 // in hidden fields, and sets AUTH_SESSION_ID when the browser has none yet.
