@@ -6,12 +6,25 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Engine } from '../../src/host/engine.js';
 import { openEnv } from '../../src/store/lmdb-env.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const WRITER = fileURLToPath(new URL('../fixtures/offline-writer.js', import.meta.url));
+
+/** An engine on the data directory with the writer's realm and client configured (as a restarted node is). */
+async function engineOn(t: ExecutionContext, dir: string): Promise<Engine> {
+  const env = openEnv(dir);
+  const engine = await Engine.start({ shards: 2, env });
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  await engine.putRealm('realm-1', {});
+  await engine.putClient('realm-1', 'client-1', {});
+  return engine;
+}
 
 test('offline and online sessions survive kill -9 of the engine that issued them', async (t) => {
   const dir = tempDir(t);
@@ -30,14 +43,7 @@ test('offline and online sessions survive kill -9 of the engine that issued them
   child.kill('SIGKILL');
   await once(child, 'exit');
 
-  const env = openEnv(dir);
-  const engine = await Engine.start({ shards: 2, env });
-  t.teardown(async () => {
-    await engine.close();
-    await env.close();
-  });
-  await engine.putRealm('realm-1', {});
-  await engine.putClient('realm-1', 'client-1', {});
+  const engine = await engineOn(t, dir);
   t.is(await engine.countClientOfflineSessions('client-1'), 200);
   for (const id of ids) {
     const got = await engine.getOfflineSession(id);
@@ -49,14 +55,7 @@ test('offline and online sessions survive kill -9 of the engine that issued them
 
 test('a crashed shard worker comes back with its online sessions, restored from the journal', async (t) => {
   const dir = tempDir(t);
-  const env = openEnv(dir);
-  const engine = await Engine.start({ shards: 2, env });
-  t.teardown(async () => {
-    await engine.close();
-    await env.close();
-  });
-  await engine.putRealm('realm-1', {});
-  await engine.putClient('realm-1', 'client-1', {});
+  const engine = await engineOn(t, dir);
   const ids: string[] = [];
   for (let i = 0; i < 50; i++) {
     const { session } = await engine.createSession({ realm: 'realm-1', userId: `user-${i}`, username: `user-${i}`, ip: '10.0.0.1', client: { client: 'client-1', scope: 'openid' } });
