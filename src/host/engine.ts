@@ -1,9 +1,11 @@
 // Engine: the session engine's API on the main thread, what the HTTP facade
-// calls. It routes each command to the shard that owns the session's
-// partition (per-user work stays on one shard), scatters realm- and
-// client-wide queries to every shard and merges their bounded answers, and
+// calls. Every session command names its partition (the one a session id
+// encodes, or its user's: per-user work stays in one partition) and reaches
+// the partition's owner through the PartitionRouter; realm- and client-wide
+// queries are scattered to every owner and their bounded answers merged. It
 // keeps the realm/client configuration every shard needs to apply Keycloak's
-// rules. It never touches session state itself: shards own it.
+// rules, and addresses the node's own shards (configuration, time, statistics,
+// snapshots) through the ActorPool. It never touches session state itself.
 
 import { EventEmitter } from 'node:events';
 import { dirname } from 'node:path';
