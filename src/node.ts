@@ -113,7 +113,7 @@ export class SessiondNode extends EventEmitter {
       hostname: this.options.hostname,
       importBundle: (bundle) => this.importBundle(bundle, 'admin API'),
     };
-    this.server = buildPublicServer(this.facade);
+    this.server = buildPublicServer(this.facade, { accessLog: this.options.accessLog });
     this.management = buildManagementServer({
       engine: this.engine,
       metrics: this.metrics,

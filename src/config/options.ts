@@ -22,9 +22,10 @@ export interface NodeOptions {
   peers: string[];
   owners: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  accessLog: boolean;
 }
 
-type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level';
+type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level' | 'switch';
 
 interface OptionSpec {
   key: keyof NodeOptions;
@@ -59,7 +60,10 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'peers', flag: '--peers', kind: 'peers', defaultValue: () => [], describe: 'cluster seeds as host:port,host:port (empty: a single node)' },
   { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is primary)' },
   { key: 'logLevel', flag: '--log-level', kind: 'level', defaultValue: () => 'info', describe: `log level: ${LOG_LEVELS.join(', ')}` },
+  { key: 'accessLog', flag: '--access-log', kind: 'switch', defaultValue: () => false, describe: 'log one line per public HTTP request (secrets and tokens redacted); a bare flag means true' },
 ]);
+
+const SWITCH_VALUES: Readonly<Record<string, boolean>> = { true: true, false: false };
 
 export function envName(flag: string): string {
   return `SESSIOND_${flag.slice(2).toUpperCase().replaceAll('-', '_')}`;
@@ -114,6 +118,9 @@ function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[key
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(raw)) fail(`expected one of ${LOG_LEVELS.join(', ')}`);
       return raw as NodeOptions['logLevel'];
+    case 'switch':
+      if (!Object.hasOwn(SWITCH_VALUES, raw)) fail('expected true or false');
+      return SWITCH_VALUES[raw]!;
   }
 }
 
@@ -133,7 +140,10 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     if (spec === undefined) throw new ConfigError(`unknown option ${flag} (see --help)`);
     let value: string;
     if (eq >= 0) value = arg.slice(eq + 1);
-    else {
+    else if (spec.kind === 'switch') {
+      // A switch stands alone (`--access-log`) or takes `=true|false`; it never eats the next argument.
+      value = 'true';
+    } else {
       const next = argv[i + 1];
       if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new ConfigError(`option ${flag} needs a value`);
       value = next;
@@ -177,7 +187,7 @@ export function helpText(): string {
   for (const spec of OPTION_SPECS) {
     const def = spec.defaultValue();
     const shown = def === null ? 'none' : Array.isArray(def) ? (def.length === 0 ? 'none' : def.join(',')) : String(def);
-    lines.push(`  ${(spec.flag + ' <value>').padEnd(32)}${spec.describe}`);
+    lines.push(`  ${(spec.kind === 'switch' ? `${spec.flag}[=true|false]` : `${spec.flag} <value>`).padEnd(32)}${spec.describe}`);
     lines.push(`  ${''.padEnd(32)}env ${envName(spec.flag)}, default ${shown}`);
   }
   lines.push('  --help'.padEnd(34) + 'print this help and exit');
