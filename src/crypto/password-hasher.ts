@@ -191,6 +191,7 @@ export class PasswordHasher {
   /** Rejecters of requests not yet answered: StaticPool.destroy() settles none of them. */
   readonly #inFlight = new Set<(err: Error) => void>();
   #closed = false;
+  #rejected = 0;
 
   private constructor(pool: StaticPool<Pbkdf2Task>, size: number, nowMs: () => number) {
     this.#pool = pool;
@@ -218,6 +219,16 @@ export class PasswordHasher {
 
   get size(): number {
     return this.#size;
+  }
+
+  /** Hashes waiting or running now. */
+  get queued(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Hashes refused so far because PASSWORD_QUEUE_MAX were waiting (each a 503). */
+  get rejected(): number {
+    return this.#rejected;
   }
 
   /** A new credential for `password` under `policy`: fresh 16-byte salt, new id, createdDate now. */
@@ -287,6 +298,7 @@ export class PasswordHasher {
     // Bounded: StaticPool would queue without limit, so a login flood could grow
     // memory and latency forever; past the bound a login is refused at once (503).
     if (this.#inFlight.size >= PASSWORD_QUEUE_MAX) {
+      this.#rejected++;
       return Promise.reject(new EngineError('ERR_HASH_OVERLOADED'));
     }
     return new Promise<Pbkdf2Response>((resolve, reject) => {
