@@ -31,6 +31,7 @@ import { startupOffline } from './scenarios/startup-offline.js';
 import { importUsers } from './scenarios/import-users.js';
 import { adminSessions } from './scenarios/admin-sessions.js';
 import { adminLogoutAll } from './scenarios/admin-logout-all.js';
+import { consoleSessions } from './scenarios/console-sessions.js';
 
 const SCENARIOS: readonly Scenario[] = [
   engineTable,
@@ -48,6 +49,7 @@ const SCENARIOS: readonly Scenario[] = [
   importUsers,
   adminSessions,
   adminLogoutAll,
+  consoleSessions,
 ];
 
 // Compiled to dist/bench/run.js; results belong in the source tree's bench/results/.

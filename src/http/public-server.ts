@@ -13,6 +13,7 @@ import type { FacadeContext } from './context.js';
 import { OAuthError } from './oidc/oauth-error.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
 import { registerAccessLog } from './access-log.js';
+import { registerConsoleRoutes } from './console/console-routes.js';
 import { registerTokenEndpoint } from './oidc/token-endpoint.js';
 import { registerTokenEndpoints } from './oidc/token-endpoints.js';
 import { registerBrowserEndpoints } from './oidc/browser/register-browser-endpoints.js';
@@ -88,6 +89,8 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
 
   // The admin API (its own body parsing, authentication and error shapes).
   registerAdminRoutes(app, ctx);
+  // The admin web console (a page and its bundle; it calls the admin API).
+  registerConsoleRoutes(app, ctx);
 
   void app.register(async (oidc) => {
     registerTokenEndpoint(oidc, ctx);
