@@ -6,7 +6,7 @@
 // and admin events with Keycloak's filters). Controls that need manage-users
 // are shown only to admins who hold it.
 
-import { h, render } from 'preact';
+import { h, options, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import './styles.css';
@@ -17,6 +17,9 @@ import { UsersPage } from './users.js';
 import { EventsPage } from './events.js';
 
 const html = htm.bind(h);
+// Effects (which start the API calls) run on the next task rather than after the next frame:
+// the data is asked for as soon as a view exists, not one paint later.
+options.requestAnimationFrame = (callback) => setTimeout(callback, 0);
 const PAGES = [
   ['sessions', 'Sessions'],
   ['users', 'Users'],
