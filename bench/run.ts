@@ -34,6 +34,7 @@ import { importUsers } from './scenarios/import-users.js';
 import { adminSessions } from './scenarios/admin-sessions.js';
 import { adminLogoutAll } from './scenarios/admin-logout-all.js';
 import { journal } from './scenarios/journal.js';
+import { consoleSessions } from './scenarios/console-sessions.js';
 
 const SCENARIOS: readonly Scenario[] = [
   engineTable,
@@ -53,6 +54,7 @@ const SCENARIOS: readonly Scenario[] = [
   adminSessions,
   adminLogoutAll,
   journal,
+  consoleSessions,
 ];
 
 // Compiled to dist/bench/run.js; results belong in the source tree's bench/results/.

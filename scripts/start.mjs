@@ -1,4 +1,4 @@
-// `npm start`: compile (tsc, incremental) and run the node, in this process.
+// `npm start`: compile (tsc, incremental), bundle the console, and run the node, in this process.
 // `npm start -- --help` answers at once, without compiling: the help text
 // comes from src/config/options.ts, the one table of options, transpiled on
 // its own (types stripped, no type check; a few milliseconds) when dist/ is
@@ -50,4 +50,5 @@ if (args.includes('--help') || args.includes('-h')) {
 }
 
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+await (await import('./build-console.mjs')).buildConsole();
 await import(pathToFileURL(join(root, 'dist/src/main.js')).href);

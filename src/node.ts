@@ -13,6 +13,7 @@ import { PasswordHasher, parsePasswordPolicy } from './crypto/password-hasher.js
 import { Engine } from './host/engine.js';
 import { buildManagementServer } from './http/management-server.js';
 import { Metrics } from './metrics/metrics.js';
+import { registerNodeMetrics } from './metrics/node-metrics.js';
 import type { ExpiredNotice } from './protocol/actor-messages.js';
 import { masterRealmBundle, userDefaults } from './realm/defaults.js';
 import { loadRealmDirectory } from './realm/import/keycloak-realm.js';
@@ -113,7 +114,8 @@ export class SessiondNode extends EventEmitter {
       hostname: this.options.hostname,
       importBundle: (bundle) => this.importBundle(bundle, 'admin API'),
     };
-    this.server = buildPublicServer(this.facade);
+    registerNodeMetrics(this.metrics.registry, { ready: () => this.ready, hasher: this.hasher });
+    this.server = buildPublicServer(this.facade, { accessLog: this.options.accessLog });
     this.management = buildManagementServer({
       engine: this.engine,
       metrics: this.metrics,

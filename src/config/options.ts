@@ -24,9 +24,10 @@ export interface NodeOptions {
   owners: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFormat: 'json' | 'pretty';
+  accessLog: boolean;
 }
 
-type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level' | 'choice';
+type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level' | 'choice' | 'switch';
 
 interface OptionSpec {
   key: keyof NodeOptions;
@@ -75,7 +76,10 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is primary)', inactive: CLUSTER_NOT_BUILT },
   { key: 'logLevel', flag: '--log-level', kind: 'level', defaultValue: () => 'info', describe: `log level: ${LOG_LEVELS.join(', ')}` },
   { key: 'logFormat', flag: '--log-format', kind: 'choice', choices: LOG_FORMATS, defaultValue: () => 'json', describe: 'json (one JSON object per line, for log collectors) or pretty (coloured lines for a terminal, by pino-pretty)' },
+  { key: 'accessLog', flag: '--access-log', kind: 'switch', defaultValue: () => false, describe: 'log one line per public HTTP request (secrets and tokens redacted); a bare flag means true' },
 ]);
+
+const SWITCH_VALUES: Readonly<Record<string, boolean>> = { true: true, false: false };
 
 export function envName(flag: string): string {
   return `SESSIOND_${flag.slice(2).toUpperCase().replaceAll('-', '_')}`;
@@ -133,6 +137,9 @@ function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[key
     case 'choice':
       if (!spec.choices!.includes(raw)) fail(`expected one of ${spec.choices!.join(', ')}`);
       return raw as NodeOptions[keyof NodeOptions];
+    case 'switch':
+      if (!Object.hasOwn(SWITCH_VALUES, raw)) fail('expected true or false');
+      return SWITCH_VALUES[raw]!;
   }
 }
 
@@ -157,7 +164,10 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     if (spec === undefined) throw new ConfigError(`unknown option ${flag} (see --help)`);
     let value: string;
     if (eq >= 0) value = arg.slice(eq + 1);
-    else {
+    else if (spec.kind === 'switch') {
+      // A switch stands alone (`--access-log`) or takes `=true|false`; it never eats the next argument.
+      value = 'true';
+    } else {
       const next = argv[i + 1];
       if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new ConfigError(`option ${flag} needs a value`);
       value = next;
@@ -203,7 +213,7 @@ export function helpText(): string {
   for (const spec of activeOptionSpecs()) {
     const def = spec.defaultValue();
     const shown = def === null ? 'none' : Array.isArray(def) ? (def.length === 0 ? 'none' : def.join(',')) : String(def);
-    lines.push(`  ${(spec.flag + ' <value>').padEnd(32)}${spec.describe}`);
+    lines.push(`  ${(spec.kind === 'switch' ? `${spec.flag}[=true|false]` : `${spec.flag} <value>`).padEnd(32)}${spec.describe}`);
     lines.push(`  ${''.padEnd(32)}env ${envName(spec.flag)}, default ${shown}`);
   }
   lines.push('  --help'.padEnd(34) + 'print this help and exit');

@@ -10,8 +10,9 @@
 // Reading is strict where Keycloak would fail later (at login) and lenient
 // where Keycloak is lenient: the salt/value base64 may carry MIME line breaks
 // or omit padding, `additionalParameters` (written) and `algorithmData` (the
-// name Keycloak's @JsonCreator reads) are both ignored, since no PBKDF2
-// provider uses them. A salt of "__SALT__" (Keycloak's placeholder for "no
+// name Keycloak's @JsonCreator reads) are ignored for PBKDF2, which uses
+// neither; an argon2 hash keeps its parameters from credentialData's
+// additionalParameters (argon2-params.ts). A salt of "__SALT__" (Keycloak's placeholder for "no
 // salt") is refused: PBEKeySpec rejects a null or empty salt, so such a
 // credential could never verify.
 //
@@ -21,7 +22,9 @@
 import { randomUUID } from 'node:crypto';
 import { EngineError } from '../errors.js';
 import type { PasswordCredential } from '../realm/model.js';
-import { PBKDF2_ITERATIONS_MAX, pbkdf2Algorithm, supportedAlgorithmIds } from './pbkdf2-algorithms.js';
+import { ARGON2_ALGORITHM, ARGON2_ITERATIONS_MAX, argon2ParamsFromKeycloak, argon2ParamsToKeycloak } from './argon2-params.js';
+import { isSupportedAlgorithm, supportedAlgorithmIds } from './hash-algorithms.js';
+import { PBKDF2_ITERATIONS_MAX } from './pbkdf2-algorithms.js';
 
 export const PASSWORD_CREDENTIAL_TYPE = 'password';
 
@@ -102,10 +105,11 @@ function base64Member(data: Record<string, unknown>, key: string, fieldPath: str
   return bytes.toString('base64');
 }
 
-/** Checks an iteration count the way PBEKeySpec would (a positive Java int). */
-export function checkIterations(value: unknown): string | null {
+/** Checks an iteration count: a positive Java int for PBKDF2 (as PBEKeySpec), at most ARGON2_ITERATIONS_MAX for argon2. */
+export function checkIterations(value: unknown, algorithm = ''): string | null {
   if (typeof value !== 'number' || !Number.isInteger(value)) return `must be an integer, got ${typeof value === 'number' ? String(value) : kindOf(value)}`;
-  if (value < 1 || value > PBKDF2_ITERATIONS_MAX) return `must be from 1 to ${PBKDF2_ITERATIONS_MAX}, got ${value}`;
+  const max = algorithm === ARGON2_ALGORITHM ? ARGON2_ITERATIONS_MAX : PBKDF2_ITERATIONS_MAX;
+  if (value < 1 || value > max) return `must be from 1 to ${max}, got ${value}`;
   return null;
 }
 
@@ -152,12 +156,13 @@ export function credentialFromKeycloak(rep: unknown, path: string, nowMs: () => 
   if (typeof algorithm !== 'string') {
     throw new CredentialFormatError(dataPath, `"algorithm" must be a string, got ${kindOf(algorithm)}`);
   }
-  if (pbkdf2Algorithm(algorithm) === undefined) {
+  if (!isSupportedAlgorithm(algorithm)) {
     throw new CredentialFormatError(dataPath, `unsupported password hashing algorithm ${JSON.stringify(algorithm)} (supported: ${supportedAlgorithmIds()})`);
   }
   const iterations = data['hashIterations'];
-  const badIterations = checkIterations(iterations);
+  const badIterations = checkIterations(iterations, algorithm);
   if (badIterations !== null) throw new CredentialFormatError(dataPath, `"hashIterations" ${badIterations}`);
+  const argon2 = algorithm === ARGON2_ALGORITHM ? { argon2: argon2ParamsFromKeycloak(data['additionalParameters'], dataPath) } : {};
 
   return {
     id: typeof id === 'string' ? id : randomUUID(),
@@ -169,6 +174,7 @@ export function credentialFromKeycloak(rep: unknown, path: string, nowMs: () => 
     // Keycloak stamps the current time on a credential created without one.
     createdDate: typeof createdDate === 'number' ? createdDate : nowMs(),
     userLabel: typeof userLabel === 'string' ? userLabel : null,
+    ...argon2,
   };
 }
 
@@ -179,7 +185,7 @@ export function credentialToKeycloak(c: PasswordCredential): KeycloakPasswordCre
     type: 'password',
     createdDate: c.createdDate,
     secretData: JSON.stringify({ value: c.hash, salt: c.salt, additionalParameters: {} }),
-    credentialData: JSON.stringify({ hashIterations: c.iterations, algorithm: c.algorithm, additionalParameters: {} }),
+    credentialData: JSON.stringify({ hashIterations: c.iterations, algorithm: c.algorithm, additionalParameters: c.argon2 === undefined ? {} : argon2ParamsToKeycloak(c.argon2) }),
   };
   // Keycloak's serializer leaves out nulls; keep its member order (id, type, userLabel, createdDate, ...).
   if (c.userLabel === null) return rep;

@@ -31,10 +31,12 @@
 // server's default provider, the supported one with the highest order():
 // argon2 (300) > pbkdf2-sha512 (200) > pbkdf2-sha256 (100) > pbkdf2 (-100).
 // Keycloak 24 had no argon2, so its default was pbkdf2-sha512; 25+ defaults
-// to argon2 unless in FIPS mode. sessiond implements the PBKDF2 family only
-// (docs/durability.md#realm-import), so its default is pbkdf2-sha512 at 210,000 and a policy
-// naming anything else is refused with a RangeError rather than silently
-// hashed another way.
+// to argon2 unless in FIPS mode. sessiond verifies and makes both families
+// (argon2 in argon2-params.ts); its default stays pbkdf2-sha512 at 210,000
+// (FIPS-compatible, and what the design chose), so a realm that wants
+// argon2 for new hashes says hashAlgorithm(argon2); argon2 hashes imported
+// from Keycloak 25+ verify either way. A policy naming an unknown algorithm is
+// refused with a RangeError rather than silently hashed another way.
 //
 // Upgrade on login. After a successful check Keycloak asks the policy's
 // provider policyCheck(policy, credential): same iteration count (the
@@ -63,13 +65,16 @@ import { StaticPool } from 'node-worker-threads-pool';
 import { EngineError } from '../errors.js';
 import type { PasswordCredential } from '../realm/model.js';
 import {
-  DEFAULT_PASSWORD_ALGORITHM,
-  PBKDF2_ITERATIONS_MAX,
-  PBKDF2_SALT_BYTES,
-  pbkdf2Algorithm,
-  supportedAlgorithmIds,
-  type Pbkdf2AlgorithmSpec,
-} from './pbkdf2-algorithms.js';
+  ARGON2_ALGORITHM,
+  ARGON2_DEFAULT_ITERATIONS,
+  ARGON2_DEFAULT_PARAMS,
+  ARGON2_ITERATIONS_MAX,
+  ARGON2_SALT_BYTES,
+  sameArgon2Params,
+  type Argon2Params,
+} from './argon2-params.js';
+import { supportedAlgorithmIds } from './hash-algorithms.js';
+import { DEFAULT_PASSWORD_ALGORITHM, PBKDF2_ITERATIONS_MAX, PBKDF2_SALT_BYTES, pbkdf2Algorithm, type Pbkdf2AlgorithmSpec } from './pbkdf2-algorithms.js';
 import type { Pbkdf2Request, Pbkdf2Response } from './pbkdf2-protocol.js';
 import { CredentialFormatError, checkIterations, decodeKeycloakBase64 } from './keycloak-credential.js';
 
@@ -131,7 +136,8 @@ export function parsePasswordPolicy(policy: string): PasswordPolicy {
   }
 
   const algorithm = algorithmText === null || algorithmText === '' ? DEFAULT_PASSWORD_ALGORITHM : algorithmText;
-  const spec = pbkdf2Algorithm(algorithm);
+  const pbkdf2 = pbkdf2Algorithm(algorithm);
+  const spec = algorithm === ARGON2_ALGORITHM ? ARGON2_SPEC : pbkdf2 === undefined ? undefined : { ...pbkdf2, ...PBKDF2_LIMIT };
   if (spec === undefined) {
     throw new RangeError(`password policy: unsupported hashAlgorithm ${JSON.stringify(algorithm)} (supported: ${supportedAlgorithmIds()})`);
   }
@@ -145,41 +151,45 @@ export function parsePasswordPolicy(policy: string): PasswordPolicy {
   }
   // -1 is Keycloak's "provider default" (HashIterationsPasswordPolicyProviderFactory).
   if (iterations === -1) iterations = spec.defaultIterations;
-  if (iterations < 1 || iterations > PBKDF2_ITERATIONS_MAX) {
-    throw new RangeError(`password policy: hashIterations must be from 1 to ${PBKDF2_ITERATIONS_MAX} (or -1 for the default), got ${iterations}`);
+  if (iterations < 1 || iterations > spec.iterationsMax) {
+    throw new RangeError(`password policy: hashIterations must be from 1 to ${spec.iterationsMax} (or -1 for the default), got ${iterations}`);
   }
   return { algorithm, iterations };
 }
 
-function policySpec(policy: PasswordPolicy): Pbkdf2AlgorithmSpec {
-  const spec = pbkdf2Algorithm(policy.algorithm);
+/** What a policy needs of argon2: its default time cost and bound (its other parameters are Keycloak's defaults). */
+const ARGON2_SPEC = { defaultIterations: ARGON2_DEFAULT_ITERATIONS, iterationsMax: ARGON2_ITERATIONS_MAX } as const;
+const PBKDF2_LIMIT = { iterationsMax: PBKDF2_ITERATIONS_MAX } as const;
+
+function policySpec(policy: PasswordPolicy): Pbkdf2AlgorithmSpec | typeof ARGON2_ALGORITHM {
+  const spec = policy.algorithm === ARGON2_ALGORITHM ? ARGON2_ALGORITHM : pbkdf2Algorithm(policy.algorithm);
   if (spec === undefined) {
     throw new RangeError(`unsupported password hashing algorithm ${JSON.stringify(policy.algorithm)} (supported: ${supportedAlgorithmIds()})`);
   }
-  const bad = checkIterations(policy.iterations);
+  const bad = checkIterations(policy.iterations, policy.algorithm);
   if (bad !== null) throw new RangeError(`password policy iterations ${bad}`);
   return spec;
 }
 
-interface StoredHash {
-  spec: Pbkdf2AlgorithmSpec;
-  salt: Buffer;
-  key: Buffer;
-}
+type StoredHash = { salt: Buffer; key: Buffer } & ({ kind: 'pbkdf2'; spec: Pbkdf2AlgorithmSpec } | { kind: 'argon2'; params: Argon2Params });
 
 /** A stored credential's parameters, checked before a thread spends 100 ms on it. */
 function storedHash(credential: PasswordCredential): StoredHash {
-  const spec = pbkdf2Algorithm(credential.algorithm);
-  if (spec === undefined) {
+  const argon2 = credential.algorithm === ARGON2_ALGORITHM;
+  const spec = argon2 ? undefined : pbkdf2Algorithm(credential.algorithm);
+  if (!argon2 && spec === undefined) {
     throw new CredentialFormatError('credential.algorithm', `unsupported password hashing algorithm ${JSON.stringify(credential.algorithm)} (supported: ${supportedAlgorithmIds()})`);
   }
-  const bad = checkIterations(credential.iterations);
+  const bad = checkIterations(credential.iterations, credential.algorithm);
   if (bad !== null) throw new CredentialFormatError('credential.iterations', bad);
   const salt = decodeKeycloakBase64(credential.salt);
   if (salt === null) throw new CredentialFormatError('credential.salt', 'is not non-empty standard base64');
   const key = decodeKeycloakBase64(credential.hash);
   if (key === null) throw new CredentialFormatError('credential.hash', 'is not non-empty standard base64');
-  return { spec, salt, key };
+  if (spec !== undefined) return { kind: 'pbkdf2', spec, salt, key };
+  // Argon2 needs 8 salt bytes at least (RFC 9106); Keycloak writes 16.
+  if (salt.length < 8) throw new CredentialFormatError('credential.salt', 'an argon2 salt needs 8 bytes at least');
+  return { kind: 'argon2', params: credential.argon2 ?? ARGON2_DEFAULT_PARAMS, salt, key };
 }
 
 type Pbkdf2Task = (request: Pbkdf2Request) => Pbkdf2Response;
@@ -191,6 +201,7 @@ export class PasswordHasher {
   /** Rejecters of requests not yet answered: StaticPool.destroy() settles none of them. */
   readonly #inFlight = new Set<(err: Error) => void>();
   #closed = false;
+  #rejected = 0;
 
   private constructor(pool: StaticPool<Pbkdf2Task>, size: number, nowMs: () => number) {
     this.#pool = pool;
@@ -220,29 +231,37 @@ export class PasswordHasher {
     return this.#size;
   }
 
+  /** Hashes waiting or running now. */
+  get queued(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Hashes refused so far because PASSWORD_QUEUE_MAX were waiting (each a 503). */
+  get rejected(): number {
+    return this.#rejected;
+  }
+
   /** A new credential for `password` under `policy`: fresh 16-byte salt, new id, createdDate now. */
   async hash(password: string, policy: PasswordPolicy): Promise<PasswordCredential> {
     if (typeof password !== 'string') throw new TypeError('password must be a string');
     const spec = policySpec(policy);
-    const salt = randomBytes(PBKDF2_SALT_BYTES);
-    const response = await this.#run({
-      op: 'derive',
-      password,
-      salt,
-      iterations: policy.iterations,
-      keyBytes: spec.keyBytes,
-      digest: spec.digest,
-    });
+    const argon2 = spec === ARGON2_ALGORITHM ? { ...ARGON2_DEFAULT_PARAMS } : null;
+    const salt = randomBytes(argon2 !== null ? ARGON2_SALT_BYTES : PBKDF2_SALT_BYTES);
+    const response =
+      argon2 !== null
+        ? await this.#run({ op: 'argon2-derive', password, salt, iterations: policy.iterations, params: argon2 })
+        : await this.#run({ op: 'derive', password, salt, iterations: policy.iterations, keyBytes: (spec as Pbkdf2AlgorithmSpec).keyBytes, digest: (spec as Pbkdf2AlgorithmSpec).digest });
     const { key } = PasswordHasher.#expect(response, 'derive');
     return {
       id: randomUUID(),
       type: 'password',
-      algorithm: spec.id,
+      algorithm: argon2 !== null ? ARGON2_ALGORITHM : (spec as Pbkdf2AlgorithmSpec).id,
       iterations: policy.iterations,
       salt: salt.toString('base64'),
       hash: Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('base64'),
       createdDate: this.#nowMs(),
       userLabel: null,
+      ...(argon2 !== null ? { argon2 } : {}),
     };
   }
 
@@ -253,21 +272,20 @@ export class PasswordHasher {
   async verify(password: string, credential: PasswordCredential): Promise<boolean> {
     if (typeof password !== 'string') throw new TypeError('password must be a string');
     const stored = storedHash(credential);
-    const response = await this.#run({
-      op: 'verify',
-      password,
-      salt: stored.salt,
-      iterations: credential.iterations,
-      expected: stored.key,
-      digest: stored.spec.digest,
-    });
+    const { salt, key: expected } = stored;
+    const response =
+      stored.kind === 'argon2'
+        ? await this.#run({ op: 'argon2-verify', password, salt, iterations: credential.iterations, params: stored.params, expected })
+        : await this.#run({ op: 'verify', password, salt, iterations: credential.iterations, expected, digest: stored.spec.digest });
     return PasswordHasher.#expect(response, 'verify').match;
   }
 
-  /** Keycloak's upgrade rule (Pbkdf2PasswordHashProvider.policyCheck, negated): true = re-hash after this login. */
+  /** Keycloak's upgrade rule (the policy provider's policyCheck, negated): true = re-hash after this login. */
   needsRehash(credential: PasswordCredential, policy: PasswordPolicy): boolean {
     const spec = policySpec(policy);
-    if (credential.algorithm !== spec.id || credential.iterations !== policy.iterations) return true;
+    if (credential.algorithm !== policy.algorithm || credential.iterations !== policy.iterations) return true;
+    // Argon2PasswordHashProvider compares every parameter with the provider's configuration.
+    if (spec === ARGON2_ALGORITHM) return !sameArgon2Params(credential.argon2 ?? ARGON2_DEFAULT_PARAMS, ARGON2_DEFAULT_PARAMS);
     const key = decodeKeycloakBase64(credential.hash);
     return key === null || key.length !== spec.keyBytes;
   }
@@ -287,6 +305,7 @@ export class PasswordHasher {
     // Bounded: StaticPool would queue without limit, so a login flood could grow
     // memory and latency forever; past the bound a login is refused at once (503).
     if (this.#inFlight.size >= PASSWORD_QUEUE_MAX) {
+      this.#rejected++;
       return Promise.reject(new EngineError('ERR_HASH_OVERLOADED'));
     }
     return new Promise<Pbkdf2Response>((resolve, reject) => {

@@ -45,7 +45,3 @@ const BY_ID: ReadonlyMap<string, Pbkdf2AlgorithmSpec> = new Map(PBKDF2_ALGORITHM
 export function pbkdf2Algorithm(id: string): Pbkdf2AlgorithmSpec | undefined {
   return BY_ID.get(id);
 }
-
-export function supportedAlgorithmIds(): string {
-  return PBKDF2_ALGORITHMS.map((a) => a.id).join(', ');
-}

@@ -1,11 +1,12 @@
 // The messages between PasswordHasher (main thread) and pbkdf2-task.ts (pool
-// thread). One request per postMessage, one response back: StaticPool hands a
+// thread), for PBKDF2 and argon2 alike. One request per postMessage, one response back: StaticPool hands a
 // thread the next request only after that thread has answered.
 //
 // The task never throws: a thrown error would kill the thread (the pool
 // replaces it) and the message could carry input. It answers
 // `{ ok: false, error }` with a fixed, secret-free description instead.
 
+import type { Argon2Params } from './argon2-params.js';
 import type { Pbkdf2Digest } from './pbkdf2-algorithms.js';
 
 export interface Pbkdf2DeriveRequest {
@@ -32,7 +33,26 @@ export interface Pbkdf2PingRequest {
   op: 'ping';
 }
 
-export type Pbkdf2Request = Pbkdf2DeriveRequest | Pbkdf2VerifyRequest | Pbkdf2PingRequest;
+/** An argon2 hash of `password` (answered as `derive`). */
+export interface Argon2DeriveRequest {
+  op: 'argon2-derive';
+  password: string;
+  salt: Uint8Array;
+  iterations: number;
+  params: Argon2Params;
+}
+
+/** Derives with the stored parameters and compares with `expected` in constant time (answered as `verify`). */
+export interface Argon2VerifyRequest {
+  op: 'argon2-verify';
+  password: string;
+  salt: Uint8Array;
+  iterations: number;
+  params: Argon2Params;
+  expected: Uint8Array;
+}
+
+export type Pbkdf2Request = Pbkdf2DeriveRequest | Pbkdf2VerifyRequest | Pbkdf2PingRequest | Argon2DeriveRequest | Argon2VerifyRequest;
 
 export type Pbkdf2Response =
   | { ok: true; op: 'derive'; key: Uint8Array }

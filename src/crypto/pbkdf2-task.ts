@@ -1,6 +1,6 @@
 // The StaticPool task file: one per pool thread, loaded from its compiled
 // path (dist/src/crypto/pbkdf2-task.js) by PasswordHasher. It only wires the
-// port to pbkdf2Sync; all validation happens on the main thread before a
+// port to pbkdf2Sync and to the argon2 package; all validation happens on the main thread before a
 // request is sent, so anything that still fails here is a bug or a resource
 // problem, answered with a fixed message (never the input: it holds a password).
 //
@@ -10,10 +10,30 @@
 
 import { pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
+import { hash as argon2Hash } from 'argon2';
+import { ARGON2_TYPE_IDS, ARGON2_VERSION_IDS, type Argon2Params } from './argon2-params.js';
 import { javaPasswordBytes } from './java-utf8.js';
 import type { Pbkdf2Request, Pbkdf2Response } from './pbkdf2-protocol.js';
 
-function answer(request: Pbkdf2Request): Pbkdf2Response {
+/**
+ * argon2 over the password's UTF-8 bytes, as BouncyCastle's default
+ * converter feeds them. The package runs the hash on libuv's pool and this
+ * thread waits for it, so the hashing pool still bounds the hashes in flight.
+ */
+function argon2Derive(password: string, salt: Uint8Array, iterations: number, params: Argon2Params): Promise<Buffer> {
+  return argon2Hash(Buffer.from(password, 'utf8'), {
+    raw: true,
+    salt: Buffer.from(salt),
+    type: ARGON2_TYPE_IDS[params.type],
+    version: ARGON2_VERSION_IDS[params.version],
+    timeCost: iterations,
+    memoryCost: params.memory,
+    parallelism: params.parallelism,
+    hashLength: params.hashLength,
+  });
+}
+
+async function answer(request: Pbkdf2Request): Promise<Pbkdf2Response> {
   switch (request.op) {
     case 'ping':
       return { ok: true, op: 'ping' };
@@ -26,6 +46,14 @@ function answer(request: Pbkdf2Request): Pbkdf2Response {
       const key = pbkdf2Sync(javaPasswordBytes(request.password), request.salt, request.iterations, expected.length, request.digest);
       return { ok: true, op: 'verify', match: timingSafeEqual(key, expected) };
     }
+    case 'argon2-derive':
+      return { ok: true, op: 'derive', key: await argon2Derive(request.password, request.salt, request.iterations, request.params) };
+    case 'argon2-verify': {
+      const key = await argon2Derive(request.password, request.salt, request.iterations, request.params);
+      // A stored hash of another length than its hashLength says can never match (as Keycloak's byte comparison).
+      const match = key.length === request.expected.length && timingSafeEqual(key, request.expected);
+      return { ok: true, op: 'verify', match };
+    }
     default:
       return { ok: false, error: 'unknown pbkdf2 pool request' };
   }
@@ -35,13 +63,13 @@ const port = parentPort;
 if (port === null) throw new Error('pbkdf2-task.js must run in a worker thread');
 
 port.on('message', (request: Pbkdf2Request) => {
-  let response: Pbkdf2Response;
-  try {
-    response = answer(request);
-  } catch (err) {
-    // Node's pbkdf2 errors name the argument, never its value; keep only the code.
-    const code = (err as { code?: unknown }).code;
-    response = { ok: false, error: `pbkdf2 failed${typeof code === 'string' ? ` (${code})` : ''}` };
-  }
-  port.postMessage(response);
+  answer(request).then(
+    (response) => port.postMessage(response),
+    (err: unknown) => {
+      // Node's pbkdf2 errors name the argument, never its value; keep only the code. argon2's name the parameter.
+      const code = (err as { code?: unknown }).code;
+      const what = request.op.startsWith('argon2') ? 'argon2' : 'pbkdf2';
+      port.postMessage({ ok: false, error: `${what} failed${typeof code === 'string' ? ` (${code})` : ''}` } satisfies Pbkdf2Response);
+    },
+  );
 });

@@ -13,6 +13,8 @@ import type { FacadeContext } from './context.js';
 import { OAuthError } from './oidc/oauth-error.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
 import { registerLanding } from './landing.js';
+import { registerAccessLog } from './access-log.js';
+import { registerConsoleRoutes } from './console/console-routes.js';
 import { registerTokenEndpoint } from './oidc/token-endpoint.js';
 import { registerTokenEndpoints } from './oidc/token-endpoints.js';
 import { registerBrowserEndpoints } from './oidc/browser/register-browser-endpoints.js';
@@ -22,6 +24,8 @@ export const OIDC_BODY_LIMIT_BYTES = 64 * 1024;
 
 export interface PublicServerOptions {
   logger?: FastifyInstance['log'] | boolean;
+  /** One `access` line per request through ctx.log (`--access-log`). */
+  accessLog?: boolean;
 }
 
 export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptions = {}): FastifyInstance {
@@ -53,6 +57,8 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
     const route = request.routeOptions.url ?? 'unmatched';
     ctx.metrics.httpDuration.observe({ route, method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
+
+  if (options.accessLog === true) registerAccessLog(app, ctx.log);
 
   app.setErrorHandler((err: FastifyError | OAuthError | EngineError | Error, request, reply) => {
     if (err instanceof OAuthError) {
@@ -87,6 +93,8 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
 
   // The admin API (its own body parsing, authentication and error shapes).
   registerAdminRoutes(app, ctx);
+  // The admin web console (a page and its bundle; it calls the admin API).
+  registerConsoleRoutes(app, ctx);
 
   void app.register(async (oidc) => {
     registerTokenEndpoint(oidc, ctx);

@@ -245,7 +245,6 @@ function adminClientRoles(client: Pick<ClientRecord, 'id' | 'clientId'>, withRea
 function builtInClients(realm: Pick<RealmRecord, 'id' | 'name'>): ClientRecord[] {
   const encodedName = encodeURIComponent(realm.name);
   const accountBase = `/realms/${encodedName}/account/`;
-  const consoleBase = `/admin/${encodedName}/console/`;
   const clients: ClientRecord[] = [];
 
   const admin = clientDefaults(realm.id, realmAdminClientId(realm));
@@ -308,6 +307,19 @@ function builtInClients(realm: Pick<RealmRecord, 'id' | 'name'>): ClientRecord[]
   broker.roles = [role('read-token', broker.id, true)];
   clients.push(broker);
 
+  const adminConsole = adminConsoleClient(realm);
+  clients.push(adminConsole);
+
+  return clients;
+}
+
+/**
+ * The admin console's public PKCE client, `security-admin-console`, whose
+ * redirect URIs are the realm's console path (made at realm creation, and by
+ * the console when a realm imported without it is opened).
+ */
+export function adminConsoleClient(realm: Pick<RealmRecord, 'id' | 'name'>): ClientRecord {
+  const consoleBase = `/admin/${encodeURIComponent(realm.name)}/console/`;
   const adminConsole = clientDefaults(realm.id, ADMIN_CONSOLE_CLIENT_ID);
   adminConsole.name = `\${client_${ADMIN_CONSOLE_CLIENT_ID}}`;
   adminConsole.publicClient = true;
@@ -320,9 +332,7 @@ function builtInClients(realm: Pick<RealmRecord, 'id' | 'name'>): ClientRecord[]
     'pkce.code.challenge.method': 'S256',
     'client.use.lightweight.access.token.enabled': 'true',
   };
-  clients.push(adminConsole);
-
-  return clients;
+  return adminConsole;
 }
 
 /** The built-in realm roles, given the clients they refer to. */

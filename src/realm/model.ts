@@ -7,6 +7,7 @@
 
 import type { RealmSessionSettings } from '../session/realm-settings.js';
 import type { SessionLimitPolicy } from '../session/session-limits.js';
+import type { Argon2Params } from '../crypto/argon2-params.js';
 
 export const SIGNATURE_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
 export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
@@ -78,9 +79,12 @@ export interface ClientRecord {
 export interface PasswordCredential {
   id: string;
   type: 'password';
-  /** `pbkdf2-sha512` (default), `pbkdf2-sha256` or `pbkdf2` (SHA-1). */
+  /** `pbkdf2-sha512` (default), `pbkdf2-sha256`, `pbkdf2` (SHA-1) or `argon2`. */
   algorithm: string;
+  /** PBKDF2 iterations, or argon2's time cost. */
   iterations: number;
+  /** argon2 only: its other parameters (credentialData.additionalParameters). */
+  argon2?: Argon2Params;
   /** base64 (standard alphabet), as Keycloak's secretData. */
   salt: string;
   /** base64 derived key, as Keycloak's secretData.value; its length fixes the key size. */

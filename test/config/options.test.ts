@@ -39,6 +39,7 @@ test('defaults match the documented ones', (t) => {
     owners: 2,
     logLevel: 'info',
     logFormat: 'json',
+    accessLog: false,
   });
   t.true(defaultShards() >= 1);
 });
@@ -51,6 +52,18 @@ test('every option is a flag and a SESSIOND_ variable', (t) => {
   for (const flag of ['--http-port', '--management-port', '--host', '--data-dir', '--import-realm', '--shards', '--idle-grace-seconds', '--offline-cache-entries', '--hostname', '--node-id', '--log-level', '--log-format']) {
     t.true(flags.includes(flag), flag);
   }
+});
+
+test('--access-log is a switch: bare, =true|false, or its variable', (t) => {
+  t.true(parse(['--access-log']).accessLog);
+  t.true(parse(['--access-log', '--shards', '3']).accessLog);
+  t.is(parse(['--access-log', '--shards', '3']).shards, 3);
+  t.false(parse(['--access-log=false']).accessLog);
+  t.true(parse([], { SESSIOND_ACCESS_LOG: 'true' }).accessLog);
+  t.false(parse(['--access-log=false'], { SESSIOND_ACCESS_LOG: 'true' }).accessLog);
+  const err = t.throws(() => parse(['--access-log=yes']), { instanceOf: ConfigError });
+  t.is(err?.message, 'invalid --access-log "yes": expected true or false');
+  t.throws(() => parse([], { SESSIOND_ACCESS_LOG: 'toString' }), { instanceOf: ConfigError });
 });
 
 test('flags (both spellings) win over variables, variables over defaults', (t) => {

@@ -272,7 +272,7 @@ test('malformed credentials fail with the path and the reason', (t) => {
   rejects(t, { ...good, secretData: JSON.stringify({ value: '', salt: JAVA_SALT }) }, `${PATH}.secretData`, /"value" is not non-empty/);
   rejects(t, { ...good, secretData: { value: JAVA.sha512, salt: JAVA_SALT } }, `${PATH}.secretData`, /expected a JSON string, got an object/);
   rejects(t, { ...good, secretData: undefined }, `${PATH}.secretData`, /is missing/);
-  rejects(t, { ...good, credentialData: '{"hashIterations":1000,"algorithm":"argon2"}' }, `${PATH}.credentialData`, /unsupported password hashing algorithm "argon2"/);
+  rejects(t, { ...good, credentialData: '{"hashIterations":1000,"algorithm":"bcrypt"}' }, `${PATH}.credentialData`, /unsupported password hashing algorithm "bcrypt"/);
   rejects(t, { ...good, credentialData: '{"hashIterations":27500.5,"algorithm":"pbkdf2-sha512"}' }, `${PATH}.credentialData`, /"hashIterations" must be an integer, got 27500.5/);
   rejects(t, { ...good, credentialData: '{"hashIterations":"27500","algorithm":"pbkdf2-sha512"}' }, `${PATH}.credentialData`, /"hashIterations" must be an integer, got a string/);
   rejects(t, { ...good, credentialData: '{"hashIterations":0,"algorithm":"pbkdf2-sha512"}' }, `${PATH}.credentialData`, /from 1 to/);
@@ -319,7 +319,9 @@ test('parsePasswordPolicy reads Keycloak policy strings with Keycloak 24+ defaul
   t.deepEqual(parsePasswordPolicy('hashIterations(-1) and hashAlgorithm(pbkdf2-sha512)'), { algorithm: 'pbkdf2-sha512', iterations: 210_000 });
   t.deepEqual(parsePasswordPolicy('hashAlgorithm() and hashIterations(1000)'), { algorithm: 'pbkdf2-sha512', iterations: 1_000 });
   t.deepEqual(parsePasswordPolicy('hashIterations(1) and hashIterations(2)'), { algorithm: 'pbkdf2-sha512', iterations: 2 }, 'the last one wins');
-  t.throws(() => parsePasswordPolicy('hashAlgorithm(argon2)'), { instanceOf: RangeError, message: /"argon2"/ });
+  t.deepEqual(parsePasswordPolicy('hashAlgorithm(argon2)'), { algorithm: 'argon2', iterations: 5 });
+  t.throws(() => parsePasswordPolicy('hashAlgorithm(bcrypt)'), { instanceOf: RangeError, message: /"bcrypt"/ });
+  t.throws(() => parsePasswordPolicy('hashAlgorithm(argon2) and hashIterations(100000)'), { instanceOf: RangeError, message: /from 1 to 1000/ });
   t.throws(() => parsePasswordPolicy('hashIterations(27.5)'), { instanceOf: RangeError, message: /integer/ });
   t.throws(() => parsePasswordPolicy('hashIterations(lots)'), { instanceOf: RangeError, message: /integer/ });
   t.throws(() => parsePasswordPolicy('hashIterations(0)'), { instanceOf: RangeError, message: /from 1/ });

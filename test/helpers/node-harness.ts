@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { parseOptions, type NodeOptions } from '../../src/config/options.js';
 import { parsePasswordPolicy } from '../../src/crypto/password-hasher.js';
 import { SessiondNode } from '../../src/node.js';
@@ -50,6 +50,10 @@ export interface StartNodeOptions {
   /** Fixed ports (default 0: free ones). A restart keeps the old ports so that issuers stay the same. */
   httpPort?: number;
   managementPort?: number;
+  /** --access-log */
+  accessLog?: boolean;
+  /** The node's logger (default: silent). */
+  log?: Logger;
 }
 
 export interface HttpResult {
@@ -351,6 +355,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
   ];
   if (options.idleGraceSeconds !== undefined) argv.push('--idle-grace-seconds', String(options.idleGraceSeconds));
   if (options.hostname !== undefined) argv.push('--hostname', options.hostname);
+  if (options.accessLog === true) argv.push('--access-log');
   const parsed = parseOptions(argv, {});
   if (parsed.help) throw new Error('unexpected --help');
   const clock =
@@ -361,7 +366,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
   try {
     node = await SessiondNode.start({
       options: parsed.options,
-      log: pino({ level: 'silent' }),
+      log: options.log ?? pino({ level: 'silent' }),
       hasherSize: 1,
       ...(clock !== null ? { clock, clockMode: 'manual' as const } : {}),
     });

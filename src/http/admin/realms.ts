@@ -1,15 +1,17 @@
 // Realms and realm roles: POST /admin/realms, GET/PUT/DELETE
-// /admin/realms/{realm}, /roles, and partialImport for bulk users/clients.
+// /admin/realms/{realm}, /roles, partialImport for bulk users/clients, and
+// partial-export.
 
 import type { FastifyInstance } from 'fastify';
 import { credentialFromKeycloak, parsePasswordPolicy } from '../../crypto/password-hasher.js';
 import { CREATE_REALM_ROLE, MASTER_REALM_NAME, defaultRoleName } from '../../realm/defaults.js';
 import { parseKeycloakRealm } from '../../realm/import/keycloak-realm.js';
 import type { ClientRecord, RealmRecord, UserRecord } from '../../realm/model.js';
+import { realmExportRep } from '../../realm/export/keycloak-export.js';
 import { baseUrlOf } from '../oidc/request-context.js';
 import type { FacadeContext } from '../context.js';
 import { adminOf, auditAdmin, targetRealm } from './admin-routes.js';
-import { allowed } from './admin-auth.js';
+import { allowed, requireRole } from './admin-auth.js';
 import { badRequest, conflict, forbidden, notFound } from './admin-error.js';
 import { applyRealmRep, clientFromRep, realmToRep, requireObject, roleFromRep, roleToRep, userFromRep } from './representations.js';
 
@@ -97,6 +99,19 @@ export function registerRealmRoutes(app: FastifyInstance, ctx: FacadeContext): v
     await ctx.store.deleteRealmRole(realm.id, name);
     auditAdmin(ctx, request, realm, 'DELETE', 'REALM_ROLE', `roles/${name}`);
     return reply.code(204).send();
+  });
+
+  // -------------------------------------------------------------- partial export
+  // Keycloak's RealmAdminResource.partialExport: the realm without users,
+  // clients and roles only when asked, secrets masked.
+  app.post('/:realm/partial-export', async (request) => {
+    const realm = targetRealm(ctx, request, 'view-realm');
+    const query = request.query as { exportClients?: string; exportGroupsAndRoles?: string };
+    // JAX-RS Boolean.valueOf: "true" in any case is true, anything else false.
+    const clients = query.exportClients?.toLowerCase() === 'true';
+    const groupsAndRoles = query.exportGroupsAndRoles?.toLowerCase() === 'true';
+    if (clients) requireRole(adminOf(request), realm, 'view-clients');
+    return realmExportRep(ctx.store, realm, { clients, groupsAndRoles, maskSecrets: true });
   });
 
   // -------------------------------------------------------------- partial import

@@ -8,6 +8,7 @@
 // admin) when the realm stores events, an admin event for the request, and
 // sessiond_sessions_revoked_total{realm,cause}.
 
+import { NEVER, userSessionIdleExpiry, userSessionMaxExpiry } from '../../session/expiry.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { END_REASON, type EndedSession, type SessionFilter, type SessionView } from '../../protocol/actor-messages.js';
 import { notifyAdminUrls } from '../../logout/admin-url-notifier.js';
@@ -310,6 +311,16 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
   app.get('/:realm/sessions/count', async (request) => {
     const realm = targetRealm(ctx, request, 'view-users');
     const query = request.query as Record<string, string | undefined>;
+    // No filter: the realm's totals from the maintained counters (no scan), as the console polls them.
+    if (FILTER_KEYS.every((key) => query[key] === undefined)) {
+      const type = sessionType(query['type'] ?? 'ALL');
+      let count = 0;
+      for (const shard of await ctx.engine.stats()) {
+        if (type !== 'OFFLINE') count += shard.realms[realm.id]?.[0] ?? 0;
+        if (type !== 'REGULAR') count += shard.offlineRealms[realm.id] ?? 0;
+      }
+      return { count };
+    }
     const { filter, type } = parseFilter(ctx, realm, {
       ...(query['userId'] !== undefined ? { userId: query['userId'] } : {}),
       ...(query['clientId'] !== undefined ? { clientId: query['clientId'] } : {}),
@@ -340,6 +351,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
       type,
       authMethod: s.authMethod,
       authTime: s.authTime * 1000,
+      // The realm's expiry rules applied to this session (remember-me and offline included); -1 = never.
+      ...expiryTimes(realm, s, type === 'OFFLINE'),
       valid: got.invalid === null,
       invalidReason: got.invalid,
       clientSessions: s.clients.map((c) => ({
@@ -355,6 +368,13 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
   });
 }
 
+/** When a session expires idle and at the latest, in epoch ms (-1 = never), by its realm's settings. */
+function expiryTimes(realm: RealmRecord, s: SessionView, offline: boolean): { idleExpiresAt: number; maxExpiresAt: number } {
+  const idle = userSessionIdleExpiry(realm.sessions, s, offline);
+  const max = userSessionMaxExpiry(realm.sessions, s, offline);
+  return { idleExpiresAt: idle === NEVER ? -1 : idle * 1000, maxExpiresAt: max === NEVER ? -1 : max * 1000 };
+}
+
 /** ui-ext's SessionRepresentation: UserSessionRepresentation without rememberMe, with the type. */
 function uiExtRow(rep: Record<string, unknown>, type: 'REGULAR' | 'OFFLINE'): Record<string, unknown> {
   const { rememberMe: _rememberMe, ...rest } = rep;
@@ -367,7 +387,11 @@ async function countRegular(ctx: FacadeContext, realm: RealmRecord, search: stri
   return views.length;
 }
 
+/** The filter fields of sessions/count and sessions/revoke. */
+const FILTER_KEYS = ['userId', 'clientId', 'ipIn', 'ipNotIn', 'lastAccessBefore'] as const;
+
 /** The bulk filter of the extensions: `userId`, `clientId` (clientId or UUID), `type`, CIDR lists, `lastAccessBefore` (epoch ms). */
+
 function parseFilter(ctx: FacadeContext, realm: RealmRecord, body: Record<string, unknown>): { filter: SessionFilter; type: SessionType } {
   const filter: SessionFilter = {};
   if (body['userId'] !== undefined) {

@@ -7,13 +7,12 @@
 //   RepresentationToModel.convertDeprecatedCredentialsFormat still accepts
 //   that, so it is converted to the current shape first, as Keycloak does.
 // - A well-formed hash made by an algorithm sessiond does not implement
-//   (argon2, Keycloak's default since 25 outside FIPS mode, or a custom
-//   provider) is `unsupported`, not an error: one such user must not stop a
+//   (a custom provider's; PBKDF2 and argon2 are implemented) is `unsupported`, not an error: one such user must not stop a
 //   100 k-user import; the importer notes it and the user must reset the
 //   password. Malformed credentials still throw CredentialFormatError.
 
 import { credentialFromKeycloak, CredentialFormatError } from '../../crypto/keycloak-credential.js';
-import { pbkdf2Algorithm } from '../../crypto/pbkdf2-algorithms.js';
+import { isSupportedAlgorithm } from '../../crypto/hash-algorithms.js';
 import type { PasswordCredential } from '../model.js';
 
 export { CredentialFormatError } from '../../crypto/keycloak-credential.js';
@@ -31,7 +30,7 @@ export function passwordCredentialFromExport(rep: Record<string, unknown>, path:
     // Only on the error path: was it a sound hash of an algorithm we lack?
     if (err instanceof CredentialFormatError && err.path === `${path}.credentialData`) {
       const algorithm = algorithmOf(input['credentialData']);
-      if (algorithm !== null && pbkdf2Algorithm(algorithm) === undefined) return { kind: 'unsupported', algorithm };
+      if (algorithm !== null && !isSupportedAlgorithm(algorithm)) return { kind: 'unsupported', algorithm };
     }
     if (err instanceof CredentialFormatError && input !== rep) {
       throw new CredentialFormatError(err.path, `${err.reason} (read from the pre-Keycloak-7 fields hashedSaltedValue, salt, hashIterations, algorithm)`);

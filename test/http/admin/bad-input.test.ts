@@ -190,7 +190,7 @@ test('sessions/revoke and sessions/count: empty filter, bad CIDR, bad types are 
     { method: 'POST', path: '/demo/sessions/revoke', body: { ids: [1, 2] }, status: 400 },
     { method: 'POST', path: '/demo/sessions/revoke', body: { ids: [sessionId], type: 'BOTH' }, status: 400 },
     { method: 'POST', path: '/demo/sessions/revoke', body: [sessionId], status: 400 },
-    { method: 'GET', path: '/demo/sessions/count', status: 400 },
+    { method: 'GET', path: '/demo/sessions/count?type=NONE', status: 400 },
     { method: 'GET', path: `/demo/sessions/count?userId=${alice}&ipNotIn=10.0.0.0/33`, status: 400 },
     { method: 'GET', path: `/demo/sessions/count?userId=${alice}&ipIn=x`, status: 400 },
     { method: 'GET', path: `/demo/sessions/count?userId=${alice}&type=NONE`, status: 400 },

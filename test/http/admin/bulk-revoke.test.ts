@@ -216,3 +216,14 @@ function parseMetrics(text: string): Map<string, number> {
 function key(name: string, labels: Record<string, string>): string {
   return `${name}{${Object.keys(labels).sort().map((k) => `${k}="${labels[k]}"`).join(',')}}`;
 }
+
+test.serial('count without a filter: the realm totals by type, from the counters', async (t) => {
+  const r = await realm();
+  t.is(await count(r.name, {}), 0);
+  await a.login(r.name, APP, 'mallory', 'pw');
+  await a.login(r.name, APP, 'walter', 'pw');
+  await a.login(r.name, APP, 'walter', 'pw', { scope: 'openid offline_access' });
+  t.is(await count(r.name, { type: 'REGULAR' }), 2);
+  t.is(await count(r.name, { type: 'OFFLINE' }), 1);
+  t.is(await count(r.name, {}), 3);
+});

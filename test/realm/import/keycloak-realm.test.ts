@@ -529,13 +529,22 @@ test('pre-Keycloak-7 credential fields are converted as Keycloak converts them',
   t.is(c.createdDate, NOW);
 });
 
-test('argon2 hashes (Keycloak 25+ default) are skipped with a note, not refused', (t) => {
+test('argon2 hashes (Keycloak 25+ default) are imported with their parameters', (t) => {
   const argon = hashed({
     credentialData: JSON.stringify({ hashIterations: 5, algorithm: 'argon2', additionalParameters: { hashLength: ['32'], memory: ['7168'], type: ['id'], version: ['1.3'], parallelism: ['1'] } }),
   });
-  const p = parseKeycloakRealm({ realm: 'x', users: [{ username: 'u', credentials: [argon] }, { username: 'v', credentials: [argon] }] }, 'x.json');
+  const p = parseKeycloakRealm({ realm: 'x', users: [{ username: 'u', credentials: [argon] }] }, 'x.json');
+  const c = userOf(p, 'u').credentials[0]!;
+  t.is(c.algorithm, 'argon2');
+  t.is(c.iterations, 5);
+  t.deepEqual(c.argon2, { type: 'id', version: '1.3', hashLength: 32, memory: 7168, parallelism: 1 });
+});
+
+test('hashes of an algorithm sessiond lacks (a custom provider) are skipped with a note, not refused', (t) => {
+  const bcrypt = hashed({ credentialData: JSON.stringify({ hashIterations: 10, algorithm: 'bcrypt', additionalParameters: {} }) });
+  const p = parseKeycloakRealm({ realm: 'x', users: [{ username: 'u', credentials: [bcrypt] }, { username: 'v', credentials: [bcrypt] }] }, 'x.json');
   t.deepEqual(userOf(p, 'u').credentials, []);
-  t.true(p.notes.some((n) => n.includes('"argon2"') && n.includes(': 2 (first at $.users[0].credentials[0])')));
+  t.true(p.notes.some((n) => n.includes('"bcrypt"') && n.includes(': 2 (first at $.users[0].credentials[0])')));
 });
 
 // ------------------------------------------------------------------ invalid input
@@ -563,7 +572,7 @@ const INVALID: [string, Mutation, string, string][] = [
   ['lifespan as text', (r) => ((r['ssoSessionIdleTimeout'] = 'long'), r), '$.ssoSessionIdleTimeout', 'must be an integer, got string'],
   ['boolean as text', (r) => ((r['rememberMe'] = 'yes'), r), '$.rememberMe', 'must be a boolean, got string'],
   ['unsupported signature algorithm', (r) => ((r['defaultSignatureAlgorithm'] = 'HS256'), r), '$.defaultSignatureAlgorithm', 'unsupported signature algorithm "HS256"'],
-  ['password policy naming argon2', (r) => ((r['passwordPolicy'] = 'length(8) and hashAlgorithm(argon2)'), r), '$.passwordPolicy', 'unsupported hashAlgorithm "argon2"'],
+  ['password policy naming bcrypt', (r) => ((r['passwordPolicy'] = 'length(8) and hashAlgorithm(bcrypt)'), r), '$.passwordPolicy', 'unsupported hashAlgorithm "bcrypt"'],
   ['event types not strings', (r) => ((r['enabledEventTypes'] = ['LOGIN', 3]), r), '$.enabledEventTypes[1]', 'must be a string, got number'],
   ['realm attribute object', (r) => ((r['attributes'] = { 'a.b': {} }), r), '$.attributes["a.b"]', 'must be a string, got object'],
   ['clients not an array', (r) => ((r['clients'] = {}), r), '$.clients', 'must be an array, got object'],
