@@ -262,7 +262,11 @@ export class SessiondNode extends EventEmitter {
 
   /** The master realm with `admin-cli` and the bootstrap admin, created on first start. */
   async #ensureMaster(admin: { username: string; password: string }): Promise<void> {
-    if (this.store.realmByName(MASTER_REALM) !== undefined) return;
+    const existing = this.store.realmByName(MASTER_REALM);
+    if (existing !== undefined) {
+      if (await this.#bootstrapPasswordStillDefault(existing.id, admin)) this.#warnDefaultAdminPassword(admin.username);
+      return;
+    }
     const bundle = masterRealmBundle();
     const credential = await this.hasher.hash(admin.password, parsePasswordPolicy(bundle.realm.passwordPolicy));
     const user = userDefaults(bundle.realm.id, admin.username.toLowerCase(), {
@@ -273,6 +277,23 @@ export class SessiondNode extends EventEmitter {
     bundle.users.push(user);
     await this.store.createRealm(bundle);
     this.log.info({ realm: MASTER_REALM, admin: user.username }, 'master realm created with the bootstrap admin');
+    if (admin.password === BOOTSTRAP_ADMIN_PASSWORD_DEFAULT) this.#warnDefaultAdminPassword(user.username);
+  }
+
+  /** One hash at start: whether the bootstrap admin of an existing master realm still has the default password. */
+  async #bootstrapPasswordStillDefault(masterId: string, admin: { username: string; password: string }): Promise<boolean> {
+    if (admin.password !== BOOTSTRAP_ADMIN_PASSWORD_DEFAULT) return false;
+    const user = this.store.userByUsername(masterId, admin.username.toLowerCase());
+    const credential = user?.credentials[0];
+    if (credential === undefined) return false;
+    return this.hasher.verify(BOOTSTRAP_ADMIN_PASSWORD_DEFAULT, credential);
+  }
+
+  #warnDefaultAdminPassword(username: string): void {
+    this.log.warn(
+      { realm: MASTER_REALM, admin: username },
+      'the bootstrap admin has the default password: set SESSIOND_BOOTSTRAP_ADMIN_PASSWORD before first start, or change it through the admin API',
+    );
   }
 
   /**

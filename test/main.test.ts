@@ -71,7 +71,7 @@ async function logLine(r: Run, msg: string): Promise<Record<string, unknown>> {
   }
 }
 
-async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort: number }> {
+async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort: number; httpPort: number }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sessiond-main-'));
   const [managementPort, httpPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
   const r = run([
@@ -84,7 +84,7 @@ async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort:
     await rm(dataDir, { recursive: true, force: true });
   });
   await logLine(r, 'sessiond node ready');
-  return { r, managementPort };
+  return { r, managementPort, httpPort };
 }
 
 test.serial('the process becomes ready, serves Prometheus metrics, and exits 0 on SIGTERM', async (t) => {
@@ -111,6 +111,9 @@ test.serial('the process becomes ready, serves Prometheus metrics, and exits 0 o
   t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '0' }), 0);
   t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '1' }), 0);
   t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '2' }), undefined, 'exactly the two shards asked for');
+
+  const warning = await logLine(r, 'the bootstrap admin has the default password: set SESSIOND_BOOTSTRAP_ADMIN_PASSWORD before first start, or change it through the admin API');
+  t.is(warning['level'], 40, 'a warning');
 
   t.true(r.child.kill('SIGTERM'));
   const { code, signal } = await r.exit;

@@ -8,7 +8,9 @@ import formbody from '@fastify/formbody';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { PATH_PARAM_MAX_CHARS } from '../constants.js';
 import { EngineError } from '../errors.js';
+import { drainRequestBody } from './lingering-close.js';
 import type { FacadeContext } from './context.js';
 import { OAuthError } from './oidc/oauth-error.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
@@ -28,7 +30,8 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
     ...(typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false }),
     bodyLimit: OIDC_BODY_LIMIT_BYTES,
     // The Keycloak admin client asks for `/users/?username=` and `/clients/?clientId=`.
-    routerOptions: { ignoreTrailingSlash: true },
+    // Overlong path parameters (ids) are looked up and not found: 404, not the router's 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: PATH_PARAM_MAX_CHARS },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
@@ -63,7 +66,9 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
       return reply.code(400).send({ error: 'invalid_request', error_description: `Invalid request: ${fastifyError.message}` });
     }
     if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({ error: 'invalid_request', error_description: 'Request body is too large' });
+      return drainRequestBody(request.raw).then(() =>
+        reply.code(413).send({ error: 'invalid_request', error_description: 'Request body is too large' }),
+      );
     }
     if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return reply.code(415).send({ error: 'invalid_request', error_description: 'Unsupported content type' });
