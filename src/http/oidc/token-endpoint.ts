@@ -54,6 +54,7 @@ export function registerTokenEndpoint(app: FastifyInstance, ctx: FacadeContext):
     const body = (request.body ?? {}) as FormBody;
     const grantType = field(body, 'grant_type');
     let outcome = 'error';
+    const started = process.hrtime.bigint();
     try {
       if (grantType === undefined || grantType === '') throw invalidRequest('Missing form parameter: grant_type');
       const client = authenticateClient(ctx, request, realm, body);
@@ -77,7 +78,9 @@ export function registerTokenEndpoint(app: FastifyInstance, ctx: FacadeContext):
       outcome = 'success';
       return result;
     } finally {
-      ctx.metrics.tokenRequests.inc({ realm: realm.name, grant_type: SUPPORTED_GRANTS.has(grantType ?? '') ? grantType! : 'unsupported', outcome });
+      const grant = SUPPORTED_GRANTS.has(grantType ?? '') ? grantType! : 'unsupported';
+      ctx.metrics.tokenRequests.inc({ realm: realm.name, grant_type: grant, outcome });
+      ctx.metrics.tokenDuration.observe({ realm: realm.name, grant_type: grant }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   });
 }
