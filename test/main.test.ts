@@ -7,7 +7,7 @@
 // for its "ready" log line, talk HTTP to it, signal it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,13 @@ interface Run {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Run {
-  const child = spawn(process.execPath, [MAIN.pathname, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), command: { file: string; args: string[]; cwd?: string; detached?: boolean } = { file: process.execPath, args: [MAIN.pathname] }): Run {
+  const child = spawn(command.file, [...command.args, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(command.cwd !== undefined ? { cwd: command.cwd } : {}),
+    detached: command.detached ?? false,
+  });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -155,3 +160,79 @@ test('--help exits 0 and lists every option with its environment variable', asyn
   }
   t.true(text.includes('--help'));
 });
+
+/** The repository root (this file runs from dist/test). */
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** Options for a node on free loopback ports in a fresh data directory (removed at teardown). */
+async function nodeArgs(t: ExecutionContext, dataDir?: string): Promise<{ args: string[]; httpPort: number; dataDir: string }> {
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'sessiond-main-')));
+  if (dataDir === undefined) t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const [managementPort, httpPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
+  return {
+    args: ['--host', '127.0.0.1', '--management-port', String(managementPort), '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--shards', '2', '--data-dir', dir, '--log-level', 'info'],
+    httpPort,
+    dataDir: dir,
+  };
+}
+
+test.serial('npm start stopped by SIGTERM to its whole process group exits 0', async (t) => {
+  // package.json's own start script, run by npm in a directory that links to the built tree; its
+  // build step is already done (`npm test` built it), so `build` there is a no-op.
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const dir = await mkdtemp(join(tmpdir(), 'sessiond-npm-start-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'start-check', private: true, type: 'module', scripts: { start: pkg.scripts.start, build: 'true' } }));
+  for (const link of ['dist', 'node_modules', 'realms']) await symlink(join(ROOT, link), join(dir, link));
+  const { args } = await nodeArgs(t);
+  const r = run(['--', ...args], cleanEnv(), { file: 'npm', args: ['start', '--silent'], cwd: dir, detached: true });
+  t.teardown(async () => {
+    if (r.child.exitCode === null && r.child.signalCode === null) process.kill(-r.child.pid!, 'SIGKILL');
+    await r.exit;
+  });
+  await logLine(r, 'sessiond node ready');
+  process.kill(-r.child.pid!, 'SIGTERM'); // what a terminal's Ctrl-C or a supervisor's stop does
+  const { code, signal } = await r.exit;
+  t.is(signal, null);
+  t.is(code, 0, `stderr: ${r.stderr()}`);
+  t.truthy(await logLine(r, 'stopped'));
+});
+
+for (const [kind, trigger] of [['uncaughtException', 'SIGUSR2'], ['unhandledRejection', 'SIGHUP']] as const) {
+  test.serial(`a fatal error (${kind}) is logged, the online sessions are saved, and the process exits non-zero`, async (t) => {
+    // A fault planted from outside the product: a preloaded module that throws (or rejects) on a signal.
+    const fault = `process.on('SIGUSR2', () => { throw new Error('planted fault'); }); process.on('SIGHUP', () => { void Promise.reject(new Error('planted rejection')); });`;
+    const { args, httpPort, dataDir } = await nodeArgs(t);
+    const withRealms = [...args, '--import-realm', join(ROOT, 'realms')];
+    const r = run(withRealms, cleanEnv(), { file: process.execPath, args: ['--import', `data:text/javascript,${encodeURIComponent(fault)}`, MAIN.pathname] });
+    t.teardown(async () => {
+      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+      await r.exit;
+    });
+    await logLine(r, 'sessiond node ready');
+    const login = await fetch(`http://127.0.0.1:${httpPort}/realms/demo/protocol/openid-connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'password', client_id: 'demo-app', client_secret: 'demo-secret', username: 'alice', password: 'alice-password' }),
+    });
+    t.is(login.status, 200);
+    r.child.kill(trigger);
+    const { code } = await r.exit;
+    t.not(code, 0);
+    const fatal = await logLine(r, 'fatal error: saving online sessions and exiting');
+    t.is(fatal['level'], 60);
+    t.is(fatal['kind'], kind);
+    t.is((await logLine(r, 'online sessions saved'))['sessions'], 1);
+
+    // The saved session is back after a restart.
+    const again = run([...(await nodeArgs(t, dataDir)).args]);
+    t.teardown(async () => {
+      if (again.child.exitCode === null && again.child.signalCode === null) again.child.kill('SIGKILL');
+      await again.exit;
+    });
+    t.is((await logLine(again, 'online sessions restored from the last shutdown'))['restored'], 1);
+    await logLine(again, 'sessiond node ready');
+    again.child.kill('SIGTERM');
+    t.is((await again.exit).code, 0);
+  });
+}
