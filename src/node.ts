@@ -111,9 +111,15 @@ export class SessiondNode extends EventEmitter {
       clock: this.clock,
       log: this.log,
       hostname: this.options.hostname,
+      hostnameAdmin: this.options.hostnameAdmin,
       importBundle: (bundle) => this.importBundle(bundle, 'admin API'),
     };
-    this.server = buildPublicServer(this.facade);
+    this.server = buildPublicServer(this.facade, { proxy: this.options });
+    if (this.options.hostname === null) {
+      this.log.warn(
+        'no --hostname: token issuers follow each request\'s Host header (and trusted proxy headers); set --hostname (and --hostname-strict true) in production',
+      );
+    }
     this.management = buildManagementServer({
       engine: this.engine,
       metrics: this.metrics,

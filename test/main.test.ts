@@ -119,6 +119,8 @@ test.serial('the process becomes ready, serves Prometheus metrics, and exits 0 o
 
   const warning = await logLine(r, 'the bootstrap admin has the default password: set SESSIOND_BOOTSTRAP_ADMIN_PASSWORD before first start, or change it through the admin API');
   t.is(warning['level'], 40, 'a warning');
+  const noHostname = await logLine(r, "no --hostname: token issuers follow each request's Host header (and trusted proxy headers); set --hostname (and --hostname-strict true) in production");
+  t.is(noHostname['level'], 40);
 
   t.true(r.child.kill('SIGTERM'));
   const { code, signal } = await r.exit;

@@ -6,6 +6,7 @@
 
 import { availableParallelism } from 'node:os';
 import { IDLE_GRACE_DEFAULT_S } from '../constants.js';
+import { parseCidr } from '../util/ip-address.js';
 
 export interface NodeOptions {
   httpPort: number;
@@ -22,9 +23,14 @@ export interface NodeOptions {
   peers: string[];
   owners: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  // --- reverse proxies and hostnames (Keycloak 25+'s options) ---
+  proxyHeaders: 'none' | 'forwarded' | 'xforwarded';
+  proxyTrustedAddresses: string[];
+  hostnameAdmin: string | null;
+  hostnameStrict: boolean;
 }
 
-type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level';
+type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level' | 'proxy-headers' | 'cidrs' | 'boolean';
 
 interface OptionSpec {
   key: keyof NodeOptions;
@@ -38,6 +44,7 @@ interface OptionSpec {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const PROXY_HEADERS = ['none', 'forwarded', 'xforwarded'] as const;
 
 /** Shards: one per core, as the shards and the main thread share the cores anyway. */
 export function defaultShards(): number {
@@ -59,6 +66,11 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'peers', flag: '--peers', kind: 'peers', defaultValue: () => [], describe: 'cluster seeds as host:port,host:port (empty: a single node)' },
   { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is primary)' },
   { key: 'logLevel', flag: '--log-level', kind: 'level', defaultValue: () => 'info', describe: `log level: ${LOG_LEVELS.join(', ')}` },
+  // --- reverse proxies and hostnames (Keycloak 25+'s options) ---
+  { key: 'proxyHeaders', flag: '--proxy-headers', kind: 'proxy-headers', defaultValue: () => 'none', describe: 'client address, scheme and host from a reverse proxy\'s headers: none, forwarded (RFC 7239 Forwarded) or xforwarded (X-Forwarded-For/-Proto/-Host)' },
+  { key: 'proxyTrustedAddresses', flag: '--proxy-trusted-addresses', kind: 'cidrs', defaultValue: () => [], describe: 'proxy headers are believed only from these addresses/CIDRs, comma-separated (empty: from any sender)' },
+  { key: 'hostnameAdmin', flag: '--hostname-admin', kind: 'url', defaultValue: () => null, describe: 'public base URL of the admin API, when it is reached through another address than --hostname' },
+  { key: 'hostnameStrict', flag: '--hostname-strict', kind: 'boolean', defaultValue: () => false, describe: 'refuse to start without --hostname (issuers never follow a request\'s Host header)' },
 ]);
 
 export function envName(flag: string): string {
@@ -114,6 +126,18 @@ function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[key
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(raw)) fail(`expected one of ${LOG_LEVELS.join(', ')}`);
       return raw as NodeOptions['logLevel'];
+    case 'proxy-headers':
+      if (!(PROXY_HEADERS as readonly string[]).includes(raw)) fail(`expected one of ${PROXY_HEADERS.join(', ')}`);
+      return raw as NodeOptions['proxyHeaders'];
+    case 'cidrs': {
+      if (raw.trim() === '') return [];
+      const cidrs = raw.split(',').map((c) => c.trim());
+      for (const cidr of cidrs) if (parseCidr(cidr) === null) fail(`${JSON.stringify(cidr)} is not an IP address or CIDR block`);
+      return cidrs;
+    }
+    case 'boolean':
+      if (raw !== 'true' && raw !== 'false') fail('expected true or false');
+      return raw === 'true';
   }
 }
 
@@ -161,6 +185,12 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
         throw new ConfigError(`${ports[a]![0]} and ${ports[b]![0]} are both ${ports[a]![1]}: each needs its own port`);
       }
     }
+  }
+  if (result.hostnameStrict && result.hostname === null) {
+    throw new ConfigError('--hostname-strict is true but --hostname is not set: set the public base URL, or --hostname-strict false');
+  }
+  if (result.hostnameAdmin !== null && result.hostname === null) {
+    throw new ConfigError('--hostname-admin is set but --hostname is not: set both (the admin address is an alternative to the public one)');
   }
   return { help: false, options: result };
 }

@@ -11,6 +11,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { PATH_PARAM_MAX_CHARS } from '../constants.js';
 import { EngineError } from '../errors.js';
 import { drainRequestBody } from './lingering-close.js';
+import { registerProxyHeaders, trustProxySetting, type ProxyOptions } from './proxy-headers.js';
 import type { FacadeContext } from './context.js';
 import { OAuthError } from './oidc/oauth-error.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
@@ -23,12 +24,15 @@ export const OIDC_BODY_LIMIT_BYTES = 64 * 1024;
 
 export interface PublicServerOptions {
   logger?: FastifyInstance['log'] | boolean;
+  /** Which reverse-proxy headers to believe, and from whom (default: none). */
+  proxy?: ProxyOptions;
 }
 
 export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptions = {}): FastifyInstance {
   const app = Fastify({
     ...(typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false }),
     bodyLimit: OIDC_BODY_LIMIT_BYTES,
+    trustProxy: trustProxySetting(options.proxy ?? { proxyHeaders: 'none', proxyTrustedAddresses: [] }),
     // The Keycloak admin client asks for `/users/?username=` and `/clients/?clientId=`.
     // Overlong path parameters (ids) are looked up and not found: 404, not the router's 414.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: PATH_PARAM_MAX_CHARS },
@@ -48,6 +52,7 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
+  registerProxyHeaders(app, options.proxy ?? { proxyHeaders: 'none', proxyTrustedAddresses: [] });
   void app.register(formbody, { bodyLimit: OIDC_BODY_LIMIT_BYTES });
   void app.register(cookie);
 

@@ -50,6 +50,8 @@ export interface StartNodeOptions {
   /** Fixed ports (default 0: free ones). A restart keeps the old ports so that issuers stay the same. */
   httpPort?: number;
   managementPort?: number;
+  /** More flags, appended as given (e.g. `['--proxy-headers', 'xforwarded']`). */
+  argv?: string[];
 }
 
 export interface HttpResult {
@@ -352,6 +354,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
   ];
   if (options.idleGraceSeconds !== undefined) argv.push('--idle-grace-seconds', String(options.idleGraceSeconds));
   if (options.hostname !== undefined) argv.push('--hostname', options.hostname);
+  if (options.argv !== undefined) argv.push(...options.argv);
   const parsed = parseOptions(argv, {});
   if (parsed.help) throw new Error('unexpected --help');
   const clock =

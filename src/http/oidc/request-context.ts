@@ -17,9 +17,17 @@ export function realmOf(ctx: FacadeContext, request: FastifyRequest): RealmRecor
   return realm;
 }
 
-/** `http(s)://host[:port]`: --hostname, else the request's own scheme and Host. */
+/**
+ * `http(s)://host[:port]`: --hostname-admin for requests that arrive through the admin
+ * address, --hostname for all others; without --hostname, the request's own scheme and
+ * Host (as a trusted proxy passed them on), which a caller can choose: hence the warning
+ * at start.
+ */
 export function baseUrlOf(ctx: FacadeContext, request: FastifyRequest): string {
-  if (ctx.hostname !== null) return ctx.hostname;
+  if (ctx.hostname !== null) {
+    if (ctx.hostnameAdmin !== null && new URL(ctx.hostnameAdmin).host === request.host.toLowerCase()) return ctx.hostnameAdmin;
+    return ctx.hostname;
+  }
   return `${request.protocol}://${request.host}`;
 }
 
