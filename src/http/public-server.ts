@@ -15,6 +15,7 @@ import { registerProxyHeaders, trustProxySetting, type ProxyOptions } from './pr
 import type { FacadeContext } from './context.js';
 import { OAuthError } from './oidc/oauth-error.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
+import { registerCors } from './oidc/cors.js';
 import { registerTokenEndpoint } from './oidc/token-endpoint.js';
 import { registerTokenEndpoints } from './oidc/token-endpoints.js';
 import { registerBrowserEndpoints } from './oidc/browser/register-browser-endpoints.js';
@@ -95,6 +96,7 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
   registerAdminRoutes(app, ctx);
 
   void app.register(async (oidc) => {
+    registerCors(oidc);
     registerTokenEndpoint(oidc, ctx);
     registerTokenEndpoints(oidc, ctx);
     // auth, login form, and the logout URL (browser logout; refresh_token logout on POST).

@@ -5,6 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ClientRecord, RealmRecord } from '../../realm/model.js';
 import type { FacadeContext } from '../context.js';
+import { allowClientOrigins } from './cors.js';
 import { OAuthError, invalidClient, unauthorizedClient } from './oauth-error.js';
 
 export type FormBody = Record<string, string | string[] | undefined>;
@@ -102,6 +103,8 @@ export function authenticateClient(ctx: FacadeContext, request: FastifyRequest, 
   const client = ctx.store.clientByClientId(realm.id, clientId);
   if (client === undefined || !client.enabled) throw invalidClient('invalid_client');
   if (client.bearerOnly) throw unauthorizedClient('Bearer-only not allowed');
+  // The client is known: its web origins may read the answer (errors included), as Keycloak.
+  allowClientOrigins(request, client);
   if (client.publicClient) return client;
   if (secret === undefined || client.secret === null || !secretEquals(client.secret, secret)) throw invalidClient('unauthorized_client');
   return client;
