@@ -112,6 +112,7 @@ export class SessiondNode extends EventEmitter {
       log: this.log,
       hostname: this.options.hostname,
       hostnameAdmin: this.options.hostnameAdmin,
+      loginRate: { max: this.options.loginRateLimit, windowSeconds: this.options.loginRateWindowSeconds },
       importBundle: (bundle) => this.importBundle(bundle, 'admin API'),
     };
     this.server = buildPublicServer(this.facade, { proxy: this.options });

@@ -28,6 +28,9 @@ export interface NodeOptions {
   proxyTrustedAddresses: string[];
   hostnameAdmin: string | null;
   hostnameStrict: boolean;
+  // --- login admission per client address ---
+  loginRateLimit: number;
+  loginRateWindowSeconds: number;
 }
 
 type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level' | 'proxy-headers' | 'cidrs' | 'boolean';
@@ -71,6 +74,9 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'proxyTrustedAddresses', flag: '--proxy-trusted-addresses', kind: 'cidrs', defaultValue: () => [], describe: 'proxy headers are believed only from these addresses/CIDRs, comma-separated (empty: from any sender)' },
   { key: 'hostnameAdmin', flag: '--hostname-admin', kind: 'url', defaultValue: () => null, describe: 'public base URL of the admin API, when it is reached through another address than --hostname' },
   { key: 'hostnameStrict', flag: '--hostname-strict', kind: 'boolean', defaultValue: () => false, describe: 'refuse to start without --hostname (issuers never follow a request\'s Host header)' },
+  // --- login admission per client address ---
+  { key: 'loginRateLimit', flag: '--login-rate-limit', kind: 'count', defaultValue: () => 50, min: 0, max: 1_000_000, describe: 'login attempts (password grants, login-form posts) one client address may make per window; 0 = no limit' },
+  { key: 'loginRateWindowSeconds', flag: '--login-rate-window-seconds', kind: 'seconds', defaultValue: () => 10, min: 1, max: 3600, describe: 'the window of --login-rate-limit' },
 ]);
 
 export function envName(flag: string): string {

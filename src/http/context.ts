@@ -31,6 +31,8 @@ export interface FacadeContext {
   hostname: string | null;
   /** Public base URL of the admin API (`--hostname-admin`): issuers of requests that arrive through its host. */
   hostnameAdmin: string | null;
+  /** Login attempts per client address and window (`--login-rate-limit`, 0 = none). */
+  loginRate: { max: number; windowSeconds: number };
   /** Writes a new realm from a bundle (plain passwords hashed with the realm policy). */
   importBundle(bundle: RealmBundle): Promise<RealmRecord>;
 }

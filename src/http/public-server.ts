@@ -16,6 +16,7 @@ import type { FacadeContext } from './context.js';
 import { OAuthError } from './oidc/oauth-error.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
 import { registerCors } from './oidc/cors.js';
+import { registerLoginRateLimit } from './oidc/login-rate-limit.js';
 import { registerTokenEndpoint } from './oidc/token-endpoint.js';
 import { registerTokenEndpoints } from './oidc/token-endpoints.js';
 import { registerBrowserEndpoints } from './oidc/browser/register-browser-endpoints.js';
@@ -96,6 +97,7 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
   registerAdminRoutes(app, ctx);
 
   void app.register(async (oidc) => {
+    await registerLoginRateLimit(oidc);
     registerCors(oidc);
     registerTokenEndpoint(oidc, ctx);
     registerTokenEndpoints(oidc, ctx);

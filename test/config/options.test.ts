@@ -41,6 +41,8 @@ test('defaults match the documented ones', (t) => {
     proxyTrustedAddresses: [],
     hostnameAdmin: null,
     hostnameStrict: false,
+    loginRateLimit: 50,
+    loginRateWindowSeconds: 10,
   });
   t.true(defaultShards() >= 1);
 });
