@@ -63,3 +63,21 @@ assert.ok(BATCH_COMMANDS_MAX <= MAILBOX_COMMANDS_MAX, 'a batch fits in a mailbox
 assert.ok(BATCH_COMMANDS_MAX <= TURN_COMMANDS_MAX, 'a turn can run at least one whole batch');
 assert.ok(Number.isInteger(Math.log2(MAILBOX_BATCHES_MAX)), 'MAILBOX_BATCHES_MAX is a power of two');
 assert.ok(EXPIRY_NOTICES_BATCH_MAX <= EXPIRY_TURN_MAX, 'one turn ships its notices in one message');
+
+/**
+ * Bytes of a refused (too large) request body read and discarded before the
+ * 413 answer, so that a client still sending reads the answer instead of a
+ * reset connection (nginx's lingering close). 8 MiB is four times the largest
+ * body a well-meaning client sends by mistake; beyond it the connection closes.
+ */
+export const LINGER_BODY_MAX_BYTES = 8 * 1024 * 1024;
+
+/** How long a refused body is drained at most before the answer goes out anyway. */
+export const LINGER_MAX_MS = 5_000;
+
+/**
+ * Characters a path parameter may have before the router refuses the URL.
+ * Node refuses request heads over 16 KiB first, so no path reaches this: an
+ * overlong id is simply not found (404), as Keycloak answers.
+ */
+export const PATH_PARAM_MAX_CHARS = 16 * 1024;

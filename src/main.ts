@@ -2,6 +2,7 @@
 // node itself is assembled in node.ts.
 
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { ConfigError, helpText, parseOptions, type NodeOptions } from './config/options.js';
 import { BOOTSTRAP_ADMIN_PASSWORD_DEFAULT, BOOTSTRAP_ADMIN_USERNAME_DEFAULT, SessiondNode } from './node.js';
 import { createLogger } from './logger.js';
@@ -11,6 +12,10 @@ const EXIT_CONFIG = 2;
 /** A second stop signal forces the exit only this long after the first. */
 const FORCE_EXIT_AFTER_MS = 2000;
 const EXIT_STARTUP = 1;
+/** Exit code after an uncaught exception or unhandled rejection. */
+const EXIT_FATAL = 70;
+/** How long the best-effort snapshot after a fatal error may take before the process exits anyway. */
+const FATAL_SNAPSHOT_TIMEOUT_MS = 10_000;
 
 function readOptions(): NodeOptions {
   try {
@@ -98,6 +103,32 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  exitOnFatalErrors(log, node);
+}
+
+/**
+ * An uncaught exception or unhandled rejection leaves the process in an unknown
+ * state: it is logged, the online sessions are saved if the node still can
+ * (bounded in time), and the process exits non-zero so a supervisor restarts it.
+ */
+function exitOnFatalErrors(log: Logger, node: SessiondNode): void {
+  let fatal = false;
+  const die = (kind: string, err: unknown): void => {
+    log.fatal({ err, kind }, 'fatal error: saving online sessions and exiting');
+    if (fatal) return;
+    fatal = true;
+    const timer = setTimeout(() => process.exit(EXIT_FATAL), FATAL_SNAPSHOT_TIMEOUT_MS);
+    timer.unref();
+    node.stop().then(
+      () => process.exit(EXIT_FATAL),
+      (stopErr: unknown) => {
+        log.error({ err: stopErr }, 'shutdown after a fatal error failed');
+        process.exit(EXIT_FATAL);
+      },
+    );
+  };
+  process.on('uncaughtException', (err) => die('uncaughtException', err));
+  process.on('unhandledRejection', (reason) => die('unhandledRejection', reason));
 }
 
 main().catch((err: unknown) => {

@@ -112,10 +112,17 @@ export class SessiondNode extends EventEmitter {
       clock: this.clock,
       log: this.log,
       hostname: this.options.hostname,
+      hostnameAdmin: this.options.hostnameAdmin,
+      loginRate: { max: this.options.loginRateLimit, windowSeconds: this.options.loginRateWindowSeconds },
       importBundle: (bundle) => this.importBundle(bundle, 'admin API'),
     };
     registerNodeMetrics(this.metrics.registry, { ready: () => this.ready, hasher: this.hasher });
-    this.server = buildPublicServer(this.facade, { accessLog: this.options.accessLog });
+    this.server = buildPublicServer(this.facade, { accessLog: this.options.accessLog, proxy: this.options });
+    if (this.options.hostname === null) {
+      this.log.warn(
+        'no --hostname: token issuers follow each request\'s Host header (and trusted proxy headers); set --hostname (and --hostname-strict true) in production',
+      );
+    }
     this.management = buildManagementServer({
       engine: this.engine,
       metrics: this.metrics,
@@ -265,7 +272,11 @@ export class SessiondNode extends EventEmitter {
 
   /** The master realm with `admin-cli` and the bootstrap admin, created on first start. */
   async #ensureMaster(admin: { username: string; password: string }): Promise<void> {
-    if (this.store.realmByName(MASTER_REALM) !== undefined) return;
+    const existing = this.store.realmByName(MASTER_REALM);
+    if (existing !== undefined) {
+      if (await this.#bootstrapPasswordStillDefault(existing.id, admin)) this.#warnDefaultAdminPassword(admin.username);
+      return;
+    }
     const bundle = masterRealmBundle();
     const credential = await this.hasher.hash(admin.password, parsePasswordPolicy(bundle.realm.passwordPolicy));
     const user = userDefaults(bundle.realm.id, admin.username.toLowerCase(), {
@@ -276,6 +287,23 @@ export class SessiondNode extends EventEmitter {
     bundle.users.push(user);
     await this.store.createRealm(bundle);
     this.log.info({ realm: MASTER_REALM, admin: user.username }, 'master realm created with the bootstrap admin');
+    if (admin.password === BOOTSTRAP_ADMIN_PASSWORD_DEFAULT) this.#warnDefaultAdminPassword(user.username);
+  }
+
+  /** One hash at start: whether the bootstrap admin of an existing master realm still has the default password. */
+  async #bootstrapPasswordStillDefault(masterId: string, admin: { username: string; password: string }): Promise<boolean> {
+    if (admin.password !== BOOTSTRAP_ADMIN_PASSWORD_DEFAULT) return false;
+    const user = this.store.userByUsername(masterId, admin.username.toLowerCase());
+    const credential = user?.credentials[0];
+    if (credential === undefined) return false;
+    return this.hasher.verify(BOOTSTRAP_ADMIN_PASSWORD_DEFAULT, credential);
+  }
+
+  #warnDefaultAdminPassword(username: string): void {
+    this.log.warn(
+      { realm: MASTER_REALM, admin: username },
+      'the bootstrap admin has the default password: set SESSIOND_BOOTSTRAP_ADMIN_PASSWORD before first start, or change it through the admin API',
+    );
   }
 
   /**

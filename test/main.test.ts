@@ -14,7 +14,9 @@ import { activeOptionSpecs, envName } from '../src/config/options.js';
 import { cleanEnv, freePort, logLine, run, type Run } from './helpers/node-process.js';
 import { parseExposition, sampleValue } from './helpers/prometheus.js';
 
-async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort: number }> {
+const MAIN = new URL('../src/main.js', import.meta.url);
+
+async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort: number; httpPort: number }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sessiond-main-'));
   const [managementPort, httpPort] = [await freePort(), await freePort()];
   const r = run([
@@ -29,7 +31,7 @@ async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort:
   const ready = await logLine(r, 'sessiond node ready');
   t.is(ready['url'], `http://127.0.0.1:${httpPort}`);
   t.is(ready['managementUrl'], `http://127.0.0.1:${managementPort}`);
-  return { r, managementPort };
+  return { r, managementPort, httpPort };
 }
 
 test.serial('the process becomes ready, serves Prometheus metrics, and exits 0 on SIGTERM', async (t) => {
@@ -56,6 +58,11 @@ test.serial('the process becomes ready, serves Prometheus metrics, and exits 0 o
   t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '0' }), 0);
   t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '1' }), 0);
   t.is(sampleValue(m, 'sessiond_actor_mailbox_depth', { shard: '2' }), undefined, 'exactly the two shards asked for');
+
+  const warning = await logLine(r, 'the bootstrap admin has the default password: set SESSIOND_BOOTSTRAP_ADMIN_PASSWORD before first start, or change it through the admin API');
+  t.is(warning['level'], 40, 'a warning');
+  const noHostname = await logLine(r, "no --hostname: token issuers follow each request's Host header (and trusted proxy headers); set --hostname (and --hostname-strict true) in production");
+  t.is(noHostname['level'], 40);
 
   t.true(r.child.kill('SIGTERM'));
   const { code, signal } = await r.exit;
@@ -98,3 +105,74 @@ test('--help exits 0 and lists every option with its environment variable', asyn
   }
   t.true(text.includes('--help'));
 });
+
+/** The repository root (this file runs from dist/test). */
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** Options for a node on free loopback ports in a fresh data directory (removed at teardown). */
+async function nodeArgs(t: ExecutionContext, dataDir?: string): Promise<{ args: string[]; httpPort: number; dataDir: string }> {
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'sessiond-main-')));
+  if (dataDir === undefined) t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const [managementPort, httpPort] = [await freePort(), await freePort()];
+  return {
+    args: ['--host', '127.0.0.1', '--management-port', String(managementPort), '--http-port', String(httpPort), '--shards', '2', '--data-dir', dir, '--log-level', 'info'],
+    httpPort,
+    dataDir: dir,
+  };
+}
+
+test.serial('npm start stopped by SIGTERM to its whole process group exits 0', async (t) => {
+  // package.json's own start script, run by npm in the repository: its compile step finds the
+  // build `npm test` just made up to date, then the node starts in the same process.
+  const { args } = await nodeArgs(t);
+  const r = run(['--', ...args], cleanEnv(), { file: 'npm', args: ['start', '--silent'], cwd: ROOT, detached: true });
+  t.teardown(async () => {
+    if (r.child.exitCode === null && r.child.signalCode === null) process.kill(-r.child.pid!, 'SIGKILL');
+    await r.exit;
+  });
+  await logLine(r, 'sessiond node ready');
+  process.kill(-r.child.pid!, 'SIGTERM'); // what a terminal's Ctrl-C or a supervisor's stop does
+  const { code, signal } = await r.exit;
+  t.is(signal, null);
+  t.is(code, 0, `stderr: ${r.stderr()}`);
+  t.truthy(await logLine(r, 'stopped'));
+});
+
+for (const [kind, trigger] of [['uncaughtException', 'SIGUSR2'], ['unhandledRejection', 'SIGHUP']] as const) {
+  test.serial(`a fatal error (${kind}) is logged, the online sessions are saved, and the process exits non-zero`, async (t) => {
+    // A fault planted from outside the product: a preloaded module that throws (or rejects) on a signal.
+    const fault = `process.on('SIGUSR2', () => { throw new Error('planted fault'); }); process.on('SIGHUP', () => { void Promise.reject(new Error('planted rejection')); });`;
+    const { args, httpPort, dataDir } = await nodeArgs(t);
+    const withRealms = [...args, '--import-realm', join(ROOT, 'realms')];
+    const r = run(withRealms, cleanEnv(), { file: process.execPath, args: ['--import', `data:text/javascript,${encodeURIComponent(fault)}`, MAIN.pathname] });
+    t.teardown(async () => {
+      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+      await r.exit;
+    });
+    await logLine(r, 'sessiond node ready');
+    const login = await fetch(`http://127.0.0.1:${httpPort}/realms/demo/protocol/openid-connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'password', client_id: 'demo-app', client_secret: 'demo-secret', username: 'alice', password: 'alice-password' }),
+    });
+    t.is(login.status, 200);
+    r.child.kill(trigger);
+    const { code } = await r.exit;
+    t.not(code, 0);
+    const fatal = await logLine(r, 'fatal error: saving online sessions and exiting');
+    t.is(fatal['level'], 60);
+    t.is(fatal['kind'], kind);
+    t.is((await logLine(r, 'online sessions saved'))['sessions'], 1);
+
+    // The saved session is back after a restart.
+    const again = run([...(await nodeArgs(t, dataDir)).args]);
+    t.teardown(async () => {
+      if (again.child.exitCode === null && again.child.signalCode === null) again.child.kill('SIGKILL');
+      await again.exit;
+    });
+    t.is((await logLine(again, 'online sessions restored from the last shutdown'))['restored'], 1);
+    await logLine(again, 'sessiond node ready');
+    again.child.kill('SIGTERM');
+    t.is((await again.exit).code, 0);
+  });
+}

@@ -54,6 +54,8 @@ export async function startAdminNode(realms: readonly Record<string, unknown>[])
         '--management-port', '0',
         '--shards', '2',
         '--log-level', 'silent',
+        // The load generator is one address: per-address login admission would refuse most of its logins.
+        '--login-rate-limit', '0',
       ],
       {},
     );

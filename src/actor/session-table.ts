@@ -168,6 +168,8 @@ interface RealmState {
   clientSessions: number;
   expiredIdle: number;
   expiredMax: number;
+  /** Remember-me sessions ended because the realm turned remember-me off. */
+  expiredRememberMe: number;
 }
 
 interface ClientState {
@@ -317,6 +319,7 @@ export class SessionTable {
         clientSessions: 0,
         expiredIdle: 0,
         expiredMax: 0,
+        expiredRememberMe: 0,
       });
       return;
     }
@@ -711,15 +714,16 @@ export class SessionTable {
     if (index === undefined) return;
     if (reason === 'max') this.#realms[index]!.expiredMax++;
     else if (reason === 'idle') this.#realms[index]!.expiredIdle++;
+    else this.#realms[index]!.expiredRememberMe++;
   }
 
-  /** Per realm: [sessions, client sessions], and cumulative expirations [idle, max]. */
-  stats(): { realms: Record<string, [number, number]>; expirations: Record<string, [number, number]> } {
+  /** Per realm: [sessions, client sessions], and cumulative expirations [idle, max, remember-me disabled]. */
+  stats(): { realms: Record<string, [number, number]>; expirations: Record<string, [number, number, number]> } {
     const realms: Record<string, [number, number]> = {};
-    const expirations: Record<string, [number, number]> = {};
+    const expirations: Record<string, [number, number, number]> = {};
     for (const realm of this.#realms) {
       realms[realm.id] = [realm.sessions, realm.clientSessions];
-      expirations[realm.id] = [realm.expiredIdle, realm.expiredMax];
+      expirations[realm.id] = [realm.expiredIdle, realm.expiredMax, realm.expiredRememberMe];
     }
     return { realms, expirations };
   }
@@ -813,6 +817,7 @@ export class SessionTable {
     if (reason !== null) {
       if (reason === 'max') realm.expiredMax++;
       else if (reason === 'idle') realm.expiredIdle++;
+      else realm.expiredRememberMe++;
       const endReason = reason === 'max' ? END_REASON.max : reason === 'idle' ? END_REASON.idle : END_REASON.rememberMeDisabled;
       // The slot is in hand: no id lookup, and a record only for a sink that wants it.
       const id = this.#sink !== null ? this.idOf(slot) : '';

@@ -6,6 +6,7 @@
 
 import { availableParallelism } from 'node:os';
 import { IDLE_GRACE_DEFAULT_S } from '../constants.js';
+import { parseCidr } from '../util/ip-address.js';
 
 export interface NodeOptions {
   httpPort: number;
@@ -25,9 +26,17 @@ export interface NodeOptions {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFormat: 'json' | 'pretty';
   accessLog: boolean;
+  // --- reverse proxies and hostnames (Keycloak 25+'s options) ---
+  proxyHeaders: 'none' | 'forwarded' | 'xforwarded';
+  proxyTrustedAddresses: string[];
+  hostnameAdmin: string | null;
+  hostnameStrict: boolean;
+  // --- login admission per client address ---
+  loginRateLimit: number;
+  loginRateWindowSeconds: number;
 }
 
-type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level' | 'choice' | 'switch';
+type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level' | 'choice' | 'switch' | 'proxy-headers' | 'cidrs' | 'boolean';
 
 interface OptionSpec {
   key: keyof NodeOptions;
@@ -53,6 +62,7 @@ const CLUSTER_NOT_BUILT = 'cluster replication is not built yet: sessiond runs a
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const LOG_FORMATS = ['json', 'pretty'] as const;
+const PROXY_HEADERS = ['none', 'forwarded', 'xforwarded'] as const;
 
 /** Shards: one per core, as the shards and the main thread share the cores anyway. */
 export function defaultShards(): number {
@@ -77,6 +87,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'logLevel', flag: '--log-level', kind: 'level', defaultValue: () => 'info', describe: `log level: ${LOG_LEVELS.join(', ')}` },
   { key: 'logFormat', flag: '--log-format', kind: 'choice', choices: LOG_FORMATS, defaultValue: () => 'json', describe: 'json (one JSON object per line, for log collectors) or pretty (coloured lines for a terminal, by pino-pretty)' },
   { key: 'accessLog', flag: '--access-log', kind: 'switch', defaultValue: () => false, describe: 'log one line per public HTTP request (secrets and tokens redacted); a bare flag means true' },
+  // --- reverse proxies and hostnames (Keycloak 25+'s options) ---
+  { key: 'proxyHeaders', flag: '--proxy-headers', kind: 'proxy-headers', defaultValue: () => 'none', describe: 'client address, scheme and host from a reverse proxy\'s headers: none, forwarded (RFC 7239 Forwarded) or xforwarded (X-Forwarded-For/-Proto/-Host)' },
+  { key: 'proxyTrustedAddresses', flag: '--proxy-trusted-addresses', kind: 'cidrs', defaultValue: () => [], describe: 'proxy headers are believed only from these addresses/CIDRs, comma-separated (empty: from any sender)' },
+  { key: 'hostnameAdmin', flag: '--hostname-admin', kind: 'url', defaultValue: () => null, describe: 'public base URL of the admin API, when it is reached through another address than --hostname' },
+  { key: 'hostnameStrict', flag: '--hostname-strict', kind: 'boolean', defaultValue: () => false, describe: 'refuse to start without --hostname (issuers never follow a request\'s Host header)' },
+  // --- login admission per client address ---
+  { key: 'loginRateLimit', flag: '--login-rate-limit', kind: 'count', defaultValue: () => 50, min: 0, max: 1_000_000, describe: 'login attempts (password grants, login-form posts) one client address may make per window; 0 = no limit' },
+  { key: 'loginRateWindowSeconds', flag: '--login-rate-window-seconds', kind: 'seconds', defaultValue: () => 10, min: 1, max: 3600, describe: 'the window of --login-rate-limit' },
 ]);
 
 const SWITCH_VALUES: Readonly<Record<string, boolean>> = { true: true, false: false };
@@ -140,6 +158,18 @@ function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[key
     case 'switch':
       if (!Object.hasOwn(SWITCH_VALUES, raw)) fail('expected true or false');
       return SWITCH_VALUES[raw]!;
+    case 'proxy-headers':
+      if (!(PROXY_HEADERS as readonly string[]).includes(raw)) fail(`expected one of ${PROXY_HEADERS.join(', ')}`);
+      return raw as NodeOptions['proxyHeaders'];
+    case 'cidrs': {
+      if (raw.trim() === '') return [];
+      const cidrs = raw.split(',').map((c) => c.trim());
+      for (const cidr of cidrs) if (parseCidr(cidr) === null) fail(`${JSON.stringify(cidr)} is not an IP address or CIDR block`);
+      return cidrs;
+    }
+    case 'boolean':
+      if (raw !== 'true' && raw !== 'false') fail('expected true or false');
+      return raw === 'true';
   }
 }
 
@@ -197,6 +227,12 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
         throw new ConfigError(`${ports[a]![0]} and ${ports[b]![0]} are both ${ports[a]![1]}: each needs its own port`);
       }
     }
+  }
+  if (result.hostnameStrict && result.hostname === null) {
+    throw new ConfigError('--hostname-strict is true but --hostname is not set: set the public base URL, or --hostname-strict false');
+  }
+  if (result.hostnameAdmin !== null && result.hostname === null) {
+    throw new ConfigError('--hostname-admin is set but --hostname is not: set both (the admin address is an alternative to the public one)');
   }
   return { help: false, options: result };
 }

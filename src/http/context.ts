@@ -29,6 +29,10 @@ export interface FacadeContext {
   log: Logger;
   /** Public base URL (`--hostname`), or null to take it from each request. */
   hostname: string | null;
+  /** Public base URL of the admin API (`--hostname-admin`): issuers of requests that arrive through its host. */
+  hostnameAdmin: string | null;
+  /** Login attempts per client address and window (`--login-rate-limit`, 0 = none). */
+  loginRate: { max: number; windowSeconds: number };
   /** Writes a new realm from a bundle (plain passwords hashed with the realm policy). */
   importBundle(bundle: RealmBundle): Promise<RealmRecord>;
 }

@@ -8,13 +8,18 @@ import formbody from '@fastify/formbody';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { PATH_PARAM_MAX_CHARS } from '../constants.js';
 import { EngineError } from '../errors.js';
+import { drainRequestBody } from './lingering-close.js';
+import { registerProxyHeaders, trustProxySetting, type ProxyOptions } from './proxy-headers.js';
 import type { FacadeContext } from './context.js';
 import { OAuthError } from './oidc/oauth-error.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
 import { registerLanding } from './landing.js';
 import { registerAccessLog } from './access-log.js';
 import { registerConsoleRoutes } from './console/console-routes.js';
+import { registerCors } from './oidc/cors.js';
+import { registerLoginRateLimit } from './oidc/login-rate-limit.js';
 import { registerTokenEndpoint } from './oidc/token-endpoint.js';
 import { registerTokenEndpoints } from './oidc/token-endpoints.js';
 import { registerBrowserEndpoints } from './oidc/browser/register-browser-endpoints.js';
@@ -26,14 +31,18 @@ export interface PublicServerOptions {
   logger?: FastifyInstance['log'] | boolean;
   /** One `access` line per request through ctx.log (`--access-log`). */
   accessLog?: boolean;
+  /** Which reverse-proxy headers to believe, and from whom (default: none). */
+  proxy?: ProxyOptions;
 }
 
 export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptions = {}): FastifyInstance {
   const app = Fastify({
     ...(typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false }),
     bodyLimit: OIDC_BODY_LIMIT_BYTES,
+    trustProxy: trustProxySetting(options.proxy ?? { proxyHeaders: 'none', proxyTrustedAddresses: [] }),
     // The Keycloak admin client asks for `/users/?username=` and `/clients/?clientId=`.
-    routerOptions: { ignoreTrailingSlash: true },
+    // Overlong path parameters (ids) are looked up and not found: 404, not the router's 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: PATH_PARAM_MAX_CHARS },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
@@ -50,6 +59,7 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
+  registerProxyHeaders(app, options.proxy ?? { proxyHeaders: 'none', proxyTrustedAddresses: [] });
   void app.register(formbody, { bodyLimit: OIDC_BODY_LIMIT_BYTES });
   void app.register(cookie);
 
@@ -70,7 +80,9 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
       return reply.code(400).send({ error: 'invalid_request', error_description: `Invalid request: ${fastifyError.message}` });
     }
     if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({ error: 'invalid_request', error_description: 'Request body is too large' });
+      return drainRequestBody(request.raw).then(() =>
+        reply.code(413).send({ error: 'invalid_request', error_description: 'Request body is too large' }),
+      );
     }
     if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return reply.code(415).send({ error: 'invalid_request', error_description: 'Unsupported content type' });
@@ -97,6 +109,8 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
   registerConsoleRoutes(app, ctx);
 
   void app.register(async (oidc) => {
+    await registerLoginRateLimit(oidc);
+    registerCors(oidc);
     registerTokenEndpoint(oidc, ctx);
     registerTokenEndpoints(oidc, ctx);
     // auth, login form, and the logout URL (browser logout; refresh_token logout on POST).

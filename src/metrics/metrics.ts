@@ -1,13 +1,30 @@
 // The node's Prometheus metrics. Every name is prefixed `sessiond_` and says
 // its unit; gauges that live in the shards are collected from them on each
 // scrape (refresh()) and aggregated here, counters are fed as events happen.
-// Node's default process metrics are included, with the same prefix.
+// Node's default process metrics are included, with the same prefix (minus the
+// three active-resource totals that are gauges named like counters). Every
+// counter has its samples from the first scrape: known label values start at
+// zero, so rate() and absent() work before the first event.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine, EngineObserver } from '../host/engine.js';
 import { opName } from '../protocol/actor-ops.js';
 
 export const METRIC_PREFIX = 'sessiond_';
+
+/**
+ * prom-client's default gauges named like counters (`_total` is for counters; promtool refuses
+ * them). Their per-type twins (`nodejs_active_handles{type}`, ...) stay and sum to the same value.
+ */
+const COUNTER_NAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
+/** Label values every counter starts with (at zero). */
+export const EXPIRY_REASONS = ['idle', 'max', 'remember_me_disabled'] as const;
+const LOGIN_OUTCOMES = ['success', 'failure'] as const;
+const TOKEN_GRANT_TYPES = ['password', 'authorization_code', 'refresh_token', 'client_credentials'] as const;
+const TOKEN_OUTCOMES = ['success', 'error'] as const;
+const BACKCHANNEL_OUTCOMES = ['success', 'failure', 'dropped'] as const;
+const REVOKE_CAUSES = ['logout', 'logout_all', 'revocation', 'user_deleted', 'admin_delete', 'bulk_revoke', 'consent_revoked', 'user_logout'] as const;
 
 /** What the metrics need to know about realms: ids and their label (the realm name). */
 export interface RealmSource {
@@ -28,6 +45,7 @@ export class Metrics {
   readonly logins: Counter<'realm' | 'outcome'>;
   readonly tokenRequests: Counter<'realm' | 'grant_type' | 'outcome'>;
   readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
+  readonly tokenDuration: Histogram<'realm' | 'grant_type'>;
   readonly backchannelLogouts: Counter<'outcome'>;
   readonly adminRequests: Counter<'route' | 'outcome'>;
   readonly sessionsRevoked: Counter<'realm' | 'cause'>;
@@ -40,6 +58,7 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    for (const name of COUNTER_NAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(`${METRIC_PREFIX}${name}`);
     this.sessionsActive = new Gauge({
       name: `${METRIC_PREFIX}sessions_active`,
       help: 'User sessions held, by realm and type (regular = online, offline).',
@@ -95,6 +114,13 @@ export class Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [this.registry],
     });
+    this.tokenDuration = new Histogram({
+      name: `${METRIC_PREFIX}token_request_duration_seconds`,
+      help: 'Token endpoint request duration, by realm and grant type (unsupported for anything else).',
+      labelNames: ['realm', 'grant_type'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
     this.backchannelLogouts = new Counter({
       name: `${METRIC_PREFIX}backchannel_logout_total`,
       help: 'Back-channel logout deliveries, by outcome (success, failure, dropped).',
@@ -123,6 +149,15 @@ export class Metrics {
       help: "Events deleted by their realm's eventsExpiration.",
       registers: [this.registry],
     });
+    for (const outcome of BACKCHANNEL_OUTCOMES) this.backchannelLogouts.inc({ outcome }, 0);
+  }
+
+  /** Zero samples for a realm's counters, so that they exist before the realm's first event. */
+  #initRealm(realm: string): void {
+    for (const reason of EXPIRY_REASONS) this.sessionExpirations.inc({ realm, reason }, 0);
+    for (const outcome of LOGIN_OUTCOMES) this.logins.inc({ realm, outcome }, 0);
+    for (const grant_type of TOKEN_GRANT_TYPES) for (const outcome of TOKEN_OUTCOMES) this.tokenRequests.inc({ realm, grant_type, outcome }, 0);
+    for (const cause of REVOKE_CAUSES) this.sessionsRevoked.inc({ realm, cause }, 0);
   }
 
   /** The engine observer that feeds the counters. */
@@ -155,7 +190,7 @@ export class Metrics {
       }
       for (const [realm, counts] of Object.entries(shard.expirations)) {
         counts.forEach((count, i) => {
-          const reason = i === 0 ? 'idle' : 'max';
+          const reason = EXPIRY_REASONS[i]!;
           const key = `${shard.shard}\u0000${realm}\u0000${reason}`;
           const last = this.#lastExpirations.get(key) ?? 0;
           // A restarted shard starts counting from zero again.
@@ -165,7 +200,10 @@ export class Metrics {
         });
       }
     }
-    for (const realmId of realms.realmIds()) if (!sessions.has(realmId)) sessions.set(realmId, 0);
+    for (const realmId of realms.realmIds()) {
+      if (!sessions.has(realmId)) sessions.set(realmId, 0);
+      this.#initRealm(realms.realmName(realmId));
+    }
     for (const [realmId, count] of sessions) {
       const realm = realms.realmName(realmId);
       this.sessionsActive.set({ realm, type: 'regular' }, count);
@@ -173,6 +211,7 @@ export class Metrics {
       this.clientSessionsActive.set({ realm }, clientSessions.get(realmId) ?? 0);
     }
     engine.mailboxDepths().forEach((depth, shard) => this.mailboxDepth.set({ shard: String(shard) }, depth));
+    engine.mailboxDepths().forEach((_depth, shard) => this.actorRestarts.inc({ shard: String(shard) }, 0));
     engine.restarts().forEach((count, shard) => {
       const last = this.#lastRestarts[shard] ?? 0;
       if (count > last) this.actorRestarts.inc({ shard: String(shard) }, count - last);

@@ -311,8 +311,8 @@ export interface ShardStats {
   shard: number;
   /** realm id -> [online sessions, online client sessions] */
   realms: Record<string, [number, number]>;
-  /** Cumulative expirations (online and offline): realm id -> [idle, max]. */
-  expirations: Record<string, [number, number]>;
+  /** Cumulative expirations (online and offline): realm id -> [idle, max, remember-me disabled]. */
+  expirations: Record<string, [number, number, number]>;
   /** realm id -> offline user sessions in this shard's partitions (maintained counters). */
   offlineRealms: Record<string, number>;
   /** Offline records in this shard's LRU, and ones whose idle clock awaits a flush. */

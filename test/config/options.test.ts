@@ -40,6 +40,12 @@ test('defaults match the documented ones', (t) => {
     logLevel: 'info',
     logFormat: 'json',
     accessLog: false,
+    proxyHeaders: 'none',
+    proxyTrustedAddresses: [],
+    hostnameAdmin: null,
+    hostnameStrict: false,
+    loginRateLimit: 50,
+    loginRateWindowSeconds: 10,
   });
   t.true(defaultShards() >= 1);
 });
@@ -113,6 +119,24 @@ test('invalid values are refused naming the option', (t) => {
   refused(t, ['--node-id='], {}, '--node-id');
   refused(t, [], { SESSIOND_SHARDS: 'x' }, 'SESSIOND_SHARDS');
   refused(t, [], { SESSIOND_MANAGEMENT_PORT: '99999' }, 'SESSIOND_MANAGEMENT_PORT');
+  refused(t, ['--proxy-headers', 'yes'], {}, '--proxy-headers');
+  refused(t, ['--proxy-trusted-addresses', '10.0.0.0/33'], {}, '--proxy-trusted-addresses');
+  refused(t, ['--proxy-trusted-addresses', '10.0.0.1,balancer'], {}, '--proxy-trusted-addresses');
+  refused(t, ['--hostname-strict', 'yes'], {}, '--hostname-strict');
+  refused(t, ['--hostname-strict', 'true'], {}, '--hostname-strict');
+  refused(t, ['--hostname-admin', 'https://admin.example'], {}, '--hostname-admin');
+});
+
+test('proxy and hostname options', (t) => {
+  const o = parse([
+    '--proxy-headers', 'forwarded', '--proxy-trusted-addresses', '10.0.0.0/8, 192.168.1.7,::1',
+    '--hostname', 'https://sso.example', '--hostname-admin', 'https://admin.example/', '--hostname-strict', 'true',
+  ]);
+  t.is(o.proxyHeaders, 'forwarded');
+  t.deepEqual(o.proxyTrustedAddresses, ['10.0.0.0/8', '192.168.1.7', '::1']);
+  t.is(o.hostnameAdmin, 'https://admin.example');
+  t.true(o.hostnameStrict);
+  t.is(parse([], { SESSIOND_PROXY_HEADERS: 'xforwarded' }).proxyHeaders, 'xforwarded');
 });
 
 test('unknown flags, stray arguments and missing values are refused naming them', (t) => {

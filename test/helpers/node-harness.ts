@@ -54,6 +54,8 @@ export interface StartNodeOptions {
   accessLog?: boolean;
   /** The node's logger (default: silent). */
   log?: Logger;
+  /** More flags, appended as given (e.g. `['--proxy-headers', 'xforwarded']`). */
+  argv?: string[];
 }
 
 export interface HttpResult {
@@ -356,6 +358,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
   if (options.idleGraceSeconds !== undefined) argv.push('--idle-grace-seconds', String(options.idleGraceSeconds));
   if (options.hostname !== undefined) argv.push('--hostname', options.hostname);
   if (options.accessLog === true) argv.push('--access-log');
+  if (options.argv !== undefined) argv.push(...options.argv);
   const parsed = parseOptions(argv, {});
   if (parsed.help) throw new Error('unexpected --help');
   const clock =

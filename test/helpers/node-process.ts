@@ -34,9 +34,23 @@ export interface Run {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node dist/src/main.js` with these arguments. */
-export function run(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Run {
-  const child = spawn(process.execPath, [MAIN.pathname, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** What to start: `node dist/src/main.js` by default, or another command (e.g. `npm start`). */
+export interface Command {
+  file: string;
+  args: string[];
+  cwd?: string;
+  /** Its own process group (to signal the whole group). */
+  detached?: boolean;
+}
+
+/** Starts the command (default: `node dist/src/main.js`) with these arguments. */
+export function run(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), command: Command = { file: process.execPath, args: [MAIN.pathname] }): Run {
+  const child = spawn(command.file, [...command.args, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(command.cwd !== undefined ? { cwd: command.cwd } : {}),
+    detached: command.detached ?? false,
+  });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));

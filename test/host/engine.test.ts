@@ -677,6 +677,9 @@ test('remember-me sessions use the longer idle timeout; turning realm rememberMe
     [remembered, remembered2, remembered3].sort().map((id) => [id, 'remember_me_disabled']),
   );
   t.is(await engine.getSession(remembered), null);
+  // Counted apart from idle and max expiries (the metrics' reason="remember_me_disabled").
+  const counts = (await engine.stats()).map((s) => s.expirations[R] ?? [0, 0, 0]);
+  t.deepEqual([0, 1, 2].map((i) => counts.reduce((sum, c) => sum + c[i]!, 0)), [1, 0, 3]);
 });
 
 for (const [grace, option] of [[0, 0], [120, 120], [120, undefined]] as const) {

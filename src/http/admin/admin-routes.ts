@@ -7,6 +7,7 @@
 // events. The resources live in their own modules.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
 import { EngineError } from '../../errors.js';
 import type { RealmRecord } from '../../realm/model.js';
 import { StoreError } from '../../realm/realm-store.js';
@@ -19,6 +20,7 @@ import { registerRealmRoutes } from './realms.js';
 import { registerSessionRoutes } from './sessions.js';
 import { registerUserRoutes } from './users.js';
 import { adminRouteDoc } from '../schemas/admin.js';
+import { drainRequestBody } from '../lingering-close.js';
 
 /** Admin bodies: realm representations and partial imports can be large. */
 export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
@@ -79,8 +81,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: FacadeContext): v
       admin.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: ADMIN_BODY_LIMIT_BYTES }, (_request, body, done) => {
         const text = (body as string).trim();
         if (text === '') return done(null, {});
+        // `__proto__` and `constructor.prototype` keys are refused (prototype poisoning), as Fastify's own parser does.
         try {
-          done(null, JSON.parse(text));
+          done(null, secureJson.parse(text, null, { protoAction: 'error', constructorAction: 'error' }));
         } catch {
           done(new AdminError(400, { error: 'unknown_error', error_description: 'Malformed JSON body' }), undefined);
         }
@@ -118,8 +121,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: FacadeContext): v
           const status = err.code === 'ERR_CONFLICT' ? 409 : err.code === 'ERR_NOT_FOUND' ? 404 : 400;
           return reply.code(status).send(status === 404 ? { error: err.message } : { errorMessage: err.message });
         }
+        // An id in the path no resource can have (over 255 characters) names nothing: 404, as Keycloak.
+        if (err.validation !== undefined && (err as { validationContext?: string }).validationContext === 'params') {
+          return reply.code(404).send({ error: 'HTTP 404 Not Found' });
+        }
         if (err.validation !== undefined) return reply.code(400).send({ error: 'unknown_error', error_description: err.message });
-        if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: 'Request body is too large' });
+        if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+          return drainRequestBody(request.raw).then(() => reply.code(413).send({ error: 'Request body is too large' }));
+        }
         if (err instanceof EngineError) {
           if (err.status === 503) return reply.code(503).header('retry-after', '1').send({ error: 'Service is overloaded, retry later' });
           if (err.status < 500) return reply.code(err.status).send({ errorMessage: err.message });

@@ -117,7 +117,8 @@ export function registerUserRoutes(app: FastifyInstance, ctx: FacadeContext): vo
     const rep = requireObject(request.body);
     if (typeof rep['value'] !== 'string' || rep['value'] === '') throw badRequest('invalidPasswordMinLengthMessage');
     const credential = await ctx.hasher.hash(rep['value'], parsePasswordPolicy(realm.passwordPolicy));
-    const temporary = rep['temporary'] !== false;
+    // Keycloak (UserResource.resetPassword): temporary only when the body says `"temporary": true`.
+    const temporary = rep['temporary'] === true;
     const requiredActions = user.requiredActions.filter((a) => a !== 'UPDATE_PASSWORD');
     if (temporary) requiredActions.push('UPDATE_PASSWORD');
     await ctx.store.putUser({ ...user, credentials: [credential], requiredActions });

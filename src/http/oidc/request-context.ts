@@ -5,6 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ClientRecord, RealmRecord } from '../../realm/model.js';
 import type { FacadeContext } from '../context.js';
+import { allowClientOrigins } from './cors.js';
 import { OAuthError, invalidClient, unauthorizedClient } from './oauth-error.js';
 
 export type FormBody = Record<string, string | string[] | undefined>;
@@ -17,9 +18,17 @@ export function realmOf(ctx: FacadeContext, request: FastifyRequest): RealmRecor
   return realm;
 }
 
-/** `http(s)://host[:port]`: --hostname, else the request's own scheme and Host. */
+/**
+ * `http(s)://host[:port]`: --hostname-admin for requests that arrive through the admin
+ * address, --hostname for all others; without --hostname, the request's own scheme and
+ * Host (as a trusted proxy passed them on), which a caller can choose: hence the warning
+ * at start.
+ */
 export function baseUrlOf(ctx: FacadeContext, request: FastifyRequest): string {
-  if (ctx.hostname !== null) return ctx.hostname;
+  if (ctx.hostname !== null) {
+    if (ctx.hostnameAdmin !== null && new URL(ctx.hostnameAdmin).host === request.host.toLowerCase()) return ctx.hostnameAdmin;
+    return ctx.hostname;
+  }
   return `${request.protocol}://${request.host}`;
 }
 
@@ -94,6 +103,8 @@ export function authenticateClient(ctx: FacadeContext, request: FastifyRequest, 
   const client = ctx.store.clientByClientId(realm.id, clientId);
   if (client === undefined || !client.enabled) throw invalidClient('invalid_client');
   if (client.bearerOnly) throw unauthorizedClient('Bearer-only not allowed');
+  // The client is known: its web origins may read the answer (errors included), as Keycloak.
+  allowClientOrigins(request, client);
   if (client.publicClient) return client;
   if (secret === undefined || client.secret === null || !secretEquals(client.secret, secret)) throw invalidClient('unauthorized_client');
   return client;

@@ -18,6 +18,7 @@ import { verifyJwt } from '../../tokens/jwt.js';
 import type { IssuedTokens } from '../../tokens/token-service.js';
 import type { FacadeContext } from '../context.js';
 import { OAuthError, invalidGrant, invalidRequest, notAllowed, unauthorizedClient, unsupportedGrantType } from './oauth-error.js';
+import { isPasswordGrant, loginRateLimitConfig } from './login-rate-limit.js';
 import { authenticateClient, field, ipOf, issuerOf, realmOf, requireFormBody, type FormBody } from './request-context.js';
 import { grantScope, narrowScope } from './scope.js';
 import { TOKEN_BODY } from '../schemas/oidc.js';
@@ -48,12 +49,14 @@ interface GrantContext {
 }
 
 export function registerTokenEndpoint(app: FastifyInstance, ctx: FacadeContext): void {
-  app.post('/realms/:realm/protocol/openid-connect/token', { schema: { body: TOKEN_BODY }, preValidation: requireFormBody }, async (request, reply) => {
+  const limit = loginRateLimitConfig(ctx, isPasswordGrant);
+  app.post('/realms/:realm/protocol/openid-connect/token', { schema: { body: TOKEN_BODY }, preValidation: requireFormBody, config: limit }, async (request, reply) => {
     void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     const realm = realmOf(ctx, request);
     const body = (request.body ?? {}) as FormBody;
     const grantType = field(body, 'grant_type');
     let outcome = 'error';
+    const started = process.hrtime.bigint();
     try {
       if (grantType === undefined || grantType === '') throw invalidRequest('Missing form parameter: grant_type');
       const client = authenticateClient(ctx, request, realm, body);
@@ -77,7 +80,9 @@ export function registerTokenEndpoint(app: FastifyInstance, ctx: FacadeContext):
       outcome = 'success';
       return result;
     } finally {
-      ctx.metrics.tokenRequests.inc({ realm: realm.name, grant_type: SUPPORTED_GRANTS.has(grantType ?? '') ? grantType! : 'unsupported', outcome });
+      const grant = SUPPORTED_GRANTS.has(grantType ?? '') ? grantType! : 'unsupported';
+      ctx.metrics.tokenRequests.inc({ realm: realm.name, grant_type: grant, outcome });
+      ctx.metrics.tokenDuration.observe({ realm: realm.name, grant_type: grant }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   });
 }

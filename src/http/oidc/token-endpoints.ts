@@ -10,6 +10,7 @@ import { refreshClaims } from './token-checks.js';
 import { verifyJwt } from '../../tokens/jwt.js';
 import type { FacadeContext } from '../context.js';
 import { OAuthError, insufficientScope, invalidRequest, invalidToken } from './oauth-error.js';
+import { allowAnyOrigin, allowTokenOrigins } from './cors.js';
 import { authenticateClient, field, ipOf, issuerOf, realmOf, requireFormBody, type FormBody } from './request-context.js';
 import { checkToken } from './token-checks.js';
 import { INTROSPECT_BODY, REVOKE_BODY, USERINFO_BODY } from '../schemas/oidc.js';
@@ -19,6 +20,7 @@ const PATH = '/realms/:realm/protocol/openid-connect';
 export function registerTokenEndpoints(app: FastifyInstance, ctx: FacadeContext): void {
   // ---------------------------------------------------------------- discovery
   app.get('/realms/:realm/.well-known/openid-configuration', async (request) => {
+    allowAnyOrigin(request);
     const realm = realmOf(ctx, request);
     const issuer = issuerOf(ctx, request, realm);
     const oidc = `${issuer}/protocol/openid-connect`;
@@ -57,6 +59,7 @@ export function registerTokenEndpoints(app: FastifyInstance, ctx: FacadeContext)
   });
 
   app.get(`${PATH}/certs`, async (request, reply) => {
+    allowAnyOrigin(request);
     const realm = realmOf(ctx, request);
     void reply.header('cache-control', 'no-cache');
     return { keys: ctx.keys.jwks(realm.id) };
@@ -136,6 +139,7 @@ export function registerTokenEndpoints(app: FastifyInstance, ctx: FacadeContext)
       throw invalidToken('Token verification failed', realm.name);
     }
     const p = checked.payload;
+    allowTokenOrigins(request, p['allowed-origins']);
     const scopes = new Set(String(p['scope'] ?? '').split(' '));
     // Keycloak 19.0.2+: UserInfo is OIDC only; a token without the openid scope gets 403 insufficient_scope.
     if (!scopes.has('openid')) {

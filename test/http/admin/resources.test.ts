@@ -151,6 +151,10 @@ test('users: create, find (exact username, search), count, findOne, update, rese
   t.deepEqual((await a.kc.users.findOne({ realm, id }))!.requiredActions, ['UPDATE_PASSWORD']);
   const pending = await a.passwordGrant(realm, ['app', 'app-secret'], 'dora', 'third-pw');
   t.deepEqual([pending.status, pending.body], [400, { error: 'invalid_grant', error_description: 'Account is not fully set up' }]);
+  // Without `temporary`, the password is not temporary (Keycloak's default): the required action goes.
+  t.is((await a.api('PUT', `/${realm}/users/${id}/reset-password`, { body: { type: 'password', value: 'fourth-pw' } })).status, 204);
+  t.deepEqual((await a.kc.users.findOne({ realm, id }))!.requiredActions, []);
+  t.is((await a.passwordGrant(realm, ['app', 'app-secret'], 'dora', 'fourth-pw')).status, 200);
 
   // Deleting a user ends their sessions.
   const eve = (await a.kc.users.find({ realm, username: 'eve', exact: true }))[0]!;

@@ -3,6 +3,7 @@
 // sessiond_logins_total{realm,outcome} and
 // sessiond_http_request_duration_seconds{route,method,status}.
 
+import { spawnSync } from 'node:child_process';
 import test from 'ava';
 import { DEMO_APP, DEMO_SERVICE, startNode, type TestNode } from '../../helpers/node-harness.js';
 
@@ -26,7 +27,20 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return undefined;
 }
 
-test('token requests, logins and HTTP durations are counted', async (t) => {
+test.serial('every counter has its samples from the first scrape, at zero', async (t) => {
+  const fresh = await h.createRealm({ name: 'fresh-metrics' });
+  const text = await (await fetch(`${h.managementUrl}/metrics`)).text();
+  const realm = fresh.name;
+  for (const reason of ['idle', 'max', 'remember_me_disabled']) t.is(sample(text, 'sessiond_session_expirations_total', { realm, reason }), 0, reason);
+  for (const outcome of ['success', 'failure']) t.is(sample(text, 'sessiond_logins_total', { realm, outcome }), 0, outcome);
+  for (const grant_type of ['password', 'authorization_code', 'refresh_token', 'client_credentials'])
+    for (const outcome of ['success', 'error']) t.is(sample(text, 'sessiond_token_requests_total', { realm, grant_type, outcome }), 0, `${grant_type} ${outcome}`);
+  t.is(sample(text, 'sessiond_sessions_revoked_total', { realm, cause: 'logout' }), 0);
+  for (const outcome of ['success', 'failure', 'dropped']) t.is(sample(text, 'sessiond_backchannel_logout_total', { outcome }), 0, outcome);
+  t.is(sample(text, 'sessiond_actor_restarts_total', { shard: '0' }), 0);
+});
+
+test.serial('token requests, logins and HTTP durations are counted', async (t) => {
   const a = await h.login('demo', DEMO_APP, 'alice', 'alice-password');
   await h.login('demo', DEMO_APP, 'bob', 'bob-password');
   t.is((await h.token('demo', { grant_type: 'password', client_id: DEMO_APP[0], client_secret: DEMO_APP[1], username: 'alice', password: 'nope' })).status, 401);
@@ -55,4 +69,19 @@ test('token requests, logins and HTTP durations are counted', async (t) => {
   t.true((sample(text, 'sessiond_http_request_duration_seconds_sum', { route, method: 'POST', status: '200' }) ?? 0) > 0);
   t.truthy(sample(text, 'sessiond_http_request_duration_seconds_bucket', { route, method: 'POST', status: '200', le: '+Inf' }));
   t.true((sample(text, 'sessiond_sessions_active', { realm: 'demo', type: 'regular' }) ?? 0) >= 2);
+  // Token latency by grant type.
+  const latency = 'sessiond_token_request_duration_seconds_count';
+  t.is(sample(text, latency, { realm: 'demo', grant_type: 'password' }), 3);
+  t.is(sample(text, latency, { realm: 'demo', grant_type: 'refresh_token' }), 2);
+  t.is(sample(text, latency, { realm: 'demo', grant_type: 'client_credentials' }), 1);
+  t.is(sample(text, latency, { realm: 'demo', grant_type: 'unsupported' }), 1);
 });
+
+test.serial('/metrics of a live node passes promtool check metrics', async (t) => {
+  await h.login('demo', DEMO_APP, 'alice', 'alice-password');
+  const text = await (await fetch(`${h.managementUrl}/metrics`)).text();
+  const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  t.is(check.error, undefined, 'promtool runs (Debian package prometheus; .ci/run installs it)');
+  t.is(check.status, 0, `${check.stdout}${check.stderr}`);
+});
+

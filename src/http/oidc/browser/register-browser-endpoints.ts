@@ -13,6 +13,7 @@ import { browserLogout, LOGOUT_CONFIRM_PATH, logoutConfirm, logoutConfirmGet } f
 import { browserRealm, browserRoute } from './browser-route.js';
 import { loginAction } from './login-action.js';
 import { LOGIN_ACTION_PATH } from './login-page.js';
+import { loginRateLimitConfig } from '../login-rate-limit.js';
 
 const REALM = '/realms/:realm';
 const OIDC = `${REALM}/protocol/openid-connect`;
@@ -22,7 +23,7 @@ export function registerBrowserEndpoints(app: FastifyInstance, ctx: FacadeContex
   app.get(`${OIDC}/auth`, authorize);
   app.post(`${OIDC}/auth`, authorize);
 
-  app.post(`${REALM}${LOGIN_ACTION_PATH}`, browserRoute(ctx, (request, reply) => loginAction(ctx, request, reply)));
+  app.post(`${REALM}${LOGIN_ACTION_PATH}`, { config: loginRateLimitConfig(ctx) }, browserRoute(ctx, (request, reply) => loginAction(ctx, request, reply)));
   // A reload of the login action (after a back button): the form state is gone.
   app.get(
     `${REALM}${LOGIN_ACTION_PATH}`,
