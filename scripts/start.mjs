@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 /** The modules --help needs, source and compiled, relative to the repository. */
-const HELP_MODULES = ['config/options', 'constants'];
+const HELP_MODULES = ['config/options', 'constants', 'util/ip-address'];
 
 function mtimeMs(path) {
   try {

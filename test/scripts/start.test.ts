@@ -1,6 +1,6 @@
 // Goal: `npm start -- --help` answers without compiling the project, from
 // the one table of options (a fresh clone has no dist/). Method: a copy of
-// scripts/start.mjs with only the two source files --help needs and the
+// scripts/start.mjs with only the source files --help needs and the
 // repository's node_modules, no dist/; run it with --help.
 
 import { spawnSync } from 'node:child_process';
@@ -16,10 +16,11 @@ const repo = fileURLToPath(new URL('../../../', import.meta.url));
 test('--help prints the options from the source when there is no dist/, and compiles nothing', (t) => {
   const dir = tempDir(t);
   mkdirSync(join(dir, 'scripts'));
-  mkdirSync(join(dir, 'src', 'config'), { recursive: true });
   cpSync(join(repo, 'scripts', 'start.mjs'), join(dir, 'scripts', 'start.mjs'));
-  cpSync(join(repo, 'src', 'config', 'options.ts'), join(dir, 'src', 'config', 'options.ts'));
-  cpSync(join(repo, 'src', 'constants.ts'), join(dir, 'src', 'constants.ts'));
+  for (const file of ['config/options.ts', 'constants.ts', 'util/ip-address.ts']) {
+    mkdirSync(join(dir, 'src', file, '..'), { recursive: true });
+    cpSync(join(repo, 'src', file), join(dir, 'src', file));
+  }
   cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
 
