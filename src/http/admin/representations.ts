@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionView } from '../../protocol/actor-messages.js';
 import { clientDefaults, realmRecordDefaults, userDefaults } from '../../realm/defaults.js';
+import { clientRep } from '../../realm/export/keycloak-export.js';
 import { SIGNATURE_ALGORITHMS, type ClientRecord, type RealmRecord, type RoleRecord, type SignatureAlgorithm, type UserRecord } from '../../realm/model.js';
 import { REALM_SESSION_KEYS, realmSessionSettings, type RealmSessionSettings } from '../../session/realm-settings.js';
 import { badRequest } from './admin-error.js';
@@ -136,37 +137,14 @@ export function realmFromRep(rep: Json): RealmRecord {
 // ---------------------------------------------------------------------------
 // Clients
 
+/** The admin API's ClientRepresentation: the exported one (secret in clear) plus the fields Keycloak's admin API adds. */
 export function clientToRep(client: ClientRecord): Json {
   return {
-    id: client.id,
-    clientId: client.clientId,
-    name: client.name ?? undefined,
-    description: client.description ?? undefined,
-    rootUrl: client.rootUrl ?? undefined,
-    adminUrl: client.adminUrl ?? undefined,
-    baseUrl: client.baseUrl ?? undefined,
+    ...clientRep(client, false),
     surrogateAuthRequired: false,
-    enabled: client.enabled,
     alwaysDisplayInConsole: false,
     clientAuthenticatorType: 'client-secret',
-    ...(client.publicClient || client.secret === null ? {} : { secret: client.secret }),
-    redirectUris: client.redirectUris,
-    webOrigins: client.webOrigins,
-    notBefore: client.notBefore,
-    bearerOnly: client.bearerOnly,
-    consentRequired: client.consentRequired,
-    standardFlowEnabled: client.standardFlowEnabled,
-    implicitFlowEnabled: client.implicitFlowEnabled,
-    directAccessGrantsEnabled: client.directAccessGrantsEnabled,
-    serviceAccountsEnabled: client.serviceAccountsEnabled,
-    publicClient: client.publicClient,
-    frontchannelLogout: client.frontchannelLogout,
-    protocol: client.protocol,
-    attributes: client.attributes,
-    fullScopeAllowed: client.fullScopeAllowed,
     nodeReRegistrationTimeout: -1,
-    defaultClientScopes: client.defaultClientScopes,
-    optionalClientScopes: client.optionalClientScopes,
     access: { view: true, configure: true, manage: true },
   };
 }

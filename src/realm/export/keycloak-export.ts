@@ -57,7 +57,8 @@ function roleRep(role: RoleRecord): Json {
   };
 }
 
-function clientRep(client: ClientRecord, maskSecrets: boolean): Json {
+/** A ClientRepresentation as Keycloak exports it; `maskSecrets` as partial-export does. */
+export function clientRep(client: ClientRecord, maskSecrets: boolean): Json {
   const hasSecret = !client.publicClient && client.secret !== null;
   return {
     id: client.id,
