@@ -2,7 +2,7 @@
 // files in a temp dir: docs/keycloak-semantics.md#offline-sessions and the durability promises of the
 // durable-state issue.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Engine } from '../../src/host/engine.js';
 import { openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
 import { ManualClock } from '../../src/time/clock.js';
@@ -27,6 +27,17 @@ async function start(
   return engine;
 }
 
+/** An engine on a fresh data directory, closed with the test. */
+async function startFresh(t: ExecutionContext, clock: ManualClock): Promise<Engine> {
+  const env = openEnv(tempDir(t));
+  const engine = await start(env, clock);
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  return engine;
+}
+
 async function offlineSession(engine: Engine, user: string): Promise<string> {
   const { session } = await engine.createSession({ realm: REALM, userId: user, username: user, ip: '10.1.2.3', client: { client: CLIENT, scope: 'openid offline_access' } });
   await engine.grantOffline(session.id, CLIENT, 'openid offline_access');
@@ -35,12 +46,7 @@ async function offlineSession(engine: Engine, user: string): Promise<string> {
 
 test('§1.5 an offline session has the online session id and survives logout of the online session', async (t) => {
   const clock = new ManualClock(START_S);
-  const env = openEnv(tempDir(t));
-  const engine = await start(env, clock);
-  t.teardown(async () => {
-    await engine.close();
-    await env.close();
-  });
+  const engine = await startFresh(t, clock);
   const id = await offlineSession(engine, 'alice');
   t.truthy(await engine.logoutSession(id));
   t.is(await engine.getSession(id), null);
@@ -56,12 +62,7 @@ test('§1.5 an offline session has the online session id and survives logout of 
 
 test('§1.5 logging a user out leaves offline sessions; admin delete, revocation and user deletion remove them', async (t) => {
   const clock = new ManualClock(START_S);
-  const env = openEnv(tempDir(t));
-  const engine = await start(env, clock);
-  t.teardown(async () => {
-    await engine.close();
-    await env.close();
-  });
+  const engine = await startFresh(t, clock);
   const a = await offlineSession(engine, 'u1');
   const b = await offlineSession(engine, 'u1');
   const c = await offlineSession(engine, 'u2');
@@ -104,12 +105,7 @@ test('the offline cache stays within its bound under 50,000 sessions and an evic
 
 test('§2.3 offline idle expiry removes the session from LMDB and from the counters', async (t) => {
   const clock = new ManualClock(START_S);
-  const env = openEnv(tempDir(t));
-  const engine = await start(env, clock);
-  t.teardown(async () => {
-    await engine.close();
-    await env.close();
-  });
+  const engine = await startFresh(t, clock);
   const expired: ExpiredNotice[] = [];
   engine.on('expired', (n: ExpiredNotice) => expired.push(n));
   const idle = await offlineSession(engine, 'idle-user');
@@ -208,12 +204,7 @@ test('online sessions that expired while the node was down are dropped at start 
 
 test('offline listings are answered by the shards and merged: pages continue exactly, in the documented orders', async (t) => {
   const clock = new ManualClock(START_S);
-  const env = openEnv(tempDir(t));
-  const engine = await start(env, clock);
-  t.teardown(async () => {
-    await engine.close();
-    await env.close();
-  });
+  const engine = await startFresh(t, clock);
   const ids: string[] = [];
   for (let i = 0; i < 30; i++) ids.push(await offlineSession(engine, `user-${String(i).padStart(2, '0')}`));
   const page = async (first: number, max: number) => (await engine.listClientOfflineSessions(CLIENT, { first, max })).map((v) => v.id);

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionView } from '../../protocol/actor-messages.js';
 import { clientDefaults, realmRecordDefaults, userDefaults } from '../../realm/defaults.js';
-import { clientRep } from '../../realm/export/keycloak-export.js';
+import { clientRep, userIdentityRep } from '../../realm/export/keycloak-export.js';
 import { SIGNATURE_ALGORITHMS, type ClientRecord, type RealmRecord, type RoleRecord, type SignatureAlgorithm, type UserRecord } from '../../realm/model.js';
 import { REALM_SESSION_KEYS, realmSessionSettings, type RealmSessionSettings } from '../../session/realm-settings.js';
 import { badRequest } from './admin-error.js';
@@ -202,15 +202,7 @@ export function newClientSecret(): string {
 
 export function userToRep(user: UserRecord, brief = false): Json {
   return {
-    id: user.id,
-    username: user.username,
-    ...(user.firstName !== null ? { firstName: user.firstName } : {}),
-    ...(user.lastName !== null ? { lastName: user.lastName } : {}),
-    ...(user.email !== null ? { email: user.email } : {}),
-    emailVerified: user.emailVerified,
-    ...(brief || Object.keys(user.attributes).length === 0 ? {} : { attributes: user.attributes }),
-    createdTimestamp: user.createdTimestamp,
-    enabled: user.enabled,
+    ...userIdentityRep(user, !brief),
     totp: false,
     disableableCredentialTypes: [],
     requiredActions: user.requiredActions,

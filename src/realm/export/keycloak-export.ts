@@ -89,8 +89,8 @@ export function clientRep(client: ClientRecord, maskSecrets: boolean): Json {
   };
 }
 
-/** One user as `kc.sh export` writes it, hashed credentials included. */
-export function userExportRep(user: UserRecord): Json {
+/** A UserRepresentation's identity fields, as both the export and the admin API write them (absent ones left out). */
+export function userIdentityRep(user: UserRecord, withAttributes: boolean): Json {
   return {
     id: user.id,
     username: user.username,
@@ -98,9 +98,16 @@ export function userExportRep(user: UserRecord): Json {
     ...(user.lastName !== null ? { lastName: user.lastName } : {}),
     ...(user.email !== null ? { email: user.email } : {}),
     emailVerified: user.emailVerified,
-    ...(Object.keys(user.attributes).length > 0 ? { attributes: user.attributes } : {}),
+    ...(withAttributes && Object.keys(user.attributes).length > 0 ? { attributes: user.attributes } : {}),
     createdTimestamp: user.createdTimestamp,
     enabled: user.enabled,
+  };
+}
+
+/** One user as `kc.sh export` writes it, hashed credentials included. */
+export function userExportRep(user: UserRecord): Json {
+  return {
+    ...userIdentityRep(user, true),
     ...(user.serviceAccountClientId !== null ? { serviceAccountClientId: user.serviceAccountClientId } : {}),
     credentials: user.credentials.map(credentialToKeycloak),
     requiredActions: user.requiredActions,
