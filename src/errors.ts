@@ -22,6 +22,11 @@ export const ERROR_CODES = Object.freeze({
   ERR_OFFLINE_DISABLED: { status: 503, message: 'offline sessions need a data directory' },
   ERR_REALM_IMPORT: { status: 400, message: 'invalid realm file' },
   ERR_HASH_OVERLOADED: { status: 503, message: 'too many password checks waiting, retry later' },
+  ERR_NOT_SERVING: { status: 503, message: 'this node is not serving: it holds no valid cluster lease or has not joined yet' },
+  ERR_WRONG_OWNER: { status: 503, message: 'the partition has moved to another node' },
+  ERR_PEER_UNAVAILABLE: { status: 503, message: 'the node owning the partition could not be reached in time' },
+  ERR_REPLICATION_FAILED: { status: 503, message: 'a backup did not acknowledge the change in time' },
+  ERR_CONFIG_UNAVAILABLE: { status: 503, message: 'the cluster configuration store (etcd) is unreachable: configuration is read-only' },
 } as const);
 
 export type ErrorCode = keyof typeof ERROR_CODES;

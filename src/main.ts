@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     // Refusals the operator must act on (a newer data directory, an invalid realm file) are one line.
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`sessiond: ${message}\n`);
-    process.exit(err instanceof SchemaError || (err as { code?: string }).code === 'ERR_REALM_IMPORT' ? EXIT_CONFIG : EXIT_STARTUP);
+    process.exit(err instanceof SchemaError || err instanceof ConfigError || (err as { code?: string }).code === 'ERR_REALM_IMPORT' ? EXIT_CONFIG : EXIT_STARTUP);
   }
   await node.listen();
   log.info(

@@ -8,7 +8,10 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { NodeOptions } from './config/options.js';
+import { clusterMode, type NodeOptions } from './config/options.js';
+import { ClusterMember } from './cluster/cluster-member.js';
+import { registerClusterMetrics } from './cluster/cluster-metrics.js';
+import { checkNodeIdentity } from './cluster/node-identity.js';
 import { PasswordHasher, parsePasswordPolicy } from './crypto/password-hasher.js';
 import { Engine } from './host/engine.js';
 import { buildManagementServer } from './http/management-server.js';
@@ -66,6 +69,8 @@ export class SessiondNode extends EventEmitter {
   readonly events: EventSink;
   readonly clock: Clock;
   readonly facade: FacadeContext;
+  /** This node's part in a cluster; null for a single node. */
+  readonly cluster: ClusterMember | null;
   #housekeeping: NodeJS.Timeout | null = null;
   #ready = false;
   #stopped = false;
@@ -79,8 +84,10 @@ export class SessiondNode extends EventEmitter {
     engine: Engine;
     metrics: Metrics;
     clock: Clock;
+    cluster: ClusterMember | null;
   }) {
     super();
+    this.cluster = parts.cluster;
     this.options = parts.options;
     this.log = parts.log;
     this.env = parts.env;
@@ -117,6 +124,7 @@ export class SessiondNode extends EventEmitter {
       importBundle: (bundle) => this.importBundle(bundle, 'admin API'),
     };
     registerNodeMetrics(this.metrics.registry, { ready: () => this.ready, hasher: this.hasher });
+    if (this.cluster !== null) registerClusterMetrics(this.metrics.registry, this.cluster);
     this.server = buildPublicServer(this.facade, { accessLog: this.options.accessLog, proxy: this.options });
     if (this.options.hostname === null) {
       this.log.warn(
@@ -130,7 +138,7 @@ export class SessiondNode extends EventEmitter {
       realmName: (realmId) => this.store.realmById(realmId)?.name ?? realmId,
       openapi: () => this.server.swagger(),
       eventStats: () => this.events.stats,
-      readyChecks: { startup: () => this.#ready },
+      readyChecks: this.cluster === null ? { startup: () => this.#ready } : { startup: () => this.#ready, cluster: () => this.cluster!.ready },
     });
   }
 
@@ -138,7 +146,32 @@ export class SessiondNode extends EventEmitter {
   static async start(deps: NodeDependencies): Promise<SessiondNode> {
     const { options, log } = deps;
     const env = openEnv(options.dataDir);
-    const store = RealmStore.open(env);
+    const clock = deps.clock ?? new SystemClock();
+    let cluster: ClusterMember | null = null;
+    try {
+      if (clusterMode(options)) {
+        checkNodeIdentity(env, options.clusterName, options.nodeId);
+        cluster = await ClusterMember.create({
+          etcd: options.clusterEtcd,
+          cluster: options.clusterName,
+          node: options.nodeId,
+          host: options.host,
+          grpcPort: options.grpcPort,
+          advertise: options.grpcAdvertise,
+          owners: options.owners,
+          replicateTimeoutMs: options.replicateTimeoutMs,
+          touchReplicationIntervalMs: options.touchReplicationIntervalMs,
+          log,
+          env,
+          store: RealmStore.open(env),
+          nowSeconds: () => clock.nowSeconds(),
+        });
+      }
+    } catch (err) {
+      await env.close();
+      throw err;
+    }
+    const store = cluster?.store ?? RealmStore.open(env);
     const hasher = await PasswordHasher.start(deps.hasherSize === undefined ? {} : { size: deps.hasherSize });
     const metrics = new Metrics();
     let engine: Engine;
@@ -148,7 +181,8 @@ export class SessiondNode extends EventEmitter {
         idleGraceSeconds: options.idleGraceSeconds,
         offlineCacheEntries: options.offlineCacheEntries,
         durability: options.durability,
-        formedAt: formationTime(env, (deps.clock ?? new SystemClock()).nowSeconds()),
+        formedAt: cluster?.formedAt ?? formationTime(env, clock.nowSeconds()),
+        ...(cluster !== null ? { router: (pool) => cluster.makeRouter(pool) } : {}),
         env,
         ...(deps.clock !== undefined ? { clock: deps.clock } : {}),
         ...(deps.clockMode !== undefined ? { clockMode: deps.clockMode } : {}),
@@ -161,11 +195,12 @@ export class SessiondNode extends EventEmitter {
         },
       });
     } catch (err) {
+      await cluster?.leave();
       await hasher.close();
       await env.close();
       throw err;
     }
-    const node = new SessiondNode({ options, log, env, store, hasher, engine, metrics, clock: deps.clock ?? new SystemClock() });
+    const node = new SessiondNode({ options, log, env, store, hasher, engine, metrics, clock, cluster });
     await node.#boot(deps);
     return node;
   }
@@ -194,15 +229,20 @@ export class SessiondNode extends EventEmitter {
       }
     });
     this.#watchExpiryEvents();
+    // A cluster member's writes go through the cluster's log from here on, and tables become roles.
+    this.cluster?.attach(this.engine);
 
     await this.#ensureMaster(deps.bootstrapAdmin ?? { username: BOOTSTRAP_ADMIN_USERNAME_DEFAULT, password: BOOTSTRAP_ADMIN_PASSWORD_DEFAULT });
     if (this.options.importRealm !== null) await this.importDirectory(this.options.importRealm);
 
-    const restored = await this.engine.loadSnapshot();
-    if (restored.loaded > 0 || restored.dropped.length > 0) {
-      this.log.info({ restored: restored.loaded, expiredWhileDown: restored.dropped.length }, 'online sessions restored from the last shutdown');
+    // A cluster member gets its sessions from the other owners (state transfer), not from its disk.
+    if (this.cluster === null) {
+      const restored = await this.engine.loadSnapshot();
+      if (restored.loaded > 0 || restored.dropped.length > 0) {
+        this.log.info({ restored: restored.loaded, expiredWhileDown: restored.dropped.length }, 'online sessions restored from the last shutdown');
+      }
+      this.emit('restored', restored);
     }
-    this.emit('restored', restored);
     this.#housekeeping = setInterval(() => void this.housekeeping(), HOUSEKEEPING_INTERVAL_MS);
     this.#housekeeping.unref();
     this.#ready = true;
@@ -285,7 +325,13 @@ export class SessiondNode extends EventEmitter {
       credentials: [credential],
     });
     bundle.users.push(user);
-    await this.store.createRealm(bundle);
+    try {
+      await this.store.createRealm(bundle);
+    } catch (err) {
+      // Cluster members starting together: another one created it first.
+      if ((err as { code?: string }).code === 'ERR_CONFLICT' && this.store.realmByName(MASTER_REALM) !== undefined) return;
+      throw err;
+    }
     this.log.info({ realm: MASTER_REALM, admin: user.username }, 'master realm created with the bootstrap admin');
     if (admin.password === BOOTSTRAP_ADMIN_PASSWORD_DEFAULT) this.#warnDefaultAdminPassword(user.username);
   }
@@ -324,7 +370,15 @@ export class SessiondNode extends EventEmitter {
       }
       if (ignored.length > 0) this.log.debug({ realm, file, ignored }, 'ignored fields in realm file');
       for (const note of notes) this.log.info({ realm, file }, note);
-      await this.importBundle(bundle, file);
+      try {
+        await this.importBundle(bundle, file);
+      } catch (err) {
+        // Cluster members importing the same file at once: the first one's realm stands.
+        if ((err as { code?: string }).code !== 'ERR_CONFLICT' || this.store.realmByName(realm) === undefined) throw err;
+        this.log.info({ realm, file }, 'realm created by another cluster member meanwhile: file not imported');
+        skipped.push(realm);
+        continue;
+      }
       imported.push(bundle.realm.name);
     }
     return { imported, skipped };
@@ -378,11 +432,17 @@ export class SessiondNode extends EventEmitter {
     await this.server.close();
     await this.management.close();
     await this.backchannel.close();
-    const saved = await this.engine.saveSnapshot().catch((err: unknown) => {
-      this.log.error({ err }, 'saving online sessions failed');
-      return 0;
-    });
-    this.log.info({ sessions: saved }, 'online sessions saved');
+    if (this.cluster !== null) {
+      // The other owners take over this node's partitions as soon as its lease is gone.
+      await this.cluster.leave();
+      this.log.info('left the cluster');
+    } else {
+      const saved = await this.engine.saveSnapshot().catch((err: unknown) => {
+        this.log.error({ err }, 'saving online sessions failed');
+        return 0;
+      });
+      this.log.info({ sessions: saved }, 'online sessions saved');
+    }
     await this.engine.close();
     await this.hasher.close();
     await this.env.root.flushed;

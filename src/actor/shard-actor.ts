@@ -27,6 +27,7 @@ import { EngineError } from '../errors.js';
 import {
   END_REASON,
   type BatchMessage,
+  type PartitionExport,
   type BootMessage,
   type Command,
   type EndReason,
@@ -48,7 +49,7 @@ import {
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import { MUTATION, checkMutations, partitionOfRecord, type Mutation } from '../protocol/mutations.js';
+import { MUTATION, checkMutations, partitionOfRecord, sessionRecords, type Mutation } from '../protocol/mutations.js';
 import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
 import { REFRESH_FAILURE_EFFECT, REFRESH_TOKEN_TYPE, verifyRefreshSession } from '../session/refresh-checks.js';
@@ -365,6 +366,8 @@ export class ShardActor {
         return null;
       case OP.partitionRoles:
         return this.#setRoles(command.partitions, command.role);
+      case OP.partitionExport:
+        return this.#exportPartition(command.partition);
       case OP.clientRemove:
         return this.#removeClient(this.#string(command.client, 'client'));
       case OP.sessionCreate:
@@ -719,6 +722,18 @@ export class ShardActor {
     const moved = this.#roles.set(partitions as number[], role);
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions())) this.#track(work);
     return moved;
+  }
+
+  #exportPartition(partition: unknown): PartitionExport {
+    if (!(Number.isInteger(partition) && (partition as number) >= 0 && (partition as number) < PARTITION_COUNT)) {
+      throw new EngineError('ERR_BAD_COMMAND', 'partition must be a partition number');
+    }
+    const p = partition as number;
+    if (this.#roles.roleOf(p) !== 'primary') return { records: [], seq: this.#log.seqOf(p) };
+    const table = this.#table;
+    const records: Mutation[] = [];
+    for (const slot of table.partitionSlots(p)) records.push(...sessionRecords(table.view(slot), table.chainsOf(slot)));
+    return { records, seq: this.#log.seqOf(p) };
   }
 
   /** The realm-wide offline search (ui-ext OFFLINE): username or IP substring, or a listed client; optionally one client. */

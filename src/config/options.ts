@@ -20,9 +20,14 @@ export interface NodeOptions {
   durability: 'journal' | 'snapshot';
   hostname: string | null;
   nodeId: string;
+  // --- cluster (docs/cluster.md); without clusterEtcd the node runs alone ---
+  clusterEtcd: string[];
+  clusterName: string;
   grpcPort: number;
-  peers: string[];
+  grpcAdvertise: string | null;
   owners: number;
+  touchReplicationIntervalMs: number;
+  replicateTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFormat: 'json' | 'pretty';
   accessLog: boolean;
@@ -36,7 +41,7 @@ export interface NodeOptions {
   loginRateWindowSeconds: number;
 }
 
-type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'url' | 'peers' | 'level' | 'choice' | 'switch' | 'proxy-headers' | 'cidrs' | 'boolean';
+type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'millis' | 'url' | 'urls' | 'address' | 'level' | 'choice' | 'switch' | 'proxy-headers' | 'cidrs' | 'boolean';
 
 interface OptionSpec {
   key: keyof NodeOptions;
@@ -49,16 +54,8 @@ interface OptionSpec {
   max?: number;
   /** The values a 'choice' option accepts. */
   choices?: readonly string[];
-  /**
-   * Options of a part that is not built yet: parsed and validated (so their
-   * plumbing stays ready), left out of --help and docs, and refused when given,
-   * since an accepted option must do something. Clear it when the part lands.
-   */
-  inactive?: string;
 }
 
-/** Why the cluster options are refused until cluster replication lands. */
-const CLUSTER_NOT_BUILT = 'cluster replication is not built yet: sessiond runs as a single node';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const LOG_FORMATS = ['json', 'pretty'] as const;
@@ -80,10 +77,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'offlineCacheEntries', flag: '--offline-cache-entries', kind: 'count', defaultValue: () => 10_000, min: 0, max: 100_000_000, describe: 'offline sessions kept in memory per node (LRU over LMDB)' },
   { key: 'durability', flag: '--durability', kind: 'choice', choices: ['journal', 'snapshot'], defaultValue: () => 'journal', describe: 'online sessions on disk: journal (every answered login, logout and rotation survives a kill -9) or snapshot (written at graceful shutdown only)' },
   { key: 'hostname', flag: '--hostname', kind: 'url', defaultValue: () => null, describe: 'public base URL used in token issuers (default: taken from each request)' },
-  { key: 'nodeId', flag: '--node-id', kind: 'string', defaultValue: () => 'node-1', describe: 'this node\'s name, the `node` field of every log line' },
-  { key: 'grpcPort', flag: '--grpc-port', kind: 'port', defaultValue: () => 50051, describe: 'cluster gRPC port', inactive: CLUSTER_NOT_BUILT },
-  { key: 'peers', flag: '--peers', kind: 'peers', defaultValue: () => [], describe: 'cluster seeds as host:port,host:port (empty: a single node)', inactive: CLUSTER_NOT_BUILT },
-  { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is primary)', inactive: CLUSTER_NOT_BUILT },
+  { key: 'nodeId', flag: '--node-id', kind: 'string', defaultValue: () => 'node-1', describe: 'this node\'s name: the `node` field of every log line, and its stable identity in a cluster (unique, kept with the data directory)' },
+  { key: 'clusterEtcd', flag: '--cluster-etcd', kind: 'urls', defaultValue: () => [], describe: 'etcd v3 endpoints, comma-separated: switches cluster mode on (empty: a single node)' },
+  { key: 'clusterName', flag: '--cluster-name', kind: 'string', defaultValue: () => 'sessiond', describe: 'the cluster this node joins: its keys in etcd live under /<name>/' },
+  { key: 'grpcPort', flag: '--grpc-port', kind: 'port', defaultValue: () => 50051, describe: 'cluster gRPC port (node-to-node traffic; cluster mode only)' },
+  { key: 'grpcAdvertise', flag: '--grpc-advertise', kind: 'address', defaultValue: () => null, describe: 'host:port other nodes dial to reach this node (default: --host:--grpc-port)' },
+  { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is the primary)' },
+  { key: 'touchReplicationIntervalMs', flag: '--touch-replication-interval', kind: 'millis', defaultValue: () => 1000, min: 50, max: 60_000, describe: 'how often idle-clock moves are shipped to backups, in ms (they never delay an answer)' },
+  { key: 'replicateTimeoutMs', flag: '--replicate-timeout', kind: 'millis', defaultValue: () => 1000, min: 100, max: 60_000, describe: 'how long a primary waits for a backup\'s acknowledgement, in ms, before the backup is evicted' },
   { key: 'logLevel', flag: '--log-level', kind: 'level', defaultValue: () => 'info', describe: `log level: ${LOG_LEVELS.join(', ')}` },
   { key: 'logFormat', flag: '--log-format', kind: 'choice', choices: LOG_FORMATS, defaultValue: () => 'json', describe: 'json (one JSON object per line, for log collectors) or pretty (coloured lines for a terminal, by pino-pretty)' },
   { key: 'accessLog', flag: '--access-log', kind: 'switch', defaultValue: () => false, describe: 'log one line per public HTTP request (secrets and tokens redacted); a bare flag means true' },
@@ -103,6 +104,15 @@ export function envName(flag: string): string {
   return `SESSIOND_${flag.slice(2).toUpperCase().replaceAll('-', '_')}`;
 }
 
+function isHttpUrl(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
 export class ConfigError extends Error {
   readonly code = 'ERR_INVALID_OPTION';
 }
@@ -119,8 +129,9 @@ function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[key
       return port;
     }
     case 'count':
-    case 'seconds': {
-      if (!/^\d+$/.test(raw)) fail(`expected an integer${spec.kind === 'seconds' ? ' (seconds)' : ''}`);
+    case 'seconds':
+    case 'millis': {
+      if (!/^\d+$/.test(raw)) fail(`expected an integer${spec.kind === 'seconds' ? ' (seconds)' : spec.kind === 'millis' ? ' (milliseconds)' : ''}`);
       const value = Number(raw);
       if (spec.min !== undefined && value < spec.min) fail(`must be at least ${spec.min}`);
       if (spec.max !== undefined && value > spec.max) fail(`must be at most ${spec.max}`);
@@ -130,24 +141,19 @@ function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[key
     case 'path':
       if (raw.trim() === '') fail('must not be empty');
       return raw;
-    case 'url': {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        return fail('expected an absolute http(s) URL');
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('expected an http or https URL');
+    case 'url':
+      if (!isHttpUrl(raw)) fail('expected an absolute http(s) URL');
       return raw.replace(/\/+$/, '');
-    }
-    case 'peers': {
+    case 'urls': {
       if (raw.trim() === '') return [];
-      const peers = raw.split(',').map((p) => p.trim());
-      for (const peer of peers) {
-        const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(peer);
-        if (match === null || Number(match[2]) > 65535 || Number(match[2]) === 0) fail(`peer ${JSON.stringify(peer)} is not host:port`);
-      }
-      return peers;
+      const urls = raw.split(',').map((u) => u.trim());
+      for (const url of urls) if (!isHttpUrl(url)) fail(`${JSON.stringify(url)} is not an http(s) URL`);
+      return urls;
+    }
+    case 'address': {
+      const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw.trim());
+      if (match === null || Number(match[2]) > 65535 || Number(match[2]) === 0) fail('expected host:port');
+      return raw.trim();
     }
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(raw)) fail(`expected one of ${LOG_LEVELS.join(', ')}`);
@@ -175,10 +181,6 @@ function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[key
 
 export type ParseResult = { help: true } | { help: false; options: NodeOptions };
 
-/** The options a user can set today: --help, docs/configuration.md and the parser's refusal agree on them. */
-export function activeOptionSpecs(): readonly OptionSpec[] {
-  return OPTION_SPECS.filter((s) => s.inactive === undefined);
-}
 
 /** Parses flags (`--x value` or `--x=value`) over environment variables over defaults. */
 export function parseOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {
@@ -209,16 +211,12 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   for (const spec of OPTION_SPECS) {
     const flagValue = fromFlags.get(spec.key);
     const envValue = env[envName(spec.flag)];
-    if (spec.inactive !== undefined) {
-      if (flagValue !== undefined) throw new ConfigError(`option ${spec.flag} is not available: ${spec.inactive}`);
-      if (envValue !== undefined && envValue !== '') throw new ConfigError(`${envName(spec.flag)} is not available: ${spec.inactive}`);
-    }
     if (flagValue !== undefined) options[spec.key] = convert(spec, flagValue, spec.flag);
     else if (envValue !== undefined && envValue !== '') options[spec.key] = convert(spec, envValue, envName(spec.flag));
     else options[spec.key] = spec.defaultValue();
   }
   const result = options as unknown as NodeOptions;
-  const ports = activeOptionSpecs()
+  const ports = OPTION_SPECS
     .filter((s) => s.kind === 'port')
     .map((s) => [s.flag, result[s.key] as number] as const);
   for (let a = 0; a < ports.length; a++) {
@@ -234,19 +232,27 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   if (result.hostnameAdmin !== null && result.hostname === null) {
     throw new ConfigError('--hostname-admin is set but --hostname is not: set both (the admin address is an alternative to the public one)');
   }
+  if (result.clusterEtcd.length > 0 && result.hostname === null) {
+    throw new ConfigError('--cluster-etcd is set but --hostname is not: every node of a cluster must issue tokens under the same public URL');
+  }
   return { help: false, options: result };
+}
+
+/** Whether these options run the node as a cluster member. */
+export function clusterMode(options: NodeOptions): boolean {
+  return options.clusterEtcd.length > 0;
 }
 
 export function helpText(): string {
   const lines = [
     'Usage: npm start -- [options]      (or: node dist/src/main.js [options])',
     '',
-    'sessiond: an in-memory single-sign-on session engine speaking Keycloak\'s protocols (one node; cluster replication is not built yet).',
+    'sessiond: an in-memory single-sign-on session engine speaking Keycloak\'s protocols (one node, or a cluster with --cluster-etcd: docs/cluster.md).',
     'Every option is also an environment variable (--http-port <-> SESSIOND_HTTP_PORT); flags win.',
     '',
     'Options:',
   ];
-  for (const spec of activeOptionSpecs()) {
+  for (const spec of OPTION_SPECS) {
     const def = spec.defaultValue();
     const shown = def === null ? 'none' : Array.isArray(def) ? (def.length === 0 ? 'none' : def.join(',')) : String(def);
     lines.push(`  ${(spec.kind === 'switch' ? `${spec.flag}[=true|false]` : `${spec.flag} <value>`).padEnd(32)}${spec.describe}`);

@@ -28,10 +28,11 @@ import {
   type AuthCodeData,
   type SessionTouchCommand,
   type RefreshFields,
+  type PartitionExport,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { MUTATION, type Mutation } from '../protocol/mutations.js';
-import { newSessionId } from '../protocol/partition.js';
+import { newSessionId, shardOfPartition } from '../protocol/partition.js';
 import { clientSessionSettings, type ClientSessionSettings } from '../session/client-settings.js';
 import { notBeforePolicy } from '../session/not-before.js';
 import { REFRESH_GRANT_ERROR } from '../session/refresh-checks.js';
@@ -84,6 +85,11 @@ export interface EngineOptions {
    * chains survive restarts.
    */
   formedAt?: number;
+  /**
+   * How session commands reach their partition's owner. Default: this node's
+   * shards (LocalRouter); a cluster member passes its ClusterRouter.
+   */
+  router?: (pool: ActorPool) => PartitionRouter;
 }
 
 export interface CreateSessionInput {
@@ -199,7 +205,7 @@ export class Engine extends EventEmitter {
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       observer,
     });
-    this.#router = new LocalRouter(this.#pool);
+    this.#router = options.router?.(this.#pool) ?? new LocalRouter(this.#pool);
   }
 
   /** Starts the shard workers; resolves when every shard is ready. */
@@ -883,6 +889,28 @@ export class Engine extends EventEmitter {
       list.push(m);
     }
     return total + (await this.#replayGroups(byPartition));
+  }
+
+  // -------------------------------------------------------------------------
+  // A cluster member's own copies (not routed: whatever role this node has)
+
+  /** Applies replicated records of one partition to this node's copy of it. */
+  applyReplicated(partition: number, mutations: Mutation[]): Promise<number> {
+    return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.mutationsReplay, mutations });
+  }
+
+  /** The sessions of a partition this node is primary of, as records, with the partition's seq. */
+  exportPartition(partition: number): Promise<PartitionExport> {
+    return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.partitionExport, partition });
+  }
+
+  /** Gives this node's shards their roles (each shard gets the partitions it runs). */
+  async setPartitionRoles(roles: Record<'primary' | 'passive' | 'none', number[]>): Promise<void> {
+    for (const role of ['none', 'passive', 'primary'] as const) {
+      const byShard = this.#pool.channels.map(() => [] as number[]);
+      for (const p of roles[role]) byShard[shardOfPartition(p, this.#pool.size)]!.push(p);
+      await Promise.all(byShard.map((partitions, shard) => (partitions.length === 0 ? null : this.#pool.ask(shard, { op: OP.partitionRoles, partitions, role }))));
+    }
   }
 
   async #replayGroups(byPartition: Map<number, Mutation[]>): Promise<number> {

@@ -271,6 +271,14 @@ export interface OfflineCountFilterCommand { op: typeof OP.offlineCountFilter; r
  */
 export interface PartitionRolesCommand { op: typeof OP.partitionRoles; partitions: number[]; role: 'primary' | 'passive' | 'none' }
 
+/**
+ * Every session of a partition this shard holds as primary, as the records
+ * that recreate it (a state transfer to a new owner), with the partition's
+ * seq at that moment: records with a higher seq happened after the export.
+ */
+export interface PartitionExportCommand { op: typeof OP.partitionExport; partition: number }
+export interface PartitionExport { records: Mutation[]; seq: number }
+
 /** Write every online session of the shard to LMDB as a snapshot, emptying the journal (graceful shutdown). */
 export interface SnapshotSaveCommand { op: typeof OP.snapshotSave }
 /** Read back the online sessions of the shard's partitions: snapshot, then journal (start-up); expired ones are dropped. */
@@ -343,6 +351,7 @@ export type Command =
   | OfflineGrantCommand | OfflineGetCommand | OfflineRefreshCommand | OfflineRemoveCommand | OfflineRemoveClientCommand
   | OfflineUserSessionsCommand | OfflineRemoveUserCommand | OfflineRemoveClientAllCommand | OfflineRemoveRealmCommand
   | PartitionRolesCommand
+  | PartitionExportCommand
   | OfflineClientCountCommand | OfflineClientSessionsCommand | OfflineRealmSearchCommand | OfflineRevokeFilterCommand | OfflineCountFilterCommand
   | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand;
 
@@ -383,6 +392,7 @@ export interface ResultOf {
   [OP.offlineRemoveClientAll]: number;
   [OP.offlineRemoveRealm]: number;
   [OP.partitionRoles]: number;
+  [OP.partitionExport]: PartitionExport;
   [OP.offlineClientCount]: number;
   [OP.offlineClientSessions]: SessionView[];
   [OP.offlineRealmSearch]: SessionView[];

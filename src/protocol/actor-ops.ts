@@ -49,6 +49,7 @@ export const OP = Object.freeze({
   offlineCountFilter: 94,
 
   partitionRoles: 100,
+  partitionExport: 101,
 
   snapshotSave: 70,
   snapshotLoad: 71,

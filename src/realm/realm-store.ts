@@ -56,6 +56,34 @@ export type StoreChange =
 
 export type StoreChangeHandler = (change: StoreChange) => Promise<void> | void;
 
+/**
+ * A write as data. A single node applies it at once; a cluster member
+ * commits it to the cluster's shared log first (src/cluster/config-log.ts)
+ * and every member, the writer included, applies the log in the same order,
+ * so all of them hold the same realms. Everything random (ids, keys) is
+ * decided before the op is made, so applying it is deterministic.
+ */
+export type ConfigOp =
+  | { op: 'createRealm'; realm: RealmRecord; clients: ClientRecord[]; roles: RoleRecord[]; keys: KeyRecord[] }
+  | { op: 'updateRealm'; realm: RealmRecord }
+  | { op: 'deleteRealm'; realmId: string }
+  | { op: 'putClient'; client: ClientRecord }
+  | { op: 'deleteClient'; id: string }
+  | { op: 'putRealmRole'; realmId: string; role: RoleRecord }
+  | { op: 'deleteRealmRole'; realmId: string; name: string }
+  | { op: 'putUsers'; realmId: string; users: UserRecord[] }
+  | { op: 'deleteUser'; id: string }
+  | { op: 'putKey'; realmId: string; key: KeyRecord }
+  | { op: 'removeKey'; realmId: string; kid: string };
+
+/** Where a cluster member's writes go first; resolves once this node applied the op (rejects with the apply's error). */
+export interface ConfigLog {
+  commit(op: ConfigOp): Promise<void>;
+}
+
+/** Users per op when a realm's users travel through the shared log (each ~1 KB; etcd takes ≤ 1.5 MiB per request). */
+const LOG_CHUNK_USERS = 500;
+
 export interface ImportProgress {
   realm: string;
   usersWritten: number;
@@ -65,6 +93,7 @@ export interface ImportProgress {
 export class RealmStore {
   readonly #handlers: StoreChangeHandler[] = [];
   readonly #env: LmdbEnv;
+  #log: ConfigLog | null = null;
   readonly #realms = new Map<string, RealmRecord>();
   readonly #realmIdsByName = new Map<string, string>();
   readonly #clients = new Map<string, ClientRecord>();
@@ -111,6 +140,46 @@ export class RealmStore {
     return this.#env;
   }
 
+  /** Cluster mode: writes are committed to the shared log and applied when they come back from it. */
+  useLog(log: ConfigLog): void {
+    this.#log = log;
+  }
+
+  /** Applies a write (this node's own, or one from the cluster's log). */
+  async apply(op: ConfigOp): Promise<void> {
+    switch (op.op) {
+      case 'createRealm':
+        await this.#createRealm({ realm: op.realm, clients: op.clients, roles: op.roles, users: [] }, op.keys, undefined);
+        return;
+      case 'updateRealm':
+        return this.#updateRealm(op.realm);
+      case 'deleteRealm':
+        return this.#deleteRealm(op.realmId);
+      case 'putClient':
+        return this.#putClient(op.client);
+      case 'deleteClient':
+        return this.#deleteClient(op.id);
+      case 'putRealmRole':
+        return this.#putRealmRole(op.realmId, op.role);
+      case 'deleteRealmRole':
+        return this.#deleteRealmRole(op.realmId, op.name);
+      case 'putUsers':
+        return this.#putUsers(op.realmId, op.users);
+      case 'deleteUser':
+        await this.#deleteUser(op.id);
+        return;
+      case 'putKey':
+        return this.#putKey(op.realmId, op.key);
+      case 'removeKey':
+        return this.#removeKey(op.realmId, op.kid);
+    }
+  }
+
+  /** A write: applied here, or through the cluster's log. */
+  #write(op: ConfigOp): Promise<void> {
+    return this.#log === null ? this.apply(op) : this.#log.commit(op);
+  }
+
   /** Registers a handler that every later write awaits after committing. */
   onChange(handler: StoreChangeHandler): void {
     this.#handlers.push(handler);
@@ -141,10 +210,25 @@ export class RealmStore {
    * hashed) and fresh signing keys. Refuses a name or id that exists.
    */
   async createRealm(bundle: RealmBundle, options: { onProgress?: (p: ImportProgress) => void; keys?: KeyRecord[] } = {}): Promise<RealmRecord> {
+    const keys = options.keys ?? (await generateRealmKeys(bundle.realm.id));
+    if (this.#log === null) return this.#createRealm(bundle, keys, options.onProgress);
+    const { realm, clients, roles, users } = bundle;
+    await this.#log.commit({ op: 'createRealm', realm, clients, roles, keys });
+    for (let i = 0; i < users.length; i += LOG_CHUNK_USERS) {
+      await this.#log.commit({ op: 'putUsers', realmId: realm.id, users: users.slice(i, i + LOG_CHUNK_USERS) });
+      options.onProgress?.({ realm: realm.name, usersWritten: Math.min(i + LOG_CHUNK_USERS, users.length), usersTotal: users.length });
+    }
+    return this.#realms.get(realm.id) ?? realm;
+  }
+
+  async #createRealm(
+    bundle: Pick<RealmBundle, 'realm' | 'clients' | 'roles' | 'users'>,
+    keys: KeyRecord[],
+    onProgress: ((p: ImportProgress) => void) | undefined,
+  ): Promise<RealmRecord> {
     const realm = bundle.realm;
     if (this.#realmIdsByName.has(realm.name)) throw new StoreError('ERR_CONFLICT', `Conflict detected. See logs for details`);
     if (this.#realms.has(realm.id)) throw new StoreError('ERR_CONFLICT', `realm id ${realm.id} exists`);
-    const keys = options.keys ?? (await generateRealmKeys(realm.id));
     const users = bundle.users;
     // Realm, clients, roles and keys first, in one transaction; users in chunks after it.
     await this.#env.root.transaction(() => {
@@ -162,7 +246,7 @@ export class RealmStore {
       await this.#env.root.transaction(() => {
         for (const user of chunk) this.#writeUser(user, null);
       });
-      options.onProgress?.({ realm: realm.name, usersWritten: Math.min(i + chunk.length, users.length), usersTotal: users.length });
+      onProgress?.({ realm: realm.name, usersWritten: Math.min(i + chunk.length, users.length), usersTotal: users.length });
     }
     this.#cacheRealm(realm);
     for (const client of bundle.clients) this.#cacheClient(client);
@@ -174,6 +258,10 @@ export class RealmStore {
 
   /** Replaces a realm's record (renames keep the id). */
   async updateRealm(realm: RealmRecord): Promise<void> {
+    return this.#write({ op: 'updateRealm', realm });
+  }
+
+  async #updateRealm(realm: RealmRecord): Promise<void> {
     const old = this.#realms.get(realm.id);
     if (old === undefined) throw new StoreError('ERR_NOT_FOUND', 'Realm not found.');
     if (old.name !== realm.name && this.#realmIdsByName.has(realm.name)) throw new StoreError('ERR_CONFLICT', `realm ${realm.name} exists`);
@@ -189,6 +277,10 @@ export class RealmStore {
 
   /** Deletes a realm and everything in it (clients, roles, users, keys). */
   async deleteRealm(realmId: string): Promise<void> {
+    return this.#write({ op: 'deleteRealm', realmId });
+  }
+
+  async #deleteRealm(realmId: string): Promise<void> {
     const realm = this.#realms.get(realmId);
     if (realm === undefined) throw new StoreError('ERR_NOT_FOUND', 'Realm not found.');
     const userIds = [...this.#dbUsernames.getRange({ start: [realmId], end: [realmId, '\uffff'] })].map((e) => e.value);
@@ -237,6 +329,10 @@ export class RealmStore {
   }
 
   async putClient(client: ClientRecord): Promise<void> {
+    return this.#write({ op: 'putClient', client });
+  }
+
+  async #putClient(client: ClientRecord): Promise<void> {
     if (!this.#realms.has(client.realmId)) throw new StoreError('ERR_NOT_FOUND', 'Realm not found.');
     const old = this.#clients.get(client.id);
     const holder = this.clientByClientId(client.realmId, client.clientId);
@@ -252,6 +348,10 @@ export class RealmStore {
   }
 
   async deleteClient(id: string): Promise<void> {
+    return this.#write({ op: 'deleteClient', id });
+  }
+
+  async #deleteClient(id: string): Promise<void> {
     const client = this.#clients.get(id);
     if (client === undefined) throw new StoreError('ERR_NOT_FOUND', 'Could not find client');
     await this.#env.root.transaction(() => {
@@ -275,6 +375,10 @@ export class RealmStore {
   }
 
   async putRealmRole(realmId: string, role: RoleRecord): Promise<void> {
+    return this.#write({ op: 'putRealmRole', realmId, role });
+  }
+
+  async #putRealmRole(realmId: string, role: RoleRecord): Promise<void> {
     if (!this.#realms.has(realmId)) throw new StoreError('ERR_NOT_FOUND', 'Realm not found.');
     await this.#env.root.transaction(() => {
       this.#dbRoles.put([realmId, role.name], role);
@@ -283,6 +387,10 @@ export class RealmStore {
   }
 
   async deleteRealmRole(realmId: string, name: string): Promise<void> {
+    return this.#write({ op: 'deleteRealmRole', realmId, name });
+  }
+
+  async #deleteRealmRole(realmId: string, name: string): Promise<void> {
     if (this.realmRole(realmId, name) === undefined) throw new StoreError('ERR_NOT_FOUND', 'Could not find role');
     await this.#env.root.transaction(() => {
       this.#dbRoles.remove([realmId, name]);
@@ -314,6 +422,17 @@ export class RealmStore {
 
   /** Creates or replaces a user; usernames (and emails) are unique per realm. */
   async putUser(user: UserRecord): Promise<void> {
+    return this.#write({ op: 'putUsers', realmId: user.realmId, users: [user] });
+  }
+
+  async #putUsers(realmId: string, users: UserRecord[]): Promise<void> {
+    for (const user of users) {
+      if (user.realmId !== realmId) throw new StoreError('ERR_INVALID_ARGUMENT', 'user of another realm');
+      await this.#putUser(user);
+    }
+  }
+
+  async #putUser(user: UserRecord): Promise<void> {
     if (!this.#realms.has(user.realmId)) throw new StoreError('ERR_NOT_FOUND', 'Realm not found.');
     const holder = this.#dbUsernames.get([user.realmId, user.username]);
     if (holder !== undefined && holder !== user.id) throw new StoreError('ERR_CONFLICT', 'User exists with same username');
@@ -327,6 +446,13 @@ export class RealmStore {
   }
 
   async deleteUser(id: string): Promise<UserRecord> {
+    const user = this.userById(id);
+    if (user === undefined) throw new StoreError('ERR_NOT_FOUND', 'User not found');
+    await this.#write({ op: 'deleteUser', id });
+    return user;
+  }
+
+  async #deleteUser(id: string): Promise<UserRecord> {
     const user = this.userById(id);
     if (user === undefined) throw new StoreError('ERR_NOT_FOUND', 'User not found');
     await this.#env.root.transaction(() => this.#removeUser(user));
@@ -385,6 +511,14 @@ export class RealmStore {
   async rotateKey(realmId: string, algorithm: KeyAlgorithm): Promise<KeyRecord> {
     if (!this.#realms.has(realmId)) throw new StoreError('ERR_NOT_FOUND', 'Realm not found.');
     const fresh = await generateKey(realmId, algorithm);
+    await this.#write({ op: 'putKey', realmId, key: fresh });
+    return fresh;
+  }
+
+  /** Adds a key as the active one of its algorithm; the previous active one stays for verification. */
+  async #putKey(realmId: string, fresh: KeyRecord): Promise<void> {
+    if (!this.#realms.has(realmId)) throw new StoreError('ERR_NOT_FOUND', 'Realm not found.');
+    const algorithm = fresh.algorithm;
     const retired = this.keys(realmId)
       .filter((k) => k.algorithm === algorithm && k.active)
       .map((k) => ({ ...k, active: false }));
@@ -394,11 +528,14 @@ export class RealmStore {
     });
     for (const key of retired) this.#cacheKey(key);
     this.#cacheKey(fresh);
-    return fresh;
   }
 
   /** Stops accepting a key (tokens it signed no longer verify). */
   async removeKey(realmId: string, kid: string): Promise<void> {
+    return this.#write({ op: 'removeKey', realmId, kid });
+  }
+
+  async #removeKey(realmId: string, kid: string): Promise<void> {
     await this.#env.root.transaction(() => {
       this.#dbKeys.remove([realmId, kid]);
     });

@@ -5,7 +5,7 @@
 // argument and environment tables.
 
 import test, { type ExecutionContext } from 'ava';
-import { ConfigError, OPTION_SPECS, activeOptionSpecs, defaultShards, envName, helpText, parseOptions, type NodeOptions } from '../../src/config/options.js';
+import { ConfigError, OPTION_SPECS, clusterMode, defaultShards, envName, helpText, parseOptions, type NodeOptions } from '../../src/config/options.js';
 
 function parse(argv: string[], env: Record<string, string> = {}): NodeOptions {
   const result = parseOptions(argv, env);
@@ -34,9 +34,13 @@ test('defaults match the documented ones', (t) => {
     durability: 'journal',
     hostname: null,
     nodeId: 'node-1',
+    clusterEtcd: [],
+    clusterName: 'sessiond',
     grpcPort: 50051,
-    peers: [],
+    grpcAdvertise: null,
     owners: 2,
+    touchReplicationIntervalMs: 1000,
+    replicateTimeoutMs: 1000,
     logLevel: 'info',
     logFormat: 'json',
     accessLog: false,
@@ -159,22 +163,28 @@ test('--help and -h ask for help wherever they appear', (t) => {
   t.deepEqual(parseOptions(['--shards', '2', '-h'], {}), { help: true });
 });
 
-test('cluster options are refused until cluster replication lands, as flags and as variables', (t) => {
-  for (const flag of ['--grpc-port', '--peers', '--owners']) {
-    refused(t, [flag, '1'], {}, flag);
-    refused(t, [`${flag}=1`], {}, 'cluster replication is not built yet');
-    refused(t, [], { [envName(flag)]: '1' }, envName(flag));
-  }
-  t.is(parse([], { SESSIOND_PEERS: '' }).peers.length, 0, 'an empty variable is unset');
-  const inactive = OPTION_SPECS.filter((s) => !activeOptionSpecs().includes(s)).map((s) => s.flag);
-  t.deepEqual(inactive, ['--grpc-port', '--peers', '--owners']);
-  const help = helpText();
-  for (const flag of inactive) t.false(help.includes(flag), `--help does not offer ${flag}`);
+test('cluster options: --cluster-etcd switches cluster mode on and needs --hostname', (t) => {
+  const single = parse([]);
+  t.deepEqual(single.clusterEtcd, []);
+  t.false(clusterMode(single));
+  refused(t, ['--cluster-etcd', 'http://127.0.0.1:2379'], {}, '--hostname');
+  const o = parse(['--cluster-etcd', 'http://127.0.0.1:2379,http://127.0.0.2:2379', '--hostname', 'http://sso.test', '--grpc-advertise', '10.0.0.1:50051', '--owners', '3']);
+  t.true(clusterMode(o));
+  t.deepEqual(o.clusterEtcd, ['http://127.0.0.1:2379', 'http://127.0.0.2:2379']);
+  t.is(o.grpcAdvertise, '10.0.0.1:50051');
+  t.is(o.owners, 3);
+  t.is(o.clusterName, 'sessiond');
+  t.is(o.touchReplicationIntervalMs, 1000);
+  t.is(o.replicateTimeoutMs, 1000);
+  refused(t, ['--cluster-etcd', 'etcd:2379', '--hostname', 'http://sso.test'], {}, '--cluster-etcd');
+  refused(t, ['--grpc-advertise', 'nohost'], {}, '--grpc-advertise');
+  refused(t, ['--touch-replication-interval', '10'], {}, 'at least 50');
+  refused(t, ['--peers', 'node-2:50051'], {}, 'unknown option --peers');
 });
 
 test('the help text lists every flag with its variable and default', (t) => {
   const text = helpText();
-  for (const spec of activeOptionSpecs()) {
+  for (const spec of OPTION_SPECS) {
     t.true(text.includes(spec.flag), spec.flag);
     t.true(text.includes(envName(spec.flag)), envName(spec.flag));
   }

@@ -1,0 +1,497 @@
+// ClusterMember: one node's part in a cluster, assembled. It owns the gRPC
+// server and the peers, the control plane (etcd membership, the table), the
+// configuration log, the replicator and the router, and keeps the shards'
+// partition roles in step with the table.
+//
+// Start order (node.ts): `create` binds the gRPC server (peers may dial as
+// soon as the member key appears) and joins etcd; the configuration log
+// catches up; the engine starts with `makeRouter`; `attach` subscribes to
+// the shards' records and starts obeying tables. `leave` is the graceful
+// exit: the lease is revoked so the others take over at once.
+
+import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { EngineError } from '../errors.js';
+import type { ActorPool } from '../host/actor-pool.js';
+import type { Engine } from '../host/engine.js';
+import type { PartitionRouter } from '../host/partition-router.js';
+import type { Command } from '../protocol/actor-messages.js';
+import { partitionOfRecord, type Mutation, type RecordEnvelope } from '../protocol/mutations.js';
+import { toWireError } from '../protocol/wire-error.js';
+import type { RealmStore } from '../realm/realm-store.js';
+import type { LmdbEnv } from '../store/lmdb-env.js';
+import { ClusterRouter } from './cluster-router.js';
+import { EtcdConfigLog } from './config-log.js';
+import { ControlPlane } from './control-plane.js';
+import { coordinate } from './coordinator.js';
+import { FailureDetector, HEARTBEAT_MS } from './failure-detector.js';
+import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
+import { Peer } from './peer.js';
+import { Replicator } from './replicator.js';
+import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame } from './wire.js';
+
+/** How long a replicated frame may wait for this node to obey the sender's newer table. */
+const TABLE_CATCH_UP_MS = 1_000;
+/** Progress reports are batched this long. */
+const PROGRESS_REPORT_MS = 50;
+/** A peer's heartbeat older than this does not count as a confirmation (etcd outage rule). */
+const CONFIRMATION_MAX_AGE_MS = 1_000;
+
+export interface ClusterMemberOptions {
+  etcd: string[];
+  cluster: string;
+  node: string;
+  host: string;
+  grpcPort: number;
+  advertise: string | null;
+  owners: number;
+  replicateTimeoutMs: number;
+  touchReplicationIntervalMs: number;
+  log: Logger;
+  env: LmdbEnv;
+  store: RealmStore;
+  nowSeconds(): number;
+}
+
+interface PeerState {
+  table: number;
+  config: number;
+  etcd: boolean;
+  view: number;
+  atMs: number;
+}
+
+export interface ClusterStatus {
+  members: number;
+  suspected: number;
+  viewRevision: number;
+  coordinator: boolean;
+  leaseValid: boolean;
+  primary: number;
+  backup: number;
+  pending: number;
+  underReplicated: number;
+  configRevision: number;
+}
+
+export class ClusterMember {
+  readonly #options: ClusterMemberOptions;
+  readonly #log: Logger;
+  readonly #server: grpc.Server;
+  readonly #plane: ControlPlane;
+  readonly #config: EtcdConfigLog;
+  readonly #peers = new Map<string, Peer>();
+  readonly #peerStates = new Map<string, PeerState>();
+  readonly #detector: FailureDetector;
+  readonly #replicator: Replicator;
+  #router: ClusterRouter | null = null;
+  #engine: Engine | null = null;
+  /** The table the shards obey (roles applied). */
+  #table: PartitionTable | null = null;
+  #obeying: Promise<void> = Promise.resolve();
+  readonly #tableWaiters = new Set<() => void>();
+  readonly #caughtUp = new Set<number>();
+  #progressTimer: NodeJS.Timeout | null = null;
+  #ticker: NodeJS.Timeout | null = null;
+  #coordinating = false;
+  #formedAt = 0;
+  #lostTotal = 0;
+  #closed = false;
+  readonly counters = { forwarded: new Map<string, number>(), wrongOwner: 0, transferredSessions: 0, degradedAcks: 0 };
+
+  private constructor(options: ClusterMemberOptions, server: grpc.Server, address: string) {
+    this.#options = options;
+    this.#log = options.log.child({ log: 'cluster' });
+    this.#server = server;
+    this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log });
+    this.#config = new EtcdConfigLog({
+      ns: this.#plane.namespace,
+      store: options.store,
+      env: options.env,
+      log: this.#log,
+      etcdReachable: () => this.#plane.etcdReachable,
+      peerRevisions: () => this.#livePeers().map((n) => this.#peerStates.get(n)?.config ?? 0),
+    });
+    this.#detector = new FailureDetector((node, suspected) => {
+      this.#log.warn({ peer: node, suspected }, suspected ? 'peer suspected' : 'peer heard again');
+      void this.#plane.accuse(node, suspected).catch(() => {});
+    });
+    this.#replicator = new Replicator({
+      self: options.node,
+      timeoutMs: options.replicateTimeoutMs,
+      touchIntervalMs: options.touchReplicationIntervalMs,
+      peer: (node) => this.#peers.get(node),
+      exportPartition: (p) => this.#engine!.exportPartition(p),
+      onTimeout: (node) => this.#detector.replicationTimedOut(node),
+      onTransferred: (sessions) => (this.counters.transferredSessions += sessions),
+    });
+  }
+
+  /** Binds the gRPC server and joins the cluster in etcd; configuration is caught up. */
+  static async create(options: ClusterMemberOptions): Promise<ClusterMember> {
+    const server = new grpc.Server(SERVER_OPTIONS);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${options.host}:${options.grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err === null ? resolve(bound) : reject(err))),
+    );
+    const address = options.advertise ?? `${options.host}:${port}`;
+    const member = new ClusterMember(options, server, address);
+    server.addService(CLUSTER_SERVICE, {
+      Link: (call: grpc.ServerDuplexStream<LinkFrame & { echo?: number }, unknown>) => member.#serveLink(call),
+      Forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardReply>) => member.#serveForward(call),
+      Replicate: (call: grpc.ServerDuplexStream<ReplicateFrame, ReplicateAck>) => member.#serveReplicate(call),
+    });
+    try {
+      await member.#plane.start();
+      await member.#config.start();
+      member.#formedAt = await member.#formationTime();
+    } catch (err) {
+      server.forceShutdown();
+      await member.#plane.close();
+      throw err;
+    }
+    member.#log.info({ address, grpcPort: port, members: member.#plane.view.members.map((m) => m.node) }, 'joined the cluster');
+    return member;
+  }
+
+  /** The cluster's formation time (epoch s): the refresh-reuse rule's server start on every node. */
+  get formedAt(): number {
+    return this.#formedAt;
+  }
+
+  get node(): string {
+    return this.#options.node;
+  }
+
+  /** The realm store this member keeps in step with the cluster's configuration log. */
+  get store(): RealmStore {
+    return this.#options.store;
+  }
+
+  makeRouter(pool: ActorPool): PartitionRouter {
+    this.#router = new ClusterRouter(
+      pool,
+      {
+        self: this.#options.node,
+        table: () => this.#table,
+        serving: () => this.serving,
+        peer: (node) => this.#peers.get(node),
+        tableChange: (ms) => this.#nextTable(ms),
+        nowSeconds: () => this.#options.nowSeconds(),
+      },
+      this.#replicator,
+    );
+    return this.#router;
+  }
+
+  /** Starts obeying the cluster: records flow to backups, tables become roles. */
+  attach(engine: Engine): void {
+    this.#engine = engine;
+    this.#options.store.useLog(this.#config);
+    engine.on('records', (_shard: number, envelopes: RecordEnvelope[]) => this.#replicator.onRecords(envelopes));
+    this.#plane.on('view', () => this.#onView());
+    this.#plane.on('table', (table: PartitionTable) => this.#obey(table));
+    this.#plane.on('progress', () => this.#coordinate());
+    this.#plane.on('suspects', () => this.#coordinate());
+    this.#plane.on('evicted', () => {
+      this.#log.warn('evicted from the view: not serving until the next table includes this node again');
+    });
+    this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
+    this.#onView();
+    const table = this.#plane.table;
+    if (table !== null) this.#obey(table);
+  }
+
+  /** This node may answer: its lease is provably alive (or every member confirms the same frozen view), and it obeys a table that includes it. */
+  get serving(): boolean {
+    if (this.#closed || this.#table === null || !this.#table.members.includes(this.#options.node)) return false;
+    return this.#plane.leaseValid || this.#frozenViewConfirmed();
+  }
+
+  /** Ready for traffic: serving, nothing pending here, every partition fully copied, configuration current. */
+  get ready(): boolean {
+    const table = this.#table;
+    if (!this.serving || table === null) return false;
+    return !isPending(table, this.#options.node) && underReplicated(table, this.#options.owners) === 0 && table.pending.every((p) => p.length === 0);
+  }
+
+  status(): ClusterStatus {
+    const table = this.#table;
+    const roles = table === null ? null : rolesOf(table, this.#options.node);
+    let pending = 0;
+    let backup = 0;
+    if (table !== null) {
+      for (let p = 0; p < table.owners.length; p++) {
+        if (table.pending[p]!.includes(this.#options.node)) pending++;
+        else if (table.owners[p]!.slice(1).includes(this.#options.node)) backup++;
+      }
+    }
+    return {
+      members: this.#plane.view.members.length,
+      suspected: this.#detector.suspected.size,
+      viewRevision: this.#plane.view.revision,
+      coordinator: this.#plane.isCoordinator,
+      leaseValid: this.#plane.leaseValid,
+      primary: roles?.primary.length ?? 0,
+      backup,
+      pending,
+      underReplicated: table === null ? 0 : underReplicated(table, this.#options.owners),
+      configRevision: this.#config.applied,
+    };
+  }
+
+  get lostTotal(): number {
+    return this.#lostTotal;
+  }
+
+  /** Graceful leave: the lease goes at once, so survivors take over without waiting for its TTL. */
+  async leave(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ticker !== null) clearInterval(this.#ticker);
+    if (this.#progressTimer !== null) clearTimeout(this.#progressTimer);
+    await this.#plane.close();
+    this.#config.close();
+    this.#replicator.close();
+    for (const peer of this.#peers.values()) peer.close();
+    this.#server.forceShutdown();
+  }
+
+  // --- view, table, coordination ------------------------------------------------
+
+  #onView(): void {
+    const view = this.#plane.view;
+    const nodes = new Set(view.members.map((m) => m.node));
+    for (const [node, peer] of this.#peers) {
+      const member = this.#plane.member(node);
+      if (!nodes.has(node) || member?.address !== peer.address) {
+        peer.close();
+        this.#peers.delete(node);
+        this.#replicator.dropPeer(node);
+      }
+    }
+    for (const member of view.members) {
+      if (member.node === this.#options.node || this.#peers.has(member.node)) continue;
+      this.#peers.set(member.node, new Peer(member.node, member.address, (frame) => this.#heard(frame)));
+    }
+    this.#coordinate();
+  }
+
+  /** Applies a table's roles to the shards, in order; only then do the router and replicator use it. */
+  #obey(table: PartitionTable): void {
+    this.#obeying = this.#obeying.then(async () => {
+      if (this.#table !== null && table.version <= this.#table.version) return;
+      await this.#engine!.setPartitionRoles(rolesOf(table, this.#options.node));
+      this.#table = table;
+      this.#replicator.setTable(table);
+      for (const p of [...this.#caughtUp]) if (!table.pending[p]!.includes(this.#options.node)) this.#caughtUp.delete(p);
+      for (const wake of this.#tableWaiters) wake();
+      this.#tableWaiters.clear();
+      this.#log.info({ version: table.version, viewRevision: table.viewRevision, members: table.members, ...rolesSummary(table, this.#options.node) }, 'partition table obeyed');
+      this.#coordinate();
+    }).catch((err: unknown) => this.#log.error({ err }, 'applying a partition table failed'));
+  }
+
+  #nextTable(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#tableWaiters.delete(wake);
+        resolve();
+      }, ms);
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#tableWaiters.add(wake);
+    });
+  }
+
+  /** The coordinator's round: new table, promotions, evictions. */
+  #coordinate(): void {
+    if (this.#coordinating || this.#closed || !this.#plane.isCoordinator || !this.#plane.leaseValid) return;
+    this.#coordinating = true;
+    queueMicrotask(() => void this.#coordinateNow().finally(() => (this.#coordinating = false)));
+  }
+
+  async #coordinateNow(): Promise<void> {
+    const view = this.#plane.view;
+    const decision = coordinate({
+      table: this.#plane.table,
+      members: view.members.map((m) => m.node),
+      viewRevision: view.revision,
+      copies: this.#options.owners,
+      progress: this.#plane.progress,
+      suspects: this.#plane.suspects,
+    });
+    try {
+      for (const node of decision.evict) await this.#plane.evict(node);
+      if (decision.table !== null && (await this.#plane.writeTable(decision.table))) {
+        if (decision.lost.length > 0) {
+          this.#lostTotal += decision.lost.length;
+          this.#log.error({ partitions: decision.lost.length }, 'partitions lost: every owner left before a copy was made; they restart empty');
+        }
+      }
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'coordinator round failed; retrying on the next change');
+    }
+  }
+
+  // --- heartbeats ---------------------------------------------------------------
+
+  #tick(): void {
+    const beat = this.#beat();
+    const hello: LinkFrame = { t: 'hello', node: this.#options.node, cluster: this.#options.cluster, protocol: CLUSTER_PROTOCOL_VERSION };
+    const health = [];
+    for (const peer of this.#peers.values()) {
+      peer.beat(beat, hello);
+      health.push({ node: peer.node, lastHeardMs: peer.lastHeardMs, linkDown: peer.linkDown });
+    }
+    this.#detector.tick(health);
+    // A lease about to lapse or an etcd outage may change who coordinates.
+    this.#coordinate();
+  }
+
+  #beat(): LinkBeat {
+    return {
+      t: 'beat',
+      node: this.#options.node,
+      table: this.#table?.version ?? 0,
+      config: this.#config.applied,
+      etcd: this.#plane.etcdReachable,
+      view: this.#plane.view.revision,
+    };
+  }
+
+  #heard(frame: LinkFrame): void {
+    if (frame.t !== 'beat') return;
+    this.#peerStates.set(frame.node, { table: frame.table, config: frame.config, etcd: frame.etcd, view: frame.view, atMs: performance.now() });
+  }
+
+  #livePeers(): string[] {
+    return this.#plane.view.members.map((m) => m.node).filter((n) => n !== this.#options.node && !this.#detector.suspected.has(n));
+  }
+
+  /** etcd outage rule: every other member recently confirmed it lost etcd too and holds our view. */
+  #frozenViewConfirmed(): boolean {
+    if (this.#plane.etcdReachable) return false;
+    const now = performance.now();
+    const view = this.#plane.view;
+    return view.members.every((m) => {
+      if (m.node === this.#options.node) return true;
+      const state = this.#peerStates.get(m.node);
+      return state !== undefined && !state.etcd && state.view === view.revision && now - state.atMs < CONFIRMATION_MAX_AGE_MS;
+    });
+  }
+
+  // --- the gRPC service -----------------------------------------------------------
+
+  #serveLink(call: grpc.ServerDuplexStream<LinkFrame & { echo?: number }, unknown>): void {
+    call.sendMetadata(new grpc.Metadata());
+    call.on('data', (frame: LinkFrame & { echo?: number }) => {
+      if (frame.t === 'hello') {
+        if (frame.cluster !== this.#options.cluster || frame.protocol < CLUSTER_PROTOCOL_VERSION - 1) {
+          this.#log.warn({ peer: frame.node, cluster: frame.cluster, protocol: frame.protocol }, 'refused a peer of another cluster or protocol version');
+          call.end();
+        }
+        return;
+      }
+      this.#heard(frame);
+      call.write({ ...this.#beat(), echo: frame.echo });
+    });
+    call.on('error', () => {});
+  }
+
+  #serveForward(call: grpc.ServerDuplexStream<ForwardRequest, ForwardReply>): void {
+    call.sendMetadata(new grpc.Metadata());
+    call.on('data', (request: ForwardRequest) => {
+      void this.#runForwarded(request).then(
+        (ok) => call.write({ id: request.id, ok }),
+        (err: unknown) => call.write({ id: request.id, err: toWireError(err) }),
+      );
+    });
+    call.on('error', () => {});
+  }
+
+  async #runForwarded(request: ForwardRequest): Promise<unknown> {
+    const router = this.#router;
+    if (router === null || !this.serving) throw new EngineError('ERR_NOT_SERVING');
+    switch (request.kind) {
+      case 'ask':
+        return router.askLocal(request.partition, request.command);
+      case 'many':
+        return ClusterRouter.manyToWire(await router.askManyLocal(request.partitions, request.commands as Command[]));
+      case 'scatter':
+        return router.scatterLocal(request.command);
+    }
+  }
+
+  #serveReplicate(call: grpc.ServerDuplexStream<ReplicateFrame, ReplicateAck>): void {
+    call.sendMetadata(new grpc.Metadata());
+    let chain = Promise.resolve();
+    call.on('data', (frame: ReplicateFrame) => {
+      chain = chain.then(async () => {
+        const refused = await this.#applyFrame(frame);
+        call.write(refused === null ? { ack: frame.f } : { ack: frame.f, refused });
+      });
+    });
+    call.on('error', () => {});
+  }
+
+  /** Applies one replicated frame; a reason when it was refused. */
+  async #applyFrame(frame: ReplicateFrame): Promise<string | null> {
+    if (this.#engine === null) return 'not started';
+    if ((this.#table?.version ?? 0) < frame.table) await this.#nextTable(TABLE_CATCH_UP_MS);
+    const table = this.#table;
+    if (table === null || table.version < frame.table) return `table ${frame.table} not obeyed here yet`;
+    try {
+      if (frame.recs !== undefined) await this.#applyRecords(frame.recs.map((e) => e.m), table);
+      if (frame.chunk !== undefined) {
+        this.#caughtUp.delete(frame.chunk.p);
+        await this.#applyRecords(frame.chunk.recs, table);
+      }
+      if (frame.done !== undefined) this.#caughtUpOn(frame.done);
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  async #applyRecords(records: Mutation[], table: PartitionTable): Promise<void> {
+    const byPartition = new Map<number, Mutation[]>();
+    for (const m of records) {
+      const p = partitionOfRecord(m);
+      if (roleOf(table, this.#options.node, p) === 'none') continue;
+      let list = byPartition.get(p);
+      if (list === undefined) byPartition.set(p, (list = []));
+      list.push(m);
+    }
+    await Promise.all([...byPartition].map(([p, list]) => this.#engine!.applyReplicated(p, list)));
+  }
+
+  #caughtUpOn(partition: number): void {
+    this.#caughtUp.add(partition);
+    if (this.#progressTimer !== null) return;
+    this.#progressTimer = setTimeout(() => {
+      this.#progressTimer = null;
+      void this.#plane.reportProgress([...this.#caughtUp]).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'progress report failed'));
+    }, PROGRESS_REPORT_MS);
+  }
+
+  async #formationTime(): Promise<number> {
+    const ns = this.#plane.namespace;
+    const now = String(this.#options.nowSeconds());
+    await ns.if('formed', 'Create', '==', 0).then(ns.put('formed').value(now)).commit();
+    return Number((await ns.get('formed').string()) ?? now);
+  }
+}
+
+function rolesSummary(table: PartitionTable, node: string): { primary: number; copies: number } {
+  let primary = 0;
+  let copies = 0;
+  for (let p = 0; p < table.owners.length; p++) {
+    const role = roleOf(table, node, p);
+    if (role === 'primary') primary++;
+    else if (role === 'passive') copies++;
+  }
+  return { primary, copies };
+}

@@ -1,0 +1,67 @@
+// The cluster's Prometheus metrics (docs/cluster.md#metrics), read from the
+// member on each scrape. Registered only in cluster mode.
+
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ClusterMember } from './cluster-member.js';
+
+export function registerClusterMetrics(registry: Registry, member: ClusterMember): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'sessiond_cluster_members',
+    help: 'Members of the current view, by whether this node can hear them (alive) or accuses them (suspect)',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const s = member.status();
+      this.set({ state: 'alive' }, s.members - s.suspected);
+      this.set({ state: 'suspect' }, s.suspected);
+    },
+  });
+  gauge(registry, 'sessiond_cluster_view_revision', 'etcd revision of the member view this node holds', () => member.status().viewRevision);
+  gauge(registry, 'sessiond_cluster_is_coordinator', '1 on the member that computes partition tables and evicts unreachable members', () => (member.status().coordinator ? 1 : 0));
+  gauge(registry, 'sessiond_cluster_lease_valid', '1 while this node can prove its etcd lease is alive (it serves only then, or while every member confirms a frozen view)', () =>
+    member.status().leaseValid ? 1 : 0,
+  );
+  new Gauge({
+    name: 'sessiond_partitions_owned',
+    help: 'Partitions this node holds, by role: primary (serves), backup (a synchronous copy), pending (being filled by a state transfer)',
+    labelNames: ['role'],
+    registers,
+    collect() {
+      const s = member.status();
+      this.set({ role: 'primary' }, s.primary);
+      this.set({ role: 'backup' }, s.backup);
+      this.set({ role: 'pending' }, s.pending);
+    },
+  });
+  gauge(registry, 'sessiond_partitions_under_replicated', 'Partitions with fewer serving copies than min(--owners, members)', () => member.status().underReplicated);
+  gauge(registry, 'sessiond_config_revision_applied', 'etcd revision of the configuration log this node has applied', () => member.status().configRevision);
+  counterFrom(registry, 'sessiond_partitions_lost_total', 'Partitions whose every owner left before a copy was made (counted by the coordinator that noticed)', () => member.lostTotal);
+  counterFrom(registry, 'sessiond_state_transfer_sessions_total', 'Sessions this node sent to new owners in state transfers', () => member.counters.transferredSessions);
+}
+
+function gauge(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/** A counter mirroring a monotonic total kept elsewhere. */
+function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > seen) this.inc(now - seen);
+      seen = now;
+    },
+  });
+}

@@ -1,0 +1,173 @@
+// ClusterRouter: the PartitionRouter of a cluster member. A command for a
+// partition this node is primary of runs on the local shard, and its reply
+// is released only once the partition's backups applied the records it
+// produced (replicator.ts). A command for another node's partition is
+// forwarded to that primary over gRPC (never a redirect): the client's
+// request is answered by whichever node it reached. A scatter runs on every
+// member, each answering for the partitions it is primary of.
+//
+// A stale sender (its table says the peer owns a partition the peer no
+// longer owns) gets ERR_WRONG_OWNER and retries as soon as its own table
+// changes, within the request's deadline. A node without a provable lease
+// answers nothing (ERR_NOT_SERVING).
+
+import { EngineError, hasCode } from '../errors.js';
+import type { Command } from '../protocol/actor-messages.js';
+import { shardOfPartition } from '../protocol/partition.js';
+import { toWireError, type WireError } from '../protocol/wire-error.js';
+import type { ActorPool } from '../host/actor-pool.js';
+import type { PartitionRouter, ResultFor } from '../host/partition-router.js';
+import type { PartitionTable } from './partition-table.js';
+import type { Peer } from './peer.js';
+import type { Replicator } from './replicator.js';
+
+/** How long a routed command may take, retries included (the workload's client deadline is 2 s). */
+export const ROUTE_DEADLINE_MS = 2_000;
+/** Pause before retrying a command whose owner moved, when no new table arrived first. */
+const WRONG_OWNER_RETRY_MS = 25;
+
+export interface ClusterRouting {
+  readonly self: string;
+  table(): PartitionTable | null;
+  /** Whether this node may serve now (lease provably alive, joined). */
+  serving(): boolean;
+  peer(node: string): Peer | undefined;
+  /** Resolves when the next table is obeyed, or after `ms`. */
+  tableChange(ms: number): Promise<void>;
+  nowSeconds(): number;
+}
+
+type ManyAnswer = unknown | { $error: WireError };
+
+export class ClusterRouter implements PartitionRouter {
+  readonly #pool: ActorPool;
+  readonly #routing: ClusterRouting;
+  readonly #replicator: Replicator;
+
+  constructor(pool: ActorPool, routing: ClusterRouting, replicator: Replicator) {
+    this.#pool = pool;
+    this.#routing = routing;
+    this.#replicator = replicator;
+  }
+
+  async ask<C extends Command>(partition: number, command: C): Promise<ResultFor<C>> {
+    const deadline = performance.now() + ROUTE_DEADLINE_MS;
+    for (;;) {
+      const owner = this.#primaryOf(partition);
+      try {
+        if (owner === this.#routing.self) return await this.askLocal(partition, command);
+        return (await this.#peerOf(owner).forward({ kind: 'ask', partition, command, budgetMs: deadline - performance.now() }, deadline - performance.now())) as ResultFor<C>;
+      } catch (err) {
+        if (!(await this.#retryable(err, deadline))) throw err;
+      }
+    }
+  }
+
+  async askMany<C extends Command>(partitions: readonly number[], commands: readonly C[]): Promise<(ResultFor<C> | EngineError)[]> {
+    const out = new Array<ResultFor<C> | EngineError>(commands.length);
+    const byOwner = new Map<string, { partitions: number[]; commands: C[]; positions: number[] }>();
+    for (let i = 0; i < commands.length; i++) {
+      const owner = this.#primaryOf(partitions[i]!);
+      let group = byOwner.get(owner);
+      if (group === undefined) byOwner.set(owner, (group = { partitions: [], commands: [], positions: [] }));
+      group.partitions.push(partitions[i]!);
+      group.commands.push(commands[i]!);
+      group.positions.push(i);
+    }
+    await Promise.all(
+      [...byOwner].map(async ([owner, group]) => {
+        let answers: (ResultFor<C> | EngineError)[];
+        if (owner === this.#routing.self) answers = await this.askManyLocal(group.partitions, group.commands);
+        else {
+          const remote = (await this.#peerOf(owner).forward({ kind: 'many', partitions: group.partitions, commands: group.commands, budgetMs: ROUTE_DEADLINE_MS }, ROUTE_DEADLINE_MS)) as ManyAnswer[];
+          answers = remote.map((a) => (isWireFailure(a) ? new EngineError(a.$error.code as never, a.$error.message) : (a as ResultFor<C>)));
+        }
+        answers.forEach((answer, i) => (out[group.positions[i]!] = answer));
+      }),
+    );
+    return out;
+  }
+
+  async scatter<C extends Command>(command: C): Promise<ResultFor<C>[]> {
+    this.#requireServing();
+    const table = this.#routing.table()!;
+    const parts = await Promise.all(
+      table.members.map((node) =>
+        node === this.#routing.self
+          ? this.scatterLocal(command)
+          : (this.#peerOf(node).forward({ kind: 'scatter', command, budgetMs: ROUTE_DEADLINE_MS }, ROUTE_DEADLINE_MS) as Promise<ResultFor<C>[]>),
+      ),
+    );
+    return parts.flat();
+  }
+
+  // --- the owner's side (also what forwarded requests run) ---------------------
+
+  /** Runs a command for a partition this node is primary of; answers once its records are replicated. */
+  async askLocal<C extends Command>(partition: number, command: C): Promise<ResultFor<C>> {
+    this.#requireServing();
+    if (this.#primaryOf(partition) !== this.#routing.self) throw new EngineError('ERR_WRONG_OWNER', `partition ${partition} is not primary here`);
+    const result = await this.#pool.ask(shardOfPartition(partition, this.#pool.size), this.#restamp(command));
+    await this.#replicator.whenReplicated(partition);
+    return result;
+  }
+
+  async askManyLocal<C extends Command>(partitions: readonly number[], commands: readonly C[]): Promise<(ResultFor<C> | EngineError)[]> {
+    return Promise.all(
+      commands.map((command, i) => this.askLocal(partitions[i]!, command).catch((err: unknown) => (err instanceof EngineError ? err : new EngineError('ERR_COMMAND_FAILED', String(err))))),
+    );
+  }
+
+  /** Runs a command on every local shard (each answers for its primary partitions). */
+  async scatterLocal<C extends Command>(command: C): Promise<ResultFor<C>[]> {
+    this.#requireServing();
+    const answers = await this.#pool.broadcast(this.#restamp(command));
+    await this.#replicator.whenAllReplicated();
+    return answers;
+  }
+
+  /** A forwarded 'many' answer: failures as data. */
+  static manyToWire(answers: readonly unknown[]): ManyAnswer[] {
+    return answers.map((a) => (a instanceof EngineError ? { $error: toWireError(a) } : a));
+  }
+
+  // ---------------------------------------------------------------------------
+
+  #primaryOf(partition: number): string {
+    this.#requireServing();
+    const owner = this.#routing.table()!.owners[partition]?.[0];
+    if (owner === undefined) throw new EngineError('ERR_INVALID_ARGUMENT', `no partition ${partition}`);
+    return owner;
+  }
+
+  #peerOf(node: string): Peer {
+    const peer = this.#routing.peer(node);
+    if (peer === undefined) throw new EngineError('ERR_PEER_UNAVAILABLE', `no connection to ${node}`, { delivered: false });
+    return peer;
+  }
+
+  #requireServing(): void {
+    if (!this.#routing.serving() || this.#routing.table() === null) throw new EngineError('ERR_NOT_SERVING');
+  }
+
+  /** The owner's clock decides `now`. */
+  #restamp<C extends Command>(command: C): C {
+    return 'now' in command ? { ...command, now: this.#routing.nowSeconds() } : command;
+  }
+
+  /** Whether to try again: the owner moved or could not be reached, and the deadline allows it. */
+  async #retryable(err: unknown, deadline: number): Promise<boolean> {
+    const moved = hasCode(err, 'ERR_WRONG_OWNER') || hasCode(err, 'ERR_NOT_SERVING');
+    // Retried only when it provably never reached the owner.
+    const unreachable = hasCode(err, 'ERR_PEER_UNAVAILABLE') && (err as EngineError).detail !== undefined && ((err as EngineError).detail as { delivered?: boolean }).delivered === false;
+    if (!(moved || unreachable)) return false;
+    const left = deadline - performance.now();
+    if (left <= WRONG_OWNER_RETRY_MS) return false;
+    await this.#routing.tableChange(Math.min(left - WRONG_OWNER_RETRY_MS, moved ? WRONG_OWNER_RETRY_MS * 4 : 250));
+    return this.#routing.serving();
+  }
+}
+
+function isWireFailure(value: unknown): value is { $error: WireError } {
+  return typeof value === 'object' && value !== null && '$error' in value;
+}

@@ -1,0 +1,325 @@
+// ControlPlane: this node's membership in etcd. Keys live under
+// `/<cluster-name>/`:
+//
+//   members/<node>    {address, started, protocol, lease} under the node's lease
+//   table             the partition table (partition-table.ts), JSON
+//   progress/<node>   partitions whose transfer to <node> completed, under its lease
+//   suspects/<target>/<accuser>   "I cannot hear <target>", under the accuser's lease
+//
+// Membership. The node grants a lease with a 2 s TTL and renews it every
+// 500 ms itself (not etcd3's automatic renewal, which runs every TTL/3 and
+// does not say when a renewal was sent). The member set is the keys under
+// `members/`; a view is that set at an etcd revision, and every node watches
+// the prefix, so every node sees the same sequence of views.
+//
+// Fencing. The node may serve only while its lease is provably alive: the
+// deadline is the send time of the last renewal etcd confirmed, plus the TTL,
+// minus a margin, on the monotonic clock. etcd deletes a member's key only
+// once its lease is gone, so an old and a new primary never overlap.
+//
+// Coordinator. The member whose key has the lowest create revision: etcd's
+// election recipe, applied to the member keys themselves, so every node
+// agrees on it from the view alone. It writes each new view's table in a
+// transaction that checks the table did not change meanwhile.
+
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { ExponentialBackoff, noop } from 'cockatiel';
+import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import type { PartitionTable } from './partition-table.js';
+import { CLUSTER_PROTOCOL_VERSION } from './wire.js';
+
+/** Lease TTL: etcd's minimum with its default election timing. */
+export const LEASE_TTL_S = 2;
+/** How often the lease is renewed. */
+export const LEASE_RENEW_MS = 500;
+/** Served time given up at the end of a lease, for clock rate differences and in-flight answers. */
+export const LEASE_MARGIN_MS = 300;
+/** A renewal that takes longer than this counts as failed. */
+const ETCD_CALL_DEADLINE_MS = 1_000;
+
+export interface MemberInfo {
+  node: string;
+  /** host:port peers dial. */
+  address: string;
+  started: number;
+  protocol: number;
+  /** The member's lease id (decimal string), for eviction. */
+  lease: string;
+  /** The etcd create revision of the member key: lower is older. */
+  createRevision: number;
+}
+
+export interface View {
+  revision: number;
+  members: MemberInfo[];
+}
+
+export interface ControlPlaneOptions {
+  hosts: string[];
+  cluster: string;
+  node: string;
+  address: string;
+  log: Logger;
+}
+
+const MEMBERS = 'members/';
+const TABLE = 'table';
+const PROGRESS = 'progress/';
+const SUSPECTS = 'suspects/';
+
+export class ControlPlane extends EventEmitter {
+  readonly #options: ControlPlaneOptions;
+  readonly #client: Etcd3;
+  readonly #ns: Namespace;
+  readonly #members = new Map<string, MemberInfo>();
+  readonly #progress = new Map<string, Set<number>>();
+  readonly #suspects = new Map<string, Set<string>>();
+  readonly #watchers: Watcher[] = [];
+  #lease: Lease | null = null;
+  #leaseId = '';
+  #deadline = 0;
+  #etcdOk = false;
+  #renewal: NodeJS.Timeout | null = null;
+  #viewRevision = 0;
+  #table: PartitionTable | null = null;
+  #tableModRevision = 0;
+  #closed = false;
+  #rejoining = false;
+
+  constructor(options: ControlPlaneOptions) {
+    super();
+    this.#options = options;
+    this.#client = new Etcd3({
+      hosts: options.hosts,
+      dialTimeout: ETCD_CALL_DEADLINE_MS,
+      // Fail fast and retry on our own schedule: the default circuit breaker
+      // would refuse every call for 5 s after three failures.
+      faultHandling: { host: () => noop, global: noop, watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }).next() },
+    });
+    this.#ns = this.#client.namespace(`/${options.cluster}/`);
+  }
+
+  /** The etcd namespace of this cluster (configuration lives under `config/`). */
+  get namespace(): Namespace {
+    return this.#ns;
+  }
+
+  /** Joins: lease, member key, then the current members, table, progress and suspicions, watched from there on. */
+  async start(): Promise<void> {
+    await this.#join();
+    const revision = await this.#load();
+    await this.#watch(revision + 1);
+    this.#renewal = setInterval(() => void this.#renew(), LEASE_RENEW_MS);
+  }
+
+  /** Whether this node may serve: its lease is provably alive. */
+  get leaseValid(): boolean {
+    return performance.now() < this.#deadline;
+  }
+
+  /** Whether the last renewal reached etcd. */
+  get etcdReachable(): boolean {
+    return this.#etcdOk;
+  }
+
+  get view(): View {
+    return { revision: this.#viewRevision, members: [...this.#members.values()] };
+  }
+
+  get table(): PartitionTable | null {
+    return this.#table;
+  }
+
+  member(node: string): MemberInfo | undefined {
+    return this.#members.get(node);
+  }
+
+  /** The oldest member (lowest create revision) coordinates. */
+  get coordinator(): string | null {
+    let best: MemberInfo | null = null;
+    for (const m of this.#members.values()) if (best === null || m.createRevision < best.createRevision) best = m;
+    return best?.node ?? null;
+  }
+
+  get isCoordinator(): boolean {
+    return this.coordinator === this.#options.node;
+  }
+
+  get progress(): ReadonlyMap<string, ReadonlySet<number>> {
+    return this.#progress;
+  }
+
+  /** Accusers per suspected member. */
+  get suspects(): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.#suspects;
+  }
+
+  /** Writes the table unless another write came first (the coordinator moved): true when written. */
+  async writeTable(table: PartitionTable): Promise<boolean> {
+    const result = await this.#ns
+      .if(TABLE, 'Mod', '==', this.#tableModRevision)
+      .then(this.#ns.put(TABLE).value(JSON.stringify(table)))
+      .commit();
+    return result.succeeded;
+  }
+
+  /** Publishes the partitions this node has caught up on (replaces the previous report). */
+  async reportProgress(entries: readonly number[]): Promise<void> {
+    await this.#leased().put(`${PROGRESS}${this.#options.node}`).value(JSON.stringify(entries));
+  }
+
+  /** Raises or withdraws this node's suspicion of `target`. */
+  async accuse(target: string, suspected: boolean): Promise<void> {
+    const key = `${SUSPECTS}${target}/${this.#options.node}`;
+    if (suspected) await this.#leased().put(key).value('1');
+    else await this.#ns.delete().key(key);
+  }
+
+  /** Ends a member's lease now (its key and suspicions go with it). */
+  async evict(node: string): Promise<void> {
+    const member = this.#members.get(node);
+    if (member === undefined) return;
+    this.#options.log.warn({ peer: node }, 'evicting an unreachable member');
+    try {
+      await this.#client.leaseClient.leaseRevoke({ ID: member.lease });
+    } catch (err) {
+      if (!(err instanceof EtcdLeaseInvalidError)) throw err;
+    }
+  }
+
+  /** Leaves: the lease is revoked so the others see the departure at once. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#renewal !== null) clearInterval(this.#renewal);
+    await Promise.all(this.#watchers.map((w) => w.cancel().catch(() => {})));
+    await this.#lease?.revoke({ deadline: Date.now() + ETCD_CALL_DEADLINE_MS }).catch(() => {});
+    this.#client.close();
+  }
+
+  #leased(): Lease {
+    if (this.#lease === null) throw new Error('no lease yet');
+    return this.#lease;
+  }
+
+  async #join(): Promise<void> {
+    const lease = this.#ns.lease(LEASE_TTL_S, { autoKeepAlive: false });
+    const sent = performance.now();
+    this.#leaseId = await lease.grant();
+    this.#lease = lease;
+    await lease.put(`${MEMBERS}${this.#options.node}`).value(
+      JSON.stringify({ address: this.#options.address, started: Date.now(), protocol: CLUSTER_PROTOCOL_VERSION, lease: this.#leaseId }),
+    );
+    this.#deadline = sent + LEASE_TTL_S * 1000 - LEASE_MARGIN_MS;
+    this.#etcdOk = true;
+  }
+
+  /** Renews the lease; a lease etcd no longer knows (expired or evicted) means joining again as a new member. */
+  async #renew(): Promise<void> {
+    if (this.#closed || this.#rejoining || this.#lease === null) return;
+    const sent = performance.now();
+    try {
+      const res = await this.#lease.keepaliveOnce({ deadline: Date.now() + ETCD_CALL_DEADLINE_MS });
+      this.#deadline = sent + Number(res.TTL) * 1000 - LEASE_MARGIN_MS;
+      this.#setEtcd(true);
+    } catch (err) {
+      if (err instanceof EtcdLeaseInvalidError) {
+        this.#deadline = 0;
+        this.#setEtcd(true);
+        await this.#rejoin();
+        return;
+      }
+      this.#setEtcd(false);
+    }
+  }
+
+  #setEtcd(ok: boolean): void {
+    if (ok === this.#etcdOk) return;
+    this.#etcdOk = ok;
+    this.emit('etcd', ok);
+  }
+
+  async #rejoin(): Promise<void> {
+    this.#rejoining = true;
+    this.#options.log.warn('cluster lease lost (expired or evicted): joining again as a new member');
+    this.emit('evicted');
+    try {
+      await this.#join();
+    } catch (err) {
+      this.#options.log.error({ err }, 'joining the cluster again failed; retrying');
+    } finally {
+      this.#rejoining = false;
+    }
+  }
+
+  async #load(): Promise<number> {
+    const members = await this.#ns.getAll().prefix(MEMBERS).exec();
+    for (const kv of members.kvs) this.#putMember(kv);
+    this.#viewRevision = Number(members.header.revision);
+    const table = await this.#ns.get(TABLE).exec();
+    if (table.kvs[0] !== undefined) this.#putTable(table.kvs[0]);
+    const progress = await this.#ns.getAll().prefix(PROGRESS).exec();
+    for (const kv of progress.kvs) this.#putProgress(kv);
+    const suspects = await this.#ns.getAll().prefix(SUSPECTS).exec();
+    for (const kv of suspects.kvs) this.#putSuspect(kv, true);
+    this.emit('view', this.view);
+    if (this.#table !== null) this.emit('table', this.#table);
+    return Number(members.header.revision);
+  }
+
+  async #watch(fromRevision: number): Promise<void> {
+    const from = String(fromRevision);
+    const members = await this.#ns.watch().prefix(MEMBERS).startRevision(from).create();
+    members.on('data', (res) => {
+      for (const event of res.events) {
+        if (event.type === 'Put') this.#putMember(event.kv);
+        else this.#members.delete(event.kv.key.toString().slice(MEMBERS.length));
+      }
+      this.#viewRevision = Number(res.header.revision);
+      this.emit('view', this.view);
+    });
+    const table = await this.#ns.watch().key(TABLE).startRevision(from).create();
+    table.on('put', (kv) => {
+      this.#putTable(kv);
+      this.emit('table', this.#table);
+    });
+    const progress = await this.#ns.watch().prefix(PROGRESS).startRevision(from).create();
+    progress.on('put', (kv) => this.#putProgress(kv));
+    progress.on('delete', (kv) => this.#progress.delete(kv.key.toString().slice(PROGRESS.length)));
+    progress.on('data', () => this.emit('progress'));
+    const suspects = await this.#ns.watch().prefix(SUSPECTS).startRevision(from).create();
+    suspects.on('put', (kv) => this.#putSuspect(kv, true));
+    suspects.on('delete', (kv) => this.#putSuspect(kv, false));
+    suspects.on('data', () => this.emit('suspects'));
+    for (const w of [members, table, progress, suspects]) {
+      w.on('error', (err) => this.#options.log.warn({ err: err.message }, 'etcd watch error; reconnecting'));
+      this.#watchers.push(w);
+    }
+  }
+
+  #putMember(kv: IKeyValue): void {
+    const node = kv.key.toString().slice(MEMBERS.length);
+    const value = JSON.parse(kv.value.toString()) as Omit<MemberInfo, 'node' | 'createRevision'>;
+    this.#members.set(node, { ...value, node, createRevision: Number(kv.create_revision) });
+  }
+
+  #putTable(kv: IKeyValue): void {
+    this.#table = JSON.parse(kv.value.toString()) as PartitionTable;
+    this.#tableModRevision = Number(kv.mod_revision);
+  }
+
+  #putProgress(kv: IKeyValue): void {
+    this.#progress.set(kv.key.toString().slice(PROGRESS.length), new Set(JSON.parse(kv.value.toString()) as number[]));
+  }
+
+  #putSuspect(kv: IKeyValue, on: boolean): void {
+    const [target, accuser] = kv.key.toString().slice(SUSPECTS.length).split('/') as [string, string];
+    let accusers = this.#suspects.get(target);
+    if (accusers === undefined) this.#suspects.set(target, (accusers = new Set()));
+    if (on) accusers.add(accuser);
+    else accusers.delete(accuser);
+    if (accusers.size === 0) this.#suspects.delete(target);
+  }
+}

@@ -1,0 +1,78 @@
+// FailureDetector: which peers this node cannot hear. Every 250 ms it looks
+// at each peer's Link stream: silent for 1.5 s (a hung process, a cut
+// network), or down and not redialled for 500 ms (a killed process: the
+// kernel refuses the redial at once), or a replication acknowledgement that
+// never came, makes this node accuse the peer in etcd. The coordinator
+// evicts a peer that a majority of the members accuse (coordinator.ts), so
+// one node that lost its own network cannot evict the healthy rest.
+//
+// Lifeguard rule: a node whose own event loop stalled for more than 500 ms in
+// the window accuses no one (the silence may be its own).
+
+import { performance } from 'node:perf_hooks';
+
+/** Heartbeat period on the Link stream. */
+export const HEARTBEAT_MS = 250;
+/** Silence after which a peer is suspected. */
+export const SUSPICION_MS = 1_500;
+/** A Link stream down this long (redial refused) makes the peer suspected. */
+export const LINK_DOWN_MS = 500;
+/** A tick later than this means our own event loop stalled: accuse no one. */
+export const SELF_STALL_MS = 500;
+
+export interface PeerHealth {
+  node: string;
+  lastHeardMs: number;
+  linkDown: boolean;
+}
+
+export class FailureDetector {
+  readonly #accuse: (node: string, suspected: boolean) => void;
+  readonly #suspected = new Set<string>();
+  readonly #downSince = new Map<string, number>();
+  readonly #timedOut = new Map<string, number>();
+  #lastTickMs = performance.now();
+  #stalledUntilMs = 0;
+
+  constructor(accuse: (node: string, suspected: boolean) => void) {
+    this.#accuse = accuse;
+  }
+
+  /** A replication acknowledgement from `node` did not come in time. */
+  replicationTimedOut(node: string): void {
+    this.#timedOut.set(node, performance.now());
+  }
+
+  /** One detector round over the current peers. */
+  tick(peers: readonly PeerHealth[]): void {
+    const now = performance.now();
+    if (now - this.#lastTickMs > HEARTBEAT_MS + SELF_STALL_MS) this.#stalledUntilMs = now + SUSPICION_MS;
+    this.#lastTickMs = now;
+    const present = new Set(peers.map((p) => p.node));
+    // A member that left is no longer accused: when it joins again it starts with a clean record.
+    for (const node of [...this.#suspected]) {
+      if (present.has(node)) continue;
+      this.#suspected.delete(node);
+      this.#downSince.delete(node);
+      this.#timedOut.delete(node);
+      this.#accuse(node, false);
+    }
+    for (const peer of peers) {
+      if (peer.linkDown) {
+        if (!this.#downSince.has(peer.node)) this.#downSince.set(peer.node, now);
+      } else this.#downSince.delete(peer.node);
+      const silent = now - peer.lastHeardMs > SUSPICION_MS;
+      const down = now - (this.#downSince.get(peer.node) ?? now) >= LINK_DOWN_MS;
+      const timedOut = now - (this.#timedOut.get(peer.node) ?? -Infinity) < SUSPICION_MS;
+      const suspected = (silent || down || timedOut) && now >= this.#stalledUntilMs;
+      if (suspected === this.#suspected.has(peer.node)) continue;
+      if (suspected) this.#suspected.add(peer.node);
+      else this.#suspected.delete(peer.node);
+      this.#accuse(peer.node, suspected);
+    }
+  }
+
+  get suspected(): ReadonlySet<string> {
+    return this.#suspected;
+  }
+}

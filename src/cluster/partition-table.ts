@@ -1,0 +1,118 @@
+// The partition table: who owns each partition in a view of the cluster.
+// Computed by the coordinator from the member set (rendezvous hashing, hrw.ts)
+// and the table before it, written to etcd, and obeyed by every node.
+//
+// Per partition:
+//   owners   the copies that serve, primary first. Every acknowledged change
+//            of the partition is on all of them (the primary answers only
+//            after each backup applied it).
+//   pending  nodes being filled: the primary streams them the partition's
+//            sessions followed by its live records, but does not wait for
+//            them. Once a pending node reports it has caught up, the
+//            coordinator makes it an owner.
+//
+// A view change never drops a copy before its replacement is complete: the
+// surviving owners keep serving (the first survivor, the old backup, becomes
+// primary, since HRW keeps the survivors' order), new owners join as pending,
+// and only when every owner the hash wants has caught up does the partition
+// take exactly those owners (a primary moving to a newcomer included). A
+// partition whose owners all left is lost: it restarts empty on the owners
+// the hash picks.
+
+import { PARTITION_COUNT } from '../constants.js';
+import { ownersOf } from './hrw.js';
+
+export interface PartitionTable {
+  /** Bumped by every write: frames carry it, so a receiver knows when it is behind. */
+  version: number;
+  /** The etcd revision of the member view this table was computed for. */
+  viewRevision: number;
+  members: string[];
+  /** Per partition: serving owners, primary first. */
+  owners: string[][];
+  /** Per partition: nodes being filled (they receive records, they are not waited for). */
+  pending: string[][];
+}
+
+export type PartitionRole = 'primary' | 'passive' | 'none';
+
+/** Caught-up reports: node → partitions whose transfer from the current primary completed. */
+export type CaughtUp = ReadonlyMap<string, ReadonlySet<number>>;
+
+/** The table of a view: the previous table's owners stay where they are still members. */
+export function nextTable(prev: PartitionTable | null, members: readonly string[], viewRevision: number, copies: number): { table: PartitionTable; lost: number[] } {
+  const alive = new Set(members);
+  const owners: string[][] = [];
+  const pending: string[][] = [];
+  const lost: number[] = [];
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    const target = ownersOf(p, members, copies);
+    const before = prev?.owners[p] ?? [];
+    const survivors = before.filter((n) => alive.has(n));
+    if (survivors.length === 0) {
+      // Formation (nobody held anything yet) or every owner gone (lost): start on the target.
+      if (before.length > 0) lost.push(p);
+      owners.push(target);
+      pending.push([]);
+      continue;
+    }
+    owners.push(survivors);
+    pending.push(target.filter((n) => !survivors.includes(n)));
+  }
+  return { table: { version: (prev?.version ?? 0) + 1, viewRevision, members: [...members], owners, pending }, lost };
+}
+
+/**
+ * Promotes caught-up pending nodes: a partition whose every wanted owner now
+ * holds it takes exactly the wanted owners, in hash order. Null when nothing
+ * changes.
+ */
+export function promoteCaughtUp(table: PartitionTable, caughtUp: CaughtUp, copies: number): PartitionTable | null {
+  let changed = false;
+  const owners = table.owners.map((list) => [...list]);
+  const pending = table.pending.map((list) => [...list]);
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    if (pending[p]!.length === 0) continue;
+    const ready = pending[p]!.filter((n) => caughtUp.get(n)?.has(p) === true);
+    if (ready.length === 0) continue;
+    const holders = new Set([...owners[p]!, ...ready]);
+    const target = ownersOf(p, table.members, copies);
+    if (target.every((n) => holders.has(n))) {
+      owners[p] = target;
+      pending[p] = [];
+    } else {
+      owners[p] = [...owners[p]!, ...ready];
+      pending[p] = pending[p]!.filter((n) => !ready.includes(n));
+    }
+    changed = true;
+  }
+  return changed ? { ...table, version: table.version + 1, owners, pending } : null;
+}
+
+/** What `node` is for each partition under the table. */
+export function roleOf(table: PartitionTable, node: string, partition: number): PartitionRole {
+  const owners = table.owners[partition]!;
+  if (owners[0] === node) return 'primary';
+  if (owners.includes(node) || table.pending[partition]!.includes(node)) return 'passive';
+  return 'none';
+}
+
+/** Partitions per role for `node`. */
+export function rolesOf(table: PartitionTable, node: string): Record<PartitionRole, number[]> {
+  const out: Record<PartitionRole, number[]> = { primary: [], passive: [], none: [] };
+  for (let p = 0; p < PARTITION_COUNT; p++) out[roleOf(table, node, p)].push(p);
+  return out;
+}
+
+/** Partitions with fewer serving copies than `min(copies, members)`. */
+export function underReplicated(table: PartitionTable, copies: number): number {
+  const want = Math.min(copies, table.members.length);
+  let count = 0;
+  for (const owners of table.owners) if (owners.length < want) count++;
+  return count;
+}
+
+/** Whether `node` still waits for any partition to be filled. */
+export function isPending(table: PartitionTable, node: string): boolean {
+  return table.pending.some((list) => list.includes(node));
+}

@@ -1,0 +1,140 @@
+// Peer: this node's connection to one other member. Two gRPC channels (one
+// for heartbeats, one for data, so bulk replication never delays a
+// heartbeat) and three streams:
+//
+//   Link       heartbeats every 250 ms; silence or a refused redial makes
+//              this node suspect the peer (failure-detector.ts decides)
+//   Forward    engine commands for partitions the peer is primary of,
+//              matched to replies by id, each with its own deadline
+//   Replicate  opened by the replicator (replicator.ts)
+//
+// Streams reopen lazily after a failure; grpc-js redials with 100 ms–2 s
+// backoff (wire.ts channel options) instead of its 120 s default.
+
+import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
+import { EngineError } from '../errors.js';
+import { fromWireError } from '../protocol/wire-error.js';
+import { ClusterClient, channelOptions, type ForwardReply, type ForwardRequest, type LinkFrame } from './wire.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+type Stream = grpc.ClientDuplexStream<unknown, unknown>;
+
+export class Peer {
+  readonly node: string;
+  readonly address: string;
+  readonly #linkClient: grpc.Client;
+  readonly #dataClient: grpc.Client;
+  #link: Stream | null = null;
+  #forward: Stream | null = null;
+  readonly #waiters = new Map<number, Waiter>();
+  #nextId = 1;
+  /** performance.now() of the last frame heard from the peer on our Link stream. */
+  lastHeardMs = performance.now();
+  /** Whether our Link stream to the peer is down (broken, refused). */
+  linkDown = false;
+  /** Last measured heartbeat round trip, ms. */
+  rttMs = 0;
+  #closed = false;
+  #onBeat: (frame: LinkFrame) => void;
+
+  constructor(node: string, address: string, onBeat: (frame: LinkFrame) => void) {
+    this.node = node;
+    this.address = address;
+    this.#onBeat = onBeat;
+    this.#linkClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('link'));
+    this.#dataClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('data'));
+  }
+
+  /** The data channel's client (the replicator opens its stream there). */
+  get dataClient(): grpc.Client {
+    return this.#dataClient;
+  }
+
+  /** Sends a heartbeat (opening the Link stream when needed). */
+  beat(frame: LinkFrame, hello: LinkFrame): void {
+    if (this.#closed) return;
+    if (this.#link === null) {
+      const stream = (this.#linkClient as unknown as { Link(): Stream }).Link();
+      this.#link = stream;
+      stream.on('data', (reply: LinkFrame & { echo?: number }) => {
+        this.lastHeardMs = performance.now();
+        this.linkDown = false;
+        if (typeof reply.echo === 'number') this.rttMs = performance.now() - reply.echo;
+        this.#onBeat(reply);
+      });
+      const broken = (): void => {
+        if (this.#link === stream) this.#link = null;
+        this.linkDown = true;
+      };
+      stream.on('error', broken);
+      stream.on('end', broken);
+      stream.write(hello);
+    }
+    this.#link.write({ ...frame, echo: performance.now() });
+  }
+
+  /** Sends a forward request; resolves with the peer's answer or rejects with its EngineError. */
+  forward(request: DistributiveOmit<ForwardRequest, 'id'>, deadlineMs: number): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new EngineError('ERR_PEER_UNAVAILABLE'));
+    const id = this.#nextId++;
+    const stream = this.#forwardStream();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(id);
+        reject(new EngineError('ERR_PEER_UNAVAILABLE', `${this.node} did not answer in ${Math.round(deadlineMs)} ms`));
+      }, deadlineMs);
+      this.#waiters.set(id, { resolve, reject, timer });
+      stream.write({ ...request, id });
+    });
+  }
+
+  #forwardStream(): Stream {
+    if (this.#forward !== null) return this.#forward;
+    const stream = (this.#dataClient as unknown as { Forward(): Stream }).Forward();
+    this.#forward = stream;
+    // The server sends its headers as soon as it accepts the stream: before
+    // them, nothing written can have reached it.
+    let accepted = false;
+    stream.on('metadata', () => (accepted = true));
+    stream.on('data', (reply: ForwardReply) => {
+      const waiter = this.#waiters.get(reply.id);
+      if (waiter === undefined) return;
+      this.#waiters.delete(reply.id);
+      clearTimeout(waiter.timer);
+      if (reply.err !== undefined) waiter.reject(fromWireError(reply.err));
+      else waiter.resolve(reply.ok);
+    });
+    const broken = (): void => {
+      if (this.#forward !== stream) return;
+      this.#forward = null;
+      // Once accepted, what was in flight may or may not have run on the peer.
+      const failure = accepted
+        ? new EngineError('ERR_PEER_UNAVAILABLE', `connection to ${this.node} lost`)
+        : new EngineError('ERR_PEER_UNAVAILABLE', `${this.node} refused the connection`, { delivered: false });
+      for (const [id, waiter] of this.#waiters) {
+        clearTimeout(waiter.timer);
+        waiter.reject(failure);
+        this.#waiters.delete(id);
+      }
+    };
+    stream.on('error', broken);
+    stream.on('end', broken);
+    return stream;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#link?.end();
+    this.#forward?.end();
+    this.#linkClient.close();
+    this.#dataClient.close();
+  }
+}

@@ -1,0 +1,128 @@
+// The frames nodes exchange over gRPC (cluster.proto declares the service with
+// `bytes` payloads; these are the msgpack frames inside) and the grpc-js
+// service definition with its custom serializers.
+
+import * as grpc from '@grpc/grpc-js';
+import { Packr, Unpackr } from 'msgpackr';
+import type { Command } from '../protocol/actor-messages.js';
+import type { Mutation, RecordEnvelope } from '../protocol/mutations.js';
+import type { WireError } from '../protocol/wire-error.js';
+
+/** Bumped when a frame changes shape; a node accepts peers of this version and the one before. */
+export const CLUSTER_PROTOCOL_VERSION = 1;
+
+// --- Link ------------------------------------------------------------------
+
+export interface LinkHello {
+  t: 'hello';
+  node: string;
+  cluster: string;
+  protocol: number;
+}
+
+export interface LinkBeat {
+  t: 'beat';
+  node: string;
+  /** The partition table revision the sender obeys. */
+  table: number;
+  /** The configuration revision the sender has applied. */
+  config: number;
+  /** Whether the sender's last etcd keep-alive succeeded. */
+  etcd: boolean;
+  /** The member view revision the sender holds (the frozen view during an etcd outage). */
+  view: number;
+}
+
+export type LinkFrame = LinkHello | LinkBeat;
+
+// --- Forward ----------------------------------------------------------------
+
+export type ForwardRequest =
+  | { id: number; kind: 'ask'; partition: number; command: Command; budgetMs: number }
+  | { id: number; kind: 'many'; partitions: number[]; commands: Command[]; budgetMs: number }
+  | { id: number; kind: 'scatter'; command: Command; budgetMs: number };
+
+export interface ForwardReply {
+  id: number;
+  /** The answer (for 'many': one per command, a failed one as `{ $error }`). */
+  ok?: unknown;
+  err?: WireError;
+}
+
+// --- Replicate --------------------------------------------------------------
+
+export interface ReplicateFrame {
+  /** Frame number on this stream, from 1; acknowledgements are cumulative. */
+  f: number;
+  /** The sender's table revision. */
+  table: number;
+  /** Live records of partitions the sender is primary of. */
+  recs?: RecordEnvelope[];
+  /** A state-transfer chunk: sessions of a partition as records that recreate them. */
+  chunk?: { p: number; recs: Mutation[] };
+  /** The transfer of this partition is complete: every later record follows live. */
+  done?: number;
+}
+
+export interface ReplicateAck {
+  ack: number;
+  /** Set when the frame was refused (not applied): why. */
+  refused?: string;
+}
+
+// --- Service ----------------------------------------------------------------
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false });
+
+const serialize = (value: unknown): Buffer => packr.pack(value);
+const deserialize = (bytes: Buffer): unknown => unpackr.unpack(bytes);
+
+function bidi(name: string): grpc.MethodDefinition<unknown, unknown> {
+  return {
+    path: `/sessiond.cluster.Cluster/${name}`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: serialize,
+    requestDeserialize: deserialize,
+    responseSerialize: serialize,
+    responseDeserialize: deserialize,
+    originalName: name.toLowerCase(),
+  };
+}
+
+export const CLUSTER_SERVICE: grpc.ServiceDefinition = {
+  Link: bidi('Link'),
+  Forward: bidi('Forward'),
+  Replicate: bidi('Replicate'),
+};
+
+export const ClusterClient = grpc.makeGenericClientConstructor(CLUSTER_SERVICE, 'Cluster');
+
+/**
+ * Channel options (docs/cluster.md#grpc-settings): keepalive as a backstop for
+ * dead TCP connections (the failure detector is the 250 ms heartbeat), fast
+ * redial instead of grpc-js's 120 s maximum backoff, and a private
+ * subchannel per stream kind so bulk replication never shares a connection
+ * with heartbeats.
+ */
+export function channelOptions(kind: 'link' | 'data'): grpc.ChannelOptions {
+  return {
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 2_000,
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    'grpc.use_local_subchannel_pool': 1,
+    ...(kind === 'data' ? { 'grpc-node.flow_control_window': 8 * 1024 * 1024 } : {}),
+  };
+}
+
+export const SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  'grpc.max_receive_message_length': 16 * 1024 * 1024,
+};

@@ -1,0 +1,169 @@
+// The partition table and the coordinator's decisions, as a model: random
+// joins, crashes, evictions and transfer completions (fast-check commands),
+// checked against the invariants the cluster relies on.
+
+import test from 'ava';
+import fc from 'fast-check';
+import { PARTITION_COUNT } from '../../src/constants.js';
+import { coordinate, evictionQuorum } from '../../src/cluster/coordinator.js';
+import { ownersOf } from '../../src/cluster/hrw.js';
+import { isPending, nextTable, promoteCaughtUp, roleOf, rolesOf, underReplicated, type PartitionTable } from '../../src/cluster/partition-table.js';
+
+const COPIES = 2;
+
+test('formation: the first table gives every partition its hash owners, nothing pending, nothing lost', (t) => {
+  const { table, lost } = nextTable(null, ['n1', 'n2', 'n3'], 7, COPIES);
+  t.is(table.version, 1);
+  t.is(table.viewRevision, 7);
+  t.deepEqual(lost, []);
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    t.deepEqual(table.owners[p], ownersOf(p, ['n1', 'n2', 'n3'], COPIES));
+    t.deepEqual(table.pending[p], []);
+  }
+  t.is(underReplicated(table, COPIES), 0);
+});
+
+test('a member that leaves: its backups take over at once, the new copies are pending until caught up', (t) => {
+  const { table: before } = nextTable(null, ['n1', 'n2', 'n3'], 1, COPIES);
+  const { table, lost } = nextTable(before, ['n2', 'n3'], 2, COPIES);
+  t.deepEqual(lost, []);
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    const survivors = before.owners[p]!.filter((n) => n !== 'n1');
+    t.deepEqual(table.owners[p], survivors, 'the survivors keep serving, in their order');
+    t.is(table.owners[p]![0], survivors[0]);
+  }
+  t.true(underReplicated(table, COPIES) > 0, 'partitions n1 held have one copy until the transfer');
+  const caughtUp = new Map([
+    ['n2', new Set(table.pending.flatMap((list, p) => (list.includes('n2') ? [p] : [])))],
+    ['n3', new Set(table.pending.flatMap((list, p) => (list.includes('n3') ? [p] : [])))],
+  ]);
+  const promoted = promoteCaughtUp(table, caughtUp, COPIES)!;
+  t.is(promoted.version, table.version + 1);
+  t.is(underReplicated(promoted, COPIES), 0);
+  for (let p = 0; p < PARTITION_COUNT; p++) t.deepEqual(promoted.owners[p], ownersOf(p, ['n2', 'n3'], COPIES));
+  t.is(promoteCaughtUp(promoted, caughtUp, COPIES), null, 'nothing left to promote');
+});
+
+test('a member that joins serves nothing until it caught up; then the hash decides, a primary move included', (t) => {
+  const { table: before } = nextTable(null, ['n1', 'n2'], 1, COPIES);
+  const { table } = nextTable(before, ['n1', 'n2', 'n3'], 2, COPIES);
+  t.deepEqual(rolesOf(table, 'n3').primary, [], 'no primary on the newcomer yet');
+  t.true(isPending(table, 'n3'));
+  const mine = table.pending.flatMap((list, p) => (list.includes('n3') ? [p] : []));
+  for (const p of mine) t.is(roleOf(table, 'n3', p), 'passive', 'a pending owner holds a passive copy');
+  const promoted = promoteCaughtUp(table, new Map([['n3', new Set(mine)]]), COPIES)!;
+  t.false(isPending(promoted, 'n3'));
+  for (let p = 0; p < PARTITION_COUNT; p++) t.deepEqual(promoted.owners[p], ownersOf(p, ['n1', 'n2', 'n3'], COPIES));
+  t.true(rolesOf(promoted, 'n3').primary.length > 0);
+});
+
+test('every owner gone: the partition is lost and restarts on its hash owners', (t) => {
+  const { table: before } = nextTable(null, ['n1', 'n2', 'n3'], 1, COPIES);
+  const { table, lost } = nextTable(before, ['n3'], 2, COPIES);
+  const expected = before.owners.flatMap((owners, p) => (owners.includes('n3') ? [] : [p]));
+  t.deepEqual(lost, expected);
+  for (const p of lost) t.deepEqual(table.owners[p], ['n3']);
+});
+
+test('eviction needs a majority of the view: one isolated accuser evicts nobody', (t) => {
+  t.is(evictionQuorum(3), 2);
+  t.is(evictionQuorum(2), 2);
+  const { table } = nextTable(null, ['a', 'b', 'c'], 1, COPIES);
+  const base = { table, members: ['a', 'b', 'c'], viewRevision: 1, copies: COPIES, progress: new Map() };
+  // a is cut off: it accuses b and c, they accuse a.
+  const suspects = new Map([
+    ['a', new Set(['b', 'c'])],
+    ['b', new Set(['a'])],
+    ['c', new Set(['a'])],
+  ]);
+  t.deepEqual(coordinate({ ...base, suspects }).evict, ['a']);
+  t.deepEqual(coordinate({ ...base, suspects: new Map([['b', new Set(['a'])]]) }).evict, []);
+  t.deepEqual(coordinate({ ...base, suspects: new Map([['c', new Set(['c', 'x'])]]) }).evict, [], 'self-accusation and non-members do not count');
+});
+
+// --- model ---------------------------------------------------------------------
+
+interface Model {
+  members: string[];
+  table: PartitionTable | null;
+  /** Partitions each node holds a complete copy of (what a transfer or formation gave it). */
+  holds: Map<string, Set<number>>;
+  revision: number;
+}
+
+function run(model: Model): void {
+  model.revision++;
+  const decision = coordinate({ table: model.table, members: model.members, viewRevision: model.revision, copies: COPIES, progress: new Map(), suspects: new Map() });
+  if (decision.table === null) return;
+  const formation = model.table === null;
+  model.table = decision.table;
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    // Formation and lost partitions start empty on their owners: nothing to copy.
+    if (formation || decision.lost.includes(p)) for (const n of model.table.owners[p]!) holdOf(model, n).add(p);
+  }
+}
+
+function holdOf(model: Model, node: string): Set<number> {
+  let set = model.holds.get(node);
+  if (set === undefined) model.holds.set(node, (set = new Set()));
+  return set;
+}
+
+function checkInvariants(model: Model): void {
+  const table = model.table;
+  if (table === null) return;
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    const owners = table.owners[p]!;
+    if (owners.length === 0) throw new Error(`partition ${p} has no primary`);
+    if (new Set(owners).size !== owners.length) throw new Error(`partition ${p} lists an owner twice`);
+    for (const n of owners) {
+      if (!model.members.includes(n)) throw new Error(`partition ${p} owned by ${n}, not a member`);
+      if (!model.holds.get(n)?.has(p)) throw new Error(`partition ${p} served by ${n}, which never received it`);
+    }
+    for (const n of table.pending[p]!) if (owners.includes(n)) throw new Error(`partition ${p}: ${n} both owner and pending`);
+  }
+}
+
+test('model: joins, crashes and transfers in any order keep one primary per partition, served only by nodes that hold it', (t) => {
+  const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  const action = fc.oneof(
+    fc.record({ kind: fc.constant('join' as const), node: fc.constantFrom(...nodes) }),
+    fc.record({ kind: fc.constant('crash' as const), node: fc.constantFrom(...nodes) }),
+    fc.record({ kind: fc.constant('caughtUp' as const), node: fc.constantFrom(...nodes), share: fc.double({ min: 0, max: 1, noNaN: true }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(action, { minLength: 1, maxLength: 25 }), (actions) => {
+      const model: Model = { members: ['n1'], table: null, holds: new Map(), revision: 0 };
+      run(model);
+      for (const a of actions) {
+        if (a.kind === 'join' && !model.members.includes(a.node)) {
+          model.members = [...model.members, a.node];
+          run(model);
+        } else if (a.kind === 'crash' && model.members.includes(a.node) && model.members.length > 1) {
+          model.members = model.members.filter((n) => n !== a.node);
+          model.holds.delete(a.node);
+          run(model);
+        } else if (a.kind === 'caughtUp' && model.table !== null) {
+          // Some of the node's transfers complete (in any order); the coordinator promotes.
+          const pending = model.table.pending.flatMap((list, p) => (list.includes(a.node) ? [p] : []));
+          const done = pending.slice(0, Math.ceil(pending.length * a.share));
+          for (const p of done) holdOf(model, a.node).add(p);
+          const promoted = promoteCaughtUp(model.table, new Map([[a.node, new Set(done)]]), COPIES);
+          if (promoted !== null) model.table = promoted;
+        }
+        checkInvariants(model);
+      }
+      // Once every transfer completed, each partition has exactly its hash owners.
+      if (model.table !== null) {
+        const all = new Map(model.members.map((n) => [n, new Set(model.table!.pending.flatMap((list, p) => (list.includes(n) ? [p] : [])))]));
+        for (const [n, set] of all) for (const p of set) holdOf(model, n).add(p);
+        const settled = promoteCaughtUp(model.table, all, COPIES) ?? model.table;
+        for (let p = 0; p < PARTITION_COUNT; p++) {
+          if (JSON.stringify(settled.owners[p]) !== JSON.stringify(ownersOf(p, model.members, COPIES))) throw new Error(`partition ${p} did not settle on its hash owners`);
+        }
+      }
+    }),
+    { numRuns: 60 },
+  );
+  t.pass();
+});
