@@ -85,6 +85,7 @@ export class SessiondNode extends EventEmitter {
     metrics: Metrics;
     clock: Clock;
     cluster: ClusterMember | null;
+    revoked: RevokedTokens;
   }) {
     super();
     this.cluster = parts.cluster;
@@ -98,7 +99,7 @@ export class SessiondNode extends EventEmitter {
     this.clock = parts.clock;
     this.keys = new KeyRing(this.store);
     this.tokens = new TokenService(this.keys);
-    this.revoked = new RevokedTokens(this.env, this.clock.nowSeconds());
+    this.revoked = parts.revoked;
     this.events = new EventSink(this.store, this.env, () => this.clock.nowMs());
     this.backchannel = new BackchannelLogout({
       store: this.store,
@@ -164,6 +165,7 @@ export class SessiondNode extends EventEmitter {
           log,
           env,
           store: RealmStore.open(env),
+          revoked: new RevokedTokens(env, clock.nowSeconds()),
           nowSeconds: () => clock.nowSeconds(),
         });
       }
@@ -200,7 +202,8 @@ export class SessiondNode extends EventEmitter {
       await env.close();
       throw err;
     }
-    const node = new SessiondNode({ options, log, env, store, hasher, engine, metrics, clock, cluster });
+    const revoked = cluster?.revoked ?? new RevokedTokens(env, clock.nowSeconds());
+    const node = new SessiondNode({ options, log, env, store, hasher, engine, metrics, clock, cluster, revoked });
     await node.#boot(deps);
     return node;
   }

@@ -19,8 +19,10 @@ import type { PartitionRouter } from '../host/partition-router.js';
 import type { Command } from '../protocol/actor-messages.js';
 import { partitionOfRecord, type Mutation, type RecordEnvelope } from '../protocol/mutations.js';
 import { toWireError } from '../protocol/wire-error.js';
+import { OP } from '../protocol/actor-ops.js';
 import type { RealmStore } from '../realm/realm-store.js';
 import type { LmdbEnv } from '../store/lmdb-env.js';
+import type { RevokedTokens } from '../tokens/revoked-tokens.js';
 import { ClusterRouter } from './cluster-router.js';
 import { EtcdConfigLog } from './config-log.js';
 import { ControlPlane } from './control-plane.js';
@@ -29,7 +31,7 @@ import { FailureDetector, HEARTBEAT_MS } from './failure-detector.js';
 import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator } from './replicator.js';
-import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame } from './wire.js';
+import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
 /** How long a replicated frame may wait for this node to obey the sender's newer table. */
 const TABLE_CATCH_UP_MS = 1_000;
@@ -51,6 +53,7 @@ export interface ClusterMemberOptions {
   log: Logger;
   env: LmdbEnv;
   store: RealmStore;
+  revoked: RevokedTokens;
   nowSeconds(): number;
 }
 
@@ -107,7 +110,7 @@ export class ClusterMember {
     this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log });
     this.#config = new EtcdConfigLog({
       ns: this.#plane.namespace,
-      store: options.store,
+      apply: (op) => (op.op === 'revokeToken' ? options.revoked.apply(op) : options.store.apply(op)),
       env: options.env,
       log: this.#log,
       etcdReachable: () => this.#plane.etcdReachable,
@@ -168,6 +171,11 @@ export class ClusterMember {
     return this.#options.store;
   }
 
+  /** The revoked access-token ids, kept in step the same way. */
+  get revoked(): RevokedTokens {
+    return this.#options.revoked;
+  }
+
   makeRouter(pool: ActorPool): PartitionRouter {
     this.#router = new ClusterRouter(
       pool,
@@ -188,6 +196,7 @@ export class ClusterMember {
   attach(engine: Engine): void {
     this.#engine = engine;
     this.#options.store.useLog(this.#config);
+    this.#options.revoked.useLog(this.#config);
     engine.on('records', (_shard: number, envelopes: RecordEnvelope[]) => this.#replicator.onRecords(envelopes));
     this.#plane.on('view', () => this.#onView());
     this.#plane.on('table', (table: PartitionTable) => this.#obey(table));
@@ -445,6 +454,7 @@ export class ClusterMember {
     if (table === null || table.version < frame.table) return `table ${frame.table} not obeyed here yet`;
     try {
       if (frame.recs !== undefined) await this.#applyRecords(frame.recs.map((e) => e.m), table);
+      if (frame.cmds !== undefined) await this.#applyCommands(frame.cmds, table);
       if (frame.chunk !== undefined) {
         this.#caughtUp.delete(frame.chunk.p);
         await this.#applyRecords(frame.chunk.recs, table);
@@ -466,6 +476,15 @@ export class ClusterMember {
       list.push(m);
     }
     await Promise.all([...byPartition].map(([p, list]) => this.#engine!.applyReplicated(p, list)));
+  }
+
+  /** Runs shipped commands (auth codes) on this node's copy; only those two ops are accepted. */
+  async #applyCommands(cmds: ShippedCommand[], table: PartitionTable): Promise<void> {
+    for (const { p, command } of cmds) {
+      if (command.op !== OP.codePut && command.op !== OP.codeTake) throw new EngineError('ERR_BAD_COMMAND', `op ${String((command as { op: unknown }).op)} is not replicated as a command`);
+      if (roleOf(table, this.#options.node, p) === 'none') continue;
+      await this.#engine!.applyReplicatedCommand(p, command);
+    }
   }
 
   #caughtUpOn(partition: number): void {

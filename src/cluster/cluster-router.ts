@@ -12,7 +12,8 @@
 // answers nothing (ERR_NOT_SERVING).
 
 import { EngineError, hasCode } from '../errors.js';
-import type { Command } from '../protocol/actor-messages.js';
+import type { CodePutCommand, CodeTakeCommand, Command } from '../protocol/actor-messages.js';
+import { OP } from '../protocol/actor-ops.js';
 import { shardOfPartition } from '../protocol/partition.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
 import type { ActorPool } from '../host/actor-pool.js';
@@ -107,7 +108,12 @@ export class ClusterRouter implements PartitionRouter {
   async askLocal<C extends Command>(partition: number, command: C): Promise<ResultFor<C>> {
     this.#requireServing();
     if (this.#primaryOf(partition) !== this.#routing.self) throw new EngineError('ERR_WRONG_OWNER', `partition ${partition} is not primary here`);
-    const result = await this.#pool.ask(shardOfPartition(partition, this.#pool.size), this.#restamp(command));
+    const stamped = this.#restamp(command);
+    const result = await this.#pool.ask(shardOfPartition(partition, this.#pool.size), stamped);
+    // Auth codes live beside the table, not in it: their puts and takes travel as commands.
+    if ((stamped.op === OP.codePut && result === true) || (stamped.op === OP.codeTake && result !== null)) {
+      this.#replicator.shipCommand(partition, stamped as CodePutCommand | CodeTakeCommand);
+    }
     await this.#replicator.whenReplicated(partition);
     return result;
   }

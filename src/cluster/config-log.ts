@@ -1,5 +1,5 @@
-// ConfigLog: the cluster's realms, clients, roles, users and keys as one
-// ordered log of writes in etcd (`config/log/…`, one key per write, ordered
+// ConfigLog: the cluster's realms, clients, roles, users and keys (and the
+// revoked access-token ids) as one ordered log of writes in etcd (`config/log/…`, one key per write, ordered
 // by etcd revision). Every member applies the log in revision order to its
 // own LMDB realm store, so every member holds the same configuration; an
 // applied revision is remembered in the data directory, so a restart applies
@@ -20,7 +20,8 @@ import type { IKeyValue, Namespace, Watcher } from 'etcd3';
 import { Packr, Unpackr } from 'msgpackr';
 import type { Logger } from 'pino';
 import { EngineError } from '../errors.js';
-import type { ConfigLog as StoreLog, ConfigOp, RealmStore } from '../realm/realm-store.js';
+import type { ConfigLog as StoreLog, ConfigOp } from '../realm/realm-store.js';
+import type { RevocationLog, RevokeTokenOp } from '../tokens/revoked-tokens.js';
 import { DB, type LmdbEnv } from '../store/lmdb-env.js';
 
 const LOG = 'config/log/';
@@ -31,9 +32,13 @@ const APPLIED_KEY = 'configRevision';
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false });
 
+/** Everything the log carries: configuration writes and access-token revocations. */
+export type SharedOp = ConfigOp | RevokeTokenOp;
+
 export interface ConfigLogOptions {
   ns: Namespace;
-  store: RealmStore;
+  /** Applies an op on this node (the realm store, or the revoked-token ids). */
+  apply(op: SharedOp): Promise<void>;
   env: LmdbEnv;
   log: Logger;
   /** Whether etcd answered the last lease renewal. */
@@ -47,7 +52,7 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-export class EtcdConfigLog implements StoreLog {
+export class EtcdConfigLog implements StoreLog, RevocationLog {
   readonly #options: ConfigLogOptions;
   #applied = 0;
   #chain: Promise<void> = Promise.resolve();
@@ -79,7 +84,7 @@ export class EtcdConfigLog implements StoreLog {
     });
   }
 
-  async commit(op: ConfigOp): Promise<void> {
+  async commit(op: SharedOp): Promise<void> {
     if (!this.#options.etcdReachable()) throw new EngineError('ERR_CONFIG_UNAVAILABLE');
     const key = `${LOG}${randomUUID()}`;
     const applied = new Promise<void>((resolve, reject) => this.#pending.set(key, { resolve, reject }));
@@ -115,7 +120,7 @@ export class EtcdConfigLog implements StoreLog {
       return;
     }
     try {
-      await this.#options.store.apply(unpackr.unpack(kv.value) as ConfigOp);
+      await this.#options.apply(unpackr.unpack(kv.value) as SharedOp);
       pending?.resolve();
     } catch (err) {
       if (pending !== undefined) pending.reject(err);

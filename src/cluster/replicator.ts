@@ -30,7 +30,10 @@ import { EngineError } from '../errors.js';
 import { isTouchRecord, type Mutation, type RecordEnvelope } from '../protocol/mutations.js';
 import type { PartitionTable } from './partition-table.js';
 import type { Peer } from './peer.js';
-import type { ReplicateAck, ReplicateFrame } from './wire.js';
+import type { ReplicateAck, ReplicateFrame, ShippedCommand } from './wire.js';
+
+/** Pause before a failed transfer is tried again. */
+const TRANSFER_RETRY_MS = 500;
 
 /** Records per transfer chunk (a session is 1–3 records; Infinispan moves 512 entries per chunk). */
 export const TRANSFER_CHUNK_RECORDS = 1_536;
@@ -131,14 +134,15 @@ export class Replicator {
   readonly #options: ReplicatorOptions;
   readonly #streams = new Map<string, OutboundStream>();
   #table: PartitionTable | null = null;
-  /** Records of this turn, per peer. */
-  #queued = new Map<string, RecordEnvelope[]>();
+  /** Records and shipped commands of this turn, per peer. */
+  #queued = new Map<string, { recs: RecordEnvelope[]; cmds: ShippedCommand[] }>();
   /** Per partition with records in this turn: what its replies wait for, and on which backups. */
   #turn = new Map<number, { done: Promise<void>; resolve(): void; reject(err: Error): void; nodes: Set<string> }>();
   readonly #latest = new Map<number, Promise<void>>();
   #touches = new Map<string, Map<string, RecordEnvelope>>();
   readonly #transfers = new Map<string, TransferState>();
   readonly #touchTimer: NodeJS.Timeout;
+  #closed = false;
 
   constructor(options: ReplicatorOptions) {
     this.#options = options;
@@ -175,7 +179,7 @@ export class Replicator {
           continue;
         }
         if (touch) this.#queueTouch(node, envelope);
-        else this.#queue(node, envelope, owners.includes(node));
+        else this.#queue(node, envelope.partition, owners.includes(node), (q) => q.recs.push(envelope));
       }
     }
   }
@@ -185,13 +189,27 @@ export class Replicator {
     return this.#latest.get(partition) ?? Promise.resolve();
   }
 
-  #queue(node: string, envelope: RecordEnvelope, sync: boolean): void {
-    let list = this.#queued.get(node);
-    if (list === undefined) this.#queued.set(node, (list = []));
-    list.push(envelope);
-    if (this.#queued.size === 1 && list.length === 1) setImmediate(() => this.#flush());
+  /**
+   * Ships a command whose effect lives outside the session table (an auth
+   * code put or taken) to the partition's backups, which run it on their own
+   * shard; the reply waits for them like it waits for records.
+   */
+  shipCommand(partition: number, command: ShippedCommand['command']): void {
+    const table = this.#table;
+    const owners = table?.owners[partition];
+    if (owners === undefined || owners[0] !== this.#options.self) return;
+    for (const node of owners.slice(1)) this.#queue(node, partition, true, (q) => q.cmds.push({ p: partition, command }));
+  }
+
+  #queue(node: string, partition: number, sync: boolean, add: (queued: { recs: RecordEnvelope[]; cmds: ShippedCommand[] }) => void): void {
+    let queued = this.#queued.get(node);
+    if (queued === undefined) {
+      this.#queued.set(node, (queued = { recs: [], cmds: [] }));
+      if (this.#queued.size === 1) setImmediate(() => this.#flush());
+    }
+    add(queued);
     if (!sync) return;
-    const p = envelope.partition;
+    const p = partition;
     let turn = this.#turn.get(p);
     if (turn === undefined) {
       let resolve!: () => void;
@@ -213,9 +231,10 @@ export class Replicator {
     this.#queued = new Map();
     const version = this.#table?.version ?? 0;
     const acks = new Map<string, Promise<void>>();
-    for (const [node, recs] of queued) {
+    for (const [node, { recs, cmds }] of queued) {
       const stream = this.#stream(node);
-      const acked = stream === null ? Promise.reject(new EngineError('ERR_REPLICATION_FAILED', `${node} is not connected`)) : stream.send({ table: version, recs });
+      const frame = cmds.length === 0 ? { table: version, recs } : { table: version, recs, cmds };
+      const acked = stream === null ? Promise.reject(new EngineError('ERR_REPLICATION_FAILED', `${node} is not connected`)) : stream.send(frame);
       acked.catch(() => {});
       acks.set(node, acked);
     }
@@ -262,8 +281,11 @@ export class Replicator {
       await Promise.all(sends);
       this.#options.onTransferred?.(records.filter((m) => m.k === 1).length, 0);
     } catch {
-      // The peer will be sent the partition again when the next table still lists it as pending.
+      // Tried again shortly (the peer may still be starting, or behind on the table).
       if (this.#transfers.get(key) === state) this.#transfers.delete(key);
+      setTimeout(() => {
+        if (this.#table !== null && !this.#closed) this.setTable(this.#table);
+      }, TRANSFER_RETRY_MS).unref();
     }
   }
 
@@ -290,6 +312,7 @@ export class Replicator {
   }
 
   close(): void {
+    this.#closed = true;
     clearInterval(this.#touchTimer);
     for (const stream of this.#streams.values()) stream.close();
     this.#streams.clear();

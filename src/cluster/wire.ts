@@ -4,7 +4,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { Packr, Unpackr } from 'msgpackr';
-import type { Command } from '../protocol/actor-messages.js';
+import type { CodePutCommand, CodeTakeCommand, Command } from '../protocol/actor-messages.js';
 import type { Mutation, RecordEnvelope } from '../protocol/mutations.js';
 import type { WireError } from '../protocol/wire-error.js';
 
@@ -58,10 +58,18 @@ export interface ReplicateFrame {
   table: number;
   /** Live records of partitions the sender is primary of. */
   recs?: RecordEnvelope[];
+  /** Commands the backup runs on its own shard after the records (auth codes put or taken). */
+  cmds?: ShippedCommand[];
   /** A state-transfer chunk: sessions of a partition as records that recreate them. */
   chunk?: { p: number; recs: Mutation[] };
   /** The transfer of this partition is complete: every later record follows live. */
   done?: number;
+}
+
+/** A command whose effect is not a session record, replicated by running it on the backup. */
+export interface ShippedCommand {
+  p: number;
+  command: CodePutCommand | CodeTakeCommand;
 }
 
 export interface ReplicateAck {

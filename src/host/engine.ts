@@ -29,6 +29,8 @@ import {
   type SessionTouchCommand,
   type RefreshFields,
   type PartitionExport,
+  type CodePutCommand,
+  type CodeTakeCommand,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { MUTATION, type Mutation } from '../protocol/mutations.js';
@@ -897,6 +899,11 @@ export class Engine extends EventEmitter {
   /** Applies replicated records of one partition to this node's copy of it. */
   applyReplicated(partition: number, mutations: Mutation[]): Promise<number> {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.mutationsReplay, mutations });
+  }
+
+  /** Runs a replicated auth-code command on this node's copy of its partition. */
+  applyReplicatedCommand(partition: number, command: CodePutCommand | CodeTakeCommand): Promise<unknown> {
+    return this.#pool.ask(shardOfPartition(partition, this.#pool.size), command);
   }
 
   /** The sessions of a partition this node is primary of, as records, with the partition's seq. */

@@ -10,10 +10,23 @@ import { DB, type LmdbEnv } from '../store/lmdb-env.js';
 /** Keycloak keeps a revoked id at least this long. */
 const MIN_KEEP_S = 10;
 
+/** A revocation as data: what a cluster member commits to the shared log (src/cluster/config-log.ts). */
+export interface RevokeTokenOp {
+  op: 'revokeToken';
+  jti: string;
+  until: number;
+}
+
+/** Where a cluster member's revocations go first; resolves once this node applied the op. */
+export interface RevocationLog {
+  commit(op: RevokeTokenOp): Promise<void>;
+}
+
 export class RevokedTokens {
   readonly #db: Database<number, string>;
   readonly #env: LmdbEnv;
   readonly #ids = new Map<string, number>();
+  #log: RevocationLog | null = null;
 
   constructor(env: LmdbEnv, nowSeconds: number) {
     this.#env = env;
@@ -27,11 +40,22 @@ export class RevokedTokens {
     return this.#ids.size;
   }
 
-  /** Revokes `jti` until `exp` (epoch s); resolves once LMDB committed it. */
+  /** Cluster mode: revocations are committed to the shared log, so every member knows them. */
+  useLog(log: RevocationLog): void {
+    this.#log = log;
+  }
+
+  /** Revokes `jti` until `exp` (epoch s); resolves once LMDB committed it (on every member, in a cluster). */
   async revoke(jti: string, exp: number, nowSeconds: number): Promise<void> {
-    const until = Math.max(exp + 1, nowSeconds + MIN_KEEP_S);
-    this.#ids.set(jti, until);
-    await this.#db.put(jti, until);
+    const op: RevokeTokenOp = { op: 'revokeToken', jti, until: Math.max(exp + 1, nowSeconds + MIN_KEEP_S) };
+    if (this.#log !== null) await this.#log.commit(op);
+    else await this.apply(op);
+  }
+
+  /** Applies a revocation (this node's own, or one from the cluster's log). */
+  async apply(op: RevokeTokenOp): Promise<void> {
+    this.#ids.set(op.jti, op.until);
+    await this.#db.put(op.jti, op.until);
   }
 
   isRevoked(jti: string, nowSeconds: number): boolean {
