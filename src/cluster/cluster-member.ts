@@ -78,6 +78,17 @@ export interface ClusterStatus {
   configRevision: number;
 }
 
+/** What the metrics follow (cluster-metrics.ts sets it; no-ops until then). */
+export interface ClusterObserver {
+  forwarded(peer: string, seconds: number, ok: boolean): void;
+  wrongOwner(): void;
+  replicationAck(seconds: number): void;
+  viewChanged(reason: 'join' | 'leave'): void;
+  heartbeatRtt(seconds: number): void;
+}
+
+const NO_OBSERVER: ClusterObserver = { forwarded() {}, wrongOwner() {}, replicationAck() {}, viewChanged() {}, heartbeatRtt() {} };
+
 export class ClusterMember {
   readonly #options: ClusterMemberOptions;
   readonly #log: Logger;
@@ -101,7 +112,9 @@ export class ClusterMember {
   #formedAt = 0;
   #lostTotal = 0;
   #closed = false;
-  readonly counters = { forwarded: new Map<string, number>(), wrongOwner: 0, transferredSessions: 0, degradedAcks: 0 };
+  readonly counters = { transferredSessions: 0 };
+  observer: ClusterObserver = NO_OBSERVER;
+  #viewMembers = new Set<string>();
 
   private constructor(options: ClusterMemberOptions, server: grpc.Server, address: string) {
     this.#options = options;
@@ -127,6 +140,7 @@ export class ClusterMember {
       peer: (node) => this.#peers.get(node),
       exportPartition: (p) => this.#engine!.exportPartition(p),
       onTimeout: (node) => this.#detector.replicationTimedOut(node),
+      onAck: (seconds) => this.observer.replicationAck(seconds),
       onTransferred: (sessions) => (this.counters.transferredSessions += sessions),
     });
   }
@@ -186,6 +200,8 @@ export class ClusterMember {
         peer: (node) => this.#peers.get(node),
         tableChange: (ms) => this.#nextTable(ms),
         nowSeconds: () => this.#options.nowSeconds(),
+        forwarded: (peer, seconds, ok) => this.observer.forwarded(peer, seconds, ok),
+        wrongOwner: () => this.observer.wrongOwner(),
       },
       this.#replicator,
     );
@@ -217,10 +233,10 @@ export class ClusterMember {
     return this.#plane.leaseValid || this.#frozenViewConfirmed();
   }
 
-  /** Ready for traffic: serving, nothing pending here, every partition fully copied, configuration current. */
+  /** Ready for traffic: serving, configuration applied (no write waiting > 1 s), nothing pending here, every partition fully copied. */
   get ready(): boolean {
     const table = this.#table;
-    if (!this.serving || table === null) return false;
+    if (!this.serving || table === null || this.#config.lagging) return false;
     return !isPending(table, this.#options.node) && underReplicated(table, this.#options.owners) === 0 && table.pending.every((p) => p.length === 0);
   }
 
@@ -253,9 +269,15 @@ export class ClusterMember {
     return this.#lostTotal;
   }
 
-  /** Graceful leave: the lease goes at once, so survivors take over without waiting for its TTL. */
+  /**
+   * Graceful leave: idle clocks and in-flight records reach the backups
+   * (bounded), then the lease goes at once, so the survivors take over without
+   * waiting for its TTL.
+   */
   async leave(): Promise<void> {
     if (this.#closed) return;
+    this.#replicator.flushTouches();
+    await Promise.race([this.#replicator.whenAllReplicated().catch(() => {}), new Promise((resolve) => setTimeout(resolve, this.#options.replicateTimeoutMs))]);
     this.#closed = true;
     if (this.#ticker !== null) clearInterval(this.#ticker);
     if (this.#progressTimer !== null) clearTimeout(this.#progressTimer);
@@ -271,6 +293,9 @@ export class ClusterMember {
   #onView(): void {
     const view = this.#plane.view;
     const nodes = new Set(view.members.map((m) => m.node));
+    for (const node of nodes) if (!this.#viewMembers.has(node)) this.observer.viewChanged('join');
+    for (const node of this.#viewMembers) if (!nodes.has(node)) this.observer.viewChanged('leave');
+    this.#viewMembers = nodes;
     for (const [node, peer] of this.#peers) {
       const member = this.#plane.member(node);
       if (!nodes.has(node) || member?.address !== peer.address) {
@@ -281,7 +306,7 @@ export class ClusterMember {
     }
     for (const member of view.members) {
       if (member.node === this.#options.node || this.#peers.has(member.node)) continue;
-      this.#peers.set(member.node, new Peer(member.node, member.address, (frame) => this.#heard(frame)));
+      this.#peers.set(member.node, new Peer(member.node, member.address, (frame, rttMs) => this.#heard(frame, rttMs)));
     }
     this.#coordinate();
   }
@@ -371,8 +396,9 @@ export class ClusterMember {
     };
   }
 
-  #heard(frame: LinkFrame): void {
+  #heard(frame: LinkFrame, rttMs?: number): void {
     if (frame.t !== 'beat') return;
+    if (rttMs !== undefined) this.observer.heartbeatRtt(rttMs / 1000);
     this.#peerStates.set(frame.node, { table: frame.table, config: frame.config, etcd: frame.etcd, view: frame.view, atMs: performance.now() });
   }
 

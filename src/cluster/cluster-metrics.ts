@@ -1,7 +1,7 @@
 // The cluster's Prometheus metrics (docs/cluster.md#metrics), read from the
 // member on each scrape. Registered only in cluster mode.
 
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClusterMember } from './cluster-member.js';
 
 export function registerClusterMetrics(registry: Registry, member: ClusterMember): void {
@@ -38,7 +38,28 @@ export function registerClusterMetrics(registry: Registry, member: ClusterMember
   gauge(registry, 'sessiond_config_revision_applied', 'etcd revision of the configuration log this node has applied', () => member.status().configRevision);
   counterFrom(registry, 'sessiond_partitions_lost_total', 'Partitions whose every owner left before a copy was made (counted by the coordinator that noticed)', () => member.lostTotal);
   counterFrom(registry, 'sessiond_state_transfer_sessions_total', 'Sessions this node sent to new owners in state transfers', () => member.counters.transferredSessions);
+
+  const forwarded = new Counter({ name: 'sessiond_forwarded_requests_total', help: 'Engine commands forwarded to the primary on another node, by peer and outcome', labelNames: ['peer', 'outcome'], registers });
+  const forwardSeconds = new Histogram({ name: 'sessiond_forward_seconds', help: 'Time from forwarding an engine command to its answer from the primary', buckets: FAST_BUCKETS, registers });
+  const wrongOwner = new Counter({ name: 'sessiond_forward_wrong_owner_total', help: 'Forwarded commands that found the partition moved and were retried after the table changed', registers });
+  const ackSeconds = new Histogram({ name: 'sessiond_replication_ack_seconds', help: 'Time from sending a replication frame to a backup to its acknowledgement (applied there)', buckets: FAST_BUCKETS, registers });
+  const viewChanges = new Counter({ name: 'sessiond_cluster_view_changes_total', help: 'Members that joined or left the view this node holds', labelNames: ['reason'], registers });
+  const rtt = new Histogram({ name: 'sessiond_cluster_heartbeat_rtt_seconds', help: 'Round trip of a heartbeat to a peer and back', buckets: FAST_BUCKETS, registers });
+  for (const reason of ['join', 'leave']) viewChanges.inc({ reason }, 0);
+  member.observer = {
+    forwarded(peer, seconds, ok) {
+      forwarded.inc({ peer, outcome: ok ? 'ok' : 'error' });
+      forwardSeconds.observe(seconds);
+    },
+    wrongOwner: () => wrongOwner.inc(),
+    replicationAck: (seconds) => ackSeconds.observe(seconds),
+    viewChanged: (reason) => viewChanges.inc({ reason }),
+    heartbeatRtt: (seconds) => rtt.observe(seconds),
+  };
 }
+
+/** Sub-millisecond to seconds: loopback hops are ~0.1 ms, a stalled peer seconds. */
+const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 function gauge(registry: Registry, name: string, help: string, read: () => number): void {
   new Gauge({

@@ -36,6 +36,9 @@ export interface ClusterRouting {
   /** Resolves when the next table is obeyed, or after `ms`. */
   tableChange(ms: number): Promise<void>;
   nowSeconds(): number;
+  /** Called per forwarded request (seconds to its answer, whether it succeeded) and per owner that had moved. */
+  forwarded(peer: string, seconds: number, ok: boolean): void;
+  wrongOwner(): void;
 }
 
 type ManyAnswer = unknown | { $error: WireError };
@@ -57,7 +60,8 @@ export class ClusterRouter implements PartitionRouter {
       const owner = this.#primaryOf(partition);
       try {
         if (owner === this.#routing.self) return await this.askLocal(partition, command);
-        return (await this.#peerOf(owner).forward({ kind: 'ask', partition, command, budgetMs: deadline - performance.now() }, deadline - performance.now())) as ResultFor<C>;
+        const left = deadline - performance.now();
+        return (await this.#forward(owner, { kind: 'ask', partition, command, budgetMs: left }, left)) as ResultFor<C>;
       } catch (err) {
         if (!(await this.#retryable(err, deadline))) throw err;
       }
@@ -80,7 +84,8 @@ export class ClusterRouter implements PartitionRouter {
         let answers: (ResultFor<C> | EngineError)[];
         if (owner === this.#routing.self) answers = await this.askManyLocal(group.partitions, group.commands);
         else {
-          const remote = (await this.#peerOf(owner).forward({ kind: 'many', partitions: group.partitions, commands: group.commands, budgetMs: ROUTE_DEADLINE_MS }, ROUTE_DEADLINE_MS)) as ManyAnswer[];
+          const request = { kind: 'many' as const, partitions: group.partitions, commands: group.commands, budgetMs: ROUTE_DEADLINE_MS };
+          const remote = (await this.#forward(owner, request, ROUTE_DEADLINE_MS)) as ManyAnswer[];
           answers = remote.map((a) => (isWireFailure(a) ? new EngineError(a.$error.code as never, a.$error.message) : (a as ResultFor<C>)));
         }
         answers.forEach((answer, i) => (out[group.positions[i]!] = answer));
@@ -96,7 +101,7 @@ export class ClusterRouter implements PartitionRouter {
       table.members.map((node) =>
         node === this.#routing.self
           ? this.scatterLocal(command)
-          : (this.#peerOf(node).forward({ kind: 'scatter', command, budgetMs: ROUTE_DEADLINE_MS }, ROUTE_DEADLINE_MS) as Promise<ResultFor<C>[]>),
+          : (this.#forward(node, { kind: 'scatter', command, budgetMs: ROUTE_DEADLINE_MS }, ROUTE_DEADLINE_MS) as Promise<ResultFor<C>[]>),
       ),
     );
     return parts.flat();
@@ -146,6 +151,18 @@ export class ClusterRouter implements PartitionRouter {
     return owner;
   }
 
+  async #forward(node: string, request: Parameters<Peer['forward']>[0], deadlineMs: number): Promise<unknown> {
+    const started = performance.now();
+    let ok = false;
+    try {
+      const answer = await this.#peerOf(node).forward(request, deadlineMs);
+      ok = true;
+      return answer;
+    } finally {
+      this.#routing.forwarded(node, (performance.now() - started) / 1000, ok);
+    }
+  }
+
   #peerOf(node: string): Peer {
     const peer = this.#routing.peer(node);
     if (peer === undefined) throw new EngineError('ERR_PEER_UNAVAILABLE', `no connection to ${node}`, { delivered: false });
@@ -167,6 +184,7 @@ export class ClusterRouter implements PartitionRouter {
     // Retried only when it provably never reached the owner.
     const unreachable = hasCode(err, 'ERR_PEER_UNAVAILABLE') && (err as EngineError).detail !== undefined && ((err as EngineError).detail as { delivered?: boolean }).delivered === false;
     if (!(moved || unreachable)) return false;
+    if (moved) this.#routing.wrongOwner();
     const left = deadline - performance.now();
     if (left <= WRONG_OWNER_RETRY_MS) return false;
     await this.#routing.tableChange(Math.min(left - WRONG_OWNER_RETRY_MS, moved ? WRONG_OWNER_RETRY_MS * 4 : 250));

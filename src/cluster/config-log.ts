@@ -59,6 +59,7 @@ export class EtcdConfigLog implements StoreLog, RevocationLog {
   readonly #pending = new Map<string, Pending>();
   readonly #appliedWaiters: { revision: number; resolve(): void }[] = [];
   #watcher: Watcher | null = null;
+  #behindSinceMs: number | null = null;
 
   constructor(options: ConfigLogOptions) {
     this.#options = options;
@@ -106,8 +107,14 @@ export class EtcdConfigLog implements StoreLog, RevocationLog {
     void this.#watcher?.cancel().catch(() => {});
   }
 
+  /** Whether a write seen in the log has waited more than CONFIG_APPLY_WAIT_MS to be applied here (the node reports not-ready). */
+  get lagging(): boolean {
+    return this.#behindSinceMs !== null && Date.now() - this.#behindSinceMs > CONFIG_APPLY_WAIT_MS;
+  }
+
   #enqueue(kv: IKeyValue): void {
     const revision = Number(kv.mod_revision);
+    if (revision > this.#applied && this.#behindSinceMs === null) this.#behindSinceMs = Date.now();
     this.#chain = this.#chain.then(() => this.#apply(kv, revision));
   }
 
@@ -132,6 +139,7 @@ export class EtcdConfigLog implements StoreLog, RevocationLog {
   #advance(revision: number): void {
     if (revision <= this.#applied) return;
     this.#applied = revision;
+    this.#behindSinceMs = null;
     void this.#options.env.db<number>(DB.meta).put(APPLIED_KEY, revision);
     for (let i = this.#appliedWaiters.length - 1; i >= 0; i--) {
       const waiter = this.#appliedWaiters[i]!;

@@ -43,9 +43,9 @@ export class Peer {
   /** Last measured heartbeat round trip, ms. */
   rttMs = 0;
   #closed = false;
-  #onBeat: (frame: LinkFrame) => void;
+  #onBeat: (frame: LinkFrame, rttMs?: number) => void;
 
-  constructor(node: string, address: string, onBeat: (frame: LinkFrame) => void) {
+  constructor(node: string, address: string, onBeat: (frame: LinkFrame, rttMs?: number) => void) {
     this.node = node;
     this.address = address;
     this.#onBeat = onBeat;
@@ -68,7 +68,7 @@ export class Peer {
         this.lastHeardMs = performance.now();
         this.linkDown = false;
         if (typeof reply.echo === 'number') this.rttMs = performance.now() - reply.echo;
-        this.#onBeat(reply);
+        this.#onBeat(reply, typeof reply.echo === 'number' ? this.rttMs : undefined);
       });
       const broken = (): void => {
         if (this.#link === stream) this.#link = null;

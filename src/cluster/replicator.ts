@@ -26,6 +26,7 @@
 // session.
 
 import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import { EngineError } from '../errors.js';
 import { isTouchRecord, type Mutation, type RecordEnvelope } from '../protocol/mutations.js';
 import type { PartitionTable } from './partition-table.js';
@@ -42,6 +43,7 @@ type Stream = grpc.ClientDuplexStream<ReplicateFrame, ReplicateAck>;
 
 interface AckWaiter {
   frame: number;
+  sentMs: number;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -51,21 +53,23 @@ class OutboundStream {
   readonly #peer: Peer;
   readonly #timeoutMs: number;
   readonly #onTimeout: (peer: string) => void;
+  readonly #onAck: (seconds: number) => void;
   #stream: Stream | null = null;
   #nextFrame = 1;
   readonly #waiters: AckWaiter[] = [];
 
-  constructor(peer: Peer, timeoutMs: number, onTimeout: (peer: string) => void) {
+  constructor(peer: Peer, timeoutMs: number, onTimeout: (peer: string) => void, onAck: (seconds: number) => void) {
     this.#peer = peer;
     this.#timeoutMs = timeoutMs;
     this.#onTimeout = onTimeout;
+    this.#onAck = onAck;
   }
 
   /** Sends a frame; resolves when the peer applied it (and every frame before it). */
   send(frame: Omit<ReplicateFrame, 'f'>): Promise<void> {
     const stream = this.#open();
     const f = this.#nextFrame++;
-    const acked = new Promise<void>((resolve, reject) => this.#waiters.push({ frame: f, resolve, reject }));
+    const acked = new Promise<void>((resolve, reject) => this.#waiters.push({ frame: f, sentMs: performance.now(), resolve, reject }));
     const timer = setTimeout(() => {
       if (this.#waiters.some((w) => w.frame === f)) {
         this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} did not acknowledge within ${this.#timeoutMs} ms`));
@@ -87,7 +91,11 @@ class OutboundStream {
         this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} refused: ${ack.refused}`), ack.ack);
         return;
       }
-      while (this.#waiters.length > 0 && this.#waiters[0]!.frame <= ack.ack) this.#waiters.shift()!.resolve();
+      while (this.#waiters.length > 0 && this.#waiters[0]!.frame <= ack.ack) {
+        const waiter = this.#waiters.shift()!;
+        this.#onAck((performance.now() - waiter.sentMs) / 1000);
+        waiter.resolve();
+      }
     });
     const broken = (): void => {
       if (this.#stream !== stream) return;
@@ -127,6 +135,8 @@ export interface ReplicatorOptions {
   /** The shard export of a partition held as primary. */
   exportPartition(partition: number): Promise<{ records: Mutation[]; seq: number }>;
   onTimeout(peer: string): void;
+  /** A frame was acknowledged this many seconds after it was sent. */
+  onAck?(seconds: number): void;
   onTransferred?(sessions: number, bytes: number): void;
 }
 
@@ -146,7 +156,7 @@ export class Replicator {
 
   constructor(options: ReplicatorOptions) {
     this.#options = options;
-    this.#touchTimer = setInterval(() => this.#flushTouches(), options.touchIntervalMs);
+    this.#touchTimer = setInterval(() => this.flushTouches(), options.touchIntervalMs);
     this.#touchTimer.unref();
   }
 
@@ -253,7 +263,8 @@ export class Replicator {
     byId.set(`${m.id}/${m.client ?? ''}`, envelope);
   }
 
-  #flushTouches(): void {
+  /** Ships the coalesced idle-clock moves now (every interval, and before a graceful leave). */
+  flushTouches(): void {
     const touches = this.#touches;
     this.#touches = new Map();
     const version = this.#table?.version ?? 0;
@@ -294,7 +305,7 @@ export class Replicator {
     if (stream !== undefined) return stream;
     const peer = this.#options.peer(node);
     if (peer === undefined) return null;
-    stream = new OutboundStream(peer, this.#options.timeoutMs, this.#options.onTimeout);
+    stream = new OutboundStream(peer, this.#options.timeoutMs, this.#options.onTimeout, (seconds) => this.#options.onAck?.(seconds));
     this.#streams.set(node, stream);
     return stream;
   }
