@@ -225,6 +225,8 @@ export class SessiondNode extends EventEmitter {
           return this.#pushClient(change.client);
         case 'realm-deleted':
           await this.engine.removeRealm(change.realm.id);
+          await this.events.clear(change.realm.id, false);
+          await this.events.clear(change.realm.id, true);
           return;
         case 'client-deleted':
           await this.engine.removeClient(change.client.realmId, change.client.id);
@@ -233,7 +235,7 @@ export class SessiondNode extends EventEmitter {
     });
     this.#watchExpiryEvents();
     // A cluster member's writes go through the cluster's log from here on, and tables become roles.
-    this.cluster?.attach(this.engine);
+    this.cluster?.attach(this.engine, this.events);
 
     await this.#ensureMaster(deps.bootstrapAdmin ?? { username: BOOTSTRAP_ADMIN_USERNAME_DEFAULT, password: BOOTSTRAP_ADMIN_PASSWORD_DEFAULT });
     if (this.options.importRealm !== null) await this.importDirectory(this.options.importRealm);

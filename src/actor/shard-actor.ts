@@ -49,7 +49,7 @@ import {
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import { MUTATION, checkMutations, partitionOfRecord, sessionRecords, type Mutation } from '../protocol/mutations.js';
+import { MUTATION, checkMutations, isOfflineRecord, partitionOfRecord, sessionRecords, type Mutation, type OfflineWrittenMutation, type ReplicatedRecord } from '../protocol/mutations.js';
 import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
 import { REFRESH_FAILURE_EFFECT, REFRESH_TOKEN_TYPE, verifyRefreshSession } from '../session/refresh-checks.js';
@@ -58,7 +58,7 @@ import type { Clock } from '../time/clock.js';
 import { cidrMatcher } from '../util/ip-address.js';
 import { CodeStore } from './code-store.js';
 import { Mailbox } from './mailbox.js';
-import { OfflineStore, offlineView, type OfflineSessionRecord } from '../offline/offline-store.js';
+import { OfflineStore, offlineView, type OfflineChange, type OfflineSessionRecord } from '../offline/offline-store.js';
 import type { LmdbEnv } from '../store/lmdb-env.js';
 import { Journal } from './journal.js';
 import { SessionTable, type SlotFilter } from './session-table.js';
@@ -146,6 +146,7 @@ export class ShardActor {
               client: (uuid) => this.#table.clientSettings(uuid),
             },
           });
+    this.#offline?.servesPartitions((partition) => this.#roles.roleOf(partition) === 'primary');
   }
 
   /** Ended sessions are turned into views only while someone wants expiry notices (mass expiry stays cheap). */
@@ -345,6 +346,9 @@ export class ShardActor {
   }
 
   #reply(reply: ReplyMessage): void {
+    // Records produced after the batch ended (by its durable work) go first, so a replicator has them before the answer.
+    const late = this.#log.takeBackground();
+    if (late.length > 0) this.#send(encodeFrame({ kind: 'records', records: late } satisfies ShardMessage));
     this.#send(encodeFrame(reply));
   }
 
@@ -438,13 +442,22 @@ export class ShardActor {
         this.#log.subscribed = command.records === true;
         table.onEnded(this.#subscribedExpired ? this.#onEnded : null);
         table.onMutation(this.#log.active ? this.#log.sink : null);
+        this.#offline?.onChange(command.records === true ? this.#onOfflineChange : null);
         return null;
       case OP.mutationsReplay: {
         // Validated whole before any is applied: a malformed record is refused, never half-applied.
         // Each goes to the table of its partition's role; records of partitions not held are skipped.
+        // Offline-session records go to LMDB: the replay answers once they are committed.
         const mutations = checkMutations(command.mutations);
         let applied = 0;
+        const writes: Promise<void>[] = [];
         for (const m of mutations) {
+          if (isOfflineRecord(m)) {
+            if (this.#offline === null || this.#roles.roleOf(partitionOfRecord(m)) === 'none') continue;
+            writes.push(this.#offline.applyReplicated(m.k === MUTATION.offlineWritten ? { put: m.record as unknown as OfflineSessionRecord, touch: m.touch } : { removed: { id: m.id } as OfflineSessionRecord }));
+            applied++;
+            continue;
+          }
           if (m.k === MUTATION.realmCleared) {
             for (const t of [table, this.#roles.passive]) t.apply(m);
             applied++;
@@ -455,7 +468,7 @@ export class ShardActor {
           target.apply(m);
           applied++;
         }
-        return applied;
+        return writes.length === 0 ? applied : Promise.all(writes).then(() => applied);
       }
       case OP.offlineGrant:
         return this.#offlineGrant(this.#string(command.id, 'id'), this.#string(command.client, 'client'), command.scope, this.#integer(command.now, 'now'));
@@ -721,6 +734,8 @@ export class ShardActor {
     if (role !== 'primary' && role !== 'passive' && role !== 'none') throw new EngineError('ERR_BAD_COMMAND', `unknown role ${String(role)}`);
     const moved = this.#roles.set(partitions as number[], role);
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions())) this.#track(work);
+    // A partition no longer held forgets its offline sessions too: if it comes back, a transfer refills it.
+    if (role === 'none' && this.#offline !== null) for (const p of partitions as number[]) this.#track(this.#offline.forgetPartition(p));
     return moved;
   }
 
@@ -731,10 +746,16 @@ export class ShardActor {
     const p = partition as number;
     if (this.#roles.roleOf(p) !== 'primary') return { records: [], seq: this.#log.seqOf(p) };
     const table = this.#table;
-    const records: Mutation[] = [];
+    const records: ReplicatedRecord[] = [];
     for (const slot of table.partitionSlots(p)) records.push(...sessionRecords(table.view(slot), table.chainsOf(slot)));
+    for (const record of this.#offline?.partitionRecords(p) ?? []) records.push(offlineWritten(record, false));
     return { records, seq: this.#log.seqOf(p) };
   }
+
+  /** An offline-session change, as the record the partition's backups apply. */
+  readonly #onOfflineChange = (change: OfflineChange): void => {
+    this.#log.offline('removed' in change ? { k: MUTATION.offlineRemoved, id: change.removed.id } : offlineWritten(change.put, change.touch));
+  };
 
   /** The realm-wide offline search (ui-ext OFFLINE): username or IP substring, or a listed client; optionally one client. */
   #offlineSearch(command: OfflineRealmSearchCommand): SessionView[] {
@@ -846,4 +867,9 @@ export class ShardActor {
   #limit(value: unknown): number {
     return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0;
   }
+}
+
+/** An offline session's record as the replicated record that writes it whole. */
+function offlineWritten(record: OfflineSessionRecord, touch: boolean): OfflineWrittenMutation {
+  return { k: MUTATION.offlineWritten, id: record.id, record: record as unknown as OfflineWrittenMutation['record'], touch };
 }

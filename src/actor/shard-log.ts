@@ -18,7 +18,7 @@
 import { PARTITION_COUNT } from '../constants.js';
 import { END_REASON, type EndReason, type SnapshotLoadResult } from '../protocol/actor-messages.js';
 import { EngineError } from '../errors.js';
-import { MUTATION, checkMutation, isTouchRecord, partitionOfRecord, sessionRecords, type Mutation, type RecordEnvelope } from '../protocol/mutations.js';
+import { MUTATION, checkMutation, isOfflineRecord, isTouchRecord, partitionOfRecord, sessionRecords, type Mutation, type OfflineRemovedMutation, type OfflineWrittenMutation, type RecordEnvelope } from '../protocol/mutations.js';
 import { Journal, SNAPSHOT_RECORD_VERSION, type OnlineSnapshotRecord, type PartitionLog } from './journal.js';
 import type { SessionTable } from './session-table.js';
 
@@ -113,6 +113,19 @@ export class ShardLog {
     }
     if (this.#subscribed) this.#collect({ partition, seq, viewRevision: this.#viewRevision, m });
   };
+
+  /**
+   * An offline-session change, for the partition's other copies only (LMDB
+   * already holds it: never journaled). A lifecycle change takes the
+   * partition's next seq, like a session record, so a state transfer can
+   * tell what its export already holds.
+   */
+  offline(m: OfflineWrittenMutation | OfflineRemovedMutation): void {
+    if (!this.#subscribed || this.#paused) return;
+    const partition = partitionOfRecord(m);
+    const seq = isTouchRecord(m) ? 0 : ++this.#seq[partition]!;
+    this.#collect({ partition, seq, viewRevision: this.#viewRevision, m });
+  }
 
   #collect(envelope: RecordEnvelope): void {
     (this.#batch ?? this.#background).push(envelope);
@@ -238,7 +251,9 @@ export class ShardLog {
     for (const record of [...log.records, ...log.touches]) {
       let m: Mutation;
       try {
-        m = checkMutation(record);
+        const checked = checkMutation(record);
+        if (isOfflineRecord(checked)) throw new Error('an offline-session record is never journaled');
+        m = checked;
       } catch (err) {
         process.emitWarning(`journal: skipped a record that does not validate: ${(err as Error).message}`);
         continue;

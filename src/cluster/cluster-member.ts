@@ -14,10 +14,11 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { EngineError } from '../errors.js';
 import type { ActorPool } from '../host/actor-pool.js';
+import type { AdminEvent, AdminEventQuery, EventQuery, EventSink, UserEvent } from '../events/event-sink.js';
 import type { Engine } from '../host/engine.js';
 import type { PartitionRouter } from '../host/partition-router.js';
 import type { Command } from '../protocol/actor-messages.js';
-import { partitionOfRecord, type Mutation, type RecordEnvelope } from '../protocol/mutations.js';
+import { partitionOfRecord, type ReplicatedRecord, type RecordEnvelope } from '../protocol/mutations.js';
 import { toWireError } from '../protocol/wire-error.js';
 import { OP } from '../protocol/actor-ops.js';
 import type { RealmStore } from '../realm/realm-store.js';
@@ -31,12 +32,14 @@ import { FailureDetector, HEARTBEAT_MS } from './failure-detector.js';
 import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator } from './replicator.js';
-import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
+import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
 /** How long a replicated frame may wait for this node to obey the sender's newer table. */
 const TABLE_CATCH_UP_MS = 1_000;
 /** Progress reports are batched this long. */
 const PROGRESS_REPORT_MS = 50;
+/** How long an event query waits for the other members. */
+const GATHER_DEADLINE_MS = 2_000;
 /** A peer's heartbeat older than this does not count as a confirmation (etcd outage rule). */
 const CONFIRMATION_MAX_AGE_MS = 1_000;
 
@@ -101,6 +104,7 @@ export class ClusterMember {
   readonly #replicator: Replicator;
   #router: ClusterRouter | null = null;
   #engine: Engine | null = null;
+  #events: EventSink | null = null;
   /** The table the shards obey (roles applied). */
   #table: PartitionTable | null = null;
   #obeying: Promise<void> = Promise.resolve();
@@ -208,9 +212,17 @@ export class ClusterMember {
     return this.#router;
   }
 
-  /** Starts obeying the cluster: records flow to backups, tables become roles. */
-  attach(engine: Engine): void {
+  /** Starts obeying the cluster: records flow to backups, tables become roles, event queries reach every member. */
+  attach(engine: Engine, events: EventSink): void {
     this.#engine = engine;
+    this.#events = events;
+    events.usePeers({
+      queryEvents: (realm, filter) => this.#gather<UserEvent[]>({ kind: 'events', admin: false, realm, filter, budgetMs: GATHER_DEADLINE_MS }),
+      queryAdminEvents: (realm, filter) => this.#gather<AdminEvent[]>({ kind: 'events', admin: true, realm, filter, budgetMs: GATHER_DEADLINE_MS }),
+      clear: async (realm, admin) => {
+        await this.#gather({ kind: 'eventsClear', admin, realm, budgetMs: GATHER_DEADLINE_MS });
+      },
+    });
     this.#options.store.useLog(this.#config);
     this.#options.revoked.useLog(this.#config);
     engine.on('records', (_shard: number, envelopes: RecordEnvelope[]) => this.#replicator.onRecords(envelopes));
@@ -370,6 +382,21 @@ export class ClusterMember {
     }
   }
 
+  /**
+   * Asks every other member the same question; members that do not answer in
+   * time are left out (events are an audit trail: a partial page during an
+   * outage beats none), and the omission is logged.
+   */
+  async #gather<T>(request: ForwardPayload): Promise<T[]> {
+    const answers = await Promise.allSettled([...this.#peers.values()].map((peer) => peer.forward(request, GATHER_DEADLINE_MS) as Promise<T>));
+    const out: T[] = [];
+    answers.forEach((answer, i) => {
+      if (answer.status === 'fulfilled') out.push(answer.value);
+      else this.#log.warn({ peer: [...this.#peers.keys()][i], err: (answer.reason as Error).message }, 'a member did not answer an event query; its events are left out');
+    });
+    return out;
+  }
+
   // --- heartbeats ---------------------------------------------------------------
 
   #tick(): void {
@@ -451,6 +478,12 @@ export class ClusterMember {
     const router = this.#router;
     if (router === null || !this.serving) throw new EngineError('ERR_NOT_SERVING');
     switch (request.kind) {
+      case 'events':
+        return request.admin
+          ? this.#events!.queryAdminEvents(request.realm, request.filter as AdminEventQuery)
+          : this.#events!.queryEvents(request.realm, request.filter as EventQuery);
+      case 'eventsClear':
+        return this.#events!.clear(request.realm, request.admin);
       case 'ask':
         return router.askLocal(request.partition, request.command);
       case 'many':
@@ -492,8 +525,8 @@ export class ClusterMember {
     }
   }
 
-  async #applyRecords(records: Mutation[], table: PartitionTable): Promise<void> {
-    const byPartition = new Map<number, Mutation[]>();
+  async #applyRecords(records: ReplicatedRecord[], table: PartitionTable): Promise<void> {
+    const byPartition = new Map<number, ReplicatedRecord[]>();
     for (const m of records) {
       const p = partitionOfRecord(m);
       if (roleOf(table, this.#options.node, p) === 'none') continue;

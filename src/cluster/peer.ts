@@ -15,9 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { EngineError } from '../errors.js';
 import { fromWireError } from '../protocol/wire-error.js';
-import { ClusterClient, channelOptions, type ForwardReply, type ForwardRequest, type LinkFrame } from './wire.js';
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+import { ClusterClient, channelOptions, type ForwardPayload, type ForwardReply, type LinkFrame } from './wire.js';
 
 interface Waiter {
   resolve(value: unknown): void;
@@ -82,7 +80,7 @@ export class Peer {
   }
 
   /** Sends a forward request; resolves with the peer's answer or rejects with its EngineError. */
-  forward(request: DistributiveOmit<ForwardRequest, 'id'>, deadlineMs: number): Promise<unknown> {
+  forward(request: ForwardPayload, deadlineMs: number): Promise<unknown> {
     if (this.#closed) return Promise.reject(new EngineError('ERR_PEER_UNAVAILABLE'));
     const id = this.#nextId++;
     const stream = this.#forwardStream();

@@ -28,7 +28,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { EngineError } from '../errors.js';
-import { isTouchRecord, type Mutation, type RecordEnvelope } from '../protocol/mutations.js';
+import { isTouchRecord, type ReplicatedRecord, type RecordEnvelope } from '../protocol/mutations.js';
 import type { PartitionTable } from './partition-table.js';
 import type { Peer } from './peer.js';
 import type { ReplicateAck, ReplicateFrame, ShippedCommand } from './wire.js';
@@ -133,7 +133,7 @@ export interface ReplicatorOptions {
   touchIntervalMs: number;
   peer(node: string): Peer | undefined;
   /** The shard export of a partition held as primary. */
-  exportPartition(partition: number): Promise<{ records: Mutation[]; seq: number }>;
+  exportPartition(partition: number): Promise<{ records: ReplicatedRecord[]; seq: number }>;
   onTimeout(peer: string): void;
   /** A frame was acknowledged this many seconds after it was sent. */
   onAck?(seconds: number): void;
@@ -259,8 +259,9 @@ export class Replicator {
   #queueTouch(node: string, envelope: RecordEnvelope): void {
     let byId = this.#touches.get(node);
     if (byId === undefined) this.#touches.set(node, (byId = new Map()));
-    const m = envelope.m as { id: string; client?: string };
-    byId.set(`${m.id}/${m.client ?? ''}`, envelope);
+    // The latest per session and client (an online and an offline session may share an id: the kind keeps them apart).
+    const m = envelope.m as { k: number; id: string; client?: string };
+    byId.set(`${m.k}/${m.id}/${m.client ?? ''}`, envelope);
   }
 
   /** Ships the coalesced idle-clock moves now (every interval, and before a graceful leave). */

@@ -5,7 +5,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { Packr, Unpackr } from 'msgpackr';
 import type { CodePutCommand, CodeTakeCommand, Command } from '../protocol/actor-messages.js';
-import type { Mutation, RecordEnvelope } from '../protocol/mutations.js';
+import type { AdminEventQuery, EventQuery } from '../events/event-sink.js';
+import type { RecordEnvelope, ReplicatedRecord } from '../protocol/mutations.js';
 import type { WireError } from '../protocol/wire-error.js';
 
 /** Bumped when a frame changes shape; a node accepts peers of this version and the one before. */
@@ -40,7 +41,14 @@ export type LinkFrame = LinkHello | LinkBeat;
 export type ForwardRequest =
   | { id: number; kind: 'ask'; partition: number; command: Command; budgetMs: number }
   | { id: number; kind: 'many'; partitions: number[]; commands: Command[]; budgetMs: number }
-  | { id: number; kind: 'scatter'; command: Command; budgetMs: number };
+  | { id: number; kind: 'scatter'; command: Command; budgetMs: number }
+  | { id: number; kind: 'events'; admin: boolean; realm: string; filter: EventQuery | AdminEventQuery; budgetMs: number }
+  | { id: number; kind: 'eventsClear'; admin: boolean; realm: string; budgetMs: number };
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A forward request before the stream gives it its id. */
+export type ForwardPayload = DistributiveOmit<ForwardRequest, 'id'>;
 
 export interface ForwardReply {
   id: number;
@@ -61,7 +69,7 @@ export interface ReplicateFrame {
   /** Commands the backup runs on its own shard after the records (auth codes put or taken). */
   cmds?: ShippedCommand[];
   /** A state-transfer chunk: sessions of a partition as records that recreate them. */
-  chunk?: { p: number; recs: Mutation[] };
+  chunk?: { p: number; recs: ReplicatedRecord[] };
   /** The transfer of this partition is complete: every later record follows live. */
   done?: number;
 }

@@ -58,8 +58,20 @@ export interface EventSinkStats {
   expired: number;
 }
 
+/**
+ * A cluster's other members, as far as events go: events stay on the node
+ * that recorded them, and a query gathers every member's newest matches.
+ */
+export interface EventPeers {
+  /** Each other reachable member's answer to the same query (with first 0 and max first+max). */
+  queryEvents(realmId: string, filter: EventQuery): Promise<UserEvent[][]>;
+  queryAdminEvents(realmId: string, filter: AdminEventQuery): Promise<AdminEvent[][]>;
+  clear(realmId: string, admin: boolean): Promise<void>;
+}
+
 export class EventSink {
   readonly #store: RealmStore;
+  #peers: EventPeers | null = null;
   readonly #env: LmdbEnv;
   readonly #events: Database<UserEvent, [string, number, number]>;
   readonly #adminEvents: Database<AdminEvent, [string, number, number]>;
@@ -76,6 +88,33 @@ export class EventSink {
     this.#env = env;
     this.#events = env.db(DB.events);
     this.#adminEvents = env.db(DB.adminEvents);
+  }
+
+  /** Cluster mode: queries and deletions reach every member's events. */
+  usePeers(peers: EventPeers): void {
+    this.#peers = peers;
+  }
+
+  /** User events of a realm on every member, newest first (the admin API's GET /events). */
+  async gatherEvents(realmId: string, filter: EventQuery): Promise<UserEvent[]> {
+    await this.settled();
+    if (this.#peers === null) return this.queryEvents(realmId, filter);
+    const wide = { ...filter, first: 0, max: filter.first + filter.max };
+    return newestFirst([this.queryEvents(realmId, wide), ...(await this.#peers.queryEvents(realmId, wide))], filter);
+  }
+
+  /** Admin events of a realm on every member, newest first. */
+  async gatherAdminEvents(realmId: string, filter: AdminEventQuery): Promise<AdminEvent[]> {
+    await this.settled();
+    if (this.#peers === null) return this.queryAdminEvents(realmId, filter);
+    const wide = { ...filter, first: 0, max: filter.first + filter.max };
+    return newestFirst([this.queryAdminEvents(realmId, wide), ...(await this.#peers.queryAdminEvents(realmId, wide))], filter);
+  }
+
+  /** Deletes a realm's events on every member. */
+  async clearEverywhere(realmId: string, admin: boolean): Promise<void> {
+    await this.clear(realmId, admin);
+    await this.#peers?.clear(realmId, admin);
   }
 
   /** Sees every user event, stored or not (tests, metrics). */
@@ -240,6 +279,14 @@ export interface AdminEventQuery {
   dateTo?: number;
   first: number;
   max: number;
+}
+
+/** Several members' answers (each newest first) as one page, newest first. */
+function newestFirst<E extends { time: number }>(lists: E[][], page: { first: number; max: number }): E[] {
+  return lists
+    .flat()
+    .sort((a, b) => b.time - a.time)
+    .slice(page.first, page.first + page.max);
 }
 
 /** A resourcePath filter as a test, made once per query: `*` matches any run of characters. */

@@ -33,7 +33,7 @@ import {
   type CodeTakeCommand,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
-import { MUTATION, type Mutation } from '../protocol/mutations.js';
+import { MUTATION, type Mutation, type ReplicatedRecord } from '../protocol/mutations.js';
 import { newSessionId, shardOfPartition } from '../protocol/partition.js';
 import { clientSessionSettings, type ClientSessionSettings } from '../session/client-settings.js';
 import { notBeforePolicy } from '../session/not-before.js';
@@ -897,7 +897,7 @@ export class Engine extends EventEmitter {
   // A cluster member's own copies (not routed: whatever role this node has)
 
   /** Applies replicated records of one partition to this node's copy of it. */
-  applyReplicated(partition: number, mutations: Mutation[]): Promise<number> {
+  applyReplicated(partition: number, mutations: ReplicatedRecord[]): Promise<number> {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.mutationsReplay, mutations });
   }
 

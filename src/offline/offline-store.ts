@@ -20,6 +20,11 @@
 // flush interval, and at eviction and shutdown. A kill -9 can therefore lose
 // at most one interval of idle-clock moves, never a session.
 //
+// In a cluster the shard also keeps copies of partitions it backs up: every
+// change on a primary is handed out whole (onChange) and written over the
+// copy (applyReplicated); copies are never counted, listed or swept until
+// their partition is promoted, and a partition no longer held is forgotten.
+//
 // Expiry: each record has one entry in `offline-expiry` at its earliest
 // deadline (user or client idle+grace, or max), like the online wheel. The
 // sweep reads due entries of its partitions in bounded batches, recomputes
@@ -98,7 +103,16 @@ function assertRecord(record: OfflineSessionRecord, id: string): OfflineSessionR
   return record;
 }
 
+/**
+ * A change as the partition's other copies need it (cluster mode): the record
+ * as it now is, or its removal. `touch`: only idle clocks moved.
+ */
+export type OfflineChange = { put: OfflineSessionRecord; touch: boolean } | { removed: OfflineSessionRecord };
+
 export class OfflineStore {
+  #onChange: ((change: OfflineChange) => void) | null = null;
+  /** Whether this shard serves a partition (a backup's copies are kept, never listed, counted or swept). */
+  #serves: (partition: number) => boolean = () => true;
   readonly #shard: number;
   readonly #shardCount: number;
   readonly #graceSeconds: number;
@@ -153,6 +167,87 @@ export class OfflineStore {
 
   get dirtyCount(): number {
     return this.#dirty.size;
+  }
+
+  /** Cluster mode: every change is also handed to `listener` (for the partition's backups); null stops it. */
+  onChange(listener: ((change: OfflineChange) => void) | null): void {
+    this.#onChange = listener;
+  }
+
+  /** Which partitions this shard serves (primary); the others are copies nothing reads but replication. */
+  servesPartitions(serves: (partition: number) => boolean): void {
+    this.#serves = serves;
+  }
+
+  /**
+   * Applies a change made on the partition's primary: the record replaces
+   * whatever this copy had (its indexes and counters follow), or goes.
+   * Resolves once committed.
+   */
+  applyReplicated(change: OfflineChange): Promise<void> {
+    if ('removed' in change) {
+      const id = change.removed.id;
+      this.#cache.delete(id);
+      this.#dirty.delete(id);
+      return this.#commit(() => {
+        const stored = this.#db.get(id);
+        if (stored !== undefined) this.#removeRecord(stored);
+      });
+    }
+    const record = change.put;
+    this.#cache.set(record.id, record);
+    this.#dirty.delete(record.id);
+    return this.#commit(() => this.#upsert(record));
+  }
+
+  /** Every offline session of a partition (a state transfer to a new owner). */
+  partitionRecords(partition: number): OfflineSessionRecord[] {
+    const out: OfflineSessionRecord[] = [];
+    for (const { key } of this.#expiry.getRange({ start: [partition], end: [partition + 1] })) {
+      const record = this.get(key[2]);
+      if (record !== undefined && record.deadline === key[1]) out.push(record);
+    }
+    return out;
+  }
+
+  /** Drops a partition's offline sessions (this node no longer holds the partition). */
+  forgetPartition(partition: number): Promise<void> | null {
+    const records = this.partitionRecords(partition);
+    if (records.length === 0) return null;
+    for (const record of records) {
+      this.#cache.delete(record.id);
+      this.#dirty.delete(record.id);
+    }
+    return this.#commit(() => {
+      for (const record of records) this.#removeRecord(record);
+    });
+  }
+
+  #emit(change: OfflineChange): void {
+    this.#onChange?.(change);
+  }
+
+  /** Inside a write transaction: writes `record` over the stored one, with every index and counter. */
+  #upsert(record: OfflineSessionRecord): void {
+    const old = this.#db.get(record.id);
+    this.#db.put(record.id, record);
+    if (old === undefined) {
+      this.#byUser.put([record.realm, record.userId, record.id], null);
+      this.#bump(this.#users, [record.realm, record.partition], 1);
+    } else if (old.deadline !== record.deadline) this.#expiry.remove([old.partition, old.deadline, old.id]);
+    if (old === undefined || old.deadline !== record.deadline) this.#expiry.put([record.partition, record.deadline, record.id], null);
+    const before = new Set(old?.clients.map((c) => c.client) ?? []);
+    const after = new Set(record.clients.map((c) => c.client));
+    for (const client of after) {
+      if (before.has(client)) continue;
+      this.#byClient.put([client, record.id], null);
+      this.#bump(this.#counts, [client, record.partition], 1);
+    }
+    for (const client of before) {
+      if (after.has(client)) continue;
+      this.#byClient.remove([client, record.id]);
+      this.#bump(this.#counts, [client, record.partition], -1);
+    }
   }
 
   /** The record, from the cache or (read back on demand) from LMDB. */
@@ -217,6 +312,7 @@ export class OfflineStore {
     final.deadline = this.#deadlineOf(final);
     this.#dirty.delete(final.id);
     this.#cache.set(final.id, final);
+    this.#emit({ put: final, touch: false });
     await this.#commit(() => {
       this.#db.put(final.id, final);
       if (oldDeadline !== final.deadline) {
@@ -252,6 +348,8 @@ export class OfflineStore {
     const updated: OfflineSessionRecord = { ...record, lastSessionRefresh: now, clients };
     this.#cache.set(updated.id, updated);
     this.#dirty.add(updated.id);
+    // A rotation is a lifecycle change for the backups; a plain refresh only moves clocks.
+    this.#emit({ put: updated, touch: chainKey === null || chain === null });
   }
 
   /** Removes an offline session and its index entries. */
@@ -260,6 +358,7 @@ export class OfflineStore {
     if (record === undefined) return null;
     this.#cache.delete(id);
     this.#dirty.delete(id);
+    this.#emit({ removed: record });
     await this.#commit(() => this.#removeRecord(record));
     return { session: offlineView(record), reason };
   }
@@ -274,6 +373,7 @@ export class OfflineStore {
     updated.deadline = this.#deadlineOf(updated);
     this.#cache.set(id, updated);
     this.#dirty.delete(id);
+    this.#emit({ put: updated, touch: false });
     await this.#commit(() => {
       this.#db.put(id, updated);
       this.#byClient.remove([clientUuid, id]);
@@ -312,7 +412,7 @@ export class OfflineStore {
     const ids: string[] = [];
     for (const { key } of this.#byClient.getRange({ start: [clientUuid], end: [clientUuid, '\uffff'] })) {
       const record = this.get(key[1]);
-      if (record !== undefined && shardOfPartition(record.partition, this.#shardCount) === this.#shard) ids.push(key[1]);
+      if (record !== undefined && this.#servesHere(record.partition)) ids.push(key[1]);
     }
     for (const id of ids) if ((await this.removeClient(id, clientUuid, reason)).removed) count++;
     return count;
@@ -323,7 +423,7 @@ export class OfflineStore {
     const ids: string[] = [];
     for (const { key } of this.#byUser.getRange({ start: [realmId], end: [realmId, '\uffff'] })) {
       const record = this.get(key[2]);
-      if (record !== undefined && shardOfPartition(record.partition, this.#shardCount) === this.#shard) ids.push(key[2]);
+      if (record !== undefined && this.#servesHere(record.partition)) ids.push(key[2]);
     }
     for (const id of ids) await this.remove(id, reason);
     return ids.length;
@@ -357,10 +457,15 @@ export class OfflineStore {
   // -------------------------------------------------------------------------
   // Queries over this shard's partitions (the engine merges the shards' answers)
 
-  /** Does the session id belong to one of this shard's partitions? */
+  /** Is the partition this shard's, and served here (not a backup copy)? */
+  #servesHere(partition: number): boolean {
+    return shardOfPartition(partition, this.#shardCount) === this.#shard && this.#serves(partition);
+  }
+
+  /** Does the session id belong to one of the partitions this shard serves? */
   #owns(id: string): boolean {
     const partition = partitionOfSessionId(id);
-    return partition >= 0 && shardOfPartition(partition, this.#shardCount) === this.#shard;
+    return partition >= 0 && this.#servesHere(partition);
   }
 
   /** Offline client sessions of a client in this shard's partitions (maintained counters, no scan). */
@@ -376,7 +481,7 @@ export class OfflineStore {
   #sumOwn(db: Database<number, any>, prefix: string): number {
     let total = 0;
     for (const { key, value } of db.getRange({ start: [prefix], end: [prefix, PARTITION_COUNT] })) {
-      if (shardOfPartition((key as [string, number])[1], this.#shardCount) === this.#shard) total += value;
+      if (this.#servesHere((key as [string, number])[1])) total += value;
     }
     return total;
   }
@@ -455,6 +560,7 @@ export class OfflineStore {
     let caughtUp = true;
     for (let n = 0; n < this.#partitions.length; n++) {
       const partition = this.#partitions[(this.#sweepPartition + n) % this.#partitions.length]!;
+      if (!this.#serves(partition)) continue; // the primary expires; its removals reach this copy
       for (const { key } of this.#expiry.getRange({ start: [partition, 0], end: [partition, now + 1], limit: budget - visited })) {
         visited++;
         const id = key[2];
@@ -487,10 +593,12 @@ export class OfflineStore {
     for (const record of removals) {
       this.#cache.delete(record.id);
       this.#dirty.delete(record.id);
+      this.#emit({ removed: record });
     }
     for (const { record } of updates) {
       this.#cache.set(record.id, record);
       this.#dirty.delete(record.id);
+      this.#emit({ put: record, touch: false });
     }
     const work = this.#commit(() => {
       for (const record of removals) this.#removeRecord(record);

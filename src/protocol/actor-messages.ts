@@ -13,7 +13,7 @@ import type { RealmSessionSettings } from '../session/realm-settings.js';
 import type { SessionLimitPolicy } from '../session/session-limits.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
 import type { OP } from './actor-ops.js';
-import type { Mutation, RecordEnvelope } from './mutations.js';
+import type { RecordEnvelope, ReplicatedRecord } from './mutations.js';
 import type { WireError } from './wire-error.js';
 
 // ---------------------------------------------------------------------------
@@ -277,7 +277,7 @@ export interface PartitionRolesCommand { op: typeof OP.partitionRoles; partition
  * seq at that moment: records with a higher seq happened after the export.
  */
 export interface PartitionExportCommand { op: typeof OP.partitionExport; partition: number }
-export interface PartitionExport { records: Mutation[]; seq: number }
+export interface PartitionExport { records: ReplicatedRecord[]; seq: number }
 
 /** Write every online session of the shard to LMDB as a snapshot, emptying the journal (graceful shutdown). */
 export interface SnapshotSaveCommand { op: typeof OP.snapshotSave }
@@ -338,7 +338,7 @@ export interface SubscribeCommand {
   /** Ship every record, stamped (partition, seq, view revision), with the replies (replication, tests). */
   records: boolean;
 }
-export interface MutationsReplayCommand { op: typeof OP.mutationsReplay; mutations: Mutation[] }
+export interface MutationsReplayCommand { op: typeof OP.mutationsReplay; mutations: ReplicatedRecord[] }
 
 export type Command =
   | RealmPutCommand | RealmRemoveCommand | ClientPutCommand | ClientRemoveCommand

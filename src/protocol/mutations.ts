@@ -20,6 +20,9 @@ export const MUTATION = Object.freeze({
   clientDetached: 5,
   sessionRemoved: 6,
   realmCleared: 7,
+  // Offline sessions (replication only: they live in LMDB, never in a session table).
+  offlineWritten: 8,
+  offlineRemoved: 9,
 } as const);
 
 export interface SessionCreatedMutation extends SessionFields {
@@ -88,6 +91,32 @@ export type Mutation =
   | RealmClearedMutation;
 
 /**
+ * An offline session as it now is, whole (its LMDB record): a backup writes it
+ * over whatever it had. `touch` marks an idle-clock move (coalesced, like
+ * sessionTouched); a grant, a client removal or a refresh-token rotation is
+ * a lifecycle change.
+ */
+export interface OfflineWrittenMutation {
+  k: typeof MUTATION.offlineWritten;
+  id: string;
+  record: { id: string; partition: number } & Record<string, unknown>;
+  touch: boolean;
+}
+
+export interface OfflineRemovedMutation {
+  k: typeof MUTATION.offlineRemoved;
+  id: string;
+}
+
+/** Everything that travels to a partition's other copies: session-table records and offline-session writes. */
+export type ReplicatedRecord = Mutation | OfflineWrittenMutation | OfflineRemovedMutation;
+
+/** Is it an offline-session record (applied to LMDB, not to a session table)? */
+export function isOfflineRecord(m: ReplicatedRecord): m is OfflineWrittenMutation | OfflineRemovedMutation {
+  return m.k === MUTATION.offlineWritten || m.k === MUTATION.offlineRemoved;
+}
+
+/**
  * The records that rebuild a session from its view and refresh-token chains
  * (a snapshot entry, or a session moving between a shard's tables): created,
  * then each client attached, then each chain.
@@ -120,16 +149,16 @@ export interface RecordEnvelope {
   partition: number;
   seq: number;
   viewRevision: number;
-  m: Mutation;
+  m: ReplicatedRecord;
 }
 
 /** Is the record an idle-clock move (coalesced, unordered) rather than a lifecycle change? */
-export function isTouchRecord(m: Mutation): boolean {
-  return m.k === MUTATION.sessionTouched || (m.k === MUTATION.clientRefreshed && m.chain === null);
+export function isTouchRecord(m: ReplicatedRecord): boolean {
+  return m.k === MUTATION.sessionTouched || (m.k === MUTATION.clientRefreshed && m.chain === null) || (m.k === MUTATION.offlineWritten && m.touch);
 }
 
 /** The partition a record changes. */
-export function partitionOfRecord(m: Mutation): number {
+export function partitionOfRecord(m: ReplicatedRecord): number {
   if (m.k === MUTATION.sessionCreated || m.k === MUTATION.realmCleared) return m.partition;
   return partitionOfSessionId(m.id);
 }
@@ -137,7 +166,7 @@ export function partitionOfRecord(m: Mutation): number {
 // ---------------------------------------------------------------------------
 // Validation: records arrive from other threads, other nodes and the disk.
 
-type FieldKind = 'id' | 'text' | 'time' | 'flag' | 'notes' | 'partition' | 'reason' | 'userRefresh' | 'chainKey' | 'chain';
+type FieldKind = 'id' | 'text' | 'time' | 'flag' | 'notes' | 'partition' | 'reason' | 'userRefresh' | 'chainKey' | 'chain' | 'offlineRecord';
 
 const FIELDS: Readonly<Record<number, readonly (readonly [string, FieldKind])[]>> = {
   [MUTATION.sessionCreated]: [
@@ -153,6 +182,8 @@ const FIELDS: Readonly<Record<number, readonly (readonly [string, FieldKind])[]>
   [MUTATION.clientDetached]: [['id', 'id'], ['client', 'text']],
   [MUTATION.sessionRemoved]: [['id', 'id'], ['reason', 'reason']],
   [MUTATION.realmCleared]: [['realm', 'text'], ['partition', 'partition'], ['reason', 'reason']],
+  [MUTATION.offlineWritten]: [['id', 'id'], ['record', 'offlineRecord'], ['touch', 'flag']],
+  [MUTATION.offlineRemoved]: [['id', 'id']],
 };
 
 const END_REASONS: ReadonlySet<string> = new Set(Object.values(END_REASON));
@@ -182,6 +213,11 @@ function fieldValid(kind: FieldKind, v: unknown): boolean {
       return v === null || typeof v === 'string';
     case 'notes':
       return v === null || (typeof v === 'object' && !Array.isArray(v) && Object.values(v as object).every((x) => typeof x === 'string'));
+    case 'offlineRecord': {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+      const r = v as Record<string, unknown>;
+      return typeof r['id'] === 'string' && r['partition'] === partitionOfSessionId(r['id']) && Array.isArray(r['clients']) && typeof r['realm'] === 'string';
+    }
     case 'chain': {
       if (v === null) return true;
       if (typeof v !== 'object' || Array.isArray(v)) return false;
@@ -196,7 +232,7 @@ function fieldValid(kind: FieldKind, v: unknown): boolean {
  * ERR_BAD_RECORD naming the first bad field. Callers validate a whole batch
  * before applying any of it, so a malformed record is never half-applied.
  */
-export function checkMutation(value: unknown): Mutation {
+export function checkMutation(value: unknown): ReplicatedRecord {
   if (value === null || typeof value !== 'object') throw new EngineError('ERR_BAD_RECORD', 'a record must be an object');
   const record = value as Record<string, unknown>;
   const fields = typeof record['k'] === 'number' ? FIELDS[record['k']] : undefined;
@@ -207,12 +243,15 @@ export function checkMutation(value: unknown): Mutation {
   if (record['k'] === MUTATION.sessionCreated && partitionOfSessionId(record['id'] as string) !== record['partition']) {
     throw new EngineError('ERR_BAD_RECORD', 'sessionCreated: the id encodes another partition');
   }
-  return value as Mutation;
+  if (record['k'] === MUTATION.offlineWritten && (record['record'] as { id: string }).id !== record['id']) {
+    throw new EngineError('ERR_BAD_RECORD', 'offlineWritten: the record is of another session');
+  }
+  return value as ReplicatedRecord;
 }
 
 /** Checks a whole batch (see checkMutation); nothing is applied when one record is bad. */
-export function checkMutations(values: unknown): Mutation[] {
+export function checkMutations(values: unknown): ReplicatedRecord[] {
   if (!Array.isArray(values)) throw new EngineError('ERR_BAD_RECORD', 'records must be an array');
   for (const value of values) checkMutation(value);
-  return values as Mutation[];
+  return values as ReplicatedRecord[];
 }

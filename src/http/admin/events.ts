@@ -31,8 +31,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: FacadeContext): v
     const q = request.query as Record<string, string | string[] | undefined>;
     const { first, max } = pageQuery({ first: q['first'] as string | undefined, max: q['max'] as string | undefined }, 100);
     const types = list(q['type']);
-    await ctx.events.settled();
-    return ctx.events.queryEvents(realm.id, {
+    return ctx.events.gatherEvents(realm.id, {
       ...(types !== undefined ? { types } : {}),
       ...(typeof q['client'] === 'string' ? { client: q['client'] } : {}),
       ...(typeof q['user'] === 'string' ? { user: q['user'] } : {}),
@@ -46,7 +45,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: FacadeContext): v
 
   app.delete('/:realm/events', async (request, reply) => {
     const realm = targetRealm(ctx, request, 'manage-events');
-    await ctx.events.clear(realm.id, false);
+    await ctx.events.clearEverywhere(realm.id, false);
     auditAdmin(ctx, request, realm, 'DELETE', 'REALM', 'events');
     return reply.code(204).send();
   });
@@ -100,8 +99,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: FacadeContext): v
     const { first, max } = pageQuery({ first: q['first'] as string | undefined, max: q['max'] as string | undefined }, 100);
     const operationTypes = list(q['operationTypes']);
     const resourceTypes = list(q['resourceTypes']);
-    await ctx.events.settled();
-    return ctx.events.queryAdminEvents(realm.id, {
+    return ctx.events.gatherAdminEvents(realm.id, {
       ...(operationTypes !== undefined ? { operationTypes } : {}),
       ...(resourceTypes !== undefined ? { resourceTypes } : {}),
       ...(typeof q['resourcePath'] === 'string' ? { resourcePath: q['resourcePath'] } : {}),
@@ -117,7 +115,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: FacadeContext): v
 
   app.delete('/:realm/admin-events', async (request, reply) => {
     const realm = targetRealm(ctx, request, 'manage-events');
-    await ctx.events.clear(realm.id, true);
+    await ctx.events.clearEverywhere(realm.id, true);
     return reply.code(204).send();
   });
 }

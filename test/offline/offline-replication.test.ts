@@ -1,0 +1,118 @@
+// Offline sessions in a cluster: every change on the primary leaves as a
+// record (the session whole, or its removal) that a backup writes to its own
+// LMDB; a backup's copies are never counted or listed until it is promoted;
+// a state transfer carries them; a partition that is no longer held forgets
+// them. Two real shard actors, each with its own LMDB environment.
+
+import test, { type ExecutionContext } from 'ava';
+import { ShardActor } from '../../src/actor/shard-actor.js';
+import type { BatchMessage, BootMessage, Command, ReplyMessage, ShardMessage } from '../../src/protocol/actor-messages.js';
+import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
+import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
+import { MUTATION, type RecordEnvelope, type ReplicatedRecord } from '../../src/protocol/mutations.js';
+import { newSessionId, partitionOfSessionId } from '../../src/protocol/partition.js';
+import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
+import { realmSessionSettings } from '../../src/session/realm-settings.js';
+import { openEnv } from '../../src/store/lmdb-env.js';
+import { ManualClock } from '../../src/time/clock.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const START = 1_800_000_000;
+
+function actorWithEnv(t: ExecutionContext) {
+  const env = openEnv(tempDir(t));
+  const boot: BootMessage = {
+    protocolVersion: PROTOCOL_VERSION, shard: 0, shardCount: 1, idleGraceSeconds: 0, clockMode: 'manual', startSecond: START,
+    mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 100, durability: 'snapshot',
+  };
+  const out: ShardMessage[] = [];
+  const actor = new ShardActor(boot, new ManualClock(START), (frame) => out.push(decodeFrame<ShardMessage>(frame)), env);
+  t.teardown(async () => {
+    await actor.close();
+    await env.close();
+  });
+  let nextId = 1;
+  /** Runs commands in one batch; resolves with the reply's results. */
+  const run = async (commands: Command[]): Promise<unknown[]> => {
+    const id = nextId++;
+    actor.receive(encodeFrame({ kind: 'batch', id, commands } satisfies BatchMessage));
+    for (let i = 0; i < 200; i++) {
+      const reply = out.find((m): m is ReplyMessage => m.kind === 'reply' && m.id === id);
+      if (reply !== undefined) {
+        if (reply.errors !== null) throw new Error(JSON.stringify(reply.errors));
+        return reply.results;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error('no reply');
+  };
+  /** Every record shipped so far (with replies and in records frames), in order. */
+  const records = (): RecordEnvelope[] => out.flatMap((m) => (m.kind === 'reply' ? (m.records ?? []) : m.kind === 'records' ? m.records : []));
+  const setup = [
+    { op: OP.realmPut, realm: 'r', settings: realmSessionSettings({ offlineSessionIdleTimeout: 100_000, revokeRefreshToken: true }) },
+    { op: OP.clientPut, realm: 'r', client: 'c', settings: CLIENT_SESSION_DEFAULTS },
+    { op: OP.clientPut, realm: 'r', client: 'd', settings: CLIENT_SESSION_DEFAULTS },
+  ] as Command[];
+  return { actor, run, records, setup };
+}
+
+
+test('a primary ships every offline change; a passive copy applies them, is not counted, and serves once promoted', async (t) => {
+  const primary = actorWithEnv(t);
+  const backup = actorWithEnv(t);
+  await primary.run([...primary.setup, { op: OP.subscribe, expired: false, records: true }]);
+  const id = newSessionId(6);
+  const partition = partitionOfSessionId(id);
+  await backup.run([...backup.setup, { op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
+
+  await primary.run([{ op: OP.sessionCreate, id, realm: 'r', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: { client: 'c', scope: 'openid' }, limits: null, notes: null }]);
+  await primary.run([{ op: OP.offlineGrant, id, client: 'c', scope: 'openid offline_access', now: START + 1 }]);
+  await primary.run([{ op: OP.offlineGrant, id, client: 'd', scope: 'openid offline_access', now: START + 2 }]);
+  const token = { jti: 'j1', iat: START + 2, reuseId: '' };
+  const refreshed = (await primary.run([
+    { op: OP.offlineRefresh, id, realm: 'r', client: 'c', now: START + 3, token, user: { enabled: true, notBefore: 0 }, notBefore: { realm: 0, client: 0 }, serverStartedAt: START, offlineAccess: true } as Command,
+  ]))[0] as { ok: boolean };
+  t.true(refreshed.ok);
+  await primary.run([{ op: OP.offlineRemoveClient, id, client: 'd', reason: 'revoked' }]);
+
+  const offline = primary.records().map((e) => e.m).filter((m: ReplicatedRecord) => m.k === MUTATION.offlineWritten || m.k === MUTATION.offlineRemoved);
+  t.is(offline.length, 4, 'two grants, one rotation, one client removal');
+  const rotation = primary.records().find((e) => e.m.k === MUTATION.offlineWritten && (e.m.record as unknown as { clients: { chains: unknown }[] }).clients.some((c) => c.chains !== null));
+  t.true(rotation !== undefined && rotation.seq > 0, 'a rotation is a lifecycle record with a seq');
+
+  await backup.run([{ op: OP.mutationsReplay, mutations: primary.records().map((e) => e.m) }]);
+  const [got] = await backup.run([{ op: OP.offlineGet, id, now: START + 4 }]);
+  const [want] = await primary.run([{ op: OP.offlineGet, id, now: START + 4 }]);
+  t.deepEqual(got, want, 'the copy holds the same offline session');
+  t.deepEqual(await backup.run([{ op: OP.offlineClientCount, client: 'c' }]), [0], 'a passive copy is not counted');
+
+  await backup.run([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
+  t.deepEqual(await backup.run([{ op: OP.offlineClientCount, client: 'c' }, { op: OP.offlineClientCount, client: 'd' }]), [1, 0], 'promoted: counted like the primary');
+
+  await primary.run([{ op: OP.offlineRemove, id, reason: 'logout' }]);
+  const last = primary.records().at(-1)!.m;
+  t.is(last.k, MUTATION.offlineRemoved);
+  await backup.run([{ op: OP.mutationsReplay, mutations: [last] }]);
+  t.deepEqual(await backup.run([{ op: OP.offlineGet, id, now: START + 5 }, { op: OP.offlineClientCount, client: 'c' }]), [null, 0]);
+});
+
+test('a partition export carries its offline sessions; a partition no longer held forgets them', async (t) => {
+  const primary = actorWithEnv(t);
+  const joiner = actorWithEnv(t);
+  await primary.run(primary.setup);
+  const id = newSessionId(10);
+  const partition = partitionOfSessionId(id);
+  await primary.run([{ op: OP.sessionCreate, id, realm: 'r', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: { client: 'c', scope: 'openid' }, limits: null, notes: null }]);
+  await primary.run([{ op: OP.offlineGrant, id, client: 'c', scope: 'openid offline_access', now: START + 1 }]);
+  const [exported] = (await primary.run([{ op: OP.partitionExport, partition }])) as [{ records: ReplicatedRecord[] }];
+  t.deepEqual(exported.records.map((m) => m.k), [MUTATION.sessionCreated, MUTATION.clientAttached, MUTATION.offlineWritten]);
+
+  await joiner.run([...joiner.setup, { op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
+  await joiner.run([{ op: OP.mutationsReplay, mutations: exported.records }]);
+  await joiner.run([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
+  t.deepEqual(await joiner.run([{ op: OP.offlineGet, id, now: START + 2 }]), await primary.run([{ op: OP.offlineGet, id, now: START + 2 }]));
+
+  await joiner.run([{ op: OP.partitionRoles, partitions: [partition], role: 'none' }]);
+  await joiner.run([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
+  t.deepEqual(await joiner.run([{ op: OP.offlineGet, id, now: START + 2 }, { op: OP.offlineClientCount, client: 'c' }]), [null, 0], 'forgotten with the partition');
+});
