@@ -12,6 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { PARTITION_COUNT } from '../constants.js';
 import { EngineError } from '../errors.js';
 import type { ActorPool } from '../host/actor-pool.js';
 import type { AdminEvent, AdminEventQuery, EventQuery, EventSink, UserEvent } from '../events/event-sink.js';
@@ -33,6 +34,8 @@ import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from
 import { Peer } from './peer.js';
 import { Replicator } from './replicator.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
+
+const ALL_PARTITIONS = Array.from({ length: PARTITION_COUNT }, (_, p) => p);
 
 /** How long a replicated frame may wait for this node to obey the sender's newer table. */
 const TABLE_CATCH_UP_MS = 1_000;
@@ -231,7 +234,7 @@ export class ClusterMember {
     this.#plane.on('progress', () => this.#coordinate());
     this.#plane.on('suspects', () => this.#coordinate());
     this.#plane.on('evicted', () => {
-      this.#log.warn('evicted from the view: not serving until the next table includes this node again');
+      this.#log.warn('evicted from the view: serving nothing until a table includes this new incarnation');
     });
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#onView();
@@ -241,8 +244,13 @@ export class ClusterMember {
 
   /** This node may answer: its lease is provably alive (or every member confirms the same frozen view), and it obeys a table that includes it. */
   get serving(): boolean {
-    if (this.#closed || this.#table === null || !this.#table.members.includes(this.#options.node)) return false;
+    if (this.#closed || this.#table === null || !this.#inTable(this.#table)) return false;
     return this.#plane.leaseValid || this.#frozenViewConfirmed();
+  }
+
+  /** Whether the table counts this incarnation of the node as a member (a restarted node holds nothing the table remembers). */
+  #inTable(table: PartitionTable): boolean {
+    return table.members.includes(this.#options.node) && table.incarnations[this.#options.node] === this.#plane.leaseId;
   }
 
   /** Ready for traffic: serving, configuration applied (no write waiting > 1 s), nothing pending here, every partition fully copied. */
@@ -293,6 +301,7 @@ export class ClusterMember {
     this.#closed = true;
     if (this.#ticker !== null) clearInterval(this.#ticker);
     if (this.#progressTimer !== null) clearTimeout(this.#progressTimer);
+    this.#detector.close();
     await this.#plane.close();
     this.#config.close();
     this.#replicator.close();
@@ -310,7 +319,8 @@ export class ClusterMember {
     this.#viewMembers = nodes;
     for (const [node, peer] of this.#peers) {
       const member = this.#plane.member(node);
-      if (!nodes.has(node) || member?.address !== peer.address) {
+      // A restarted peer is a new peer: fresh streams, and transfers start over.
+      if (!nodes.has(node) || member?.address !== peer.address || member.lease !== peer.incarnation) {
         peer.close();
         this.#peers.delete(node);
         this.#replicator.dropPeer(node);
@@ -318,7 +328,7 @@ export class ClusterMember {
     }
     for (const member of view.members) {
       if (member.node === this.#options.node || this.#peers.has(member.node)) continue;
-      this.#peers.set(member.node, new Peer(member.node, member.address, (frame, rttMs) => this.#heard(frame, rttMs)));
+      this.#peers.set(member.node, new Peer(member.node, member.address, member.lease, (frame, rttMs) => this.#heard(frame, rttMs)));
     }
     this.#coordinate();
   }
@@ -327,7 +337,8 @@ export class ClusterMember {
   #obey(table: PartitionTable): void {
     this.#obeying = this.#obeying.then(async () => {
       if (this.#table !== null && table.version <= this.#table.version) return;
-      await this.#engine!.setPartitionRoles(rolesOf(table, this.#options.node));
+      // A table of another incarnation of this node gives this one nothing.
+      await this.#engine!.setPartitionRoles(this.#inTable(table) ? rolesOf(table, this.#options.node) : { primary: [], passive: [], none: ALL_PARTITIONS });
       this.#table = table;
       this.#replicator.setTable(table);
       for (const p of [...this.#caughtUp]) if (!table.pending[p]!.includes(this.#options.node)) this.#caughtUp.delete(p);
@@ -362,8 +373,10 @@ export class ClusterMember {
   async #coordinateNow(): Promise<void> {
     const view = this.#plane.view;
     const decision = coordinate({
+      self: this.#options.node,
       table: this.#plane.table,
       members: view.members.map((m) => m.node),
+      incarnations: Object.fromEntries(view.members.map((m) => [m.node, m.lease])),
       viewRevision: view.revision,
       copies: this.#options.owners,
       progress: this.#plane.progress,

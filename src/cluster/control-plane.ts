@@ -114,6 +114,11 @@ export class ControlPlane extends EventEmitter {
     this.#renewal = setInterval(() => void this.#renew(), LEASE_RENEW_MS);
   }
 
+  /** This node's current lease (its incarnation in the partition table). */
+  get leaseId(): string {
+    return this.#leaseId;
+  }
+
   /** Whether this node may serve: its lease is provably alive. */
   get leaseValid(): boolean {
     return performance.now() < this.#deadline;

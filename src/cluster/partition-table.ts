@@ -28,6 +28,13 @@ export interface PartitionTable {
   /** The etcd revision of the member view this table was computed for. */
   viewRevision: number;
   members: string[];
+  /**
+   * Each member's incarnation (its lease id when the table was computed). A
+   * node that restarts, or rejoins after an eviction, comes back with another
+   * lease: it is a new member that holds nothing, never the owner the table
+   * remembers.
+   */
+  incarnations: Record<string, string>;
   /** Per partition: serving owners, primary first. */
   owners: string[][];
   /** Per partition: nodes being filled (they receive records, they are not waited for). */
@@ -39,9 +46,19 @@ export type PartitionRole = 'primary' | 'passive' | 'none';
 /** Caught-up reports: node → partitions whose transfer from the current primary completed. */
 export type CaughtUp = ReadonlyMap<string, ReadonlySet<number>>;
 
-/** The table of a view: the previous table's owners stay where they are still members. */
-export function nextTable(prev: PartitionTable | null, members: readonly string[], viewRevision: number, copies: number): { table: PartitionTable; lost: number[] } {
-  const alive = new Set(members);
+/**
+ * The table of a view: the previous table's owners stay where they are still
+ * the same members (same incarnation); a member with a new incarnation starts
+ * over like a newcomer.
+ */
+export function nextTable(
+  prev: PartitionTable | null,
+  members: readonly string[],
+  viewRevision: number,
+  copies: number,
+  incarnations: Record<string, string> = {},
+): { table: PartitionTable; lost: number[] } {
+  const alive = new Set(members.filter((n) => prev === null || prev.incarnations[n] === undefined || prev.incarnations[n] === incarnations[n]));
   const owners: string[][] = [];
   const pending: string[][] = [];
   const lost: number[] = [];
@@ -59,7 +76,9 @@ export function nextTable(prev: PartitionTable | null, members: readonly string[
     owners.push(survivors);
     pending.push(target.filter((n) => !survivors.includes(n)));
   }
-  return { table: { version: (prev?.version ?? 0) + 1, viewRevision, members: [...members], owners, pending }, lost };
+  const kept: Record<string, string> = {};
+  for (const n of members) if (incarnations[n] !== undefined) kept[n] = incarnations[n];
+  return { table: { version: (prev?.version ?? 0) + 1, viewRevision, members: [...members], incarnations: kept, owners, pending }, lost };
 }
 
 /**

@@ -28,6 +28,8 @@ type Stream = grpc.ClientDuplexStream<unknown, unknown>;
 export class Peer {
   readonly node: string;
   readonly address: string;
+  /** The peer's lease when this connection was made: another one means the peer restarted. */
+  readonly incarnation: string;
   readonly #linkClient: grpc.Client;
   readonly #dataClient: grpc.Client;
   #link: Stream | null = null;
@@ -43,9 +45,10 @@ export class Peer {
   #closed = false;
   #onBeat: (frame: LinkFrame, rttMs?: number) => void;
 
-  constructor(node: string, address: string, onBeat: (frame: LinkFrame, rttMs?: number) => void) {
+  constructor(node: string, address: string, incarnation: string, onBeat: (frame: LinkFrame, rttMs?: number) => void) {
     this.node = node;
     this.address = address;
+    this.incarnation = incarnation;
     this.#onBeat = onBeat;
     this.#linkClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('link'));
     this.#dataClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('data'));

@@ -57,6 +57,20 @@ test('a member that joins serves nothing until it caught up; then the hash decid
   t.true(rolesOf(promoted, 'n3').primary.length > 0);
 });
 
+test('a member back with another incarnation (restarted, or evicted and rejoined) holds nothing: it starts over as pending', (t) => {
+  const incarnations = { n1: 'L1', n2: 'L2', n3: 'L3' };
+  const { table: before } = nextTable(null, ['n1', 'n2', 'n3'], 1, COPIES, incarnations);
+  const base = { members: ['n1', 'n2', 'n3'], viewRevision: 2, copies: COPIES, progress: new Map(), suspects: new Map() };
+  t.is(coordinate({ ...base, table: before, incarnations }).table, null, 'same members, same incarnations: nothing to do');
+  const { table } = coordinate({ ...base, table: before, incarnations: { ...incarnations, n1: 'L1b' } });
+  t.truthy(table);
+  t.is(table!.incarnations['n1'], 'L1b');
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    t.false(table!.owners[p]!.includes('n1'), 'the restarted n1 serves nothing it held before');
+    t.is(table!.pending[p]!.includes('n1'), before.owners[p]!.includes('n1'));
+  }
+});
+
 test('every owner gone: the partition is lost and restarts on its hash owners', (t) => {
   const { table: before } = nextTable(null, ['n1', 'n2', 'n3'], 1, COPIES);
   const { table, lost } = nextTable(before, ['n3'], 2, COPIES);
@@ -79,6 +93,7 @@ test('eviction needs a majority of the view: one isolated accuser evicts nobody'
   t.deepEqual(coordinate({ ...base, suspects }).evict, ['a']);
   t.deepEqual(coordinate({ ...base, suspects: new Map([['b', new Set(['a'])]]) }).evict, []);
   t.deepEqual(coordinate({ ...base, suspects: new Map([['c', new Set(['c', 'x'])]]) }).evict, [], 'self-accusation and non-members do not count');
+  t.deepEqual(coordinate({ ...base, self: 'a', suspects }).evict, [], 'the coordinator never evicts itself');
 });
 
 // --- model ---------------------------------------------------------------------
