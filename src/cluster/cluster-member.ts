@@ -162,7 +162,7 @@ export class ClusterMember {
     const member = new ClusterMember(options, server, address);
     server.addService(CLUSTER_SERVICE, {
       Link: (call: grpc.ServerDuplexStream<LinkFrame & { echo?: number }, unknown>) => member.#serveLink(call),
-      Forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardReply>) => member.#serveForward(call),
+      Forward: (call: grpc.ServerDuplexStream<ForwardRequest[], ForwardReply[]>) => member.#serveForward(call),
       Replicate: (call: grpc.ServerDuplexStream<ReplicateFrame, ReplicateAck>) => member.#serveReplicate(call),
     });
     try {
@@ -476,13 +476,27 @@ export class ClusterMember {
     call.on('error', () => {});
   }
 
-  #serveForward(call: grpc.ServerDuplexStream<ForwardRequest, ForwardReply>): void {
+  #serveForward(call: grpc.ServerDuplexStream<ForwardRequest[], ForwardReply[]>): void {
     call.sendMetadata(new grpc.Metadata());
-    call.on('data', (request: ForwardRequest) => {
-      void this.#runForwarded(request).then(
-        (ok) => call.write({ id: request.id, ok }),
-        (err: unknown) => call.write({ id: request.id, err: toWireError(err) }),
-      );
+    // Answers that are ready in the same turn travel in one frame.
+    let outbox: ForwardReply[] = [];
+    const answer = (reply: ForwardReply): void => {
+      if (outbox.length === 0) {
+        setImmediate(() => {
+          const batch = outbox;
+          outbox = [];
+          call.write(batch);
+        });
+      }
+      outbox.push(reply);
+    };
+    call.on('data', (requests: ForwardRequest[]) => {
+      for (const request of requests) {
+        void this.#runForwarded(request).then(
+          (ok) => answer({ id: request.id, ok }),
+          (err: unknown) => answer({ id: request.id, err: toWireError(err) }),
+        );
+      }
     });
     call.on('error', () => {});
   }
