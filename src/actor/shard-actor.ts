@@ -56,6 +56,7 @@ import { decideSessionLimit } from '../session/session-limits.js';
 import type { Clock } from '../time/clock.js';
 import { cidrMatcher } from '../util/ip-address.js';
 import { CodeStore } from './code-store.js';
+import { LoginFailures } from './login-failures.js';
 import { Mailbox } from './mailbox.js';
 import { OfflineStore, offlineView, type OfflineSessionRecord } from '../offline/offline-store.js';
 import type { LmdbEnv } from '../store/lmdb-env.js';
@@ -100,6 +101,7 @@ export class ShardActor {
   readonly #roles: PartitionRoles;
   readonly #mailbox: Mailbox<BatchMessage>;
   readonly #codes = new CodeStore();
+  readonly #loginFailures = new LoginFailures();
   readonly #offline: OfflineStore | null;
   /** Offline expiry sweeps run when `#now` reaches this second. */
   #offlineSweepAt = 0;
@@ -516,6 +518,11 @@ export class ShardActor {
         // Handled by #runBatch (its reply waits for expiry to catch up).
         this.#advanceNow(this.#integer(command.now, 'now'));
         return this.#now;
+      case OP.loginFailureGet:
+      case OP.loginFailureRecord:
+      case OP.loginFailureRemove:
+      case OP.loginFailureRemoveRealm:
+        return this.#loginFailures.execute(command);
       default:
         throw new EngineError('ERR_BAD_COMMAND', `unknown op ${String((command as { op: unknown }).op)}`);
     }

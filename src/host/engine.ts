@@ -44,6 +44,7 @@ import type { LmdbEnv } from '../store/lmdb-env.js';
 import { ActorPool } from './actor-pool.js';
 import { LocalRouter, partitionOfSession, partitionOfUser, type PartitionRouter } from './partition-router.js';
 import { mergeOrdered, mergeOrderedBy } from './merge-ordered.js';
+import { LoginFailureClient } from './login-failures.js';
 import type { CommandOutcome, ShardObserver } from './shard-channel.js';
 
 export interface EngineObserver {
@@ -178,6 +179,8 @@ export class Engine extends EventEmitter {
   readonly #userNotBefore = new Map<string, Map<string, number>>();
   #lastStats: ShardStats[] = [];
   #closed = false;
+  /** Login-failure records (brute-force detection), in the users' partitions. */
+  readonly loginFailures: LoginFailureClient;
 
   private constructor(options: EngineOptions, observer: ShardObserver) {
     super();
@@ -200,6 +203,7 @@ export class Engine extends EventEmitter {
       observer,
     });
     this.#router = new LocalRouter(this.#pool);
+    this.loginFailures = new LoginFailureClient(this.#router, this.#clock);
   }
 
   /** Starts the shard workers; resolves when every shard is ready. */

@@ -12,6 +12,7 @@ import type { ClientSessionSettings } from '../session/client-settings.js';
 import type { RealmSessionSettings } from '../session/realm-settings.js';
 import type { SessionLimitPolicy } from '../session/session-limits.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
+import type { BruteForceSettings, LoginFailureRecord } from '../session/brute-force.js';
 import type { OP } from './actor-ops.js';
 import type { Mutation, RecordEnvelope } from './mutations.js';
 import type { WireError } from './wire-error.js';
@@ -332,6 +333,15 @@ export interface SubscribeCommand {
 }
 export interface MutationsReplayCommand { op: typeof OP.mutationsReplay; mutations: Mutation[] }
 
+// Login failures (brute-force detection, src/actor/login-failures.ts): routed to the user's partition.
+export interface LoginFailureGetCommand { op: typeof OP.loginFailureGet; realm: string; userId: string; nowMs: number }
+/** One failed login: the shard applies Keycloak's rules with the realm's settings and answers the outcome. */
+export interface LoginFailureRecordCommand { op: typeof OP.loginFailureRecord; realm: string; userId: string; nowMs: number; ip: string; settings: BruteForceSettings }
+export interface LoginFailureRecordResult { record: LoginFailureRecord; temporaryLockout: boolean; permanentLockout: boolean }
+export interface LoginFailureRemoveCommand { op: typeof OP.loginFailureRemove; realm: string; userId: string }
+export interface LoginFailureRemoveRealmCommand { op: typeof OP.loginFailureRemoveRealm; realm: string }
+export type LoginFailureCommand = LoginFailureGetCommand | LoginFailureRecordCommand | LoginFailureRemoveCommand | LoginFailureRemoveRealmCommand;
+
 export type Command =
   | RealmPutCommand | RealmRemoveCommand | ClientPutCommand | ClientRemoveCommand
   | SessionCreateCommand | SessionAttachClientCommand | SessionRefreshCommand | SessionTouchCommand
@@ -344,7 +354,8 @@ export type Command =
   | OfflineUserSessionsCommand | OfflineRemoveUserCommand | OfflineRemoveClientAllCommand | OfflineRemoveRealmCommand
   | PartitionRolesCommand
   | OfflineClientCountCommand | OfflineClientSessionsCommand | OfflineRealmSearchCommand | OfflineRevokeFilterCommand | OfflineCountFilterCommand
-  | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand;
+  | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand
+  | LoginFailureCommand;
 
 /** What each command answers with. */
 export interface ResultOf {
@@ -394,6 +405,10 @@ export interface ResultOf {
   [OP.codePut]: boolean;
   [OP.codeTake]: AuthCodeData | null;
   [OP.chainGet]: RefreshChain | null;
+  [OP.loginFailureGet]: LoginFailureRecord | null;
+  [OP.loginFailureRecord]: LoginFailureRecordResult;
+  [OP.loginFailureRemove]: boolean;
+  [OP.loginFailureRemoveRealm]: number;
 }
 
 // ---------------------------------------------------------------------------

@@ -62,6 +62,12 @@ export const OP = Object.freeze({
   statsGet: 51,
   subscribe: 52,
   mutationsReplay: 53,
+
+  // Login failures (brute-force detection), kept in the user's partition.
+  loginFailureGet: 110,
+  loginFailureRecord: 111,
+  loginFailureRemove: 112,
+  loginFailureRemoveRealm: 113,
 } as const);
 
 export type OpName = keyof typeof OP;

@@ -60,6 +60,7 @@ export function registerRealmRoutes(app: FastifyInstance, ctx: FacadeContext): v
     const realm = targetRealm(ctx, request, 'manage-realm');
     if (realm.name === MASTER_REALM_NAME) throw badRequest('Cannot delete master realm');
     await ctx.store.deleteRealm(realm.id);
+    await ctx.engine.loginFailures.removeRealm(realm.id);
     await ctx.events.clear(realm.id, false);
     await ctx.events.clear(realm.id, true);
     return reply.code(204).send();

@@ -19,6 +19,7 @@ import type { IssuedTokens } from '../../tokens/token-service.js';
 import type { FacadeContext } from '../context.js';
 import { OAuthError, invalidGrant, invalidRequest, notAllowed, unauthorizedClient, unsupportedGrantType } from './oauth-error.js';
 import { isPasswordGrant, loginRateLimitConfig } from './login-rate-limit.js';
+import { authenticatePassword, loginSucceeded } from './password-login.js';
 import { authenticateClient, field, ipOf, issuerOf, realmOf, requireFormBody, type FormBody } from './request-context.js';
 import { grantScope, narrowScope } from './scope.js';
 import { TOKEN_BODY } from '../schemas/oidc.js';
@@ -34,9 +35,6 @@ const SUPPORTED_GRANTS = new Set<string>(Object.values(GRANT));
 
 /** PKCE code_verifier: 43-128 unreserved characters (RFC 7636 §4.1). */
 const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
-
-/** A user that does not exist still costs a hash, so timing does not tell which usernames exist. */
-let dummyCredential: ReturnType<FacadeContext['hasher']['hash']> | null = null;
 
 interface GrantContext {
   ctx: FacadeContext;
@@ -96,12 +94,15 @@ async function passwordGrant(g: GrantContext): Promise<Record<string, unknown>> 
   const username = field(body, 'username') ?? '';
   const password = field(body, 'password') ?? '';
   const ip = ipOf(request);
-  const user = await checkCredentials(ctx, realm, username, password);
-  if (user === null) {
+  const login = await authenticatePassword(ctx, realm, { username, password, ip, emptyPasswordCounts: true });
+  if (login.outcome !== 'success') {
+    // Keycloak's ValidateUsername / ValidatePassword: a locked user gets the wrong password's answer.
+    const error = login.outcome === 'locked' ? login.error : login.user === undefined ? 'user_not_found' : 'invalid_user_credentials';
     ctx.metrics.logins.inc({ realm: realm.name, outcome: 'failure' });
-    ctx.events.emit({ type: 'LOGIN_ERROR', realmId: realm.id, clientId: client.clientId, userId: null, sessionId: null, ipAddress: ip, error: 'invalid_user_credentials', details: { auth_method: 'openid-connect', grant_type: GRANT.password, username } });
+    ctx.events.emit({ type: 'LOGIN_ERROR', realmId: realm.id, clientId: client.clientId, userId: login.user?.id ?? null, sessionId: null, ipAddress: ip, error, details: { auth_method: 'openid-connect', grant_type: GRANT.password, username } });
     throw invalidGrant('Invalid user credentials', 401);
   }
+  const user = login.user;
   if (!user.enabled) {
     ctx.metrics.logins.inc({ realm: realm.name, outcome: 'failure' });
     ctx.events.emit({ type: 'LOGIN_ERROR', realmId: realm.id, clientId: client.clientId, userId: user.id, sessionId: null, ipAddress: ip, error: 'user_disabled', details: { username } });
@@ -116,6 +117,7 @@ async function passwordGrant(g: GrantContext): Promise<Record<string, unknown>> 
   const roles = effectiveRoles(ctx.store, realm.id, user);
   if (granted.offline) requireOfflineAccess(client, roles.realm);
   const created = await createSessionOrFail(g, user, granted.scope);
+  await loginSucceeded(ctx, realm, login);
   const session = created.session;
   ctx.backchannel.notify(realm.id, g.issuer, created.ended, g.now);
   let tokenSession: SessionView = session;
@@ -137,25 +139,6 @@ async function passwordGrant(g: GrantContext): Promise<Record<string, unknown>> 
     details: { auth_method: 'openid-connect', grant_type: GRANT.password, username: user.username, token_id: issued.accessJti, scope: granted.scope, ...(issued.refreshJti !== null ? { refresh_token_id: issued.refreshJti, refresh_token_type: granted.offline ? 'Offline' : 'Refresh' } : {}) },
   });
   return issued.body;
-}
-
-/**
- * The user for `username` (or email) if `password` verifies, else null. A
- * missing user still costs one hash so that response time does not reveal
- * which usernames exist.
- */
-export async function checkCredentials(ctx: FacadeContext, realm: RealmRecord, username: string, password: string): Promise<UserRecord | null> {
-  const user =
-    username === ''
-      ? undefined
-      : (ctx.store.userByUsername(realm.id, username) ?? (username.includes('@') ? ctx.store.userByEmail(realm.id, username) : undefined));
-  const credential = user?.credentials[0];
-  if (user === undefined || credential === undefined || password === '') {
-    dummyCredential ??= ctx.hasher.hash(randomUUID(), { algorithm: 'pbkdf2-sha512', iterations: 210_000 });
-    await ctx.hasher.verify(password, await dummyCredential);
-    return null;
-  }
-  return (await ctx.hasher.verify(password, credential)) ? user : null;
 }
 
 function requireOfflineAccess(client: ClientRecord, realmRoles: Set<string>): void {

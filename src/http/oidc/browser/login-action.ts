@@ -4,10 +4,12 @@
 //   1. AUTH_SESSION_ID cookie present, CSRF token valid for it (else a 400 page);
 //   2. the signed authorization request verifies; an expired one restarts the
 //      login with a fresh form, as Keycloak's KC_RESTART does;
-//   3. credentials (checkCredentials: a constant amount of hashing whether or
-//      not the user exists). Wrong ⇒ the form again, 200, "Invalid username
-//      or password.", LOGIN_ERROR. Disabled ⇒ the form with Keycloak's
-//      message. Pending required actions ⇒ an error page (no UI for them);
+//   3. credentials (authenticatePassword: a constant amount of hashing whether
+//      or not the user exists; a user locked by brute-force detection costs no
+//      hash). Wrong or locked ⇒ the form again, 200, "Invalid username or
+//      password.", LOGIN_ERROR (locked: user_temporarily_disabled or
+//      user_disabled). Disabled ⇒ the form with Keycloak's message. Pending
+//      required actions ⇒ an error page (no UI for them);
 //   4. the browser's previous session (identity cookie) ends: the login makes
 //      a new user session, and Keycloak removes a cookie session that a login
 //      replaced (docs/keycloak-semantics.md#cookies);
@@ -22,7 +24,7 @@ import { END_REASON, type SessionCreateResult } from '../../../protocol/actor-me
 import type { RealmRecord, UserRecord } from '../../../realm/model.js';
 import type { FacadeContext } from '../../context.js';
 import { ipOf, issuerOf } from '../request-context.js';
-import { checkCredentials } from '../token-endpoint.js';
+import { authenticatePassword, loginSucceeded } from '../password-login.js';
 import { fromClaims, param, paramsOf, type AuthorizationRequest } from './authorization-request.js';
 import { BROWSER_MESSAGE, ErrorPageError } from './browser-errors.js';
 import { browserRealm } from './browser-route.js';
@@ -53,12 +55,13 @@ export async function loginAction(ctx: FacadeContext, request: FastifyRequest, r
   const rememberMe = realm.sessions.rememberMe && (param(form, LOGIN_FIELD.rememberMe) ?? '').toLowerCase() === 'on';
   const again = (error: string): FastifyReply => sendLoginForm(ctx, request, reply, realm, req, { now, error, username, rememberMe });
 
-  const user = await checkCredentials(ctx, realm, username, password);
-  if (user === null) {
-    const known = username === '' ? undefined : ctx.store.userByUsername(realm.id, username) ?? (username.includes('@') ? ctx.store.userByEmail(realm.id, username) : undefined);
-    loginFailed(ctx, request, realm, req, known?.id ?? null, known === undefined ? 'user_not_found' : 'invalid_user_credentials', username);
+  const login = await authenticatePassword(ctx, realm, { username, password, ip: ipOf(request), emptyPasswordCounts: false });
+  if (login.outcome !== 'success') {
+    const error = login.outcome === 'locked' ? login.error : login.user === undefined ? 'user_not_found' : 'invalid_user_credentials';
+    loginFailed(ctx, request, realm, req, login.user?.id ?? null, error, username);
     return again(BROWSER_MESSAGE.invalidUser);
   }
+  const user = login.user;
   if (!user.enabled) {
     loginFailed(ctx, request, realm, req, user.id, 'user_disabled', username);
     return again(BROWSER_MESSAGE.accountDisabled);
@@ -70,6 +73,7 @@ export async function loginAction(ctx: FacadeContext, request: FastifyRequest, r
 
   await endPreviousSession(ctx, request, realm, issuer, now);
   const created = await createSession(ctx, request, realm, req, user, rememberMe);
+  await loginSucceeded(ctx, realm, login);
   ctx.backchannel.notify(realm.id, issuer, created.ended, now);
   ctx.metrics.logins.inc({ realm: realm.name, outcome: 'success' });
   return completeLogin(ctx, request, reply, realm, req, {
