@@ -35,6 +35,7 @@ import { adminSessions } from './scenarios/admin-sessions.js';
 import { adminLogoutAll } from './scenarios/admin-logout-all.js';
 import { journal } from './scenarios/journal.js';
 import { consoleSessions } from './scenarios/console-sessions.js';
+import { loginFlood } from './scenarios/login-flood.js';
 
 const SCENARIOS: readonly Scenario[] = [
   engineTable,
@@ -55,6 +56,7 @@ const SCENARIOS: readonly Scenario[] = [
   adminLogoutAll,
   journal,
   consoleSessions,
+  loginFlood,
 ];
 
 // Compiled to dist/bench/run.js; results belong in the source tree's bench/results/.
