@@ -599,6 +599,7 @@ export class ShardActor {
     const existing = table.clientSlotOf(slot, clientUuid);
     // Keycloak reuses a valid client session and restarts an expired one.
     const reuse = existing >= 0 && table.clientInvalidReason(slot, existing, now) === null;
+    const authTime = command.authTime === undefined ? null : this.#integer(command.authTime, 'authTime');
     this.#apply({
       k: MUTATION.clientAttached,
       id,
@@ -610,6 +611,7 @@ export class ShardActor {
       notes: command.client.notes ?? null,
       userRefresh: command.touchUser === true ? now : -1,
     });
+    if (authTime !== null) this.#apply({ k: MUTATION.sessionAuthenticated, id, authTime });
     return table.view(slot);
   }
 

@@ -407,8 +407,11 @@ export class Engine extends EventEmitter {
     });
   }
 
-  /** Attaches a client session (reusing a valid one, restarting an expired one). */
-  async attachClient(sessionId: string, realmId: string, client: NewClientSession, options: { touchUser?: boolean } = {}): Promise<SessionView> {
+  /**
+   * Attaches a client session (reusing a valid one, restarting an expired one).
+   * `reauthenticated`: the user just signed in again (prompt=login, max_age), so AUTH_TIME becomes now.
+   */
+  async attachClient(sessionId: string, realmId: string, client: NewClientSession, options: { touchUser?: boolean; reauthenticated?: boolean } = {}): Promise<SessionView> {
     this.#requireRealm(realmId);
     if (client === null || typeof client !== 'object') throw new EngineError('ERR_INVALID_ARGUMENT', 'client must be an object');
     this.#requireString(client.client, 'client.client');
@@ -420,6 +423,7 @@ export class Engine extends EventEmitter {
       now: this.#clock.nowSeconds(),
       client,
       touchUser: options.touchUser === true,
+      ...(options.reauthenticated === true ? { authTime: this.#clock.nowSeconds() } : {}),
     });
   }
 

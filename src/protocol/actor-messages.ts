@@ -120,6 +120,8 @@ export interface SessionAttachClientCommand {
   client: NewClientSession;
   /** Also move the user session's idle clock (login, code-to-token, SSO cookie). */
   touchUser: boolean;
+  /** An interactive re-authentication (prompt=login, max_age): the session's AUTH_TIME becomes this second. */
+  authTime?: number;
 }
 
 export interface PresentedToken {

@@ -20,6 +20,7 @@ export const MUTATION = Object.freeze({
   clientDetached: 5,
   sessionRemoved: 6,
   realmCleared: 7,
+  sessionAuthenticated: 8,
 } as const);
 
 export interface SessionCreatedMutation extends SessionFields {
@@ -78,6 +79,13 @@ export interface RealmClearedMutation {
   reason: EndReason;
 }
 
+/** An interactive re-authentication of a live session (prompt=login, max_age): its AUTH_TIME moves. */
+export interface SessionAuthenticatedMutation {
+  k: typeof MUTATION.sessionAuthenticated;
+  id: string;
+  authTime: number;
+}
+
 export type Mutation =
   | SessionCreatedMutation
   | ClientAttachedMutation
@@ -85,7 +93,8 @@ export type Mutation =
   | ClientRefreshedMutation
   | ClientDetachedMutation
   | SessionRemovedMutation
-  | RealmClearedMutation;
+  | RealmClearedMutation
+  | SessionAuthenticatedMutation;
 
 /**
  * The records that rebuild a session from its view and refresh-token chains
@@ -153,6 +162,7 @@ const FIELDS: Readonly<Record<number, readonly (readonly [string, FieldKind])[]>
   [MUTATION.clientDetached]: [['id', 'id'], ['client', 'text']],
   [MUTATION.sessionRemoved]: [['id', 'id'], ['reason', 'reason']],
   [MUTATION.realmCleared]: [['realm', 'text'], ['partition', 'partition'], ['reason', 'reason']],
+  [MUTATION.sessionAuthenticated]: [['id', 'id'], ['authTime', 'time']],
 };
 
 const END_REASONS: ReadonlySet<string> = new Set(Object.values(END_REASON));

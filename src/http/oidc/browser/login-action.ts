@@ -10,17 +10,23 @@
 //      password.", LOGIN_ERROR (locked: user_temporarily_disabled or
 //      user_disabled). Disabled ⇒ the form with Keycloak's message. Pending
 //      required actions ⇒ an error page (no UI for them);
-//   4. the browser's previous session (identity cookie) ends: the login makes
-//      a new user session, and Keycloak removes a cookie session that a login
-//      replaced (docs/keycloak-semantics.md#cookies);
-//   5. the user session with its first client session (session limits apply:
-//      "deny" ⇒ 403 page), then code, cookies, LOGIN event and redirect.
+//   4. a re-authentication (prompt=login, max_age): the identity cookie names
+//      a valid session of the same user ⇒ that session is kept, the client
+//      session joins it and AUTH_TIME becomes now (Keycloak's
+//      AuthenticationProcessor.attachSession). Another user ⇒ a 400 page
+//      "You are already authenticated as different user ..." and a LOGIN_ERROR
+//      different_user_authenticated; the session stays;
+//   5. otherwise the browser's previous session (an invalid one) ends and the
+//      login makes a new user session (Keycloak removes a cookie session that a
+//      login replaced, docs/keycloak-semantics.md#cookies) with its first
+//      client session (session limits apply: "deny" ⇒ 403 page);
+//   6. code, cookies, LOGIN event and redirect.
 //
 // The password is never logged nor echoed; the username is, escaped.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hasCode } from '../../../errors.js';
-import { END_REASON, type SessionCreateResult } from '../../../protocol/actor-messages.js';
+import { END_REASON, type SessionCreateResult, type SessionView } from '../../../protocol/actor-messages.js';
 import type { RealmRecord, UserRecord } from '../../../realm/model.js';
 import type { FacadeContext } from '../../context.js';
 import { ipOf, issuerOf } from '../request-context.js';
@@ -30,7 +36,7 @@ import { BROWSER_MESSAGE, ErrorPageError } from './browser-errors.js';
 import { browserRealm } from './browser-route.js';
 import { completeLogin } from './complete-login.js';
 import { authSessionIdOf, csrfTokenValid } from './csrf-token.js';
-import { readIdentityCookie } from './identity-cookie.js';
+import { authenticateIdentityCookie, readIdentityCookie } from './identity-cookie.js';
 import { LOGIN_FIELD, sendLoginForm } from './login-page.js';
 import { FORM_STATE_TYPE, verifyFormState } from './signed-form-state.js';
 
@@ -71,13 +77,24 @@ export async function loginAction(ctx: FacadeContext, request: FastifyRequest, r
     throw new ErrorPageError(400, BROWSER_MESSAGE.accountNotSetUp);
   }
 
-  await endPreviousSession(ctx, request, realm, issuer, now);
-  const created = await createSession(ctx, request, realm, req, user, rememberMe);
+  const current = await authenticateIdentityCookie(ctx, request, realm, issuer, { checkActive: true, now });
+  let session: SessionView;
+  if (current !== null) {
+    if (current.user.id !== user.id) {
+      loginFailed(ctx, request, realm, req, user.id, 'different_user_authenticated', username, { existing_user: current.user.id });
+      throw new ErrorPageError(400, BROWSER_MESSAGE.differentUser(current.user.username));
+    }
+    session = await reauthenticate(ctx, realm, req, current.session.id);
+  } else {
+    await endPreviousSession(ctx, request, realm, issuer, now);
+    const created = await createSession(ctx, request, realm, req, user, rememberMe);
+    ctx.backchannel.notify(realm.id, issuer, created.ended, now);
+    session = created.session;
+  }
   await loginSucceeded(ctx, realm, login);
-  ctx.backchannel.notify(realm.id, issuer, created.ended, now);
   ctx.metrics.logins.inc({ realm: realm.name, outcome: 'success' });
   return completeLogin(ctx, request, reply, realm, req, {
-    session: created.session,
+    session,
     ssoAuth: false,
     rememberMeCookie: rememberMe ? { username } : 'expire',
     issuer,
@@ -85,7 +102,12 @@ export async function loginAction(ctx: FacadeContext, request: FastifyRequest, r
   });
 }
 
-function loginFailed(ctx: FacadeContext, request: FastifyRequest, realm: RealmRecord, req: AuthorizationRequest, userId: string | null, error: string, username: string): void {
+/** The cookie's session, kept: the client joins it, its idle clock and AUTH_TIME move to now. */
+async function reauthenticate(ctx: FacadeContext, realm: RealmRecord, req: AuthorizationRequest, sessionId: string): Promise<SessionView> {
+  return ctx.engine.attachClient(sessionId, realm.id, { client: req.client.id, scope: req.scope }, { touchUser: true, reauthenticated: true });
+}
+
+function loginFailed(ctx: FacadeContext, request: FastifyRequest, realm: RealmRecord, req: AuthorizationRequest, userId: string | null, error: string, username: string, extra: Record<string, string> = {}): void {
   ctx.metrics.logins.inc({ realm: realm.name, outcome: 'failure' });
   ctx.events.emit({
     type: 'LOGIN_ERROR',
@@ -95,7 +117,7 @@ function loginFailed(ctx: FacadeContext, request: FastifyRequest, realm: RealmRe
     sessionId: null,
     ipAddress: ipOf(request),
     error,
-    details: { auth_method: 'openid-connect', auth_type: 'code', redirect_uri: req.redirectUriParam, username },
+    details: { auth_method: 'openid-connect', auth_type: 'code', redirect_uri: req.redirectUriParam, username, ...extra },
   });
 }
 
