@@ -659,7 +659,7 @@ export class Engine extends EventEmitter {
     return this.#router.ask(this.#partitionOfSession(sessionId), { op: OP.codePut, id: sessionId, code, data });
   }
 
-  /** Takes a code (at most once); null when unknown, already used or expired. */
+  /** Takes a code (at most once); null when unknown or already used. An expired code is taken too: compare `exp` with now. */
   async takeCode(sessionId: string, code: string): Promise<AuthCodeData | null> {
     const partition = partitionOfSession(sessionId);
     if (partition < 0) return null;

@@ -223,7 +223,13 @@ async function authorizationCodeGrant(g: GrantContext): Promise<Record<string, u
     ctx.events.emit({ type: 'CODE_TO_TOKEN_ERROR', realmId: realm.id, clientId: client.clientId, userId: null, sessionId: sessionId || null, ipAddress: ipOf(request), error, details: {} });
     return invalidGrant(description);
   };
-  if (data === null) throw codeError('invalid_code', 'Code not valid');
+  if (data === null) {
+    // A used (or unknown) code for a live session: Keycloak's AuthorizationCodeGrantType detaches
+    // the client session, since a replayed code means it may have been stolen.
+    if (sessionId !== '') await ctx.engine.detachClient(sessionId, client.id);
+    throw codeError('invalid_code', 'Code not valid');
+  }
+  if (g.now > data.exp) throw codeError('expired_code', 'Code is expired');
   // Keycloak's order (OAuth2CodeParser, AuthorizationCodeGrantType.process):
   // session, user, redirect_uri, client, standard flow, session validity, then
   // PKCE (PkceUtils). A code whose session is gone is "Code not valid".
