@@ -13,6 +13,7 @@ import type { ClientRecord, RealmRecord, UserRecord } from '../../realm/model.js
 import { effectiveRoles } from '../../realm/roles.js';
 import { clientSessionSettings } from '../../session/client-settings.js';
 import { OAUTH_ERROR, REFRESH_GRANT_ERROR, verifyRefreshToken } from '../../session/refresh-checks.js';
+import { CLIENT_SESSION_NOTE } from '../../logout/backchannel-logout.js';
 import { refreshClaims } from './token-checks.js';
 import { verifyJwt } from '../../tokens/jwt.js';
 import type { IssuedTokens } from '../../tokens/token-service.js';
@@ -32,6 +33,9 @@ export const GRANT = Object.freeze({
 });
 
 const SUPPORTED_GRANTS = new Set<string>(Object.values(GRANT));
+
+/** An adapter's host: a DNS name, IPv4 or bracketed IPv6 address, and an optional port. */
+const ADAPTER_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 
 /** PKCE code_verifier: 43-128 unreserved characters (RFC 7636 §4.1). */
 const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
@@ -245,7 +249,8 @@ async function authorizationCodeGrant(g: GrantContext): Promise<Record<string, u
   if (!got.valid) throw codeError('session_expired', REFRESH_GRANT_ERROR.sessionNotActive);
   checkPkce(data.codeChallenge, data.codeChallengeMethod, field(body, 'code_verifier'), (error, description) => codeError(error, description));
   // Code to token moves both idle clocks (docs/keycloak-semantics.md#what-moves-the-idle-clocks).
-  const session = await ctx.engine.attachClient(sessionId, realm.id, { client: client.id, scope: data.scope, ssoAuth: data.ssoAuth }, { touchUser: true });
+  const notes = adapterSessionNotes(body);
+  const session = await ctx.engine.attachClient(sessionId, realm.id, { client: client.id, scope: data.scope, ssoAuth: data.ssoAuth, ...(notes !== null ? { notes } : {}) }, { touchUser: true });
   const roles = effectiveRoles(ctx.store, realm.id, user);
   const granted = grantScope(client, data.scope);
   let tokenSession: SessionView = session;
@@ -368,6 +373,21 @@ function checkPkce(
   if (!CODE_VERIFIER.test(verifier)) throw fail('invalid_code_verifier', 'PKCE verification failed: Invalid code verifier');
   const computed = method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
   if (computed !== challenge) throw fail('pkce_verification_failed', 'PKCE verification failed: Code mismatch');
+}
+
+/**
+ * AuthorizationCodeGrantType.updateClientSession: a legacy adapter sends its
+ * own session id (`client_session_state`) and host (`client_session_host`)
+ * with the code; they become client-session notes, and the host fills
+ * `${application.session.host}` in the client's back-channel logout URL. The
+ * host is kept only when it is a plain `host[:port]` (no scheme, path or
+ * user info), so that it cannot rewrite the rest of the URL.
+ */
+function adapterSessionNotes(body: FormBody): Record<string, string> | null {
+  const state = field(body, 'client_session_state');
+  if (state === undefined || state === '') return null;
+  const host = field(body, 'client_session_host');
+  return { [CLIENT_SESSION_NOTE.state]: state, ...(host !== undefined && ADAPTER_HOST.test(host) ? { [CLIENT_SESSION_NOTE.host]: host } : {}) };
 }
 
 /** A fresh authorization code value (the session id is appended by the caller). */
