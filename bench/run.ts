@@ -36,6 +36,7 @@ import { adminLogoutAll } from './scenarios/admin-logout-all.js';
 import { journal } from './scenarios/journal.js';
 import { consoleSessions } from './scenarios/console-sessions.js';
 import { loginFlood } from './scenarios/login-flood.js';
+import { soak } from './scenarios/soak.js';
 
 const SCENARIOS: readonly Scenario[] = [
   engineTable,
@@ -57,6 +58,7 @@ const SCENARIOS: readonly Scenario[] = [
   journal,
   consoleSessions,
   loginFlood,
+  soak,
 ];
 
 // Compiled to dist/bench/run.js; results belong in the source tree's bench/results/.
