@@ -8,7 +8,9 @@
 //      user's partition; a locked user is refused here, before any hash
 //      (Keycloak: AuthenticatorUtils.getDisabledByBruteForceEventError, then
 //      the caller answers exactly as for a wrong password);
-//   4. the password is verified (constant time, on the hash pool);
+//   4. the password is verified (constant time, on the hash pool), if the
+//      client address has a hash slot free (login-rate-limit.ts admitHash;
+//      none ⇒ 'busy', refused with 429 and no hash);
 //   5. wrong: the failure is counted in the user's partition, which answers
 //      whether it locked the user (USER_DISABLED_BY_TEMPORARY_LOCKOUT) or
 //      locked them for good: then the user is disabled with
@@ -30,12 +32,15 @@ import {
   type LoginFailureRecord,
 } from '../../session/brute-force.js';
 import type { FacadeContext } from '../context.js';
+import { admitHash } from './login-rate-limit.js';
 
 export type PasswordLogin =
   | { outcome: 'success'; user: UserRecord; failures: LoginFailureRecord | null }
   | { outcome: 'locked'; user: UserRecord; error: LockedError }
   /** `user` undefined: no such user. */
-  | { outcome: 'invalid'; user: UserRecord | undefined };
+  | { outcome: 'invalid'; user: UserRecord | undefined }
+  /** The address already has its share of hashes in flight (login-rate-limit.ts): refused without a hash. */
+  | { outcome: 'busy' };
 
 export interface LoginAttempt {
   username: string;
@@ -65,7 +70,13 @@ export async function authenticatePassword(ctx: FacadeContext, realm: RealmRecor
       const locked = await lockOf(ctx, realm, user);
       if (locked.error !== null) return { outcome: 'locked', user, error: locked.error };
     }
-    await ctx.hasher.verify(attempt.password, await dummyCredential);
+    const release = admitHash(ctx, attempt.ip);
+    if (release === null) return { outcome: 'busy' };
+    try {
+      await ctx.hasher.verify(attempt.password, await dummyCredential);
+    } finally {
+      release();
+    }
     if (counts) await countFailure(ctx, realm, user, attempt.ip);
     return { outcome: 'invalid', user };
   }
@@ -75,7 +86,15 @@ export async function authenticatePassword(ctx: FacadeContext, realm: RealmRecor
     if (locked.error !== null) return { outcome: 'locked', user, error: locked.error };
     failures = locked.record;
   }
-  if (!(await ctx.hasher.verify(attempt.password, credential))) {
+  const release = admitHash(ctx, attempt.ip);
+  if (release === null) return { outcome: 'busy' };
+  let verified: boolean;
+  try {
+    verified = await ctx.hasher.verify(attempt.password, credential);
+  } finally {
+    release();
+  }
+  if (!verified) {
     await countFailure(ctx, realm, user, attempt.ip);
     return { outcome: 'invalid', user };
   }
