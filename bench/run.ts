@@ -35,6 +35,8 @@ import { adminSessions } from './scenarios/admin-sessions.js';
 import { adminLogoutAll } from './scenarios/admin-logout-all.js';
 import { journal } from './scenarios/journal.js';
 import { consoleSessions } from './scenarios/console-sessions.js';
+import { loginFlood } from './scenarios/login-flood.js';
+import { soak } from './scenarios/soak.js';
 
 const SCENARIOS: readonly Scenario[] = [
   engineTable,
@@ -55,6 +57,8 @@ const SCENARIOS: readonly Scenario[] = [
   adminLogoutAll,
   journal,
   consoleSessions,
+  loginFlood,
+  soak,
 ];
 
 // Compiled to dist/bench/run.js; results belong in the source tree's bench/results/.

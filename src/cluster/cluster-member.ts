@@ -29,11 +29,14 @@ import { ClusterRouter } from './cluster-router.js';
 import { EtcdConfigLog } from './config-log.js';
 import { ControlPlane } from './control-plane.js';
 import { coordinate } from './coordinator.js';
-import { FailureDetector, HEARTBEAT_MS } from './failure-detector.js';
+import { FailureDetector, HEARTBEAT_MS, SUSPICION_MS } from './failure-detector.js';
 import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator } from './replicator.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
+
+/** The ops a primary may ship to its backups as commands. */
+const SHIPPED_OPS: ReadonlySet<number> = new Set([OP.codePut, OP.codeTake, OP.loginFailureRecord, OP.loginFailureRemove]);
 
 const ALL_PARTITIONS = Array.from({ length: PARTITION_COUNT }, (_, p) => p);
 
@@ -127,7 +130,7 @@ export class ClusterMember {
     this.#options = options;
     this.#log = options.log.child({ log: 'cluster' });
     this.#server = server;
-    this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log });
+    this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log, mayRejoin: () => this.#hearsMajority() });
     this.#config = new EtcdConfigLog({
       ns: this.#plane.namespace,
       apply: (op) => (op.op === 'revokeToken' ? options.revoked.apply(op) : options.store.apply(op)),
@@ -442,6 +445,15 @@ export class ClusterMember {
     this.#peerStates.set(frame.node, { table: frame.table, config: frame.config, etcd: frame.etcd, view: frame.view, atMs: performance.now() });
   }
 
+  /** Whether this node hears (heartbeats within the suspicion window) a majority of the other members. */
+  #hearsMajority(): boolean {
+    const others = [...this.#peers.values()];
+    if (others.length === 0) return true;
+    const now = performance.now();
+    const heard = others.filter((peer) => !peer.linkDown && now - peer.lastHeardMs < SUSPICION_MS).length;
+    return heard >= Math.floor(others.length / 2) + 1;
+  }
+
   #livePeers(): string[] {
     return this.#plane.view.members.map((m) => m.node).filter((n) => n !== this.#options.node && !this.#detector.suspected.has(n));
   }
@@ -564,10 +576,10 @@ export class ClusterMember {
     await Promise.all([...byPartition].map(([p, list]) => this.#engine!.applyReplicated(p, list)));
   }
 
-  /** Runs shipped commands (auth codes) on this node's copy; only those two ops are accepted. */
+  /** Runs shipped commands (auth codes, login failures) on this node's copy; no other op is accepted. */
   async #applyCommands(cmds: ShippedCommand[], table: PartitionTable): Promise<void> {
     for (const { p, command } of cmds) {
-      if (command.op !== OP.codePut && command.op !== OP.codeTake) throw new EngineError('ERR_BAD_COMMAND', `op ${String((command as { op: unknown }).op)} is not replicated as a command`);
+      if (!SHIPPED_OPS.has(command.op)) throw new EngineError('ERR_BAD_COMMAND', `op ${String((command as { op: unknown }).op)} is not replicated as a command`);
       if (roleOf(table, this.#options.node, p) === 'none') continue;
       await this.#engine!.applyReplicatedCommand(p, command);
     }
