@@ -41,6 +41,8 @@ export interface HistoryEntry {
   status?: number;
   /** Why it failed: the OAuth error_description, or the transport error. */
   detail?: string;
+  /** A deliberate misuse (a replayed token or code) or its aftermath: a refusal here is no failure of the service. */
+  probe?: boolean;
 }
 
 export interface Violation {

@@ -22,8 +22,12 @@ export const REQUEST_DEADLINE_MS = 2_000;
 export const CLUSTER_REALM_DIR = new URL('../../../test/fixtures/cluster-realm/', import.meta.url).pathname;
 export const CLUSTER_REALM = 'cluster';
 export const CLUSTER_CLIENT = { clientId: 'load', secret: 'load-secret', redirectUri: 'http://127.0.0.1:5000/callback' };
-/** The realm's users: user01 … user16, password `<username>-password`. */
-export const CLUSTER_USERS = Array.from({ length: 16 }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
+/**
+ * The realm's users: user001 … user256, password `<username>-password`. All of
+ * a user's sessions share one partition, so many users spread the load over
+ * many partitions (about 230 of the 1024).
+ */
+export const CLUSTER_USERS = Array.from({ length: 256 }, (_, i) => `user${String(i + 1).padStart(3, '0')}`);
 
 /** The clock of histories and fault marks: milliseconds on this process's monotonic clock. */
 export function clock(): number {
@@ -59,6 +63,8 @@ export interface WorkloadOptions {
   ratePerSecond?: number;
   seed?: number;
   mix?: Partial<WorkloadMix>;
+  /** The users to log in as (default: all of CLUSTER_USERS). */
+  users?: readonly string[];
 }
 
 /** What the workload knows of one session. */
@@ -103,6 +109,7 @@ export class Workload {
   readonly #mix: WorkloadMix;
   readonly #virtualUsers: number;
   readonly #intervalMs: number;
+  readonly #users: readonly string[];
   readonly #sessions = new Map<string, KnownSession>();
   #nextSlot = 0;
   #running = false;
@@ -117,6 +124,7 @@ export class Workload {
     this.#mix = { ...DEFAULT_MIX, ...options.mix };
     this.#virtualUsers = options.virtualUsers ?? 16;
     this.#intervalMs = 1000 / (options.ratePerSecond ?? 150);
+    this.#users = options.users ?? CLUSTER_USERS;
   }
 
   /** Sends the next requests only to these nodes (what a load balancer does when a node is gone). */
@@ -247,7 +255,7 @@ export class Workload {
   }
 
   #user(): string {
-    return CLUSTER_USERS[Math.floor(this.#rand() * CLUSTER_USERS.length)]!;
+    return this.#users[Math.floor(this.#rand() * this.#users.length)]!;
   }
 
   #record(entry: Omit<HistoryEntry, 'completeMs'>): void {
@@ -316,12 +324,16 @@ export class Workload {
       const at = this.#pick();
       const invokeMs = clock();
       const a = await this.#post(at, 'token', { grant_type: 'authorization_code', code: code!, redirect_uri: CLUSTER_CLIENT.redirectUri });
-      this.#record({ op: 'code', session: sid, token: code!, node: at.id, invokeMs, ...this.#result(a), ...(a.outcome === 'ok' ? { newToken: String(a.body['refresh_token']) } : {}) });
+      this.#record({ op: 'code', session: sid, token: code!, node: at.id, invokeMs, ...this.#result(a), ...(a.outcome === 'ok' ? { newToken: String(a.body['refresh_token']) } : {}), ...(replay ? { probe: true } : {}) });
       if (a.outcome === 'ok' && session === null) session = this.#learn(sid, a.body);
     };
+    let replay = false;
     let session: KnownSession | null = null;
     await exchange();
-    if (session !== null && this.#rand() < 0.5) await exchange(); // a replay: it must fail
+    if (session !== null && this.#rand() < 0.5) {
+      replay = true; // it must fail
+      await exchange();
+    }
     return session;
   }
 
@@ -350,12 +362,12 @@ export class Workload {
     this.#record({ op: 'introspect', session: s.sid, node: target.id, invokeMs, ...this.#result(a), ...(a.outcome === 'ok' ? { active: a.body['active'] === true } : {}) });
   }
 
-  async #logout(s: KnownSession): Promise<void> {
+  async #logout(s: KnownSession, probe = false): Promise<void> {
     const target = this.#pick();
     const invokeMs = clock();
     s.retired = true;
     const a = await this.#post(target, 'logout', { refresh_token: s.refresh ?? '' });
-    this.#record({ op: 'logout', session: s.sid, ...(s.refresh !== null ? { token: s.refresh } : {}), node: target.id, invokeMs, ...this.#result(a) });
+    this.#record({ op: 'logout', session: s.sid, ...(s.refresh !== null ? { token: s.refresh } : {}), node: target.id, invokeMs, ...this.#result(a), ...(probe ? { probe: true } : {}) });
   }
 
   /** Presents a used-up refresh token (it must fail); reuse detection ends the chain, so the session retires by logout. */
@@ -364,9 +376,9 @@ export class Workload {
     const token = s.usedRefresh!;
     const invokeMs = clock();
     const a = await this.#post(target, 'token', { grant_type: 'refresh_token', refresh_token: token });
-    this.#record({ op: 'refresh', session: s.sid, token, node: target.id, invokeMs, ...this.#result(a) });
+    this.#record({ op: 'refresh', session: s.sid, token, node: target.id, invokeMs, ...this.#result(a), probe: true });
     s.usedRefresh = null;
-    await this.#logout(s);
+    await this.#logout(s, true);
   }
 
   async #post(target: WorkloadTarget, path: string, form: Record<string, string>): Promise<Answer> {
@@ -405,5 +417,29 @@ async function withDeadline<T>(p: Promise<T>): Promise<T> {
     return await Promise.race([p, late]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** One password login outside the load (not recorded): its status and body. */
+export async function passwordLogin(target: WorkloadTarget, username: string): Promise<{ status: number | 'unknown'; body: Record<string, unknown> }> {
+  return oidcPost(target, 'token', { grant_type: 'password', username, password: `${username}-password`, scope: 'openid' });
+}
+
+/** One introspection outside the load (not recorded). */
+export async function introspect(target: WorkloadTarget, token: string): Promise<{ status: number | 'unknown'; body: Record<string, unknown> }> {
+  return oidcPost(target, 'token/introspect', { token });
+}
+
+async function oidcPost(target: WorkloadTarget, path: string, form: Record<string, string>): Promise<{ status: number | 'unknown'; body: Record<string, unknown> }> {
+  try {
+    const res = await fetch(`${target.url}/realms/${CLUSTER_REALM}/protocol/openid-connect/${path}`, {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: CLUSTER_CLIENT.clientId, client_secret: CLUSTER_CLIENT.secret, ...form }),
+      signal: AbortSignal.timeout(REQUEST_DEADLINE_MS),
+    });
+    const a = statusAnswer(res.status, await res.text());
+    return { status: res.status, body: a.body };
+  } catch {
+    return { status: 'unknown', body: {} };
   }
 }
