@@ -35,7 +35,8 @@ test('the failure window runs from the fault to the last failed request of the r
   t.is(failureWindowMs(history, 3_000), 0, 'nothing failed after 3000');
 });
 
-test('served by: the 2xx answers a node completed in a range', (t) => {
+test('served by: the 2xx answers a node gave to requests invoked in a range', (t) => {
   t.deepEqual(servedBy(history, 'n1', 0, 3_000).map((x) => x.invokeMs), [100, 2_600]);
-  t.deepEqual(servedBy(history, 'n1', 200, 2_605), []);
+  t.deepEqual(servedBy(history, 'n1', 200, 2_605), [], 'answered after the end of the range');
+  t.deepEqual(servedBy(history, 'n1', 101, 3_000).map((x) => x.invokeMs), [2_600], 'invoked before the start of the range');
 });

@@ -43,9 +43,13 @@ export function failureWindowMs(history: readonly HistoryEntry[], faultMs: numbe
   return failed.reduce((max, e) => Math.max(max, e.invokeMs - faultMs), 0);
 }
 
-/** 2xx answers of a node that completed in [from, to): what it served. */
+/**
+ * 2xx answers of a node to requests invoked at or after `from` and answered
+ * before `to`: what it decided to serve within that time (a request invoked
+ * earlier may have been decided earlier, so it proves nothing).
+ */
 export function servedBy(history: readonly HistoryEntry[], node: string, from: number, to: number): HistoryEntry[] {
-  return history.filter((e) => e.node === node && e.outcome === 'ok' && e.completeMs >= from && e.completeMs < to);
+  return history.filter((e) => e.node === node && e.outcome === 'ok' && e.invokeMs >= from && e.completeMs < to);
 }
 
 /** A short, readable list of entries for an assertion message. */

@@ -211,6 +211,7 @@ export class Cluster {
   readonly grpcProxies: Map<string, FaultProxy>;
   readonly etcdProxies: Map<string, FaultProxy>;
   readonly root: string;
+  #tornDown = false;
 
   constructor(init: { name: string; etcd: EtcdProcess; nodes: NodeHandle[]; grpcProxies: Map<string, FaultProxy>; etcdProxies: Map<string, FaultProxy>; root: string }) {
     this.name = init.name;
@@ -332,8 +333,10 @@ export class Cluster {
     await writeFile(join(dir, 'etcd.log'), this.etcd.log());
   }
 
-  /** Kills everything and removes every temp directory. */
+  /** Kills everything and removes every temp directory (once; later calls do nothing). */
   async teardown(): Promise<void> {
+    if (this.#tornDown) return;
+    this.#tornDown = true;
     await Promise.all(this.nodes.map((n) => n.kill('SIGKILL').catch(() => {})));
     await Promise.all([...this.grpcProxies.values(), ...this.etcdProxies.values()].map((p) => p.close().catch(() => {})));
     await this.etcd.cleanup().catch(() => {});
