@@ -218,6 +218,8 @@ test('faults aimed at one source leave the others alone', async (t) => {
   const b = await dial(t, proxy.port);
   labels.set(b.localPort!, 'b');
   const c = await dial(t, proxy.port); // never labelled: an unknown source
+  await roundTrip(c, 'classified');
+  t.deepEqual(proxy.sources(), new Map([['a', 1], ['b', 1], [undefined, 1]]));
   proxy.from('a').blackhole();
   await roundTrip(b, 'b is fine');
   await roundTrip(c, 'so is c');

@@ -354,6 +354,13 @@ export class FaultProxy {
     return this.#connections.size;
   }
 
+  /** Open connections per source (undefined: classify() named none). */
+  sources(): Map<string | undefined, number> {
+    const out = new Map<string | undefined, number>();
+    for (const c of this.#connections) out.set(c.source, (out.get(c.source) ?? 0) + 1);
+    return out;
+  }
+
   /** The faults of connections from one source (as named by classify()). */
   from(source: string): LinkFaults {
     let link = this.#bySource.get(source);

@@ -252,6 +252,8 @@ export class Cluster {
 
   /** Drops every byte `from` sends to `to` (both on connections `from` opened and on those `to` opened). */
   cut(from: string, to: string): void {
+    this.#requireKnownSources(from);
+    this.#requireKnownSources(to);
     this.#grpc(to).from(from).up.blackhole();
     this.#grpc(from).from(to).down.blackhole();
   }
@@ -312,6 +314,16 @@ export class Cluster {
       if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
+  }
+
+  /**
+   * A link fault reaches only connections whose source the proxy could name:
+   * one it could not would silently keep flowing, and the scenario would
+   * test nothing. Refuse to pretend.
+   */
+  #requireKnownSources(id: string): void {
+    const unknown = this.#grpc(id).sources().get(undefined) ?? 0;
+    if (unknown > 0) throw new Error(`${unknown} connection(s) to ${id}'s gRPC proxy come from no known node process: a link fault could not reach them`);
   }
 
   #grpc(id: string): FaultProxy {
