@@ -53,6 +53,9 @@ export interface WorkloadMix {
   codeFlow: number;
 }
 
+/** Of the acknowledged logouts, the share followed at once by an introspection of the session. */
+const POST_LOGOUT_READ_SHARE = 0.5;
+
 export const DEFAULT_MIX: WorkloadMix = { introspect: 0.35, logout: 0.04, replay: 0.02, abandon: 0.06, codeFlow: 0.1 };
 
 export interface WorkloadOptions {
@@ -368,6 +371,8 @@ export class Workload {
     s.retired = true;
     const a = await this.#post(target, 'logout', { refresh_token: s.refresh ?? '' });
     this.#record({ op: 'logout', session: s.sid, ...(s.refresh !== null ? { token: s.refresh } : {}), node: target.id, invokeMs, ...this.#result(a), ...(probe ? { probe: true } : {}) });
+    // A read right after an acknowledged logout, on any node, must find the session gone.
+    if (a.outcome === 'ok' && this.#rand() < POST_LOGOUT_READ_SHARE) await this.#introspect(s);
   }
 
   /** Presents a used-up refresh token (it must fail); reuse detection ends the chain, so the session retires by logout. */

@@ -21,7 +21,7 @@ import type { HistoryEntry } from '../history-checker.js';
 
 /** Whether this build has cluster mode (checked once per scenario file). */
 export const CLUSTER_SUPPORTED = clusterSupported();
-/** The load of every scenario: §10's "bounded workload", ~150 requests/s through random nodes. */
+/** The load of every scenario: a bounded mixed workload, ~150 requests/s through random nodes. */
 export const SCENARIO_RATE_PER_SECOND = 150;
 export const SCENARIO_VIRTUAL_USERS = 16;
 /** Load before the fault, so every node holds sessions and every link carries traffic. */
@@ -56,9 +56,12 @@ export class ScenarioContext {
     this.attempt = attempt;
   }
 
-  /** Starts the cluster (3 nodes, owners 2 unless told) and waits until every node is ready. */
+  /** Starts the cluster (3 nodes, owners 2 unless told) and waits until it is whole: every fault starts from there. */
   async start(options: ClusterOptions = {}): Promise<Cluster> {
+    const started = clock();
     this.cluster = await startCluster(this.t, { ...options, workload: () => this.workload });
+    await this.converged();
+    this.t.log(`attempt ${this.attempt}: ${this.cluster.nodes.length} nodes whole in ${Math.round(clock() - started)} ms`);
     return this.cluster;
   }
 
