@@ -202,6 +202,8 @@ export interface ClusterOptions {
   logLevel?: string;
   /** A workload whose history goes into the artifacts of a failed test. */
   workload?: () => Workload | undefined;
+  /** The scenario's own log (measures, decisions), kept with the artifacts of a failed test. */
+  notes?: () => string;
 }
 
 export class Cluster {
@@ -410,6 +412,7 @@ export async function startCluster(t: ExecutionContext, options: ClusterOptions 
       async (dir) => {
         await cluster.saveLogs(dir);
         await options.workload?.()?.writeHistory(join(dir, 'history.jsonl'));
+        if (options.notes !== undefined) await writeFile(join(dir, 'scenario.log'), options.notes());
       },
       () => cluster.teardown(),
     ),

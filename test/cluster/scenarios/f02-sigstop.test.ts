@@ -36,7 +36,7 @@ scenario('F2: SIGSTOP one node for 10 s: detected within 2 s, served within 3 s,
     return alive.every((n) => n === 3);
   }, 30_000, 25);
   const rejoinedAt = clock();
-  ctx.t.log(`SIGCONT → rejoined (both others count 3 alive members): ${Math.round(rejoinedAt - resumedAt)} ms`);
+  ctx.log(`SIGCONT → rejoined (both others count 3 alive members): ${Math.round(rejoinedAt - resumedAt)} ms`);
 
   ctx.within('SIGSTOP → last failed request on the others (every partition served again)', failureWindowMs(workload.history, stoppedAt, { nodes: others, to: resumedAt }), 3_000);
   ctx.expectNone(servedBy(workload.history, victim, stoppedAt, rejoinedAt), 'the hung node answered 2xx between SIGSTOP and its rejoin');

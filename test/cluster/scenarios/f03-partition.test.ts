@@ -28,11 +28,11 @@ scenario('F3: partition {A} | {B,C} for 30 s: A fenced within 2.5 s, B and C ser
 
   const a = await coordinatorOr(cluster, 'n1');
   const others = cluster.ids.filter((id) => id !== a);
-  ctx.t.log(`isolating ${a} (coordinator: ${(await cluster.metric(METRIC_IS_COORDINATOR)).get(a) === 1})`);
+  ctx.log(`isolating ${a} (coordinator: ${(await cluster.metric(METRIC_IS_COORDINATOR)).get(a) === 1})`);
   const before = await ctx.viewRevisions(others);
   const cutAt = clock();
   cluster.partition([a], others);
-  ctx.t.log(`cut → new view on ${others.join(', ')}: ${Math.round(await ctx.viewCommitted(others, before, cutAt))} ms`);
+  ctx.log(`cut → new view on ${others.join(', ')}: ${Math.round(await ctx.viewCommitted(others, before, cutAt))} ms`);
 
   await sleep(FENCED_AFTER_MS - (clock() - cutAt));
   const readyDuringSplit: number[] = [];

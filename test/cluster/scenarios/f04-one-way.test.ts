@@ -35,7 +35,7 @@ scenario('F4: one-way partition A→B: never two primaries, served again within 
   const healedAt = clock();
   cluster.uncut('n1', 'n2');
 
-  ctx.t.log(`readiness changes: ${router.changes.filter((c) => c.at >= cutAt).map((c) => `${c.node} ${c.ready ? 'ready' : 'not ready'} at +${Math.round(c.at - cutAt)} ms`).join(', ') || 'none'}`);
+  ctx.log(`readiness changes: ${router.changes.filter((c) => c.at >= cutAt).map((c) => `${c.node} ${c.ready ? 'ready' : 'not ready'} at +${Math.round(c.at - cutAt)} ms`).join(', ') || 'none'}`);
   const late = failedRequests(workload.history, { from: cutAt + SERVED_WITHIN_MS, to: healedAt }).filter((e) => !router.sawNotReady(e.node, e.invokeMs, e.invokeMs + HEALTH_CHECK_LAG_MS));
   ctx.within(`cut → last failed request not excused by a readiness change`, late.reduce((max, e) => Math.max(max, e.invokeMs - cutAt), 0), SERVED_WITHIN_MS);
 

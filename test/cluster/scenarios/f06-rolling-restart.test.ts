@@ -25,7 +25,7 @@ scenario(`F6: rolling restart of 3 nodes with ${SESSIONS} sessions: nothing lost
   const workload = ctx.newWorkload();
   const populateStarted = clock();
   const created = await workload.populate(SESSIONS, 32);
-  ctx.t.log(`${created} sessions created in ${Math.round(clock() - populateStarted)} ms`);
+  ctx.log(`${created} sessions created in ${Math.round(clock() - populateStarted)} ms`);
   ctx.expect(created === SESSIONS, `every populating login succeeded (${created} of ${SESSIONS})`);
   workload.start();
   await sleep(WARMUP_MS);
@@ -37,7 +37,7 @@ scenario(`F6: rolling restart of 3 nodes with ${SESSIONS} sessions: nothing lost
     await cluster.kill(id, 'SIGTERM');
     const exit = await cluster.node(id).exited();
     ctx.expect(exit?.code === 0, `${id} left gracefully with exit code 0 (got ${JSON.stringify(exit)})`);
-    ctx.t.log(`${id}: graceful leave took ${Math.round(clock() - stoppedAt)} ms`);
+    ctx.log(`${id}: graceful leave took ${Math.round(clock() - stoppedAt)} ms`);
     await cluster.restart(id);
     ctx.within(`${id}: SIGTERM → ready again`, clock() - stoppedAt, READY_AGAIN_LIMIT_MS);
     workload.route(cluster.ids);

@@ -36,7 +36,7 @@ scenario('F8: kill 2 of 3 nodes at once: the survivor serves what it owned, lost
   const victims = ['n2', 'n3'];
   const table = partitionTable(cluster.ids, 2);
   const lost = new Set(table.flatMap((owners, p) => (owners.includes(survivor) ? [] : [p])));
-  ctx.t.log(`${lost.size} of ${table.length} partitions have both owners among ${victims.join(', ')}`);
+  ctx.log(`${lost.size} of ${table.length} partitions have both owners among ${victims.join(', ')}`);
 
   workload.route([survivor]);
   const killedAt = clock();

@@ -33,7 +33,7 @@ scenario('F12: admin write during a node failure: acknowledged only when every l
   const failedAt = clock();
   await cluster.kill(victim, 'SIGSTOP');
   const status = await updateUser(n1.url, token, CLUSTER_REALM, id, { enabled: false });
-  ctx.t.log(`the write answered ${status} ${Math.round(clock() - failedAt)} ms after the failure`);
+  ctx.log(`the write answered ${status} ${Math.round(clock() - failedAt)} ms after the failure`);
   ctx.expect(status === 204, `the admin write is acknowledged (got ${status})`);
   for (const nodeId of live) {
     const target = cluster.node(nodeId).target;

@@ -29,6 +29,7 @@ scenario('F14: etcd down for 30 s: sessions keep working, no view change, admin 
   const token = await adminToken(n1.url);
   const id = await userIdOf(n1.url, token, CLUSTER_REALM, EDITED);
   const revisions = await ctx.viewRevisions();
+  ctx.expect([...revisions.values()].every((r) => r !== undefined), `every node reports its view revision (${JSON.stringify([...revisions])})`);
   const changes = await cluster.metric(METRIC_VIEW_CHANGES);
   const pids = cluster.nodes.map((n) => n.pid);
 

@@ -46,7 +46,10 @@ export class ScenarioContext {
   readonly t: ExecutionContext;
   readonly attempt: number;
   readonly timings: TimingCheck[] = [];
-  hardFailed = false;
+  /** The correctness conditions that failed. */
+  readonly failures: string[] = [];
+  /** Everything logged, also written to the artifacts of a failed run (ava shows no log after a failed assertion). */
+  readonly lines: string[] = [];
   cluster: Cluster | undefined;
   workload: Workload | undefined;
   readonly #watchers: Array<{ stop(): Promise<void> }> = [];
@@ -59,16 +62,16 @@ export class ScenarioContext {
   /** Starts the cluster (3 nodes, owners 2 unless told) and waits until it is whole: every fault starts from there. */
   async start(options: ClusterOptions = {}): Promise<Cluster> {
     const started = clock();
-    this.cluster = await startCluster(this.t, { ...options, workload: () => this.workload });
+    this.cluster = await startCluster(this.t, { ...options, workload: () => this.workload, notes: () => this.lines.join('\n') + '\n' });
     await this.converged();
-    this.t.log(`attempt ${this.attempt}: ${this.cluster.nodes.length} nodes whole in ${Math.round(clock() - started)} ms`);
+    this.log(`attempt ${this.attempt}: ${this.cluster.nodes.length} nodes whole in ${Math.round(clock() - started)} ms`);
     return this.cluster;
   }
 
   /** The scenario's workload, over every node of the cluster. */
   newWorkload(options: Partial<WorkloadOptions> = {}): Workload {
     this.workload = new Workload({ targets: this.cluster!.targets(), virtualUsers: SCENARIO_VIRTUAL_USERS, ratePerSecond: SCENARIO_RATE_PER_SECOND, ...options });
-    this.t.log(`attempt ${this.attempt}: workload seed ${this.workload.seed} (SESSIOND_WORKLOAD_SEED repeats it)`);
+    this.log(`attempt ${this.attempt}: workload seed ${this.workload.seed} (SESSIOND_WORKLOAD_SEED repeats it)`);
     return this.workload;
   }
 
@@ -90,13 +93,27 @@ export class ScenarioContext {
   within(name: string, measuredMs: number, limitMs: number, targetMs?: number): void {
     this.timings.push({ name, measuredMs: Math.round(measuredMs), limitMs, targetMs });
     const note = targetMs !== undefined && measuredMs > targetMs && measuredMs <= limitMs ? ` (over the ${targetMs} ms target)` : '';
-    this.t.log(`${measuredMs <= limitMs ? 'ok  ' : 'SLOW'} ${name}: ${Math.round(measuredMs)} ms (limit ${limitMs} ms)${note}`);
+    this.log(`${measuredMs <= limitMs ? 'ok  ' : 'SLOW'} ${name}: ${Math.round(measuredMs)} ms (limit ${limitMs} ms)${note}`);
   }
 
-  /** A correctness condition: failing it fails the scenario for good. */
+  /** Logs a line (at the clock's time) to the test output and the scenario log. */
+  log(message: string | Record<string, unknown>): void {
+    const text = typeof message === 'string' ? message : JSON.stringify(message);
+    this.lines.push(`${clock()} ${text}`);
+    this.t.log(text);
+  }
+
+  /**
+   * A correctness condition: failing it fails the scenario for good. It is
+   * recorded, not thrown (ava's assertions throw), so the scenario runs to
+   * its end and every other check still reports.
+   */
   expect(condition: boolean, message: string): void {
-    if (!condition) this.hardFailed = true;
-    this.t.true(condition, message);
+    this.lines.push(`${clock()} ${condition ? 'PASS' : 'FAIL'} ${message}`);
+    if (!condition) {
+      this.failures.push(message);
+      this.t.log(`FAIL ${message}`);
+    }
   }
 
   /** No entries may be in the list (e.g. 2xx answers of a fenced node). */
@@ -177,7 +194,7 @@ export class ScenarioContext {
     await workload.stop();
     for (const w of this.#watchers.splice(0)) await w.stop();
     await workload.verify();
-    this.t.log(workload.summary());
+    this.log(workload.summary());
     const exempt = options.exemptFromP1;
     this.expectClean(workload.violations().filter((v) => !(v.property === 'P1' && exempt?.(v.session) === true)));
   }
@@ -212,11 +229,14 @@ export function scenario(title: string, body: (ctx: ScenarioContext) => Promise<
       } finally {
         await ctx.cleanup();
       }
-      const slow = ctx.timingFailures();
-      if (ctx.hardFailed || slow.length === 0) return;
-      const list = slow.map((c) => `${c.name}: ${c.measuredMs} ms > ${c.limitMs} ms`).join('; ');
-      if (attempt === 1) t.log(`timing over threshold (${list}); running once more on a fresh cluster`);
-      else t.fail(`timing over threshold twice: ${list}`);
+      const slow = ctx.timingFailures().map((c) => `${c.name}: ${c.measuredMs} ms > ${c.limitMs} ms`);
+      if (ctx.failures.length > 0 || slow.length === 0) {
+        t.deepEqual(ctx.failures, [], 'correctness conditions that failed');
+        if (slow.length > 0) t.log(`also over a timing threshold: ${slow.join('; ')}`);
+        return;
+      }
+      if (attempt === 1) t.log(`timing over threshold (${slow.join('; ')}); running once more on a fresh cluster`);
+      else t.deepEqual(slow, [], 'timing thresholds exceeded twice');
     }
   });
 }
