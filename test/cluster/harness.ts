@@ -24,7 +24,12 @@ import { FaultProxy } from './fault-proxy.js';
 import { socketOwnerClassifier } from './socket-owner.js';
 import { CLUSTER_REALM_DIR, type Workload, type WorkloadTarget } from './workload.js';
 
-const MAIN = new URL('../../src/main.js', import.meta.url).pathname;
+/**
+ * The node to test: this build's, or another build's `dist/src/main.js`
+ * named by SESSIOND_CLUSTER_TEST_MAIN (to run these scenarios against a
+ * branch without rebuilding them there).
+ */
+const MAIN = process.env['SESSIOND_CLUSTER_TEST_MAIN'] ?? new URL('../../src/main.js', import.meta.url).pathname;
 /** One issuer for every node (cluster mode requires --hostname). */
 export const CLUSTER_HOSTNAME = 'http://sso.cluster.test';
 /** How long a node may take to report ready (start, join, catch up) on a loaded 2-core box. */

@@ -27,7 +27,7 @@ scenario('F1: kill -9 one node under load: nothing acknowledged is lost, failove
   workload.route(survivors);
   const killedAt = clock();
   await cluster.kill(victim, 'SIGKILL');
-  ctx.within('kill → new view committed on the survivors', await ctx.viewCommitted(survivors, before, killedAt), 1_000);
+  ctx.within('kill → new view committed on the survivors', await ctx.viewCommitted(survivors, before, killedAt, 2), 1_000);
   await sleep(AFTER_KILL_MS - (clock() - killedAt));
 
   ctx.within('kill → last failed request on the survivors (every partition served again)', failureWindowMs(workload.history, killedAt, { nodes: survivors }), 3_000, 1_500);

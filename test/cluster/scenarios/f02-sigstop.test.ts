@@ -26,7 +26,7 @@ scenario('F2: SIGSTOP one node for 10 s: detected within 2 s, served within 3 s,
   const before = await ctx.viewRevisions(others);
   const stoppedAt = clock();
   await cluster.kill(victim, 'SIGSTOP');
-  ctx.within('SIGSTOP → new view committed on the others', await ctx.viewCommitted(others, before, stoppedAt), 2_000);
+  ctx.within('SIGSTOP → new view committed on the others', await ctx.viewCommitted(others, before, stoppedAt, 2), 2_000);
   await sleep(FROZEN_MS - (clock() - stoppedAt));
 
   const resumedAt = clock();

@@ -32,7 +32,7 @@ scenario('F3: partition {A} | {B,C} for 30 s: A fenced within 2.5 s, B and C ser
   const before = await ctx.viewRevisions(others);
   const cutAt = clock();
   cluster.partition([a], others);
-  ctx.log(`cut → new view on ${others.join(', ')}: ${Math.round(await ctx.viewCommitted(others, before, cutAt))} ms`);
+  ctx.log(`cut → new view on ${others.join(', ')}: ${Math.round(await ctx.viewCommitted(others, before, cutAt, 2))} ms`);
 
   await sleep(FENCED_AFTER_MS - (clock() - cutAt));
   const readyDuringSplit: number[] = [];

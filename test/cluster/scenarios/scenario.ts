@@ -171,12 +171,24 @@ export class ScenarioContext {
     return new Map(ids.map((id) => [id, all.get(id)]));
   }
 
-  /** Waits until every node in `ids` reports a view revision above the one it had in `before`; ms since `since`. */
-  async viewCommitted(ids: readonly string[], before: Map<string, number | undefined>, since: number, giveUpMs = 15_000): Promise<number> {
-    await this.cluster!.until(`a new view on ${ids.join(', ')}`, async () => {
-      const now = await this.viewRevisions(ids);
-      return ids.every((id) => (now.get(id) ?? -1) > (before.get(id) ?? Infinity));
-    }, giveUpMs, 25);
+  /**
+   * Waits until every node in `ids` holds a new view (a revision above the one
+   * it had in `before`) of `members` alive members — the view without the
+   * failed node, not just any later one; returns the ms since `since`.
+   */
+  async viewCommitted(ids: readonly string[], before: Map<string, number | undefined>, since: number, members: number, giveUpMs = 15_000): Promise<number> {
+    let last = '';
+    await this.cluster!.until(`a new view of ${members} members on ${ids.join(', ')}`, async () => {
+      const states = await Promise.all(ids.map(async (id) => {
+        const n = this.cluster!.node(id);
+        const [revision, alive] = [await n.metric(METRIC_VIEW_REVISION), await n.metric(METRIC_MEMBERS, { state: 'alive' })];
+        return { id, revision, alive };
+      }));
+      last = JSON.stringify(states);
+      return states.every((s) => (s.revision ?? -1) > (before.get(s.id) ?? Infinity) && s.alive === members);
+    }, giveUpMs, 25).catch((err: unknown) => {
+      throw new Error(`${String(err)}; last: ${last}`);
+    });
     return clock() - since;
   }
 
