@@ -10,6 +10,7 @@
 //
 // Every measured figure is logged, passed or not.
 
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import test, { type ExecutionContext } from 'ava';
 import { PARTITION_COUNT } from '../../../src/constants.js';
 import { describe } from '../availability.js';
@@ -54,9 +55,18 @@ export class ScenarioContext {
   workload: Workload | undefined;
   readonly #watchers: Array<{ stop(): Promise<void> }> = [];
 
+  /**
+   * This process's event-loop delay: the fault proxies and the workload run
+   * here, so a stalled test process delays every proxied byte (etcd
+   * keep-alives, heartbeats) — logged, to tell such a run from the cluster's
+   * own failures.
+   */
+  readonly #loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+
   constructor(t: ExecutionContext, attempt: number) {
     this.t = t;
     this.attempt = attempt;
+    this.#loopDelay.enable();
   }
 
   /** Starts the cluster (3 nodes, owners 2 unless told) and waits until it is whole: every fault starts from there. */
@@ -216,6 +226,9 @@ export class ScenarioContext {
   }
 
   async cleanup(): Promise<void> {
+    this.#loopDelay.disable();
+    const ms = (ns: number): number => Math.round(ns / 1e6);
+    this.log(`test process event-loop delay: p99 ${ms(this.#loopDelay.percentile(99))} ms, max ${ms(this.#loopDelay.max)} ms`);
     await this.workload?.stop();
     for (const w of this.#watchers.splice(0)) await w.stop();
     await this.cluster?.teardown();
