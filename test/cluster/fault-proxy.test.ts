@@ -14,6 +14,7 @@ import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { FaultProxy } from './fault-proxy.js';
+import { ProxyHost } from './proxy-host.js';
 import { socketOwnerClassifier } from './socket-owner.js';
 import { freePort } from '../helpers/node-process.js';
 
@@ -251,4 +252,26 @@ test('the socket-owner classifier names the process that opened a connection', a
   const mine = await dial(t, proxy.port);
   await roundTrip(mine, 'x');
   t.deepEqual(seen, ['child', 'me']);
+});
+
+test('the proxy host runs proxies in a worker thread and applies each control before it answers', async (t) => {
+  const { port, sockets } = await echoServer(t);
+  const host = ProxyHost.start();
+  t.teardown(() => host.close());
+  const opened = await host.open('echo', { host: '127.0.0.1', port }, true);
+  await host.setPids(new Map([['me', process.pid]]));
+  const client = await dial(t, opened.port);
+  await roundTrip(client, 'through the worker');
+  t.deepEqual(await host.sources('echo'), new Map([['me', 1]]), 'the worker names the process that dialled');
+  await host.fault({ proxy: 'echo', source: 'me', direction: 'up', action: { kind: 'blackhole' } });
+  const held = receive(client, 4);
+  client.write('held');
+  const early = await Promise.race([held.then(() => 'echoed'), new Promise((r) => setTimeout(() => r('held'), 200))]);
+  t.is(early, 'held');
+  await host.heal('echo');
+  t.is((await held).toString(), 'held');
+  const end = ending(sockets[0]!, 5000);
+  await host.reset('echo');
+  t.is(await end, 'reset');
+  await t.throwsAsync(host.fault({ proxy: 'nope', direction: 'both', action: { kind: 'heal' } }), { message: 'no proxy nope' });
 });

@@ -6,6 +6,8 @@
 // etcd alone). The gRPC proxies know which node a connection comes from (the
 // process that owns the socket), so faults can be aimed at one direction of
 // one link: cut('n1', 'n2') drops every byte n1 sends to n2 and nothing else.
+// The proxies run in a worker thread of their own (proxy-host.ts), so the
+// load generator never delays the network.
 //
 // startCluster(t, ...) registers a teardown that always runs: every process
 // killed, every proxy closed, every temp directory removed; when the test
@@ -20,8 +22,7 @@ import type { ExecutionContext } from 'ava';
 import { EtcdProcess } from '../helpers/etcd-process.js';
 import { cleanEnv, freePort, run, type Run } from '../helpers/node-process.js';
 import { parseExposition, type Sample } from '../helpers/prometheus.js';
-import { FaultProxy } from './fault-proxy.js';
-import { socketOwnerClassifier } from './socket-owner.js';
+import { ProxyHost, type FaultAction, type OpenedProxy } from './proxy-host.js';
 import { CLUSTER_REALM_DIR, type Workload, type WorkloadTarget } from './workload.js';
 
 /**
@@ -65,6 +66,8 @@ export interface NodeSpec {
 export class NodeHandle {
   readonly spec: NodeSpec;
   readonly runs: Run[] = [];
+  /** Called after every spawn (the cluster tells its proxies the new process id). */
+  onSpawn: (() => Promise<void>) | undefined;
   #run: Run | null = null;
 
   constructor(spec: NodeSpec) {
@@ -99,10 +102,11 @@ export class NodeHandle {
   }
 
   /** Spawns the process (does not wait for readiness). */
-  spawn(): void {
+  async spawn(): Promise<void> {
     if (this.alive) throw new Error(`${this.id} is already running`);
     this.#run = run(this.spec.args, this.spec.env ?? cleanEnv(), { file: process.execPath, args: ['--enable-source-maps', MAIN] });
     this.runs.push(this.#run);
+    await this.onSpawn?.();
   }
 
   /** Resolves when /health/ready answers 200; throws when the process exits first or the time is up. */
@@ -147,7 +151,7 @@ export class NodeHandle {
   /** Starts it again on the same data directory and ports, and waits until ready. */
   async restart(timeoutMs = NODE_READY_TIMEOUT_MS): Promise<void> {
     if (this.alive) throw new Error(`${this.id} is still running: kill it first`);
-    this.spawn();
+    await this.spawn();
     await this.waitReady(timeoutMs);
   }
 
@@ -215,15 +219,20 @@ export class Cluster {
   readonly name: string;
   readonly etcd: EtcdProcess;
   readonly nodes: NodeHandle[];
-  readonly grpcProxies: Map<string, FaultProxy>;
-  readonly etcdProxies: Map<string, FaultProxy>;
+  /** The worker thread that runs every proxy. */
+  readonly proxies: ProxyHost;
+  /** Per node: the proxy in front of its gRPC port (what its peers dial). */
+  readonly grpcProxies: Map<string, OpenedProxy>;
+  /** Per node: the proxy in front of etcd (what its --cluster-etcd names). */
+  readonly etcdProxies: Map<string, OpenedProxy>;
   readonly root: string;
   #tornDown = false;
 
-  constructor(init: { name: string; etcd: EtcdProcess; nodes: NodeHandle[]; grpcProxies: Map<string, FaultProxy>; etcdProxies: Map<string, FaultProxy>; root: string }) {
+  constructor(init: { name: string; etcd: EtcdProcess; nodes: NodeHandle[]; proxies: ProxyHost; grpcProxies: Map<string, OpenedProxy>; etcdProxies: Map<string, OpenedProxy>; root: string }) {
     this.name = init.name;
     this.etcd = init.etcd;
     this.nodes = init.nodes;
+    this.proxies = init.proxies;
     this.grpcProxies = init.grpcProxies;
     this.etcdProxies = init.etcdProxies;
     this.root = init.root;
@@ -258,43 +267,45 @@ export class Cluster {
   }
 
   /** Drops every byte `from` sends to `to` (both on connections `from` opened and on those `to` opened). */
-  cut(from: string, to: string): void {
-    this.#requireKnownSources(from);
-    this.#requireKnownSources(to);
-    this.#grpc(to).from(from).up.blackhole();
-    this.#grpc(from).from(to).down.blackhole();
+  async cut(from: string, to: string): Promise<void> {
+    await this.#requireKnownSources(from);
+    await this.#requireKnownSources(to);
+    await this.linkFault(from, to, 'up', { kind: 'blackhole' });
+    await this.proxies.fault({ proxy: this.#grpc(from), source: to, direction: 'down', action: { kind: 'blackhole' } });
   }
 
   /** Undoes cut(from, to). */
-  uncut(from: string, to: string): void {
-    this.#grpc(to).from(from).up.heal();
-    this.#grpc(from).from(to).down.heal();
+  async uncut(from: string, to: string): Promise<void> {
+    await this.linkFault(from, to, 'up', { kind: 'heal' });
+    await this.proxies.fault({ proxy: this.#grpc(from), source: to, direction: 'down', action: { kind: 'heal' } });
   }
 
   /** Cuts every link between the two groups, both ways. */
-  partition(a: readonly string[], b: readonly string[]): void {
+  async partition(a: readonly string[], b: readonly string[]): Promise<void> {
     for (const x of a) {
       for (const y of b) {
-        this.cut(x, y);
-        this.cut(y, x);
+        await this.cut(x, y);
+        await this.cut(y, x);
       }
     }
   }
 
-  /** The fault controls of the connections `from` opened to `to` (up = from → to). */
-  link(from: string, to: string): ReturnType<FaultProxy['from']> {
-    return this.#grpc(to).from(from);
+  /**
+   * A fault on the connections `from` opened to `to` (up = the bytes from
+   * sends, down = the bytes to answers on them), e.g. a delay on one link.
+   */
+  async linkFault(from: string, to: string, direction: 'up' | 'down' | 'both', action: FaultAction): Promise<void> {
+    await this.proxies.fault({ proxy: this.#grpc(to), source: from, direction, action });
   }
 
   /** Cuts one node from etcd (silently: its etcd connections stall, nothing is closed). */
-  cutFromEtcd(id: string): void {
-    this.#etcdProxy(id).blackhole();
+  async cutFromEtcd(id: string): Promise<void> {
+    await this.proxies.fault({ proxy: this.#etcdProxy(id), direction: 'both', action: { kind: 'blackhole' } });
   }
 
   /** Heals every network fault: all gRPC links and every node's etcd link. */
-  healNetwork(): void {
-    for (const p of this.grpcProxies.values()) p.heal();
-    for (const p of this.etcdProxies.values()) p.heal();
+  async healNetwork(): Promise<void> {
+    for (const p of [...this.grpcProxies.values(), ...this.etcdProxies.values()]) await this.proxies.heal(p.name);
   }
 
   /** Stops etcd (SIGTERM); the nodes see its connections close and new ones refused. */
@@ -328,21 +339,26 @@ export class Cluster {
    * one it could not would silently keep flowing, and the scenario would
    * test nothing. Refuse to pretend.
    */
-  #requireKnownSources(id: string): void {
-    const unknown = this.#grpc(id).sources().get(undefined) ?? 0;
+  async #requireKnownSources(id: string): Promise<void> {
+    const unknown = (await this.proxies.sources(this.#grpc(id))).get(undefined) ?? 0;
     if (unknown > 0) throw new Error(`${unknown} connection(s) to ${id}'s gRPC proxy come from no known node process: a link fault could not reach them`);
   }
 
-  #grpc(id: string): FaultProxy {
+  #grpc(id: string): string {
     const p = this.grpcProxies.get(id);
     if (p === undefined) throw new Error(`no node ${id}`);
-    return p;
+    return p.name;
   }
 
-  #etcdProxy(id: string): FaultProxy {
+  #etcdProxy(id: string): string {
     const p = this.etcdProxies.get(id);
     if (p === undefined) throw new Error(`no node ${id}`);
-    return p;
+    return p.name;
+  }
+
+  /** The process of every node, for the gRPC proxies' classifier. */
+  async syncPids(): Promise<void> {
+    await this.proxies.setPids(new Map(this.nodes.map((n) => [n.id, n.pid])));
   }
 
   /** Writes every log into `dir`. */
@@ -357,7 +373,7 @@ export class Cluster {
     if (this.#tornDown) return;
     this.#tornDown = true;
     await Promise.all(this.nodes.map((n) => n.kill('SIGKILL').catch(() => {})));
-    await Promise.all([...this.grpcProxies.values(), ...this.etcdProxies.values()].map((p) => p.close().catch(() => {})));
+    await this.proxies.close().catch(() => {});
     await this.etcd.cleanup().catch(() => {});
     await rm(this.root, { recursive: true, force: true });
   }
@@ -408,9 +424,10 @@ export async function startCluster(t: ExecutionContext, options: ClusterOptions 
     throw err;
   }
   const nodes: NodeHandle[] = [];
-  const grpcProxies = new Map<string, FaultProxy>();
-  const etcdProxies = new Map<string, FaultProxy>();
-  const cluster = new Cluster({ name, etcd, nodes, grpcProxies, etcdProxies, root });
+  const proxies = ProxyHost.start();
+  const grpcProxies = new Map<string, OpenedProxy>();
+  const etcdProxies = new Map<string, OpenedProxy>();
+  const cluster = new Cluster({ name, etcd, nodes, proxies, grpcProxies, etcdProxies, root });
   t.teardown(() =>
     onTeardown(
       t,
@@ -422,13 +439,12 @@ export async function startCluster(t: ExecutionContext, options: ClusterOptions 
       () => cluster.teardown(),
     ),
   );
-  const classify = socketOwnerClassifier(() => new Map(nodes.map((n) => [n.id, n.pid])));
   for (let i = 1; i <= count; i++) {
     const id = `n${i}`;
     const host = `127.0.0.${i}`;
     const [httpPort, managementPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
-    const grpcProxy = await FaultProxy.start({ target: { host, port: grpcPort }, classify });
-    const etcdProxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: etcd.clientPort } });
+    const grpcProxy = await proxies.open(`grpc-${id}`, { host, port: grpcPort }, true);
+    const etcdProxy = await proxies.open(`etcd-${id}`, { host: '127.0.0.1', port: etcd.clientPort });
     grpcProxies.set(id, grpcProxy);
     etcdProxies.set(id, etcdProxy);
     const dataDir = join(root, id);
@@ -438,9 +454,11 @@ export async function startCluster(t: ExecutionContext, options: ClusterOptions 
       dataDir, shards: options.shards ?? 1, owners: options.owners ?? 2, realmDir: options.realmDir ?? CLUSTER_REALM_DIR,
       logLevel: options.logLevel ?? 'info', extraArgs: options.extraArgs ?? [],
     });
-    nodes.push(new NodeHandle({ id, host, httpPort, managementPort, dataDir, args }));
+    const node = new NodeHandle({ id, host, httpPort, managementPort, dataDir, args });
+    node.onSpawn = () => cluster.syncPids();
+    nodes.push(node);
   }
-  for (const n of nodes) n.spawn();
+  for (const n of nodes) await n.spawn();
   await cluster.waitReady();
   return cluster;
 }
@@ -470,7 +488,7 @@ export async function startSingleNode(t: ExecutionContext, extraArgs: string[] =
       },
     ),
   );
-  node.spawn();
+  await node.spawn();
   await node.waitReady();
   return node;
 }

@@ -30,8 +30,8 @@ scenario('F3: partition {A} | {B,C} for 30 s: A fenced within 2.5 s, B and C ser
   const others = cluster.ids.filter((id) => id !== a);
   ctx.log(`isolating ${a} (coordinator: ${(await cluster.metric(METRIC_IS_COORDINATOR)).get(a) === 1})`);
   const before = await ctx.viewRevisions(others);
-  const cutAt = clock();
-  cluster.partition([a], others);
+  await cluster.partition([a], others);
+  const cutAt = clock(); // every link cut
   ctx.log(`cut → new view on ${others.join(', ')}: ${Math.round(await ctx.viewCommitted(others, before, cutAt, 2))} ms`);
 
   await sleep(FENCED_AFTER_MS - (clock() - cutAt));

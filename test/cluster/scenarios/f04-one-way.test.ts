@@ -29,11 +29,11 @@ scenario('F4: one-way partition A→B: never two primaries, served again within 
   workload.start();
   await sleep(WARMUP_MS);
 
+  await cluster.cut('n1', 'n2');
   const cutAt = clock();
-  cluster.cut('n1', 'n2');
   await sleep(CUT_MS);
   const healedAt = clock();
-  cluster.uncut('n1', 'n2');
+  await cluster.uncut('n1', 'n2');
 
   ctx.log(`readiness changes: ${router.changes.filter((c) => c.at >= cutAt).map((c) => `${c.node} ${c.ready ? 'ready' : 'not ready'} at +${Math.round(c.at - cutAt)} ms`).join(', ') || 'none'}`);
   const late = failedRequests(workload.history, { from: cutAt + SERVED_WITHIN_MS, to: healedAt }).filter((e) => !router.sawNotReady(e.node, e.invokeMs, e.invokeMs + HEALTH_CHECK_LAG_MS));

@@ -24,8 +24,8 @@ scenario('F13: one node cut from etcd: fenced at its lease deadline, the others 
 
   const cut = 'n2';
   const others = cluster.ids.filter((id) => id !== cut);
+  await cluster.cutFromEtcd(cut);
   const cutAt = clock();
-  cluster.cutFromEtcd(cut);
   await sleep(FENCED_AFTER_MS - (clock() - cutAt));
   const readyWhileCut: number[] = [];
   while (clock() - cutAt < CUT_MS) {

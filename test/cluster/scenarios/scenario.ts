@@ -210,7 +210,7 @@ export class ScenarioContext {
   async healSettleVerify(options: { exemptFromP1?: (session: string) => boolean } = {}): Promise<void> {
     const cluster = this.cluster!;
     const workload = this.workload!;
-    cluster.healNetwork();
+    await cluster.healNetwork();
     workload.route(cluster.ids);
     this.within('heal → whole again (all ready, every partition fully replicated)', await this.converged(), SETTLE_LIMIT_MS);
     await workload.stop();
