@@ -396,10 +396,13 @@ export function clusterNodeArgs(o: {
   ];
 }
 
-/** Keeps the logs (and history) of a failed test, and always removes everything else. */
+/**
+ * Keeps the logs (and history) of a failed test — of every test when
+ * SESSIOND_CLUSTER_KEEP_ARTIFACTS=1 — and always removes everything else.
+ */
 async function onTeardown(t: ExecutionContext, save: (dir: string) => Promise<void>, cleanup: () => Promise<void>): Promise<void> {
   try {
-    if (!t.passed) {
+    if (!t.passed || process.env['SESSIOND_CLUSTER_KEEP_ARTIFACTS'] === '1') {
       const base = process.env['SESSIOND_CLUSTER_ARTIFACTS'] ?? tmpdir();
       await mkdir(base, { recursive: true });
       const dir = await mkdtemp(join(base, `sessiond-cluster-${t.title.replace(/[^a-zA-Z0-9]+/g, '-').slice(0, 60)}-`));
