@@ -141,12 +141,6 @@ export class Workload {
     this.#routed = routed;
   }
 
-  /** Changes a node's address (a restarted node on other ports). */
-  retarget(target: WorkloadTarget): void {
-    this.#targets.set(target.id, target);
-    this.#routed = this.#routed.map((t) => (t.id === target.id ? target : t));
-  }
-
   /** Sessions the workload knows (a login or code exchange told it their id). */
   get sessions(): number {
     return this.#sessions.size;
@@ -164,13 +158,6 @@ export class Workload {
     this.#running = false;
     await Promise.all(this.#loops);
     this.#loops = [];
-  }
-
-  /** Runs the mixed load for `ms`. */
-  async runFor(ms: number): Promise<void> {
-    this.start();
-    await sleep(ms);
-    await this.stop();
   }
 
   /** Creates `count` sessions by password logins (recorded), `concurrency` at a time, not rate-bounded. */
