@@ -113,7 +113,10 @@ export class NodeHandle {
   async waitReady(timeoutMs = NODE_READY_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!(await this.ready())) {
-      if (!this.alive) throw new Error(`${this.id} exited before it was ready: ${this.logTail()}`);
+      if (!this.alive) {
+        const c = this.#run!.child;
+        throw new Error(`${this.id} exited (code ${c.exitCode}, signal ${c.signalCode}) before it was ready: ${this.logTail()}`);
+      }
       if (Date.now() > deadline) throw new Error(`${this.id} not ready within ${timeoutMs} ms: ${this.logTail()}`);
       await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
     }

@@ -6,7 +6,8 @@
 // replicated within 10 s of SIGCONT; the checker is clean.
 // Method: 3 nodes, the mixed workload keeps sending to every node, the hung
 // one included (its answers, or lack of them, are the evidence). "Rejoined"
-// = both other nodes count three alive members again.
+// = both other nodes count three alive members again (less the lag with
+// which that is seen).
 
 import { failureWindowMs, servedBy } from '../availability.js';
 import { METRIC_MEMBERS } from '../topology.js';
@@ -14,6 +15,12 @@ import { clock } from '../workload.js';
 import { scenario, sleep, WARMUP_MS } from './scenario.js';
 
 const FROZEN_MS = 10_000;
+/**
+ * The rejoin is seen late: the others learn the new view from their etcd
+ * watch, and this test learns it from their metrics. An answer that came this
+ * little before the rejoin was seen may have come after it.
+ */
+const REJOIN_SEEN_LAG_MS = 250;
 
 scenario('F2: SIGSTOP one node for 10 s: detected within 2 s, served within 3 s, nothing stale after SIGCONT', async (ctx) => {
   const cluster = await ctx.start();
@@ -31,15 +38,17 @@ scenario('F2: SIGSTOP one node for 10 s: detected within 2 s, served within 3 s,
 
   const resumedAt = clock();
   await cluster.kill(victim, 'SIGCONT');
+  let rejoinedAt = 0;
   await cluster.until('the resumed node rejoins', async () => {
+    const at = clock();
     const alive = await Promise.all(others.map((id) => cluster.node(id).metric(METRIC_MEMBERS, { state: 'alive' })));
-    return alive.every((n) => n === 3);
+    if (alive.every((n) => n === 3)) rejoinedAt = at;
+    return rejoinedAt > 0;
   }, 30_000, 25);
-  const rejoinedAt = clock();
   ctx.log(`SIGCONT → rejoined (both others count 3 alive members): ${Math.round(rejoinedAt - resumedAt)} ms`);
 
   ctx.within('SIGSTOP → last failed request on the others (every partition served again)', failureWindowMs(workload.history, stoppedAt, { nodes: others, to: resumedAt }), 3_000);
-  ctx.expectNone(servedBy(workload.history, victim, stoppedAt, rejoinedAt), 'the hung node answered 2xx between SIGSTOP and its rejoin');
+  ctx.expectNone(servedBy(workload.history, victim, stoppedAt, rejoinedAt - REJOIN_SEEN_LAG_MS), `the hung node answered 2xx between SIGSTOP and ${REJOIN_SEEN_LAG_MS} ms before its rejoin was seen`);
   await ctx.converged();
   ctx.within('SIGCONT → rejoined and fully replicated', clock() - resumedAt, 10_000);
 

@@ -251,6 +251,9 @@ export function scenario(title: string, body: (ctx: ScenarioContext) => Promise<
       const ctx = new ScenarioContext(t, attempt);
       try {
         await body(ctx);
+      } catch (err) {
+        ctx.lines.push(`${clock()} ERROR ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        throw err;
       } finally {
         await ctx.cleanup();
       }
