@@ -37,6 +37,12 @@ export interface HistoryEntry {
   outcome: Outcome;
   /** introspect / verify: whether the session was reported active. */
   active?: boolean;
+  /** The HTTP status, when one came back (diagnostics and availability measures). */
+  status?: number;
+  /** Why it failed: the OAuth error_description, or the transport error. */
+  detail?: string;
+  /** A deliberate misuse (a replayed token or code) or its aftermath: a refusal here is no failure of the service. */
+  probe?: boolean;
 }
 
 export interface Violation {
