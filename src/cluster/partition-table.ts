@@ -18,6 +18,12 @@
 // take exactly those owners (a primary moving to a newcomer included). A
 // partition whose owners all left is lost: it restarts empty on the owners
 // the hash picks.
+//
+// A primary never moves to a newcomer: promotion keeps the serving primary
+// and makes the other copies the hash's owners. Moving it safely means
+// draining the partition's commands on the old primary first, which is not
+// built; primaries move only when their node leaves (to the next owner, which
+// holds every acknowledged change).
 
 import { PARTITION_COUNT } from '../constants.js';
 import { ownersOf } from './hrw.js';
@@ -96,8 +102,11 @@ export function promoteCaughtUp(table: PartitionTable, caughtUp: CaughtUp, copie
     if (ready.length === 0) continue;
     const holders = new Set([...owners[p]!, ...ready]);
     const target = ownersOf(p, table.members, copies);
+    const primary = owners[p]![0]!;
     if (target.every((n) => holders.has(n))) {
-      owners[p] = target;
+      // The primary stays where it is (a handoff to a newcomer would need commands drained first):
+      // the others become exactly the wanted owners.
+      owners[p] = [primary, ...target.filter((n) => n !== primary)].slice(0, Math.max(copies, target.includes(primary) ? copies : copies + 1));
       pending[p] = [];
     } else {
       owners[p] = [...owners[p]!, ...ready];

@@ -20,8 +20,9 @@
 // sessions (an export the shard makes in one turn, with the partition's seq
 // at that moment) in chunks, then the records buffered meanwhile whose seq is
 // higher, then `done`; from there on it receives the partition's records
-// live on the same ordered stream, without being waited for, until the
-// coordinator makes it an owner. Everything goes on one ordered stream per
+// live on the same ordered stream, and once it acknowledged `done` replies
+// wait for it like for a backup, so that when the coordinator makes it an
+// owner — the primary, possibly — it holds every acknowledged change. Everything goes on one ordered stream per
 // peer, so a live record can never overtake the chunk that creates its
 // session.
 //
@@ -244,8 +245,10 @@ export class Replicator {
       if (owners === undefined || owners[0] !== this.#options.self) continue;
       const touch = isTouchRecord(envelope.m);
       for (const node of this.#copyHolders(table, p)) {
-        const sync = owners.includes(node);
         const transfer = this.#transfers.get(`${node}:${p}`);
+        // A pending owner that caught up is waited for like a backup: the coordinator may make it
+        // an owner (even the primary) at any moment, and it must then hold every acknowledged change.
+        const sync = owners.includes(node) || transfer?.phase === 'complete';
         if (transfer !== undefined && (transfer.phase === 'waiting' || transfer.phase === 'exporting')) {
           transfer.buffered.push(envelope);
           if (sync && !touch) this.#turnOf(p).transfers.push(transfer.done.promise);
