@@ -43,7 +43,9 @@ const ALL_PARTITIONS = Array.from({ length: PARTITION_COUNT }, (_, p) => p);
 /** How long a replicated frame may wait for this node to obey the sender's newer table. */
 const TABLE_CATCH_UP_MS = 1_000;
 /** Progress reports are batched this long. */
-const PROGRESS_REPORT_MS = 50;
+const PROGRESS_REPORT_MS = 200;
+/** Promotions wait this long for more progress reports, so that one table promotes many partitions. */
+const PROMOTION_BATCH_MS = 200;
 /** How long an event query waits for the other members. */
 const GATHER_DEADLINE_MS = 2_000;
 /** A peer's heartbeat older than this does not count as a confirmation (etcd outage rule). */
@@ -117,6 +119,7 @@ export class ClusterMember {
   readonly #tableWaiters = new Set<() => void>();
   readonly #caughtUp = new Set<number>();
   #progressTimer: NodeJS.Timeout | null = null;
+  #promotionTimer: NodeJS.Timeout | null = null;
   #ticker: NodeJS.Timeout | null = null;
   #coordinating = false;
   #formedAt = 0;
@@ -234,7 +237,7 @@ export class ClusterMember {
     engine.on('records', (_shard: number, envelopes: RecordEnvelope[]) => this.#replicator.onRecords(envelopes));
     this.#plane.on('view', () => this.#onView());
     this.#plane.on('table', (table: PartitionTable) => this.#obey(table));
-    this.#plane.on('progress', () => this.#coordinate());
+    this.#plane.on('progress', () => this.#coordinateSoon());
     this.#plane.on('suspects', () => this.#coordinate());
     this.#plane.on('evicted', () => {
       this.#log.warn('evicted from the view: serving nothing until a table includes this new incarnation');
@@ -304,6 +307,7 @@ export class ClusterMember {
     this.#closed = true;
     if (this.#ticker !== null) clearInterval(this.#ticker);
     if (this.#progressTimer !== null) clearTimeout(this.#progressTimer);
+    if (this.#promotionTimer !== null) clearTimeout(this.#promotionTimer);
     this.#detector.close();
     await this.#plane.close();
     this.#config.close();
@@ -364,6 +368,15 @@ export class ClusterMember {
       };
       this.#tableWaiters.add(wake);
     });
+  }
+
+  /** A coordinator round a little later, batching the progress reports that arrive meanwhile into one table. */
+  #coordinateSoon(): void {
+    if (this.#promotionTimer !== null) return;
+    this.#promotionTimer = setTimeout(() => {
+      this.#promotionTimer = null;
+      this.#coordinate();
+    }, PROMOTION_BATCH_MS);
   }
 
   /** The coordinator's round: new table, promotions, evictions. */
@@ -547,7 +560,8 @@ export class ClusterMember {
   /** Applies one replicated frame; a reason when it was refused. */
   async #applyFrame(frame: ReplicateFrame): Promise<string | null> {
     if (this.#engine === null) return 'not started';
-    if ((this.#table?.version ?? 0) < frame.table) await this.#nextTable(TABLE_CATCH_UP_MS);
+    const deadline = performance.now() + TABLE_CATCH_UP_MS;
+    while ((this.#table?.version ?? 0) < frame.table && performance.now() < deadline) await this.#nextTable(deadline - performance.now());
     const table = this.#table;
     if (table === null || table.version < frame.table) return `table ${frame.table} not obeyed here yet`;
     try {
