@@ -389,7 +389,6 @@ export class ClusterMember {
   async #coordinateNow(): Promise<void> {
     const view = this.#plane.view;
     const decision = coordinate({
-      self: this.#options.node,
       table: this.#plane.table,
       members: view.members.map((m) => m.node),
       incarnations: Object.fromEntries(view.members.map((m) => [m.node, m.lease])),

@@ -13,8 +13,6 @@
 import { nextTable, promoteCaughtUp, type CaughtUp, type PartitionTable } from './partition-table.js';
 
 export interface CoordinatorInput {
-  /** The coordinator itself: it never evicts itself (its own lease decides). */
-  self?: string;
   table: PartitionTable | null;
   /** The view's members and its revision. */
   members: readonly string[];
@@ -46,7 +44,8 @@ export function coordinate(input: CoordinatorInput): CoordinatorDecision {
   const alive = new Set(members);
   const evict: string[] = [];
   for (const [target, accusers] of input.suspects) {
-    if (!alive.has(target) || target === input.self) continue;
+    // The coordinator too: cut off from a majority that accuses it, it steps down by evicting itself.
+    if (!alive.has(target)) continue;
     const votes = [...accusers].filter((a) => alive.has(a) && a !== target).length;
     if (votes >= evictionQuorum(members.length)) evict.push(target);
   }

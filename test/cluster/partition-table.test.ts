@@ -102,7 +102,7 @@ test('eviction needs a majority of the view: one isolated accuser evicts nobody'
   t.deepEqual(coordinate({ ...base, suspects }).evict, ['a']);
   t.deepEqual(coordinate({ ...base, suspects: new Map([['b', new Set(['a'])]]) }).evict, []);
   t.deepEqual(coordinate({ ...base, suspects: new Map([['c', new Set(['c', 'x'])]]) }).evict, [], 'self-accusation and non-members do not count');
-  t.deepEqual(coordinate({ ...base, self: 'a', suspects }).evict, [], 'the coordinator never evicts itself');
+  t.deepEqual(coordinate({ ...base, suspects: new Map([['a', new Set(['b', 'c'])]]) }).evict, ['a'], 'a coordinator the majority cannot hear evicts itself');
 });
 
 // --- model ---------------------------------------------------------------------
