@@ -8,9 +8,8 @@
 //      user's partition; a locked user is refused here, before any hash
 //      (Keycloak: AuthenticatorUtils.getDisabledByBruteForceEventError, then
 //      the caller answers exactly as for a wrong password);
-//   4. the password is verified (constant time, on the hash pool), if the
-//      client address has a hash slot free (login-rate-limit.ts admitHash;
-//      none ⇒ 'busy', refused with 429 and no hash);
+//   4. the password is verified (constant time, on the hash pool), in the
+//      client address's fair turn (fair-hash-queue.ts);
 //   5. wrong: the failure is counted in the user's partition, which answers
 //      whether it locked the user (USER_DISABLED_BY_TEMPORARY_LOCKOUT) or
 //      locked them for good: then the user is disabled with
@@ -32,15 +31,13 @@ import {
   type LoginFailureRecord,
 } from '../../session/brute-force.js';
 import type { FacadeContext } from '../context.js';
-import { admitHash } from './login-rate-limit.js';
+import { FairHashQueue } from './fair-hash-queue.js';
 
 export type PasswordLogin =
   | { outcome: 'success'; user: UserRecord; failures: LoginFailureRecord | null }
   | { outcome: 'locked'; user: UserRecord; error: LockedError }
   /** `user` undefined: no such user. */
-  | { outcome: 'invalid'; user: UserRecord | undefined }
-  /** The address already has its share of hashes in flight (login-rate-limit.ts): refused without a hash. */
-  | { outcome: 'busy' };
+  | { outcome: 'invalid'; user: UserRecord | undefined };
 
 export interface LoginAttempt {
   username: string;
@@ -52,6 +49,15 @@ export interface LoginAttempt {
 
 /** A user that does not exist still costs a hash; this is what it is checked against. */
 let dummyCredential: Promise<PasswordCredential> | null = null;
+
+/** Each node's fair queue in front of its hash pool. */
+const queues = new WeakMap<FacadeContext, FairHashQueue>();
+
+function hashQueue(ctx: FacadeContext): FairHashQueue {
+  let queue = queues.get(ctx);
+  if (queue === undefined) queues.set(ctx, (queue = new FairHashQueue(ctx.hasher.size)));
+  return queue;
+}
 
 /** The user a login names: by username, else by email when it has an '@'. */
 export function userOfLogin(ctx: FacadeContext, realm: RealmRecord, username: string): UserRecord | undefined {
@@ -70,13 +76,8 @@ export async function authenticatePassword(ctx: FacadeContext, realm: RealmRecor
       const locked = await lockOf(ctx, realm, user);
       if (locked.error !== null) return { outcome: 'locked', user, error: locked.error };
     }
-    const release = admitHash(ctx, attempt.ip);
-    if (release === null) return { outcome: 'busy' };
-    try {
-      await ctx.hasher.verify(attempt.password, await dummyCredential);
-    } finally {
-      release();
-    }
+    const dummy = await dummyCredential;
+    await hashQueue(ctx).run(attempt.ip, () => ctx.hasher.verify(attempt.password, dummy));
     if (counts) await countFailure(ctx, realm, user, attempt.ip);
     return { outcome: 'invalid', user };
   }
@@ -86,15 +87,7 @@ export async function authenticatePassword(ctx: FacadeContext, realm: RealmRecor
     if (locked.error !== null) return { outcome: 'locked', user, error: locked.error };
     failures = locked.record;
   }
-  const release = admitHash(ctx, attempt.ip);
-  if (release === null) return { outcome: 'busy' };
-  let verified: boolean;
-  try {
-    verified = await ctx.hasher.verify(attempt.password, credential);
-  } finally {
-    release();
-  }
-  if (!verified) {
+  if (!(await hashQueue(ctx).run(attempt.ip, () => ctx.hasher.verify(attempt.password, credential)))) {
     await countFailure(ctx, realm, user, attempt.ip);
     return { outcome: 'invalid', user };
   }

@@ -19,7 +19,7 @@ import { verifyJwt } from '../../tokens/jwt.js';
 import type { IssuedTokens } from '../../tokens/token-service.js';
 import type { FacadeContext } from '../context.js';
 import { OAuthError, invalidGrant, invalidRequest, notAllowed, unauthorizedClient, unsupportedGrantType } from './oauth-error.js';
-import { isPasswordGrant, loginRateLimitConfig, tooManyAttempts } from './login-rate-limit.js';
+import { isPasswordGrant, loginRateLimitConfig } from './login-rate-limit.js';
 import { authenticatePassword, loginSucceeded } from './password-login.js';
 import { authenticateClient, field, ipOf, issuerOf, realmOf, requireFormBody, type FormBody } from './request-context.js';
 import { grantScope, narrowScope } from './scope.js';
@@ -99,7 +99,6 @@ async function passwordGrant(g: GrantContext): Promise<Record<string, unknown>> 
   const password = field(body, 'password') ?? '';
   const ip = ipOf(request);
   const login = await authenticatePassword(ctx, realm, { username, password, ip, emptyPasswordCounts: true });
-  if (login.outcome === 'busy') throw tooManyAttempts(1);
   if (login.outcome !== 'success') {
     // Keycloak's ValidateUsername / ValidatePassword: a locked user gets the wrong password's answer.
     const error = login.outcome === 'locked' ? login.error : login.user === undefined ? 'user_not_found' : 'invalid_user_credentials';

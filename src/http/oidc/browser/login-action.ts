@@ -31,7 +31,6 @@ import type { RealmRecord, UserRecord } from '../../../realm/model.js';
 import type { FacadeContext } from '../../context.js';
 import { ipOf, issuerOf } from '../request-context.js';
 import { authenticatePassword, loginSucceeded } from '../password-login.js';
-import { tooManyAttempts } from '../login-rate-limit.js';
 import { fromClaims, param, paramsOf, type AuthorizationRequest } from './authorization-request.js';
 import { BROWSER_MESSAGE, ErrorPageError } from './browser-errors.js';
 import { browserRealm } from './browser-route.js';
@@ -63,7 +62,6 @@ export async function loginAction(ctx: FacadeContext, request: FastifyRequest, r
   const again = (error: string): FastifyReply => sendLoginForm(ctx, request, reply, realm, req, { now, error, username, rememberMe });
 
   const login = await authenticatePassword(ctx, realm, { username, password, ip: ipOf(request), emptyPasswordCounts: false });
-  if (login.outcome === 'busy') throw tooManyAttempts(1);
   if (login.outcome !== 'success') {
     const error = login.outcome === 'locked' ? login.error : login.user === undefined ? 'user_not_found' : 'invalid_user_credentials';
     loginFailed(ctx, request, realm, req, login.user?.id ?? null, error, username);
