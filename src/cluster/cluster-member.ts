@@ -139,7 +139,6 @@ export class ClusterMember {
       apply: (op) => (op.op === 'revokeToken' ? options.revoked.apply(op) : options.store.apply(op)),
       env: options.env,
       log: this.#log,
-      etcdReachable: () => this.#plane.etcdReachable,
       peerRevisions: () => this.#livePeers().map((n) => this.#peerStates.get(n)?.config ?? 0),
     });
     this.#detector = new FailureDetector((node, suspected) => {

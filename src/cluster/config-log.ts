@@ -12,8 +12,8 @@
 // heartbeat stream) having applied it, or 1 s passed: a member that lags
 // longer turns not-ready until it catches up (cluster-member.ts).
 //
-// etcd unreachable: writes fail at once with ERR_CONFIG_UNAVAILABLE; the
-// configuration already applied keeps serving.
+// etcd unreachable: a write fails with ERR_CONFIG_UNAVAILABLE once etcd has
+// not taken it within 2 s; the configuration already applied keeps serving.
 
 import { randomUUID } from 'node:crypto';
 import type { IKeyValue, Namespace, Watcher } from 'etcd3';
@@ -28,6 +28,8 @@ const LOG = 'config/log/';
 /** How long a write waits for the other members to apply it before answering anyway. */
 export const CONFIG_APPLY_WAIT_MS = 1_000;
 const APPLIED_KEY = 'configRevision';
+/** How long a write may wait for etcd to take it. */
+const COMMIT_DEADLINE_MS = 2_000;
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false });
@@ -41,8 +43,6 @@ export interface ConfigLogOptions {
   apply(op: SharedOp): Promise<void>;
   env: LmdbEnv;
   log: Logger;
-  /** Whether etcd answered the last lease renewal. */
-  etcdReachable(): boolean;
   /** The applied revisions the other live members last reported. */
   peerRevisions(): number[];
 }
@@ -86,14 +86,13 @@ export class EtcdConfigLog implements StoreLog, RevocationLog {
   }
 
   async commit(op: SharedOp): Promise<void> {
-    if (!this.#options.etcdReachable()) throw new EngineError('ERR_CONFIG_UNAVAILABLE');
     const key = `${LOG}${randomUUID()}`;
     const applied = new Promise<void>((resolve, reject) => this.#pending.set(key, { resolve, reject }));
     // The watch may apply (and refuse) the write before etcd's answer to the put arrives.
     applied.catch(() => {});
     let revision: number;
     try {
-      const res = await this.#options.ns.put(key).value(packr.pack(op)).exec();
+      const res = await this.#options.ns.put(key).value(packr.pack(op)).options({ deadline: Date.now() + COMMIT_DEADLINE_MS }).exec();
       revision = Number(res.header.revision);
     } catch (err) {
       this.#pending.delete(key);

@@ -25,7 +25,13 @@ function within(e: HistoryEntry, r: Range): boolean {
 
 /** Requests of the load the service failed (unknown outcomes and unexpected refusals). */
 export function failedRequests(history: readonly HistoryEntry[], range: Range = {}): HistoryEntry[] {
-  return history.filter((e) => e.op !== 'verify' && within(e, range) && (e.outcome === 'unknown' || (e.outcome === 'fail' && e.probe !== true)));
+  // A replayed code detaches its client session on purpose: that session's later refusals are expected.
+  const replayedAt = new Map<string, number>();
+  for (const e of history) {
+    if (e.op === 'code' && e.probe === true) replayedAt.set(e.session, Math.min(replayedAt.get(e.session) ?? Infinity, e.invokeMs));
+  }
+  const expected = (e: HistoryEntry): boolean => e.outcome === 'fail' && (e.probe === true || e.invokeMs > (replayedAt.get(e.session) ?? Infinity));
+  return history.filter((e) => e.op !== 'verify' && within(e, range) && (e.outcome === 'unknown' || (e.outcome === 'fail' && !expected(e))));
 }
 
 /** Requests of the load in the range (verification excluded). */

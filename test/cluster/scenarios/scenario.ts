@@ -274,7 +274,10 @@ export function scenario(title: string, body: (ctx: ScenarioContext) => Promise<
       }
       if (attempt === 1) t.log(`timing over threshold (${slow.join('; ')}); running once more on a fresh cluster`);
       else if (STRICT_TIMING) t.deepEqual(slow, [], 'timing thresholds exceeded twice');
-      else t.log(`TIMING MISS (reported, not failed; SESSIOND_CLUSTER_TIMING=strict fails it): ${slow.join('; ')}`);
+      else {
+        t.log(`TIMING MISS (reported, not failed; SESSIOND_CLUSTER_TIMING=strict fails it): ${slow.join('; ')}`);
+        t.pass();
+      }
     }
   });
 }
