@@ -101,6 +101,8 @@ export class ControlPlane extends EventEmitter {
     this.#client = new Etcd3({
       hosts: options.hosts,
       dialTimeout: ETCD_CALL_DEADLINE_MS,
+      // Redial etcd within a second once it is back (grpc-js would back off up to 120 s).
+      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 },
       // Fail fast and retry on our own schedule: the default circuit breaker
       // would refuse every call for 5 s after three failures.
       faultHandling: { host: () => noop, global: noop, watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }).next() },
