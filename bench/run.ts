@@ -35,6 +35,10 @@ import { adminSessions } from './scenarios/admin-sessions.js';
 import { adminLogoutAll } from './scenarios/admin-logout-all.js';
 import { journal } from './scenarios/journal.js';
 import { consoleSessions } from './scenarios/console-sessions.js';
+import { clusterThroughput } from './scenarios/cluster-throughput.js';
+import { clusterFailover } from './scenarios/cluster-failover.js';
+import { clusterRebalance } from './scenarios/cluster-rebalance.js';
+import { clusterRollingRestart } from './scenarios/cluster-rolling-restart.js';
 
 const SCENARIOS: readonly Scenario[] = [
   engineTable,
@@ -55,6 +59,10 @@ const SCENARIOS: readonly Scenario[] = [
   adminLogoutAll,
   journal,
   consoleSessions,
+  clusterFailover,
+  clusterRebalance,
+  clusterThroughput,
+  clusterRollingRestart,
 ];
 
 // Compiled to dist/bench/run.js; results belong in the source tree's bench/results/.
