@@ -28,7 +28,7 @@ import { describeTally, RefreshWorkload, since } from '../lib/cluster-workload.j
 const NAME = 'cluster-rebalance';
 const NODES = 3;
 const SESSIONS = 300_000;
-const SESSIONS_QUICK = 20_000;
+const SESSIONS_QUICK = 3_000;
 const LOGIN_CONNECTIONS = 16;
 const LOGIN_PIPELINING = 4;
 const POLL_MS = 100;

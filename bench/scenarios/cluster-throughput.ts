@@ -99,7 +99,7 @@ async function takeTurns(b: HttpBench, single: LocalNode, singlePool: SessionPoo
     );
     // Three windows of the same length side by side: the rates add up, the latencies pool.
     const merged = combineLoads(label, parts);
-    return { ...merged, seconds: durationS, rps: merged.ok / durationS };
+    return { ...merged, connections: perNode * NODES, seconds: durationS, rps: merged.ok / durationS };
   };
   const warmup = b.quick ? WARMUP_QUICK_S : WARMUP_S;
   await aloneRun('single (warm-up)', warmup, false);
