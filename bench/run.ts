@@ -35,6 +35,8 @@ import { adminSessions } from './scenarios/admin-sessions.js';
 import { adminLogoutAll } from './scenarios/admin-logout-all.js';
 import { journal } from './scenarios/journal.js';
 import { consoleSessions } from './scenarios/console-sessions.js';
+import { loginFlood } from './scenarios/login-flood.js';
+import { soak } from './scenarios/soak.js';
 import { clusterThroughput } from './scenarios/cluster-throughput.js';
 import { clusterFailover } from './scenarios/cluster-failover.js';
 import { clusterRebalance } from './scenarios/cluster-rebalance.js';
@@ -59,6 +61,8 @@ const SCENARIOS: readonly Scenario[] = [
   adminLogoutAll,
   journal,
   consoleSessions,
+  loginFlood,
+  soak,
   clusterFailover,
   clusterRebalance,
   clusterThroughput,

@@ -225,6 +225,7 @@ export class SessiondNode extends EventEmitter {
           return this.#pushClient(change.client);
         case 'realm-deleted':
           await this.engine.removeRealm(change.realm.id);
+          await this.engine.loginFailures.removeRealm(change.realm.id);
           await this.events.clear(change.realm.id, false);
           await this.events.clear(change.realm.id, true);
           return;

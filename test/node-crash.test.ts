@@ -44,7 +44,7 @@ class Node {
     const [httpPort, managementPort] = [await freePort(), await freePort()];
     const r = run([
       '--host', '127.0.0.1', '--http-port', String(httpPort), '--management-port', String(managementPort),
-      '--shards', '2', '--data-dir', dataDir, '--import-realm', realms, '--durability', durability, '--log-level', 'info',
+      '--shards', '2', '--data-dir', dataDir, '--import-realm', realms, '--durability', durability, '--log-level', 'info', '--login-rate-limit', '0',
       // One issuer across restarts, whichever port each process gets.
       '--hostname', 'http://sso.example.test',
     ]);

@@ -339,7 +339,7 @@ export function describeLoad(r: LoadResult): string {
     `CPU: generator ${r.generatorCores.toFixed(2)} cores` +
     (r.serverCores === null
       ? ''
-      : `, server ${r.serverCores.toFixed(2)} cores = ${r.serverCpuUsPerResponse!.toFixed(0)} us per response (main thread ${r.serverMainCpuUsPerResponse?.toFixed(0) ?? '?'} us)`) +
+      : `, server ${r.serverCores.toFixed(2)} cores = ${(r.serverCpuUsPerResponse?.toFixed(0) ?? '?')} us per response (main thread ${r.serverMainCpuUsPerResponse?.toFixed(0) ?? '?'} us)`) +
     Object.entries(r.steps)
       .map(([name, s]) => `\n  step ${name}: ${s.ok}/${s.responses} ok, p50 ${s.latency.p50.toFixed(2)} p99 ${s.latency.p99.toFixed(2)} ms`)
       .join('')

@@ -91,8 +91,9 @@ export async function startLocalNode(
       // Per-request logging would be part of the measurement; warnings still show in the output kept for errors.
       '--log-level', 'warn',
       ...extraArgs,
-      // The load generator is one address: per-address login admission would refuse most of its logins.
-      '--login-rate-limit', '0',
+      // The load generator is one address: per-address login admission would refuse most of its logins
+      // (unless the scenario sets the limit itself, as login-flood does).
+      ...(extraArgs.includes('--login-rate-limit') ? [] : ['--login-rate-limit', '0']),
     ];
     const proc = ServerProcess.start('sessiond', MAIN_JS, args, { nodeArgs: profileArgs(options.cpuProf) });
     own(proc);

@@ -28,7 +28,7 @@ interface UserContext {
   refresh?: string;
 }
 
-interface Tally extends ActiveTally {
+export interface Tally extends ActiveTally {
   logouts: number;
 }
 
@@ -41,7 +41,7 @@ function keepTokens(status: number, body: string, context: object): void {
 }
 
 /** One user's sequence. A step whose token is missing (its login failed) returns null: autocannon restarts the sequence. */
-function sequence(target: Target, realm: string, tally: Tally): LoadRequest[] {
+export function sequence(target: Target, realm: string, tally: Tally): LoadRequest[] {
   const headers = { 'content-type': 'application/x-www-form-urlencoded', authorization: target.authorization };
   const tokenPath = paths.token(target, realm);
   let nextUser = 0;

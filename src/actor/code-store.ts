@@ -2,7 +2,9 @@
 // A code is stored under its session (its id carries the session id, so it is
 // routed to this shard) and taken at most once: the take removes it, so a
 // replayed code finds nothing. Codes live accessCodeLifespan (60 s by
-// default); expired ones are dropped when taken and swept in arrival order.
+// default); a take hands an expired code back too (the caller answers "Code
+// is expired", as Keycloak tells it apart from an unknown code), and expired
+// codes nobody takes are swept in arrival order.
 // Bounded: past CODES_MAX pending codes a put is refused.
 
 import type { AuthCodeData } from '../protocol/actor-messages.js';
@@ -25,20 +27,20 @@ export class CodeStore {
     return true;
   }
 
-  /** Removes and returns the code if it exists and has not expired. */
+  /** Removes and returns the code if it exists, expired or not (`data.exp` tells; Keycloak: valid while now ≤ exp). */
   take(sessionId: string, code: string, now: number): AuthCodeData | null {
     const key = `${sessionId}\u0000${code}`;
     const data = this.#codes.get(key);
     if (data === undefined) return null;
     this.#codes.delete(key);
     this.#sweep(now);
-    return data.exp > now ? data : null;
+    return data;
   }
 
   /** Drops expired codes from the front (Map order is arrival order, and lifetimes are equal per realm). */
   #sweep(now: number): void {
     for (const [key, data] of this.#codes) {
-      if (data.exp > now) break;
+      if (data.exp >= now) break;
       this.#codes.delete(key);
     }
   }

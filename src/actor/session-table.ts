@@ -46,6 +46,7 @@ import {
   type RealmClearedMutation,
   type SessionCreatedMutation,
   type SessionRemovedMutation,
+  type SessionAuthenticatedMutation,
   type SessionTouchedMutation,
 } from '../protocol/mutations.js';
 import { CLIENT_SESSION_DEFAULTS, type ClientSessionSettings } from '../session/client-settings.js';
@@ -760,6 +761,9 @@ export class SessionTable {
       case MUTATION.realmCleared:
         applied = this.#applyRealmCleared(m);
         break;
+      case MUTATION.sessionAuthenticated:
+        applied = this.#applyAuthenticated(m);
+        break;
       default:
         throw new TypeError(`unknown mutation kind ${(m as { k: unknown }).k}`);
     }
@@ -1157,6 +1161,13 @@ export class SessionTable {
     if (m.userRefresh >= 0) this.#sLast[slot] = m.userRefresh;
     const deadline = this.#deadline(slot);
     if (!this.#wheel.isScheduled(slot) || deadline < this.#wheel.deadlineOf(slot)) this.#wheel.schedule(slot, deadline);
+    return true;
+  }
+
+  #applyAuthenticated(m: SessionAuthenticatedMutation): boolean {
+    const slot = this.slotOf(m.id);
+    if (slot === NONE) return false;
+    this.#sAuthTime[slot] = m.authTime;
     return true;
   }
 

@@ -57,6 +57,7 @@ import { decideSessionLimit } from '../session/session-limits.js';
 import type { Clock } from '../time/clock.js';
 import { cidrMatcher } from '../util/ip-address.js';
 import { CodeStore } from './code-store.js';
+import { LoginFailures } from './login-failures.js';
 import { Mailbox } from './mailbox.js';
 import { OfflineStore, offlineView, type OfflineChange, type OfflineSessionRecord } from '../offline/offline-store.js';
 import type { LmdbEnv } from '../store/lmdb-env.js';
@@ -101,6 +102,7 @@ export class ShardActor {
   readonly #roles: PartitionRoles;
   readonly #mailbox: Mailbox<BatchMessage>;
   readonly #codes = new CodeStore();
+  readonly #loginFailures = new LoginFailures();
   readonly #offline: OfflineStore | null;
   /** Offline expiry sweeps run when `#now` reaches this second. */
   #offlineSweepAt = 0;
@@ -532,6 +534,11 @@ export class ShardActor {
         // Handled by #runBatch (its reply waits for expiry to catch up).
         this.#advanceNow(this.#integer(command.now, 'now'));
         return this.#now;
+      case OP.loginFailureGet:
+      case OP.loginFailureRecord:
+      case OP.loginFailureRemove:
+      case OP.loginFailureRemoveRealm:
+        return this.#loginFailures.execute(command);
       default:
         throw new EngineError('ERR_BAD_COMMAND', `unknown op ${String((command as { op: unknown }).op)}`);
     }
@@ -608,6 +615,7 @@ export class ShardActor {
     const existing = table.clientSlotOf(slot, clientUuid);
     // Keycloak reuses a valid client session and restarts an expired one.
     const reuse = existing >= 0 && table.clientInvalidReason(slot, existing, now) === null;
+    const authTime = command.authTime === undefined ? null : this.#integer(command.authTime, 'authTime');
     this.#apply({
       k: MUTATION.clientAttached,
       id,
@@ -619,6 +627,7 @@ export class ShardActor {
       notes: command.client.notes ?? null,
       userRefresh: command.touchUser === true ? now : -1,
     });
+    if (authTime !== null) this.#apply({ k: MUTATION.sessionAuthenticated, id, authTime });
     return table.view(slot);
   }
 
@@ -727,16 +736,22 @@ export class ShardActor {
   }
 
   /** Moves partitions between primary, passive and not held (promotion, demotion, handoff). */
-  #setRoles(partitions: unknown, role: unknown): number {
+  #setRoles(partitions: unknown, role: unknown): number | Promise<number> {
     if (!Array.isArray(partitions) || partitions.some((p) => !(Number.isInteger(p) && p >= 0 && p < PARTITION_COUNT))) {
       throw new EngineError('ERR_BAD_COMMAND', 'partitions must be partition numbers');
     }
     if (role !== 'primary' && role !== 'passive' && role !== 'none') throw new EngineError('ERR_BAD_COMMAND', `unknown role ${String(role)}`);
     const moved = this.#roles.set(partitions as number[], role);
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions())) this.#track(work);
-    // A partition no longer held forgets its offline sessions too: if it comes back, a transfer refills it.
-    if (role === 'none' && this.#offline !== null) for (const p of partitions as number[]) this.#track(this.#offline.forgetPartition(p));
-    return moved;
+    // A partition no longer held forgets its offline sessions too (answered once committed): if it comes back, a transfer refills it.
+    const forgets: Promise<void>[] = [];
+    if (role === 'none' && this.#offline !== null) {
+      for (const p of partitions as number[]) {
+        const work = this.#offline.forgetPartition(p);
+        if (work !== null) forgets.push(work);
+      }
+    }
+    return forgets.length === 0 ? moved : Promise.all(forgets).then(() => moved);
   }
 
   #exportPartition(partition: unknown): PartitionExport {

@@ -12,6 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { PARTITION_COUNT } from '../constants.js';
 import { EngineError } from '../errors.js';
 import type { ActorPool } from '../host/actor-pool.js';
 import type { AdminEvent, AdminEventQuery, EventQuery, EventSink, UserEvent } from '../events/event-sink.js';
@@ -28,16 +29,23 @@ import { ClusterRouter } from './cluster-router.js';
 import { EtcdConfigLog } from './config-log.js';
 import { ControlPlane } from './control-plane.js';
 import { coordinate } from './coordinator.js';
-import { FailureDetector, HEARTBEAT_MS } from './failure-detector.js';
+import { FailureDetector, HEARTBEAT_MS, SUSPICION_MS } from './failure-detector.js';
 import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator } from './replicator.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
+/** The ops a primary may ship to its backups as commands. */
+const SHIPPED_OPS: ReadonlySet<number> = new Set([OP.codePut, OP.codeTake, OP.loginFailureRecord, OP.loginFailureRemove]);
+
+const ALL_PARTITIONS = Array.from({ length: PARTITION_COUNT }, (_, p) => p);
+
 /** How long a replicated frame may wait for this node to obey the sender's newer table. */
 const TABLE_CATCH_UP_MS = 1_000;
 /** Progress reports are batched this long. */
-const PROGRESS_REPORT_MS = 50;
+const PROGRESS_REPORT_MS = 200;
+/** Promotions wait this long for more progress reports, so that one table promotes many partitions. */
+const PROMOTION_BATCH_MS = 200;
 /** How long an event query waits for the other members. */
 const GATHER_DEADLINE_MS = 2_000;
 /** A peer's heartbeat older than this does not count as a confirmation (etcd outage rule). */
@@ -111,6 +119,7 @@ export class ClusterMember {
   readonly #tableWaiters = new Set<() => void>();
   readonly #caughtUp = new Set<number>();
   #progressTimer: NodeJS.Timeout | null = null;
+  #promotionTimer: NodeJS.Timeout | null = null;
   #ticker: NodeJS.Timeout | null = null;
   #coordinating = false;
   #formedAt = 0;
@@ -124,7 +133,7 @@ export class ClusterMember {
     this.#options = options;
     this.#log = options.log.child({ log: 'cluster' });
     this.#server = server;
-    this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log });
+    this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log, mayRejoin: () => this.#hearsMajority() });
     this.#config = new EtcdConfigLog({
       ns: this.#plane.namespace,
       apply: (op) => (op.op === 'revokeToken' ? options.revoked.apply(op) : options.store.apply(op)),
@@ -159,7 +168,7 @@ export class ClusterMember {
     const member = new ClusterMember(options, server, address);
     server.addService(CLUSTER_SERVICE, {
       Link: (call: grpc.ServerDuplexStream<LinkFrame & { echo?: number }, unknown>) => member.#serveLink(call),
-      Forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardReply>) => member.#serveForward(call),
+      Forward: (call: grpc.ServerDuplexStream<ForwardRequest[], ForwardReply[]>) => member.#serveForward(call),
       Replicate: (call: grpc.ServerDuplexStream<ReplicateFrame, ReplicateAck>) => member.#serveReplicate(call),
     });
     try {
@@ -228,10 +237,10 @@ export class ClusterMember {
     engine.on('records', (_shard: number, envelopes: RecordEnvelope[]) => this.#replicator.onRecords(envelopes));
     this.#plane.on('view', () => this.#onView());
     this.#plane.on('table', (table: PartitionTable) => this.#obey(table));
-    this.#plane.on('progress', () => this.#coordinate());
+    this.#plane.on('progress', () => this.#coordinateSoon());
     this.#plane.on('suspects', () => this.#coordinate());
     this.#plane.on('evicted', () => {
-      this.#log.warn('evicted from the view: not serving until the next table includes this node again');
+      this.#log.warn('evicted from the view: serving nothing until a table includes this new incarnation');
     });
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#onView();
@@ -241,8 +250,13 @@ export class ClusterMember {
 
   /** This node may answer: its lease is provably alive (or every member confirms the same frozen view), and it obeys a table that includes it. */
   get serving(): boolean {
-    if (this.#closed || this.#table === null || !this.#table.members.includes(this.#options.node)) return false;
+    if (this.#closed || this.#table === null || !this.#inTable(this.#table)) return false;
     return this.#plane.leaseValid || this.#frozenViewConfirmed();
+  }
+
+  /** Whether the table counts this incarnation of the node as a member (a restarted node holds nothing the table remembers). */
+  #inTable(table: PartitionTable): boolean {
+    return table.members.includes(this.#options.node) && table.incarnations[this.#options.node] === this.#plane.leaseId;
   }
 
   /** Ready for traffic: serving, configuration applied (no write waiting > 1 s), nothing pending here, every partition fully copied. */
@@ -293,6 +307,8 @@ export class ClusterMember {
     this.#closed = true;
     if (this.#ticker !== null) clearInterval(this.#ticker);
     if (this.#progressTimer !== null) clearTimeout(this.#progressTimer);
+    if (this.#promotionTimer !== null) clearTimeout(this.#promotionTimer);
+    this.#detector.close();
     await this.#plane.close();
     this.#config.close();
     this.#replicator.close();
@@ -310,7 +326,8 @@ export class ClusterMember {
     this.#viewMembers = nodes;
     for (const [node, peer] of this.#peers) {
       const member = this.#plane.member(node);
-      if (!nodes.has(node) || member?.address !== peer.address) {
+      // A restarted peer is a new peer: fresh streams, and transfers start over.
+      if (!nodes.has(node) || member?.address !== peer.address || member.lease !== peer.incarnation) {
         peer.close();
         this.#peers.delete(node);
         this.#replicator.dropPeer(node);
@@ -318,7 +335,7 @@ export class ClusterMember {
     }
     for (const member of view.members) {
       if (member.node === this.#options.node || this.#peers.has(member.node)) continue;
-      this.#peers.set(member.node, new Peer(member.node, member.address, (frame, rttMs) => this.#heard(frame, rttMs)));
+      this.#peers.set(member.node, new Peer(member.node, member.address, member.lease, (frame, rttMs) => this.#heard(frame, rttMs)));
     }
     this.#coordinate();
   }
@@ -327,7 +344,8 @@ export class ClusterMember {
   #obey(table: PartitionTable): void {
     this.#obeying = this.#obeying.then(async () => {
       if (this.#table !== null && table.version <= this.#table.version) return;
-      await this.#engine!.setPartitionRoles(rolesOf(table, this.#options.node));
+      // A table of another incarnation of this node gives this one nothing.
+      await this.#engine!.setPartitionRoles(this.#inTable(table) ? rolesOf(table, this.#options.node) : { primary: [], passive: [], none: ALL_PARTITIONS });
       this.#table = table;
       this.#replicator.setTable(table);
       for (const p of [...this.#caughtUp]) if (!table.pending[p]!.includes(this.#options.node)) this.#caughtUp.delete(p);
@@ -352,6 +370,15 @@ export class ClusterMember {
     });
   }
 
+  /** A coordinator round a little later, batching the progress reports that arrive meanwhile into one table. */
+  #coordinateSoon(): void {
+    if (this.#promotionTimer !== null) return;
+    this.#promotionTimer = setTimeout(() => {
+      this.#promotionTimer = null;
+      this.#coordinate();
+    }, PROMOTION_BATCH_MS);
+  }
+
   /** The coordinator's round: new table, promotions, evictions. */
   #coordinate(): void {
     if (this.#coordinating || this.#closed || !this.#plane.isCoordinator || !this.#plane.leaseValid) return;
@@ -362,8 +389,10 @@ export class ClusterMember {
   async #coordinateNow(): Promise<void> {
     const view = this.#plane.view;
     const decision = coordinate({
+      self: this.#options.node,
       table: this.#plane.table,
       members: view.members.map((m) => m.node),
+      incarnations: Object.fromEntries(view.members.map((m) => [m.node, m.lease])),
       viewRevision: view.revision,
       copies: this.#options.owners,
       progress: this.#plane.progress,
@@ -429,6 +458,15 @@ export class ClusterMember {
     this.#peerStates.set(frame.node, { table: frame.table, config: frame.config, etcd: frame.etcd, view: frame.view, atMs: performance.now() });
   }
 
+  /** Whether this node hears (heartbeats within the suspicion window) a majority of the other members. */
+  #hearsMajority(): boolean {
+    const others = [...this.#peers.values()];
+    if (others.length === 0) return true;
+    const now = performance.now();
+    const heard = others.filter((peer) => !peer.linkDown && now - peer.lastHeardMs < SUSPICION_MS).length;
+    return heard >= Math.floor(others.length / 2) + 1;
+  }
+
   #livePeers(): string[] {
     return this.#plane.view.members.map((m) => m.node).filter((n) => n !== this.#options.node && !this.#detector.suspected.has(n));
   }
@@ -463,13 +501,27 @@ export class ClusterMember {
     call.on('error', () => {});
   }
 
-  #serveForward(call: grpc.ServerDuplexStream<ForwardRequest, ForwardReply>): void {
+  #serveForward(call: grpc.ServerDuplexStream<ForwardRequest[], ForwardReply[]>): void {
     call.sendMetadata(new grpc.Metadata());
-    call.on('data', (request: ForwardRequest) => {
-      void this.#runForwarded(request).then(
-        (ok) => call.write({ id: request.id, ok }),
-        (err: unknown) => call.write({ id: request.id, err: toWireError(err) }),
-      );
+    // Answers that are ready in the same turn travel in one frame.
+    let outbox: ForwardReply[] = [];
+    const answer = (reply: ForwardReply): void => {
+      if (outbox.length === 0) {
+        setImmediate(() => {
+          const batch = outbox;
+          outbox = [];
+          call.write(batch);
+        });
+      }
+      outbox.push(reply);
+    };
+    call.on('data', (requests: ForwardRequest[]) => {
+      for (const request of requests) {
+        void this.#runForwarded(request).then(
+          (ok) => answer({ id: request.id, ok }),
+          (err: unknown) => answer({ id: request.id, err: toWireError(err) }),
+        );
+      }
     });
     call.on('error', () => {});
   }
@@ -508,7 +560,8 @@ export class ClusterMember {
   /** Applies one replicated frame; a reason when it was refused. */
   async #applyFrame(frame: ReplicateFrame): Promise<string | null> {
     if (this.#engine === null) return 'not started';
-    if ((this.#table?.version ?? 0) < frame.table) await this.#nextTable(TABLE_CATCH_UP_MS);
+    const deadline = performance.now() + TABLE_CATCH_UP_MS;
+    while ((this.#table?.version ?? 0) < frame.table && performance.now() < deadline) await this.#nextTable(deadline - performance.now());
     const table = this.#table;
     if (table === null || table.version < frame.table) return `table ${frame.table} not obeyed here yet`;
     try {
@@ -537,10 +590,10 @@ export class ClusterMember {
     await Promise.all([...byPartition].map(([p, list]) => this.#engine!.applyReplicated(p, list)));
   }
 
-  /** Runs shipped commands (auth codes) on this node's copy; only those two ops are accepted. */
+  /** Runs shipped commands (auth codes, login failures) on this node's copy; no other op is accepted. */
   async #applyCommands(cmds: ShippedCommand[], table: PartitionTable): Promise<void> {
     for (const { p, command } of cmds) {
-      if (command.op !== OP.codePut && command.op !== OP.codeTake) throw new EngineError('ERR_BAD_COMMAND', `op ${String((command as { op: unknown }).op)} is not replicated as a command`);
+      if (!SHIPPED_OPS.has(command.op)) throw new EngineError('ERR_BAD_COMMAND', `op ${String((command as { op: unknown }).op)} is not replicated as a command`);
       if (roleOf(table, this.#options.node, p) === 'none') continue;
       await this.#engine!.applyReplicatedCommand(p, command);
     }

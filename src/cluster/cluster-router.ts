@@ -12,7 +12,7 @@
 // answers nothing (ERR_NOT_SERVING).
 
 import { EngineError, hasCode } from '../errors.js';
-import type { CodePutCommand, CodeTakeCommand, Command } from '../protocol/actor-messages.js';
+import type { Command } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { shardOfPartition } from '../protocol/partition.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
@@ -21,6 +21,7 @@ import type { PartitionRouter, ResultFor } from '../host/partition-router.js';
 import type { PartitionTable } from './partition-table.js';
 import type { Peer } from './peer.js';
 import type { Replicator } from './replicator.js';
+import type { ShippedCommand } from './wire.js';
 
 /** How long a routed command may take, retries included (the workload's client deadline is 2 s). */
 export const ROUTE_DEADLINE_MS = 2_000;
@@ -115,10 +116,8 @@ export class ClusterRouter implements PartitionRouter {
     if (this.#primaryOf(partition) !== this.#routing.self) throw new EngineError('ERR_WRONG_OWNER', `partition ${partition} is not primary here`);
     const stamped = this.#restamp(command);
     const result = await this.#pool.ask(shardOfPartition(partition, this.#pool.size), stamped);
-    // Auth codes live beside the table, not in it: their puts and takes travel as commands.
-    if ((stamped.op === OP.codePut && result === true) || (stamped.op === OP.codeTake && result !== null)) {
-      this.#replicator.shipCommand(partition, stamped as CodePutCommand | CodeTakeCommand);
-    }
+    // Auth codes and login failures live beside the table, not in it: their changes travel as commands.
+    if (changedBeside(stamped, result)) this.#replicator.shipCommand(partition, stamped as ShippedCommand['command']);
     await this.#replicator.whenReplicated(partition);
     return result;
   }
@@ -189,6 +188,21 @@ export class ClusterRouter implements PartitionRouter {
     if (left <= WRONG_OWNER_RETRY_MS) return false;
     await this.#routing.tableChange(Math.min(left - WRONG_OWNER_RETRY_MS, moved ? WRONG_OWNER_RETRY_MS * 4 : 250));
     return this.#routing.serving();
+  }
+}
+
+/** Whether a command changed state kept beside the session table (so the backups run it too). */
+function changedBeside(command: Command, result: unknown): boolean {
+  switch (command.op) {
+    case OP.codePut:
+      return result === true;
+    case OP.codeTake:
+      return result !== null;
+    case OP.loginFailureRecord:
+    case OP.loginFailureRemove:
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -62,6 +62,12 @@ export interface ControlPlaneOptions {
   node: string;
   address: string;
   log: Logger;
+  /**
+   * Whether an evicted node may join again now. A node cut off from the
+   * others (but not from etcd) would otherwise rejoin, be evicted again and
+   * churn the view for as long as the cut lasts.
+   */
+  mayRejoin?(): boolean;
 }
 
 const MEMBERS = 'members/';
@@ -87,6 +93,7 @@ export class ControlPlane extends EventEmitter {
   #tableModRevision = 0;
   #closed = false;
   #rejoining = false;
+  #evicted = false;
 
   constructor(options: ControlPlaneOptions) {
     super();
@@ -112,6 +119,11 @@ export class ControlPlane extends EventEmitter {
     const revision = await this.#load();
     await this.#watch(revision + 1);
     this.#renewal = setInterval(() => void this.#renew(), LEASE_RENEW_MS);
+  }
+
+  /** This node's current lease (its incarnation in the partition table). */
+  get leaseId(): string {
+    return this.#leaseId;
   }
 
   /** Whether this node may serve: its lease is provably alive. */
@@ -242,11 +254,16 @@ export class ControlPlane extends EventEmitter {
   }
 
   async #rejoin(): Promise<void> {
+    if (!this.#evicted) {
+      this.#evicted = true;
+      this.#options.log.warn('cluster lease lost (expired or evicted): joining again as a new member once the others can be heard');
+      this.emit('evicted');
+    }
+    if (this.#options.mayRejoin?.() === false) return; // asked again at the next renewal round
     this.#rejoining = true;
-    this.#options.log.warn('cluster lease lost (expired or evicted): joining again as a new member');
-    this.emit('evicted');
     try {
       await this.#join();
+      this.#evicted = false;
     } catch (err) {
       this.#options.log.error({ err }, 'joining the cluster again failed; retrying');
     } finally {

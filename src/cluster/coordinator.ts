@@ -13,9 +13,13 @@
 import { nextTable, promoteCaughtUp, type CaughtUp, type PartitionTable } from './partition-table.js';
 
 export interface CoordinatorInput {
+  /** The coordinator itself: it never evicts itself (its own lease decides). */
+  self?: string;
   table: PartitionTable | null;
   /** The view's members and its revision. */
   members: readonly string[];
+  /** Each member's incarnation (lease id). */
+  incarnations?: Record<string, string>;
   viewRevision: number;
   copies: number;
   progress: CaughtUp;
@@ -42,15 +46,19 @@ export function coordinate(input: CoordinatorInput): CoordinatorDecision {
   const alive = new Set(members);
   const evict: string[] = [];
   for (const [target, accusers] of input.suspects) {
-    if (!alive.has(target)) continue;
+    if (!alive.has(target) || target === input.self) continue;
     const votes = [...accusers].filter((a) => alive.has(a) && a !== target).length;
     if (votes >= evictionQuorum(members.length)) evict.push(target);
   }
   const table = input.table;
-  const sameMembers = table !== null && table.members.length === members.length && [...table.members].sort().every((m, i) => m === members[i]);
+  const incarnations = input.incarnations ?? {};
+  const sameMembers =
+    table !== null &&
+    table.members.length === members.length &&
+    [...table.members].sort().every((m, i) => m === members[i] && (incarnations[m] === undefined || table.incarnations[m] === incarnations[m]));
   if (!sameMembers) {
     if (members.length === 0) return { table: null, lost: [], evict };
-    const next = nextTable(table, members, input.viewRevision, input.copies);
+    const next = nextTable(table, members, input.viewRevision, input.copies, incarnations);
     return { table: next.table, lost: next.lost, evict };
   }
   return { table: promoteCaughtUp(table, input.progress, input.copies), lost: [], evict };

@@ -6,10 +6,12 @@
 // evicts a peer that a majority of the members accuse (coordinator.ts), so
 // one node that lost its own network cannot evict the healthy rest.
 //
-// Lifeguard rule: a node whose own event loop stalled for more than 500 ms in
-// the window accuses no one (the silence may be its own).
+// Lifeguard rule: a node whose own event loop is unhealthy accuses no one
+// (the silence may be its own): a stall of more than 500 ms between rounds,
+// or event-loop delays above 200 ms (a starved CPU), silence it for the
+// suspicion window.
 
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 
 /** Heartbeat period on the Link stream. */
 export const HEARTBEAT_MS = 250;
@@ -19,6 +21,8 @@ export const SUSPICION_MS = 1_500;
 export const LINK_DOWN_MS = 500;
 /** A tick later than this means our own event loop stalled: accuse no one. */
 export const SELF_STALL_MS = 500;
+/** An event-loop delay above this in a round means this node is starved: accuse no one. */
+export const SELF_DELAY_MS = 200;
 
 export interface PeerHealth {
   node: string;
@@ -33,9 +37,16 @@ export class FailureDetector {
   readonly #timedOut = new Map<string, number>();
   #lastTickMs = performance.now();
   #stalledUntilMs = 0;
+  readonly #delay: IntervalHistogram;
 
   constructor(accuse: (node: string, suspected: boolean) => void) {
     this.#accuse = accuse;
+    this.#delay = monitorEventLoopDelay({ resolution: 20 });
+    this.#delay.enable();
+  }
+
+  close(): void {
+    this.#delay.disable();
   }
 
   /** A replication acknowledgement from `node` did not come in time. */
@@ -46,7 +57,9 @@ export class FailureDetector {
   /** One detector round over the current peers. */
   tick(peers: readonly PeerHealth[]): void {
     const now = performance.now();
-    if (now - this.#lastTickMs > HEARTBEAT_MS + SELF_STALL_MS) this.#stalledUntilMs = now + SUSPICION_MS;
+    const starved = this.#delay.max / 1e6 > SELF_DELAY_MS;
+    this.#delay.reset();
+    if (now - this.#lastTickMs > HEARTBEAT_MS + SELF_STALL_MS || starved) this.#stalledUntilMs = now + SUSPICION_MS;
     this.#lastTickMs = now;
     const present = new Set(peers.map((p) => p.node));
     // A member that left is no longer accused: when it joins again it starts with a clean record.

@@ -18,6 +18,12 @@
 // take exactly those owners (a primary moving to a newcomer included). A
 // partition whose owners all left is lost: it restarts empty on the owners
 // the hash picks.
+//
+// A primary never moves to a newcomer: promotion keeps the serving primary
+// and makes the other copies the hash's owners. Moving it safely means
+// draining the partition's commands on the old primary first, which is not
+// built; primaries move only when their node leaves (to the next owner, which
+// holds every acknowledged change).
 
 import { PARTITION_COUNT } from '../constants.js';
 import { ownersOf } from './hrw.js';
@@ -28,6 +34,13 @@ export interface PartitionTable {
   /** The etcd revision of the member view this table was computed for. */
   viewRevision: number;
   members: string[];
+  /**
+   * Each member's incarnation (its lease id when the table was computed). A
+   * node that restarts, or rejoins after an eviction, comes back with another
+   * lease: it is a new member that holds nothing, never the owner the table
+   * remembers.
+   */
+  incarnations: Record<string, string>;
   /** Per partition: serving owners, primary first. */
   owners: string[][];
   /** Per partition: nodes being filled (they receive records, they are not waited for). */
@@ -39,9 +52,19 @@ export type PartitionRole = 'primary' | 'passive' | 'none';
 /** Caught-up reports: node → partitions whose transfer from the current primary completed. */
 export type CaughtUp = ReadonlyMap<string, ReadonlySet<number>>;
 
-/** The table of a view: the previous table's owners stay where they are still members. */
-export function nextTable(prev: PartitionTable | null, members: readonly string[], viewRevision: number, copies: number): { table: PartitionTable; lost: number[] } {
-  const alive = new Set(members);
+/**
+ * The table of a view: the previous table's owners stay where they are still
+ * the same members (same incarnation); a member with a new incarnation starts
+ * over like a newcomer.
+ */
+export function nextTable(
+  prev: PartitionTable | null,
+  members: readonly string[],
+  viewRevision: number,
+  copies: number,
+  incarnations: Record<string, string> = {},
+): { table: PartitionTable; lost: number[] } {
+  const alive = new Set(members.filter((n) => prev === null || prev.incarnations[n] === undefined || prev.incarnations[n] === incarnations[n]));
   const owners: string[][] = [];
   const pending: string[][] = [];
   const lost: number[] = [];
@@ -59,7 +82,9 @@ export function nextTable(prev: PartitionTable | null, members: readonly string[
     owners.push(survivors);
     pending.push(target.filter((n) => !survivors.includes(n)));
   }
-  return { table: { version: (prev?.version ?? 0) + 1, viewRevision, members: [...members], owners, pending }, lost };
+  const kept: Record<string, string> = {};
+  for (const n of members) if (incarnations[n] !== undefined) kept[n] = incarnations[n];
+  return { table: { version: (prev?.version ?? 0) + 1, viewRevision, members: [...members], incarnations: kept, owners, pending }, lost };
 }
 
 /**
@@ -77,8 +102,11 @@ export function promoteCaughtUp(table: PartitionTable, caughtUp: CaughtUp, copie
     if (ready.length === 0) continue;
     const holders = new Set([...owners[p]!, ...ready]);
     const target = ownersOf(p, table.members, copies);
+    const primary = owners[p]![0]!;
     if (target.every((n) => holders.has(n))) {
-      owners[p] = target;
+      // The primary stays where it is (a handoff to a newcomer would need commands drained first):
+      // the others become exactly the wanted owners.
+      owners[p] = [primary, ...target.filter((n) => n !== primary)].slice(0, Math.max(copies, target.includes(primary) ? copies : copies + 1));
       pending[p] = [];
     } else {
       owners[p] = [...owners[p]!, ...ready];

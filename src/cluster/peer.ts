@@ -5,7 +5,8 @@
 //   Link       heartbeats every 250 ms; silence or a refused redial makes
 //              this node suspect the peer (failure-detector.ts decides)
 //   Forward    engine commands for partitions the peer is primary of,
-//              matched to replies by id, each with its own deadline
+//              batched per event-loop turn, matched to replies by id, each
+//              with its own deadline
 //   Replicate  opened by the replicator (replicator.ts)
 //
 // Streams reopen lazily after a failure; grpc-js redials with 100 ms–2 s
@@ -15,7 +16,7 @@ import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { EngineError } from '../errors.js';
 import { fromWireError } from '../protocol/wire-error.js';
-import { ClusterClient, channelOptions, type ForwardPayload, type ForwardReply, type LinkFrame } from './wire.js';
+import { ClusterClient, channelOptions, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkFrame } from './wire.js';
 
 interface Waiter {
   resolve(value: unknown): void;
@@ -28,11 +29,15 @@ type Stream = grpc.ClientDuplexStream<unknown, unknown>;
 export class Peer {
   readonly node: string;
   readonly address: string;
+  /** The peer's lease when this connection was made: another one means the peer restarted. */
+  readonly incarnation: string;
   readonly #linkClient: grpc.Client;
   readonly #dataClient: grpc.Client;
   #link: Stream | null = null;
   #forward: Stream | null = null;
   readonly #waiters = new Map<number, Waiter>();
+  /** Forward requests of this turn, not yet written. */
+  #outbox: ForwardRequest[] = [];
   #nextId = 1;
   /** performance.now() of the last frame heard from the peer on our Link stream. */
   lastHeardMs = performance.now();
@@ -43,9 +48,10 @@ export class Peer {
   #closed = false;
   #onBeat: (frame: LinkFrame, rttMs?: number) => void;
 
-  constructor(node: string, address: string, onBeat: (frame: LinkFrame, rttMs?: number) => void) {
+  constructor(node: string, address: string, incarnation: string, onBeat: (frame: LinkFrame, rttMs?: number) => void) {
     this.node = node;
     this.address = address;
+    this.incarnation = incarnation;
     this.#onBeat = onBeat;
     this.#linkClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('link'));
     this.#dataClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('data'));
@@ -90,8 +96,16 @@ export class Peer {
         reject(new EngineError('ERR_PEER_UNAVAILABLE', `${this.node} did not answer in ${Math.round(deadlineMs)} ms`));
       }, deadlineMs);
       this.#waiters.set(id, { resolve, reject, timer });
-      stream.write({ ...request, id });
+      // Requests of one event-loop turn travel in one frame.
+      if (this.#outbox.length === 0) setImmediate(() => this.#flushOutbox(stream));
+      this.#outbox.push({ ...request, id } as ForwardRequest);
     });
+  }
+
+  #flushOutbox(stream: Stream): void {
+    const batch = this.#outbox;
+    this.#outbox = [];
+    if (batch.length > 0 && this.#forward === stream) stream.write(batch);
   }
 
   #forwardStream(): Stream {
@@ -102,17 +116,20 @@ export class Peer {
     // them, nothing written can have reached it.
     let accepted = false;
     stream.on('metadata', () => (accepted = true));
-    stream.on('data', (reply: ForwardReply) => {
-      const waiter = this.#waiters.get(reply.id);
-      if (waiter === undefined) return;
-      this.#waiters.delete(reply.id);
-      clearTimeout(waiter.timer);
-      if (reply.err !== undefined) waiter.reject(fromWireError(reply.err));
-      else waiter.resolve(reply.ok);
+    stream.on('data', (replies: ForwardReply[]) => {
+      for (const reply of replies) {
+        const waiter = this.#waiters.get(reply.id);
+        if (waiter === undefined) continue;
+        this.#waiters.delete(reply.id);
+        clearTimeout(waiter.timer);
+        if (reply.err !== undefined) waiter.reject(fromWireError(reply.err));
+        else waiter.resolve(reply.ok);
+      }
     });
     const broken = (): void => {
       if (this.#forward !== stream) return;
       this.#forward = null;
+      this.#outbox = []; // their waiters fail below with the others
       // Once accepted, what was in flight may or may not have run on the peer.
       const failure = accepted
         ? new EngineError('ERR_PEER_UNAVAILABLE', `connection to ${this.node} lost`)

@@ -20,10 +20,19 @@
 // sessions (an export the shard makes in one turn, with the partition's seq
 // at that moment) in chunks, then the records buffered meanwhile whose seq is
 // higher, then `done`; from there on it receives the partition's records
-// live on the same ordered stream, without being waited for, until the
-// coordinator makes it an owner. Everything goes on one ordered stream per
+// live on the same ordered stream, and once it acknowledged `done` replies
+// wait for it like for a backup, so that when the coordinator makes it an
+// owner — the primary, possibly — it holds every acknowledged change. Everything goes on one ordered stream per
 // peer, so a live record can never overtake the chunk that creates its
 // session.
+//
+// Resync. A backup whose stream broke, timed out or refused a frame may have
+// missed records (those in flight are gone with the stream). It is never
+// trusted again as it is: every partition it backs up is sent to it again the
+// same way (export, buffered records, `done`) on the new stream, and the
+// replies of those partitions wait for that transfer's `done` instead of a
+// frame's acknowledgement. A backup that keeps failing keeps failing those
+// writes (503) until the view drops it.
 
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
@@ -41,44 +50,61 @@ export const TRANSFER_CHUNK_RECORDS = 1_536;
 
 type Stream = grpc.ClientDuplexStream<ReplicateFrame, ReplicateAck>;
 
-interface AckWaiter {
-  frame: number;
-  sentMs: number;
+interface Deferred {
+  promise: Promise<void>;
   resolve(): void;
   reject(err: Error): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+interface AckWaiter extends Deferred {
+  frame: number;
+  sentMs: number;
+}
+
+interface StreamEvents {
+  onTimeout(peer: string): void;
+  onAck(seconds: number): void;
+  /** The stream failed: whatever was in flight may not have been applied. */
+  onBroken(peer: string): void;
 }
 
 /** The outbound stream to one peer, with cumulative acknowledgements. */
 class OutboundStream {
   readonly #peer: Peer;
   readonly #timeoutMs: number;
-  readonly #onTimeout: (peer: string) => void;
-  readonly #onAck: (seconds: number) => void;
+  readonly #events: StreamEvents;
   #stream: Stream | null = null;
   #nextFrame = 1;
   readonly #waiters: AckWaiter[] = [];
 
-  constructor(peer: Peer, timeoutMs: number, onTimeout: (peer: string) => void, onAck: (seconds: number) => void) {
+  constructor(peer: Peer, timeoutMs: number, events: StreamEvents) {
     this.#peer = peer;
     this.#timeoutMs = timeoutMs;
-    this.#onTimeout = onTimeout;
-    this.#onAck = onAck;
+    this.#events = events;
   }
 
   /** Sends a frame; resolves when the peer applied it (and every frame before it). */
   send(frame: Omit<ReplicateFrame, 'f'>): Promise<void> {
     const stream = this.#open();
     const f = this.#nextFrame++;
-    const acked = new Promise<void>((resolve, reject) => this.#waiters.push({ frame: f, sentMs: performance.now(), resolve, reject }));
+    const waiter: AckWaiter = { ...deferred(), frame: f, sentMs: performance.now() };
+    this.#waiters.push(waiter);
     const timer = setTimeout(() => {
-      if (this.#waiters.some((w) => w.frame === f)) {
-        this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} did not acknowledge within ${this.#timeoutMs} ms`));
-        this.#onTimeout(this.#peer.node);
-      }
+      if (!this.#waiters.includes(waiter)) return;
+      this.#events.onTimeout(this.#peer.node);
+      this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} did not acknowledge within ${this.#timeoutMs} ms`));
     }, this.#timeoutMs);
-    void acked.then(() => clearTimeout(timer), () => clearTimeout(timer));
+    void waiter.promise.then(() => clearTimeout(timer), () => clearTimeout(timer));
     stream.write({ ...frame, f });
-    return acked;
+    return waiter.promise;
   }
 
   #open(): Stream {
@@ -87,44 +113,59 @@ class OutboundStream {
     this.#stream = stream;
     this.#nextFrame = 1;
     stream.on('data', (ack: ReplicateAck) => {
+      if (this.#stream !== stream) return;
       if (ack.refused !== undefined) {
-        this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} refused: ${ack.refused}`), ack.ack);
+        this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} refused: ${ack.refused}`));
         return;
       }
       while (this.#waiters.length > 0 && this.#waiters[0]!.frame <= ack.ack) {
         const waiter = this.#waiters.shift()!;
-        this.#onAck((performance.now() - waiter.sentMs) / 1000);
+        this.#events.onAck((performance.now() - waiter.sentMs) / 1000);
         waiter.resolve();
       }
     });
     const broken = (): void => {
-      if (this.#stream !== stream) return;
-      this.#stream = null;
-      this.#fail(new EngineError('ERR_REPLICATION_FAILED', `replication stream to ${this.#peer.node} broke`));
+      if (this.#stream === stream) this.#fail(new EngineError('ERR_REPLICATION_FAILED', `replication stream to ${this.#peer.node} broke`));
     };
     stream.on('error', broken);
     stream.on('end', broken);
     return stream;
   }
 
-  /** Fails every waiter (through `upTo` when given); the stream restarts from frame 1. */
-  #fail(err: Error, upTo = Infinity): void {
-    while (this.#waiters.length > 0 && this.#waiters[0]!.frame <= upTo) this.#waiters.shift()!.reject(err);
-    if (upTo === Infinity || this.#waiters.length === 0) {
-      const stream = this.#stream;
-      this.#stream = null;
-      stream?.end();
-    }
+  /** Fails every waiter and drops the stream; the next send opens a new one from frame 1. */
+  #fail(err: Error): void {
+    const stream = this.#stream;
+    if (stream === null) return;
+    this.#stream = null;
+    stream.end();
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(err);
+    this.#events.onBroken(this.#peer.node);
   }
 
   close(): void {
-    this.#fail(new EngineError('ERR_REPLICATION_FAILED', `stopped replicating to ${this.#peer.node}`));
+    const stream = this.#stream;
+    this.#stream = null;
+    stream?.end();
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new EngineError('ERR_REPLICATION_FAILED', `stopped replicating to ${this.#peer.node}`));
   }
 }
 
+/**
+ * One partition on its way to one peer:
+ *   waiting    records are buffered; the transfer has not started (or will be retried)
+ *   exporting  records are buffered while the shard exports and the chunks are queued
+ *   streaming  chunks and buffer sent: records follow them on the stream directly
+ *   complete   the peer applied it all (its `done`): records go directly
+ */
 interface TransferState {
-  /** Records that arrived while the export was running. */
-  buffered: RecordEnvelope[] | null;
+  phase: 'waiting' | 'exporting' | 'streaming' | 'complete';
+  buffered: RecordEnvelope[];
+  /** Settles when the peer applied the whole transfer (its `done`). */
+  done: Deferred;
+}
+
+function waitingTransfer(): TransferState {
+  return { phase: 'waiting', buffered: [], done: deferred() };
 }
 
 export interface ReplicatorOptions {
@@ -140,18 +181,32 @@ export interface ReplicatorOptions {
   onTransferred?(sessions: number, bytes: number): void;
 }
 
+interface Turn extends Deferred {
+  /** Backups whose frame acknowledgement the partition's replies wait for. */
+  nodes: Set<string>;
+  /** Transfers (resyncs) they wait for instead. */
+  transfers: Promise<void>[];
+}
+
 export class Replicator {
   readonly #options: ReplicatorOptions;
   readonly #streams = new Map<string, OutboundStream>();
   #table: PartitionTable | null = null;
   /** Records and shipped commands of this turn, per peer. */
   #queued = new Map<string, { recs: RecordEnvelope[]; cmds: ShippedCommand[] }>();
-  /** Per partition with records in this turn: what its replies wait for, and on which backups. */
-  #turn = new Map<number, { done: Promise<void>; resolve(): void; reject(err: Error): void; nodes: Set<string> }>();
+  /** Per partition with records in this turn: what its replies wait for. */
+  #turn = new Map<number, Turn>();
   readonly #latest = new Map<number, Promise<void>>();
   #touches = new Map<string, Map<string, RecordEnvelope>>();
+  /** Transfers by `${node}:${partition}`, kept once complete (so they are not repeated). */
   readonly #transfers = new Map<string, TransferState>();
+  /** Backups that must be sent their partitions again (their stream failed). */
+  readonly #diverged = new Set<string>();
   readonly #touchTimer: NodeJS.Timeout;
+  /** A pending retry of failed transfers (one for all of them). */
+  #retry: NodeJS.Timeout | null = null;
+  /** When each peer was last resynchronised: a failing peer is retried at most every TRANSFER_RETRY_MS. */
+  readonly #resyncedAtMs = new Map<string, number>();
   #closed = false;
 
   constructor(options: ReplicatorOptions) {
@@ -160,16 +215,23 @@ export class Replicator {
     this.#touchTimer.unref();
   }
 
-  /** Obeys a new table: starts transfers to new pending owners of this node's primary partitions. */
+  /** Obeys a new table: transfers to new pending owners (and to diverged backups) of this node's primary partitions. */
   setTable(table: PartitionTable): void {
     this.#table = table;
-    for (const key of this.#transfers.keys()) {
-      const [node, p] = key.split(':') as [string, string];
-      if (!table.pending[Number(p)]!.includes(node) || table.owners[Number(p)]![0] !== this.#options.self) this.#transfers.delete(key);
+    for (const [key, state] of this.#transfers) {
+      const [node, p] = splitKey(key);
+      if (table.owners[p]![0] === this.#options.self && this.#copyHolders(table, p).includes(node)) continue;
+      state.done.reject(new EngineError('ERR_REPLICATION_FAILED', `${node} no longer holds partition ${p}`));
+      this.#transfers.delete(key);
     }
     for (let p = 0; p < table.owners.length; p++) {
       if (table.owners[p]![0] !== this.#options.self) continue;
-      for (const node of table.pending[p]!) if (!this.#transfers.has(`${node}:${p}`)) void this.#transfer(node, p);
+      for (const node of this.#copyHolders(table, p)) {
+        const key = `${node}:${p}`;
+        let state = this.#transfers.get(key);
+        if (state === undefined && (table.pending[p]!.includes(node) || this.#diverged.has(node))) this.#transfers.set(key, (state = waitingTransfer()));
+        if (state?.phase === 'waiting') void this.#transfer(node, p, state);
+      }
     }
   }
 
@@ -182,14 +244,18 @@ export class Replicator {
       const owners = table.owners[p];
       if (owners === undefined || owners[0] !== this.#options.self) continue;
       const touch = isTouchRecord(envelope.m);
-      for (const node of [...owners.slice(1), ...table.pending[p]!]) {
+      for (const node of this.#copyHolders(table, p)) {
         const transfer = this.#transfers.get(`${node}:${p}`);
-        if (transfer?.buffered != null) {
+        // A pending owner that caught up is waited for like a backup: the coordinator may make it
+        // an owner (even the primary) at any moment, and it must then hold every acknowledged change.
+        const sync = owners.includes(node) || transfer?.phase === 'complete';
+        if (transfer !== undefined && (transfer.phase === 'waiting' || transfer.phase === 'exporting')) {
           transfer.buffered.push(envelope);
+          if (sync && !touch) this.#turnOf(p).transfers.push(transfer.done.promise);
           continue;
         }
         if (touch) this.#queueTouch(node, envelope);
-        else this.#queue(node, envelope.partition, owners.includes(node), (q) => q.recs.push(envelope));
+        else this.#queue(node, p, sync, (q) => q.recs.push(envelope));
       }
     }
   }
@@ -199,41 +265,80 @@ export class Replicator {
     return this.#latest.get(partition) ?? Promise.resolve();
   }
 
+  /** Resolves once every partition's records produced so far are replicated. */
+  whenAllReplicated(): Promise<void> {
+    return Promise.all([...this.#latest.values()]).then(() => {});
+  }
+
   /**
    * Ships a command whose effect lives outside the session table (an auth
    * code put or taken) to the partition's backups, which run it on their own
    * shard; the reply waits for them like it waits for records.
    */
   shipCommand(partition: number, command: ShippedCommand['command']): void {
-    const table = this.#table;
-    const owners = table?.owners[partition];
+    const owners = this.#table?.owners[partition];
     if (owners === undefined || owners[0] !== this.#options.self) return;
     for (const node of owners.slice(1)) this.#queue(node, partition, true, (q) => q.cmds.push({ p: partition, command }));
+  }
+
+  /** Ships the coalesced idle-clock moves now (every interval, and before a graceful leave). */
+  flushTouches(): void {
+    const touches = this.#touches;
+    this.#touches = new Map();
+    const version = this.#table?.version ?? 0;
+    for (const [node, byId] of touches) void this.#stream(node)?.send({ table: version, recs: [...byId.values()] }).catch(() => {});
+  }
+
+  /** Forgets a peer that left the view (or restarted: a new incarnation starts from nothing). */
+  dropPeer(node: string): void {
+    this.#streams.get(node)?.close();
+    this.#streams.delete(node);
+    this.#diverged.delete(node);
+    this.#resyncedAtMs.delete(node);
+    for (const [key, state] of this.#transfers) {
+      if (splitKey(key)[0] !== node) continue;
+      state.done.reject(new EngineError('ERR_REPLICATION_FAILED', `${node} left`));
+      this.#transfers.delete(key);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#touchTimer);
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    for (const stream of this.#streams.values()) stream.close();
+    this.#streams.clear();
+  }
+
+  // ---------------------------------------------------------------------------
+
+  /** Nodes holding a copy of `partition` besides its primary: backups, then pending owners. */
+  #copyHolders(table: PartitionTable, partition: number): string[] {
+    return [...table.owners[partition]!.slice(1), ...table.pending[partition]!];
+  }
+
+  #turnOf(p: number): Turn {
+    let turn = this.#turn.get(p);
+    if (turn === undefined) {
+      turn = { ...deferred(), nodes: new Set(), transfers: [] };
+      this.#turn.set(p, turn);
+      this.#latest.set(p, turn.promise);
+      if (this.#queued.size === 0) setImmediate(() => this.#flush());
+    }
+    return turn;
   }
 
   #queue(node: string, partition: number, sync: boolean, add: (queued: { recs: RecordEnvelope[]; cmds: ShippedCommand[] }) => void): void {
     let queued = this.#queued.get(node);
     if (queued === undefined) {
+      if (this.#queued.size === 0 && this.#turn.size === 0) setImmediate(() => this.#flush());
       this.#queued.set(node, (queued = { recs: [], cmds: [] }));
-      if (this.#queued.size === 1) setImmediate(() => this.#flush());
     }
     add(queued);
-    if (!sync) return;
-    const p = partition;
-    let turn = this.#turn.get(p);
-    if (turn === undefined) {
-      let resolve!: () => void;
-      let reject!: (err: Error) => void;
-      const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
-      done.catch(() => {});
-      turn = { done, resolve, reject, nodes: new Set() };
-      this.#turn.set(p, turn);
-      this.#latest.set(p, done);
-    }
-    turn.nodes.add(node);
+    if (sync) this.#turnOf(partition).nodes.add(node);
   }
 
-  /** Sends this turn's frames; each partition's wait ends when its backups acknowledged. */
+  /** Sends this turn's frames; each partition's wait ends when its backups acknowledged (or their resync completed). */
   #flush(): void {
     const turns = this.#turn;
     const queued = this.#queued;
@@ -249,9 +354,9 @@ export class Replicator {
       acks.set(node, acked);
     }
     for (const [p, turn] of turns) {
-      Promise.all([...turn.nodes].map((node) => acks.get(node)!)).then(turn.resolve, turn.reject);
-      void turn.done.catch(() => {}).finally(() => {
-        if (this.#latest.get(p) === turn.done) this.#latest.delete(p);
+      Promise.all([...[...turn.nodes].map((node) => acks.get(node)!), ...turn.transfers]).then(turn.resolve, turn.reject);
+      void turn.promise.catch(() => {}).finally(() => {
+        if (this.#latest.get(p) === turn.promise) this.#latest.delete(p);
       });
     }
   }
@@ -264,41 +369,82 @@ export class Replicator {
     byId.set(`${m.k}/${m.id}/${m.client ?? ''}`, envelope);
   }
 
-  /** Ships the coalesced idle-clock moves now (every interval, and before a graceful leave). */
-  flushTouches(): void {
-    const touches = this.#touches;
-    this.#touches = new Map();
-    const version = this.#table?.version ?? 0;
-    for (const [node, byId] of touches) void this.#stream(node)?.send({ table: version, recs: [...byId.values()] }).catch(() => {});
+  /**
+   * A backup's stream failed: it may have missed records. Every partition it
+   * holds a copy of is sent again (records buffered from now on); what this
+   * turn queued for it is dropped (the exports hold it), and the replies
+   * waiting on it wait for those transfers instead.
+   */
+  #resync(node: string): void {
+    const table = this.#table;
+    if (this.#closed || table === null || this.#options.peer(node) === undefined) return;
+    this.#diverged.add(node);
+    for (let p = 0; p < table.owners.length; p++) {
+      if (table.owners[p]![0] !== this.#options.self || !this.#copyHolders(table, p).includes(node)) continue;
+      const key = `${node}:${p}`;
+      const state = this.#transfers.get(key);
+      if (state === undefined) this.#transfers.set(key, waitingTransfer());
+      else if (state.phase !== 'waiting') this.#restart(state, new EngineError('ERR_REPLICATION_FAILED', `replication to ${node} failed`));
+    }
+    this.#queued.delete(node);
+    this.#touches.delete(node);
+    for (const [p, turn] of this.#turn) {
+      if (turn.nodes.delete(node)) turn.transfers.push(this.#transfers.get(`${node}:${p}`)?.done.promise ?? Promise.reject(new EngineError('ERR_REPLICATION_FAILED', `${node} no longer holds partition ${p}`)));
+    }
+    // A peer that fails again at once (it is down) is retried with the other failed transfers.
+    const last = this.#resyncedAtMs.get(node) ?? -Infinity;
+    if (performance.now() - last < TRANSFER_RETRY_MS) return this.#retryLater();
+    this.#resyncedAtMs.set(node, performance.now());
+    this.setTable(table);
   }
 
-  async #transfer(node: string, partition: number): Promise<void> {
+  /** Back to waiting: whoever waited for the transfer fails (ambiguous), later records are buffered for the next attempt. */
+  #restart(state: TransferState, err: Error): void {
+    state.done.reject(err);
+    state.done = deferred();
+    state.phase = 'waiting';
+  }
+
+  async #transfer(node: string, partition: number, state: TransferState): Promise<void> {
     const key = `${node}:${partition}`;
-    const state: TransferState = { buffered: [] };
-    this.#transfers.set(key, state);
-    const stream = this.#stream(node);
+    state.phase = 'exporting';
     try {
+      const stream = this.#stream(node);
       if (stream === null) throw new EngineError('ERR_REPLICATION_FAILED', `${node} is not connected`);
       const { records, seq } = await this.#options.exportPartition(partition);
-      if (this.#transfers.get(key) !== state) return;
+      if (this.#transfers.get(key) !== state || state.phase !== 'exporting') return;
       const version = this.#table?.version ?? 0;
       const sends: Promise<void>[] = [];
       for (let i = 0; i < records.length; i += TRANSFER_CHUNK_RECORDS) {
         sends.push(stream.send({ table: version, chunk: { p: partition, recs: records.slice(i, i + TRANSFER_CHUNK_RECORDS) } }));
       }
-      const later = state.buffered!.filter((e) => e.seq === 0 || e.seq > seq);
-      state.buffered = null;
+      // Buffered records the export already holds (seq ≤ its seq) are dropped; touches always follow.
+      const later = state.buffered.filter((e) => e.seq === 0 || e.seq > seq);
+      state.buffered = [];
+      state.phase = 'streaming';
       if (later.length > 0) sends.push(stream.send({ table: version, recs: later }));
       sends.push(stream.send({ table: version, done: partition }));
+      const done = state.done;
       await Promise.all(sends);
+      if (state.done !== done) return;
+      state.phase = 'complete';
+      done.resolve();
       this.#options.onTransferred?.(records.filter((m) => m.k === 1).length, 0);
-    } catch {
+    } catch (err) {
+      if (this.#transfers.get(key) !== state || (state.phase as TransferState['phase']) === 'waiting') return;
       // Tried again shortly (the peer may still be starting, or behind on the table).
-      if (this.#transfers.get(key) === state) this.#transfers.delete(key);
-      setTimeout(() => {
-        if (this.#table !== null && !this.#closed) this.setTable(this.#table);
-      }, TRANSFER_RETRY_MS).unref();
+      this.#restart(state, err instanceof Error ? err : new Error(String(err)));
+      this.#retryLater();
     }
+  }
+
+  #retryLater(): void {
+    if (this.#retry !== null || this.#closed) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      if (this.#table !== null && !this.#closed) this.setTable(this.#table);
+    }, TRANSFER_RETRY_MS);
+    this.#retry.unref();
   }
 
   #stream(node: string): OutboundStream | null {
@@ -306,27 +452,17 @@ export class Replicator {
     if (stream !== undefined) return stream;
     const peer = this.#options.peer(node);
     if (peer === undefined) return null;
-    stream = new OutboundStream(peer, this.#options.timeoutMs, this.#options.onTimeout, (seconds) => this.#options.onAck?.(seconds));
+    stream = new OutboundStream(peer, this.#options.timeoutMs, {
+      onTimeout: this.#options.onTimeout,
+      onAck: (seconds) => this.#options.onAck?.(seconds),
+      onBroken: (failed) => this.#resync(failed),
+    });
     this.#streams.set(node, stream);
     return stream;
   }
+}
 
-  /** Resolves once every partition's records produced so far are replicated. */
-  whenAllReplicated(): Promise<void> {
-    return Promise.all([...this.#latest.values()]).then(() => {});
-  }
-
-  /** Forgets a peer that left the view. */
-  dropPeer(node: string): void {
-    this.#streams.get(node)?.close();
-    this.#streams.delete(node);
-    for (const key of this.#transfers.keys()) if (key.startsWith(`${node}:`)) this.#transfers.delete(key);
-  }
-
-  close(): void {
-    this.#closed = true;
-    clearInterval(this.#touchTimer);
-    for (const stream of this.#streams.values()) stream.close();
-    this.#streams.clear();
-  }
+function splitKey(key: string): [string, number] {
+  const at = key.lastIndexOf(':');
+  return [key.slice(0, at), Number(key.slice(at + 1))];
 }

@@ -4,7 +4,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { Packr, Unpackr } from 'msgpackr';
-import type { CodePutCommand, CodeTakeCommand, Command } from '../protocol/actor-messages.js';
+import type { CodePutCommand, CodeTakeCommand, Command, LoginFailureRecordCommand, LoginFailureRemoveCommand } from '../protocol/actor-messages.js';
 import type { AdminEventQuery, EventQuery } from '../events/event-sink.js';
 import type { RecordEnvelope, ReplicatedRecord } from '../protocol/mutations.js';
 import type { WireError } from '../protocol/wire-error.js';
@@ -66,7 +66,7 @@ export interface ReplicateFrame {
   table: number;
   /** Live records of partitions the sender is primary of. */
   recs?: RecordEnvelope[];
-  /** Commands the backup runs on its own shard after the records (auth codes put or taken). */
+  /** Commands the backup runs on its own shard after the records (auth codes, login failures). */
   cmds?: ShippedCommand[];
   /** A state-transfer chunk: sessions of a partition as records that recreate them. */
   chunk?: { p: number; recs: ReplicatedRecord[] };
@@ -74,10 +74,10 @@ export interface ReplicateFrame {
   done?: number;
 }
 
-/** A command whose effect is not a session record, replicated by running it on the backup. */
+/** A command whose effect is not a session record (auth codes, login failures), replicated by running it on the backup. */
 export interface ShippedCommand {
   p: number;
-  command: CodePutCommand | CodeTakeCommand;
+  command: CodePutCommand | CodeTakeCommand | LoginFailureRecordCommand | LoginFailureRemoveCommand;
 }
 
 export interface ReplicateAck {

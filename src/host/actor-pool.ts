@@ -24,6 +24,8 @@ export interface ActorPoolOptions {
   nowSeconds: () => number;
   timeoutMs?: number;
   observer: ShardObserver;
+  /** The worker script (tests substitute a scripted one); default: the shard actor's entry. */
+  workerUrl?: URL;
 }
 
 const WORKER_URL = new URL('../actor/worker-entry.js', import.meta.url);
@@ -54,7 +56,7 @@ export class ActorPool {
       this.#channels.push(
         new ShardChannel({
           boot,
-          workerUrl: WORKER_URL,
+          workerUrl: options.workerUrl ?? WORKER_URL,
           observer: options.observer,
           replay: () => [...this.#sticky.values()],
           // A crashed worker's sessions come back from the journal: every answered change is in it.
@@ -77,8 +79,18 @@ export class ActorPool {
     return this.#channels.every((c) => c.ready);
   }
 
+  /**
+   * Starts every shard; resolves when all are ready. When one cannot start,
+   * the others (started or still starting) are stopped before the error is
+   * thrown, so a failed start leaves no worker thread behind.
+   */
   async start(): Promise<void> {
-    await Promise.all(this.#channels.map((c) => c.start()));
+    const started = await Promise.allSettled(this.#channels.map((c) => c.start()));
+    const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure !== undefined) {
+      await Promise.all(this.#channels.map((c) => c.terminate()));
+      throw failure.reason;
+    }
     this.#deadlineTimer = setInterval(() => {
       const now = Date.now();
       for (const channel of this.#channels) channel.expireOverdue(now);

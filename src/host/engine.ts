@@ -31,6 +31,8 @@ import {
   type PartitionExport,
   type CodePutCommand,
   type CodeTakeCommand,
+  type LoginFailureRecordCommand,
+  type LoginFailureRemoveCommand,
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { MUTATION, type Mutation, type ReplicatedRecord } from '../protocol/mutations.js';
@@ -47,6 +49,7 @@ import type { LmdbEnv } from '../store/lmdb-env.js';
 import { ActorPool } from './actor-pool.js';
 import { LocalRouter, partitionOfSession, partitionOfUser, type PartitionRouter } from './partition-router.js';
 import { mergeOrdered, mergeOrderedBy } from './merge-ordered.js';
+import { LoginFailureClient } from './login-failures.js';
 import type { CommandOutcome, ShardObserver } from './shard-channel.js';
 
 export interface EngineObserver {
@@ -186,6 +189,8 @@ export class Engine extends EventEmitter {
   readonly #userNotBefore = new Map<string, Map<string, number>>();
   #lastStats: ShardStats[] = [];
   #closed = false;
+  /** Login-failure records (brute-force detection), in the users' partitions. */
+  readonly loginFailures: LoginFailureClient;
 
   private constructor(options: EngineOptions, observer: ShardObserver) {
     super();
@@ -208,6 +213,7 @@ export class Engine extends EventEmitter {
       observer,
     });
     this.#router = options.router?.(this.#pool) ?? new LocalRouter(this.#pool);
+    this.loginFailures = new LoginFailureClient(this.#router, this.#clock);
   }
 
   /** Starts the shard workers; resolves when every shard is ready. */
@@ -411,8 +417,11 @@ export class Engine extends EventEmitter {
     });
   }
 
-  /** Attaches a client session (reusing a valid one, restarting an expired one). */
-  async attachClient(sessionId: string, realmId: string, client: NewClientSession, options: { touchUser?: boolean } = {}): Promise<SessionView> {
+  /**
+   * Attaches a client session (reusing a valid one, restarting an expired one).
+   * `reauthenticated`: the user just signed in again (prompt=login, max_age), so AUTH_TIME becomes now.
+   */
+  async attachClient(sessionId: string, realmId: string, client: NewClientSession, options: { touchUser?: boolean; reauthenticated?: boolean } = {}): Promise<SessionView> {
     this.#requireRealm(realmId);
     if (client === null || typeof client !== 'object') throw new EngineError('ERR_INVALID_ARGUMENT', 'client must be an object');
     this.#requireString(client.client, 'client.client');
@@ -424,6 +433,7 @@ export class Engine extends EventEmitter {
       now: this.#clock.nowSeconds(),
       client,
       touchUser: options.touchUser === true,
+      ...(options.reauthenticated === true ? { authTime: this.#clock.nowSeconds() } : {}),
     });
   }
 
@@ -659,7 +669,7 @@ export class Engine extends EventEmitter {
     return this.#router.ask(this.#partitionOfSession(sessionId), { op: OP.codePut, id: sessionId, code, data });
   }
 
-  /** Takes a code (at most once); null when unknown, already used or expired. */
+  /** Takes a code (at most once); null when unknown or already used. An expired code is taken too: compare `exp` with now. */
   async takeCode(sessionId: string, code: string): Promise<AuthCodeData | null> {
     const partition = partitionOfSession(sessionId);
     if (partition < 0) return null;
@@ -901,8 +911,8 @@ export class Engine extends EventEmitter {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.mutationsReplay, mutations });
   }
 
-  /** Runs a replicated auth-code command on this node's copy of its partition. */
-  applyReplicatedCommand(partition: number, command: CodePutCommand | CodeTakeCommand): Promise<unknown> {
+  /** Runs a replicated command (auth codes, login failures) on this node's copy of its partition. */
+  applyReplicatedCommand(partition: number, command: CodePutCommand | CodeTakeCommand | LoginFailureRecordCommand | LoginFailureRemoveCommand): Promise<unknown> {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), command);
   }
 

@@ -92,7 +92,10 @@ export function buildPublicServer(ctx: FacadeContext, options: PublicServerOptio
     }
     if (err instanceof EngineError && err.status === 503) {
       void reply.header('retry-after', '1');
-      return reply.code(503).send({ error: 'temporarily_unavailable', error_description: 'Service is overloaded, retry later' });
+      // Overload says so; a cluster's failover answers say the service is briefly unavailable.
+      const overloaded = err.code === 'ERR_ACTOR_OVERLOADED' || err.code === 'ERR_HASH_OVERLOADED';
+      const description = overloaded ? 'Service is overloaded, retry later' : 'Service is temporarily unavailable, retry later';
+      return reply.code(503).send({ error: 'temporarily_unavailable', error_description: description });
     }
     ctx.log.error({ err, route: request.routeOptions.url }, 'request failed');
     return reply.code(500).send({ error: 'server_error', error_description: 'Internal server error' });

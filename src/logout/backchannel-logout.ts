@@ -22,6 +22,10 @@ const BACKCHANNEL_RETRY_BASE_MS = 200;
 const BACKCHANNEL_CONCURRENCY = 16;
 /** Deliveries waiting; past it new ones are dropped (and counted). */
 const BACKCHANNEL_QUEUE_MAX = 10_000;
+/** Client-session notes a legacy adapter leaves at code exchange (Keycloak's AdapterConstants). */
+export const CLIENT_SESSION_NOTE = Object.freeze({ state: 'client_session_state', host: 'client_session_host' });
+/** The placeholder of a back-channel logout URL that the client session's host note replaces. */
+export const SESSION_HOST_PLACEHOLDER = '${application.session.host}';
 /** Keycloak 26 logout tokens expire two minutes after issue. */
 const LOGOUT_TOKEN_LIFETIME_S = 120;
 
@@ -33,6 +37,17 @@ interface Delivery {
   clientId: string;
   sessionId: string;
   attempt: number;
+}
+
+/**
+ * ResourceAdminManager.logoutClientSessionWithBackchannelLogoutUrl: every
+ * `${application.session.host}` becomes the client session's host note;
+ * null when the URL needs one and the session has none.
+ */
+export function sessionUrl(configured: string, notes: Record<string, string> | null): string | null {
+  if (!configured.includes(SESSION_HOST_PLACEHOLDER)) return configured;
+  const host = notes?.[CLIENT_SESSION_NOTE.host];
+  return host === undefined ? null : configured.replaceAll(SESSION_HOST_PLACEHOLDER, host);
 }
 
 export class BackchannelLogout {
@@ -70,8 +85,15 @@ export class BackchannelLogout {
     for (const { session } of ended) {
       for (const cs of session.clients) {
         const client = this.#store.clientById(cs.client);
-        const url = client?.attributes[CLIENT_ATTRIBUTE.backchannelLogoutUrl];
-        if (client === undefined || !client.enabled || url === undefined || url.trim() === '') continue;
+        const configured = client?.attributes[CLIENT_ATTRIBUTE.backchannelLogoutUrl];
+        if (client === undefined || !client.enabled || configured === undefined || configured.trim() === '') continue;
+        const url = sessionUrl(configured.trim(), cs.notes);
+        if (url === null) {
+          // Keycloak fails this delivery too (no host to put in the URL).
+          this.#onOutcome('failure');
+          this.#log.warn({ client: client.clientId }, `back-channel logout URL needs ${SESSION_HOST_PLACEHOLDER} but the client session has no host`);
+          continue;
+        }
         const claims: Record<string, unknown> = {
           iat: nowSeconds,
           exp: nowSeconds + LOGOUT_TOKEN_LIFETIME_S,
@@ -87,7 +109,7 @@ export class BackchannelLogout {
         claims['events'] = events;
         const token = signer.sign(claims, 'logout+jwt');
         this.#enqueue({
-          url: url.trim(),
+          url,
           body: new URLSearchParams({ logout_token: token }).toString(),
           clientId: client.clientId,
           sessionId: session.id,

@@ -12,6 +12,7 @@ import type { ClientSessionSettings } from '../session/client-settings.js';
 import type { RealmSessionSettings } from '../session/realm-settings.js';
 import type { SessionLimitPolicy } from '../session/session-limits.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
+import type { BruteForceSettings, LoginFailureRecord } from '../session/brute-force.js';
 import type { OP } from './actor-ops.js';
 import type { RecordEnvelope, ReplicatedRecord } from './mutations.js';
 import type { WireError } from './wire-error.js';
@@ -119,6 +120,8 @@ export interface SessionAttachClientCommand {
   client: NewClientSession;
   /** Also move the user session's idle clock (login, code-to-token, SSO cookie). */
   touchUser: boolean;
+  /** An interactive re-authentication (prompt=login, max_age): the session's AUTH_TIME becomes this second. */
+  authTime?: number;
 }
 
 export interface PresentedToken {
@@ -340,6 +343,15 @@ export interface SubscribeCommand {
 }
 export interface MutationsReplayCommand { op: typeof OP.mutationsReplay; mutations: ReplicatedRecord[] }
 
+// Login failures (brute-force detection, src/actor/login-failures.ts): routed to the user's partition.
+export interface LoginFailureGetCommand { op: typeof OP.loginFailureGet; realm: string; userId: string; nowMs: number }
+/** One failed login: the shard applies Keycloak's rules with the realm's settings and answers the outcome. */
+export interface LoginFailureRecordCommand { op: typeof OP.loginFailureRecord; realm: string; userId: string; nowMs: number; ip: string; settings: BruteForceSettings }
+export interface LoginFailureRecordResult { record: LoginFailureRecord; temporaryLockout: boolean; permanentLockout: boolean }
+export interface LoginFailureRemoveCommand { op: typeof OP.loginFailureRemove; realm: string; userId: string }
+export interface LoginFailureRemoveRealmCommand { op: typeof OP.loginFailureRemoveRealm; realm: string }
+export type LoginFailureCommand = LoginFailureGetCommand | LoginFailureRecordCommand | LoginFailureRemoveCommand | LoginFailureRemoveRealmCommand;
+
 export type Command =
   | RealmPutCommand | RealmRemoveCommand | ClientPutCommand | ClientRemoveCommand
   | SessionCreateCommand | SessionAttachClientCommand | SessionRefreshCommand | SessionTouchCommand
@@ -353,7 +365,8 @@ export type Command =
   | PartitionRolesCommand
   | PartitionExportCommand
   | OfflineClientCountCommand | OfflineClientSessionsCommand | OfflineRealmSearchCommand | OfflineRevokeFilterCommand | OfflineCountFilterCommand
-  | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand;
+  | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand
+  | LoginFailureCommand;
 
 /** What each command answers with. */
 export interface ResultOf {
@@ -404,6 +417,10 @@ export interface ResultOf {
   [OP.codePut]: boolean;
   [OP.codeTake]: AuthCodeData | null;
   [OP.chainGet]: RefreshChain | null;
+  [OP.loginFailureGet]: LoginFailureRecord | null;
+  [OP.loginFailureRecord]: LoginFailureRecordResult;
+  [OP.loginFailureRemove]: boolean;
+  [OP.loginFailureRemoveRealm]: number;
 }
 
 // ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ export const MUTATION = Object.freeze({
   // Offline sessions (replication only: they live in LMDB, never in a session table).
   offlineWritten: 8,
   offlineRemoved: 9,
+  sessionAuthenticated: 10,
 } as const);
 
 export interface SessionCreatedMutation extends SessionFields {
@@ -81,6 +82,13 @@ export interface RealmClearedMutation {
   reason: EndReason;
 }
 
+/** An interactive re-authentication of a live session (prompt=login, max_age): its AUTH_TIME moves. */
+export interface SessionAuthenticatedMutation {
+  k: typeof MUTATION.sessionAuthenticated;
+  id: string;
+  authTime: number;
+}
+
 export type Mutation =
   | SessionCreatedMutation
   | ClientAttachedMutation
@@ -88,7 +96,8 @@ export type Mutation =
   | ClientRefreshedMutation
   | ClientDetachedMutation
   | SessionRemovedMutation
-  | RealmClearedMutation;
+  | RealmClearedMutation
+  | SessionAuthenticatedMutation;
 
 /**
  * An offline session as it now is, whole (its LMDB record): a backup writes it
@@ -184,6 +193,7 @@ const FIELDS: Readonly<Record<number, readonly (readonly [string, FieldKind])[]>
   [MUTATION.realmCleared]: [['realm', 'text'], ['partition', 'partition'], ['reason', 'reason']],
   [MUTATION.offlineWritten]: [['id', 'id'], ['record', 'offlineRecord'], ['touch', 'flag']],
   [MUTATION.offlineRemoved]: [['id', 'id']],
+  [MUTATION.sessionAuthenticated]: [['id', 'id'], ['authTime', 'time']],
 };
 
 const END_REASONS: ReadonlySet<string> = new Set(Object.values(END_REASON));

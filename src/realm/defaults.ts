@@ -24,6 +24,7 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_PASSWORD_ALGORITHM, PBKDF2_SALT_BYTES, pbkdf2Algorithm } from '../crypto/pbkdf2-algorithms.js';
 import { realmSessionSettings, type RealmSessionSettings } from '../session/realm-settings.js';
+import { bruteForceSettings, type BruteForceSettings } from '../session/brute-force.js';
 import type {
   ClientRecord,
   RealmBundle,
@@ -367,15 +368,16 @@ function builtInRealmRoles(realm: Pick<RealmRecord, 'id' | 'name'>, defaultRole:
 }
 
 /** Realm fields that may be overridden; session and event settings may be partial. */
-export type RealmOverrides = Partial<Omit<RealmRecord, 'name' | 'sessions' | 'events'>> & {
+export type RealmOverrides = Partial<Omit<RealmRecord, 'name' | 'sessions' | 'events' | 'bruteForce'>> & {
   sessions?: Partial<RealmSessionSettings>;
+  bruteForce?: Partial<BruteForceSettings>;
   events?: Partial<RealmEventSettings>;
 };
 
 /** A realm record with Keycloak's defaults for a new realm (master: 60 s access tokens). */
 export function realmRecordDefaults(name: string, overrides: RealmOverrides = {}, now: number = Date.now()): RealmRecord {
   const master = name === MASTER_REALM_NAME;
-  const { sessions, events, ...rest } = overrides;
+  const { sessions, events, bruteForce, ...rest } = overrides;
   return {
     id: randomUUID(),
     name,
@@ -389,6 +391,7 @@ export function realmRecordDefaults(name: string, overrides: RealmOverrides = {}
     createdTimestamp: now,
     ...rest,
     sessions: realmSessionSettings(sessions ?? {}, { master }),
+    bruteForce: bruteForceSettings(bruteForce ?? {}),
     events: { ...REALM_EVENT_DEFAULTS, enabledEventTypes: [], ...events },
   };
 }

@@ -7,6 +7,7 @@
 
 import type { RealmSessionSettings } from '../session/realm-settings.js';
 import type { SessionLimitPolicy } from '../session/session-limits.js';
+import type { BruteForceSettings } from '../session/brute-force.js';
 import type { Argon2Params } from '../crypto/argon2-params.js';
 
 export const SIGNATURE_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
@@ -30,6 +31,8 @@ export interface RealmRecord {
   displayName: string | null;
   enabled: boolean;
   sessions: RealmSessionSettings;
+  /** Brute-force detection (Keycloak's realm attributes of the same names). */
+  bruteForce: BruteForceSettings;
   events: RealmEventSettings;
   /** Keycloak password-policy string, e.g. "hashIterations(210000) and length(8)". */
   passwordPolicy: string;

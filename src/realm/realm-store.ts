@@ -20,6 +20,7 @@ import { LRUCache } from 'lru-cache';
 import type { Database } from 'lmdb';
 import { DB, type LmdbEnv } from '../store/lmdb-env.js';
 import { generateKey, generateRealmKeys, type KeyAlgorithm, type KeyRecord } from './keys.js';
+import { bruteForceSettings } from '../session/brute-force.js';
 import type { ClientRecord, RealmBundle, RealmRecord, RoleRecord, UserRecord } from './model.js';
 
 /** Decoded users kept in memory. At ~1 KB each, 100 k users cost ~100 MB at most. */
@@ -583,6 +584,8 @@ export class RealmStore {
   }
 
   #cacheRealm(realm: RealmRecord): void {
+    // Realms written before brute-force detection existed carry no settings: Keycloak's defaults (off).
+    realm.bruteForce ??= bruteForceSettings();
     this.#realms.set(realm.id, realm);
     this.#realmIdsByName.set(realm.name, realm.id);
   }

@@ -14,8 +14,8 @@ import fc from 'fast-check';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import { SessionTable } from '../../src/actor/session-table.js';
 import { INTERNED_STRINGS_MAX } from '../../src/constants.js';
-import type { BootMessage, Command, EndReason, SessionView } from '../../src/protocol/actor-messages.js';
-import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
+import type { Command, EndReason, SessionView } from '../../src/protocol/actor-messages.js';
+import { OP } from '../../src/protocol/actor-ops.js';
 import { MUTATION, type ClientAttachedMutation, type Mutation, type SessionCreatedMutation } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOf, partitionOfSessionId } from '../../src/protocol/partition.js';
 import { CLIENT_SESSION_DEFAULTS, clientSessionSettings, type ClientSessionSettings } from '../../src/session/client-settings.js';
@@ -23,6 +23,7 @@ import { realmSessionSettings, type RealmSessionSettings } from '../../src/sessi
 import { clientSessionInvalidReason, userSessionInvalidReason } from '../../src/session/validity.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { cidrMatcher } from '../../src/util/ip-address.js';
+import { manualBoot } from '../helpers/boot.js';
 import { compareTables, lcg } from '../helpers/table-compare.js';
 
 const START = 1_800_000_000;
@@ -456,17 +457,7 @@ test('the table grows past its initial capacity and reuses freed slots without m
 // ---------------------------------------------------------------------------
 // Replay: a replica applying the same records holds the same state.
 
-const BOOT: BootMessage = {
-  protocolVersion: PROTOCOL_VERSION,
-  shard: 0,
-  shardCount: 1,
-  idleGraceSeconds: 120,
-  clockMode: 'manual',
-  startSecond: START,
-  mailboxCommandsMax: 1024,
-  dataDir: null,
-  offlineCacheEntries: 16, durability: 'snapshot',
-};
+const BOOT = manualBoot(START);
 
 type LogEntry = { config: (table: SessionTable) => void } | { mutation: Mutation };
 

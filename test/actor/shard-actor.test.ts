@@ -168,6 +168,7 @@ test('replayed records are validated as a whole: one malformed record and none i
     { k: MUTATION.sessionRemoved, id: a, reason: 'because' },
     { k: 42, id: a },
     { k: MUTATION.realmCleared, realm: 'r', partition: 5000, reason: 'logout_all' },
+    { k: MUTATION.sessionAuthenticated, id: a, authTime: 'now' },
   ];
   for (const record of bad) {
     const id = send([{ op: OP.mutationsReplay, mutations: [good, record] } as Command]);
@@ -176,9 +177,10 @@ test('replayed records are validated as a whole: one malformed record and none i
     t.is(reply.errors?.[0]?.[1].code, 'ERR_BAD_RECORD', JSON.stringify(record));
     t.is(actor.table.slotOf(a), -1, 'the good record before it was not applied either');
   }
-  send([{ op: OP.mutationsReplay, mutations: [good] } as Command]);
+  send([{ op: OP.mutationsReplay, mutations: [good, { k: MUTATION.sessionAuthenticated, id: a, authTime: START + 7 }] } as Command]);
   await turns();
   t.true(actor.table.slotOf(a) >= 0);
+  t.is(actor.table.view(actor.table.slotOf(a)).authTime, START + 7, 'a re-authentication record moves AUTH_TIME');
 });
 
 test('a batch the mailbox cannot hold is refused whole with ERR_ACTOR_OVERLOADED', async (t) => {

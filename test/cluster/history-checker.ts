@@ -5,7 +5,8 @@
 // checkers like Porcupine are fast on such histories), against a tiny model:
 //
 //   P1 durability       a session whose login was acknowledged, and whose
-//                       logout was never acknowledged nor attempted, is active
+//                       logout was never acknowledged nor attempted (a replayed
+//                       code counts: it detaches the client session), is active
 //                       in the final verification
 //   P2 no resurrection  once a logout is acknowledged, every read invoked
 //                       after that answered 2xx says inactive
@@ -37,6 +38,12 @@ export interface HistoryEntry {
   outcome: Outcome;
   /** introspect / verify: whether the session was reported active. */
   active?: boolean;
+  /** The HTTP status, when one came back (diagnostics and availability measures). */
+  status?: number;
+  /** Why it failed: the OAuth error_description, or the transport error. */
+  detail?: string;
+  /** A deliberate misuse (a replayed token or code) or its aftermath: a refusal here is no failure of the service. */
+  probe?: boolean;
 }
 
 export interface Violation {
@@ -62,7 +69,9 @@ function checkSession(session: string, entries: readonly HistoryEntry[]): Violat
   const out: Violation[] = [];
   const acked = (op: HistoryEntry['op']): HistoryEntry[] => entries.filter((e) => e.op === op && e.outcome === 'ok');
   const loggedInAck = acked('login').length > 0;
-  const logoutsAttempted = entries.filter((e) => e.op === 'logout');
+  // A replayed code (the workload's probe of a used one) ends the client session on purpose, as
+  // Keycloak does when a code may have been stolen: for P1 it counts as an attempted logout.
+  const logoutsAttempted = entries.filter((e) => e.op === 'logout' || (e.op === 'code' && e.probe === true));
   const firstLogoutAck = Math.min(...acked('logout').map((e) => e.completeMs));
 
   for (const v of entries.filter((e) => e.op === 'verify')) {

@@ -40,11 +40,14 @@ test('a member that leaves: its backups take over at once, the new copies are pe
   const promoted = promoteCaughtUp(table, caughtUp, COPIES)!;
   t.is(promoted.version, table.version + 1);
   t.is(underReplicated(promoted, COPIES), 0);
-  for (let p = 0; p < PARTITION_COUNT; p++) t.deepEqual(promoted.owners[p], ownersOf(p, ['n2', 'n3'], COPIES));
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    t.deepEqual([...promoted.owners[p]!].sort(), [...ownersOf(p, ['n2', 'n3'], COPIES)].sort(), 'the hash decides the copies');
+    t.is(promoted.owners[p]![0], table.owners[p]![0], 'the serving primary stays');
+  }
   t.is(promoteCaughtUp(promoted, caughtUp, COPIES), null, 'nothing left to promote');
 });
 
-test('a member that joins serves nothing until it caught up; then the hash decides, a primary move included', (t) => {
+test('a member that joins serves nothing until it caught up; then the hash decides the copies, the primary stays', (t) => {
   const { table: before } = nextTable(null, ['n1', 'n2'], 1, COPIES);
   const { table } = nextTable(before, ['n1', 'n2', 'n3'], 2, COPIES);
   t.deepEqual(rolesOf(table, 'n3').primary, [], 'no primary on the newcomer yet');
@@ -53,8 +56,28 @@ test('a member that joins serves nothing until it caught up; then the hash decid
   for (const p of mine) t.is(roleOf(table, 'n3', p), 'passive', 'a pending owner holds a passive copy');
   const promoted = promoteCaughtUp(table, new Map([['n3', new Set(mine)]]), COPIES)!;
   t.false(isPending(promoted, 'n3'));
-  for (let p = 0; p < PARTITION_COUNT; p++) t.deepEqual(promoted.owners[p], ownersOf(p, ['n1', 'n2', 'n3'], COPIES));
-  t.true(rolesOf(promoted, 'n3').primary.length > 0);
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    const target = ownersOf(p, ['n1', 'n2', 'n3'], COPIES);
+    const owners = promoted.owners[p]!;
+    t.is(owners[0], table.owners[p]![0], 'no primary moves to the newcomer');
+    t.true(target.every((n) => owners.includes(n)), 'every wanted owner holds a copy');
+    t.is(owners.length, target.includes(owners[0]!) ? COPIES : COPIES + 1, 'a primary the hash no longer wants keeps its copy beside them');
+  }
+  t.deepEqual(rolesOf(promoted, 'n3').primary, []);
+});
+
+test('a member back with another incarnation (restarted, or evicted and rejoined) holds nothing: it starts over as pending', (t) => {
+  const incarnations = { n1: 'L1', n2: 'L2', n3: 'L3' };
+  const { table: before } = nextTable(null, ['n1', 'n2', 'n3'], 1, COPIES, incarnations);
+  const base = { members: ['n1', 'n2', 'n3'], viewRevision: 2, copies: COPIES, progress: new Map(), suspects: new Map() };
+  t.is(coordinate({ ...base, table: before, incarnations }).table, null, 'same members, same incarnations: nothing to do');
+  const { table } = coordinate({ ...base, table: before, incarnations: { ...incarnations, n1: 'L1b' } });
+  t.truthy(table);
+  t.is(table!.incarnations['n1'], 'L1b');
+  for (let p = 0; p < PARTITION_COUNT; p++) {
+    t.false(table!.owners[p]!.includes('n1'), 'the restarted n1 serves nothing it held before');
+    t.is(table!.pending[p]!.includes('n1'), before.owners[p]!.includes('n1'));
+  }
 });
 
 test('every owner gone: the partition is lost and restarts on its hash owners', (t) => {
@@ -79,6 +102,7 @@ test('eviction needs a majority of the view: one isolated accuser evicts nobody'
   t.deepEqual(coordinate({ ...base, suspects }).evict, ['a']);
   t.deepEqual(coordinate({ ...base, suspects: new Map([['b', new Set(['a'])]]) }).evict, []);
   t.deepEqual(coordinate({ ...base, suspects: new Map([['c', new Set(['c', 'x'])]]) }).evict, [], 'self-accusation and non-members do not count');
+  t.deepEqual(coordinate({ ...base, self: 'a', suspects }).evict, [], 'the coordinator never evicts itself');
 });
 
 // --- model ---------------------------------------------------------------------
@@ -153,13 +177,15 @@ test('model: joins, crashes and transfers in any order keep one primary per part
         }
         checkInvariants(model);
       }
-      // Once every transfer completed, each partition has exactly its hash owners.
+      // Once every transfer completed, each partition's copies include its hash owners, and nothing is pending.
       if (model.table !== null) {
         const all = new Map(model.members.map((n) => [n, new Set(model.table!.pending.flatMap((list, p) => (list.includes(n) ? [p] : [])))]));
         for (const [n, set] of all) for (const p of set) holdOf(model, n).add(p);
         const settled = promoteCaughtUp(model.table, all, COPIES) ?? model.table;
         for (let p = 0; p < PARTITION_COUNT; p++) {
-          if (JSON.stringify(settled.owners[p]) !== JSON.stringify(ownersOf(p, model.members, COPIES))) throw new Error(`partition ${p} did not settle on its hash owners`);
+          const owners = settled.owners[p]!;
+          if (!ownersOf(p, model.members, COPIES).every((n) => owners.includes(n))) throw new Error(`partition ${p} did not settle on its hash owners`);
+          if (settled.pending[p]!.length > 0) throw new Error(`partition ${p} still has pending owners`);
         }
       }
     }),

@@ -9,28 +9,18 @@
 import test from 'ava';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import { SessionTable } from '../../src/actor/session-table.js';
-import type { BootMessage, Command, EndReason } from '../../src/protocol/actor-messages.js';
-import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
+import type { Command, EndReason } from '../../src/protocol/actor-messages.js';
+import { OP } from '../../src/protocol/actor-ops.js';
 import { partitionOfRecord, sessionRecords, type Mutation } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { ManualClock } from '../../src/time/clock.js';
+import { manualBoot } from '../helpers/boot.js';
 import { compareTables, lcg } from '../helpers/table-compare.js';
 
 const START = 1_800_000_000;
-const BOOT: BootMessage = {
-  protocolVersion: PROTOCOL_VERSION,
-  shard: 0,
-  shardCount: 1,
-  idleGraceSeconds: 120,
-  clockMode: 'manual',
-  startSecond: START,
-  mailboxCommandsMax: 1024,
-  dataDir: null,
-  offlineCacheEntries: 16,
-  durability: 'snapshot',
-};
+const BOOT = manualBoot(START);
 const REALMS = ['r1', 'r2'];
 const CLIENTS = ['a', 'b', 'c'];
 /** Few users, so a handful of partitions each see many sessions and records. */

@@ -93,7 +93,9 @@ test('a command that throws is answered with its error code; the worker stays al
     }, 'ERR_BAD_COMMAND'],
   ];
   await pool.broadcastSticky('realm:r', { op: OP.realmPut, realm: 'r', settings: realmSessionSettings() });
+  // Two codes without data: taking one sweeps the other, whose missing data throws a plain TypeError.
   await pool.ask(1, { op: OP.codePut, id: codeSession, code: 'c', data: null as never });
+  await pool.ask(1, { op: OP.codePut, id: codeSession, code: 'd', data: null as never });
   // All in flight together: errors in one batch do not disturb the good commands around them.
   const good = [pool.ask(0, { op: OP.statsGet }), pool.ask(1, { op: OP.statsGet })];
   const answers = await Promise.allSettled(bad.map(([, shard, command]) => pool.ask(shard, command)));
@@ -221,4 +223,19 @@ test('Engine.start with one shard routes everything to it', async (t) => {
   await engine.putRealm(R, {});
   for (let i = 0; i < 10; i++) await engine.createSession({ realm: R, userId: `one-${i}`, username: 'x', ip: '1.1.1.1' });
   t.deepEqual((await engine.stats()).map((s) => s.realms[R]?.[0]), [10]);
+});
+
+test('a shard that cannot start fails the start, and the shards that did start are stopped', async (t) => {
+  const started: number[] = [];
+  const pool = new ActorPool({
+    shards: 3, idleGraceSeconds: 120, clockMode: 'manual', startSecond: START_S, mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 10, durability: 'snapshot', nowSeconds: () => START_S,
+    observer: { commandDone: () => {}, workerExited: () => {}, workerStarted: (shard) => started.push(shard), expired: () => {}, records: () => {} },
+    workerUrl: new URL('../fixtures/last-shard-fails.js', import.meta.url),
+  });
+  t.teardown(() => pool.close());
+  t.is(await codeOf(t, () => pool.start()), 'ERR_ACTOR_UNAVAILABLE');
+  t.deepEqual([...new Set(started)].sort(), [0, 1], 'the other shards had started');
+  t.false(pool.ready);
+  // Their workers are gone: every shard refuses work as a closed engine does.
+  for (const shard of [0, 1, 2]) t.is(await codeOf(t, () => pool.ask(shard, { op: OP.statsGet })), 'ERR_ENGINE_CLOSED', `shard ${shard}`);
 });

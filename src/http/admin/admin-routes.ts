@@ -14,6 +14,7 @@ import { StoreError } from '../../realm/realm-store.js';
 import type { FacadeContext } from '../context.js';
 import { authenticateAdmin, requireRole, type AdminPrincipal, type AdminRole } from './admin-auth.js';
 import { AdminError, notFound } from './admin-error.js';
+import { registerAttackDetectionRoutes } from './attack-detection.js';
 import { registerClientRoutes } from './clients.js';
 import { registerEventRoutes } from './events.js';
 import { registerRealmRoutes } from './realms.js';
@@ -147,6 +148,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: FacadeContext): v
       registerUserRoutes(admin, ctx);
       registerSessionRoutes(admin, ctx);
       registerEventRoutes(admin, ctx);
+      registerAttackDetectionRoutes(admin, ctx);
     },
     { prefix: '/admin/realms' },
   );

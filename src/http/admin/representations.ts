@@ -9,6 +9,7 @@ import type { SessionView } from '../../protocol/actor-messages.js';
 import { clientDefaults, realmRecordDefaults, userDefaults } from '../../realm/defaults.js';
 import { clientRep, userIdentityRep } from '../../realm/export/keycloak-export.js';
 import { SIGNATURE_ALGORITHMS, type ClientRecord, type RealmRecord, type RoleRecord, type SignatureAlgorithm, type UserRecord } from '../../realm/model.js';
+import { BRUTE_FORCE_KEYS, bruteForceSettings, bruteForceValueError, type BruteForceSettings } from '../../session/brute-force.js';
 import { REALM_SESSION_KEYS, realmSessionSettings, type RealmSessionSettings } from '../../session/realm-settings.js';
 import { badRequest } from './admin-error.js';
 
@@ -73,6 +74,7 @@ export function realmToRep(realm: RealmRecord): Json {
     displayName: realm.displayName ?? undefined,
     enabled: realm.enabled,
     ...realm.sessions,
+    ...realm.bruteForce,
     eventsEnabled: realm.events.eventsEnabled,
     eventsExpiration: realm.events.eventsExpiration,
     enabledEventTypes: realm.events.enabledEventTypes,
@@ -99,6 +101,14 @@ export function applyRealmRep(realm: RealmRecord, rep: Json): RealmRecord {
     }
     (sessions as Record<string, unknown>)[key] = v;
   }
+  const bruteForce: Partial<Record<keyof BruteForceSettings, unknown>> = { ...realm.bruteForce };
+  for (const key of BRUTE_FORCE_KEYS) {
+    const v = rep[key];
+    if (v === undefined || v === null) continue;
+    const error = bruteForceValueError(key, v);
+    if (error !== null) throw badRequest(error, key);
+    bruteForce[key] = v;
+  }
   const alg = str(rep, 'defaultSignatureAlgorithm', 32);
   if (alg !== undefined && !(SIGNATURE_ALGORITHMS as readonly string[]).includes(alg)) {
     throw badRequest(`defaultSignatureAlgorithm ${alg} is not supported (${SIGNATURE_ALGORITHMS.join(', ')})`, 'defaultSignatureAlgorithm');
@@ -113,6 +123,7 @@ export function applyRealmRep(realm: RealmRecord, rep: Json): RealmRecord {
     displayName: str(rep, 'displayName') ?? realm.displayName,
     enabled: bool(rep, 'enabled') ?? realm.enabled,
     sessions: realmSessionSettings(sessions, { master: false }),
+    bruteForce: bruteForceSettings(bruteForce),
     events: {
       eventsEnabled: bool(rep, 'eventsEnabled') ?? realm.events.eventsEnabled,
       enabledEventTypes: strings(rep, 'enabledEventTypes') ?? realm.events.enabledEventTypes,

@@ -7,6 +7,7 @@ import { parsePasswordPolicy } from '../../crypto/password-hasher.js';
 import { END_REASON } from '../../protocol/actor-messages.js';
 import { defaultRoleName } from '../../realm/defaults.js';
 import type { RealmRecord, UserRecord } from '../../realm/model.js';
+import { DISABLED_BY_PERMANENT_LOCKOUT, DISABLED_REASON_ATTRIBUTE, isTemporarilyLocked } from '../../session/brute-force.js';
 import type { FacadeContext } from '../context.js';
 import { baseUrlOf } from '../oidc/request-context.js';
 import { auditAdmin, targetRealm } from './admin-routes.js';
@@ -92,8 +93,9 @@ export function registerUserRoutes(app: FastifyInstance, ctx: FacadeContext): vo
     const realm = targetRealm(ctx, request, 'manage-users');
     const user = userOf(ctx, realm, request);
     const rep = requireObject(request.body);
-    const updated = applyUserRep(user, rep);
+    let updated = applyUserRep(user, rep);
     if (updated.username !== user.username && ctx.store.userByUsername(realm.id, updated.username) !== undefined) throw conflict('User exists with same username');
+    if (rep['enabled'] === true) updated = await releaseLockout(ctx, realm, user, updated);
     // A disabled user's sessions stay but stop refreshing ("User disabled"), as in Keycloak.
     await ctx.store.putUser(updated);
     auditAdmin(ctx, request, realm, 'UPDATE', 'USER', `users/${user.id}`, rep);
@@ -104,6 +106,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: FacadeContext): vo
     const realm = targetRealm(ctx, request, 'manage-users');
     const user = userOf(ctx, realm, request);
     await ctx.store.deleteUser(user.id);
+    await ctx.engine.loginFailures.remove(realm.id, user.id);
     const ended = await ctx.engine.logoutUser(realm.id, user.id, END_REASON.userDeleted);
     await ctx.engine.removeUserOfflineSessions(realm.id, user.id, END_REASON.userDeleted);
     if (ended.length > 0) ctx.metrics.sessionsRevoked.inc({ realm: realm.name, cause: 'user_deleted' }, ended.length);
@@ -200,6 +203,19 @@ export function registerUserRoutes(app: FastifyInstance, ctx: FacadeContext): vo
     auditAdmin(ctx, request, realm, 'DELETE', 'CLIENT_ROLE_MAPPING', `users/${user.id}/role-mappings/clients/${client.id}`, request.body);
     return reply.code(204).send();
   });
+}
+
+/**
+ * Enabling a user ends their lockout, as Keycloak's UserResource.updateUser:
+ * the login failures go when the user was disabled or temporarily locked, and
+ * the `disabledReason` a permanent lockout wrote is removed.
+ */
+async function releaseLockout(ctx: FacadeContext, realm: RealmRecord, before: UserRecord, updated: UserRecord): Promise<UserRecord> {
+  const record = await ctx.engine.loginFailures.get(realm.id, before.id);
+  if (record !== null && (!before.enabled || isTemporarilyLocked(record, ctx.clock.nowSeconds()))) await ctx.engine.loginFailures.remove(realm.id, before.id);
+  if (updated.attributes[DISABLED_REASON_ATTRIBUTE]?.[0] !== DISABLED_BY_PERMANENT_LOCKOUT) return updated;
+  const { [DISABLED_REASON_ATTRIBUTE]: _reason, ...attributes } = updated.attributes;
+  return { ...updated, attributes };
 }
 
 /** Role names from a body of RoleRepresentations (`[{id, name}]`). */

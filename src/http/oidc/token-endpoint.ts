@@ -13,12 +13,14 @@ import type { ClientRecord, RealmRecord, UserRecord } from '../../realm/model.js
 import { effectiveRoles } from '../../realm/roles.js';
 import { clientSessionSettings } from '../../session/client-settings.js';
 import { OAUTH_ERROR, REFRESH_GRANT_ERROR, verifyRefreshToken } from '../../session/refresh-checks.js';
+import { CLIENT_SESSION_NOTE } from '../../logout/backchannel-logout.js';
 import { refreshClaims } from './token-checks.js';
 import { verifyJwt } from '../../tokens/jwt.js';
 import type { IssuedTokens } from '../../tokens/token-service.js';
 import type { FacadeContext } from '../context.js';
 import { OAuthError, invalidGrant, invalidRequest, notAllowed, unauthorizedClient, unsupportedGrantType } from './oauth-error.js';
-import { isPasswordGrant, loginRateLimitConfig } from './login-rate-limit.js';
+import { isPasswordGrant, loginRateLimitConfig, tooManyAttempts } from './login-rate-limit.js';
+import { authenticatePassword, loginSucceeded } from './password-login.js';
 import { authenticateClient, field, ipOf, issuerOf, realmOf, requireFormBody, type FormBody } from './request-context.js';
 import { grantScope, narrowScope } from './scope.js';
 import { TOKEN_BODY } from '../schemas/oidc.js';
@@ -32,11 +34,11 @@ export const GRANT = Object.freeze({
 
 const SUPPORTED_GRANTS = new Set<string>(Object.values(GRANT));
 
+/** An adapter's host: a DNS name, IPv4 or bracketed IPv6 address, and an optional port. */
+const ADAPTER_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
 /** PKCE code_verifier: 43-128 unreserved characters (RFC 7636 §4.1). */
 const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
-
-/** A user that does not exist still costs a hash, so timing does not tell which usernames exist. */
-let dummyCredential: ReturnType<FacadeContext['hasher']['hash']> | null = null;
 
 interface GrantContext {
   ctx: FacadeContext;
@@ -96,12 +98,16 @@ async function passwordGrant(g: GrantContext): Promise<Record<string, unknown>> 
   const username = field(body, 'username') ?? '';
   const password = field(body, 'password') ?? '';
   const ip = ipOf(request);
-  const user = await checkCredentials(ctx, realm, username, password);
-  if (user === null) {
+  const login = await authenticatePassword(ctx, realm, { username, password, ip, emptyPasswordCounts: true });
+  if (login.outcome === 'busy') throw tooManyAttempts(1);
+  if (login.outcome !== 'success') {
+    // Keycloak's ValidateUsername / ValidatePassword: a locked user gets the wrong password's answer.
+    const error = login.outcome === 'locked' ? login.error : login.user === undefined ? 'user_not_found' : 'invalid_user_credentials';
     ctx.metrics.logins.inc({ realm: realm.name, outcome: 'failure' });
-    ctx.events.emit({ type: 'LOGIN_ERROR', realmId: realm.id, clientId: client.clientId, userId: null, sessionId: null, ipAddress: ip, error: 'invalid_user_credentials', details: { auth_method: 'openid-connect', grant_type: GRANT.password, username } });
+    ctx.events.emit({ type: 'LOGIN_ERROR', realmId: realm.id, clientId: client.clientId, userId: login.user?.id ?? null, sessionId: null, ipAddress: ip, error, details: { auth_method: 'openid-connect', grant_type: GRANT.password, username } });
     throw invalidGrant('Invalid user credentials', 401);
   }
+  const user = login.user;
   if (!user.enabled) {
     ctx.metrics.logins.inc({ realm: realm.name, outcome: 'failure' });
     ctx.events.emit({ type: 'LOGIN_ERROR', realmId: realm.id, clientId: client.clientId, userId: user.id, sessionId: null, ipAddress: ip, error: 'user_disabled', details: { username } });
@@ -116,6 +122,7 @@ async function passwordGrant(g: GrantContext): Promise<Record<string, unknown>> 
   const roles = effectiveRoles(ctx.store, realm.id, user);
   if (granted.offline) requireOfflineAccess(client, roles.realm);
   const created = await createSessionOrFail(g, user, granted.scope);
+  await loginSucceeded(ctx, realm, login);
   const session = created.session;
   ctx.backchannel.notify(realm.id, g.issuer, created.ended, g.now);
   let tokenSession: SessionView = session;
@@ -137,25 +144,6 @@ async function passwordGrant(g: GrantContext): Promise<Record<string, unknown>> 
     details: { auth_method: 'openid-connect', grant_type: GRANT.password, username: user.username, token_id: issued.accessJti, scope: granted.scope, ...(issued.refreshJti !== null ? { refresh_token_id: issued.refreshJti, refresh_token_type: granted.offline ? 'Offline' : 'Refresh' } : {}) },
   });
   return issued.body;
-}
-
-/**
- * The user for `username` (or email) if `password` verifies, else null. A
- * missing user still costs one hash so that response time does not reveal
- * which usernames exist.
- */
-export async function checkCredentials(ctx: FacadeContext, realm: RealmRecord, username: string, password: string): Promise<UserRecord | null> {
-  const user =
-    username === ''
-      ? undefined
-      : (ctx.store.userByUsername(realm.id, username) ?? (username.includes('@') ? ctx.store.userByEmail(realm.id, username) : undefined));
-  const credential = user?.credentials[0];
-  if (user === undefined || credential === undefined || password === '') {
-    dummyCredential ??= ctx.hasher.hash(randomUUID(), { algorithm: 'pbkdf2-sha512', iterations: 210_000 });
-    await ctx.hasher.verify(password, await dummyCredential);
-    return null;
-  }
-  return (await ctx.hasher.verify(password, credential)) ? user : null;
 }
 
 function requireOfflineAccess(client: ClientRecord, realmRoles: Set<string>): void {
@@ -240,7 +228,13 @@ async function authorizationCodeGrant(g: GrantContext): Promise<Record<string, u
     ctx.events.emit({ type: 'CODE_TO_TOKEN_ERROR', realmId: realm.id, clientId: client.clientId, userId: null, sessionId: sessionId || null, ipAddress: ipOf(request), error, details: {} });
     return invalidGrant(description);
   };
-  if (data === null) throw codeError('invalid_code', 'Code not valid');
+  if (data === null) {
+    // A used (or unknown) code for a live session: Keycloak's AuthorizationCodeGrantType detaches
+    // the client session, since a replayed code means it may have been stolen.
+    if (sessionId !== '') await ctx.engine.detachClient(sessionId, client.id);
+    throw codeError('invalid_code', 'Code not valid');
+  }
+  if (g.now > data.exp) throw codeError('expired_code', 'Code is expired');
   // Keycloak's order (OAuth2CodeParser, AuthorizationCodeGrantType.process):
   // session, user, redirect_uri, client, standard flow, session validity, then
   // PKCE (PkceUtils). A code whose session is gone is "Code not valid".
@@ -256,7 +250,8 @@ async function authorizationCodeGrant(g: GrantContext): Promise<Record<string, u
   if (!got.valid) throw codeError('session_expired', REFRESH_GRANT_ERROR.sessionNotActive);
   checkPkce(data.codeChallenge, data.codeChallengeMethod, field(body, 'code_verifier'), (error, description) => codeError(error, description));
   // Code to token moves both idle clocks (docs/keycloak-semantics.md#what-moves-the-idle-clocks).
-  const session = await ctx.engine.attachClient(sessionId, realm.id, { client: client.id, scope: data.scope, ssoAuth: data.ssoAuth }, { touchUser: true });
+  const notes = adapterSessionNotes(body);
+  const session = await ctx.engine.attachClient(sessionId, realm.id, { client: client.id, scope: data.scope, ssoAuth: data.ssoAuth, ...(notes !== null ? { notes } : {}) }, { touchUser: true });
   const roles = effectiveRoles(ctx.store, realm.id, user);
   const granted = grantScope(client, data.scope);
   let tokenSession: SessionView = session;
@@ -379,6 +374,21 @@ function checkPkce(
   if (!CODE_VERIFIER.test(verifier)) throw fail('invalid_code_verifier', 'PKCE verification failed: Invalid code verifier');
   const computed = method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
   if (computed !== challenge) throw fail('pkce_verification_failed', 'PKCE verification failed: Code mismatch');
+}
+
+/**
+ * AuthorizationCodeGrantType.updateClientSession: a legacy adapter sends its
+ * own session id (`client_session_state`) and host (`client_session_host`)
+ * with the code; they become client-session notes, and the host fills
+ * `${application.session.host}` in the client's back-channel logout URL. The
+ * host is kept only when it is a plain `host[:port]` (no scheme, path or
+ * user info), so that it cannot rewrite the rest of the URL.
+ */
+function adapterSessionNotes(body: FormBody): Record<string, string> | null {
+  const state = field(body, 'client_session_state');
+  if (state === undefined || state === '') return null;
+  const host = field(body, 'client_session_host');
+  return { [CLIENT_SESSION_NOTE.state]: state, ...(host !== undefined && ADAPTER_HOST.test(host) ? { [CLIENT_SESSION_NOTE.host]: host } : {}) };
 }
 
 /** A fresh authorization code value (the session id is appended by the caller). */

@@ -82,6 +82,10 @@ export const ADMIN_ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'POST /admin/realms/:realm/users/:id/role-mappings/clients/:client': { summary: 'Add client roles to a user', tags: ['users'], params: params('realm', 'id', 'client'), body: anyArray },
   'DELETE /admin/realms/:realm/users/:id/role-mappings/clients/:client': { summary: 'Remove client roles from a user', tags: ['users'], params: params('realm', 'id', 'client'), body: anyArray },
 
+  'GET /admin/realms/:realm/attack-detection/brute-force/users/:id': { summary: "A user's brute-force state (failures, lockout)", tags: ['attack-detection'], params: params('realm', 'id') },
+  'DELETE /admin/realms/:realm/attack-detection/brute-force/users/:id': { summary: "Clear a user's login failures (ends a temporary lockout)", tags: ['attack-detection'], params: params('realm', 'id') },
+  'DELETE /admin/realms/:realm/attack-detection/brute-force/users': { summary: "Clear every user's login failures in the realm", tags: ['attack-detection'], params: params('realm') },
+
   'GET /admin/realms/:realm/users/:id/sessions': { summary: "A user's online sessions (UserSessionRepresentation[])", tags: ['sessions'], params: params('realm', 'id') },
   'GET /admin/realms/:realm/users/:id/offline-sessions/:clientUuid': { summary: "A user's offline sessions holding a client (client UUID)", tags: ['sessions'], params: params('realm', 'id', 'clientUuid') },
   'POST /admin/realms/:realm/users/:id/logout': { summary: "End every online session of a user and set the user's not-before", tags: ['sessions'], params: params('realm', 'id') },

@@ -29,6 +29,8 @@ export const TOKEN_BODY = formObject({
   redirect_uri: text(2048),
   code_verifier: text(256),
   refresh_token: text(TOKEN_MAX),
+  client_session_state: text(255),
+  client_session_host: text(255),
 });
 
 export const INTROSPECT_BODY = formObject({

@@ -175,6 +175,7 @@ export function realmExportRep(store: RealmStore, realm: RealmRecord, options: R
     ...(realm.displayName !== null ? { displayName: realm.displayName } : {}),
     enabled: realm.enabled,
     ...sessions,
+    ...realm.bruteForce,
     passwordPolicy: realm.passwordPolicy,
     defaultSignatureAlgorithm: realm.defaultSignatureAlgorithm,
     eventsEnabled: realm.events.eventsEnabled,

@@ -48,6 +48,7 @@ import {
   realmSessionSettings,
   type RealmSessionSettings,
 } from '../../session/realm-settings.js';
+import { BRUTE_FORCE_KEYS, bruteForceSettings, bruteForceValueError, type BruteForceSettings } from '../../session/brute-force.js';
 import { SESSION_LIMIT_CONFIG, sessionLimitPolicyFromConfig, type SessionLimitPolicy } from '../../session/session-limits.js';
 import {
   clientDefaults,
@@ -100,7 +101,7 @@ function isObject(v: unknown): v is JsonObject {
 
 // Fields read from each kind of object. Anything else is reported as ignored.
 const REALM_FIELDS = new Set<string>([
-  'id', 'realm', 'displayName', 'enabled', ...REALM_SESSION_KEYS,
+  'id', 'realm', 'displayName', 'enabled', ...REALM_SESSION_KEYS, ...BRUTE_FORCE_KEYS,
   'eventsEnabled', 'enabledEventTypes', 'eventsExpiration', 'adminEventsEnabled', 'adminEventsDetailsEnabled',
   'passwordPolicy', 'defaultSignatureAlgorithm', 'attributes', 'clients', 'roles', 'users', 'defaultRole',
   'defaultDefaultClientScopes', 'defaultOptionalClientScopes', 'keycloakVersion',
@@ -391,6 +392,7 @@ function parseRealmRecord(ctx: Context, json: JsonObject, root: string): RealmRe
     displayName: ctx.str(json, 'displayName', root) ?? null,
     enabled: enabled ?? false,
     sessions: realmSessionSettings(partial, { master: name === MASTER_REALM_NAME }),
+    bruteForce: parseBruteForce(ctx, json, root),
     events: {
       eventsEnabled: ctx.bool(json, 'eventsEnabled', root) ?? false,
       enabledEventTypes: [...(ctx.strings(json, 'enabledEventTypes', root) ?? [])],
@@ -404,6 +406,19 @@ function parseRealmRecord(ctx: Context, json: JsonObject, root: string): RealmRe
     attributes: ctx.stringMap(json, 'attributes', root) ?? {},
     createdTimestamp: ctx.now,
   };
+}
+
+/** The brute-force attributes present (defaults for the rest); a value that cannot be used fails the import. */
+function parseBruteForce(ctx: Context, json: JsonObject, root: string): BruteForceSettings {
+  const partial: Partial<Record<keyof BruteForceSettings, unknown>> = {};
+  for (const key of BRUTE_FORCE_KEYS) {
+    const value = json[key];
+    if (value === undefined || value === null) continue;
+    const error = bruteForceValueError(key, value);
+    if (error !== null) ctx.fail(childPath(root, key), error);
+    partial[key] = value;
+  }
+  return bruteForceSettings(partial);
 }
 
 /** The policy as written; its hashing part must be one sessiond can follow. */

@@ -254,3 +254,45 @@ test.serial('a failing receiver is retried a bounded number of times, counted, a
   // The node is fine: a new login works.
   t.is((await h.login(r.name, ['app', 's'], 'u', 'pw')).token_type, 'Bearer');
 });
+
+test.serial('${application.session.host} in the URL is the host the adapter gave at code exchange', async (t) => {
+  const tag = Math.random().toString(36).slice(2, 8);
+  const port = new URL(receiverUrl).port;
+  const r = await h.createRealm({
+    clients: [{ clientId: 'legacy', secret: 's', directAccessGrantsEnabled: true, attributes: { 'backchannel.logout.url': `http://\${application.session.host}/${tag}/legacy` } }],
+    users: [{ username: 'u', password: 'pw' }],
+  });
+  const legacy = r.clients.get('legacy')!.id;
+  /** A session whose `legacy` client session came from a code exchange with these adapter fields. */
+  const sessionWith = async (adapter: Record<string, string>): Promise<string> => {
+    const login = await h.login(r.name, ['legacy', 's'], 'u', 'pw');
+    const sid = login.session_state!;
+    const code = 'c' + Math.random().toString(36).slice(2);
+    await h.node.engine.putCode(sid, code, { client: legacy, redirectUri: 'http://127.0.0.1/cb', scope: 'openid', nonce: null, codeChallenge: null, codeChallengeMethod: null, exp: h.now() + 60, ssoAuth: true });
+    const res = await h.token(r.name, { grant_type: 'authorization_code', client_id: 'legacy', client_secret: 's', code: `${code}.${sid}`, redirect_uri: 'http://127.0.0.1/cb', ...adapter });
+    if (res.status !== 200) throw new Error(res.text);
+    return sid;
+  };
+
+  const good = await sessionWith({ client_session_state: 'adapter-session-1', client_session_host: `127.0.0.1:${port}` });
+  const notes = (await h.node.engine.getSession(good))!.session.clients.find((c) => c.client === legacy)!.notes;
+  t.deepEqual(notes, { client_session_state: 'adapter-session-1', client_session_host: `127.0.0.1:${port}` });
+  // A host that would rewrite more than the host part is not kept; without a state nothing is.
+  const forged = await sessionWith({ client_session_state: 'adapter-session-2', client_session_host: `evil.example/x?@127.0.0.1:${port}` });
+  const none = await sessionWith({ client_session_host: `127.0.0.1:${port}` });
+  t.deepEqual((await h.node.engine.getSession(none))!.session.clients.find((c) => c.client === legacy)!.notes, null);
+
+  const failuresBefore = await backchannelFailures();
+  for (const sid of [good, forged, none]) h.node.backchannel.notify(r.realm.id, r.issuer, [(await h.node.engine.logoutSession(sid))!], h.now());
+  await h.node.backchannel.idle();
+  const got = receiver.for(`/${tag}/legacy`);
+  t.is(got.length, 1, 'only the session with a host is delivered');
+  t.is((await verifyLogoutToken(r, got[0]!.logoutToken, 'legacy'))['sid'], good);
+  t.is((await backchannelFailures()) - failuresBefore, 2, 'the two without a host count as failures');
+});
+
+async function backchannelFailures(): Promise<number> {
+  const text = await h.metrics();
+  const line = text.split('\n').find((l) => l.startsWith('sessiond_backchannel_logout_total{') && l.includes('outcome="failure"'));
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}

@@ -7,6 +7,7 @@
 
 import test from 'ava';
 import { postForm } from '../../helpers/admin-harness.js';
+import { LOGIN_HASHES_PER_ADDRESS_MAX } from '../../../src/http/oidc/login-rate-limit.js';
 import { DEMO_APP, startNode, type TestNode } from '../../helpers/node-harness.js';
 
 let n: TestNode;
@@ -43,4 +44,19 @@ test.serial('the login form is limited per address too', async (t) => {
   for (let i = 0; i < 7; i++) statuses.push((await postForm(url, { username: 'bob', password: 'wrong' }, '127.0.0.4')).status);
   t.deepEqual(statuses.slice(5), [429, 429]);
   t.true(statuses.slice(0, 5).every((s) => s !== 429), `first five admitted: ${statuses.join(',')}`);
+});
+
+test.serial('one address has at most LOGIN_HASHES_PER_ADDRESS_MAX hashes in flight; the rest are refused at once', async (t) => {
+  // An unknown user costs the full dummy hash (210,000 iterations): the first attempts are still hashing when the others arrive.
+  const url = n.oidcUrl('demo', 'token');
+  const attempt = { ...password('wrong'), username: 'nobody-at-all' };
+  const answers = await Promise.all(Array.from({ length: 5 }, () => postForm(url, attempt, '127.0.0.5')));
+  const refused = answers.filter((a) => a.status === 429);
+  t.true(refused.length >= 1, answers.map((a) => a.status).join(','));
+  t.is(answers.filter((a) => a.status === 401).length, 5 - refused.length);
+  t.true(answers.filter((a) => a.status === 401).length >= LOGIN_HASHES_PER_ADDRESS_MAX);
+  t.deepEqual(refused[0]!.body, { error: 'temporarily_unavailable', error_description: 'Too many login attempts from this address, retry later' });
+  t.is(refused[0]!.headers.get('retry-after'), '1');
+  // Another address is not affected.
+  t.is((await postForm(url, password('alice-password'), '127.0.0.6')).status, 200);
 });

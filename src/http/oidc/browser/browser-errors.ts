@@ -46,4 +46,5 @@ export const BROWSER_MESSAGE = Object.freeze({
   loggedOut: 'You are logged out',
   realmNotFound: 'Realm does not exist',
   unavailable: 'The server is busy. Please try again in a moment.',
+  differentUser: (username: string): string => `You are already authenticated as different user '${username}' in this session. Please sign out first.`,
 });

@@ -231,16 +231,30 @@ test('prompt=none without a session: login_required, no form', async (t) => {
   t.is(q.get('code'), null);
 });
 
-test('prompt=login shows the form despite a valid SSO cookie; the new login replaces the old session', async (t) => {
+test('prompt=login shows the form despite a valid SSO cookie; signing in again keeps the session', async (t) => {
   const browser = new TestBrowser();
   const first = await formLogin(h, browser, 'demo-app');
-  const { page } = await startAuth(h, browser, 'demo-app', { prompt: 'login' });
+  const { page } = await startAuth(h, browser, 'demo-spa', { prompt: 'login' }, { pkce: true });
   t.is(page.status, 200);
   t.is(parseForm(page.text).fields['username'], 'alice', 'who is signed in');
   const second = codeOf(await submitLogin(browser, page, 'alice', 'alice-password'));
-  t.not(second.sessionState, first.sessionState);
-  t.is(await h.node.engine.getSession(first.sessionState!), null, 'the cookie session was removed');
-  t.truthy(await h.node.engine.getSession(second.sessionState!));
+  t.is(second.sessionState, first.sessionState, 'the same user session (Keycloak: attachSession finds it)');
+  const session = (await h.node.engine.getSession(first.sessionState!))!.session;
+  t.is(session.clients.length, 2, 'both clients in it');
+});
+
+test('prompt=login as another user: a 400 page, a LOGIN_ERROR, and the signed-in session stays', async (t) => {
+  const browser = new TestBrowser();
+  const first = await formLogin(h, browser, 'demo-app');
+  const { page } = await startAuth(h, browser, 'demo-app', { prompt: 'login' });
+  const before = events.length;
+  const res = await submitLogin(browser, page, 'bob', 'bob-password');
+  t.is(res.status, 400);
+  t.regex(res.text, /You are already authenticated as different user &#39;alice&#39; in this session\. Please sign out first\./);
+  const error = events.slice(before).find((e) => e.type === 'LOGIN_ERROR' && e.details?.['username'] === 'bob');
+  t.is(error?.error, 'different_user_authenticated');
+  t.is(error?.details?.['existing_user'], userId('alice'));
+  t.truthy(await h.node.engine.getSession(first.sessionState!));
 });
 
 test('an untrusted client or redirect URI gets an error page, never a redirect', async (t) => {

@@ -73,9 +73,10 @@ test.serial('SSO moves the user idle clock; AUTH_TIME stays', async (t) => {
   t.is(session.authTime, started);
 });
 
-test.serial('max_age against AUTH_TIME: within it SSO, past it the form (and login_required with prompt=none)', async (t) => {
+test.serial('max_age against AUTH_TIME: within it SSO, past it the form (and login_required with prompt=none); signing in keeps the session, AUTH_TIME moves', async (t) => {
   const browser = new TestBrowser();
-  await formLogin(h, browser, 'demo-app');
+  const login = await formLogin(h, browser, 'demo-app');
+  const first = (await h.node.engine.getSession(login.sessionState!))!;
   await h.advance(10);
   t.is((await startAuth(h, browser, 'demo-app', { max_age: '60' })).page.status, 302);
   const form = await startAuth(h, browser, 'demo-app', { max_age: '5' });
@@ -83,10 +84,14 @@ test.serial('max_age against AUTH_TIME: within it SSO, past it the form (and log
   t.is(parseForm(form.page.text).fields['username'], 'alice');
   const passive = await startAuth(h, browser, 'demo-app', { max_age: '5', prompt: 'none' });
   t.is(passive.page.location!.searchParams.get('error'), 'login_required');
-  // Logging in again satisfies max_age (a new AUTH_TIME).
+  // Logging in again satisfies max_age: the same session, a new AUTH_TIME.
   const again = codeOf(await submitLogin(browser, form.page, 'alice', 'alice-password'));
+  t.is(again.sessionState, first.session.id);
   const tokens = await exchangeCode(h, DEMO_APP, again.code);
   t.is(claims(tokens.body.id_token)['auth_time'], h.now());
+  const after = (await h.node.engine.getSession(again.sessionState!))!.session;
+  t.is(after.authTime, h.now());
+  t.is(after.started, first.session.started, 'not restarted');
 });
 
 test.serial('an expired client session is restarted by SSO; the user session lives on', async (t) => {

@@ -1,0 +1,137 @@
+// The cluster as the scenarios watch it over time, from the nodes' own
+// management endpoints:
+//
+// - TopologySampler polls every node's metrics and keeps, per sample, the
+//   partitions it counts as primary and whether it holds a valid lease. Two
+//   primaries for one partition show up as more primaries, summed over the
+//   nodes that hold a lease, than there are partitions. The nodes are not
+//   sampled at the same instant, so a violation must persist over two rounds
+//   in a row (one round straddling a handover is no evidence).
+// - ReadinessRouter is a load balancer's health check: it polls
+//   /health/ready and routes the workload to the ready nodes only.
+
+import { PARTITION_COUNT } from '../../src/constants.js';
+import type { Cluster } from './harness.js';
+import { clock, type Workload } from './workload.js';
+
+export const METRIC_PARTITIONS_OWNED = 'sessiond_partitions_owned';
+export const METRIC_LEASE_VALID = 'sessiond_cluster_lease_valid';
+export const METRIC_VIEW_REVISION = 'sessiond_cluster_view_revision';
+export const METRIC_MEMBERS = 'sessiond_cluster_members';
+export const METRIC_UNDER_REPLICATED = 'sessiond_partitions_under_replicated';
+export const METRIC_PARTITIONS_LOST = 'sessiond_partitions_lost_total';
+export const METRIC_IS_COORDINATOR = 'sessiond_cluster_is_coordinator';
+export const METRIC_VIEW_CHANGES = 'sessiond_cluster_view_changes_total';
+
+/** How often the topology is sampled. */
+const TOPOLOGY_SAMPLE_MS = 200;
+/** How often the load balancer checks readiness. */
+export const READINESS_POLL_MS = 250;
+
+export interface TopologyRound {
+  at: number;
+  /** Per node that answered: primaries it counts and whether its lease is valid. */
+  nodes: Map<string, { primary: number; leaseValid: boolean }>;
+}
+
+export class TopologySampler {
+  readonly rounds: TopologyRound[] = [];
+  readonly #cluster: Cluster;
+  #running = false;
+  #loop: Promise<void> = Promise.resolve();
+
+  constructor(cluster: Cluster) {
+    this.#cluster = cluster;
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#loop = (async () => {
+      while (this.#running) {
+        const at = clock();
+        const nodes = new Map<string, { primary: number; leaseValid: boolean }>();
+        await Promise.all(
+          this.#cluster.nodes.map(async (n) => {
+            const samples = await n.metrics();
+            if (samples === undefined) return;
+            const primary = samples.filter((s) => s.name === METRIC_PARTITIONS_OWNED && s.labels['role'] === 'primary').reduce((sum, s) => sum + s.value, 0);
+            const lease = samples.find((s) => s.name === METRIC_LEASE_VALID);
+            nodes.set(n.id, { primary, leaseValid: lease?.value === 1 });
+          }),
+        );
+        this.rounds.push({ at, nodes });
+        await new Promise((resolve) => setTimeout(resolve, TOPOLOGY_SAMPLE_MS));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+
+  /** Rounds (two in a row) where the nodes holding a lease claimed more primaries than there are partitions. */
+  doublePrimaries(): string[] {
+    const over = this.rounds.map((r) => {
+      let sum = 0;
+      for (const v of r.nodes.values()) if (v.leaseValid) sum += v.primary;
+      return sum > PARTITION_COUNT ? sum : 0;
+    });
+    const out: string[] = [];
+    for (let i = 1; i < over.length; i++) {
+      if (over[i]! > 0 && over[i - 1]! > 0) {
+        const detail = [...this.rounds[i]!.nodes].map(([id, v]) => `${id}: ${v.primary} primaries, lease ${v.leaseValid ? 'valid' : 'invalid'}`).join(', ');
+        out.push(`at ${this.rounds[i]!.at} ms: ${over[i]} primaries for ${PARTITION_COUNT} partitions (${detail})`);
+      }
+    }
+    return out;
+  }
+}
+
+export interface ReadinessChange {
+  at: number;
+  node: string;
+  ready: boolean;
+}
+
+/** Routes the workload to the nodes whose /health/ready answers 200, like a load balancer. */
+export class ReadinessRouter {
+  readonly changes: ReadinessChange[] = [];
+  readonly #cluster: Cluster;
+  readonly #workload: Workload;
+  readonly #ready = new Map<string, boolean>();
+  #running = false;
+  #loop: Promise<void> = Promise.resolve();
+
+  constructor(cluster: Cluster, workload: Workload) {
+    this.#cluster = cluster;
+    this.#workload = workload;
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#loop = (async () => {
+      while (this.#running) {
+        const states = await Promise.all(this.#cluster.nodes.map(async (n) => [n.id, await n.ready()] as const));
+        const at = clock();
+        for (const [id, ready] of states) {
+          if (this.#ready.get(id) !== ready) this.changes.push({ at, node: id, ready });
+          this.#ready.set(id, ready);
+        }
+        const ready = states.filter(([, r]) => r).map(([id]) => id);
+        if (ready.length > 0) this.#workload.route(ready);
+        await new Promise((resolve) => setTimeout(resolve, READINESS_POLL_MS));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+
+  /** Whether the router saw `node` turn not-ready within [from, to]. */
+  sawNotReady(node: string, from: number, to: number): boolean {
+    return this.changes.some((c) => c.node === node && !c.ready && c.at >= from && c.at <= to);
+  }
+}
