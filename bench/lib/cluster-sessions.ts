@@ -57,7 +57,8 @@ function tokenHeaders(target: Target): Record<string, string> {
 /**
  * Logs in `count` sessions, spread evenly over `targets` (one autocannon run
  * per node, all at once, `connections` each, `pipelining` requests in flight
- * per connection). Fails on any failed login.
+ * per connection: keep it 1, autocannon 7 with `amount` and pipelining
+ * left each connection's last response unawaited here, and the run hung).
  */
 export async function loginSessions(targets: readonly Target[], count: number, connections: number, pipelining: number, log: (line: string) => void): Promise<SessionPool> {
   const pool: SessionPool = { refresh: [], sid: [] };

@@ -34,7 +34,7 @@ const SESSIONS_QUICK = 3_000;
  * cores for longer than the failure detector's 1.5 s, and healthy nodes get evicted.
  */
 const LOGIN_CONNECTIONS = 4;
-const LOGIN_PIPELINING = 2;
+const LOGIN_PIPELINING = 1;
 const POLL_MS = 100;
 const WORKERS = 4;
 /** Pause between a worker's requests: a steady ~4 x 50/s of refreshes, not a saturating load. */

@@ -34,9 +34,9 @@ const SESSIONS_QUICK = 3_000;
  * cores for longer than the failure detector's 1.5 s, and healthy nodes get evicted.
  */
 const LOGIN_CONNECTIONS = 4;
-const LOGIN_PIPELINING = 2;
+const LOGIN_PIPELINING = 1;
 const VERIFY_CONNECTIONS = 8;
-const VERIFY_PIPELINING = 4;
+const VERIFY_PIPELINING = 1;
 const WORKERS = 4;
 /** Pause between a worker's requests: ~4 x 40/s of background refreshes. */
 const WORKER_PAUSE_MS = 25;
