@@ -16,6 +16,12 @@ import type { Target } from '../http/target.js';
 import { refreshOnce, type SessionPool } from './cluster-sessions.js';
 
 export const REQUEST_DEADLINE_MS = 2_000;
+/**
+ * A failover probe's deadline: longer than the 2 s a node holds a request for
+ * a partition whose primary is gone, so that the probe times the cluster's
+ * answer rather than its own give-up.
+ */
+export const PROBE_DEADLINE_MS = 5_000;
 
 export interface WorkloadTally {
   ok: number;
@@ -65,9 +71,9 @@ export class RefreshWorkload {
   }
 
   /** One refresh of session i through `target`; keeps the new token when acknowledged. */
-  async refresh(i: number, target: Target, tally: WorkloadTally = this.tally): Promise<boolean> {
+  async refresh(i: number, target: Target, tally: WorkloadTally = this.tally, deadlineMs = REQUEST_DEADLINE_MS): Promise<boolean> {
     const started = performance.now();
-    const outcome = await refreshOnce(target, this.#pool.refresh[i]!, REQUEST_DEADLINE_MS);
+    const outcome = await refreshOnce(target, this.#pool.refresh[i]!, deadlineMs);
     if (this.recordSamples && tally === this.tally) {
       const end = performance.now();
       this.samples.push({ end, ms: end - started, ok: outcome.status === 200 });

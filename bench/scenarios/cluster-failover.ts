@@ -17,7 +17,8 @@
 // Probed sessions are found from the partition table in etcd just before the
 // fault (the `sid` claim's partition, its first owner) and refreshed through
 // the survivors only (what a load balancer does once its health check fails),
-// each retried every PROBE_RETRY_MS, one request at a time, until one succeeds.
+// each retried every PROBE_RETRY_MS, one request at a time (deadline 5 s: a
+// node holds a request up to 2 s while the primary is replaced), until one succeeds.
 // After each fault the victim is brought back (kill -9: started again on its
 // data directory; SIGSTOP: SIGCONT, and it rejoins) and every node must be
 // ready before the next step.
@@ -28,7 +29,7 @@ import { row } from '../lib/scenario.js';
 import { percentile } from '../lib/stats.js';
 import { CLUSTER_READY_TIMEOUT_MS, LocalCluster, type ClusterNode } from '../lib/cluster.js';
 import { clusterRealm, loginSessions, verifySessions, type SessionPool } from '../lib/cluster-sessions.js';
-import { describeTally, emptyTally, RefreshWorkload, since } from '../lib/cluster-workload.js';
+import { describeTally, emptyTally, PROBE_DEADLINE_MS, RefreshWorkload, since } from '../lib/cluster-workload.js';
 
 const NAME = 'cluster-failover';
 const NODES = 3;
@@ -131,7 +132,7 @@ async function fault(cluster: LocalCluster, pool: SessionPool, workload: Refresh
     victims.map(async (i, k) => {
       for (let attempt = 0; ; attempt++) {
         const target = survivors[(k + attempt) % survivors.length]!.target;
-        if (await workload.refresh(i, target, tally)) return since(t0);
+        if (await workload.refresh(i, target, tally, PROBE_DEADLINE_MS)) return since(t0);
         if (since(t0) > PROBE_GIVE_UP_MS) return Number.POSITIVE_INFINITY;
         await new Promise((r) => setTimeout(r, PROBE_RETRY_MS));
       }
