@@ -37,6 +37,10 @@ import { journal } from './scenarios/journal.js';
 import { consoleSessions } from './scenarios/console-sessions.js';
 import { loginFlood } from './scenarios/login-flood.js';
 import { soak } from './scenarios/soak.js';
+import { clusterThroughput } from './scenarios/cluster-throughput.js';
+import { clusterFailover } from './scenarios/cluster-failover.js';
+import { clusterRebalance } from './scenarios/cluster-rebalance.js';
+import { clusterRollingRestart } from './scenarios/cluster-rolling-restart.js';
 
 const SCENARIOS: readonly Scenario[] = [
   engineTable,
@@ -59,6 +63,10 @@ const SCENARIOS: readonly Scenario[] = [
   consoleSessions,
   loginFlood,
   soak,
+  clusterFailover,
+  clusterRebalance,
+  clusterThroughput,
+  clusterRollingRestart,
 ];
 
 // Compiled to dist/bench/run.js; results belong in the source tree's bench/results/.

@@ -65,6 +65,8 @@ export interface LoadSpec {
   serverPid?: number | undefined;
   /** Requests per second per connection at most (autocannon connectionRate); default: as fast as answered. */
   connectionRate?: number;
+  /** Requests in flight per connection (autocannon pipelining); default 1. */
+  pipelining?: number;
 }
 
 export interface StepResult {
@@ -165,6 +167,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     requests: spec.requests,
     timeout: spec.timeoutS ?? 10,
     ...(spec.connectionRate !== undefined ? { connectionRate: spec.connectionRate } : {}),
+    ...(spec.pipelining !== undefined ? { pipelining: spec.pipelining } : {}),
     ...(spec.amount !== undefined ? { amount: spec.amount } : { duration: spec.durationS! }),
   };
   const cpuBefore = process.cpuUsage();

@@ -77,6 +77,13 @@ export class ServerProcess {
     return new ServerProcess(name, child);
   }
 
+  /** Takes charge of a child spawned elsewhere (a program that is not a Node script: etcd); it must have piped output. */
+  static adopt(name: string, child: ChildProcess): ServerProcess {
+    installExitHook();
+    live.add(child);
+    return new ServerProcess(name, child);
+  }
+
   get pid(): number | undefined {
     return this.child.pid;
   }
