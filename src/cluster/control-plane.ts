@@ -208,8 +208,9 @@ export class ControlPlane extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#renewal !== null) clearInterval(this.#renewal);
-    await Promise.all(this.#watchers.map((w) => w.cancel().catch(() => {})));
+    // The lease first (the others take over at once); a stuck watch cancel never holds the exit up.
     await this.#lease?.revoke({ deadline: Date.now() + ETCD_CALL_DEADLINE_MS }).catch(() => {});
+    await Promise.race([Promise.all(this.#watchers.map((w) => w.cancel().catch(() => {}))), new Promise((resolve) => setTimeout(resolve, ETCD_CALL_DEADLINE_MS).unref())]);
     this.#client.close();
   }
 
