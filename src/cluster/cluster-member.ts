@@ -562,14 +562,18 @@ export class ClusterMember {
     while ((this.#table?.version ?? 0) < frame.table && performance.now() < deadline) await this.#nextTable(deadline - performance.now());
     const table = this.#table;
     if (table === null || table.version < frame.table) return `table ${frame.table} not obeyed here yet`;
+    // Only a partition's primary (in this node's table, at least as new as the sender's) changes
+    // its copies: a node that lost its primaries while it was hung or cut off and still sends
+    // what it holds (a resync, a late frame) must not roll a copy back.
+    const fromPrimary = (p: number): boolean => table.owners[p]?.[0] === frame.from;
     try {
-      if (frame.recs !== undefined) await this.#applyRecords(frame.recs.map((e) => e.m), table);
-      if (frame.cmds !== undefined) await this.#applyCommands(frame.cmds, table);
-      if (frame.chunk !== undefined) {
+      if (frame.recs !== undefined) await this.#applyRecords(frame.recs.map((e) => e.m).filter((m) => fromPrimary(partitionOfRecord(m))), table);
+      if (frame.cmds !== undefined) await this.#applyCommands(frame.cmds.filter((c) => fromPrimary(c.p)), table);
+      if (frame.chunk !== undefined && fromPrimary(frame.chunk.p)) {
         this.#caughtUp.delete(frame.chunk.p);
         await this.#applyRecords(frame.chunk.recs, table);
       }
-      if (frame.done !== undefined) this.#caughtUpOn(frame.done);
+      if (frame.done !== undefined && fromPrimary(frame.done)) this.#caughtUpOn(frame.done);
       return null;
     } catch (err) {
       return (err as Error).message;

@@ -79,20 +79,22 @@ interface StreamEvents {
 /** The outbound stream to one peer, with cumulative acknowledgements. */
 class OutboundStream {
   readonly #peer: Peer;
+  readonly #self: string;
   readonly #timeoutMs: number;
   readonly #events: StreamEvents;
   #stream: Stream | null = null;
   #nextFrame = 1;
   readonly #waiters: AckWaiter[] = [];
 
-  constructor(peer: Peer, timeoutMs: number, events: StreamEvents) {
+  constructor(peer: Peer, self: string, timeoutMs: number, events: StreamEvents) {
     this.#peer = peer;
+    this.#self = self;
     this.#timeoutMs = timeoutMs;
     this.#events = events;
   }
 
   /** Sends a frame; resolves when the peer applied it (and every frame before it). */
-  send(frame: Omit<ReplicateFrame, 'f'>): Promise<void> {
+  send(frame: Omit<ReplicateFrame, 'f' | 'from'>): Promise<void> {
     const stream = this.#open();
     const f = this.#nextFrame++;
     const waiter: AckWaiter = { ...deferred(), frame: f, sentMs: performance.now() };
@@ -103,7 +105,7 @@ class OutboundStream {
       this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} did not acknowledge within ${this.#timeoutMs} ms`));
     }, this.#timeoutMs);
     void waiter.promise.then(() => clearTimeout(timer), () => clearTimeout(timer));
-    stream.write({ ...frame, f });
+    stream.write({ ...frame, f, from: this.#self });
     return waiter.promise;
   }
 
@@ -452,7 +454,7 @@ export class Replicator {
     if (stream !== undefined) return stream;
     const peer = this.#options.peer(node);
     if (peer === undefined) return null;
-    stream = new OutboundStream(peer, this.#options.timeoutMs, {
+    stream = new OutboundStream(peer, this.#options.self, this.#options.timeoutMs, {
       onTimeout: this.#options.onTimeout,
       onAck: (seconds) => this.#options.onAck?.(seconds),
       onBroken: (failed) => this.#resync(failed),

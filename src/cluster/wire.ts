@@ -62,6 +62,8 @@ export interface ForwardReply {
 export interface ReplicateFrame {
   /** Frame number on this stream, from 1; acknowledgements are cumulative. */
   f: number;
+  /** The sender's node id: only a partition's current primary may change its copies. */
+  from: string;
   /** The sender's table revision. */
   table: number;
   /** Live records of partitions the sender is primary of. */
