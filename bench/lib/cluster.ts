@@ -320,3 +320,22 @@ async function waitForEtcd(client: Etcd3, etcd: ServerProcess): Promise<void> {
     await new Promise((r) => setTimeout(r, READY_POLL_MS));
   }
 }
+
+/**
+ * Runs a scenario's body on a fresh cluster. What the body hands to
+ * `stopFirst` (its background workload) is stopped before the cluster,
+ * whatever happens; a failure logs the nodes' output before it is rethrown.
+ */
+export async function withCluster<T>(options: ClusterOptions, body: (cluster: LocalCluster, stopFirst: (part: { stop(): Promise<unknown> }) => void) => Promise<T>): Promise<T> {
+  const cluster = await LocalCluster.start(options);
+  const first: { stop(): Promise<unknown> }[] = [];
+  try {
+    return await body(cluster, (part) => first.push(part));
+  } catch (err) {
+    options.log(`node output:\n${cluster.outputs()}`);
+    throw err;
+  } finally {
+    for (const part of first) await part.stop();
+    await cluster.stop();
+  }
+}

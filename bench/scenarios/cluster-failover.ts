@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import type { Row, Scenario } from '../lib/scenario.js';
 import { row } from '../lib/scenario.js';
 import { percentile } from '../lib/stats.js';
-import { CLUSTER_READY_TIMEOUT_MS, LocalCluster, type ClusterNode } from '../lib/cluster.js';
+import { CLUSTER_READY_TIMEOUT_MS, LocalCluster, withCluster, type ClusterNode } from '../lib/cluster.js';
 import { clusterRealm, loginSessions, verifySessions, type SessionPool } from '../lib/cluster-sessions.js';
 import { describeTally, emptyTally, PROBE_DEADLINE_MS, RefreshWorkload, since } from '../lib/cluster-workload.js';
 
@@ -53,15 +53,12 @@ export const clusterFailover: Scenario = {
   name: NAME,
   description: 'kill -9 and SIGSTOP of one of 3 nodes under load: time until its sessions are served again; acknowledged sessions lost',
   async run({ quick, log }) {
-    let cluster: LocalCluster | null = null;
-    let workload: RefreshWorkload | null = null;
-    try {
-      cluster = await LocalCluster.start({ nodes: NODES, realm: clusterRealm(true), name: NAME, log });
-      const c = cluster;
+    return withCluster({ nodes: NODES, realm: clusterRealm(true), name: NAME, log }, async (c, stopFirst) => {
       const pool = await loginSessions(c.nodes.map((n) => n.target), quick ? SESSIONS_QUICK : SESSIONS, 8, 1, log);
       const down = new Set<string>();
       const live = (): ClusterNode[] => c.nodes.filter((n) => !down.has(n.id));
-      workload = new RefreshWorkload(pool, () => live().map((n) => n.target), WORKER_PAUSE_MS);
+      const workload = new RefreshWorkload(pool, () => live().map((n) => n.target), WORKER_PAUSE_MS);
+      stopFirst(workload);
       workload.start(WORKERS);
       await new Promise((r) => setTimeout(r, 1_000));
       const probes = quick ? PROBES_QUICK : PROBES;
@@ -95,13 +92,7 @@ export const clusterFailover: Scenario = {
         row(NAME, 'background_refreshes_failed', workload.tally.refused + workload.tally.unknown, 'requests'),
         row(NAME, 'sessions_checked', check.checked, 'sessions'),
       ] satisfies Row[];
-    } catch (err) {
-      if (cluster !== null) log(`node output:\n${cluster.outputs()}`);
-      throw err;
-    } finally {
-      await workload?.stop();
-      await cluster?.stop();
-    }
+    });
   },
 };
 

@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import type { Row, Scenario } from '../lib/scenario.js';
 import { row } from '../lib/scenario.js';
 import { percentile } from '../lib/stats.js';
-import { CLUSTER_READY_TIMEOUT_MS, LocalCluster, metricSum, type ClusterNode } from '../lib/cluster.js';
+import { CLUSTER_READY_TIMEOUT_MS, LocalCluster, metricSum, withCluster, type ClusterNode } from '../lib/cluster.js';
 import { clusterRealm, loginSessions } from '../lib/cluster-sessions.js';
 import { describeTally, RefreshWorkload, since } from '../lib/cluster-workload.js';
 
@@ -45,16 +45,13 @@ export const clusterRebalance: Scenario = {
   name: NAME,
   description: 'a node rejoining a 3-node cluster: sessions per second it is sent, token p99 during the transfer',
   async run({ quick, log }) {
-    let cluster: LocalCluster | null = null;
-    let workload: RefreshWorkload | null = null;
-    try {
-      cluster = await LocalCluster.start({ nodes: NODES, realm: clusterRealm(true), name: NAME, log });
-      const c = cluster;
+    return withCluster({ nodes: NODES, realm: clusterRealm(true), name: NAME, log }, async (c, stopFirst) => {
       const sessions = quick ? SESSIONS_QUICK : SESSIONS;
       const pool = await loginSessions(c.nodes.map((n) => n.target), sessions, LOGIN_CONNECTIONS, LOGIN_PIPELINING, log);
       const returning = c.node('n3');
       const senders = c.nodes.filter((n) => n !== returning);
-      workload = new RefreshWorkload(pool, () => senders.map((n) => n.target), WORKER_PAUSE_MS);
+      const workload = new RefreshWorkload(pool, () => senders.map((n) => n.target), WORKER_PAUSE_MS);
+      stopFirst(workload);
       workload.start(WORKERS);
 
       const left = performance.now();
@@ -73,48 +70,42 @@ export const clusterRebalance: Scenario = {
       const readyAt = c.waitReady(CLUSTER_READY_TIMEOUT_MS).then((ms) => {
         ready = true;
         return ms;
-      });
-      while (!ready) {
-        await new Promise((r) => setTimeout(r, POLL_MS));
-        timeline.push({ t: performance.now(), total: await transferred(senders) });
-      }
-      const readyMs = await readyAt;
+    });
+    while (!ready) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
       timeline.push({ t: performance.now(), total: await transferred(senders) });
-      workload.recordSamples = false;
-      await workload.stop();
-
-      const final = timeline.at(-1)!.total;
-      const sent = final - before;
-      if (sent === 0) throw new Error('the returning node was sent no sessions');
-      const start = timeline.filter((p) => p.total === before).at(-1)!.t;
-      const end = timeline.find((p) => p.total === final)!.t;
-      const seconds = (end - start) / 1000;
-      const during = workload.samples.filter((s) => s.end >= start && s.end <= end);
-      const failedDuring = during.filter((s) => !s.ok).length;
-      const p99 = during.length > 0 ? percentile(during.map((s) => s.ms), 99) : Number.NaN;
-      const outside = workload.samples.filter((s) => s.end < start || s.end > end);
-      const p99Outside = outside.length > 0 ? percentile(outside.map((s) => s.ms), 99) : Number.NaN;
-      log(
-        `n3 started again: sent ${sent} sessions in ${seconds.toFixed(2)} s (${Math.round(sent / seconds)}/s), transfer began ${((start - restarted) / 1000).toFixed(1)} s after the start, ` +
-          `every node ready after ${(readyMs / 1000).toFixed(1)} s; ${during.length} refreshes during the transfer (${failedDuring} failed), p99 ${p99.toFixed(1)} ms; ` +
-          `outside it ${outside.length}, p99 ${p99Outside.toFixed(1)} ms; all background refreshes: ${describeTally(workload.tally)}`,
-      );
-      return [
-        row(NAME, 'transfer_sessions_per_s', sent / seconds, 'sessions/s'),
-        row(NAME, 'token_p99_ms_during_transfer', p99, 'ms', Number.isNaN(p99Outside) ? null : p99Outside),
-        row(NAME, 'transfer_sessions', sent, 'sessions'),
-        row(NAME, 'transfer_seconds', seconds, 's'),
-        row(NAME, 'rejoin_ready_seconds', readyMs / 1000, 's'),
-        row(NAME, 'token_requests_during_transfer', during.length, 'requests'),
-        row(NAME, 'token_errors_during_rebalance', workload.tally.refused + workload.tally.unknown, 'requests'),
-      ] satisfies Row[];
-    } catch (err) {
-      if (cluster !== null) log(`node output:\n${cluster.outputs()}`);
-      throw err;
-    } finally {
-      await workload?.stop();
-      await cluster?.stop();
     }
+    const readyMs = await readyAt;
+    timeline.push({ t: performance.now(), total: await transferred(senders) });
+    workload.recordSamples = false;
+    await workload.stop();
+
+    const final = timeline.at(-1)!.total;
+    const sent = final - before;
+    if (sent === 0) throw new Error('the returning node was sent no sessions');
+    const start = timeline.filter((p) => p.total === before).at(-1)!.t;
+    const end = timeline.find((p) => p.total === final)!.t;
+    const seconds = (end - start) / 1000;
+    const during = workload.samples.filter((s) => s.end >= start && s.end <= end);
+    const failedDuring = during.filter((s) => !s.ok).length;
+    const p99 = during.length > 0 ? percentile(during.map((s) => s.ms), 99) : Number.NaN;
+    const outside = workload.samples.filter((s) => s.end < start || s.end > end);
+    const p99Outside = outside.length > 0 ? percentile(outside.map((s) => s.ms), 99) : Number.NaN;
+    log(
+      `n3 started again: sent ${sent} sessions in ${seconds.toFixed(2)} s (${Math.round(sent / seconds)}/s), transfer began ${((start - restarted) / 1000).toFixed(1)} s after the start, ` +
+        `every node ready after ${(readyMs / 1000).toFixed(1)} s; ${during.length} refreshes during the transfer (${failedDuring} failed), p99 ${p99.toFixed(1)} ms; ` +
+        `outside it ${outside.length}, p99 ${p99Outside.toFixed(1)} ms; all background refreshes: ${describeTally(workload.tally)}`,
+    );
+    return [
+      row(NAME, 'transfer_sessions_per_s', sent / seconds, 'sessions/s'),
+      row(NAME, 'token_p99_ms_during_transfer', p99, 'ms', Number.isNaN(p99Outside) ? null : p99Outside),
+      row(NAME, 'transfer_sessions', sent, 'sessions'),
+      row(NAME, 'transfer_seconds', seconds, 's'),
+      row(NAME, 'rejoin_ready_seconds', readyMs / 1000, 's'),
+      row(NAME, 'token_requests_during_transfer', during.length, 'requests'),
+      row(NAME, 'token_errors_during_rebalance', workload.tally.refused + workload.tally.unknown, 'requests'),
+    ] satisfies Row[];
+    });
   },
 };
 

@@ -21,7 +21,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Row, Scenario } from '../lib/scenario.js';
 import { row } from '../lib/scenario.js';
-import { CLUSTER_READY_TIMEOUT_MS, LocalCluster, type ClusterNode } from '../lib/cluster.js';
+import { CLUSTER_READY_TIMEOUT_MS, withCluster, type ClusterNode } from '../lib/cluster.js';
 import { clusterRealm, loginSessions, verifySessions } from '../lib/cluster-sessions.js';
 import { describeTally, RefreshWorkload, since } from '../lib/cluster-workload.js';
 
@@ -47,18 +47,15 @@ export const clusterRollingRestart: Scenario = {
   name: NAME,
   description: 'rolling restart of a 3-node cluster holding 300 k sessions under load: sessions lost, requests failed',
   async run({ quick, log }) {
-    let cluster: LocalCluster | null = null;
-    let workload: RefreshWorkload | null = null;
-    try {
-      cluster = await LocalCluster.start({ nodes: NODES, realm: clusterRealm(true), name: NAME, log });
-      const c = cluster;
+    return withCluster({ nodes: NODES, realm: clusterRealm(true), name: NAME, log }, async (c, stopFirst) => {
       const sessions = quick ? SESSIONS_QUICK : SESSIONS;
       const setup = performance.now();
       const pool = await loginSessions(c.nodes.map((n) => n.target), sessions, LOGIN_CONNECTIONS, LOGIN_PIPELINING, log);
       const setupS = since(setup) / 1000;
       const out = new Set<string>();
       const rotation = (): ClusterNode[] => c.nodes.filter((n) => !out.has(n.id));
-      workload = new RefreshWorkload(pool, () => rotation().map((n) => n.target), WORKER_PAUSE_MS);
+      const workload = new RefreshWorkload(pool, () => rotation().map((n) => n.target), WORKER_PAUSE_MS);
+      stopFirst(workload);
       workload.start(WORKERS);
       const readySeconds: number[] = [];
       for (const node of c.nodes) {
@@ -85,12 +82,6 @@ export const clusterRollingRestart: Scenario = {
         row(NAME, 'rolling_restart_ready_seconds_max', Math.max(...readySeconds), 's'),
         row(NAME, 'rolling_restart_setup_seconds', setupS, 's'),
       ] satisfies Row[];
-    } catch (err) {
-      if (cluster !== null) log(`node output:\n${cluster.outputs()}`);
-      throw err;
-    } finally {
-      await workload?.stop();
-      await cluster?.stop();
-    }
+    });
   },
 };
