@@ -4,7 +4,7 @@
 //   members/<node>    {address, started, protocol, lease} under the node's lease
 //   table             the partition table (partition-table.ts), JSON
 //   progress/<node>   partitions whose transfer to <node> completed, under its lease
-//   suspects/<target>/<accuser>   "I cannot hear <target>", under the accuser's lease
+//   suspects/<target>/<accuser>   "I cannot hear <target>" (value: the target's lease), under the accuser's lease
 //
 // Membership. The node grants a lease with a 2 s TTL and renews it every
 // 500 ms itself (not etcd3's automatic renewal, which runs every TTL/3 and
@@ -81,7 +81,8 @@ export class ControlPlane extends EventEmitter {
   readonly #ns: Namespace;
   readonly #members = new Map<string, MemberInfo>();
   readonly #progress = new Map<string, Set<number>>();
-  readonly #suspects = new Map<string, Set<string>>();
+  /** Per accused member: accuser → the lease (incarnation) it accused. */
+  readonly #suspects = new Map<string, Map<string, string>>();
   readonly #watchers: Watcher[] = [];
   #lease: Lease | null = null;
   #leaseId = '';
@@ -165,9 +166,19 @@ export class ControlPlane extends EventEmitter {
     return this.#progress;
   }
 
-  /** Accusers per suspected member. */
+  /**
+   * Accusers per suspected member, counting only accusations of its current
+   * incarnation: a member that restarted (or joined again) starts with a
+   * clean record, whatever was said about the one before.
+   */
   get suspects(): ReadonlyMap<string, ReadonlySet<string>> {
-    return this.#suspects;
+    const out = new Map<string, Set<string>>();
+    for (const [target, accusers] of this.#suspects) {
+      const lease = this.#members.get(target)?.lease;
+      const current = [...accusers].filter(([, accused]) => accused === lease).map(([accuser]) => accuser);
+      if (current.length > 0) out.set(target, new Set(current));
+    }
+    return out;
   }
 
   /** Writes the table unless another write came first (the coordinator moved): true when written. */
@@ -184,10 +195,11 @@ export class ControlPlane extends EventEmitter {
     await this.#leased().put(`${PROGRESS}${this.#options.node}`).value(JSON.stringify(entries));
   }
 
-  /** Raises or withdraws this node's suspicion of `target`. */
+  /** Raises (against its current incarnation) or withdraws this node's suspicion of `target`. */
   async accuse(target: string, suspected: boolean): Promise<void> {
     const key = `${SUSPECTS}${target}/${this.#options.node}`;
-    if (suspected) await this.#leased().put(key).value('1');
+    const lease = this.#members.get(target)?.lease;
+    if (suspected && lease !== undefined) await this.#leased().put(key).value(lease);
     else await this.#ns.delete().key(key);
   }
 
@@ -233,13 +245,18 @@ export class ControlPlane extends EventEmitter {
 
   /** Renews the lease; a lease etcd no longer knows (expired or evicted) means joining again as a new member. */
   async #renew(): Promise<void> {
-    if (this.#closed || this.#rejoining || this.#lease === null) return;
+    const lease = this.#lease;
+    if (this.#closed || this.#rejoining || lease === null) return;
     const sent = performance.now();
     try {
-      const res = await this.#lease.keepaliveOnce({ deadline: Date.now() + ETCD_CALL_DEADLINE_MS });
+      const res = await lease.keepaliveOnce({ deadline: Date.now() + ETCD_CALL_DEADLINE_MS });
+      if (lease !== this.#lease) return; // answered for a lease already replaced by a rejoin
       this.#deadline = sent + Number(res.TTL) * 1000 - LEASE_MARGIN_MS;
       this.#setEtcd(true);
     } catch (err) {
+      // Renewals overlap (one every 500 ms, each may wait 1 s), so after a
+      // stall several fail together: only those of the current lease count.
+      if (lease !== this.#lease || this.#rejoining) return;
       if (err instanceof EtcdLeaseInvalidError) {
         this.#deadline = 0;
         this.#setEtcd(true);
@@ -256,7 +273,9 @@ export class ControlPlane extends EventEmitter {
     this.emit('etcd', ok);
   }
 
+  /** Joins again under a new lease; one join at a time, or two leases would race for the member key. */
   async #rejoin(): Promise<void> {
+    if (this.#rejoining) return;
     if (!this.#evicted) {
       this.#evicted = true;
       this.#options.log.warn('cluster lease lost (expired or evicted): joining again as a new member once the others can be heard');
@@ -337,8 +356,8 @@ export class ControlPlane extends EventEmitter {
   #putSuspect(kv: IKeyValue, on: boolean): void {
     const [target, accuser] = kv.key.toString().slice(SUSPECTS.length).split('/') as [string, string];
     let accusers = this.#suspects.get(target);
-    if (accusers === undefined) this.#suspects.set(target, (accusers = new Set()));
-    if (on) accusers.add(accuser);
+    if (accusers === undefined) this.#suspects.set(target, (accusers = new Map()));
+    if (on) accusers.set(accuser, kv.value.toString());
     else accusers.delete(accuser);
     if (accusers.size === 0) this.#suspects.delete(target);
   }

@@ -6,10 +6,13 @@
 // evicts a peer that a majority of the members accuse (coordinator.ts), so
 // one node that lost its own network cannot evict the healthy rest.
 //
-// Lifeguard rule: a node whose own event loop is unhealthy accuses no one
+// Lifeguard rules: a node whose own event loop is unhealthy accuses no one
 // (the silence may be its own): a stall of more than 500 ms between rounds,
 // or event-loop delays above 200 ms (a starved CPU), silence it for the
-// suspicion window.
+// suspicion window. And a node that hears none of two or more peers accuses
+// none of them for silence (the likelier story is its own network or load;
+// a refused redial is still evidence). A peer that restarted (a new lease)
+// is judged afresh.
 
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 
@@ -26,6 +29,8 @@ export const SELF_DELAY_MS = 200;
 
 export interface PeerHealth {
   node: string;
+  /** The peer's lease: a new one is a restarted peer, judged afresh. */
+  incarnation: string;
   lastHeardMs: number;
   linkDown: boolean;
 }
@@ -35,12 +40,17 @@ export class FailureDetector {
   readonly #suspected = new Set<string>();
   readonly #downSince = new Map<string, number>();
   readonly #timedOut = new Map<string, number>();
-  #lastTickMs = performance.now();
+  readonly #incarnations = new Map<string, string>();
+  readonly #now: () => number;
+  #lastTickMs: number;
   #stalledUntilMs = 0;
   readonly #delay: IntervalHistogram;
 
-  constructor(accuse: (node: string, suspected: boolean) => void) {
+  /** `now` is the monotonic clock in ms (tests drive their own). */
+  constructor(accuse: (node: string, suspected: boolean) => void, now: () => number = () => performance.now()) {
     this.#accuse = accuse;
+    this.#now = now;
+    this.#lastTickMs = now();
     this.#delay = monitorEventLoopDelay({ resolution: 20 });
     this.#delay.enable();
   }
@@ -51,30 +61,28 @@ export class FailureDetector {
 
   /** A replication acknowledgement from `node` did not come in time. */
   replicationTimedOut(node: string): void {
-    this.#timedOut.set(node, performance.now());
+    this.#timedOut.set(node, this.#now());
   }
 
   /** One detector round over the current peers. */
   tick(peers: readonly PeerHealth[]): void {
-    const now = performance.now();
+    const now = this.#now();
     const starved = this.#delay.max / 1e6 > SELF_DELAY_MS;
     this.#delay.reset();
     if (now - this.#lastTickMs > HEARTBEAT_MS + SELF_STALL_MS || starved) this.#stalledUntilMs = now + SUSPICION_MS;
     this.#lastTickMs = now;
-    const present = new Set(peers.map((p) => p.node));
-    // A member that left is no longer accused: when it joins again it starts with a clean record.
-    for (const node of [...this.#suspected]) {
-      if (present.has(node)) continue;
-      this.#suspected.delete(node);
-      this.#downSince.delete(node);
-      this.#timedOut.delete(node);
-      this.#accuse(node, false);
+    const present = new Map(peers.map((p) => [p.node, p.incarnation]));
+    // A member that left (or came back as a new incarnation) starts with a clean record.
+    for (const [node, incarnation] of [...this.#incarnations]) {
+      if (present.get(node) !== incarnation) this.#forget(node);
     }
+    const hearsSomeone = peers.length < 2 || peers.some((p) => now - p.lastHeardMs <= SUSPICION_MS);
     for (const peer of peers) {
+      this.#incarnations.set(peer.node, peer.incarnation);
       if (peer.linkDown) {
         if (!this.#downSince.has(peer.node)) this.#downSince.set(peer.node, now);
       } else this.#downSince.delete(peer.node);
-      const silent = now - peer.lastHeardMs > SUSPICION_MS;
+      const silent = now - peer.lastHeardMs > SUSPICION_MS && hearsSomeone;
       const down = now - (this.#downSince.get(peer.node) ?? now) >= LINK_DOWN_MS;
       const timedOut = now - (this.#timedOut.get(peer.node) ?? -Infinity) < SUSPICION_MS;
       const suspected = (silent || down || timedOut) && now >= this.#stalledUntilMs;
@@ -83,6 +91,13 @@ export class FailureDetector {
       else this.#suspected.delete(peer.node);
       this.#accuse(peer.node, suspected);
     }
+  }
+
+  #forget(node: string): void {
+    this.#incarnations.delete(node);
+    this.#downSince.delete(node);
+    this.#timedOut.delete(node);
+    if (this.#suspected.delete(node)) this.#accuse(node, false);
   }
 
   get suspected(): ReadonlySet<string> {

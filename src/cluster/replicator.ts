@@ -24,7 +24,9 @@
 // wait for it like for a backup, so that when the coordinator makes it an
 // owner — the primary, possibly — it holds every acknowledged change. Everything goes on one ordered stream per
 // peer, so a live record can never overtake the chunk that creates its
-// session.
+// session; and so that live records do not queue behind a whole rebalance on
+// that stream, only TRANSFERS_PER_PEER partitions are in transfer to a peer at
+// once (the others buffer their records and wait their turn).
 //
 // Resync. A backup whose stream broke, timed out or refused a frame may have
 // missed records (those in flight are gone with the stream). It is never
@@ -47,6 +49,15 @@ const TRANSFER_RETRY_MS = 500;
 
 /** Records per transfer chunk (a session is 1–3 records; Infinispan moves 512 entries per chunk). */
 export const TRANSFER_CHUNK_RECORDS = 1_536;
+
+/**
+ * Partitions in transfer to one peer at once; the rest wait their turn. The
+ * stream is ordered, so a live record's acknowledgement queues behind every
+ * chunk sent before it: unpaced, a rejoining node would be sent all its
+ * partitions at once and miss --replicate-timeout on live writes (and be
+ * evicted for it) while it applies them.
+ */
+export const TRANSFERS_PER_PEER = 4;
 
 type Stream = grpc.ClientDuplexStream<ReplicateFrame, ReplicateAck>;
 
@@ -166,6 +177,12 @@ interface TransferState {
   done: Deferred;
 }
 
+/** The transfers to one peer: how many run, and the partitions waiting for a turn (in order). */
+interface TransferLane {
+  running: number;
+  queue: Set<number>;
+}
+
 function waitingTransfer(): TransferState {
   return { phase: 'waiting', buffered: [], done: deferred() };
 }
@@ -202,6 +219,7 @@ export class Replicator {
   #touches = new Map<string, Map<string, RecordEnvelope>>();
   /** Transfers by `${node}:${partition}`, kept once complete (so they are not repeated). */
   readonly #transfers = new Map<string, TransferState>();
+  readonly #lanes = new Map<string, TransferLane>();
   /** Backups that must be sent their partitions again (their stream failed). */
   readonly #diverged = new Set<string>();
   readonly #touchTimer: NodeJS.Timeout;
@@ -232,9 +250,10 @@ export class Replicator {
         const key = `${node}:${p}`;
         let state = this.#transfers.get(key);
         if (state === undefined && (table.pending[p]!.includes(node) || this.#diverged.has(node))) this.#transfers.set(key, (state = waitingTransfer()));
-        if (state?.phase === 'waiting') void this.#transfer(node, p, state);
+        if (state?.phase === 'waiting') this.#lane(node).queue.add(p);
       }
     }
+    for (const node of this.#lanes.keys()) this.#pump(node);
   }
 
   /** Takes the records a local shard produced (with a reply, or in the background). */
@@ -297,6 +316,7 @@ export class Replicator {
     this.#streams.delete(node);
     this.#diverged.delete(node);
     this.#resyncedAtMs.delete(node);
+    this.#lanes.delete(node);
     for (const [key, state] of this.#transfers) {
       if (splitKey(key)[0] !== node) continue;
       state.done.reject(new EngineError('ERR_REPLICATION_FAILED', `${node} left`));
@@ -405,6 +425,29 @@ export class Replicator {
     state.done.reject(err);
     state.done = deferred();
     state.phase = 'waiting';
+  }
+
+  #lane(node: string): TransferLane {
+    let lane = this.#lanes.get(node);
+    if (lane === undefined) this.#lanes.set(node, (lane = { running: 0, queue: new Set() }));
+    return lane;
+  }
+
+  /** Starts waiting transfers to `node` while its lane has room. */
+  #pump(node: string): void {
+    const lane = this.#lanes.get(node);
+    if (lane === undefined || this.#closed) return;
+    for (const p of lane.queue) {
+      if (lane.running >= TRANSFERS_PER_PEER) return;
+      lane.queue.delete(p);
+      const state = this.#transfers.get(`${node}:${p}`);
+      if (state?.phase !== 'waiting') continue;
+      lane.running++;
+      void this.#transfer(node, p, state).finally(() => {
+        lane.running--;
+        this.#pump(node);
+      });
+    }
   }
 
   async #transfer(node: string, partition: number, state: TransferState): Promise<void> {

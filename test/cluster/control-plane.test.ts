@@ -1,0 +1,49 @@
+// Goal: a member cut from etcd for longer than its lease comes back as a
+// member after the heal, and stays one. While the link is stalled, the
+// renewals sent every 500 ms queue up; after the heal they all fail together
+// with "lease not found", and the node must join again exactly once: two
+// joins would each grant a lease and race for the member key, leaving the key
+// under a lease nobody renews (it vanishes 2 s later while the node believes
+// it is a member).
+// Method: a real etcd behind the fault proxy; a ControlPlane dials the proxy;
+// the proxy blackholes etcd's connection for longer than the lease TTL.
+
+import test from 'ava';
+import pino from 'pino';
+import { ControlPlane, LEASE_TTL_S } from '../../src/cluster/control-plane.js';
+import { EtcdProcess } from '../helpers/etcd-process.js';
+import { FaultProxy } from './fault-proxy.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const started = performance.now();
+  while (!check()) {
+    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+test.serial('a member cut from etcd past its lease joins again once, under the lease it renews', async (t) => {
+  const etcd = await EtcdProcess.start();
+  t.teardown(() => etcd.cleanup());
+  const proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: etcd.clientPort } });
+  t.teardown(() => proxy.close());
+  const plane = new ControlPlane({ hosts: [`http://${proxy.address}`], cluster: 'cut', node: 'a', address: '127.0.0.1:1', log: pino({ level: 'silent' }) });
+  t.teardown(() => plane.close());
+  await plane.start();
+  const ownKey = () => plane.member('a')?.lease === plane.leaseId;
+  t.true(ownKey(), 'joined under its lease');
+  const firstLease = plane.leaseId;
+
+  proxy.blackhole();
+  await until('fenced while cut off', () => !plane.leaseValid, LEASE_TTL_S * 1000 + 1_000);
+  await sleep(LEASE_TTL_S * 1000 * 2); // the lease expires in etcd; renewals pile up behind the stall
+  proxy.heal();
+
+  await until('a member again', () => plane.leaseValid && ownKey(), 10_000);
+  t.not(plane.leaseId, firstLease, 'a new incarnation');
+  await sleep(LEASE_TTL_S * 1000 * 1.5); // longer than a lease nobody renews would live
+  t.true(ownKey(), 'the member key is still under the lease this node renews');
+  t.true(plane.leaseValid);
+});

@@ -1,0 +1,114 @@
+// Goal: the failure detector accuses the peers a healthy node cannot hear,
+// and only them: a silent peer after the suspicion window, a refused redial
+// after LINK_DOWN_MS, a missed replication acknowledgement; never for silence
+// when this node hears none of its peers (its own network or load is the
+// likelier story), never after its own stall; and a peer that restarted (a
+// new lease) is judged afresh, its old accusation withdrawn.
+// Method: the detector on a test clock, driven round by round like the
+// member's 250 ms ticker.
+
+import test from 'ava';
+import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS, type PeerHealth } from '../../src/cluster/failure-detector.js';
+
+function harness() {
+  let now = 10_000;
+  const said: string[] = [];
+  const detector = new FailureDetector((node, suspected) => said.push(`${suspected ? '+' : '-'}${node}`), () => now);
+  const peers = new Map<string, PeerHealth>();
+  const add = (node: string, incarnation = '1'): PeerHealth => {
+    const peer = { node, incarnation, lastHeardMs: now, linkDown: false };
+    peers.set(node, peer);
+    return peer;
+  };
+  /** Advances the clock round by round for `ms`; `heard` peers answer every round. */
+  const run = (ms: number, heard: string[] = []): void => {
+    for (let t = 0; t < ms; t += HEARTBEAT_MS) {
+      now += HEARTBEAT_MS;
+      for (const node of heard) peers.get(node)!.lastHeardMs = now;
+      detector.tick([...peers.values()]);
+    }
+  };
+  return { detector, said, add, run, peers, jump: (ms: number) => (now += ms), tick: () => detector.tick([...peers.values()]) };
+}
+
+test('a peer silent past the suspicion window is accused, and cleared when heard again', (t) => {
+  const h = harness();
+  h.add('b');
+  h.add('c');
+  h.run(SUSPICION_MS - HEARTBEAT_MS, ['c']);
+  t.deepEqual(h.said, [], 'not before the window');
+  h.run(2 * HEARTBEAT_MS, ['c']);
+  t.deepEqual(h.said, ['+b']);
+  t.true(h.detector.suspected.has('b'));
+  h.run(HEARTBEAT_MS, ['b', 'c']);
+  t.deepEqual(h.said, ['+b', '-b']);
+});
+
+test('a refused redial is accused after LINK_DOWN_MS, even when no peer is heard', (t) => {
+  const h = harness();
+  h.add('b').linkDown = true;
+  h.add('c').linkDown = true;
+  h.run(LINK_DOWN_MS + HEARTBEAT_MS);
+  t.deepEqual(h.said.sort(), ['+b', '+c']);
+});
+
+test('hearing none of two peers, a node accuses neither for silence', (t) => {
+  const h = harness();
+  h.add('b');
+  h.add('c');
+  h.run(SUSPICION_MS * 3);
+  t.deepEqual(h.said, []);
+});
+
+test('a single peer that falls silent is accused (two-member view)', (t) => {
+  const h = harness();
+  h.add('b');
+  h.run(SUSPICION_MS + HEARTBEAT_MS);
+  t.deepEqual(h.said, ['+b']);
+});
+
+test('a missed replication acknowledgement accuses the peer for the suspicion window', (t) => {
+  const h = harness();
+  h.add('b');
+  h.add('c');
+  h.detector.replicationTimedOut('b');
+  h.run(HEARTBEAT_MS, ['b', 'c']);
+  t.deepEqual(h.said, ['+b']);
+  h.run(SUSPICION_MS, ['b', 'c']);
+  t.deepEqual(h.said, ['+b', '-b']);
+});
+
+test('after its own stall a node accuses no one for the suspicion window', (t) => {
+  const h = harness();
+  h.add('b');
+  h.add('c');
+  h.run(HEARTBEAT_MS, ['b', 'c']);
+  h.jump(SUSPICION_MS * 2); // the event loop was stuck: everyone looks silent
+  h.tick();
+  h.run(SUSPICION_MS - HEARTBEAT_MS, ['c']);
+  t.deepEqual(h.said, []);
+  h.run(2 * HEARTBEAT_MS, ['c']);
+  t.deepEqual(h.said, ['+b'], 'b stayed silent past the window after the stall');
+});
+
+test('a restarted peer (new lease) starts with a clean record and its old accusation is withdrawn', (t) => {
+  const h = harness();
+  h.add('b');
+  h.add('c');
+  h.run(SUSPICION_MS + HEARTBEAT_MS, ['c']);
+  t.deepEqual(h.said, ['+b']);
+  h.add('b', '2'); // the same node, a new incarnation, just dialled
+  h.run(HEARTBEAT_MS, ['c']);
+  t.deepEqual(h.said, ['+b', '-b']);
+  t.false(h.detector.suspected.has('b'));
+});
+
+test('a member that left is no longer accused', (t) => {
+  const h = harness();
+  h.add('b');
+  h.add('c');
+  h.run(SUSPICION_MS + HEARTBEAT_MS, ['c']);
+  h.peers.delete('b');
+  h.run(HEARTBEAT_MS, ['c']);
+  t.deepEqual(h.said, ['+b', '-b']);
+});
