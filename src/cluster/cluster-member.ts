@@ -7,7 +7,10 @@
 // soon as the member key appears) and joins etcd; the configuration log
 // catches up; the engine starts with `makeRouter`; `attach` subscribes to
 // the shards' records and starts obeying tables. `leave` is the graceful
-// exit: the lease is revoked so the others take over at once.
+// exit: stop serving (forwarded commands are refused as not-served, which
+// their senders retry), let what runs finish replicating, revoke the lease
+// so the others take over at once, and close the gRPC server once the peers
+// hung up (bounded).
 
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
@@ -28,12 +31,17 @@ import type { RevokedTokens } from '../tokens/revoked-tokens.js';
 import { ClusterRouter } from './cluster-router.js';
 import { EtcdConfigLog } from './config-log.js';
 import { ControlPlane } from './control-plane.js';
-import { coordinate } from './coordinator.js';
+import { ACCUSATION_STANDING_MS, coordinate } from './coordinator.js';
 import { FailureDetector, HEARTBEAT_MS, SUSPICION_MS } from './failure-detector.js';
 import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator } from './replicator.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
+
+/** How long a leaving node waits for its peers to hang up before it closes their streams. */
+const LEAVE_HANGUP_MS = 1_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** The ops a primary may ship to its backups as commands. */
 const SHIPPED_OPS: ReadonlySet<number> = new Set([OP.codePut, OP.codeTake, OP.loginFailureRecord, OP.loginFailureRemove]);
@@ -125,7 +133,7 @@ export class ClusterMember {
   #formedAt = 0;
   #lostTotal = 0;
   #closed = false;
-  readonly counters = { transferredSessions: 0 };
+  readonly counters = { transferredSessions: 0, degradedAcks: 0 };
   observer: ClusterObserver = NO_OBSERVER;
   #viewMembers = new Set<string>();
 
@@ -154,6 +162,7 @@ export class ClusterMember {
       onTimeout: (node) => this.#detector.replicationTimedOut(node),
       onAck: (seconds) => this.observer.replicationAck(seconds),
       onTransferred: (sessions) => (this.counters.transferredSessions += sessions),
+      onDegraded: () => (this.counters.degradedAcks += 1),
     });
   }
 
@@ -295,15 +304,16 @@ export class ClusterMember {
   }
 
   /**
-   * Graceful leave: idle clocks and in-flight records reach the backups
-   * (bounded), then the lease goes at once, so the survivors take over without
-   * waiting for its TTL.
+   * Graceful leave: stop serving, so forwarded commands are refused and their
+   * senders retry on the next table; idle clocks and in-flight records reach
+   * the backups (bounded); then the lease goes at once, so the survivors take
+   * over without waiting for its TTL.
    */
   async leave(): Promise<void> {
     if (this.#closed) return;
+    this.#closed = true; // from here on, commands forwarded to this node are refused (retried by their senders)
     this.#replicator.flushTouches();
-    await Promise.race([this.#replicator.whenAllReplicated().catch(() => {}), new Promise((resolve) => setTimeout(resolve, this.#options.replicateTimeoutMs))]);
-    this.#closed = true;
+    await Promise.race([this.#replicator.whenAllReplicated().catch(() => {}), sleep(this.#options.replicateTimeoutMs)]);
     if (this.#ticker !== null) clearInterval(this.#ticker);
     if (this.#progressTimer !== null) clearTimeout(this.#progressTimer);
     if (this.#promotionTimer !== null) clearTimeout(this.#promotionTimer);
@@ -312,6 +322,9 @@ export class ClusterMember {
     this.#config.close();
     this.#replicator.close();
     for (const peer of this.#peers.values()) peer.close();
+    // The peers hang up their streams to this node once they see its lease gone; until then a
+    // forwarded command still gets its refusal rather than a dropped connection.
+    await Promise.race([new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve())), sleep(LEAVE_HANGUP_MS)]);
     this.#server.forceShutdown();
   }
 
@@ -395,6 +408,8 @@ export class ClusterMember {
       copies: this.#options.owners,
       progress: this.#plane.progress,
       suspects: this.#plane.suspects,
+      standing: this.#plane.standingSuspects(ACCUSATION_STANDING_MS),
+      joinOrder: [...view.members].sort((a, b) => a.createRevision - b.createRevision).map((m) => m.node),
     });
     try {
       for (const node of decision.evict) await this.#plane.evict(node);

@@ -37,6 +37,7 @@ export function registerClusterMetrics(registry: Registry, member: ClusterMember
   gauge(registry, 'sessiond_partitions_under_replicated', 'Partitions with fewer serving copies than min(--owners, members)', () => member.status().underReplicated);
   gauge(registry, 'sessiond_config_revision_applied', 'etcd revision of the configuration log this node has applied', () => member.status().configRevision);
   counterFrom(registry, 'sessiond_partitions_lost_total', 'Partitions whose every owner left before a copy was made (counted by the coordinator that noticed)', () => member.lostTotal);
+  counterFrom(registry, 'sessiond_replication_degraded_acks_total', 'Replies released with a copy holder gone (it left the view or the table) instead of its acknowledgement', () => member.counters.degradedAcks);
   counterFrom(registry, 'sessiond_state_transfer_sessions_total', 'Sessions this node sent to new owners in state transfers', () => member.counters.transferredSessions);
 
   const forwarded = new Counter({ name: 'sessiond_forwarded_requests_total', help: 'Engine commands forwarded to the primary on another node, by peer and outcome', labelNames: ['peer', 'outcome'], registers });

@@ -10,6 +10,12 @@
 // longer owns) gets ERR_WRONG_OWNER and retries as soon as its own table
 // changes, within the request's deadline. A node without a provable lease
 // answers nothing (ERR_NOT_SERVING).
+//
+// A write that reached its primary and got no answer is ambiguous (it may
+// have run) and is not retried. A read (READ_OPS) changes nothing: each
+// attempt waits at most READ_ATTEMPT_MS, and one that got no answer is tried
+// again, so a read whose primary hung is answered by the new primary once
+// the view dropped the hung one, within the route deadline.
 
 import { EngineError, hasCode } from '../errors.js';
 import type { Command } from '../protocol/actor-messages.js';
@@ -23,8 +29,16 @@ import type { Peer } from './peer.js';
 import type { Replicator } from './replicator.js';
 import type { ShippedCommand } from './wire.js';
 
-/** How long a routed command may take, retries included (the workload's client deadline is 2 s). */
-export const ROUTE_DEADLINE_MS = 2_000;
+/**
+ * How long a routed command may take, retries included: long enough to wait
+ * out a failover (a hung primary is evicted within the 2 s lease TTL, and the
+ * new table follows), short enough that a client is answered.
+ */
+export const ROUTE_DEADLINE_MS = 4_000;
+/** How long one attempt of a read may wait for the primary's answer before it is tried again. */
+export const READ_ATTEMPT_MS = 1_000;
+/** Commands that only read a partition: safe to try again whatever happened to an attempt. */
+const READ_OPS: ReadonlySet<number> = new Set([OP.sessionGet, OP.offlineGet, OP.chainGet, OP.loginFailureGet]);
 /** Pause before retrying a command whose owner moved, when no new table arrived first. */
 const WRONG_OWNER_RETRY_MS = 25;
 
@@ -57,14 +71,16 @@ export class ClusterRouter implements PartitionRouter {
 
   async ask<C extends Command>(partition: number, command: C): Promise<ResultFor<C>> {
     const deadline = performance.now() + ROUTE_DEADLINE_MS;
+    const read = READ_OPS.has(command.op);
     for (;;) {
       const owner = this.#primaryOf(partition);
       try {
         if (owner === this.#routing.self) return await this.askLocal(partition, command);
         const left = deadline - performance.now();
-        return (await this.#forward(owner, { kind: 'ask', partition, command, budgetMs: left }, left)) as ResultFor<C>;
+        const attempt = read ? Math.min(left, READ_ATTEMPT_MS) : left;
+        return (await this.#forward(owner, { kind: 'ask', partition, command, budgetMs: attempt }, attempt)) as ResultFor<C>;
       } catch (err) {
-        if (!(await this.#retryable(err, deadline))) throw err;
+        if (!(await this.#retryable(err, deadline, read))) throw err;
       }
     }
   }
@@ -178,10 +194,12 @@ export class ClusterRouter implements PartitionRouter {
   }
 
   /** Whether to try again: the owner moved or could not be reached, and the deadline allows it. */
-  async #retryable(err: unknown, deadline: number): Promise<boolean> {
+  async #retryable(err: unknown, deadline: number, read = false): Promise<boolean> {
     const moved = hasCode(err, 'ERR_WRONG_OWNER') || hasCode(err, 'ERR_NOT_SERVING');
-    // Retried only when it provably never reached the owner.
-    const unreachable = hasCode(err, 'ERR_PEER_UNAVAILABLE') && (err as EngineError).detail !== undefined && ((err as EngineError).detail as { delivered?: boolean }).delivered === false;
+    // A write is retried only when it provably never reached the owner; a read whenever it got no answer.
+    const unreachable =
+      hasCode(err, 'ERR_PEER_UNAVAILABLE') &&
+      (read || ((err as EngineError).detail as { delivered?: boolean } | undefined)?.delivered === false);
     if (!(moved || unreachable)) return false;
     if (moved) this.#routing.wrongOwner();
     const left = deadline - performance.now();

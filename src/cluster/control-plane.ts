@@ -81,8 +81,8 @@ export class ControlPlane extends EventEmitter {
   readonly #ns: Namespace;
   readonly #members = new Map<string, MemberInfo>();
   readonly #progress = new Map<string, Set<number>>();
-  /** Per accused member: accuser → the lease (incarnation) it accused. */
-  readonly #suspects = new Map<string, Map<string, string>>();
+  /** Per accused member: accuser → the lease (incarnation) it accused, and since when (performance.now()). */
+  readonly #suspects = new Map<string, Map<string, { lease: string; sinceMs: number }>>();
   readonly #watchers: Watcher[] = [];
   #lease: Lease | null = null;
   #leaseId = '';
@@ -172,10 +172,16 @@ export class ControlPlane extends EventEmitter {
    * clean record, whatever was said about the one before.
    */
   get suspects(): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.standingSuspects(0);
+  }
+
+  /** The accusations (as `suspects`) this node has seen stand for at least `ms`. */
+  standingSuspects(ms: number): ReadonlyMap<string, ReadonlySet<string>> {
     const out = new Map<string, Set<string>>();
+    const before = performance.now() - ms;
     for (const [target, accusers] of this.#suspects) {
       const lease = this.#members.get(target)?.lease;
-      const current = [...accusers].filter(([, accused]) => accused === lease).map(([accuser]) => accuser);
+      const current = [...accusers].filter(([, a]) => a.lease === lease && a.sinceMs <= before).map(([accuser]) => accuser);
       if (current.length > 0) out.set(target, new Set(current));
     }
     return out;
@@ -357,7 +363,8 @@ export class ControlPlane extends EventEmitter {
     const [target, accuser] = kv.key.toString().slice(SUSPECTS.length).split('/') as [string, string];
     let accusers = this.#suspects.get(target);
     if (accusers === undefined) this.#suspects.set(target, (accusers = new Map()));
-    if (on) accusers.set(accuser, kv.value.toString());
+    const lease = kv.value.toString();
+    if (on && accusers.get(accuser)?.lease !== lease) accusers.set(accuser, { lease, sinceMs: performance.now() });
     else accusers.delete(accuser);
     if (accusers.size === 0) this.#suspects.delete(target);
   }

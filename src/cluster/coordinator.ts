@@ -5,7 +5,12 @@
 //   - otherwise, pending owners that caught up are promoted (promoteCaughtUp);
 //   - a member accused by a majority of the view is evicted (its lease
 //     revoked), so a crash is acted on in well under the lease TTL, while a
-//     node cut off alone cannot evict the healthy majority.
+//     node cut off alone cannot evict the healthy majority;
+//   - an accusation that stood for ACCUSATION_STANDING_MS, made by a member
+//     no one else accuses, evicts too: one broken link (a one-way partition,
+//     a backup that stopped acknowledging) makes every write over it fail,
+//     and the accused is the member to drop. When the two accuse each other
+//     (each sees the link fail), the newer member of the two goes.
 //
 // cluster-member.ts runs it whenever the view, the table, the progress
 // reports or the accusations change, and writes the result.
@@ -23,6 +28,10 @@ export interface CoordinatorInput {
   progress: CaughtUp;
   /** Accusers per accused member. */
   suspects: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The accusations among `suspects` that stood for ACCUSATION_STANDING_MS. */
+  standing?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Members from oldest to newest (join order); the newer of two that accuse each other is evicted. */
+  joinOrder?: readonly string[];
 }
 
 export interface CoordinatorDecision {
@@ -34,21 +43,42 @@ export interface CoordinatorDecision {
   evict: string[];
 }
 
-/** Accusers needed to evict a member: a majority of the view. */
+/** Accusers needed to evict a member at once: a majority of the view. */
 export function evictionQuorum(members: number): number {
   return Math.floor(members / 2) + 1;
 }
 
+/** How long an accusation short of a majority must stand before it evicts. */
+export const ACCUSATION_STANDING_MS = 1_000;
+
+/** Members to evict: by majority, then by standing accusations between members in good standing. */
+export function evictions(input: CoordinatorInput): string[] {
+  const alive = new Set(input.members);
+  const out = new Set<string>();
+  const accusersOf = (target: string, from: ReadonlyMap<string, ReadonlySet<string>>): string[] =>
+    [...(from.get(target) ?? [])].filter((a) => alive.has(a) && a !== target && !out.has(a));
+  for (const target of input.suspects.keys()) {
+    // The coordinator too: cut off from a majority that accuses it, it steps down by evicting itself.
+    if (alive.has(target) && accusersOf(target, input.suspects).length >= evictionQuorum(alive.size)) out.add(target);
+  }
+  const order = input.joinOrder ?? [...input.members].sort();
+  const newer = (a: string, b: string): string => (order.indexOf(a) > order.indexOf(b) ? a : b);
+  for (const target of input.standing?.keys() ?? []) {
+    if (!alive.has(target) || out.has(target)) continue;
+    for (const accuser of accusersOf(target, input.standing!)) {
+      const against = accusersOf(accuser, input.suspects);
+      if (against.length === 0) out.add(target);
+      else if (against.length === 1 && against[0] === target) out.add(newer(target, accuser));
+      else continue; // an accuser others accuse too is no witness
+      break;
+    }
+  }
+  return [...out];
+}
+
 export function coordinate(input: CoordinatorInput): CoordinatorDecision {
   const members = [...input.members].sort();
-  const alive = new Set(members);
-  const evict: string[] = [];
-  for (const [target, accusers] of input.suspects) {
-    // The coordinator too: cut off from a majority that accuses it, it steps down by evicting itself.
-    if (!alive.has(target)) continue;
-    const votes = [...accusers].filter((a) => alive.has(a) && a !== target).length;
-    if (votes >= evictionQuorum(members.length)) evict.push(target);
-  }
+  const evict = evictions(input);
   const table = input.table;
   const incarnations = input.incarnations ?? {};
   const sameMembers =

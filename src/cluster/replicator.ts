@@ -35,6 +35,12 @@
 // replies of those partitions wait for that transfer's `done` instead of a
 // frame's acknowledgement. A backup that keeps failing keeps failing those
 // writes (503) until the view drops it.
+//
+// Departure. A copy holder that leaves the view (a graceful leave, an
+// eviction) or that a new table no longer names is no longer waited for: the
+// replies waiting on it are released with the copies that remain (counted as
+// degraded acknowledgements), and the coordinator's next table makes new
+// copies. Only a failure of a copy holder that is still one fails a reply.
 
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
@@ -65,6 +71,15 @@ interface Deferred {
   promise: Promise<void>;
   resolve(): void;
   reject(err: Error): void;
+}
+
+/** The copy holder is gone from the view or the table: the remaining copies answer for the change. */
+function departed(node: string, what: string): EngineError {
+  return new EngineError('ERR_REPLICATION_FAILED', `${node} ${what}`, { departed: true });
+}
+
+function isDeparted(err: unknown): boolean {
+  return err instanceof EngineError && (err.detail as { departed?: boolean } | undefined)?.departed === true;
 }
 
 function deferred(): Deferred {
@@ -155,11 +170,11 @@ class OutboundStream {
     this.#events.onBroken(this.#peer.node);
   }
 
-  close(): void {
+  close(reason = new EngineError('ERR_REPLICATION_FAILED', `stopped replicating to ${this.#peer.node}`)): void {
     const stream = this.#stream;
     this.#stream = null;
     stream?.end();
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(new EngineError('ERR_REPLICATION_FAILED', `stopped replicating to ${this.#peer.node}`));
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(reason);
   }
 }
 
@@ -198,6 +213,8 @@ export interface ReplicatorOptions {
   /** A frame was acknowledged this many seconds after it was sent. */
   onAck?(seconds: number): void;
   onTransferred?(sessions: number, bytes: number): void;
+  /** A reply was released with a copy holder gone (it left the view or the table). */
+  onDegraded?(): void;
 }
 
 interface Turn extends Deferred {
@@ -241,7 +258,7 @@ export class Replicator {
     for (const [key, state] of this.#transfers) {
       const [node, p] = splitKey(key);
       if (table.owners[p]![0] === this.#options.self && this.#copyHolders(table, p).includes(node)) continue;
-      state.done.reject(new EngineError('ERR_REPLICATION_FAILED', `${node} no longer holds partition ${p}`));
+      state.done.reject(departed(node, `no longer holds partition ${p}`));
       this.#transfers.delete(key);
     }
     for (let p = 0; p < table.owners.length; p++) {
@@ -312,14 +329,14 @@ export class Replicator {
 
   /** Forgets a peer that left the view (or restarted: a new incarnation starts from nothing). */
   dropPeer(node: string): void {
-    this.#streams.get(node)?.close();
+    this.#streams.get(node)?.close(departed(node, 'left'));
     this.#streams.delete(node);
     this.#diverged.delete(node);
     this.#resyncedAtMs.delete(node);
     this.#lanes.delete(node);
     for (const [key, state] of this.#transfers) {
       if (splitKey(key)[0] !== node) continue;
-      state.done.reject(new EngineError('ERR_REPLICATION_FAILED', `${node} left`));
+      state.done.reject(departed(node, 'left'));
       this.#transfers.delete(key);
     }
   }
@@ -371,12 +388,17 @@ export class Replicator {
     for (const [node, { recs, cmds }] of queued) {
       const stream = this.#stream(node);
       const frame = cmds.length === 0 ? { table: version, recs } : { table: version, recs, cmds };
-      const acked = stream === null ? Promise.reject(new EngineError('ERR_REPLICATION_FAILED', `${node} is not connected`)) : stream.send(frame);
+      const acked = stream === null ? Promise.reject(departed(node, 'is not in the view')) : stream.send(frame);
       acked.catch(() => {});
       acks.set(node, acked);
     }
+    const settled = (wait: Promise<void>): Promise<void> =>
+      wait.catch((err: unknown) => {
+        if (!isDeparted(err)) throw err;
+        this.#options.onDegraded?.();
+      });
     for (const [p, turn] of turns) {
-      Promise.all([...[...turn.nodes].map((node) => acks.get(node)!), ...turn.transfers]).then(turn.resolve, turn.reject);
+      Promise.all([...[...turn.nodes].map((node) => acks.get(node)!), ...turn.transfers].map(settled)).then(turn.resolve, turn.reject);
       void turn.promise.catch(() => {}).finally(() => {
         if (this.#latest.get(p) === turn.promise) this.#latest.delete(p);
       });
@@ -411,7 +433,7 @@ export class Replicator {
     this.#queued.delete(node);
     this.#touches.delete(node);
     for (const [p, turn] of this.#turn) {
-      if (turn.nodes.delete(node)) turn.transfers.push(this.#transfers.get(`${node}:${p}`)?.done.promise ?? Promise.reject(new EngineError('ERR_REPLICATION_FAILED', `${node} no longer holds partition ${p}`)));
+      if (turn.nodes.delete(node)) turn.transfers.push(this.#transfers.get(`${node}:${p}`)?.done.promise ?? Promise.reject(departed(node, `no longer holds partition ${p}`)));
     }
     // A peer that fails again at once (it is down) is retried with the other failed transfers.
     const last = this.#resyncedAtMs.get(node) ?? -Infinity;

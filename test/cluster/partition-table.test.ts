@@ -105,6 +105,34 @@ test('eviction needs a majority of the view: one isolated accuser evicts nobody'
   t.deepEqual(coordinate({ ...base, suspects: new Map([['a', new Set(['b', 'c'])]]) }).evict, ['a'], 'a coordinator the majority cannot hear evicts itself');
 });
 
+test('an accusation short of a majority evicts once it stood, when its accuser is in good standing', (t) => {
+  const { table } = nextTable(null, ['a', 'b', 'c'], 1, COPIES);
+  const base = { table, members: ['a', 'b', 'c'], viewRevision: 1, copies: COPIES, progress: new Map(), joinOrder: ['a', 'b', 'c'] };
+  const one = new Map([['a', new Set(['b'])]]);
+  t.deepEqual(coordinate({ ...base, suspects: one, standing: new Map() }).evict, [], 'not before it stood');
+  t.deepEqual(coordinate({ ...base, suspects: one, standing: one }).evict, ['a'], 'b cannot hear a (or a stopped acknowledging b): a goes');
+  // A one-way cut a → b: each sees the link fail and accuses the other; the newer of the two goes.
+  const mutual = new Map([
+    ['a', new Set(['b'])],
+    ['b', new Set(['a'])],
+  ]);
+  t.deepEqual(coordinate({ ...base, suspects: mutual, standing: mutual }).evict, ['b']);
+  t.deepEqual(coordinate({ ...base, joinOrder: ['b', 'a', 'c'], suspects: mutual, standing: mutual }).evict, ['a']);
+  // a is cut off from both: the majority evicts it, and what a said counts for nothing.
+  const isolated = new Map([
+    ['a', new Set(['b', 'c'])],
+    ['b', new Set(['a'])],
+    ['c', new Set(['a'])],
+  ]);
+  t.deepEqual(coordinate({ ...base, suspects: isolated, standing: isolated }).evict, ['a']);
+  // b is accused by c and accuses a: an accused accuser is no witness (only c's word stands).
+  const chain = new Map([
+    ['a', new Set(['b'])],
+    ['b', new Set(['c'])],
+  ]);
+  t.deepEqual(coordinate({ ...base, suspects: chain, standing: chain }).evict, ['b']);
+});
+
 // --- model ---------------------------------------------------------------------
 
 interface Model {

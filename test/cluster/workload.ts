@@ -340,6 +340,10 @@ export class Workload {
       s.access = String(a.body['access_token']);
     } else if (a.outcome === 'unknown') {
       s.chainUnknown = true; // it may have rotated: the token we hold may be used up
+      // And the token used before is then two rotations back, which Keycloak's rules refuse only
+      // when it was issued in an earlier second than the last refresh ("Stale token"): within the
+      // same second it passes, on one node as on many. Only the last used token is sure to fail.
+      s.usedRefresh = null;
     } else {
       s.retired = true; // refused: the verification says whether the session should have survived
     }
