@@ -1,6 +1,6 @@
 // FailureDetector: which peers this node cannot hear. Every 250 ms it looks
 // at each peer's Link stream: silent for 1.5 s (a hung process, a cut
-// network), or down and not redialled for 500 ms (a killed process: the
+// network), or down and not redialled for 250 ms (a killed process: the
 // kernel refuses the redial at once), or a replication acknowledgement that
 // never came, makes this node accuse the peer in etcd. The coordinator
 // evicts a peer that a majority of the members accuse (coordinator.ts), so
@@ -21,7 +21,7 @@ export const HEARTBEAT_MS = 250;
 /** Silence after which a peer is suspected. */
 export const SUSPICION_MS = 1_500;
 /** A Link stream down this long (redial refused) makes the peer suspected. */
-export const LINK_DOWN_MS = 500;
+export const LINK_DOWN_MS = 250;
 /** A tick later than this means our own event loop stalled: accuse no one. */
 export const SELF_STALL_MS = 500;
 /** An event-loop delay above this in a round means this node is starved: accuse no one. */

@@ -254,15 +254,15 @@ test('the socket-owner classifier names the process that opened a connection', a
   t.deepEqual(seen, ['child', 'me']);
 });
 
-test('the proxy host runs proxies in a worker thread and applies each control before it answers', async (t) => {
+test('the proxy host runs proxies in a child process and applies each control before it answers', async (t) => {
   const { port, sockets } = await echoServer(t);
   const host = ProxyHost.start();
   t.teardown(() => host.close());
   const opened = await host.open('echo', { host: '127.0.0.1', port }, true);
   await host.setPids(new Map([['me', process.pid]]));
   const client = await dial(t, opened.port);
-  await roundTrip(client, 'through the worker');
-  t.deepEqual(await host.sources('echo'), new Map([['me', 1]]), 'the worker names the process that dialled');
+  await roundTrip(client, 'through the child');
+  t.deepEqual(await host.sources('echo'), new Map([['me', 1]]), 'the child names the process that dialled');
   await host.fault({ proxy: 'echo', source: 'me', direction: 'up', action: { kind: 'blackhole' } });
   const held = receive(client, 4);
   client.write('held');

@@ -6,7 +6,7 @@
 // etcd alone). The gRPC proxies know which node a connection comes from (the
 // process that owns the socket), so faults can be aimed at one direction of
 // one link: cut('n1', 'n2') drops every byte n1 sends to n2 and nothing else.
-// The proxies run in a worker thread of their own (proxy-host.ts), so the
+// The proxies run in a child process of their own (proxy-host.ts), so the
 // load generator never delays the network.
 //
 // startCluster(t, ...) registers a teardown that always runs: every process
@@ -222,7 +222,7 @@ export class Cluster {
   readonly name: string;
   readonly etcd: EtcdProcess;
   readonly nodes: NodeHandle[];
-  /** The worker thread that runs every proxy. */
+  /** The child process that runs every proxy. */
   readonly proxies: ProxyHost;
   /** Per node: the proxy in front of its gRPC port (what its peers dial). */
   readonly grpcProxies: Map<string, OpenedProxy>;

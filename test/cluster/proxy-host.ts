@@ -1,13 +1,19 @@
-// The fault proxies of a cluster test, run in a worker thread of their own.
+// The fault proxies of a cluster test, run in a child process of their own.
 // They are the network: every etcd keep-alive and every heartbeat between
 // the nodes passes through them, so they must not wait behind the load
 // generator, the metric polls and the checker of the test process (a stalled
 // test process would otherwise delay every proxied byte and make nodes
-// suspect each other for nothing). The main thread drives them by messages;
-// each control resolves once the worker has applied it, so a scenario's fault
-// time is when the fault is in place.
+// suspect each other for nothing). The test process drives them by messages;
+// each control resolves once the child has applied it, so a scenario's fault
+// time is when the fault is in place. A child process rather than a worker
+// thread: at the end it is killed outright, where terminating a worker thread
+// can spin forever in Node's handle cleanup when a reset socket never closes.
 
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** How long closing the proxies may take before their process is killed anyway. */
+const CLOSE_GRACE_MS = 1_000;
 
 export type FaultAction =
   | { kind: 'delay'; ms: number; jitterMs: number }
@@ -25,7 +31,7 @@ export interface FaultRequest {
   action: FaultAction;
 }
 
-/** What the worker understands (proxy-worker.ts). */
+/** What the child understands (proxy-worker.ts). */
 export type ProxyCommand =
   | { op: 'open'; name: string; target: { host: string; port: number }; classify: boolean }
   | { op: 'fault'; request: FaultRequest }
@@ -43,28 +49,32 @@ export interface OpenedProxy {
 }
 
 export class ProxyHost {
-  readonly #worker: Worker;
+  readonly #child: ChildProcess;
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   #nextId = 0;
   #closed = false;
 
-  private constructor(worker: Worker) {
-    this.#worker = worker;
-    worker.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
       const p = this.#pending.get(m.id);
       if (p === undefined) return;
       this.#pending.delete(m.id);
       if (m.error !== undefined) p.reject(new Error(m.error));
       else p.resolve(m.result);
     });
-    worker.on('error', (err) => {
+    const failAll = (err: Error): void => {
       for (const p of this.#pending.values()) p.reject(err);
       this.#pending.clear();
-    });
+    };
+    child.on('error', failAll);
+    child.on('exit', (code, signal) => failAll(new Error(`the proxy process exited (${signal ?? code})`)));
   }
 
   static start(): ProxyHost {
-    return new ProxyHost(new Worker(new URL('./proxy-worker.js', import.meta.url)));
+    // 'advanced' serialization carries Maps (the pids, the per-source counts) as they are.
+    const child = fork(fileURLToPath(new URL('./proxy-worker.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    return new ProxyHost(child);
   }
 
   #call<T>(command: ProxyCommand): Promise<T> {
@@ -72,7 +82,7 @@ export class ProxyHost {
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#worker.postMessage({ id, command });
+      this.#child.send({ id, command });
     });
   }
 
@@ -105,11 +115,14 @@ export class ProxyHost {
     return this.#call({ op: 'pids', pids });
   }
 
-  /** Closes every proxy (resetting their connections) and ends the worker. */
+  /** Closes every proxy (resetting their connections, for at most a second) and ends the child. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.#call({ op: 'closeAll' }).catch(() => {});
+    await Promise.race([this.#call({ op: 'closeAll' }).catch(() => {}), new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS))]);
     this.#closed = true;
-    await this.#worker.terminate();
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
+    this.#child.kill('SIGKILL');
+    await exited;
   }
 }

@@ -1,7 +1,5 @@
-// The worker thread of ProxyHost (proxy-host.ts): owns the FaultProxy
-// instances and applies the main thread's commands, answering each once done.
-
-import { parentPort } from 'node:worker_threads';
+// The child process of ProxyHost (proxy-host.ts): owns the FaultProxy
+// instances and applies the test process's commands, answering each once done.
 import { FaultProxy, type Direction } from './fault-proxy.js';
 import type { FaultAction, ProxyCommand } from './proxy-host.js';
 import { socketOwnerClassifier } from './socket-owner.js';
@@ -71,9 +69,11 @@ async function handle(command: ProxyCommand): Promise<unknown> {
   }
 }
 
-parentPort!.on('message', (m: { id: number; command: ProxyCommand }) => {
+process.on('message', (m: { id: number; command: ProxyCommand }) => {
   handle(m.command).then(
-    (result) => parentPort!.postMessage({ id: m.id, result }),
-    (err: unknown) => parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) }),
+    (result) => process.send!({ id: m.id, result }),
+    (err: unknown) => process.send!({ id: m.id, error: err instanceof Error ? err.message : String(err) }),
   );
 });
+// The test process gone (crashed, killed): nothing left to proxy for.
+process.on('disconnect', () => process.exit(0));
