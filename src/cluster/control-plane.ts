@@ -94,6 +94,8 @@ export class ControlPlane extends EventEmitter {
   #tableModRevision = 0;
   #closed = false;
   #rejoining = false;
+  /** The etcd revision of this node's latest member key. */
+  #joinRevision = 0;
   #evicted = false;
 
   constructor(options: ControlPlaneOptions) {
@@ -242,9 +244,10 @@ export class ControlPlane extends EventEmitter {
     const sent = performance.now();
     this.#leaseId = await lease.grant();
     this.#lease = lease;
-    await lease.put(`${MEMBERS}${this.#options.node}`).value(
+    const put = await lease.put(`${MEMBERS}${this.#options.node}`).value(
       JSON.stringify({ address: this.#options.address, started: Date.now(), protocol: CLUSTER_PROTOCOL_VERSION, lease: this.#leaseId }),
     );
+    this.#joinRevision = Number(put.header.revision);
     this.#deadline = sent + LEASE_TTL_S * 1000 - LEASE_MARGIN_MS;
     this.#etcdOk = true;
   }
@@ -320,7 +323,7 @@ export class ControlPlane extends EventEmitter {
     members.on('data', (res) => {
       for (const event of res.events) {
         if (event.type === 'Put') this.#putMember(event.kv);
-        else this.#members.delete(event.kv.key.toString().slice(MEMBERS.length));
+        else this.#removeMember(event.kv.key.toString().slice(MEMBERS.length), Number(event.kv.mod_revision));
       }
       this.#viewRevision = Number(res.header.revision);
       this.emit('view', this.view);
@@ -348,6 +351,14 @@ export class ControlPlane extends EventEmitter {
     const node = kv.key.toString().slice(MEMBERS.length);
     const value = JSON.parse(kv.value.toString()) as Omit<MemberInfo, 'node' | 'createRevision'>;
     this.#members.set(node, { ...value, node, createRevision: Number(kv.create_revision) });
+  }
+
+  #removeMember(node: string, revision: number): void {
+    this.#members.delete(node);
+    // Evicted (its lease revoked): stop serving now, not at the next renewal, since the
+    // others promote this node's backups as soon as they see the key gone. (A deletion older
+    // than this node's latest join is its previous incarnation's.)
+    if (node === this.#options.node && revision > this.#joinRevision) this.#deadline = 0;
   }
 
   #putTable(kv: IKeyValue): void {

@@ -392,13 +392,16 @@ export class Replicator {
       acked.catch(() => {});
       acks.set(node, acked);
     }
-    const settled = (wait: Promise<void>): Promise<void> =>
+    // A departed copy holder releases the reply only while this node is still the partition's
+    // primary: a table that moved the primary elsewhere drops these waits too, and then the new
+    // owners may not hold the change.
+    const settled = (p: number) => (wait: Promise<void>): Promise<void> =>
       wait.catch((err: unknown) => {
-        if (!isDeparted(err)) throw err;
+        if (!isDeparted(err) || this.#table?.owners[p]?.[0] !== this.#options.self) throw err;
         this.#options.onDegraded?.();
       });
     for (const [p, turn] of turns) {
-      Promise.all([...[...turn.nodes].map((node) => acks.get(node)!), ...turn.transfers].map(settled)).then(turn.resolve, turn.reject);
+      Promise.all([...[...turn.nodes].map((node) => acks.get(node)!), ...turn.transfers].map(settled(p))).then(turn.resolve, turn.reject);
       void turn.promise.catch(() => {}).finally(() => {
         if (this.#latest.get(p) === turn.promise) this.#latest.delete(p);
       });
