@@ -447,7 +447,7 @@ export class ClusterMember {
     const health = [];
     for (const peer of this.#peers.values()) {
       peer.beat(beat, hello);
-      health.push({ node: peer.node, incarnation: peer.incarnation, lastHeardMs: peer.lastHeardMs, linkDown: peer.linkDown });
+      health.push({ node: peer.node, incarnation: peer.incarnation, heard: peer.heard, lastHeardMs: peer.lastHeardMs, linkDown: peer.linkDown });
     }
     this.#detector.tick(health);
     // A lease about to lapse or an etcd outage may change who coordinates.

@@ -12,7 +12,9 @@
 // suspicion window. And a node that hears none of two or more peers accuses
 // none of them for silence (the likelier story is its own network or load;
 // a refused redial is still evidence). A peer that restarted (a new lease)
-// is judged afresh.
+// is judged afresh, and a peer never heard since it joined is not accused
+// for silence: it joins etcd before it finished starting (realms, shards),
+// and if it never comes up its lease lapses within the TTL.
 
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 
@@ -31,6 +33,8 @@ export interface PeerHealth {
   node: string;
   /** The peer's lease: a new one is a restarted peer, judged afresh. */
   incarnation: string;
+  /** Whether it ever answered: a member never heard is still starting, and silence says nothing yet. */
+  heard: boolean;
   lastHeardMs: number;
   linkDown: boolean;
 }
@@ -82,7 +86,7 @@ export class FailureDetector {
       if (peer.linkDown) {
         if (!this.#downSince.has(peer.node)) this.#downSince.set(peer.node, now);
       } else this.#downSince.delete(peer.node);
-      const silent = now - peer.lastHeardMs > SUSPICION_MS && hearsSomeone;
+      const silent = peer.heard && now - peer.lastHeardMs > SUSPICION_MS && hearsSomeone;
       const down = now - (this.#downSince.get(peer.node) ?? now) >= LINK_DOWN_MS;
       const timedOut = now - (this.#timedOut.get(peer.node) ?? -Infinity) < SUSPICION_MS;
       const suspected = (silent || down || timedOut) && now >= this.#stalledUntilMs;

@@ -41,6 +41,8 @@ export class Peer {
   #nextId = 1;
   /** performance.now() of the last frame heard from the peer on our Link stream. */
   lastHeardMs = performance.now();
+  /** Whether the peer ever answered on our Link stream (a member still starting up has not). */
+  heard = false;
   /** Whether our Link stream to the peer is down (broken, refused). */
   linkDown = false;
   /** Last measured heartbeat round trip, ms. */
@@ -70,6 +72,7 @@ export class Peer {
       this.#link = stream;
       stream.on('data', (reply: LinkFrame & { echo?: number }) => {
         this.lastHeardMs = performance.now();
+        this.heard = true;
         this.linkDown = false;
         if (typeof reply.echo === 'number') this.rttMs = performance.now() - reply.echo;
         this.#onBeat(reply, typeof reply.echo === 'number' ? this.rttMs : undefined);

@@ -16,7 +16,7 @@ function harness() {
   const detector = new FailureDetector((node, suspected) => said.push(`${suspected ? '+' : '-'}${node}`), () => now);
   const peers = new Map<string, PeerHealth>();
   const add = (node: string, incarnation = '1'): PeerHealth => {
-    const peer = { node, incarnation, lastHeardMs: now, linkDown: false };
+    const peer = { node, incarnation, heard: true, lastHeardMs: now, linkDown: false };
     peers.set(node, peer);
     return peer;
   };
@@ -101,6 +101,17 @@ test('a restarted peer (new lease) starts with a clean record and its old accusa
   h.run(HEARTBEAT_MS, ['c']);
   t.deepEqual(h.said, ['+b', '-b']);
   t.false(h.detector.suspected.has('b'));
+});
+
+test('a member never heard since it joined (still starting) is not accused for silence, only for a refused redial', (t) => {
+  const h = harness();
+  h.add('b').heard = false;
+  h.add('c');
+  h.run(SUSPICION_MS * 3, ['c']);
+  t.deepEqual(h.said, []);
+  h.peers.get('b')!.linkDown = true;
+  h.run(LINK_DOWN_MS + HEARTBEAT_MS, ['c']);
+  t.deepEqual(h.said, ['+b']);
 });
 
 test('a member that left is no longer accused', (t) => {
