@@ -10,7 +10,10 @@
 //     no one else accuses, evicts too: one broken link (a one-way partition,
 //     a backup that stopped acknowledging) makes every write over it fail,
 //     and the accused is the member to drop. When the two accuse each other
-//     (each sees the link fail), the newer member of the two goes.
+//     (each sees the link fail), the newer member of the two goes. Never a
+//     member that holds the only copy of a partition: one witness is not
+//     worth acknowledged sessions; that member goes only by majority or when
+//     its lease lapses.
 //
 // cluster-member.ts runs it whenever the view, the table, the progress
 // reports or the accusations change, and writes the result.
@@ -62,14 +65,20 @@ export function evictions(input: CoordinatorInput): string[] {
     if (alive.has(target) && accusersOf(target, input.suspects).length >= evictionQuorum(alive.size)) out.add(target);
   }
   const order = input.joinOrder ?? [...input.members].sort();
+  const soleOwner = (node: string): boolean => input.table?.owners.some((o) => o.length === 1 && o[0] === node) ?? false;
+  const evictable = (node: string): boolean => !soleOwner(node);
   const newer = (a: string, b: string): string => (order.indexOf(a) > order.indexOf(b) ? a : b);
+  const older = (a: string, b: string): string => (newer(a, b) === a ? b : a);
   for (const target of input.standing?.keys() ?? []) {
     if (!alive.has(target) || out.has(target)) continue;
     for (const accuser of accusersOf(target, input.standing!)) {
       const against = accusersOf(accuser, input.suspects);
-      if (against.length === 0) out.add(target);
-      else if (against.length === 1 && against[0] === target) out.add(newer(target, accuser));
-      else continue; // an accuser others accuse too is no witness
+      if (against.length === 0) {
+        if (evictable(target)) out.add(target);
+      } else if (against.length === 1 && against[0] === target) {
+        const choice = [newer(target, accuser), older(target, accuser)].find(evictable);
+        if (choice !== undefined) out.add(choice);
+      } else continue; // an accuser others accuse too is no witness
       break;
     }
   }

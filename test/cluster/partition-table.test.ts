@@ -133,6 +133,21 @@ test('an accusation short of a majority evicts once it stood, when its accuser i
   t.deepEqual(coordinate({ ...base, suspects: chain, standing: chain }).evict, ['b']);
 });
 
+test('one witness never evicts the only holder of a partition (only a majority or its lease does)', (t) => {
+  const { table } = nextTable(null, ['a', 'b'], 1, COPIES);
+  // b left before a's copies were made elsewhere: a alone holds partition 0.
+  const owners = table.owners.map((o, p) => (p === 0 ? ['a'] : o));
+  const alone = { ...table, owners };
+  const base = { table: alone, members: ['a', 'b'], viewRevision: 1, copies: COPIES, progress: new Map(), joinOrder: ['b', 'a'] };
+  const one = new Map([['a', new Set(['b'])]]);
+  t.deepEqual(coordinate({ ...base, suspects: one, standing: one }).evict, []);
+  const mutual = new Map([
+    ['a', new Set(['b'])],
+    ['b', new Set(['a'])],
+  ]);
+  t.deepEqual(coordinate({ ...base, suspects: mutual, standing: mutual }).evict, ['b'], 'of two that accuse each other, the one that is not the only holder goes');
+});
+
 // --- model ---------------------------------------------------------------------
 
 interface Model {
