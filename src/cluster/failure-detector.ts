@@ -3,8 +3,9 @@
 // network), or down and not redialled for 250 ms (a killed process: the
 // kernel refuses the redial at once), or a replication acknowledgement that
 // never came, makes this node accuse the peer in etcd. The coordinator
-// evicts a peer that a majority of the members accuse (coordinator.ts), so
-// one node that lost its own network cannot evict the healthy rest.
+// evicts a peer that a majority of the members accuse, or that one member
+// nobody accuses has accused for a second (coordinator.ts); a node that lost
+// its own network is accused by the rest, so its word counts for nothing.
 //
 // Lifeguard rules: a node whose own event loop is unhealthy accuses no one
 // (the silence may be its own): a stall of more than 500 ms between rounds,
