@@ -38,6 +38,9 @@ import { Peer } from './peer.js';
 import { Replicator } from './replicator.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
+/** How long the member set must hold still before the cluster's first table is written. */
+const FORMATION_SETTLE_MS = 1_000;
+
 /** How long a leaving node waits for its peers to hang up before it closes their streams. */
 const LEAVE_HANGUP_MS = 1_000;
 
@@ -136,6 +139,8 @@ export class ClusterMember {
   readonly counters = { transferredSessions: 0, degradedAcks: 0 };
   observer: ClusterObserver = NO_OBSERVER;
   #viewMembers = new Set<string>();
+  /** performance.now() of the last change of the member set. */
+  #viewChangedAtMs = performance.now();
 
   private constructor(options: ClusterMemberOptions, server: grpc.Server, address: string) {
     this.#options = options;
@@ -335,6 +340,7 @@ export class ClusterMember {
     const nodes = new Set(view.members.map((m) => m.node));
     for (const node of nodes) if (!this.#viewMembers.has(node)) this.observer.viewChanged('join');
     for (const node of this.#viewMembers) if (!nodes.has(node)) this.observer.viewChanged('leave');
+    if (nodes.size !== this.#viewMembers.size || [...nodes].some((n) => !this.#viewMembers.has(n))) this.#viewChangedAtMs = performance.now();
     this.#viewMembers = nodes;
     for (const [node, peer] of this.#peers) {
       const member = this.#plane.member(node);
@@ -399,6 +405,10 @@ export class ClusterMember {
   }
 
   async #coordinateNow(): Promise<void> {
+    // Formation: nodes started together join within moments of each other; the first table waits
+    // until the view held still for FORMATION_SETTLE_MS, so that every one of them gets primaries
+    // (primaries never move to a newcomer later). The ticker asks again every round.
+    if (this.#plane.table === null && performance.now() - this.#viewChangedAtMs < FORMATION_SETTLE_MS) return;
     const view = this.#plane.view;
     const decision = coordinate({
       table: this.#plane.table,
