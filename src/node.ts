@@ -204,7 +204,12 @@ export class SessiondNode extends EventEmitter {
     }
     const revoked = cluster?.revoked ?? new RevokedTokens(env, clock.nowSeconds());
     const node = new SessiondNode({ options, log, env, store, hasher, engine, metrics, clock, cluster, revoked });
-    await node.#boot(deps);
+    try {
+      await node.#boot(deps);
+    } catch (err) {
+      await node.stop().catch(() => {});
+      throw err;
+    }
     return node;
   }
 
@@ -235,11 +240,13 @@ export class SessiondNode extends EventEmitter {
       }
     });
     this.#watchExpiryEvents();
-    // A cluster member's writes go through the cluster's log from here on, and tables become roles.
+    // A cluster member's writes go through the cluster's log from here on.
     this.cluster?.attach(this.engine, this.events);
 
     await this.#ensureMaster(deps.bootstrapAdmin ?? { username: BOOTSTRAP_ADMIN_USERNAME_DEFAULT, password: BOOTSTRAP_ADMIN_PASSWORD_DEFAULT });
     if (this.options.importRealm !== null) await this.importDirectory(this.options.importRealm);
+    // Started: only now a member (cluster-member.ts, join), so that it answers its peers at once.
+    await this.cluster?.join();
 
     // A cluster member gets its sessions from the other owners (state transfer), not from its disk.
     if (this.cluster === null) {

@@ -3,10 +3,13 @@
 // configuration log, the replicator and the router, and keeps the shards'
 // partition roles in step with the table.
 //
-// Start order (node.ts): `create` binds the gRPC server (peers may dial as
-// soon as the member key appears) and joins etcd; the configuration log
-// catches up; the engine starts with `makeRouter`; `attach` subscribes to
-// the shards' records and starts obeying tables. `leave` is the graceful
+// Start order (node.ts): `create` binds the gRPC server and catches the
+// configuration log up from etcd (not a member yet); the engine starts with
+// `makeRouter`; `attach` routes configuration writes through the log and
+// subscribes to the shards' records; realms reach the shards and the master
+// realm is ensured; then `join` takes a lease and the member key and starts
+// obeying tables, so a member is never a node still busy starting. `leave`
+// is the graceful
 // exit: stop serving (forwarded commands are refused as not-served, which
 // their senders retry), let what runs finish replicating, revoke the lease
 // so the others take over at once, and close the gRPC server once the peers
@@ -35,7 +38,7 @@ import { ACCUSATION_STANDING_MS, coordinate } from './coordinator.js';
 import { FailureDetector, HEARTBEAT_MS, SUSPICION_MS } from './failure-detector.js';
 import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
-import { Replicator } from './replicator.js';
+import { Replicator, type SlowReplication } from './replicator.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
 /** How long the member set must hold still before the cluster's first table is written. */
@@ -141,11 +144,16 @@ export class ClusterMember {
   #viewMembers = new Set<string>();
   /** performance.now() of the last change of the member set. */
   #viewChangedAtMs = performance.now();
+  readonly #address: string;
+  #grpcPort = 0;
+  #slowLoggedAtMs = -Infinity;
+  #slowUnlogged = 0;
 
   private constructor(options: ClusterMemberOptions, server: grpc.Server, address: string) {
     this.#options = options;
     this.#log = options.log.child({ log: 'cluster' });
     this.#server = server;
+    this.#address = address;
     this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log, mayRejoin: () => this.#hearsMajority() });
     this.#config = new EtcdConfigLog({
       ns: this.#plane.namespace,
@@ -154,8 +162,8 @@ export class ClusterMember {
       log: this.#log,
       peerRevisions: () => this.#livePeers().map((n) => this.#peerStates.get(n)?.config ?? 0),
     });
-    this.#detector = new FailureDetector((node, suspected) => {
-      this.#log.warn({ peer: node, suspected }, suspected ? 'peer suspected' : 'peer heard again');
+    this.#detector = new FailureDetector((node, suspected, reason) => {
+      this.#log.warn({ peer: node, suspected, ...(reason !== undefined ? { reason } : {}) }, suspected ? 'peer suspected' : 'peer heard again');
       void this.#plane.accuse(node, suspected).catch(() => {});
     });
     this.#replicator = new Replicator({
@@ -168,10 +176,15 @@ export class ClusterMember {
       onAck: (seconds) => this.observer.replicationAck(seconds),
       onTransferred: (sessions) => (this.counters.transferredSessions += sessions),
       onDegraded: () => (this.counters.degradedAcks += 1),
+      onSlow: (slow) => this.#logSlow(slow),
     });
   }
 
-  /** Binds the gRPC server and joins the cluster in etcd; configuration is caught up. */
+  /**
+   * Binds the gRPC server and catches up with the cluster's configuration in
+   * etcd. The node is not a member yet: join() makes it one once it can do
+   * a member's work (see join).
+   */
   static async create(options: ClusterMemberOptions): Promise<ClusterMember> {
     const server = new grpc.Server(SERVER_OPTIONS);
     const port = await new Promise<number>((resolve, reject) =>
@@ -179,13 +192,13 @@ export class ClusterMember {
     );
     const address = options.advertise ?? `${options.host}:${port}`;
     const member = new ClusterMember(options, server, address);
+    member.#grpcPort = port;
     server.addService(CLUSTER_SERVICE, {
       Link: (call: grpc.ServerDuplexStream<LinkFrame & { echo?: number }, unknown>) => member.#serveLink(call),
       Forward: (call: grpc.ServerDuplexStream<ForwardRequest[], ForwardReply[]>) => member.#serveForward(call),
       Replicate: (call: grpc.ServerDuplexStream<ReplicateFrame, ReplicateAck>) => member.#serveReplicate(call),
     });
     try {
-      await member.#plane.start();
       await member.#config.start();
       member.#formedAt = await member.#formationTime();
     } catch (err) {
@@ -193,7 +206,6 @@ export class ClusterMember {
       await member.#plane.close();
       throw err;
     }
-    member.#log.info({ address, grpcPort: port, members: member.#plane.view.members.map((m) => m.node) }, 'joined the cluster');
     return member;
   }
 
@@ -234,7 +246,7 @@ export class ClusterMember {
     return this.#router;
   }
 
-  /** Starts obeying the cluster: records flow to backups, tables become roles, event queries reach every member. */
+  /** Wires the engine in: writes go through the cluster's configuration log, records flow to backups, event queries reach every member. */
   attach(engine: Engine, events: EventSink): void {
     this.#engine = engine;
     this.#events = events;
@@ -255,6 +267,20 @@ export class ClusterMember {
     this.#plane.on('evicted', () => {
       this.#log.warn('evicted from the view: serving nothing until a table includes this new incarnation');
     });
+  }
+
+  /**
+   * Joins the view (lease, member key) and starts obeying tables. A node
+   * joins last in its start-up, once its shards run and its realms are
+   * applied: from the moment it is a member the coordinator gives it
+   * partitions, its peers send it transfers and watch its heartbeats, and a
+   * node still busy starting would acknowledge late, fall silent, and be
+   * evicted for it.
+   */
+  async join(): Promise<void> {
+    if (this.#engine === null) throw new Error('attach the engine before joining');
+    await this.#plane.start();
+    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, members: this.#plane.view.members.map((m) => m.node) }, 'joined the cluster');
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#onView();
     const table = this.#plane.table;
@@ -447,6 +473,19 @@ export class ClusterMember {
       else this.#log.warn({ peer: [...this.#peers.keys()][i], err: (answer.reason as Error).message }, 'a member did not answer an event query; its events are left out');
     });
     return out;
+  }
+
+  /** A slow or failed wait for copies, logged at most once a second (with how many others there were). */
+  #logSlow(slow: SlowReplication): void {
+    const now = performance.now();
+    if (now - this.#slowLoggedAtMs < 1_000) {
+      this.#slowUnlogged++;
+      return;
+    }
+    this.#slowLoggedAtMs = now;
+    const others = this.#slowUnlogged;
+    this.#slowUnlogged = 0;
+    this.#log.warn({ ...slow, othersSinceLast: others }, slow.failed ? 'a write failed waiting for its copies' : 'a write waited long for its copies');
   }
 
   // --- heartbeats ---------------------------------------------------------------

@@ -14,8 +14,8 @@
 // none of them for silence (the likelier story is its own network or load;
 // a refused redial is still evidence). A peer that restarted (a new lease)
 // is judged afresh, and a peer never heard since it joined is not accused
-// for silence: it joins etcd before it finished starting (realms, shards),
-// and if it never comes up its lease lapses within the TTL.
+// for silence (its Link may still be dialling); if it never answers, its
+// lease lapses within the TTL.
 
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 
@@ -40,8 +40,11 @@ export interface PeerHealth {
   linkDown: boolean;
 }
 
+/** Why a peer is suspected (logged with the accusation, for the operator). */
+export type SuspicionReason = 'silent' | 'link down' | 'replication timeout';
+
 export class FailureDetector {
-  readonly #accuse: (node: string, suspected: boolean) => void;
+  readonly #accuse: (node: string, suspected: boolean, reason?: SuspicionReason) => void;
   readonly #suspected = new Set<string>();
   readonly #downSince = new Map<string, number>();
   readonly #timedOut = new Map<string, number>();
@@ -52,7 +55,7 @@ export class FailureDetector {
   readonly #delay: IntervalHistogram;
 
   /** `now` is the monotonic clock in ms (tests drive their own). */
-  constructor(accuse: (node: string, suspected: boolean) => void, now: () => number = () => performance.now()) {
+  constructor(accuse: (node: string, suspected: boolean, reason?: SuspicionReason) => void, now: () => number = () => performance.now()) {
     this.#accuse = accuse;
     this.#now = now;
     this.#lastTickMs = now();
@@ -90,11 +93,16 @@ export class FailureDetector {
       const silent = peer.heard && now - peer.lastHeardMs > SUSPICION_MS && hearsSomeone;
       const down = now - (this.#downSince.get(peer.node) ?? now) >= LINK_DOWN_MS;
       const timedOut = now - (this.#timedOut.get(peer.node) ?? -Infinity) < SUSPICION_MS;
-      const suspected = (silent || down || timedOut) && now >= this.#stalledUntilMs;
+      const reason: SuspicionReason | null = down ? 'link down' : timedOut ? 'replication timeout' : silent ? 'silent' : null;
+      const suspected = reason !== null && now >= this.#stalledUntilMs;
       if (suspected === this.#suspected.has(peer.node)) continue;
-      if (suspected) this.#suspected.add(peer.node);
-      else this.#suspected.delete(peer.node);
-      this.#accuse(peer.node, suspected);
+      if (suspected) {
+        this.#suspected.add(peer.node);
+        this.#accuse(peer.node, true, reason);
+      } else {
+        this.#suspected.delete(peer.node);
+        this.#accuse(peer.node, false);
+      }
     }
   }
 

@@ -10,7 +10,10 @@
 // its records, and the router releases the reply only then. A backup that
 // does not acknowledge within --replicate-timeout fails the wait with
 // ERR_REPLICATION_FAILED (the change is applied on the primary: the outcome
-// is ambiguous to the client) and is reported to the failure detector.
+// is ambiguous to the client) and is reported to the failure detector. The
+// timeout counts from the backup's last acknowledgement, not from the frame's
+// sending: a backup busy applying a transfer, frame after frame, is slow but
+// alive; one that acknowledges nothing for the timeout is failed.
 //
 // Touch records (idle-clock moves, seq 0) never gate a reply: they are
 // coalesced per session and shipped every --touch-replication-interval;
@@ -103,7 +106,7 @@ interface StreamEvents {
 }
 
 /** The outbound stream to one peer, with cumulative acknowledgements. */
-class OutboundStream {
+export class OutboundStream {
   readonly #peer: Peer;
   readonly #self: string;
   readonly #timeoutMs: number;
@@ -111,6 +114,8 @@ class OutboundStream {
   #stream: Stream | null = null;
   #nextFrame = 1;
   readonly #waiters: AckWaiter[] = [];
+  /** Fails the stream when the peer stops acknowledging (armed while frames are outstanding). */
+  #watchdog: NodeJS.Timeout | null = null;
 
   constructor(peer: Peer, self: string, timeoutMs: number, events: StreamEvents) {
     this.#peer = peer;
@@ -125,14 +130,28 @@ class OutboundStream {
     const f = this.#nextFrame++;
     const waiter: AckWaiter = { ...deferred(), frame: f, sentMs: performance.now() };
     this.#waiters.push(waiter);
-    const timer = setTimeout(() => {
-      if (!this.#waiters.includes(waiter)) return;
-      this.#events.onTimeout(this.#peer.node);
-      this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} did not acknowledge within ${this.#timeoutMs} ms`));
-    }, this.#timeoutMs);
-    void waiter.promise.then(() => clearTimeout(timer), () => clearTimeout(timer));
+    if (this.#waiters.length === 1) this.#watch();
     stream.write({ ...frame, f, from: this.#self });
     return waiter.promise;
+  }
+
+  /**
+   * The timeout measures the peer's progress, not the queue in front of a
+   * frame: the stream fails when the peer acknowledged nothing for timeoutMs
+   * while frames were outstanding. A peer applying a transfer chunk after
+   * chunk keeps acknowledging and is not failed; a hung one is, timeoutMs
+   * after its last acknowledgement (or after the first frame it left waiting).
+   */
+  #watch(): void {
+    if (this.#watchdog !== null) clearTimeout(this.#watchdog);
+    this.#watchdog = null;
+    if (this.#waiters.length === 0) return;
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = null;
+      if (this.#waiters.length === 0) return;
+      this.#events.onTimeout(this.#peer.node);
+      this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} acknowledged nothing for ${this.#timeoutMs} ms`));
+    }, this.#timeoutMs);
   }
 
   #open(): Stream {
@@ -146,11 +165,13 @@ class OutboundStream {
         this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} refused: ${ack.refused}`));
         return;
       }
+      const before = this.#waiters.length;
       while (this.#waiters.length > 0 && this.#waiters[0]!.frame <= ack.ack) {
         const waiter = this.#waiters.shift()!;
         this.#events.onAck((performance.now() - waiter.sentMs) / 1000);
         waiter.resolve();
       }
+      if (this.#waiters.length < before) this.#watch();
     });
     const broken = (): void => {
       if (this.#stream === stream) this.#fail(new EngineError('ERR_REPLICATION_FAILED', `replication stream to ${this.#peer.node} broke`));
@@ -167,6 +188,7 @@ class OutboundStream {
     this.#stream = null;
     stream.end();
     for (const waiter of this.#waiters.splice(0)) waiter.reject(err);
+    this.#watch();
     this.#events.onBroken(this.#peer.node);
   }
 
@@ -175,6 +197,7 @@ class OutboundStream {
     this.#stream = null;
     stream?.end();
     for (const waiter of this.#waiters.splice(0)) waiter.reject(reason);
+    this.#watch();
   }
 }
 
@@ -215,6 +238,21 @@ export interface ReplicatorOptions {
   onTransferred?(sessions: number, bytes: number): void;
   /** A reply was released with a copy holder gone (it left the view or the table). */
   onDegraded?(): void;
+  /** A partition's replies waited SLOW_REPLICATION_MS or more for their copies (logged for the operator). */
+  onSlow?(slow: SlowReplication): void;
+}
+
+/** A wait this long for a partition's copies is reported (onSlow). */
+export const SLOW_REPLICATION_MS = 500;
+
+export interface SlowReplication {
+  partition: number;
+  ms: number;
+  /** Backups whose acknowledgement was waited for. */
+  backups: string[];
+  /** Transfers (to pending owners, or resyncs) waited for instead. */
+  transfers: number;
+  failed: boolean;
 }
 
 interface Turn extends Deferred {
@@ -400,12 +438,22 @@ export class Replicator {
         if (!isDeparted(err) || this.#table?.owners[p]?.[0] !== this.#options.self) throw err;
         this.#options.onDegraded?.();
       });
+    const started = performance.now();
     for (const [p, turn] of turns) {
       Promise.all([...[...turn.nodes].map((node) => acks.get(node)!), ...turn.transfers].map(settled(p))).then(turn.resolve, turn.reject);
+      if (this.#options.onSlow !== undefined) this.#reportSlow(p, turn, started);
       void turn.promise.catch(() => {}).finally(() => {
         if (this.#latest.get(p) === turn.promise) this.#latest.delete(p);
       });
     }
+  }
+
+  #reportSlow(partition: number, turn: Turn, started: number): void {
+    const report = (failed: boolean) => (): void => {
+      const ms = performance.now() - started;
+      if (ms >= SLOW_REPLICATION_MS) this.#options.onSlow!({ partition, ms: Math.round(ms), backups: [...turn.nodes], transfers: turn.transfers.length, failed });
+    };
+    turn.promise.then(report(false), report(true));
   }
 
   #queueTouch(node: string, envelope: RecordEnvelope): void {

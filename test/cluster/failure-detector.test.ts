@@ -4,6 +4,8 @@
 // when this node hears none of its peers (its own network or load is the
 // likelier story), never after its own stall; and a peer that restarted (a
 // new lease) is judged afresh, its old accusation withdrawn.
+// Each accusation carries its reason (silent, link down, replication
+// timeout): the operator reads it in the 'peer suspected' log line.
 // Method: the detector on a test clock, driven round by round like the
 // member's 250 ms ticker.
 
@@ -13,7 +15,12 @@ import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS, type PeerHea
 function harness() {
   let now = 10_000;
   const said: string[] = [];
-  const detector = new FailureDetector((node, suspected) => said.push(`${suspected ? '+' : '-'}${node}`), () => now);
+  /** Why each accusation was made (what the operator reads in the log). */
+  const reasons: string[] = [];
+  const detector = new FailureDetector((node, suspected, reason) => {
+    said.push(`${suspected ? '+' : '-'}${node}`);
+    if (reason !== undefined) reasons.push(`${node}: ${reason}`);
+  }, () => now);
   const peers = new Map<string, PeerHealth>();
   const add = (node: string, incarnation = '1'): PeerHealth => {
     const peer = { node, incarnation, heard: true, lastHeardMs: now, linkDown: false };
@@ -28,7 +35,7 @@ function harness() {
       detector.tick([...peers.values()]);
     }
   };
-  return { detector, said, add, run, peers, jump: (ms: number) => (now += ms), tick: () => detector.tick([...peers.values()]) };
+  return { detector, said, reasons, add, run, peers, jump: (ms: number) => (now += ms), tick: () => detector.tick([...peers.values()]) };
 }
 
 test('a peer silent past the suspicion window is accused, and cleared when heard again', (t) => {
@@ -39,6 +46,7 @@ test('a peer silent past the suspicion window is accused, and cleared when heard
   t.deepEqual(h.said, [], 'not before the window');
   h.run(2 * HEARTBEAT_MS, ['c']);
   t.deepEqual(h.said, ['+b']);
+  t.deepEqual(h.reasons, ['b: silent']);
   t.true(h.detector.suspected.has('b'));
   h.run(HEARTBEAT_MS, ['b', 'c']);
   t.deepEqual(h.said, ['+b', '-b']);
@@ -50,6 +58,7 @@ test('a refused redial is accused after LINK_DOWN_MS, even when no peer is heard
   h.add('c').linkDown = true;
   h.run(LINK_DOWN_MS + HEARTBEAT_MS);
   t.deepEqual(h.said.sort(), ['+b', '+c']);
+  t.deepEqual(h.reasons.sort(), ['b: link down', 'c: link down']);
 });
 
 test('hearing none of two peers, a node accuses neither for silence', (t) => {
@@ -74,6 +83,7 @@ test('a missed replication acknowledgement accuses the peer for the suspicion wi
   h.detector.replicationTimedOut('b');
   h.run(HEARTBEAT_MS, ['b', 'c']);
   t.deepEqual(h.said, ['+b']);
+  t.deepEqual(h.reasons, ['b: replication timeout']);
   h.run(SUSPICION_MS, ['b', 'c']);
   t.deepEqual(h.said, ['+b', '-b']);
 });
