@@ -14,7 +14,9 @@ import { OutboundStream } from '../../src/cluster/replicator.js';
 import { CLUSTER_SERVICE, SERVER_OPTIONS, type ReplicateAck, type ReplicateFrame } from '../../src/cluster/wire.js';
 
 const TIMEOUT_MS = 400;
-const unimplemented = (call: grpc.ServerDuplexStream<unknown, unknown>): void => call.end();
+const unimplemented = (call: grpc.ServerDuplexStream<unknown, unknown>): void => {
+  call.end();
+};
 
 /** A backup whose acknowledgements are decided by `ack` (frame number → delay in ms, or null: never). */
 async function backup(ack: (frame: number) => number | null): Promise<{ address: string; close(): void }> {
