@@ -245,8 +245,6 @@ export class SessiondNode extends EventEmitter {
 
     await this.#ensureMaster(deps.bootstrapAdmin ?? { username: BOOTSTRAP_ADMIN_USERNAME_DEFAULT, password: BOOTSTRAP_ADMIN_PASSWORD_DEFAULT });
     if (this.options.importRealm !== null) await this.importDirectory(this.options.importRealm);
-    // Started: only now a member (cluster-member.ts, join), so that it answers its peers at once.
-    await this.cluster?.join();
 
     // A cluster member gets its sessions from the other owners (state transfer), not from its disk.
     if (this.cluster === null) {
@@ -307,10 +305,16 @@ export class SessiondNode extends EventEmitter {
     }
   }
 
-  /** Starts both HTTP servers. */
+  /**
+   * Starts both HTTP servers; then a cluster node joins the view. Joining is
+   * the last step of start-up (cluster-member.ts, join): a member is given
+   * partitions and sent transfers at once, and a node still busy starting
+   * would answer its peers late and be evicted for it.
+   */
   async listen(): Promise<void> {
     await this.server.listen({ port: this.options.httpPort, host: this.options.host });
     await this.management.listen({ port: this.options.managementPort, host: this.options.host });
+    await this.cluster?.join();
   }
 
   async #pushRealm(realm: RealmRecord): Promise<void> {

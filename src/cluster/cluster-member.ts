@@ -6,9 +6,10 @@
 // Start order (node.ts): `create` binds the gRPC server and catches the
 // configuration log up from etcd (not a member yet); the engine starts with
 // `makeRouter`; `attach` routes configuration writes through the log and
-// subscribes to the shards' records; realms reach the shards and the master
-// realm is ensured; then `join` takes a lease and the member key and starts
-// obeying tables, so a member is never a node still busy starting. `leave`
+// subscribes to the shards' records; realms reach the shards, the master
+// realm is ensured and the HTTP servers listen; then `join` takes a lease
+// and the member key and starts obeying tables, so a member is never a node
+// still busy starting. `leave`
 // is the graceful
 // exit: stop serving (forwarded commands are refused as not-served, which
 // their senders retry), let what runs finish replicating, revoke the lease
@@ -171,6 +172,7 @@ export class ClusterMember {
       timeoutMs: options.replicateTimeoutMs,
       touchIntervalMs: options.touchReplicationIntervalMs,
       peer: (node) => this.#peers.get(node),
+      peerTable: (node) => this.#peerStates.get(node)?.table ?? 0,
       exportPartition: (p) => this.#engine!.exportPartition(p),
       onTimeout: (node) => this.#detector.replicationTimedOut(node),
       onAck: (seconds) => this.observer.replicationAck(seconds),
@@ -343,13 +345,17 @@ export class ClusterMember {
   async leave(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true; // from here on, commands forwarded to this node are refused (retried by their senders)
+    const started = performance.now();
+    const since = (): number => Math.round(performance.now() - started);
     this.#replicator.flushTouches();
     await Promise.race([this.#replicator.whenAllReplicated().catch(() => {}), sleep(this.#options.replicateTimeoutMs)]);
+    const replicatedMs = since();
     if (this.#ticker !== null) clearInterval(this.#ticker);
     if (this.#progressTimer !== null) clearTimeout(this.#progressTimer);
     if (this.#promotionTimer !== null) clearTimeout(this.#promotionTimer);
     this.#detector.close();
     await this.#plane.close();
+    const leaseRevokedMs = since();
     this.#config.close();
     this.#replicator.close();
     for (const peer of this.#peers.values()) peer.close();
@@ -357,6 +363,7 @@ export class ClusterMember {
     // forwarded command still gets its refusal rather than a dropped connection.
     await Promise.race([new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve())), sleep(LEAVE_HANGUP_MS)]);
     this.#server.forceShutdown();
+    this.#log.info({ replicatedMs, leaseRevokedMs, closedMs: since() }, 'left the view: in-flight changes replicated, lease revoked, connections closed');
   }
 
   // --- view, table, coordination ------------------------------------------------
@@ -364,9 +371,14 @@ export class ClusterMember {
   #onView(): void {
     const view = this.#plane.view;
     const nodes = new Set(view.members.map((m) => m.node));
-    for (const node of nodes) if (!this.#viewMembers.has(node)) this.observer.viewChanged('join');
-    for (const node of this.#viewMembers) if (!nodes.has(node)) this.observer.viewChanged('leave');
-    if (nodes.size !== this.#viewMembers.size || [...nodes].some((n) => !this.#viewMembers.has(n))) this.#viewChangedAtMs = performance.now();
+    const joined = [...nodes].filter((node) => !this.#viewMembers.has(node));
+    const left = [...this.#viewMembers].filter((node) => !nodes.has(node));
+    for (const _ of joined) this.observer.viewChanged('join');
+    for (const _ of left) this.observer.viewChanged('leave');
+    if (joined.length > 0 || left.length > 0) {
+      this.#viewChangedAtMs = performance.now();
+      this.#log.info({ viewRevision: view.revision, joined, left }, 'view changed');
+    }
     this.#viewMembers = nodes;
     for (const [node, peer] of this.#peers) {
       const member = this.#plane.member(node);
@@ -374,6 +386,7 @@ export class ClusterMember {
       if (!nodes.has(node) || member?.address !== peer.address || member.lease !== peer.incarnation) {
         peer.close();
         this.#peers.delete(node);
+        this.#peerStates.delete(node);
         this.#replicator.dropPeer(node);
       }
     }
@@ -517,6 +530,8 @@ export class ClusterMember {
   #heard(frame: LinkFrame, rttMs?: number): void {
     if (frame.t !== 'beat') return;
     if (rttMs !== undefined) this.observer.heartbeatRtt(rttMs / 1000);
+    const before = this.#peerStates.get(frame.node)?.table ?? 0;
+    if (frame.table > before) queueMicrotask(() => this.#replicator.peerProgressed(frame.node));
     this.#peerStates.set(frame.node, { table: frame.table, config: frame.config, etcd: frame.etcd, view: frame.view, atMs: performance.now() });
   }
 

@@ -210,6 +210,8 @@ export class OutboundStream {
  */
 interface TransferState {
   phase: 'waiting' | 'exporting' | 'streaming' | 'complete';
+  /** The table version that asked for it: the peer must have obeyed it before chunks can be applied there. */
+  since: number;
   buffered: RecordEnvelope[];
   /** Settles when the peer applied the whole transfer (its `done`). */
   done: Deferred;
@@ -221,8 +223,8 @@ interface TransferLane {
   queue: Set<number>;
 }
 
-function waitingTransfer(): TransferState {
-  return { phase: 'waiting', buffered: [], done: deferred() };
+function waitingTransfer(since: number): TransferState {
+  return { phase: 'waiting', since, buffered: [], done: deferred() };
 }
 
 export interface ReplicatorOptions {
@@ -230,6 +232,12 @@ export interface ReplicatorOptions {
   timeoutMs: number;
   touchIntervalMs: number;
   peer(node: string): Peer | undefined;
+  /**
+   * The newest table version `node` reported having obeyed (its heartbeats).
+   * A transfer starts only once the peer obeyed the table that asked for it:
+   * frames for a table the receiver has not obeyed wait there unacknowledged.
+   */
+  peerTable(node: string): number;
   /** The shard export of a partition held as primary. */
   exportPartition(partition: number): Promise<{ records: ReplicatedRecord[]; seq: number }>;
   onTimeout(peer: string): void;
@@ -304,7 +312,7 @@ export class Replicator {
       for (const node of this.#copyHolders(table, p)) {
         const key = `${node}:${p}`;
         let state = this.#transfers.get(key);
-        if (state === undefined && (table.pending[p]!.includes(node) || this.#diverged.has(node))) this.#transfers.set(key, (state = waitingTransfer()));
+        if (state === undefined && (table.pending[p]!.includes(node) || this.#diverged.has(node))) this.#transfers.set(key, (state = waitingTransfer(table.version)));
         if (state?.phase === 'waiting') this.#lane(node).queue.add(p);
       }
     }
@@ -363,6 +371,11 @@ export class Replicator {
     this.#touches = new Map();
     const version = this.#table?.version ?? 0;
     for (const [node, byId] of touches) void this.#stream(node)?.send({ table: version, recs: [...byId.values()] }).catch(() => {});
+  }
+
+  /** `node` obeyed a newer table: transfers that waited for it may start. */
+  peerProgressed(node: string): void {
+    this.#pump(node);
   }
 
   /** Forgets a peer that left the view (or restarted: a new incarnation starts from nothing). */
@@ -478,7 +491,7 @@ export class Replicator {
       if (table.owners[p]![0] !== this.#options.self || !this.#copyHolders(table, p).includes(node)) continue;
       const key = `${node}:${p}`;
       const state = this.#transfers.get(key);
-      if (state === undefined) this.#transfers.set(key, waitingTransfer());
+      if (state === undefined) this.#transfers.set(key, waitingTransfer(table.version));
       else if (state.phase !== 'waiting') this.#restart(state, new EngineError('ERR_REPLICATION_FAILED', `replication to ${node} failed`));
     }
     this.#queued.delete(node);
@@ -510,10 +523,12 @@ export class Replicator {
   #pump(node: string): void {
     const lane = this.#lanes.get(node);
     if (lane === undefined || this.#closed) return;
+    const obeyed = this.#options.peerTable(node);
     for (const p of lane.queue) {
       if (lane.running >= TRANSFERS_PER_PEER) return;
-      lane.queue.delete(p);
       const state = this.#transfers.get(`${node}:${p}`);
+      if (state?.phase === 'waiting' && state.since > obeyed) continue; // started once the peer reports that table
+      lane.queue.delete(p);
       if (state?.phase !== 'waiting') continue;
       lane.running++;
       void this.#transfer(node, p, state).finally(() => {
