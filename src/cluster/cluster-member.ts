@@ -57,6 +57,8 @@ const ALL_PARTITIONS = Array.from({ length: PARTITION_COUNT }, (_, p) => p);
 
 /** How long a replicated frame may wait for this node to obey the sender's newer table. */
 const TABLE_CATCH_UP_MS = 1_000;
+/** A replicated frame acknowledged this long after it arrived is logged (where the time went). */
+const SLOW_FRAME_MS = 500;
 /** Progress reports are batched this long. */
 const PROGRESS_REPORT_MS = 200;
 /** Promotions wait this long for more progress reports, so that one table promotes many partitions. */
@@ -147,14 +149,14 @@ export class ClusterMember {
   #viewChangedAtMs = performance.now();
   readonly #address: string;
   #grpcPort = 0;
-  #slowLoggedAtMs = -Infinity;
-  #slowUnlogged = 0;
+  readonly #slowLog: ThrottledLog;
 
   private constructor(options: ClusterMemberOptions, server: grpc.Server, address: string) {
     this.#options = options;
     this.#log = options.log.child({ log: 'cluster' });
     this.#server = server;
     this.#address = address;
+    this.#slowLog = new ThrottledLog(this.#log, 1_000);
     this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log, mayRejoin: () => this.#hearsMajority() });
     this.#config = new EtcdConfigLog({
       ns: this.#plane.namespace,
@@ -175,6 +177,7 @@ export class ClusterMember {
       peerTable: (node) => this.#peerStates.get(node)?.table ?? 0,
       exportPartition: (p) => this.#engine!.exportPartition(p),
       onTimeout: (node) => this.#detector.replicationTimedOut(node),
+      onRecovered: (node) => this.#detector.replicationRecovered(node),
       onAck: (seconds) => this.observer.replicationAck(seconds),
       onTransferred: (sessions) => (this.counters.transferredSessions += sessions),
       onDegraded: () => (this.counters.degradedAcks += 1),
@@ -399,6 +402,7 @@ export class ClusterMember {
 
   /** Applies a table's roles to the shards, in order; only then do the router and replicator use it. */
   #obey(table: PartitionTable): void {
+    const seen = performance.now();
     this.#obeying = this.#obeying.then(async () => {
       if (this.#table !== null && table.version <= this.#table.version) return;
       // A table of another incarnation of this node gives this one nothing.
@@ -408,7 +412,8 @@ export class ClusterMember {
       for (const p of [...this.#caughtUp]) if (!table.pending[p]!.includes(this.#options.node)) this.#caughtUp.delete(p);
       for (const wake of this.#tableWaiters) wake();
       this.#tableWaiters.clear();
-      this.#log.info({ version: table.version, viewRevision: table.viewRevision, members: table.members, ...rolesSummary(table, this.#options.node) }, 'partition table obeyed');
+      const ms = Math.round(performance.now() - seen);
+      this.#log.info({ version: table.version, viewRevision: table.viewRevision, members: table.members, ...rolesSummary(table, this.#options.node), ms }, 'partition table obeyed');
       this.#coordinate();
     }).catch((err: unknown) => this.#log.error({ err }, 'applying a partition table failed'));
   }
@@ -490,15 +495,15 @@ export class ClusterMember {
 
   /** A slow or failed wait for copies, logged at most once a second (with how many others there were). */
   #logSlow(slow: SlowReplication): void {
-    const now = performance.now();
-    if (now - this.#slowLoggedAtMs < 1_000) {
-      this.#slowUnlogged++;
-      return;
-    }
-    this.#slowLoggedAtMs = now;
-    const others = this.#slowUnlogged;
-    this.#slowUnlogged = 0;
-    this.#log.warn({ ...slow, othersSinceLast: others }, slow.failed ? 'a write failed waiting for its copies' : 'a write waited long for its copies');
+    this.#slowLog.write('write', slow.failed ? 'a write failed waiting for its copies' : 'a write waited long for its copies', { ...slow });
+  }
+
+  /** A replicated frame acknowledged SLOW_FRAME_MS or more after it arrived: where the time went. */
+  #logSlowFrame(frame: ReplicateFrame, ms: { queuedMs: number; tableWaitMs: number; applyMs: number }): void {
+    const kind = frame.chunk !== undefined ? 'chunk' : frame.done !== undefined ? 'done' : 'records';
+    const records = frame.chunk?.recs.length ?? frame.recs?.length ?? 0;
+    const rounded = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v)]));
+    this.#slowLog.write('frame', 'a replicated frame was acknowledged late', { from: frame.from, kind, records, table: frame.table, ...rounded });
   }
 
   // --- heartbeats ---------------------------------------------------------------
@@ -626,19 +631,26 @@ export class ClusterMember {
     call.sendMetadata(new grpc.Metadata());
     let chain = Promise.resolve();
     call.on('data', (frame: ReplicateFrame) => {
+      const arrived = performance.now();
       chain = chain.then(async () => {
-        const refused = await this.#applyFrame(frame);
+        const started = performance.now();
+        const timing = { tableWaitMs: 0 };
+        const refused = await this.#applyFrame(frame, timing);
         call.write(refused === null ? { ack: frame.f } : { ack: frame.f, refused });
+        const done = performance.now();
+        if (done - arrived >= SLOW_FRAME_MS) this.#logSlowFrame(frame, { queuedMs: started - arrived, ...timing, applyMs: done - started - timing.tableWaitMs });
       });
     });
     call.on('error', () => {});
   }
 
   /** Applies one replicated frame; a reason when it was refused. */
-  async #applyFrame(frame: ReplicateFrame): Promise<string | null> {
+  async #applyFrame(frame: ReplicateFrame, timing: { tableWaitMs: number }): Promise<string | null> {
     if (this.#engine === null) return 'not started';
-    const deadline = performance.now() + TABLE_CATCH_UP_MS;
+    const waitStarted = performance.now();
+    const deadline = waitStarted + TABLE_CATCH_UP_MS;
     while ((this.#table?.version ?? 0) < frame.table && performance.now() < deadline) await this.#nextTable(deadline - performance.now());
+    timing.tableWaitMs = performance.now() - waitStarted;
     const table = this.#table;
     if (table === null || table.version < frame.table) return `table ${frame.table} not obeyed here yet`;
     // Only a partition's primary (in this node's table, at least as new as the sender's) changes
@@ -706,4 +718,27 @@ function rolesSummary(table: PartitionTable, node: string): { primary: number; c
     else if (role === 'passive') copies++;
   }
   return { primary, copies };
+}
+
+/** Warnings that may come in bursts: at most one line per kind and interval, with how many were left out. */
+class ThrottledLog {
+  readonly #log: Logger;
+  readonly #intervalMs: number;
+  readonly #last = new Map<string, { atMs: number; unlogged: number }>();
+
+  constructor(log: Logger, intervalMs: number) {
+    this.#log = log;
+    this.#intervalMs = intervalMs;
+  }
+
+  write(kind: string, msg: string, fields: object): void {
+    const now = performance.now();
+    const last = this.#last.get(kind);
+    if (last !== undefined && now - last.atMs < this.#intervalMs) {
+      last.unlogged++;
+      return;
+    }
+    this.#log.warn({ ...fields, othersSinceLast: last?.unlogged ?? 0 }, msg);
+    this.#last.set(kind, { atMs: now, unlogged: 0 });
+  }
 }

@@ -1,8 +1,9 @@
 // FailureDetector: which peers this node cannot hear. Every 250 ms it looks
 // at each peer's Link stream: silent for 1.5 s (a hung process, a cut
 // network), or down and not redialled for 250 ms (a killed process: the
-// kernel refuses the redial at once), or a replication acknowledgement that
-// never came, makes this node accuse the peer in etcd. The coordinator
+// kernel refuses the redial at once), or replication acknowledgements that
+// stopped for the replication timeout (the accusation ends when they resume,
+// or after the suspicion window), makes this node accuse the peer in etcd. The coordinator
 // evicts a peer that a majority of the members accuse, or that one member
 // nobody accuses has accused for a second (coordinator.ts); a node that lost
 // its own network is accused by the rest, so its word counts for nothing.
@@ -70,6 +71,11 @@ export class FailureDetector {
   /** A replication acknowledgement from `node` did not come in time. */
   replicationTimedOut(node: string): void {
     this.#timedOut.set(node, this.#now());
+  }
+
+  /** `node` acknowledged again after a timeout: it is slow, not gone, and that accusation ends at the next round. */
+  replicationRecovered(node: string): void {
+    this.#timedOut.delete(node);
   }
 
   /** One detector round over the current peers. */

@@ -8,12 +8,14 @@
 // record (group commit); `whenReplicated(partition)` resolves once every
 // backup of the partition acknowledged having *applied* the frames holding
 // its records, and the router releases the reply only then. A backup that
-// does not acknowledge within --replicate-timeout fails the wait with
-// ERR_REPLICATION_FAILED (the change is applied on the primary: the outcome
-// is ambiguous to the client) and is reported to the failure detector. The
-// timeout counts from the backup's last acknowledgement, not from the frame's
-// sending: a backup busy applying a transfer, frame after frame, is slow but
-// alive; one that acknowledges nothing for the timeout is failed.
+// acknowledges nothing for --replicate-timeout while frames wait is reported
+// to the failure detector (accused: the coordinator evicts it, and the
+// waiting replies are then released with the remaining copies); one still
+// silent and in the view after STALL_FAIL_TIMEOUTS timeouts fails the wait
+// with ERR_REPLICATION_FAILED (the change is applied on the primary: the
+// outcome is ambiguous to the client). The timeout counts from the backup's
+// last acknowledgement, not from the frame's sending: a backup busy applying
+// a transfer, frame after frame, is slow but alive.
 //
 // Touch records (idle-clock moves, seq 0) never gate a reply: they are
 // coalesced per session and shipped every --touch-replication-interval;
@@ -52,6 +54,12 @@ import { isTouchRecord, type ReplicatedRecord, type RecordEnvelope } from '../pr
 import type { PartitionTable } from './partition-table.js';
 import type { Peer } from './peer.js';
 import type { ReplicateAck, ReplicateFrame, ShippedCommand } from './wire.js';
+
+/**
+ * A backup silent for this many replication timeouts, and still not evicted,
+ * fails the replies waiting for it (its stream is dropped and resynchronised).
+ */
+export const STALL_FAIL_TIMEOUTS = 3;
 
 /** Pause before a failed transfer is tried again. */
 const TRANSFER_RETRY_MS = 500;
@@ -100,6 +108,8 @@ interface AckWaiter extends Deferred {
 
 interface StreamEvents {
   onTimeout(peer: string): void;
+  /** A peer reported by onTimeout acknowledged again. */
+  onRecovered?(peer: string): void;
   onAck(seconds: number): void;
   /** The stream failed: whatever was in flight may not have been applied. */
   onBroken(peer: string): void;
@@ -116,6 +126,8 @@ export class OutboundStream {
   readonly #waiters: AckWaiter[] = [];
   /** Fails the stream when the peer stops acknowledging (armed while frames are outstanding). */
   #watchdog: NodeJS.Timeout | null = null;
+  /** Reported by onTimeout and not acknowledging since. */
+  #stalled = false;
 
   constructor(peer: Peer, self: string, timeoutMs: number, events: StreamEvents) {
     this.#peer = peer;
@@ -137,20 +149,29 @@ export class OutboundStream {
 
   /**
    * The timeout measures the peer's progress, not the queue in front of a
-   * frame: the stream fails when the peer acknowledged nothing for timeoutMs
-   * while frames were outstanding. A peer applying a transfer chunk after
-   * chunk keeps acknowledging and is not failed; a hung one is, timeoutMs
-   * after its last acknowledgement (or after the first frame it left waiting).
+   * frame: a peer that acknowledged nothing for timeoutMs while frames were
+   * outstanding is reported (onTimeout: accused, so the coordinator evicts
+   * it and the waiting replies are released with the remaining copies); the
+   * frames keep waiting, since a slow peer that acknowledges after all
+   * answers them too. Only a peer silent for STALL_FAIL_TIMEOUTS × timeoutMs
+   * (still in the view, and not evicted) fails the stream: the waiting
+   * replies fail with ERR_REPLICATION_FAILED and the peer is resynchronised.
+   * A peer applying a transfer chunk after chunk keeps acknowledging and is
+   * never reported.
    */
   #watch(): void {
     if (this.#watchdog !== null) clearTimeout(this.#watchdog);
     this.#watchdog = null;
     if (this.#waiters.length === 0) return;
     this.#watchdog = setTimeout(() => {
-      this.#watchdog = null;
+      this.#watchdog = setTimeout(() => {
+        this.#watchdog = null;
+        if (this.#waiters.length === 0) return;
+        this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} acknowledged nothing for ${STALL_FAIL_TIMEOUTS * this.#timeoutMs} ms`));
+      }, (STALL_FAIL_TIMEOUTS - 1) * this.#timeoutMs);
       if (this.#waiters.length === 0) return;
+      this.#stalled = true;
       this.#events.onTimeout(this.#peer.node);
-      this.#fail(new EngineError('ERR_REPLICATION_FAILED', `${this.#peer.node} acknowledged nothing for ${this.#timeoutMs} ms`));
     }, this.#timeoutMs);
   }
 
@@ -171,7 +192,11 @@ export class OutboundStream {
         this.#events.onAck((performance.now() - waiter.sentMs) / 1000);
         waiter.resolve();
       }
-      if (this.#waiters.length < before) this.#watch();
+      if (this.#waiters.length < before) {
+        if (this.#stalled) this.#events.onRecovered?.(this.#peer.node);
+        this.#stalled = false;
+        this.#watch();
+      }
     });
     const broken = (): void => {
       if (this.#stream === stream) this.#fail(new EngineError('ERR_REPLICATION_FAILED', `replication stream to ${this.#peer.node} broke`));
@@ -241,6 +266,8 @@ export interface ReplicatorOptions {
   /** The shard export of a partition held as primary. */
   exportPartition(partition: number): Promise<{ records: ReplicatedRecord[]; seq: number }>;
   onTimeout(peer: string): void;
+  /** A peer reported by onTimeout acknowledged again (slow, not gone). */
+  onRecovered?(peer: string): void;
   /** A frame was acknowledged this many seconds after it was sent. */
   onAck?(seconds: number): void;
   onTransferred?(sessions: number, bytes: number): void;
@@ -587,6 +614,7 @@ export class Replicator {
     if (peer === undefined) return null;
     stream = new OutboundStream(peer, this.#options.self, this.#options.timeoutMs, {
       onTimeout: this.#options.onTimeout,
+      onRecovered: (recovered) => this.#options.onRecovered?.(recovered),
       onAck: (seconds) => this.#options.onAck?.(seconds),
       onBroken: (failed) => this.#resync(failed),
     });

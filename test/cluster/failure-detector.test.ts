@@ -133,3 +133,15 @@ test('a member that left is no longer accused', (t) => {
   h.run(HEARTBEAT_MS, ['c']);
   t.deepEqual(h.said, ['+b', '-b']);
 });
+
+test('a peer that acknowledges again after a replication timeout is no longer accused for it', (t) => {
+  const h = harness();
+  h.add('b');
+  h.add('c');
+  h.detector.replicationTimedOut('b');
+  h.run(HEARTBEAT_MS, ['b', 'c']);
+  t.deepEqual(h.said, ['+b']);
+  h.detector.replicationRecovered('b');
+  h.run(HEARTBEAT_MS, ['b', 'c']);
+  t.deepEqual(h.said, ['+b', '-b'], 'withdrawn at the next round, before the suspicion window ends');
+});

@@ -1,8 +1,10 @@
 // Goal: the replication timeout judges a backup by its progress. A backup
 // that acknowledges frame after frame, each well within the timeout, is never
-// failed, even when the last frame of a long queue is acknowledged long after
-// it was sent (a node applying a state transfer); a backup that stops
-// acknowledging fails every waiting frame and is reported, once.
+// reported, even when the last frame of a long queue is acknowledged long
+// after it was sent (a node applying a state transfer); one that stalls past
+// the timeout is reported (accused) while its frames keep waiting, and they
+// complete if it acknowledges again; one silent for several timeouts fails
+// every waiting frame.
 // Method: a real gRPC server on 127.0.0.1 playing the backup's Replicate
 // side, acknowledging on its own schedule, and the primary's outbound stream
 // over a real Peer connection.
@@ -10,7 +12,7 @@
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import { Peer } from '../../src/cluster/peer.js';
-import { OutboundStream } from '../../src/cluster/replicator.js';
+import { OutboundStream, STALL_FAIL_TIMEOUTS } from '../../src/cluster/replicator.js';
 import { CLUSTER_SERVICE, SERVER_OPTIONS, type ReplicateAck, type ReplicateFrame } from '../../src/cluster/wire.js';
 
 const TIMEOUT_MS = 400;
@@ -47,37 +49,49 @@ async function backup(ack: (frame: number) => number | null): Promise<{ address:
 
 function outbound(address: string) {
   const peer = new Peer('b', address, 'lease-1', () => {});
-  const reported = { timeouts: 0, broken: 0 };
+  const said: string[] = [];
   const stream = new OutboundStream(peer, 'a', TIMEOUT_MS, {
-    onTimeout: () => reported.timeouts++,
+    onTimeout: () => said.push('timeout'),
+    onRecovered: () => said.push('recovered'),
     onAck: () => {},
-    onBroken: () => reported.broken++,
+    onBroken: () => said.push('broken'),
   });
-  return { peer, stream, reported };
+  return { peer, stream, said };
 }
 
 test('a backup acknowledging steadily is waited for, however long its queue', async (t) => {
   // Each frame takes a third of the timeout to apply: the tenth is acknowledged ~3 timeouts after it was sent.
   const server = await backup(() => TIMEOUT_MS / 3);
-  const { peer, stream, reported } = outbound(server.address);
+  const { peer, stream, said } = outbound(server.address);
   const frames = Array.from({ length: 10 }, () => stream.send({ table: 1, recs: [] }));
   await t.notThrowsAsync(Promise.all(frames));
-  t.deepEqual(reported, { timeouts: 0, broken: 0 });
+  t.deepEqual(said, []);
   stream.close();
   peer.close();
   server.close();
 });
 
-test('a backup that stops acknowledging fails every waiting frame, reported once', async (t) => {
+test('a backup that stalls past the timeout is reported, and its frames still complete when it acknowledges again', async (t) => {
+  const server = await backup((f) => (f === 2 ? TIMEOUT_MS * 1.5 : 0));
+  const { peer, stream, said } = outbound(server.address);
+  const frames = Array.from({ length: 3 }, () => stream.send({ table: 1, recs: [] }));
+  await t.notThrowsAsync(Promise.all(frames));
+  t.deepEqual(said, ['timeout', 'recovered']);
+  stream.close();
+  peer.close();
+  server.close();
+});
+
+test(`a backup silent for ${STALL_FAIL_TIMEOUTS} timeouts fails every waiting frame`, async (t) => {
   const server = await backup((f) => (f <= 2 ? 0 : null));
-  const { peer, stream, reported } = outbound(server.address);
+  const { peer, stream, said } = outbound(server.address);
   const frames = Array.from({ length: 5 }, () => stream.send({ table: 1, recs: [] }));
   const outcomes = await Promise.allSettled(frames);
   t.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected']);
   const failure = (outcomes[2] as PromiseRejectedResult).reason as Error & { code?: string };
   t.is(failure.code, 'ERR_REPLICATION_FAILED');
-  t.regex(failure.message, /acknowledged nothing for 400 ms/);
-  t.deepEqual(reported, { timeouts: 1, broken: 1 });
+  t.regex(failure.message, new RegExp(`acknowledged nothing for ${STALL_FAIL_TIMEOUTS * TIMEOUT_MS} ms`));
+  t.deepEqual(said, ['timeout', 'broken'], 'reported (accused) first, failed later');
   stream.close();
   peer.close();
   server.close();
