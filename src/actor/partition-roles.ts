@@ -29,6 +29,8 @@ export class PartitionRoles {
   readonly #primary: SessionTable;
   readonly #passive: SessionTable;
   readonly #roles = new Uint8Array(PARTITION_COUNT);
+  /** Sessions were moved into the primary table since its lists were last sorted. */
+  #unsorted = false;
 
   constructor(primary: SessionTable, passive: SessionTable, primaryPartitions: readonly number[]) {
     this.#primary = primary;
@@ -59,21 +61,32 @@ export class PartitionRoles {
     return code === PRIMARY ? this.#primary : code === PASSIVE ? this.#passive : null;
   }
 
-  /** Gives `partitions` the role; returns how many sessions moved or were forgotten. */
-  set(partitions: readonly number[], role: PartitionRole): number {
+  /**
+   * Gives `partitions` the role, in order, stopping after the partition that
+   * brought the sessions moved (or forgotten) to `budget`; returns how many
+   * moved and how many partitions were done (at least one).
+   */
+  set(partitions: readonly number[], role: PartitionRole, budget = Infinity): { moved: number; done: number } {
     const to = CODE[role];
     let moved = 0;
-    for (const partition of partitions) {
+    let done = 0;
+    while (done < partitions.length && moved < budget) {
+      const partition = partitions[done++]!;
       const from = this.#roles[partition]!;
       if (from === to) continue;
       const source = from === PRIMARY ? this.#primary : from === PASSIVE ? this.#passive : null;
       const target = to === PRIMARY ? this.#primary : to === PASSIVE ? this.#passive : null;
       if (source !== null) moved += this.#move(partition, source, target);
+      if (target === this.#primary && source !== null) this.#unsorted = true;
       this.#roles[partition] = to;
     }
-    // Listings rely on start order; moved sessions were appended.
-    if (moved > 0 && to === PRIMARY) this.#primary.sortListsByStart();
-    return moved;
+    // Listings rely on start order and moved sessions were appended: sorted once the whole
+    // command is done (a promotion in several turns is listed in arrival order meanwhile).
+    if (done === partitions.length && this.#unsorted) {
+      this.#primary.sortListsByStart();
+      this.#unsorted = false;
+    }
+    return { moved, done };
   }
 
   #move(partition: number, source: SessionTable, target: SessionTable | null): number {

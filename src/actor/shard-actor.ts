@@ -28,6 +28,7 @@ import {
   END_REASON,
   type BatchMessage,
   type PartitionExport,
+  type PartitionRolesResult,
   type BootMessage,
   type Command,
   type EndReason,
@@ -371,7 +372,7 @@ export class ShardActor {
         for (const t of [table, this.#roles.passive]) t.putClient(this.#string(command.realm, 'realm'), this.#string(command.client, 'client'), command.settings);
         return null;
       case OP.partitionRoles:
-        return this.#setRoles(command.partitions, command.role);
+        return this.#setRoles(command.partitions, command.role, command.budget);
       case OP.partitionExport:
         return this.#exportPartition(command.partition);
       case OP.clientRemove:
@@ -736,22 +737,23 @@ export class ShardActor {
   }
 
   /** Moves partitions between primary, passive and not held (promotion, demotion, handoff). */
-  #setRoles(partitions: unknown, role: unknown): number | Promise<number> {
+  #setRoles(partitions: unknown, role: unknown, budget: unknown): PartitionRolesResult | Promise<PartitionRolesResult> {
     if (!Array.isArray(partitions) || partitions.some((p) => !(Number.isInteger(p) && p >= 0 && p < PARTITION_COUNT))) {
       throw new EngineError('ERR_BAD_COMMAND', 'partitions must be partition numbers');
     }
     if (role !== 'primary' && role !== 'passive' && role !== 'none') throw new EngineError('ERR_BAD_COMMAND', `unknown role ${String(role)}`);
-    const moved = this.#roles.set(partitions as number[], role);
+    if (budget !== undefined && !(typeof budget === 'number' && budget > 0)) throw new EngineError('ERR_BAD_COMMAND', 'budget must be a positive number');
+    const result = this.#roles.set(partitions as number[], role, budget ?? Infinity);
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions())) this.#track(work);
     // A partition no longer held forgets its offline sessions too (answered once committed): if it comes back, a transfer refills it.
     const forgets: Promise<void>[] = [];
     if (role === 'none' && this.#offline !== null) {
-      for (const p of partitions as number[]) {
+      for (const p of (partitions as number[]).slice(0, result.done)) {
         const work = this.#offline.forgetPartition(p);
         if (work !== null) forgets.push(work);
       }
     }
-    return forgets.length === 0 ? moved : Promise.all(forgets).then(() => moved);
+    return forgets.length === 0 ? result : Promise.all(forgets).then(() => result);
   }
 
   #exportPartition(partition: unknown): PartitionExport {

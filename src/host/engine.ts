@@ -153,6 +153,8 @@ interface ClientConfig {
 }
 
 const DEFAULT_PAGE_MAX = 100;
+/** Sessions a shard moves between roles per turn (~20–40 µs each): other commands run between turns. */
+const ROLE_MOVE_BUDGET = 2_000;
 
 function sum(counts: readonly number[]): number {
   return counts.reduce((a, b) => a + b, 0);
@@ -926,7 +928,21 @@ export class Engine extends EventEmitter {
     for (const role of ['none', 'passive', 'primary'] as const) {
       const byShard = this.#pool.channels.map(() => [] as number[]);
       for (const p of roles[role]) byShard[shardOfPartition(p, this.#pool.size)]!.push(p);
-      await Promise.all(byShard.map((partitions, shard) => (partitions.length === 0 ? null : this.#pool.ask(shard, { op: OP.partitionRoles, partitions, role }))));
+      await Promise.all(byShard.map((partitions, shard) => this.#setRolesOn(shard, partitions, role)));
+    }
+  }
+
+  /**
+   * One shard's part, in turns of at most ROLE_MOVE_BUDGET moved sessions:
+   * a promotion of thousands of sessions would otherwise hold the shard for
+   * a second, and the replicated records and commands queued behind it
+   * (a backup's acknowledgements) with it.
+   */
+  async #setRolesOn(shard: number, partitions: number[], role: 'primary' | 'passive' | 'none'): Promise<void> {
+    let rest = partitions;
+    while (rest.length > 0) {
+      const { done } = await this.#pool.ask(shard, { op: OP.partitionRoles, partitions: rest, role, budget: ROLE_MOVE_BUDGET });
+      rest = rest.slice(done);
     }
   }
 

@@ -270,9 +270,14 @@ export interface OfflineCountFilterCommand { op: typeof OP.offlineCountFilter; r
  * What this shard is for some partitions: 'primary' (serves, expires, counts,
  * lists, journals), 'passive' (a copy kept current by replicated records:
  * no expiry, not counted, not listed, no events; promoted without loss) or
- * 'none' (forgotten). Answers how many sessions moved between roles.
+ * 'none' (forgotten). With a `budget`, the shard stops after the partition
+ * that made it move that many sessions (at least one partition), so a large
+ * promotion runs over several turns with other commands between them; the
+ * sender sends the rest again. Each partition moves whole, in one turn.
  */
-export interface PartitionRolesCommand { op: typeof OP.partitionRoles; partitions: number[]; role: 'primary' | 'passive' | 'none' }
+export interface PartitionRolesCommand { op: typeof OP.partitionRoles; partitions: number[]; role: 'primary' | 'passive' | 'none'; budget?: number }
+/** Sessions moved between roles (or forgotten), and how many of the command's partitions were done. */
+export interface PartitionRolesResult { moved: number; done: number }
 
 /**
  * Every session of a partition this shard holds as primary, as the records
@@ -404,7 +409,7 @@ export interface ResultOf {
   [OP.offlineRemoveUser]: EndedSession[];
   [OP.offlineRemoveClientAll]: number;
   [OP.offlineRemoveRealm]: number;
-  [OP.partitionRoles]: number;
+  [OP.partitionRoles]: PartitionRolesResult;
   [OP.partitionExport]: PartitionExport;
   [OP.offlineClientCount]: number;
   [OP.offlineClientSessions]: SessionView[];

@@ -8,7 +8,7 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { ShardActor } from '../../src/actor/shard-actor.js';
-import type { BootMessage, Command, SessionView, ShardStats } from '../../src/protocol/actor-messages.js';
+import type { BootMessage, Command, PartitionRolesResult, SessionView, ShardStats } from '../../src/protocol/actor-messages.js';
 import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
 import type { Mutation } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
@@ -50,10 +50,15 @@ function primaryRecords(t: ExecutionContext): { records: Mutation[]; views: Sess
 
 const partitions = USERS.map(([, p]) => p);
 
+/** The sessions a role change moved. */
+function moved(result: unknown): number {
+  return (result as PartitionRolesResult).moved;
+}
+
 test('a passive copy applies records but is never served, counted, listed or expired; promotion serves it whole', (t) => {
   const { records, views } = primaryRecords(t);
   const backup = actor(t);
-  t.is(backup.execute({ op: OP.partitionRoles, partitions, role: 'passive' }), 0);
+  t.is(moved(backup.execute({ op: OP.partitionRoles, partitions, role: 'passive' })), 0);
   t.is(backup.execute({ op: OP.mutationsReplay, mutations: records }), records.length);
 
   const stats = (): ShardStats => backup.execute({ op: OP.statsGet }) as ShardStats;
@@ -63,7 +68,7 @@ test('a passive copy applies records but is never served, counted, listed or exp
   t.is(backup.table.expire(START + 10_000, 1e6) && backup.table.size, 0, 'nothing on the wheel');
 
   // Promotion: every session back, same views and chains, counted, listed, on the wheel.
-  t.is(backup.execute({ op: OP.partitionRoles, partitions, role: 'primary' }), 3);
+  t.is(moved(backup.execute({ op: OP.partitionRoles, partitions, role: 'primary' })), 3);
   const promoted = backup.table.allSlots().map((slot) => backup.table.view(slot)).sort((a, b) => (a.id < b.id ? -1 : 1));
   t.deepEqual(promoted, views);
   t.deepEqual(stats().realms['r'], [3, 3]);
@@ -80,16 +85,35 @@ test('demotion takes sessions out of the served table; none forgets them; record
   const node = actor(t);
   t.is(node.execute({ op: OP.mutationsReplay, mutations: records }), records.length);
   t.is(node.table.size, 3);
-  t.is(node.execute({ op: OP.partitionRoles, partitions, role: 'passive' }), 3);
+  t.is(moved(node.execute({ op: OP.partitionRoles, partitions, role: 'passive' })), 3);
   t.is(node.table.size, 0);
-  t.is(node.execute({ op: OP.partitionRoles, partitions, role: 'none' }), 3);
-  t.is(node.execute({ op: OP.partitionRoles, partitions, role: 'primary' }), 0, 'nothing left to promote');
+  t.is(moved(node.execute({ op: OP.partitionRoles, partitions, role: 'none' })), 3);
+  t.is(moved(node.execute({ op: OP.partitionRoles, partitions, role: 'primary' })), 0, 'nothing left to promote');
   t.is(node.table.size, 0);
-  t.is(node.execute({ op: OP.partitionRoles, partitions, role: 'none' }), 0);
+  t.is(moved(node.execute({ op: OP.partitionRoles, partitions, role: 'none' })), 0);
   t.is(node.execute({ op: OP.mutationsReplay, mutations: records }), 0, 'records of partitions not held are not applied');
   const bad: [Command, string][] = [
     [{ op: OP.partitionRoles, partitions: [5000], role: 'primary' } as Command, 'ERR_BAD_COMMAND'],
     [{ op: OP.partitionRoles, partitions: [1], role: 'leader' } as unknown as Command, 'ERR_BAD_COMMAND'],
+    [{ op: OP.partitionRoles, partitions: [1], role: 'primary', budget: 0 } as Command, 'ERR_BAD_COMMAND'],
   ];
   for (const [command, code] of bad) t.is(t.throws(() => node.execute(command))?.['code' as keyof Error], code);
+});
+
+test('a promotion with a budget moves whole partitions over several turns, and the listing is in start order at the end', (t) => {
+  const { records, views } = primaryRecords(t);
+  const backup = actor(t);
+  backup.execute({ op: OP.partitionRoles, partitions, role: 'passive' });
+  backup.execute({ op: OP.mutationsReplay, mutations: records });
+  // One session per partition, a budget of one: one partition per turn, the sender sends the rest again.
+  const turns: PartitionRolesResult[] = [];
+  for (let rest = [...partitions].reverse(); rest.length > 0; ) {
+    const result = backup.execute({ op: OP.partitionRoles, partitions: rest, role: 'primary', budget: 1 }) as PartitionRolesResult;
+    turns.push(result);
+    rest = rest.slice(result.done);
+  }
+  t.deepEqual(turns, [{ moved: 1, done: 1 }, { moved: 1, done: 1 }, { moved: 1, done: 1 }]);
+  const listed = backup.execute({ op: OP.realmSearch, realm: 'r', search: '', searchClients: [], client: null, limit: 10 }) as SessionView[];
+  const byStart = [...views].sort((a, b) => a.started - b.started || (a.id < b.id ? -1 : 1));
+  t.deepEqual(listed.map((v) => v.id), byStart.map((v) => v.id));
 });
