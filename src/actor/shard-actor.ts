@@ -743,7 +743,7 @@ export class ShardActor {
     }
     if (role !== 'primary' && role !== 'passive' && role !== 'none') throw new EngineError('ERR_BAD_COMMAND', `unknown role ${String(role)}`);
     if (budget !== undefined && !(typeof budget === 'number' && budget > 0)) throw new EngineError('ERR_BAD_COMMAND', 'budget must be a positive number');
-    const result = this.#roles.set(partitions as number[], role, budget ?? Infinity);
+    const result = this.#log.unshipped(() => this.#roles.set(partitions as number[], role, budget ?? Infinity));
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions())) this.#track(work);
     // A partition no longer held forgets its offline sessions too (answered once committed): if it comes back, a transfer refills it.
     const forgets: Promise<void>[] = [];

@@ -7,9 +7,11 @@
 //     snapshots) and the view revision it was decided in;
 //   - appends it to the journal when the shard runs with durability
 //     'journal', and coalesces idle-clock moves (touches) for it;
-//   - collects it, while a subscriber wants records (tests today, the cluster's
-//     replicator next), for the reply of the batch that produced it, or for an
-//     unsolicited frame when the turn's background work (expiry) produced it.
+//   - collects it, while a subscriber wants records (the cluster's replicator,
+//     tests), for the reply of the batch that produced it, or for an
+//     unsolicited frame when the turn's background work (expiry) produced it;
+//     not the records of sessions changing tables in a role change (unshipped),
+//     which the partition's other copies already hold.
 //
 // It also holds the snapshot side of the journal: start-up (snapshot, then
 // journal, then touches, per partition), compaction a few partitions per turn,
@@ -42,6 +44,8 @@ export class ShardLog {
   #viewRevision = 0;
   #subscribed = false;
   #paused = false;
+  /** Records are numbered and journaled but not shipped (a partition changing roles). */
+  #unshipped = false;
   #inBatch = false;
   /** Records of the batch being executed (while subscribed). */
   #batch: RecordEnvelope[] | null = null;
@@ -103,7 +107,7 @@ export class ShardLog {
         if (m.k === MUTATION.clientRefreshed) this.#journal!.touch(partition, m.id, m.client, m.at);
         else if (m.k === MUTATION.sessionTouched) this.#journal!.touch(partition, m.id, '', m.lastSessionRefresh);
       }
-      if (this.#subscribed) this.#collect({ partition, seq: 0, viewRevision: this.#viewRevision, m });
+      if (this.#subscribed && !this.#unshipped) this.#collect({ partition, seq: 0, viewRevision: this.#viewRevision, m });
       return;
     }
     const seq = ++this.#seq[partition]!;
@@ -111,8 +115,24 @@ export class ShardLog {
       this.#journal!.append(partition, seq, m);
       if (this.#journal!.wantsCompaction(partition, this.#table.partitionSize(partition))) this.#compactWanted.add(partition);
     }
-    if (this.#subscribed) this.#collect({ partition, seq, viewRevision: this.#viewRevision, m });
+    if (this.#subscribed && !this.#unshipped) this.#collect({ partition, seq, viewRevision: this.#viewRevision, m });
   };
+
+  /**
+   * Runs `move` (sessions changing tables: a promotion re-applies them to the
+   * primary table) with its records numbered and journaled but not shipped:
+   * they restate what the partition's other copies already hold (a promoted
+   * backup's copy is what the old primary replicated to everyone), and a
+   * promotion moves thousands of sessions at once.
+   */
+  unshipped<T>(move: () => T): T {
+    this.#unshipped = true;
+    try {
+      return move();
+    } finally {
+      this.#unshipped = false;
+    }
+  }
 
   /**
    * An offline-session change, for the partition's other copies only (LMDB

@@ -9,12 +9,10 @@
 // subscribes to the shards' records; realms reach the shards, the master
 // realm is ensured and the HTTP servers listen; then `join` takes a lease
 // and the member key and starts obeying tables, so a member is never a node
-// still busy starting. `leave`
-// is the graceful
-// exit: stop serving (forwarded commands are refused as not-served, which
-// their senders retry), let what runs finish replicating, revoke the lease
-// so the others take over at once, and close the gRPC server once the peers
-// hung up (bounded).
+// still busy starting. `leave` is the graceful exit: stop serving (forwarded
+// commands are refused as not-served, which their senders retry), let what
+// runs finish replicating, revoke the lease so the others take over at once,
+// and close the gRPC server once the peers hung up (bounded).
 
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
@@ -376,8 +374,8 @@ export class ClusterMember {
     const nodes = new Set(view.members.map((m) => m.node));
     const joined = [...nodes].filter((node) => !this.#viewMembers.has(node));
     const left = [...this.#viewMembers].filter((node) => !nodes.has(node));
-    for (const _ of joined) this.observer.viewChanged('join');
-    for (const _ of left) this.observer.viewChanged('leave');
+    joined.forEach(() => this.observer.viewChanged('join'));
+    left.forEach(() => this.observer.viewChanged('leave'));
     if (joined.length > 0 || left.length > 0) {
       this.#viewChangedAtMs = performance.now();
       this.#log.info({ viewRevision: view.revision, joined, left }, 'view changed');

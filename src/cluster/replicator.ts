@@ -124,7 +124,7 @@ export class OutboundStream {
   #stream: Stream | null = null;
   #nextFrame = 1;
   readonly #waiters: AckWaiter[] = [];
-  /** Fails the stream when the peer stops acknowledging (armed while frames are outstanding). */
+  /** Reports a peer that stopped acknowledging, later fails the stream (armed while frames are outstanding). */
   #watchdog: NodeJS.Timeout | null = null;
   /** Reported by onTimeout and not acknowledging since. */
   #stalled = false;
