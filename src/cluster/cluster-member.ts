@@ -41,7 +41,7 @@ import { Replicator, type SlowReplication } from './replicator.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
 /** How long the member set must hold still before the cluster's first table is written. */
-const FORMATION_SETTLE_MS = 1_000;
+const FORMATION_SETTLE_MS = 3_000;
 
 /** How long a leaving node waits for its peers to hang up before it closes their streams. */
 const LEAVE_HANGUP_MS = 1_000;
