@@ -34,6 +34,10 @@ import { TokenService } from './tokens/token-service.js';
 
 /** How often background housekeeping (event expiry, revoked-token sweep) runs. */
 const HOUSEKEEPING_INTERVAL_MS = 60_000;
+/** A stop lets the requests under way finish for this long, then closes the connections still open. */
+const HTTP_DRAIN_MS = 5_000;
+/** While draining, keep-alive connections are closed this often as their requests finish. */
+const IDLE_CLOSE_INTERVAL_MS = 100;
 /** Events deleted per housekeeping round at most. */
 const EVENT_EXPIRY_BATCH = 10_000;
 
@@ -306,6 +310,25 @@ export class SessiondNode extends EventEmitter {
   }
 
   /**
+   * Closes the public server: no new connections, the requests under way
+   * finish. A keep-alive connection busy when the stop began becomes idle
+   * afterwards, and the server would wait for its keep-alive timeout (72 s),
+   * so idle connections are closed as they appear; after HTTP_DRAIN_MS the
+   * rest are closed too.
+   */
+  async #closePublicServer(): Promise<void> {
+    const http = this.server.server;
+    const idle = setInterval(() => http.closeIdleConnections(), IDLE_CLOSE_INTERVAL_MS);
+    const late = setTimeout(() => http.closeAllConnections(), HTTP_DRAIN_MS);
+    try {
+      await this.server.close();
+    } finally {
+      clearInterval(idle);
+      clearTimeout(late);
+    }
+  }
+
+  /**
    * Starts both HTTP servers; then a cluster node joins the view. Joining is
    * the last step of start-up (cluster-member.ts, join): a member is given
    * partitions and sent transfers at once, and a node still busy starting
@@ -446,7 +469,7 @@ export class SessiondNode extends EventEmitter {
     this.#stopped = true;
     this.#ready = false;
     if (this.#housekeeping !== null) clearInterval(this.#housekeeping);
-    await this.server.close();
+    await this.#closePublicServer();
     await this.management.close();
     await this.backchannel.close();
     if (this.cluster !== null) {
