@@ -148,6 +148,9 @@ export class ClusterMember {
   readonly #address: string;
   #grpcPort = 0;
   readonly #slowLog: ThrottledLog;
+  /** Why this node did not serve at the last tick (null: it served); for the log. */
+  #notServing: string | null = 'not joined';
+  #notServingSinceMs = 0;
 
   private constructor(options: ClusterMemberOptions, server: grpc.Server, address: string) {
     this.#options = options;
@@ -267,6 +270,10 @@ export class ClusterMember {
     this.#plane.on('table', (table: PartitionTable) => this.#obey(table));
     this.#plane.on('progress', () => this.#coordinateSoon());
     this.#plane.on('suspects', () => this.#coordinate());
+    this.#plane.on('etcd', (reachable: boolean, outageMs: number) => {
+      if (reachable) this.#log.info({ outageMs }, 'etcd reachable again');
+      else this.#log.warn('etcd unreachable: serving on the frozen view while every member confirms it lost etcd too');
+    });
     this.#plane.on('evicted', () => {
       this.#log.warn('evicted from the view: serving nothing until a table includes this new incarnation');
     });
@@ -284,6 +291,7 @@ export class ClusterMember {
     if (this.#engine === null) throw new Error('attach the engine before joining');
     await this.#plane.start();
     this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, members: this.#plane.view.members.map((m) => m.node) }, 'joined the cluster');
+    this.#notServingSinceMs = performance.now();
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#onView();
     const table = this.#plane.table;
@@ -292,8 +300,17 @@ export class ClusterMember {
 
   /** This node may answer: its lease is provably alive (or every member confirms the same frozen view), and it obeys a table that includes it. */
   get serving(): boolean {
-    if (this.#closed || this.#table === null || !this.#inTable(this.#table)) return false;
-    return this.#plane.leaseValid || this.#frozenViewConfirmed();
+    return this.#notServingBecause() === null;
+  }
+
+  /** Why this node may not answer now (null: it may). */
+  #notServingBecause(): string | null {
+    if (this.#closed) return 'left';
+    if (this.#table === null || !this.#inTable(this.#table)) return 'no table includes this node yet';
+    if (this.#plane.leaseValid) return null;
+    if (this.#plane.etcdReachable) return 'lease not renewed yet';
+    const unconfirmed = this.#frozenViewUnconfirmedBy();
+    return unconfirmed.length === 0 ? null : `etcd unreachable and not every member confirms the frozen view (${unconfirmed.join(', ')})`;
   }
 
   /** Whether the table counts this incarnation of the node as a member (a restarted node holds nothing the table remembers). */
@@ -515,6 +532,7 @@ export class ClusterMember {
       health.push({ node: peer.node, incarnation: peer.incarnation, heard: peer.heard, lastHeardMs: peer.lastHeardMs, linkDown: peer.linkDown });
     }
     this.#detector.tick(health);
+    this.#noteServing();
     // A lease about to lapse or an etcd outage may change who coordinates.
     this.#coordinate();
   }
@@ -536,6 +554,8 @@ export class ClusterMember {
     const before = this.#peerStates.get(frame.node)?.table ?? 0;
     if (frame.table > before) queueMicrotask(() => this.#replicator.peerProgressed(frame.node));
     this.#peerStates.set(frame.node, { table: frame.table, config: frame.config, etcd: frame.etcd, view: frame.view, atMs: performance.now() });
+    // A peer reaches etcd again: renew now, since the frozen view it no longer confirms was all this node served on.
+    if (frame.etcd && !this.#plane.etcdReachable) this.#plane.renewSoon();
   }
 
   /** Whether this node hears (heartbeats within the suspicion window) a majority of the other members. */
@@ -551,16 +571,35 @@ export class ClusterMember {
     return this.#plane.view.members.map((m) => m.node).filter((n) => n !== this.#options.node && !this.#detector.suspected.has(n));
   }
 
-  /** etcd outage rule: every other member recently confirmed it lost etcd too and holds our view. */
-  #frozenViewConfirmed(): boolean {
-    if (this.#plane.etcdReachable) return false;
+  /**
+   * etcd outage rule: the members that did not recently confirm they lost
+   * etcd too and hold our view (each with what it said instead). This node
+   * serves on the frozen view only while the list is empty.
+   */
+  #frozenViewUnconfirmedBy(): string[] {
     const now = performance.now();
     const view = this.#plane.view;
-    return view.members.every((m) => {
-      if (m.node === this.#options.node) return true;
+    const out: string[] = [];
+    for (const m of view.members) {
+      if (m.node === this.#options.node) continue;
       const state = this.#peerStates.get(m.node);
-      return state !== undefined && !state.etcd && state.view === view.revision && now - state.atMs < CONFIRMATION_MAX_AGE_MS;
-    });
+      if (state === undefined || now - state.atMs >= CONFIRMATION_MAX_AGE_MS) out.push(`${m.node}: not heard`);
+      else if (state.etcd) out.push(`${m.node}: reaches etcd`);
+      else if (state.view !== view.revision) out.push(`${m.node}: view ${state.view}`);
+    }
+    return out;
+  }
+
+  /** Logs each change of whether this node serves, with the reason it stopped. */
+  #noteServing(): void {
+    const reason = this.#notServingBecause();
+    if (reason === this.#notServing) return;
+    if (reason === null) this.#log.info({ after: this.#notServing, ms: Math.round(performance.now() - this.#notServingSinceMs) }, 'serving');
+    else if (this.#notServing === null) {
+      this.#notServingSinceMs = performance.now();
+      this.#log.warn({ reason }, 'stopped serving');
+    }
+    this.#notServing = reason;
   }
 
   // --- the gRPC service -----------------------------------------------------------

@@ -38,6 +38,8 @@ export const LEASE_RENEW_MS = 500;
 export const LEASE_MARGIN_MS = 300;
 /** A renewal that takes longer than this counts as failed. */
 const ETCD_CALL_DEADLINE_MS = 1_000;
+/** The least time between two renewals asked for out of turn. */
+const RENEW_SOON_MS = 100;
 
 export interface MemberInfo {
   node: string;
@@ -97,6 +99,9 @@ export class ControlPlane extends EventEmitter {
   /** The etcd revision of this node's latest member key. */
   #joinRevision = 0;
   #evicted = false;
+  #renewedSoonMs = 0;
+  /** When etcd last stopped answering. */
+  #etcdLostMs = 0;
 
   constructor(options: ControlPlaneOptions) {
     super();
@@ -104,8 +109,9 @@ export class ControlPlane extends EventEmitter {
     this.#client = new Etcd3({
       hosts: options.hosts,
       dialTimeout: ETCD_CALL_DEADLINE_MS,
-      // Redial etcd within a second once it is back (grpc-js would back off up to 120 s).
-      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 },
+      // Redial etcd within 300 ms once it is back (grpc-js would back off up to
+      // 120 s): a node whose peers reach etcd before it stops serving until it does.
+      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 300 },
       // Fail fast and retry on our own schedule: the default circuit breaker
       // would refuse every call for 5 s after three failures.
       faultHandling: { host: () => noop, global: noop, watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }).next() },
@@ -276,10 +282,21 @@ export class ControlPlane extends EventEmitter {
     }
   }
 
+  /** Renews now (a peer reaches etcd again while this node does not): at most one such renewal per RENEW_SOON_MS. */
+  renewSoon(): void {
+    const now = performance.now();
+    if (now - this.#renewedSoonMs < RENEW_SOON_MS) return;
+    this.#renewedSoonMs = now;
+    void this.#renew();
+  }
+
+  /** Records whether etcd answers; emits 'etcd' (reachable, ms since it stopped answering) on each change. */
   #setEtcd(ok: boolean): void {
     if (ok === this.#etcdOk) return;
     this.#etcdOk = ok;
-    this.emit('etcd', ok);
+    const now = performance.now();
+    if (!ok) this.#etcdLostMs = now;
+    this.emit('etcd', ok, ok ? Math.round(now - this.#etcdLostMs) : 0);
   }
 
   /** Joins again under a new lease; one join at a time, or two leases would race for the member key. */

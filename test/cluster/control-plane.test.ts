@@ -47,3 +47,34 @@ test.serial('a member cut from etcd past its lease joins again once, under the l
   t.true(ownKey(), 'the member key is still under the lease this node renews');
   t.true(plane.leaseValid);
 });
+
+// Goal: a whole-etcd outage costs the member nothing once etcd is back: etcd
+// restarted on its data keeps every lease, so the member renews the lease it
+// had (same incarnation, no view change) and says when etcd went and came
+// back, with how long it was gone (the operator's log line).
+// Method: a real etcd stopped with SIGTERM and started again on the same data.
+test.serial('etcd stopped and started again: the member reports the outage and renews the lease it had', async (t) => {
+  const etcd = await EtcdProcess.start();
+  t.teardown(() => etcd.cleanup());
+  const plane = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'outage', node: 'a', address: '127.0.0.1:1', log: pino({ level: 'silent' }) });
+  t.teardown(() => plane.close());
+  const changes: Array<[boolean, number]> = [];
+  plane.on('etcd', (reachable: boolean, outageMs: number) => changes.push([reachable, outageMs]));
+  await plane.start();
+  const lease = plane.leaseId;
+  const revision = plane.view.revision;
+
+  await etcd.stop();
+  await until('etcd reported unreachable', () => !plane.etcdReachable, 5_000);
+  await etcd.restart();
+  await until('etcd reported reachable, the lease valid', () => {
+    plane.renewSoon();
+    return plane.etcdReachable && plane.leaseValid;
+  }, 10_000);
+
+  t.is(plane.leaseId, lease, 'the same incarnation');
+  t.is(plane.view.revision, revision, 'no view change');
+  t.is(changes.length, 2);
+  t.deepEqual(changes[0], [false, 0]);
+  t.true(changes[1]![0] && changes[1]![1] > 0, `back, with the outage's length (${JSON.stringify(changes)})`);
+});
