@@ -308,7 +308,7 @@ export class ClusterMember {
     if (this.#closed) return 'left';
     if (this.#table === null || !this.#inTable(this.#table)) return 'no table includes this node yet';
     if (this.#plane.leaseValid) return null;
-    if (this.#plane.etcdReachable) return 'lease not renewed yet';
+    if (this.#plane.etcdReachable) return 'lease lapsed (not renewed in time)';
     const unconfirmed = this.#frozenViewUnconfirmedBy();
     return unconfirmed.length === 0 ? null : `etcd unreachable and not every member confirms the frozen view (${unconfirmed.join(', ')})`;
   }
