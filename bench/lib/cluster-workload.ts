@@ -70,7 +70,7 @@ export class RefreshWorkload {
     await Promise.all(this.#workers.splice(0));
   }
 
-  /** One refresh of session i through `target`; keeps the new token when acknowledged. */
+  /** One refresh of session i through `target`; keeps the new token when acknowledged, marks the session uncertain when unanswered. */
   async refresh(i: number, target: Target, tally: WorkloadTally = this.tally, deadlineMs = REQUEST_DEADLINE_MS): Promise<boolean> {
     const started = performance.now();
     const outcome = await refreshOnce(target, this.#pool.refresh[i]!, deadlineMs);
@@ -80,9 +80,11 @@ export class RefreshWorkload {
     }
     if (outcome.status === 200) {
       this.#pool.refresh[i] = outcome.refresh!;
+      this.#pool.uncertain.delete(i);
       tally.ok++;
       return true;
     }
+    if (outcome.status === 0 || outcome.status >= 500) this.#pool.uncertain.add(i);
     if (outcome.status === 0) tally.unknown++;
     else tally.refused++;
     const key = outcome.status === 0 ? 'no answer' : String(outcome.status);
