@@ -310,25 +310,6 @@ export class SessiondNode extends EventEmitter {
   }
 
   /**
-   * Closes the public server: no new connections, the requests under way
-   * finish. A keep-alive connection busy when the stop began becomes idle
-   * afterwards, and the server would wait for its keep-alive timeout (72 s),
-   * so idle connections are closed as they appear; after HTTP_DRAIN_MS the
-   * rest are closed too.
-   */
-  async #closePublicServer(): Promise<void> {
-    const http = this.server.server;
-    const idle = setInterval(() => http.closeIdleConnections(), IDLE_CLOSE_INTERVAL_MS);
-    const late = setTimeout(() => http.closeAllConnections(), HTTP_DRAIN_MS);
-    try {
-      await this.server.close();
-    } finally {
-      clearInterval(idle);
-      clearTimeout(late);
-    }
-  }
-
-  /**
    * Starts both HTTP servers; then a cluster node joins the view. Joining is
    * the last step of start-up (cluster-member.ts, join): a member is given
    * partitions and sent transfers at once, and a node still busy starting
@@ -469,8 +450,8 @@ export class SessiondNode extends EventEmitter {
     this.#stopped = true;
     this.#ready = false;
     if (this.#housekeeping !== null) clearInterval(this.#housekeeping);
-    await this.#closePublicServer();
-    await this.management.close();
+    await closeDraining(this.server);
+    await closeDraining(this.management);
     await this.backchannel.close();
     if (this.cluster !== null) {
       // The other owners take over this node's partitions as soon as its lease is gone.
@@ -487,5 +468,24 @@ export class SessiondNode extends EventEmitter {
     await this.hasher.close();
     await this.env.root.flushed;
     await this.env.close();
+  }
+}
+
+/**
+ * Closes an HTTP server: no new connections, the requests under way finish.
+ * A keep-alive connection busy when the stop began becomes idle afterwards,
+ * and the server would wait for its keep-alive timeout (72 s), so idle
+ * connections are closed as they appear; after HTTP_DRAIN_MS the rest are
+ * closed too.
+ */
+async function closeDraining(app: FastifyInstance): Promise<void> {
+  const http = app.server;
+  const idle = setInterval(() => http.closeIdleConnections(), IDLE_CLOSE_INTERVAL_MS);
+  const late = setTimeout(() => http.closeAllConnections(), HTTP_DRAIN_MS);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(idle);
+    clearTimeout(late);
   }
 }
