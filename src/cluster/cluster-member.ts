@@ -132,7 +132,10 @@ export class ClusterMember {
   #table: PartitionTable | null = null;
   #obeying: Promise<void> = Promise.resolve();
   readonly #tableWaiters = new Set<() => void>();
-  readonly #caughtUp = new Set<number>();
+  /** Partitions this node caught up on while pending, and the primary that filled each. */
+  readonly #caughtUp = new Map<number, string>();
+  /** The member view the last progress report was made under. */
+  #reportedView = 0;
   #progressTimer: NodeJS.Timeout | null = null;
   #promotionTimer: NodeJS.Timeout | null = null;
   #ticker: NodeJS.Timeout | null = null;
@@ -424,7 +427,11 @@ export class ClusterMember {
       await this.#engine!.setPartitionRoles(this.#inTable(table) ? rolesOf(table, this.#options.node) : { primary: [], passive: [], none: ALL_PARTITIONS });
       this.#table = table;
       this.#replicator.setTable(table);
-      for (const p of [...this.#caughtUp]) if (!table.pending[p]!.includes(this.#options.node)) this.#caughtUp.delete(p);
+      // A partition no longer pending here, or whose primary changed (the new one fills it anew), is
+      // no longer reported; a new view is reported under its revision.
+      const reported = this.#caughtUp.size;
+      for (const [p, from] of [...this.#caughtUp]) if (!table.pending[p]!.includes(this.#options.node) || table.owners[p]![0] !== from) this.#caughtUp.delete(p);
+      if (this.#caughtUp.size < reported || (this.#caughtUp.size > 0 && table.viewRevision !== this.#reportedView)) this.#reportProgressSoon();
       for (const wake of this.#tableWaiters) wake();
       this.#tableWaiters.clear();
       const ms = Math.round(performance.now() - seen);
@@ -475,7 +482,7 @@ export class ClusterMember {
       incarnations: Object.fromEntries(view.members.map((m) => [m.node, m.lease])),
       viewRevision: view.revision,
       copies: this.#options.owners,
-      progress: this.#plane.progress,
+      progress: this.#plane.progressIn(this.#plane.table?.viewRevision ?? view.revision),
       suspects: this.#plane.suspects,
       standing: this.#plane.standingSuspects(ACCUSATION_STANDING_MS),
       joinOrder: [...view.members].sort((a, b) => a.createRevision - b.createRevision).map((m) => m.node),
@@ -701,7 +708,7 @@ export class ClusterMember {
         this.#caughtUp.delete(frame.chunk.p);
         await this.#applyRecords(frame.chunk.recs, table);
       }
-      if (frame.done !== undefined && fromPrimary(frame.done)) this.#caughtUpOn(frame.done);
+      if (frame.done !== undefined && fromPrimary(frame.done)) this.#caughtUpOn(frame.done, frame.from);
       return null;
     } catch (err) {
       return (err as Error).message;
@@ -729,12 +736,19 @@ export class ClusterMember {
     }
   }
 
-  #caughtUpOn(partition: number): void {
-    this.#caughtUp.add(partition);
+  #caughtUpOn(partition: number, primary: string): void {
+    this.#caughtUp.set(partition, primary);
+    this.#reportProgressSoon();
+  }
+
+  /** Reports the partitions caught up on, under the view of the table obeyed when the report is sent. */
+  #reportProgressSoon(): void {
     if (this.#progressTimer !== null) return;
     this.#progressTimer = setTimeout(() => {
       this.#progressTimer = null;
-      void this.#plane.reportProgress([...this.#caughtUp]).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'progress report failed'));
+      const view = this.#table?.viewRevision ?? 0;
+      this.#reportedView = view;
+      void this.#plane.reportProgress(view, [...this.#caughtUp.keys()]).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'progress report failed'));
     }, PROGRESS_REPORT_MS);
   }
 

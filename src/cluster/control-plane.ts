@@ -3,7 +3,8 @@
 //
 //   members/<node>    {address, started, protocol, lease} under the node's lease
 //   table             the partition table (partition-table.ts), JSON
-//   progress/<node>   partitions whose transfer to <node> completed, under its lease
+//   progress/<node>   {view, partitions}: partitions whose transfer to <node> completed,
+//                     reported under the table of member view `view`, under its lease
 //   suspects/<target>/<accuser>   "I cannot hear <target>" (value: the target's lease), under the accuser's lease
 //
 // Membership. The node grants a lease with a 2 s TTL and renews it every
@@ -82,7 +83,7 @@ export class ControlPlane extends EventEmitter {
   readonly #client: Etcd3;
   readonly #ns: Namespace;
   readonly #members = new Map<string, MemberInfo>();
-  readonly #progress = new Map<string, Set<number>>();
+  readonly #progress = new Map<string, { view: number; partitions: ReadonlySet<number> }>();
   /** Per accused member: accuser → the lease (incarnation) it accused, and since when (performance.now()). */
   readonly #suspects = new Map<string, Map<string, { lease: string; sinceMs: number }>>();
   readonly #watchers: Watcher[] = [];
@@ -170,8 +171,15 @@ export class ControlPlane extends EventEmitter {
     return this.coordinator === this.#options.node;
   }
 
-  get progress(): ReadonlyMap<string, ReadonlySet<number>> {
-    return this.#progress;
+  /**
+   * The caught-up reports made under view `view`. A pending assignment is
+   * made only by a view's first table, so a report of an earlier view is
+   * stale: its partitions may be pending again, and not caught up at all.
+   */
+  progressIn(view: number): ReadonlyMap<string, ReadonlySet<number>> {
+    const out = new Map<string, ReadonlySet<number>>();
+    for (const [node, report] of this.#progress) if (report.view === view) out.set(node, report.partitions);
+    return out;
   }
 
   /**
@@ -204,9 +212,12 @@ export class ControlPlane extends EventEmitter {
     return result.succeeded;
   }
 
-  /** Publishes the partitions this node has caught up on (replaces the previous report). */
-  async reportProgress(entries: readonly number[]): Promise<void> {
-    await this.#leased().put(`${PROGRESS}${this.#options.node}`).value(JSON.stringify(entries));
+  /**
+   * Publishes the partitions this node has caught up on (replaces the
+   * previous report), made under the table of member view `view`.
+   */
+  async reportProgress(view: number, partitions: readonly number[]): Promise<void> {
+    await this.#leased().put(`${PROGRESS}${this.#options.node}`).value(JSON.stringify({ view, partitions }));
   }
 
   /** Raises (against its current incarnation) or withdraws this node's suspicion of `target`. */
@@ -384,7 +395,8 @@ export class ControlPlane extends EventEmitter {
   }
 
   #putProgress(kv: IKeyValue): void {
-    this.#progress.set(kv.key.toString().slice(PROGRESS.length), new Set(JSON.parse(kv.value.toString()) as number[]));
+    const report = JSON.parse(kv.value.toString()) as { view: number; partitions: number[] };
+    this.#progress.set(kv.key.toString().slice(PROGRESS.length), { view: report.view, partitions: new Set(report.partitions) });
   }
 
   #putSuspect(kv: IKeyValue, on: boolean): void {
