@@ -154,6 +154,8 @@ export class ClusterMember {
   /** Why this node did not serve at the last tick (null: it served); for the log. */
   #notServing: string | null = 'not joined';
   #notServingSinceMs = 0;
+  /** When this node last learned it was evicted (it joins again only on heartbeats heard since). */
+  #evictedAtMs = 0;
 
   private constructor(options: ClusterMemberOptions, server: grpc.Server, address: string) {
     this.#options = options;
@@ -161,7 +163,7 @@ export class ClusterMember {
     this.#server = server;
     this.#address = address;
     this.#slowLog = new ThrottledLog(this.#log, 1_000);
-    this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log, mayRejoin: () => this.#hearsMajority() });
+    this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log, mayRejoin: () => this.#mayRejoin() });
     this.#config = new EtcdConfigLog({
       ns: this.#plane.namespace,
       apply: (op) => (op.op === 'revokeToken' ? options.revoked.apply(op) : options.store.apply(op)),
@@ -278,6 +280,7 @@ export class ClusterMember {
       else this.#log.warn('etcd unreachable: serving on the frozen view while every member confirms it lost etcd too');
     });
     this.#plane.on('evicted', () => {
+      this.#evictedAtMs = performance.now();
       this.#log.warn('evicted from the view: serving nothing until a table includes this new incarnation');
     });
   }
@@ -565,12 +568,17 @@ export class ClusterMember {
     if (frame.etcd && !this.#plane.etcdReachable) this.#plane.renewSoon();
   }
 
-  /** Whether this node hears (heartbeats within the suspicion window) a majority of the other members. */
-  #hearsMajority(): boolean {
+  /**
+   * Whether an evicted node may join again: it heard a majority of the other
+   * members since its eviction (and within the suspicion window). Heartbeats
+   * from before do not count: a node cut off from its peers but not from
+   * etcd would otherwise join again at once on the last beats it heard.
+   */
+  #mayRejoin(): boolean {
     const others = [...this.#peers.values()];
     if (others.length === 0) return true;
     const now = performance.now();
-    const heard = others.filter((peer) => !peer.linkDown && now - peer.lastHeardMs < SUSPICION_MS).length;
+    const heard = others.filter((peer) => !peer.linkDown && peer.lastHeardMs > this.#evictedAtMs && now - peer.lastHeardMs < SUSPICION_MS).length;
     return heard >= Math.floor(others.length / 2) + 1;
   }
 

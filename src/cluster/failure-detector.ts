@@ -15,8 +15,9 @@
 // none of them for silence (the likelier story is its own network or load;
 // a refused redial is still evidence). A peer that restarted (a new lease)
 // is judged afresh, and a peer never heard since it joined is not accused
-// for silence (its Link may still be dialling); if it never answers, its
-// lease lapses within the TTL.
+// for silence while its Link may still be dialling (JOIN_GRACE_MS): a node
+// joins once it can answer, so one still silent after that is cut off from
+// us (it may well reach etcd, and its lease would never lapse).
 
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 
@@ -30,6 +31,8 @@ export const LINK_DOWN_MS = 250;
 export const SELF_STALL_MS = 500;
 /** An event-loop delay above this in a round means this node is starved: accuse no one. */
 export const SELF_DELAY_MS = 200;
+/** A member never heard since it joined is accused for silence after this long. */
+export const JOIN_GRACE_MS = 5_000;
 
 export interface PeerHealth {
   node: string;
@@ -50,6 +53,8 @@ export class FailureDetector {
   readonly #downSince = new Map<string, number>();
   readonly #timedOut = new Map<string, number>();
   readonly #incarnations = new Map<string, string>();
+  /** When each peer's current incarnation was first seen. */
+  readonly #seenSince = new Map<string, number>();
   readonly #now: () => number;
   #lastTickMs: number;
   #stalledUntilMs = 0;
@@ -93,10 +98,11 @@ export class FailureDetector {
     const hearsSomeone = peers.length < 2 || peers.some((p) => now - p.lastHeardMs <= SUSPICION_MS);
     for (const peer of peers) {
       this.#incarnations.set(peer.node, peer.incarnation);
+      if (!this.#seenSince.has(peer.node)) this.#seenSince.set(peer.node, now);
       if (peer.linkDown) {
         if (!this.#downSince.has(peer.node)) this.#downSince.set(peer.node, now);
       } else this.#downSince.delete(peer.node);
-      const silent = peer.heard && now - peer.lastHeardMs > SUSPICION_MS && hearsSomeone;
+      const silent = (peer.heard ? now - peer.lastHeardMs > SUSPICION_MS : now - this.#seenSince.get(peer.node)! >= JOIN_GRACE_MS) && hearsSomeone;
       const down = now - (this.#downSince.get(peer.node) ?? now) >= LINK_DOWN_MS;
       const timedOut = now - (this.#timedOut.get(peer.node) ?? -Infinity) < SUSPICION_MS;
       const reason: SuspicionReason | null = down ? 'link down' : timedOut ? 'replication timeout' : silent ? 'silent' : null;
@@ -114,6 +120,7 @@ export class FailureDetector {
 
   #forget(node: string): void {
     this.#incarnations.delete(node);
+    this.#seenSince.delete(node);
     this.#downSince.delete(node);
     this.#timedOut.delete(node);
     if (this.#suspected.delete(node)) this.#accuse(node, false);

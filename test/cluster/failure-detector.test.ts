@@ -2,15 +2,16 @@
 // and only them: a silent peer after the suspicion window, a refused redial
 // after LINK_DOWN_MS, a missed replication acknowledgement; never for silence
 // when this node hears none of its peers (its own network or load is the
-// likelier story), never after its own stall; and a peer that restarted (a
-// new lease) is judged afresh, its old accusation withdrawn.
+// likelier story), never after its own stall; a peer never heard since it
+// joined only after a join grace; and a peer that restarted (a new lease)
+// is judged afresh, its old accusation withdrawn.
 // Each accusation carries its reason (silent, link down, replication
 // timeout): the operator reads it in the 'peer suspected' log line.
 // Method: the detector on a test clock, driven round by round like the
 // member's 250 ms ticker.
 
 import test from 'ava';
-import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS, type PeerHealth } from '../../src/cluster/failure-detector.js';
+import { FailureDetector, HEARTBEAT_MS, JOIN_GRACE_MS, LINK_DOWN_MS, SUSPICION_MS, type PeerHealth } from '../../src/cluster/failure-detector.js';
 
 function harness() {
   let now = 10_000;
@@ -113,7 +114,7 @@ test('a restarted peer (new lease) starts with a clean record and its old accusa
   t.false(h.detector.suspected.has('b'));
 });
 
-test('a member never heard since it joined (still starting) is not accused for silence, only for a refused redial', (t) => {
+test('a member never heard since it joined (its Link still dialling) is not accused for silence, only for a refused redial', (t) => {
   const h = harness();
   h.add('b').heard = false;
   h.add('c');
@@ -122,6 +123,17 @@ test('a member never heard since it joined (still starting) is not accused for s
   h.peers.get('b')!.linkDown = true;
   h.run(LINK_DOWN_MS + HEARTBEAT_MS, ['c']);
   t.deepEqual(h.said, ['+b']);
+});
+
+test('a member still never heard after the join grace is accused for silence (cut off from us, maybe not from etcd)', (t) => {
+  const h = harness();
+  h.add('b').heard = false;
+  h.add('c');
+  h.run(JOIN_GRACE_MS, ['c']); // the grace counts from the first round that saw it
+  t.deepEqual(h.said, [], 'not within the grace');
+  h.run(HEARTBEAT_MS, ['c']);
+  t.deepEqual(h.said, ['+b']);
+  t.deepEqual(h.reasons, ['b: silent']);
 });
 
 test('a member that left is no longer accused', (t) => {
