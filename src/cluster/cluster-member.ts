@@ -59,6 +59,10 @@ const TABLE_CATCH_UP_MS = 1_000;
 const SLOW_FRAME_MS = 500;
 /** Progress reports are batched this long. */
 const PROGRESS_REPORT_MS = 200;
+/** Handoff releases are batched this long (each partition waits for its report: keep it short). */
+const RELEASE_REPORT_MS = 20;
+/** How long a graceful leave waits for its primaries to be handed off. */
+const HANDOFF_WAIT_MS = 5_000;
 /** Promotions wait this long for more progress reports, so that one table promotes many partitions. */
 const PROMOTION_BATCH_MS = 200;
 /** How long an event query waits for the other members. */
@@ -136,6 +140,10 @@ export class ClusterMember {
   readonly #caughtUp = new Map<number, string>();
   /** The member view the last progress report was made under. */
   #reportedView = 0;
+  /** Partitions this node drains for a handoff, and those it has released (now passive here). */
+  readonly #releasing = new Set<number>();
+  readonly #released = new Set<number>();
+  #releaseTimer: NodeJS.Timeout | null = null;
   #progressTimer: NodeJS.Timeout | null = null;
   #promotionTimer: NodeJS.Timeout | null = null;
   #ticker: NodeJS.Timeout | null = null;
@@ -250,6 +258,7 @@ export class ClusterMember {
         tableChange: (ms) => this.#nextTable(ms),
         nowSeconds: () => this.#options.nowSeconds(),
         forwarded: (peer, seconds, ok) => this.observer.forwarded(peer, seconds, ok),
+        slowForward: (slow) => this.#slowLog.write('forward', 'a forwarded command waited long for its primary', slow),
         wrongOwner: () => this.observer.wrongOwner(),
       },
       this.#replicator,
@@ -274,6 +283,8 @@ export class ClusterMember {
     this.#plane.on('view', () => this.#onView());
     this.#plane.on('table', (table: PartitionTable) => this.#obey(table));
     this.#plane.on('progress', () => this.#coordinateSoon());
+    // A released partition waits for its new primary: no batching beyond the reporter's own.
+    this.#plane.on('released', () => this.#coordinate());
     this.#plane.on('suspects', () => this.#coordinate());
     this.#plane.on('etcd', (reachable: boolean, outageMs: number) => {
       if (reachable) this.#log.info({ outageMs }, 'etcd reachable again');
@@ -282,6 +293,8 @@ export class ClusterMember {
     this.#plane.on('evicted', () => {
       this.#evictedAtMs = performance.now();
       this.#log.warn('evicted from the view: serving nothing until a table includes this new incarnation');
+      // Not ERR_NOT_SERVING: these commands ran here, and a sender must not run them again elsewhere.
+      this.#replicator.abandon(new EngineError('ERR_REPLICATION_FAILED', 'this node was evicted from the cluster view before its copies acknowledged'));
     });
   }
 
@@ -348,7 +361,8 @@ export class ClusterMember {
       viewRevision: this.#plane.view.revision,
       coordinator: this.#plane.isCoordinator,
       leaseValid: this.#plane.leaseValid,
-      primary: roles?.primary.length ?? 0,
+      // A partition this node hands off is no longer served here (refused, then released).
+      primary: roles?.primary.filter((p) => !this.#handingOff(table!, p)).length ?? 0,
       backup,
       pending,
       underReplicated: table === null ? 0 : underReplicated(table, this.#options.owners),
@@ -368,15 +382,18 @@ export class ClusterMember {
    */
   async leave(): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true; // from here on, commands forwarded to this node are refused (retried by their senders)
     const started = performance.now();
     const since = (): number => Math.round(performance.now() - started);
+    await this.#handOffPrimaries();
+    const handedOffMs = since();
+    this.#closed = true; // from here on, commands forwarded to this node are refused (retried by their senders)
     this.#replicator.flushTouches();
     await Promise.race([this.#replicator.whenAllReplicated().catch(() => {}), sleep(this.#options.replicateTimeoutMs)]);
     const replicatedMs = since();
     if (this.#ticker !== null) clearInterval(this.#ticker);
     if (this.#progressTimer !== null) clearTimeout(this.#progressTimer);
     if (this.#promotionTimer !== null) clearTimeout(this.#promotionTimer);
+    if (this.#releaseTimer !== null) clearTimeout(this.#releaseTimer);
     this.#detector.close();
     await this.#plane.close();
     const leaseRevokedMs = since();
@@ -387,7 +404,22 @@ export class ClusterMember {
     // forwarded command still gets its refusal rather than a dropped connection.
     await Promise.race([new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve())), sleep(LEAVE_HANGUP_MS)]);
     this.#server.forceShutdown();
-    this.#log.info({ replicatedMs, leaseRevokedMs, closedMs: since() }, 'left the view: in-flight changes replicated, lease revoked, connections closed');
+    this.#log.info({ handedOffMs, replicatedMs, leaseRevokedMs, closedMs: since() }, 'left the view: primaries handed off, in-flight changes replicated, lease revoked, connections closed');
+  }
+
+  /**
+   * Marks this member draining and waits (bounded) until the tables made
+   * every partition it is primary of (and that has another owner) primary
+   * elsewhere: the others then take over without a promotion after it left.
+   */
+  async #handOffPrimaries(): Promise<void> {
+    if (this.#table === null || !this.serving) return;
+    const deadline = performance.now() + HANDOFF_WAIT_MS;
+    // etcd unreachable or slow: leave as before, the others promote after the lease goes.
+    const marked = await Promise.race([this.#plane.drain().then(() => true, () => false), sleep(HANDOFF_WAIT_MS).then(() => false)]);
+    if (!marked) return;
+    const holds = (): boolean => this.#table?.owners.some((o) => o[0] === this.#options.node && o.length > 1) ?? false;
+    while (holds() && performance.now() < deadline && this.serving) await this.#nextTable(deadline - performance.now());
   }
 
   // --- view, table, coordination ------------------------------------------------
@@ -427,7 +459,10 @@ export class ClusterMember {
     this.#obeying = this.#obeying.then(async () => {
       if (this.#table !== null && table.version <= this.#table.version) return;
       // A table of another incarnation of this node gives this one nothing.
-      await this.#engine!.setPartitionRoles(this.#inTable(table) ? rolesOf(table, this.#options.node) : { primary: [], passive: [], none: ALL_PARTITIONS });
+      const releasedBefore = this.#released.size;
+      for (const p of [...this.#released]) if (!this.#handingOff(table, p)) this.#released.delete(p);
+      if (this.#released.size < releasedBefore) this.#reportReleasedSoon(); // a stale report would hold new handoffs back
+      await this.#engine!.setPartitionRoles(this.#inTable(table) ? this.#rolesOf(table) : { primary: [], passive: [], none: ALL_PARTITIONS });
       this.#table = table;
       this.#replicator.setTable(table);
       // A partition no longer pending here, or whose primary changed (the new one fills it anew), is
@@ -439,8 +474,54 @@ export class ClusterMember {
       this.#tableWaiters.clear();
       const ms = Math.round(performance.now() - seen);
       this.#log.info({ version: table.version, viewRevision: table.viewRevision, members: table.members, ...rolesSummary(table, this.#options.node), ms }, 'partition table obeyed');
+      this.#releaseHandoffs(table);
       this.#coordinate();
     }).catch((err: unknown) => this.#log.error({ err }, 'applying a partition table failed'));
+  }
+
+  /** This node's roles under `table`: a partition it released for a handoff is already a passive copy. */
+  #rolesOf(table: PartitionTable): ReturnType<typeof rolesOf> {
+    const roles = rolesOf(table, this.#options.node);
+    if (this.#released.size === 0) return roles;
+    return { ...roles, primary: roles.primary.filter((p) => !this.#released.has(p)), passive: [...roles.passive, ...this.#released] };
+  }
+
+  /** Whether `table` asks this node to hand `partition` off. */
+  #handingOff(table: PartitionTable, partition: number): boolean {
+    return table.handoff?.[partition] !== undefined && table.owners[partition]![0] === this.#options.node;
+  }
+
+  /**
+   * The handoffs the obeyed table asks of this node, released together: once
+   * the commands under way for them finished and replicated (new ones are
+   * refused since this table), the shard gives up its primary role for all
+   * of them at once and they are reported released in one write, so the
+   * coordinator names their new primaries in one table.
+   */
+  #releaseHandoffs(table: PartitionTable): void {
+    const fresh = Object.keys(table.handoff ?? {})
+      .map(Number)
+      .filter((p) => this.#handingOff(table, p) && !this.#released.has(p) && !this.#releasing.has(p));
+    if (fresh.length === 0) return;
+    for (const p of fresh) this.#releasing.add(p);
+    void Promise.all(fresh.map((p) => this.#router!.drained(p))).then(() => {
+      this.#obeying = this.#obeying.then(async () => {
+        for (const p of fresh) this.#releasing.delete(p);
+        const still = fresh.filter((p) => this.#table !== null && this.#handingOff(this.#table, p));
+        if (still.length === 0) return;
+        await this.#engine!.setPartitionRoles({ primary: [], passive: still, none: [] });
+        for (const p of still) this.#released.add(p);
+        this.#reportReleasedSoon();
+      }).catch((err: unknown) => this.#log.error({ err, partitions: fresh.length }, 'releasing partitions for their handoff failed'));
+    });
+  }
+
+  #reportReleasedSoon(): void {
+    if (this.#releaseTimer !== null) return;
+    this.#releaseTimer = setTimeout(() => {
+      this.#releaseTimer = null;
+      void this.#plane.reportReleased([...this.#released]).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'handoff report failed'));
+    }, RELEASE_REPORT_MS);
   }
 
   #nextTable(ms: number): Promise<void> {
@@ -486,6 +567,8 @@ export class ClusterMember {
       viewRevision: view.revision,
       copies: this.#options.owners,
       progress: this.#plane.progressIn(this.#plane.table?.viewRevision ?? view.revision),
+      released: this.#plane.released,
+      draining: new Set(view.members.filter((m) => m.draining === true).map((m) => m.node)),
       suspects: this.#plane.suspects,
       standing: this.#plane.standingSuspects(ACCUSATION_STANDING_MS),
       joinOrder: [...view.members].sort((a, b) => a.createRevision - b.createRevision).map((m) => m.node),

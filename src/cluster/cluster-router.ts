@@ -17,6 +17,7 @@
 // again, so a read whose primary hung is answered by the new primary once
 // the view dropped the hung one, within the route deadline.
 
+import { PARTITION_COUNT } from '../constants.js';
 import { EngineError, hasCode } from '../errors.js';
 import type { Command } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
@@ -54,6 +55,18 @@ export interface ClusterRouting {
   /** Called per forwarded request (seconds to its answer, whether it succeeded) and per owner that had moved. */
   forwarded(peer: string, seconds: number, ok: boolean): void;
   wrongOwner(): void;
+  /** A forwarded request that took SLOW_FORWARD_MS or more (logged for the operator). */
+  slowForward?(slow: { peer: string; kind: string; partition?: number; op?: number; ms: number; error: string | null }): void;
+}
+
+/** A forwarded request answered (or failed) this late is reported (slowForward). */
+export const SLOW_FORWARD_MS = 1_000;
+
+/** What a forwarded request was, for a log line. */
+function describe(request: Parameters<Peer['forward']>[0]): { kind: string; partition?: number; op?: number } {
+  if (request.kind === 'ask') return { kind: 'ask', partition: request.partition, op: request.command.op };
+  if (request.kind === 'scatter') return { kind: 'scatter', op: request.command.op };
+  return { kind: request.kind };
 }
 
 type ManyAnswer = unknown | { $error: WireError };
@@ -62,6 +75,9 @@ export class ClusterRouter implements PartitionRouter {
   readonly #pool: ActorPool;
   readonly #routing: ClusterRouting;
   readonly #replicator: Replicator;
+  /** Commands under way per partition (askLocal), and who waits for a partition to have none. */
+  readonly #inflight = new Uint32Array(PARTITION_COUNT);
+  readonly #drainWaiters = new Map<number, (() => void)[]>();
 
   constructor(pool: ActorPool, routing: ClusterRouting, replicator: Replicator) {
     this.#pool = pool;
@@ -126,16 +142,43 @@ export class ClusterRouter implements PartitionRouter {
 
   // --- the owner's side (also what forwarded requests run) ---------------------
 
-  /** Runs a command for a partition this node is primary of; answers once its records are replicated. */
+  /**
+   * Runs a command for a partition this node is primary of; answers once its
+   * records are replicated. A partition being handed off is refused (its
+   * senders retry on the next table, which names the new primary).
+   */
   async askLocal<C extends Command>(partition: number, command: C): Promise<ResultFor<C>> {
     this.#requireServing();
     if (this.#primaryOf(partition) !== this.#routing.self) throw new EngineError('ERR_WRONG_OWNER', `partition ${partition} is not primary here`);
-    const stamped = this.#restamp(command);
-    const result = await this.#pool.ask(shardOfPartition(partition, this.#pool.size), stamped);
-    // Auth codes and login failures live beside the table, not in it: their changes travel as commands.
-    if (changedBeside(stamped, result)) this.#replicator.shipCommand(partition, stamped as ShippedCommand['command']);
-    await this.#replicator.whenReplicated(partition);
-    return result;
+    if (this.#routing.table()!.handoff?.[partition] !== undefined) throw new EngineError('ERR_WRONG_OWNER', `partition ${partition} is being handed off`);
+    this.#inflight[partition]!++;
+    try {
+      const stamped = this.#restamp(command);
+      const result = await this.#pool.ask(shardOfPartition(partition, this.#pool.size), stamped);
+      // Auth codes and login failures live beside the table, not in it: their changes travel as commands.
+      if (changedBeside(stamped, result)) this.#replicator.shipCommand(partition, stamped as ShippedCommand['command']);
+      await this.#replicator.whenReplicated(partition);
+      return result;
+    } finally {
+      if (--this.#inflight[partition]! === 0) this.#wakeDrained(partition);
+    }
+  }
+
+  /**
+   * Resolves once no command for `partition` is under way here and its
+   * records are replicated (a handoff: called once the table refusing new
+   * commands for it is obeyed).
+   */
+  async drained(partition: number): Promise<void> {
+    if (this.#inflight[partition]! > 0) await new Promise<void>((resolve) => this.#drainWaiters.set(partition, [...(this.#drainWaiters.get(partition) ?? []), resolve]));
+    await this.#replicator.whenReplicated(partition).catch(() => {});
+  }
+
+  #wakeDrained(partition: number): void {
+    const waiters = this.#drainWaiters.get(partition);
+    if (waiters === undefined) return;
+    this.#drainWaiters.delete(partition);
+    for (const wake of waiters) wake();
   }
 
   async askManyLocal<C extends Command>(partitions: readonly number[], commands: readonly C[]): Promise<(ResultFor<C> | EngineError)[]> {
@@ -168,13 +211,16 @@ export class ClusterRouter implements PartitionRouter {
 
   async #forward(node: string, request: Parameters<Peer['forward']>[0], deadlineMs: number): Promise<unknown> {
     const started = performance.now();
-    let ok = false;
+    let failure: unknown = null;
     try {
-      const answer = await this.#peerOf(node).forward(request, deadlineMs);
-      ok = true;
-      return answer;
+      return await this.#peerOf(node).forward(request, deadlineMs);
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
-      this.#routing.forwarded(node, (performance.now() - started) / 1000, ok);
+      const seconds = (performance.now() - started) / 1000;
+      this.#routing.forwarded(node, seconds, failure === null);
+      if (seconds * 1000 >= SLOW_FORWARD_MS) this.#routing.slowForward?.({ peer: node, ...describe(request), ms: Math.round(seconds * 1000), error: failure === null ? null : String((failure as Error).message ?? failure) });
     }
   }
 

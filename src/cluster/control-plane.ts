@@ -5,6 +5,7 @@
 //   table             the partition table (partition-table.ts), JSON
 //   progress/<node>   {view, partitions}: partitions whose transfer to <node> completed,
 //                     reported under the table of member view `view`, under its lease
+//   released/<node>   partitions <node> was asked to hand off and has drained, under its lease
 //   suspects/<target>/<accuser>   "I cannot hear <target>" (value: the target's lease), under the accuser's lease
 //
 // Membership. The node grants a lease with a 2 s TTL and renews it every
@@ -52,6 +53,8 @@ export interface MemberInfo {
   lease: string;
   /** The etcd create revision of the member key: lower is older. */
   createRevision: number;
+  /** Leaving gracefully: its primaries are being handed to their other owners. */
+  draining?: boolean;
 }
 
 export interface View {
@@ -76,6 +79,7 @@ export interface ControlPlaneOptions {
 const MEMBERS = 'members/';
 const TABLE = 'table';
 const PROGRESS = 'progress/';
+const RELEASED = 'released/';
 const SUSPECTS = 'suspects/';
 
 export class ControlPlane extends EventEmitter {
@@ -84,6 +88,7 @@ export class ControlPlane extends EventEmitter {
   readonly #ns: Namespace;
   readonly #members = new Map<string, MemberInfo>();
   readonly #progress = new Map<string, { view: number; partitions: ReadonlySet<number> }>();
+  readonly #released = new Map<string, Set<number>>();
   /** Per accused member: accuser → the lease (incarnation) it accused, and since when (performance.now()). */
   readonly #suspects = new Map<string, Map<string, { lease: string; sinceMs: number }>>();
   readonly #watchers: Watcher[] = [];
@@ -182,6 +187,11 @@ export class ControlPlane extends EventEmitter {
     return out;
   }
 
+  /** Per member: the partitions it was asked to hand off and has drained. */
+  get released(): ReadonlyMap<string, ReadonlySet<number>> {
+    return this.#released;
+  }
+
   /**
    * Accusers per suspected member, counting only accusations of its current
    * incarnation: a member that restarted (or joined again) starts with a
@@ -218,6 +228,20 @@ export class ControlPlane extends EventEmitter {
    */
   async reportProgress(view: number, partitions: readonly number[]): Promise<void> {
     await this.#leased().put(`${PROGRESS}${this.#options.node}`).value(JSON.stringify({ view, partitions }));
+  }
+
+  /** Publishes the partitions this node has drained for their handoff (replaces the previous report). */
+  async reportReleased(entries: readonly number[]): Promise<void> {
+    await this.#leased().put(`${RELEASED}${this.#options.node}`).value(JSON.stringify(entries));
+  }
+
+  /** Marks this member as leaving: the coordinator hands its primaries to their other owners. */
+  async drain(): Promise<void> {
+    await this.#leased().put(`${MEMBERS}${this.#options.node}`).value(this.#memberValue(true));
+  }
+
+  #memberValue(draining: boolean): string {
+    return JSON.stringify({ address: this.#options.address, started: Date.now(), protocol: CLUSTER_PROTOCOL_VERSION, lease: this.#leaseId, ...(draining ? { draining } : {}) });
   }
 
   /** Raises (against its current incarnation) or withdraws this node's suspicion of `target`. */
@@ -261,9 +285,7 @@ export class ControlPlane extends EventEmitter {
     const sent = performance.now();
     this.#leaseId = await lease.grant();
     this.#lease = lease;
-    const put = await lease.put(`${MEMBERS}${this.#options.node}`).value(
-      JSON.stringify({ address: this.#options.address, started: Date.now(), protocol: CLUSTER_PROTOCOL_VERSION, lease: this.#leaseId }),
-    );
+    const put = await lease.put(`${MEMBERS}${this.#options.node}`).value(this.#memberValue(false));
     this.#joinRevision = Number(put.header.revision);
     this.#deadline = sent + LEASE_TTL_S * 1000 - LEASE_MARGIN_MS;
     this.#etcdOk = true;
@@ -338,6 +360,8 @@ export class ControlPlane extends EventEmitter {
     if (table.kvs[0] !== undefined) this.#putTable(table.kvs[0]);
     const progress = await this.#ns.getAll().prefix(PROGRESS).exec();
     for (const kv of progress.kvs) this.#putProgress(kv);
+    const released = await this.#ns.getAll().prefix(RELEASED).exec();
+    for (const kv of released.kvs) this.#putReleased(kv);
     const suspects = await this.#ns.getAll().prefix(SUSPECTS).exec();
     for (const kv of suspects.kvs) this.#putSuspect(kv, true);
     this.emit('view', this.view);
@@ -365,11 +389,15 @@ export class ControlPlane extends EventEmitter {
     progress.on('put', (kv) => this.#putProgress(kv));
     progress.on('delete', (kv) => this.#progress.delete(kv.key.toString().slice(PROGRESS.length)));
     progress.on('data', () => this.emit('progress'));
+    const released = await this.#ns.watch().prefix(RELEASED).startRevision(from).create();
+    released.on('put', (kv) => this.#putReleased(kv));
+    released.on('delete', (kv) => this.#released.delete(kv.key.toString().slice(RELEASED.length)));
+    released.on('data', () => this.emit('released'));
     const suspects = await this.#ns.watch().prefix(SUSPECTS).startRevision(from).create();
     suspects.on('put', (kv) => this.#putSuspect(kv, true));
     suspects.on('delete', (kv) => this.#putSuspect(kv, false));
     suspects.on('data', () => this.emit('suspects'));
-    for (const w of [members, table, progress, suspects]) {
+    for (const w of [members, table, progress, released, suspects]) {
       w.on('error', (err) => this.#options.log.warn({ err: err.message }, 'etcd watch error; reconnecting'));
       this.#watchers.push(w);
     }
@@ -397,6 +425,10 @@ export class ControlPlane extends EventEmitter {
   #putProgress(kv: IKeyValue): void {
     const report = JSON.parse(kv.value.toString()) as { view: number; partitions: number[] };
     this.#progress.set(kv.key.toString().slice(PROGRESS.length), { view: report.view, partitions: new Set(report.partitions) });
+  }
+
+  #putReleased(kv: IKeyValue): void {
+    this.#released.set(kv.key.toString().slice(RELEASED.length), new Set(JSON.parse(kv.value.toString()) as number[]));
   }
 
   #putSuspect(kv: IKeyValue, on: boolean): void {

@@ -2,7 +2,10 @@
 //
 //   - a member view the table was not computed for gets a new table
 //     (nextTable: survivors keep serving, newcomers join as pending);
-//   - otherwise, pending owners that caught up are promoted (promoteCaughtUp);
+//   - otherwise, pending owners that caught up are promoted (promoteCaughtUp),
+//     handoffs whose primary released the partition complete, and new ones
+//     start: a draining member's primaries to their backups, and primaries
+//     back to the hash's first owner (completeHandoffs, startHandoffs);
 //   - a member accused by a majority of the view is evicted (its lease
 //     revoked), so a crash is acted on in well under the lease TTL, while a
 //     node cut off alone cannot evict the healthy majority;
@@ -18,7 +21,7 @@
 // cluster-member.ts runs it whenever the view, the table, the progress
 // reports or the accusations change, and writes the result.
 
-import { nextTable, promoteCaughtUp, type CaughtUp, type PartitionTable } from './partition-table.js';
+import { completeHandoffs, nextTable, promoteCaughtUp, startHandoffs, type CaughtUp, type PartitionTable } from './partition-table.js';
 
 export interface CoordinatorInput {
   table: PartitionTable | null;
@@ -29,6 +32,10 @@ export interface CoordinatorInput {
   viewRevision: number;
   copies: number;
   progress: CaughtUp;
+  /** Per member: partitions it drained for their handoff. */
+  released?: CaughtUp;
+  /** Members leaving gracefully (their primaries are handed off). */
+  draining?: ReadonlySet<string>;
   /** Accusers per accused member. */
   suspects: ReadonlyMap<string, ReadonlySet<string>>;
   /** The accusations among `suspects` that stood for ACCUSATION_STANDING_MS. */
@@ -99,5 +106,8 @@ export function coordinate(input: CoordinatorInput): CoordinatorDecision {
     const next = nextTable(table, members, input.viewRevision, input.copies, incarnations);
     return { table: next.table, lost: next.lost, evict };
   }
-  return { table: promoteCaughtUp(table, input.progress, input.copies), lost: [], evict };
+  let next = promoteCaughtUp(table, input.progress, input.copies) ?? table;
+  next = completeHandoffs(next, input.released ?? new Map(), input.copies) ?? next;
+  next = startHandoffs(next, input.copies, input.draining ?? new Set(), input.released) ?? next;
+  return { table: next === table ? null : next, lost: [], evict };
 }

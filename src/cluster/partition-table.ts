@@ -19,11 +19,19 @@
 // partition whose owners all left is lost: it restarts empty on the owners
 // the hash picks.
 //
-// A primary never moves to a newcomer: promotion keeps the serving primary
-// and makes the other copies the hash's owners. Moving it safely means
-// draining the partition's commands on the old primary first, which is not
-// built; primaries move only when their node leaves (to the next owner, which
-// holds every acknowledged change).
+// Promotion keeps the serving primary and makes the other copies the hash's
+// owners. A primary moves by handoff: the coordinator names a target among
+// the partition's owners (`handoff`); the old primary, obeying that table,
+// refuses the partition's commands, lets those under way finish and
+// replicate, gives up its primary role and reports the partition released;
+// the next table makes the target primary. The target is a synchronous
+// backup, so it holds every acknowledged change, and no two nodes serve the
+// partition at once. Handoffs move the primaries of a draining (leaving)
+// node to their backups, and a primary to the hash's first owner once that
+// owner holds a full copy (a node that came back takes its share back); a
+// few partitions per round, each unavailable for about one table round
+// trip. A view change drops every handoff under way (the old primary, still
+// first among the owners, serves again).
 
 import { PARTITION_COUNT } from '../constants.js';
 import { ownersOf } from './hrw.js';
@@ -45,7 +53,14 @@ export interface PartitionTable {
   owners: string[][];
   /** Per partition: nodes being filled (they receive records, they are not waited for). */
   pending: string[][];
+  /** Partitions being handed off, to the owner that becomes their primary (absent: none). */
+  handoff?: Record<number, string>;
 }
+
+/** Handoffs under way at once to balance primaries (each costs its target a promotion, in turns). */
+export const BALANCE_HANDOFFS = 128;
+/** Handoffs under way at once away from draining members (a graceful leave waits for them). */
+export const DRAIN_HANDOFFS = 128;
 
 export type PartitionRole = 'primary' | 'passive' | 'none';
 
@@ -143,4 +158,77 @@ export function underReplicated(table: PartitionTable, copies: number): number {
 /** Whether `node` still waits for any partition to be filled. */
 export function isPending(table: PartitionTable, node: string): boolean {
   return table.pending.some((list) => list.includes(node));
+}
+
+/**
+ * Completes the handoffs whose primary released the partition: the target
+ * becomes primary, and a copy beyond `copies` that the hash does not want is
+ * dropped. Handoffs whose target is no longer an owner are cancelled. Null
+ * when nothing changes.
+ */
+export function completeHandoffs(table: PartitionTable, released: CaughtUp, copies: number): PartitionTable | null {
+  if (table.handoff === undefined || Object.keys(table.handoff).length === 0) return null;
+  const owners = table.owners.map((list) => [...list]);
+  const handoff: Record<number, string> = {};
+  let changed = false;
+  for (const [key, target] of Object.entries(table.handoff)) {
+    const p = Number(key);
+    const primary = owners[p]![0]!;
+    if (!owners[p]!.includes(target) || primary === target) {
+      changed = true; // cancelled: the target is gone from the owners, or already primary
+      continue;
+    }
+    if (released.get(primary)?.has(p) !== true) {
+      handoff[p] = target;
+      continue;
+    }
+    const wanted = new Set(ownersOf(p, table.members, copies));
+    const next = [target, ...owners[p]!.filter((n) => n !== target)];
+    while (next.length > copies) {
+      const extra = next.findLastIndex((n, i) => i > 0 && !wanted.has(n));
+      if (extra < 0) break;
+      next.splice(extra, 1);
+    }
+    owners[p] = next;
+    changed = true;
+  }
+  return changed ? { ...table, version: table.version + 1, owners, handoff } : null;
+}
+
+/**
+ * Starts handoffs: first the primaries of draining members (to their first
+ * other owner that is not draining), then primaries that are not the hash's
+ * first owner while that owner holds a full copy (nothing pending). At most
+ * DRAIN_HANDOFFS / BALANCE_HANDOFFS under way. Null when nothing starts.
+ * `released`: each member's last report of the partitions it released.
+ */
+export function startHandoffs(table: PartitionTable, copies: number, draining: ReadonlySet<string>, released: CaughtUp = new Map()): PartitionTable | null {
+  const handoff: Record<number, string> = { ...(table.handoff ?? {}) };
+  let under = Object.keys(handoff).length;
+  let started = 0;
+  // A primary whose last report still lists the partition released (an earlier handoff) must
+  // report again before the partition can be handed off anew: that report would complete it at once.
+  const free = (p: number): boolean => handoff[p] === undefined && released.get(table.owners[p]![0]!)?.has(p) !== true;
+  if (draining.size > 0) {
+    for (let p = 0; p < table.owners.length && under < DRAIN_HANDOFFS; p++) {
+      const owners = table.owners[p]!;
+      if (!draining.has(owners[0]!) || !free(p)) continue;
+      const target = owners.find((n) => !draining.has(n));
+      if (target === undefined) continue;
+      handoff[p] = target;
+      under++;
+      started++;
+    }
+  } else {
+    for (let p = 0; p < table.owners.length && under < BALANCE_HANDOFFS; p++) {
+      const owners = table.owners[p]!;
+      if (!free(p) || table.pending[p]!.length > 0) continue;
+      const first = ownersOf(p, table.members, copies)[0]!;
+      if (first === owners[0] || !owners.includes(first)) continue;
+      handoff[p] = first;
+      under++;
+      started++;
+    }
+  }
+  return started > 0 ? { ...table, version: table.version + 1, handoff } : null;
 }

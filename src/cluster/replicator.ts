@@ -419,6 +419,23 @@ export class Replicator {
     }
   }
 
+  /**
+   * This node was evicted (or lost its lease): nothing it waits for may be
+   * answered any more. Every waiting reply fails with `err` at once (the
+   * outcome is ambiguous to the client), instead of waiting for copy holders
+   * that now answer to another primary.
+   */
+  abandon(err: EngineError): void {
+    for (const stream of this.#streams.values()) stream.close(err);
+    this.#streams.clear();
+    for (const [key, state] of this.#transfers) {
+      state.done.reject(err);
+      this.#transfers.delete(key);
+    }
+    this.#lanes.clear();
+    this.#diverged.clear();
+  }
+
   close(): void {
     this.#closed = true;
     clearInterval(this.#touchTimer);

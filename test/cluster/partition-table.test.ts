@@ -7,7 +7,18 @@ import fc from 'fast-check';
 import { PARTITION_COUNT } from '../../src/constants.js';
 import { coordinate, evictionQuorum } from '../../src/cluster/coordinator.js';
 import { ownersOf } from '../../src/cluster/hrw.js';
-import { isPending, nextTable, promoteCaughtUp, roleOf, rolesOf, underReplicated, type PartitionTable } from '../../src/cluster/partition-table.js';
+import {
+  BALANCE_HANDOFFS,
+  completeHandoffs,
+  isPending,
+  nextTable,
+  promoteCaughtUp,
+  roleOf,
+  rolesOf,
+  startHandoffs,
+  underReplicated,
+  type PartitionTable,
+} from '../../src/cluster/partition-table.js';
 
 const COPIES = 2;
 
@@ -188,6 +199,8 @@ function checkInvariants(model: Model): void {
       if (!model.holds.get(n)?.has(p)) throw new Error(`partition ${p} served by ${n}, which never received it`);
     }
     for (const n of table.pending[p]!) if (owners.includes(n)) throw new Error(`partition ${p}: ${n} both owner and pending`);
+    const target = table.handoff?.[p];
+    if (target !== undefined && (!owners.includes(target) || owners[0] === target)) throw new Error(`partition ${p} handed off to ${target}, not a backup`);
   }
 }
 
@@ -197,6 +210,7 @@ test('model: joins, crashes and transfers in any order keep one primary per part
     fc.record({ kind: fc.constant('join' as const), node: fc.constantFrom(...nodes) }),
     fc.record({ kind: fc.constant('crash' as const), node: fc.constantFrom(...nodes) }),
     fc.record({ kind: fc.constant('caughtUp' as const), node: fc.constantFrom(...nodes), share: fc.double({ min: 0, max: 1, noNaN: true }) }),
+    fc.record({ kind: fc.constant('handoff' as const), share: fc.double({ min: 0, max: 1, noNaN: true }) }),
   );
   fc.assert(
     fc.property(fc.array(action, { minLength: 1, maxLength: 25 }), (actions) => {
@@ -217,6 +231,16 @@ test('model: joins, crashes and transfers in any order keep one primary per part
           for (const p of done) holdOf(model, a.node).add(p);
           const promoted = promoteCaughtUp(model.table, new Map([[a.node, new Set(done)]]), COPIES);
           if (promoted !== null) model.table = promoted;
+        } else if (a.kind === 'handoff' && model.table !== null) {
+          // Primaries move to the hash's first owner; some of the old primaries release in time.
+          model.table = startHandoffs(model.table, COPIES, new Set()) ?? model.table;
+          const handoffs = Object.keys(model.table.handoff ?? {}).map(Number);
+          const released = new Map<string, Set<number>>();
+          for (const p of handoffs.slice(0, Math.ceil(handoffs.length * a.share))) {
+            const primary = model.table.owners[p]![0]!;
+            released.set(primary, (released.get(primary) ?? new Set()).add(p));
+          }
+          model.table = completeHandoffs(model.table, released, COPIES) ?? model.table;
         }
         checkInvariants(model);
       }
@@ -235,4 +259,59 @@ test('model: joins, crashes and transfers in any order keep one primary per part
     { numRuns: 60 },
   );
   t.pass();
+});
+
+/** Every partition released by its primary (what the members report once drained). */
+function releasedAll(table: PartitionTable): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  for (const key of Object.keys(table.handoff ?? {})) {
+    const primary = table.owners[Number(key)]![0]!;
+    out.set(primary, (out.get(primary) ?? new Set()).add(Number(key)));
+  }
+  return out;
+}
+
+test('a draining member hands its primaries to their backups; each moves only once released', (t) => {
+  const { table } = nextTable(null, ['n1', 'n2', 'n3'], 1, COPIES);
+  const mine = rolesOf(table, 'n1').primary;
+  const asked = startHandoffs(table, COPIES, new Set(['n1']))!;
+  const handed = Object.keys(asked.handoff!).map(Number);
+  t.true(handed.length > 0 && handed.every((p) => mine.includes(p)), 'only the draining member\'s primaries');
+  for (const p of handed) t.is(asked.handoff![p], table.owners[p]![1], 'to its backup');
+  t.is(completeHandoffs(asked, new Map(), COPIES), null, 'nothing moves before the release');
+  const first = handed[0]!;
+  const done = completeHandoffs(asked, new Map([['n1', new Set([first])]]), COPIES)!;
+  t.deepEqual(done.owners[first], [table.owners[first]![1], 'n1'], 'the backup is primary, the leaving member a backup until it goes');
+  t.false(first in done.handoff!, 'the handoff is done');
+  t.is(Object.keys(done.handoff!).length, handed.length - 1, 'the others still wait for their release');
+  t.is(done.owners[handed[1]!]![0], 'n1');
+});
+
+test('primaries return to the hash\'s first owner once it holds a copy, a batch at a time, and a stale release holds a new handoff back', (t) => {
+  // n3 came back: after its transfers, every primary is still on n1 or n2.
+  const { table: two } = nextTable(null, ['n1', 'n2'], 1, COPIES);
+  const { table: joined } = nextTable(two, ['n1', 'n2', 'n3'], 2, COPIES);
+  const caughtUp = new Map([['n3', new Set(joined.pending.flatMap((list, p) => (list.includes('n3') ? [p] : [])))]]);
+  let table = promoteCaughtUp(joined, caughtUp, COPIES)!;
+  t.deepEqual(rolesOf(table, 'n3').primary, []);
+  for (let round = 0; round < 100; round++) {
+    const asked = startHandoffs(table, COPIES, new Set());
+    if (asked === null) break;
+    t.true(Object.keys(asked.handoff!).length <= BALANCE_HANDOFFS);
+    table = completeHandoffs(asked, releasedAll(asked), COPIES)!;
+  }
+  for (let p = 0; p < PARTITION_COUNT; p++) t.deepEqual(table.owners[p], ownersOf(p, ['n1', 'n2', 'n3'], COPIES), `partition ${p} is on its hash owners, primary first`);
+  // A primary that still reports a partition released from an earlier handoff is not asked again until it reports anew.
+  const p = table.owners.findIndex((o) => o[0] === 'n1');
+  const moved = { ...table, owners: table.owners.map((o, i) => (i === p ? [...o].reverse() : o)) };
+  t.is(startHandoffs(moved, COPIES, new Set(), new Map([[moved.owners[p]![0]!, new Set([p])]]))?.handoff?.[p], undefined);
+  t.is(startHandoffs(moved, COPIES, new Set())!.handoff![p], 'n1');
+});
+
+test('a view change drops the handoffs under way: the old primary, still first, serves again', (t) => {
+  const { table } = nextTable(null, ['n1', 'n2', 'n3'], 1, COPIES);
+  const asked = startHandoffs(table, COPIES, new Set(['n1']))!;
+  const { table: next } = nextTable(asked, ['n1', 'n2', 'n3', 'n4'], 2, COPIES);
+  t.is(next.handoff, undefined);
+  for (const key of Object.keys(asked.handoff!)) t.is(next.owners[Number(key)]![0], 'n1');
 });
