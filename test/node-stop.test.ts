@@ -7,6 +7,7 @@
 // stop begins; once the server refuses new connections, the rest follows. Were the connection left open, the stop would
 // not complete before the test's timeout.
 
+import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import test from 'ava';
 import { startNode } from './helpers/node-harness.js';
@@ -69,4 +70,30 @@ test('stop: a keep-alive connection busy on the public server gets its answer, t
 
   const statuses = conn.received().match(/HTTP\/1\.1 (\d{3})/g);
   t.deepEqual(statuses, ['HTTP/1.1 401', 'HTTP/1.1 401'], 'both requests answered (an unknown client: 401)');
+});
+
+/** GET through node:http (fetch hides the Connection header): status and that header. */
+function getRaw(url: string): Promise<{ status: number; connection: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+    }).on('error', reject);
+  });
+}
+
+// Goal: during --shutdown-delay a stopping node reports not ready but still
+// answers, each answer asking its client to close the connection, so a load
+// balancer moves away before the node stops taking requests.
+test('stop: during the shutdown delay readiness is DOWN and requests are still answered, with Connection: close', async (t) => {
+  const n = await startNode({ shutdownDelayMs: 5_000 });
+  t.teardown(() => n.stop());
+  const discovery = `${n.baseUrl}/realms/demo/.well-known/openid-configuration`;
+  t.is((await getRaw(`${n.managementUrl}/health/ready`)).status, 200);
+  t.is((await getRaw(discovery)).connection, 'keep-alive');
+
+  const stopping = n.stop();
+  t.is((await getRaw(`${n.managementUrl}/health/ready`)).status, 503, 'readiness DOWN at once');
+  t.deepEqual(await getRaw(discovery), { status: 200, connection: 'close' }, 'still answered, the connection closed after');
+  await stopping;
 });

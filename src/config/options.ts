@@ -28,6 +28,8 @@ export interface NodeOptions {
   owners: number;
   touchReplicationIntervalMs: number;
   replicateTimeoutMs: number;
+  /** On SIGTERM, how long the node keeps serving with readiness DOWN before it stops taking requests. */
+  shutdownDelayMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFormat: 'json' | 'pretty';
   accessLog: boolean;
@@ -85,6 +87,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is the primary)' },
   { key: 'touchReplicationIntervalMs', flag: '--touch-replication-interval', kind: 'millis', defaultValue: () => 1000, min: 50, max: 60_000, describe: 'how often idle-clock moves are shipped to backups, in ms (they never delay an answer)' },
   { key: 'replicateTimeoutMs', flag: '--replicate-timeout', kind: 'millis', defaultValue: () => 1000, min: 100, max: 60_000, describe: 'how long a backup may acknowledge nothing while frames wait for it, in ms, before it is accused (the writes waiting for it fail after 3x this)' },
+  { key: 'shutdownDelayMs', flag: '--shutdown-delay', kind: 'millis', defaultValue: () => 1000, min: 0, max: 600_000, describe: 'on SIGTERM, how long the node keeps serving with /health/ready DOWN (answers carry Connection: close) before it stops taking requests, in ms: set it to the time your load balancer takes to notice' },
   { key: 'logLevel', flag: '--log-level', kind: 'level', defaultValue: () => 'info', describe: `log level: ${LOG_LEVELS.join(', ')}` },
   { key: 'logFormat', flag: '--log-format', kind: 'choice', choices: LOG_FORMATS, defaultValue: () => 'json', describe: 'json (one JSON object per line, for log collectors) or pretty (coloured lines for a terminal, by pino-pretty)' },
   { key: 'accessLog', flag: '--access-log', kind: 'switch', defaultValue: () => false, describe: 'log one line per public HTTP request (secrets and tokens redacted); a bare flag means true' },

@@ -41,6 +41,7 @@ test('defaults match the documented ones', (t) => {
     owners: 2,
     touchReplicationIntervalMs: 1000,
     replicateTimeoutMs: 1000,
+    shutdownDelayMs: 1000,
     logLevel: 'info',
     logFormat: 'json',
     accessLog: false,

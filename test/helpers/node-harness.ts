@@ -52,6 +52,8 @@ export interface StartNodeOptions {
   managementPort?: number;
   /** --access-log */
   accessLog?: boolean;
+  /** --shutdown-delay in ms (default 0 here: tests stop nodes all the time; the node's default is 1000). */
+  shutdownDelayMs?: number;
   /** The node's logger (default: silent). */
   log?: Logger;
   /** More flags, appended as given (e.g. `['--proxy-headers', 'xforwarded']`). */
@@ -354,6 +356,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<TestNod
     '--data-dir', dataDir,
     '--shards', String(options.shards ?? 2),
     '--log-level', 'silent',
+    '--shutdown-delay', String(options.shutdownDelayMs ?? 0),
   ];
   if (options.idleGraceSeconds !== undefined) argv.push('--idle-grace-seconds', String(options.idleGraceSeconds));
   if (options.hostname !== undefined) argv.push('--hostname', options.hostname);
