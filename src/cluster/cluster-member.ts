@@ -9,10 +9,12 @@
 // subscribes to the shards' records; realms reach the shards, the master
 // realm is ensured and the HTTP servers listen; then `join` takes a lease
 // and the member key and starts obeying tables, so a member is never a node
-// still busy starting. `leave` is the graceful exit: stop serving (forwarded
-// commands are refused as not-served, which their senders retry), let what
-// runs finish replicating, revoke the lease so the others take over at once,
-// and close the gRPC server once the peers hung up (bounded).
+// still busy starting. `leave` is the graceful exit: mark the member draining
+// and wait (bounded) until its primaries were handed off to their backups,
+// stop serving (forwarded commands are refused as not-served, which their
+// senders retry), let what runs finish replicating, revoke the lease so the
+// others take over at once, and close the gRPC server once the peers hung up
+// (bounded).
 
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
@@ -557,7 +559,8 @@ export class ClusterMember {
   async #coordinateNow(): Promise<void> {
     // Formation: nodes started together join within moments of each other; the first table waits
     // until the view held still for FORMATION_SETTLE_MS, so that every one of them gets primaries
-    // (primaries never move to a newcomer later). The ticker asks again every round.
+    // at once (a later joiner first takes copies, then its primaries by handoff). The ticker asks
+    // again every round.
     if (this.#plane.table === null && performance.now() - this.#viewChangedAtMs < FORMATION_SETTLE_MS) return;
     const view = this.#plane.view;
     const decision = coordinate({
