@@ -119,7 +119,7 @@ export interface ClusterObserver {
   heartbeatRtt(seconds: number): void;
 }
 
-const NO_OBSERVER: ClusterObserver = { forwarded() {}, wrongOwner() {}, replicationAck() {}, viewChanged() {}, heartbeatRtt() {} };
+export const NO_OBSERVER: ClusterObserver = { forwarded() {}, wrongOwner() {}, replicationAck() {}, viewChanged() {}, heartbeatRtt() {} };
 
 export class ClusterMember {
   readonly #options: ClusterMemberOptions;

@@ -1,10 +1,16 @@
 // The cluster's Prometheus metrics (docs/cluster.md#metrics), read from the
-// member on each scrape. Registered only in cluster mode.
+// member on each scrape. Registered only in cluster mode. They read only what
+// ClusterMetricsSource names, so that the operations kit's test can register
+// them on a registry of its own (no etcd) and hold the Grafana dashboard's
+// cluster panels to the names, types and labels a cluster node exports.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClusterMember } from './cluster-member.js';
 
-export function registerClusterMetrics(registry: Registry, member: ClusterMember): void {
+/** What the metrics read from the member on each scrape, and the observer they set on it. */
+export type ClusterMetricsSource = Pick<ClusterMember, 'status' | 'lostTotal' | 'counters' | 'observer'>;
+
+export function registerClusterMetrics(registry: Registry, member: ClusterMetricsSource): void {
   const registers = [registry];
   new Gauge({
     name: 'sessiond_cluster_members',
