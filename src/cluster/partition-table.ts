@@ -58,9 +58,9 @@ export interface PartitionTable {
 }
 
 /** Handoffs under way at once to balance primaries (each costs its target a promotion, in turns). */
-export const BALANCE_HANDOFFS = 128;
+export const BALANCE_HANDOFFS = 32;
 /** Handoffs under way at once away from draining members (a graceful leave waits for them). */
-export const DRAIN_HANDOFFS = 128;
+export const DRAIN_HANDOFFS = 32;
 
 export type PartitionRole = 'primary' | 'passive' | 'none';
 
