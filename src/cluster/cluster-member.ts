@@ -145,9 +145,10 @@ export class ClusterMember {
   /** Partitions this node drains for a handoff, and those it has released (now passive here). */
   readonly #releasing = new Set<number>();
   readonly #released = new Set<number>();
-  #releaseTimer: NodeJS.Timeout | null = null;
-  #progressTimer: NodeJS.Timeout | null = null;
-  #promotionTimer: NodeJS.Timeout | null = null;
+  /** Batched etcd writes and coordinator rounds: what asks for them meanwhile goes in the same one. */
+  readonly #releaseReport = new Later(RELEASE_REPORT_MS, () => this.#reportReleased());
+  readonly #progressReport = new Later(PROGRESS_REPORT_MS, () => this.#reportProgress());
+  readonly #promotionRound = new Later(PROMOTION_BATCH_MS, () => this.#coordinate());
   #ticker: NodeJS.Timeout | null = null;
   #coordinating = false;
   #formedAt = 0;
@@ -284,7 +285,7 @@ export class ClusterMember {
     engine.on('records', (_shard: number, envelopes: RecordEnvelope[]) => this.#replicator.onRecords(envelopes));
     this.#plane.on('view', () => this.#onView());
     this.#plane.on('table', (table: PartitionTable) => this.#obey(table));
-    this.#plane.on('progress', () => this.#coordinateSoon());
+    this.#plane.on('progress', () => this.#promotionRound.schedule());
     // A released partition waits for its new primary: no batching beyond the reporter's own.
     this.#plane.on('released', () => this.#coordinate());
     this.#plane.on('suspects', () => this.#coordinate());
@@ -393,9 +394,7 @@ export class ClusterMember {
     await Promise.race([this.#replicator.whenAllReplicated().catch(() => {}), sleep(this.#options.replicateTimeoutMs)]);
     const replicatedMs = since();
     if (this.#ticker !== null) clearInterval(this.#ticker);
-    if (this.#progressTimer !== null) clearTimeout(this.#progressTimer);
-    if (this.#promotionTimer !== null) clearTimeout(this.#promotionTimer);
-    if (this.#releaseTimer !== null) clearTimeout(this.#releaseTimer);
+    for (const later of [this.#progressReport, this.#promotionRound, this.#releaseReport]) later.cancel();
     this.#detector.close();
     await this.#plane.close();
     const leaseRevokedMs = since();
@@ -463,7 +462,7 @@ export class ClusterMember {
       // A table of another incarnation of this node gives this one nothing.
       const releasedBefore = this.#released.size;
       for (const p of [...this.#released]) if (!this.#handingOff(table, p)) this.#released.delete(p);
-      if (this.#released.size < releasedBefore) this.#reportReleasedSoon(); // a stale report would hold new handoffs back
+      if (this.#released.size < releasedBefore) this.#releaseReport.schedule(); // a stale report would hold new handoffs back
       await this.#engine!.setPartitionRoles(this.#inTable(table) ? this.#rolesOf(table) : { primary: [], passive: [], none: ALL_PARTITIONS });
       this.#table = table;
       this.#replicator.setTable(table);
@@ -471,7 +470,7 @@ export class ClusterMember {
       // no longer reported; a new view is reported under its revision.
       const reported = this.#caughtUp.size;
       for (const [p, from] of [...this.#caughtUp]) if (!table.pending[p]!.includes(this.#options.node) || table.owners[p]![0] !== from) this.#caughtUp.delete(p);
-      if (this.#caughtUp.size < reported || (this.#caughtUp.size > 0 && table.viewRevision !== this.#reportedView)) this.#reportProgressSoon();
+      if (this.#caughtUp.size < reported || (this.#caughtUp.size > 0 && table.viewRevision !== this.#reportedView)) this.#progressReport.schedule();
       for (const wake of this.#tableWaiters) wake();
       this.#tableWaiters.clear();
       const ms = Math.round(performance.now() - seen);
@@ -513,17 +512,13 @@ export class ClusterMember {
         if (still.length === 0) return;
         await this.#engine!.setPartitionRoles({ primary: [], passive: still, none: [] });
         for (const p of still) this.#released.add(p);
-        this.#reportReleasedSoon();
+        this.#releaseReport.schedule();
       }).catch((err: unknown) => this.#log.error({ err, partitions: fresh.length }, 'releasing partitions for their handoff failed'));
     });
   }
 
-  #reportReleasedSoon(): void {
-    if (this.#releaseTimer !== null) return;
-    this.#releaseTimer = setTimeout(() => {
-      this.#releaseTimer = null;
-      void this.#plane.reportReleased([...this.#released]).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'handoff report failed'));
-    }, RELEASE_REPORT_MS);
+  #reportReleased(): void {
+    void this.#plane.reportReleased([...this.#released]).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'handoff report failed'));
   }
 
   #nextTable(ms: number): Promise<void> {
@@ -538,15 +533,6 @@ export class ClusterMember {
       };
       this.#tableWaiters.add(wake);
     });
-  }
-
-  /** A coordinator round a little later, batching the progress reports that arrive meanwhile into one table. */
-  #coordinateSoon(): void {
-    if (this.#promotionTimer !== null) return;
-    this.#promotionTimer = setTimeout(() => {
-      this.#promotionTimer = null;
-      this.#coordinate();
-    }, PROMOTION_BATCH_MS);
   }
 
   /** The coordinator's round: new table, promotions, evictions. */
@@ -832,18 +818,14 @@ export class ClusterMember {
 
   #caughtUpOn(partition: number, primary: string): void {
     this.#caughtUp.set(partition, primary);
-    this.#reportProgressSoon();
+    this.#progressReport.schedule();
   }
 
-  /** Reports the partitions caught up on, under the view of the table obeyed when the report is sent. */
-  #reportProgressSoon(): void {
-    if (this.#progressTimer !== null) return;
-    this.#progressTimer = setTimeout(() => {
-      this.#progressTimer = null;
-      const view = this.#table?.viewRevision ?? 0;
-      this.#reportedView = view;
-      void this.#plane.reportProgress(view, [...this.#caughtUp.keys()]).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'progress report failed'));
-    }, PROGRESS_REPORT_MS);
+  /** Reports the partitions caught up on, under the view of the table obeyed now. */
+  #reportProgress(): void {
+    const view = this.#table?.viewRevision ?? 0;
+    this.#reportedView = view;
+    void this.#plane.reportProgress(view, [...this.#caughtUp.keys()]).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'progress report failed'));
   }
 
   async #formationTime(): Promise<number> {
@@ -866,6 +848,31 @@ function rolesSummary(table: PartitionTable, node: string): { primary: number; c
 }
 
 /** Warnings that may come in bursts: at most one line per kind and interval, with how many were left out. */
+/** Runs `run` once, `ms` after the first of any number of `schedule` calls. */
+class Later {
+  readonly #ms: number;
+  readonly #run: () => void;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(ms: number, run: () => void) {
+    this.#ms = ms;
+    this.#run = run;
+  }
+
+  schedule(): void {
+    if (this.#timer !== null) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#run();
+    }, this.#ms);
+  }
+
+  cancel(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
+
 class ThrottledLog {
   readonly #log: Logger;
   readonly #intervalMs: number;
