@@ -131,11 +131,6 @@ export class SessiondNode extends EventEmitter {
     registerNodeMetrics(this.metrics.registry, { ready: () => this.ready, hasher: this.hasher });
     if (this.cluster !== null) registerClusterMetrics(this.metrics.registry, this.cluster);
     this.server = buildPublicServer(this.facade, { accessLog: this.options.accessLog, proxy: this.options });
-    // Stopping: every answer asks its client to close the connection (and to open the next one elsewhere).
-    this.server.addHook('onSend', (_request, reply, payload, done) => {
-      if (this.#stopped) void reply.header('connection', 'close');
-      done(null, payload);
-    });
     if (this.options.hostname === null) {
       this.log.warn(
         'no --hostname: token issuers follow each request\'s Host header (and trusted proxy headers); set --hostname (and --hostname-strict true) in production',
@@ -459,6 +454,8 @@ export class SessiondNode extends EventEmitter {
     this.#stopped = true;
     this.#ready = false;
     if (this.#housekeeping !== null) clearInterval(this.#housekeeping);
+    // From now on every answer asks its client to close the connection (and open the next one elsewhere).
+    this.server.server.prependListener('request', (_request, response) => response.setHeader('connection', 'close'));
     if (this.options.shutdownDelayMs > 0) {
       this.log.info({ ms: this.options.shutdownDelayMs }, 'readiness DOWN: serving for the shutdown delay, then stopping');
       await new Promise((resolve) => setTimeout(resolve, this.options.shutdownDelayMs));
