@@ -60,7 +60,12 @@ async function main(): Promise<void> {
     process.stderr.write(`sessiond: ${message}\n`);
     process.exit(err instanceof SchemaError || err instanceof ConfigError || (err as { code?: string }).code === 'ERR_REALM_IMPORT' ? EXIT_CONFIG : EXIT_STARTUP);
   }
+  // Handlers first: a supervisor that stops the node the moment it reads "ready" must reach
+  // them, not the default action of SIGTERM (which ends the process without saving sessions).
+  stopOnSignals(log, node);
+  exitOnFatalErrors(log, node);
   await node.listen();
+  if (node.stopping) return;
   log.info(
     {
       shards: options.shards,
@@ -77,7 +82,10 @@ async function main(): Promise<void> {
   if (options.logFormat === 'json' && process.stdout.isTTY === true) {
     log.info('reading this in a terminal? npm start -- --log-format pretty prints readable lines');
   }
+}
 
+/** SIGTERM and SIGINT stop the node gracefully; a repeat well after the first forces the exit. */
+function stopOnSignals(log: Logger, node: SessiondNode): void {
   let stoppingSince = 0;
   const stop = (signal: string): void => {
     if (stoppingSince > 0) {
@@ -103,7 +111,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  exitOnFatalErrors(log, node);
 }
 
 /**

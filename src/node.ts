@@ -316,9 +316,15 @@ export class SessiondNode extends EventEmitter {
    * would answer its peers late and be evicted for it.
    */
   async listen(): Promise<void> {
-    await this.server.listen({ port: this.options.httpPort, host: this.options.host });
-    await this.management.listen({ port: this.options.managementPort, host: this.options.host });
-    await this.cluster?.join();
+    // A stop signal may come while this runs: each step is skipped once the stop has begun.
+    if (!this.#stopped) await this.server.listen({ port: this.options.httpPort, host: this.options.host });
+    if (!this.#stopped) await this.management.listen({ port: this.options.managementPort, host: this.options.host });
+    if (!this.#stopped) await this.cluster?.join();
+  }
+
+  /** True once stop() has begun. */
+  get stopping(): boolean {
+    return this.#stopped;
   }
 
   async #pushRealm(realm: RealmRecord): Promise<void> {

@@ -173,6 +173,7 @@ for (const [kind, trigger] of [['uncaughtException', 'SIGUSR2'], ['unhandledReje
     t.is((await logLine(again, 'online sessions restored from the last shutdown'))['restored'], 1);
     await logLine(again, 'sessiond node ready');
     again.child.kill('SIGTERM');
-    t.is((await again.exit).code, 0);
+    const stopped = await again.exit;
+    t.is(stopped.code, 0, `ended by signal ${stopped.signal}; stderr: ${again.stderr()}`);
   });
 }
