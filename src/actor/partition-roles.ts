@@ -29,8 +29,6 @@ export class PartitionRoles {
   readonly #primary: SessionTable;
   readonly #passive: SessionTable;
   readonly #roles = new Uint8Array(PARTITION_COUNT);
-  /** Sessions were moved into the primary table since its lists were last sorted. */
-  #unsorted = false;
 
   constructor(primary: SessionTable, passive: SessionTable, primaryPartitions: readonly number[]) {
     this.#primary = primary;
@@ -70,29 +68,31 @@ export class PartitionRoles {
     const to = CODE[role];
     let moved = 0;
     let done = 0;
+    const promoted: number[] = [];
     while (done < partitions.length && moved < budget) {
       const partition = partitions[done++]!;
       const from = this.#roles[partition]!;
       if (from === to) continue;
       const source = from === PRIMARY ? this.#primary : from === PASSIVE ? this.#passive : null;
       const target = to === PRIMARY ? this.#primary : to === PASSIVE ? this.#passive : null;
-      if (source !== null) moved += this.#move(partition, source, target);
-      if (target === this.#primary && source !== null) this.#unsorted = true;
+      if (source !== null) moved += this.#move(partition, source, target, promoted);
       this.#roles[partition] = to;
     }
-    // Listings rely on start order and moved sessions were appended: sorted once the whole
-    // command is done (a promotion in several turns is listed in arrival order meanwhile).
-    if (done === partitions.length && this.#unsorted) {
-      this.#primary.sortListsByStart();
-      this.#unsorted = false;
-    }
+    // Listings rely on start order, and moved sessions were appended at the lists' ends.
+    if (promoted.length > 0) this.#primary.placeByStart(promoted);
     return { moved, done };
   }
 
-  #move(partition: number, source: SessionTable, target: SessionTable | null): number {
+  /** Moves a partition's sessions to `target` (or forgets them); those now in the primary table are added to `promoted`. */
+  #move(partition: number, source: SessionTable, target: SessionTable | null, promoted: number[]): number {
     const slots = source.partitionSlots(partition);
     for (const slot of slots) {
-      if (target !== null) for (const m of sessionRecords(source.view(slot), source.chainsOf(slot))) target.apply(m);
+      if (target !== null) {
+        const view = source.view(slot);
+        for (const m of sessionRecords(view, source.chainsOf(slot))) target.apply(m);
+        const placed = target === this.#primary ? target.slotOf(view.id) : -1;
+        if (placed >= 0) promoted.push(placed);
+      }
       source.drop(slot);
     }
     return slots.length;

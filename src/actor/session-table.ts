@@ -182,6 +182,49 @@ interface ClientState {
   count: number;
 }
 
+/** The list kept under `key`, created empty when absent. */
+function listOf(lists: Map<number, number[]>, key: number): number[] {
+  let list = lists.get(key);
+  if (list === undefined) lists.set(key, (list = []));
+  return list;
+}
+
+/** The ends of an intrusive doubly-linked list (its links are columns indexed by item). */
+interface ListEnds {
+  head: number;
+  tail: number;
+}
+
+/**
+ * Moves `moved` (items of the list) to their places by `key`: they are
+ * unlinked, sorted (by key, then `tie`), and inserted in one walk of the rest
+ * of the list, which must already be in key order; each goes after the items
+ * in place with the same key.
+ */
+function mergeIntoList(list: ListEnds, next: Int32Array, prev: Int32Array, moved: number[], key: Uint32Array, tie: (a: number, b: number) => number): void {
+  for (const item of moved) {
+    const p = prev[item]!;
+    const n = next[item]!;
+    if (p !== NONE) next[p] = n;
+    else list.head = n;
+    if (n !== NONE) prev[n] = p;
+    else list.tail = p;
+  }
+  moved.sort((a, b) => key[a]! - key[b]! || tie(a, b));
+  let at = list.head;
+  for (const item of moved) {
+    while (at !== NONE && key[at]! <= key[item]!) at = next[at]!;
+    // Insert before `at` (at the tail when the walk ran off the end).
+    const before = at === NONE ? list.tail : prev[at]!;
+    prev[item] = before;
+    next[item] = at;
+    if (before !== NONE) next[before] = item;
+    else list.head = item;
+    if (at !== NONE) prev[at] = item;
+    else list.tail = item;
+  }
+}
+
 export class SessionTable {
   readonly #graceSeconds: number;
   readonly #wheel: TimerWheel;
@@ -707,6 +750,31 @@ export class SessionTable {
         this.#cClientNext[cs] = list[i + 1] ?? NONE;
       });
     }
+  }
+
+  /**
+   * Moves sessions just appended to this table (a promotion's) to their
+   * places in start order: each in its realm list, each of their client
+   * sessions in its client list (what listings and the merge of listings
+   * across shards rely on). The rest of every list must be in that order
+   * already; sessions of the same second go after those in place, by id
+   * among themselves. One walk of each list touched, O(list + k log k),
+   * where sortListsByStart costs O(n log n) id comparisons.
+   */
+  placeByStart(slots: readonly number[]): void {
+    const ids = new Map<number, string>();
+    for (const slot of slots) ids.set(slot, this.idOf(slot));
+    const byId = (a: number, b: number): number => (ids.get(a)! < ids.get(b)! ? -1 : ids.get(a)! > ids.get(b)! ? 1 : 0);
+    const sessions = new Map<number, number[]>();
+    const clientSessions = new Map<number, number[]>();
+    for (const slot of slots) {
+      listOf(sessions, this.#uRealm[this.#sUser[slot]!]!).push(slot);
+      for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) listOf(clientSessions, this.#cClient[cs]!).push(cs);
+    }
+    const started = this.#sStarted;
+    for (const [realm, moved] of sessions) mergeIntoList(this.#realms[realm]!, this.#sRealmNext, this.#sRealmPrev, moved, started, byId);
+    const clientTie = (a: number, b: number): number => byId(this.#cSession[a]!, this.#cSession[b]!);
+    for (const [client, moved] of clientSessions) mergeIntoList(this.#clients[client]!, this.#cClientNext, this.#cClientPrev, moved, this.#cStarted, clientTie);
   }
 
   /** Counts an expiry that happened outside the wheel (offline sessions) in the realm's counters. */

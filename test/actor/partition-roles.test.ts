@@ -6,11 +6,13 @@
 // Method: a ShardActor on the main thread (commands executed in-process), the
 // records a second actor (the "primary") produced replayed into it.
 
+import assert from 'node:assert/strict';
 import test, { type ExecutionContext } from 'ava';
+import fc from 'fast-check';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import type { BootMessage, Command, PartitionRolesResult, SessionView, ShardStats } from '../../src/protocol/actor-messages.js';
 import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
-import type { Mutation } from '../../src/protocol/mutations.js';
+import { MUTATION, sessionRecords, type Mutation } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
@@ -117,3 +119,71 @@ test('a promotion with a budget moves whole partitions over several turns, and t
   const byStart = [...views].sort((a, b) => a.started - b.started || (a.id < b.id ? -1 : 1));
   t.deepEqual(listed.map((v) => v.id), byStart.map((v) => v.id));
 });
+
+const ALL = Array.from({ length: 16 }, (_, p) => p);
+
+test('promotions keep every listing in start order (property: any sessions and start times, promotions in any order and budget)', (t) => {
+  const clients = ['app', 'b', 'c'];
+  const session = fc.record({
+    partition: fc.integer({ min: 0, max: 15 }),
+    started: fc.integer({ min: 0, max: 5 }), // few distinct seconds: many ties, ordered by id
+    clients: fc.uniqueArray(fc.record({ client: fc.constantFrom(...clients), after: fc.integer({ min: 0, max: 5 }) }), { selector: (c) => c.client, minLength: 1, maxLength: 3 }),
+  });
+  fc.assert(
+    fc.property(fc.array(session, { maxLength: 60 }), fc.uniqueArray(fc.integer({ min: 0, max: 15 }), { minLength: 1 }), fc.integer({ min: 1, max: 8 }), (sessions, promote, budget) => {
+      const served = promote.filter((p) => p % 2 === 0); // primary from the start
+      const node = new ShardActor(BOOT, new ManualClock(START), () => {});
+      try {
+        for (const c of CONFIG) node.execute(c);
+        node.execute({ op: OP.clientPut, realm: 'r', client: 'b', settings: CLIENT_SESSION_DEFAULTS });
+        node.execute({ op: OP.clientPut, realm: 'r', client: 'c', settings: CLIENT_SESSION_DEFAULTS });
+        node.execute({ op: OP.partitionRoles, partitions: ALL, role: 'passive' });
+        node.execute({ op: OP.partitionRoles, partitions: served, role: 'primary' });
+        node.execute({ op: OP.mutationsReplay, mutations: inTimeOrder(sessions.flatMap((s, i) => sessionRecordsOf(s, i))) });
+        for (let rest = promote; rest.length > 0; ) {
+          const { done } = node.execute({ op: OP.partitionRoles, partitions: rest, role: 'primary', budget }) as PartitionRolesResult;
+          rest = rest.slice(done);
+          assertListedByStart(node, clients);
+        }
+      } finally {
+        void node.close();
+      }
+    }),
+    { numRuns: 200 },
+  );
+  t.pass();
+});
+
+/** The records of a generated session (its id from its index, so ids are unique). */
+function sessionRecordsOf(s: { partition: number; started: number; clients: { client: string; after: number }[] }, i: number): Mutation[] {
+  const id = newSessionId(s.partition);
+  const started = START + s.started;
+  const view: SessionView = {
+    id, realm: 'r', userId: `u${i}`, username: `u${i}`, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false,
+    started, lastSessionRefresh: started, authTime: started, notes: null,
+    clients: s.clients.map((c) => ({ client: c.client, started: started + c.after, timestamp: started + c.after, scope: 'openid', ssoAuth: false, notes: null })),
+  };
+  return sessionRecords(view, null);
+}
+
+/** Records as a primary would have produced them: by time, a session's creation before its attachments. */
+function inTimeOrder(records: Mutation[]): Mutation[] {
+  const at = (m: Mutation): number => (m.k === MUTATION.sessionCreated || m.k === MUTATION.clientAttached ? m.started : 0);
+  return records.map((m, i) => ({ m, i })).sort((a, b) => at(a.m) - at(b.m) || a.i - b.i).map(({ m }) => m);
+}
+
+/**
+ * The realm listing and every client listing are in start order (what the
+ * engine's merge across shards relies on), and hold the sessions served.
+ */
+function assertListedByStart(node: ShardActor, clients: string[]): void {
+  const inOrder = (starts: number[]): boolean => starts.every((s, i) => i === 0 || starts[i - 1]! <= s);
+  const realm = node.table.search('r', '', [], null, 1e6);
+  assert.ok(inOrder(realm.map((v) => v.started)), 'realm list');
+  assert.equal(realm.length, node.table.size);
+  for (const client of clients) {
+    const listed = node.table.clientSessions(client, 1e6);
+    assert.ok(inOrder(listed.map((v) => v.clients.find((c) => c.client === client)!.started)), `client list of ${client}`);
+    assert.equal(listed.length, node.table.clientSessionCount(client));
+  }
+}
