@@ -52,6 +52,7 @@ import { OP } from '../protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import { MUTATION, checkMutations, isOfflineRecord, partitionOfRecord, sessionRecords, type Mutation, type OfflineWrittenMutation, type ReplicatedRecord } from '../protocol/mutations.js';
 import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
+import { packChunks, unpackChunk } from '../protocol/transfer-chunks.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
 import { REFRESH_FAILURE_EFFECT, REFRESH_TOKEN_TYPE, verifyRefreshSession } from '../session/refresh-checks.js';
 import { decideSessionLimit } from '../session/session-limits.js';
@@ -92,6 +93,16 @@ function partitionsOfShard(shard: number, shardCount: number): number[] {
   const out: number[] = [];
   for (let p = 0; p < PARTITION_COUNT; p++) if (shardOfPartition(p, shardCount) === shard) out.push(p);
   return out;
+}
+
+/** A transfer chunk's records, still to be validated; undecodable bytes are a bad record. */
+function unpackedChunk(chunk: unknown): unknown {
+  if (!(chunk instanceof Uint8Array)) throw new EngineError('ERR_BAD_RECORD', 'a chunk must be bytes');
+  try {
+    return unpackChunk(chunk);
+  } catch (err) {
+    throw new EngineError('ERR_BAD_RECORD', `a chunk does not decode: ${(err as Error).message}`);
+  }
 }
 
 export class ShardActor {
@@ -447,32 +458,10 @@ export class ShardActor {
         table.onMutation(this.#log.active ? this.#log.sink : null);
         this.#offline?.onChange(command.records === true ? this.#onOfflineChange : null);
         return null;
-      case OP.mutationsReplay: {
-        // Validated whole before any is applied: a malformed record is refused, never half-applied.
-        // Each goes to the table of its partition's role; records of partitions not held are skipped.
-        // Offline-session records go to LMDB: the replay answers once they are committed.
-        const mutations = checkMutations(command.mutations);
-        let applied = 0;
-        const writes: Promise<void>[] = [];
-        for (const m of mutations) {
-          if (isOfflineRecord(m)) {
-            if (this.#offline === null || this.#roles.roleOf(partitionOfRecord(m)) === 'none') continue;
-            writes.push(this.#offline.applyReplicated(m.k === MUTATION.offlineWritten ? { put: m.record as unknown as OfflineSessionRecord, touch: m.touch } : { removed: { id: m.id } as OfflineSessionRecord }));
-            applied++;
-            continue;
-          }
-          if (m.k === MUTATION.realmCleared) {
-            for (const t of [table, this.#roles.passive]) t.apply(m);
-            applied++;
-            continue;
-          }
-          const target = this.#roles.tableFor(partitionOfRecord(m));
-          if (target === null) continue;
-          target.apply(m);
-          applied++;
-        }
-        return writes.length === 0 ? applied : Promise.all(writes).then(() => applied);
-      }
+      case OP.mutationsReplay:
+        return this.#replay(checkMutations(command.mutations));
+      case OP.chunkReplay:
+        return this.#replay(checkMutations(unpackedChunk(command.chunk)));
       case OP.offlineGrant:
         return this.#offlineGrant(this.#string(command.id, 'id'), this.#string(command.client, 'client'), command.scope, this.#integer(command.now, 'now'));
       case OP.offlineGet: {
@@ -736,6 +725,36 @@ export class ShardActor {
     return { ok: true, session: offlineView(offline.get(id)!, clientUuid) };
   }
 
+  /**
+   * Applies replicated records, validated whole before (a malformed record is
+   * refused, never half-applied). Each goes to the table of its partition's
+   * role; records of partitions not held are skipped. Offline-session records
+   * go to LMDB: the replay answers once they are committed.
+   */
+  #replay(mutations: ReplicatedRecord[]): number | Promise<number> {
+    const table = this.#table;
+    let applied = 0;
+    const writes: Promise<void>[] = [];
+    for (const m of mutations) {
+      if (isOfflineRecord(m)) {
+        if (this.#offline === null || this.#roles.roleOf(partitionOfRecord(m)) === 'none') continue;
+        writes.push(this.#offline.applyReplicated(m.k === MUTATION.offlineWritten ? { put: m.record as unknown as OfflineSessionRecord, touch: m.touch } : { removed: { id: m.id } as OfflineSessionRecord }));
+        applied++;
+        continue;
+      }
+      if (m.k === MUTATION.realmCleared) {
+        for (const t of [table, this.#roles.passive]) t.apply(m);
+        applied++;
+        continue;
+      }
+      const target = this.#roles.tableFor(partitionOfRecord(m));
+      if (target === null) continue;
+      target.apply(m);
+      applied++;
+    }
+    return writes.length === 0 ? applied : Promise.all(writes).then(() => applied);
+  }
+
   /** Moves partitions between primary, passive and not held (promotion, demotion, handoff). */
   #setRoles(partitions: unknown, role: unknown, budget: unknown): PartitionRolesResult | Promise<PartitionRolesResult> {
     if (!Array.isArray(partitions) || partitions.some((p) => !(Number.isInteger(p) && p >= 0 && p < PARTITION_COUNT))) {
@@ -761,12 +780,14 @@ export class ShardActor {
       throw new EngineError('ERR_BAD_COMMAND', 'partition must be a partition number');
     }
     const p = partition as number;
-    if (this.#roles.roleOf(p) !== 'primary') return { records: [], seq: this.#log.seqOf(p) };
+    const seq = this.#log.seqOf(p);
+    if (this.#roles.roleOf(p) !== 'primary') return { chunks: [], records: 0, sessions: 0, seq };
     const table = this.#table;
+    const slots = table.partitionSlots(p);
     const records: ReplicatedRecord[] = [];
-    for (const slot of table.partitionSlots(p)) records.push(...sessionRecords(table.view(slot), table.chainsOf(slot)));
+    for (const slot of slots) records.push(...sessionRecords(table.view(slot), table.chainsOf(slot)));
     for (const record of this.#offline?.partitionRecords(p) ?? []) records.push(offlineWritten(record, false));
-    return { records, seq: this.#log.seqOf(p) };
+    return { chunks: packChunks(records), records: records.length, sessions: slots.length, seq };
   }
 
   /** An offline-session change, as the record the partition's backups apply. */

@@ -48,6 +48,9 @@ const FORMATION_SETTLE_MS = 3_000;
 /** How long a leaving node waits for its peers to hang up before it closes their streams. */
 const LEAVE_HANGUP_MS = 1_000;
 
+/** A replicated frame handed to the shards (or refused before): what to wait for, then the partition it completes. */
+type HandedOver = { refused: string } | { work: Promise<unknown>; caughtUp: number | null };
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** The ops a primary may ship to its backups as commands. */
@@ -59,6 +62,8 @@ const ALL_PARTITIONS = Array.from({ length: PARTITION_COUNT }, (_, p) => p);
 const TABLE_CATCH_UP_MS = 1_000;
 /** A replicated frame acknowledged this long after it arrived is logged (where the time went). */
 const SLOW_FRAME_MS = 500;
+/** Replicated frames of one stream being applied at once (handed to the shards, not yet acknowledged). */
+const APPLY_PIPELINE_FRAMES = 16;
 /** Progress reports are batched this long. */
 const PROGRESS_REPORT_MS = 200;
 /** Handoff releases are batched this long (each partition waits for its report: keep it short). */
@@ -598,9 +603,9 @@ export class ClusterMember {
   /** A replicated frame acknowledged SLOW_FRAME_MS or more after it arrived: where the time went. */
   #logSlowFrame(frame: ReplicateFrame, ms: { queuedMs: number; tableWaitMs: number; applyMs: number }): void {
     const kind = frame.chunk !== undefined ? 'chunk' : frame.done !== undefined ? 'done' : 'records';
-    const records = frame.chunk?.recs.length ?? frame.recs?.length ?? 0;
+    const size = frame.chunk?.packed !== undefined ? { bytes: frame.chunk.packed.length } : { records: frame.chunk?.recs?.length ?? frame.recs?.length ?? 0 };
     const rounded = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v)]));
-    this.#slowLog.write('frame', 'a replicated frame was acknowledged late', { from: frame.from, kind, records, table: frame.table, ...rounded });
+    this.#slowLog.write('frame', 'a replicated frame was acknowledged late', { from: frame.from, kind, ...size, table: frame.table, ...rounded });
   }
 
   // --- heartbeats ---------------------------------------------------------------
@@ -751,51 +756,82 @@ export class ClusterMember {
     }
   }
 
+  /**
+   * The backup side of a Replicate stream. Frames are handed to the shards in
+   * arrival order without waiting for the frames before them to be applied (a
+   * shard runs commands in the order it is sent them, so a partition's
+   * records keep their order, and frames handed over in one turn travel to
+   * the shard together), and are acknowledged in order once applied: a
+   * transfer's chunks do not each pay a round trip to the shard. At most
+   * APPLY_PIPELINE_FRAMES frames are being applied at once.
+   */
   #serveReplicate(call: grpc.ServerDuplexStream<ReplicateFrame, ReplicateAck>): void {
     call.sendMetadata(new grpc.Metadata());
-    let chain = Promise.resolve();
+    let handedOver = Promise.resolve();
+    let acknowledged = Promise.resolve();
+    /** The acknowledgements of the frames handed over and not yet acknowledged, oldest first. */
+    const applying: Promise<void>[] = [];
     call.on('data', (frame: ReplicateFrame) => {
       const arrived = performance.now();
-      chain = chain.then(async () => {
-        const started = performance.now();
-        const timing = { tableWaitMs: 0 };
-        const refused = await this.#applyFrame(frame, timing);
-        call.write(refused === null ? { ack: frame.f } : { ack: frame.f, refused });
-        const done = performance.now();
-        if (done - arrived >= SLOW_FRAME_MS) this.#logSlowFrame(frame, { queuedMs: started - arrived, ...timing, applyMs: done - started - timing.tableWaitMs });
+      const timing = { queuedMs: 0, tableWaitMs: 0 };
+      const started = handedOver.then(async () => {
+        while (applying.length >= APPLY_PIPELINE_FRAMES) await applying[0];
+        timing.queuedMs = performance.now() - arrived;
+        applying.push(ack);
+        return this.#handOver(frame, timing).catch((err: unknown): HandedOver => ({ refused: (err as Error).message }));
       });
+      handedOver = started.then(() => {});
+      const ack = acknowledged.then(async () => {
+        const refused = await this.#applied(frame, await started);
+        applying.shift();
+        call.write(refused === null ? { ack: frame.f } : { ack: frame.f, refused });
+        const ms = performance.now() - arrived;
+        if (ms >= SLOW_FRAME_MS) this.#logSlowFrame(frame, { ...timing, applyMs: ms - timing.queuedMs - timing.tableWaitMs });
+      });
+      acknowledged = ack;
     });
     call.on('error', () => {});
   }
 
-  /** Applies one replicated frame; a reason when it was refused. */
-  async #applyFrame(frame: ReplicateFrame, timing: { tableWaitMs: number }): Promise<string | null> {
-    if (this.#engine === null) return 'not started';
+  /**
+   * Waits until this node obeys the sender's table (or gives up), then hands
+   * the frame's records and commands to the shards. Only a partition's
+   * primary (in this node's table, at least as new as the sender's) changes
+   * its copies: a node that lost its primaries while it was hung or cut off
+   * and still sends what it holds (a resync, a late frame) must not roll a
+   * copy back.
+   */
+  async #handOver(frame: ReplicateFrame, timing: { tableWaitMs: number }): Promise<HandedOver> {
+    if (this.#engine === null) return { refused: 'not started' };
     const waitStarted = performance.now();
     const deadline = waitStarted + TABLE_CATCH_UP_MS;
     while ((this.#table?.version ?? 0) < frame.table && performance.now() < deadline) await this.#nextTable(deadline - performance.now());
     timing.tableWaitMs = performance.now() - waitStarted;
     const table = this.#table;
-    if (table === null || table.version < frame.table) return `table ${frame.table} not obeyed here yet`;
-    // Only a partition's primary (in this node's table, at least as new as the sender's) changes
-    // its copies: a node that lost its primaries while it was hung or cut off and still sends
-    // what it holds (a resync, a late frame) must not roll a copy back.
+    if (table === null || table.version < frame.table) return { refused: `table ${frame.table} not obeyed here yet` };
     const fromPrimary = (p: number): boolean => table.owners[p]?.[0] === frame.from;
+    const work: Promise<unknown>[] = [];
+    if (frame.recs !== undefined) work.push(...this.#applyRecords(frame.recs.map((e) => e.m).filter((m) => fromPrimary(partitionOfRecord(m))), table));
+    if (frame.cmds !== undefined) work.push(...this.#applyCommands(frame.cmds.filter((c) => fromPrimary(c.p)), table));
+    if (frame.chunk !== undefined && fromPrimary(frame.chunk.p)) work.push(...this.#applyChunk(frame.chunk, table));
+    return { work: Promise.all(work), caughtUp: frame.done !== undefined && fromPrimary(frame.done) ? frame.done : null };
+  }
+
+  /** Waits for a handed-over frame to be applied (every frame before it was); null, or why it was refused. */
+  async #applied(frame: ReplicateFrame, handed: HandedOver): Promise<string | null> {
+    if ('refused' in handed) return handed.refused;
     try {
-      if (frame.recs !== undefined) await this.#applyRecords(frame.recs.map((e) => e.m).filter((m) => fromPrimary(partitionOfRecord(m))), table);
-      if (frame.cmds !== undefined) await this.#applyCommands(frame.cmds.filter((c) => fromPrimary(c.p)), table);
-      if (frame.chunk !== undefined && fromPrimary(frame.chunk.p)) {
-        this.#caughtUp.delete(frame.chunk.p);
-        await this.#applyRecords(frame.chunk.recs, table);
-      }
-      if (frame.done !== undefined && fromPrimary(frame.done)) this.#caughtUpOn(frame.done, frame.from);
-      return null;
+      await handed.work;
     } catch (err) {
       return (err as Error).message;
     }
+    // In frame order: the partition's chunks before its `done` are applied by now.
+    if (handed.caughtUp !== null) this.#caughtUpOn(handed.caughtUp, frame.from);
+    return null;
   }
 
-  async #applyRecords(records: ReplicatedRecord[], table: PartitionTable): Promise<void> {
+  /** Hands records to the shards of their partitions (those this node holds); the applies under way. */
+  #applyRecords(records: ReplicatedRecord[], table: PartitionTable): Promise<number>[] {
     const byPartition = new Map<number, ReplicatedRecord[]>();
     for (const m of records) {
       const p = partitionOfRecord(m);
@@ -804,16 +840,22 @@ export class ClusterMember {
       if (list === undefined) byPartition.set(p, (list = []));
       list.push(m);
     }
-    await Promise.all([...byPartition].map(([p, list]) => this.#engine!.applyReplicated(p, list)));
+    return [...byPartition].map(([p, list]) => this.#engine!.applyReplicated(p, list));
   }
 
-  /** Runs shipped commands (auth codes, login failures) on this node's copy; no other op is accepted. */
-  async #applyCommands(cmds: ShippedCommand[], table: PartitionTable): Promise<void> {
-    for (const { p, command } of cmds) {
-      if (!SHIPPED_OPS.has(command.op)) throw new EngineError('ERR_BAD_COMMAND', `op ${String((command as { op: unknown }).op)} is not replicated as a command`);
-      if (roleOf(table, this.#options.node, p) === 'none') continue;
-      await this.#engine!.applyReplicatedCommand(p, command);
-    }
+  /** Hands a transfer chunk to the shard of its partition (when held): packed, or as records from a version 1 sender. */
+  #applyChunk(chunk: NonNullable<ReplicateFrame['chunk']>, table: PartitionTable): Promise<unknown>[] {
+    this.#caughtUp.delete(chunk.p);
+    if (chunk.packed === undefined) return this.#applyRecords(chunk.recs ?? [], table);
+    if (roleOf(table, this.#options.node, chunk.p) === 'none') return [];
+    return [this.#engine!.applyChunk(chunk.p, chunk.packed)];
+  }
+
+  /** Hands shipped commands (auth codes, login failures) to this node's copy, in order; no other op is accepted. */
+  #applyCommands(cmds: ShippedCommand[], table: PartitionTable): Promise<unknown>[] {
+    const refused = cmds.find(({ command }) => !SHIPPED_OPS.has(command.op));
+    if (refused !== undefined) return [Promise.reject(new EngineError('ERR_BAD_COMMAND', `op ${String((refused.command as { op: unknown }).op)} is not replicated as a command`))];
+    return cmds.filter(({ p }) => roleOf(table, this.#options.node, p) !== 'none').map(({ p, command }) => this.#engine!.applyReplicatedCommand(p, command));
   }
 
   #caughtUpOn(partition: number, primary: string): void {
@@ -847,7 +889,6 @@ function rolesSummary(table: PartitionTable, node: string): { primary: number; c
   return { primary, copies };
 }
 
-/** Warnings that may come in bursts: at most one line per kind and interval, with how many were left out. */
 /** Runs `run` once, `ms` after the first of any number of `schedule` calls. */
 class Later {
   readonly #ms: number;
@@ -873,6 +914,7 @@ class Later {
   }
 }
 
+/** Warnings that may come in bursts: at most one line per kind and interval, with how many were left out. */
 class ThrottledLog {
   readonly #log: Logger;
   readonly #intervalMs: number;

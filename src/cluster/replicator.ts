@@ -50,7 +50,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { EngineError } from '../errors.js';
-import { isTouchRecord, type ReplicatedRecord, type RecordEnvelope } from '../protocol/mutations.js';
+import type { PartitionExport } from '../protocol/actor-messages.js';
+import { isTouchRecord, type RecordEnvelope } from '../protocol/mutations.js';
+import { TRANSFER_CHUNK_RECORDS } from '../protocol/transfer-chunks.js';
 import type { PartitionTable } from './partition-table.js';
 import type { Peer } from './peer.js';
 import type { ReplicateAck, ReplicateFrame, ShippedCommand } from './wire.js';
@@ -64,17 +66,20 @@ export const STALL_FAIL_TIMEOUTS = 3;
 /** Pause before a failed transfer is tried again. */
 const TRANSFER_RETRY_MS = 500;
 
-/** Records per transfer chunk (a session is 1–3 records; Infinispan moves 512 entries per chunk). */
-export const TRANSFER_CHUNK_RECORDS = 1_536;
 
 /**
- * Partitions in transfer to one peer at once; the rest wait their turn. The
- * stream is ordered, so a live record's acknowledgement queues behind every
- * chunk sent before it: unpaced, a rejoining node would be sent all its
- * partitions at once and miss --replicate-timeout on live writes (and be
- * evicted for it) while it applies them.
+ * Transfers to one peer are paced: a new one starts while fewer than
+ * TRANSFERS_PER_PEER run and their exports hold fewer than
+ * TRANSFER_WINDOW_RECORDS records; the rest wait their turn. The stream is
+ * ordered, so a live record's acknowledgement queues behind every chunk sent
+ * before it: unpaced, a rejoining node would be sent all its partitions at
+ * once and miss --replicate-timeout on live writes (and be evicted for it)
+ * while it applies them. Counting records rather than partitions keeps many
+ * small partitions in flight (each costs round trips, not apply time) and few
+ * large ones.
  */
-export const TRANSFERS_PER_PEER = 4;
+export const TRANSFERS_PER_PEER = 16;
+export const TRANSFER_WINDOW_RECORDS = 8 * TRANSFER_CHUNK_RECORDS;
 
 type Stream = grpc.ClientDuplexStream<ReplicateFrame, ReplicateAck>;
 
@@ -242,9 +247,10 @@ interface TransferState {
   done: Deferred;
 }
 
-/** The transfers to one peer: how many run, and the partitions waiting for a turn (in order). */
+/** The transfers to one peer: how many run, the records their exports hold, and the partitions waiting for a turn (in order). */
 interface TransferLane {
   running: number;
+  records: number;
   queue: Set<number>;
 }
 
@@ -264,13 +270,14 @@ export interface ReplicatorOptions {
    */
   peerTable(node: string): number;
   /** The shard export of a partition held as primary. */
-  exportPartition(partition: number): Promise<{ records: ReplicatedRecord[]; seq: number }>;
+  exportPartition(partition: number): Promise<PartitionExport>;
   onTimeout(peer: string): void;
   /** A peer reported by onTimeout acknowledged again (slow, not gone). */
   onRecovered?(peer: string): void;
   /** A frame was acknowledged this many seconds after it was sent. */
   onAck?(seconds: number): void;
-  onTransferred?(sessions: number, bytes: number): void;
+  /** A transfer to a peer completed with this many sessions. */
+  onTransferred?(sessions: number): void;
   /** A reply was released with a copy holder gone (it left the view or the table). */
   onDegraded?(): void;
   /** A partition's replies waited SLOW_REPLICATION_MS or more for their copies (logged for the operator). */
@@ -559,7 +566,7 @@ export class Replicator {
 
   #lane(node: string): TransferLane {
     let lane = this.#lanes.get(node);
-    if (lane === undefined) this.#lanes.set(node, (lane = { running: 0, queue: new Set() }));
+    if (lane === undefined) this.#lanes.set(node, (lane = { running: 0, records: 0, queue: new Set() }));
     return lane;
   }
 
@@ -569,32 +576,33 @@ export class Replicator {
     if (lane === undefined || this.#closed) return;
     const obeyed = this.#options.peerTable(node);
     for (const p of lane.queue) {
-      if (lane.running >= TRANSFERS_PER_PEER) return;
+      if (lane.running >= TRANSFERS_PER_PEER || lane.records >= TRANSFER_WINDOW_RECORDS) return;
       const state = this.#transfers.get(`${node}:${p}`);
       if (state?.phase === 'waiting' && state.since > obeyed) continue; // started once the peer reports that table
       lane.queue.delete(p);
       if (state?.phase !== 'waiting') continue;
       lane.running++;
-      void this.#transfer(node, p, state).finally(() => {
+      void this.#transfer(node, p, state, lane).finally(() => {
         lane.running--;
         this.#pump(node);
       });
     }
   }
 
-  async #transfer(node: string, partition: number, state: TransferState): Promise<void> {
+  async #transfer(node: string, partition: number, state: TransferState, lane: TransferLane): Promise<void> {
     const key = `${node}:${partition}`;
     state.phase = 'exporting';
+    let held = 0;
     try {
       const stream = this.#stream(node);
       if (stream === null) throw new EngineError('ERR_REPLICATION_FAILED', `${node} is not connected`);
-      const { records, seq } = await this.#options.exportPartition(partition);
+      const exported = await this.#options.exportPartition(partition);
+      held = exported.records;
+      lane.records += held;
       if (this.#transfers.get(key) !== state || state.phase !== 'exporting') return;
       const version = this.#table?.version ?? 0;
-      const sends: Promise<void>[] = [];
-      for (let i = 0; i < records.length; i += TRANSFER_CHUNK_RECORDS) {
-        sends.push(stream.send({ table: version, chunk: { p: partition, recs: records.slice(i, i + TRANSFER_CHUNK_RECORDS) } }));
-      }
+      const sends = exported.chunks.map((packed) => stream.send({ table: version, chunk: { p: partition, packed } }));
+      const seq = exported.seq;
       // Buffered records the export already holds (seq ≤ its seq) are dropped; touches always follow.
       const later = state.buffered.filter((e) => e.seq === 0 || e.seq > seq);
       state.buffered = [];
@@ -606,12 +614,14 @@ export class Replicator {
       if (state.done !== done) return;
       state.phase = 'complete';
       done.resolve();
-      this.#options.onTransferred?.(records.filter((m) => m.k === 1).length, 0);
+      this.#options.onTransferred?.(exported.sessions);
     } catch (err) {
       if (this.#transfers.get(key) !== state || (state.phase as TransferState['phase']) === 'waiting') return;
       // Tried again shortly (the peer may still be starting, or behind on the table).
       this.#restart(state, err instanceof Error ? err : new Error(String(err)));
       this.#retryLater();
+    } finally {
+      lane.records -= held;
     }
   }
 

@@ -9,8 +9,12 @@ import type { AdminEventQuery, EventQuery } from '../events/event-sink.js';
 import type { RecordEnvelope, ReplicatedRecord } from '../protocol/mutations.js';
 import type { WireError } from '../protocol/wire-error.js';
 
-/** Bumped when a frame changes shape; a node accepts peers of this version and the one before. */
-export const CLUSTER_PROTOCOL_VERSION = 1;
+/**
+ * Bumped when a frame changes shape; a node accepts peers of this version and
+ * the one before. 2: transfer chunks carry packed records (`chunk.packed`);
+ * a chunk of version 1 (`chunk.recs`) is still applied.
+ */
+export const CLUSTER_PROTOCOL_VERSION = 2;
 
 // --- Link ------------------------------------------------------------------
 
@@ -70,8 +74,12 @@ export interface ReplicateFrame {
   recs?: RecordEnvelope[];
   /** Commands the backup runs on its own shard after the records (auth codes, login failures). */
   cmds?: ShippedCommand[];
-  /** A state-transfer chunk: sessions of a partition as records that recreate them. */
-  chunk?: { p: number; recs: ReplicatedRecord[] };
+  /**
+   * A state-transfer chunk: sessions of a partition as the records that
+   * recreate them, packed by the exporting shard (transfer-chunks.ts) and
+   * unpacked only by the applying one; `recs` from a version 1 sender.
+   */
+  chunk?: { p: number; packed?: Uint8Array; recs?: ReplicatedRecord[] };
   /** The transfer of this partition is complete: every later record follows live. */
   done?: number;
 }

@@ -917,12 +917,17 @@ export class Engine extends EventEmitter {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.mutationsReplay, mutations });
   }
 
+  /** Applies a state-transfer chunk (packed records, as a partition export made them) to this node's copy of its partition. */
+  applyChunk(partition: number, chunk: Uint8Array): Promise<number> {
+    return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.chunkReplay, chunk });
+  }
+
   /** Runs a replicated command (auth codes, login failures) on this node's copy of its partition. */
   applyReplicatedCommand(partition: number, command: CodePutCommand | CodeTakeCommand | LoginFailureRecordCommand | LoginFailureRemoveCommand): Promise<unknown> {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), command);
   }
 
-  /** The sessions of a partition this node is primary of, as records, with the partition's seq. */
+  /** The sessions of a partition this node is primary of, as packed chunks of records, with the partition's seq. */
   exportPartition(partition: number): Promise<PartitionExport> {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.partitionExport, partition });
   }

@@ -285,7 +285,13 @@ export interface PartitionRolesResult { moved: number; done: number }
  * seq at that moment: records with a higher seq happened after the export.
  */
 export interface PartitionExportCommand { op: typeof OP.partitionExport; partition: number }
-export interface PartitionExport { records: ReplicatedRecord[]; seq: number }
+export interface PartitionExport {
+  /** The records, packed in chunks (transfer-chunks.ts): what the peer's shard replays with chunkReplay. */
+  chunks: Uint8Array[];
+  records: number;
+  sessions: number;
+  seq: number;
+}
 
 /** Write every online session of the shard to LMDB as a snapshot, emptying the journal (graceful shutdown). */
 export interface SnapshotSaveCommand { op: typeof OP.snapshotSave }
@@ -347,6 +353,8 @@ export interface SubscribeCommand {
   records: boolean;
 }
 export interface MutationsReplayCommand { op: typeof OP.mutationsReplay; mutations: ReplicatedRecord[] }
+/** A state-transfer chunk (a partition export's, still packed): replayed like mutationsReplay. */
+export interface ChunkReplayCommand { op: typeof OP.chunkReplay; chunk: Uint8Array }
 
 // Login failures (brute-force detection, src/actor/login-failures.ts): routed to the user's partition.
 export interface LoginFailureGetCommand { op: typeof OP.loginFailureGet; realm: string; userId: string; nowMs: number }
@@ -364,7 +372,7 @@ export type Command =
   | UserLogoutCommand | UserSessionsCommand | RealmLogoutAllCommand
   | ClientSessionsCommand | ClientSessionCountCommand | RealmClientStatsCommand | RealmSearchCommand
   | RevokeIdsCommand | RevokeFilterCommand | CountFilterCommand
-  | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand
+  | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand | ChunkReplayCommand
   | OfflineGrantCommand | OfflineGetCommand | OfflineRefreshCommand | OfflineRemoveCommand | OfflineRemoveClientCommand
   | OfflineUserSessionsCommand | OfflineRemoveUserCommand | OfflineRemoveClientAllCommand | OfflineRemoveRealmCommand
   | PartitionRolesCommand
@@ -400,6 +408,7 @@ export interface ResultOf {
   [OP.statsGet]: ShardStats;
   [OP.subscribe]: null;
   [OP.mutationsReplay]: number;
+  [OP.chunkReplay]: number;
   [OP.offlineGrant]: SessionView;
   [OP.offlineGet]: SessionGetResult | null;
   [OP.offlineRefresh]: SessionRefreshResult;

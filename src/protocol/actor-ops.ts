@@ -3,7 +3,7 @@
 // keeps its number in RETIRED_OPS. Bump PROTOCOL_VERSION on any change of a
 // command's or reply's shape; a worker refuses a boot with another version.
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export const OP = Object.freeze({
   realmPut: 1,
@@ -63,6 +63,7 @@ export const OP = Object.freeze({
   statsGet: 51,
   subscribe: 52,
   mutationsReplay: 53,
+  chunkReplay: 54,
 
   // Login failures (brute-force detection), kept in the user's partition.
   loginFailureGet: 110,

@@ -14,6 +14,7 @@ import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { MUTATION } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOfSessionId } from '../../src/protocol/partition.js';
+import { packChunks } from '../../src/protocol/transfer-chunks.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { ManualClock } from '../../src/time/clock.js';
 
@@ -95,6 +96,9 @@ test('commands are validated: wrong shard, non-ids, unknown realm, wrong types, 
   t.is(code({ op: OP.revokeFilter, realm: 'r', filter: null, reason: 'revoked' }), 'ERR_BAD_COMMAND');
   t.is(code({ op: OP.countFilter, realm: 'r', filter: { ipNotIn: ['1.2.3.4/40'] } }), 'ERR_INVALID_ARGUMENT');
   t.is(code({ op: OP.mutationsReplay, mutations: 'x' }), 'ERR_BAD_RECORD');
+  t.is(code({ op: OP.chunkReplay, chunk: 'x' }), 'ERR_BAD_RECORD', 'a chunk is bytes');
+  t.is(code({ op: OP.chunkReplay, chunk: Uint8Array.of(0xc1) }), 'ERR_BAD_RECORD', 'a chunk that does not decode');
+  t.is(code({ op: OP.chunkReplay, chunk: packChunks([{ k: 42 } as never])[0] }), 'ERR_BAD_RECORD', 'a chunk holding an unknown record');
   t.is(actor.table.size, 0, 'nothing was created by the refused commands');
 });
 

@@ -4,15 +4,17 @@
 // the primary's table — whatever moment each partition was exported at, and
 // however the partitions' streams interleave. This is the order the
 // replicator keeps (src/cluster/replicator.ts): records produced while an
-// export runs wait, and only those after the export follow it.
+// export runs wait, and only those after the export follow it. Exports are
+// the shard's own (partitionExport), packed in chunks as they travel.
 
 import test from 'ava';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import { SessionTable } from '../../src/actor/session-table.js';
-import type { Command, EndReason } from '../../src/protocol/actor-messages.js';
+import type { Command, EndReason, PartitionExport } from '../../src/protocol/actor-messages.js';
 import { OP } from '../../src/protocol/actor-ops.js';
-import { partitionOfRecord, sessionRecords, type Mutation } from '../../src/protocol/mutations.js';
+import { checkMutations, partitionOfRecord, type Mutation } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
+import { unpackChunk } from '../../src/protocol/transfer-chunks.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { ManualClock } from '../../src/time/clock.js';
@@ -82,7 +84,9 @@ for (const seed of SEEDS) {
     for (step = 0; step < STEPS; step++) {
       for (const p of partitions) {
         if (exportAt.get(p) !== step) continue;
-        exported.set(p, actor.table.partitionSlots(p).flatMap((slot) => sessionRecords(actor.table.view(slot), actor.table.chainsOf(slot))));
+        // The shard's own export, packed as it travels, unpacked as the receiving shard does.
+        const { chunks } = actor.execute({ op: OP.partitionExport, partition: p }) as PartitionExport;
+        exported.set(p, chunks.flatMap((chunk) => checkMutations(unpackChunk(chunk)) as Mutation[])); // no offline sessions here
       }
       if (random() < 0.05) now += 1 + Math.floor(random() * 30);
       try {

@@ -6,11 +6,12 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { ShardActor } from '../../src/actor/shard-actor.js';
-import type { BatchMessage, BootMessage, Command, ReplyMessage, ShardMessage } from '../../src/protocol/actor-messages.js';
+import type { BatchMessage, BootMessage, Command, PartitionExport, ReplyMessage, ShardMessage } from '../../src/protocol/actor-messages.js';
 import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { MUTATION, type RecordEnvelope, type ReplicatedRecord } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOfSessionId } from '../../src/protocol/partition.js';
+import { unpackChunk } from '../../src/protocol/transfer-chunks.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { openEnv } from '../../src/store/lmdb-env.js';
@@ -104,11 +105,12 @@ test('a partition export carries its offline sessions; a partition no longer hel
   const partition = partitionOfSessionId(id);
   await primary.run([{ op: OP.sessionCreate, id, realm: 'r', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: { client: 'c', scope: 'openid' }, limits: null, notes: null }]);
   await primary.run([{ op: OP.offlineGrant, id, client: 'c', scope: 'openid offline_access', now: START + 1 }]);
-  const [exported] = (await primary.run([{ op: OP.partitionExport, partition }])) as [{ records: ReplicatedRecord[] }];
-  t.deepEqual(exported.records.map((m) => m.k), [MUTATION.sessionCreated, MUTATION.clientAttached, MUTATION.offlineWritten]);
+  const [exported] = (await primary.run([{ op: OP.partitionExport, partition }])) as [PartitionExport];
+  t.like(exported, { records: 3, sessions: 1 });
+  t.deepEqual(exported.chunks.flatMap((chunk) => (unpackChunk(chunk) as ReplicatedRecord[]).map((m) => m.k)), [MUTATION.sessionCreated, MUTATION.clientAttached, MUTATION.offlineWritten]);
 
   await joiner.run([...joiner.setup, { op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
-  await joiner.run([{ op: OP.mutationsReplay, mutations: exported.records }]);
+  t.deepEqual(await joiner.run(exported.chunks.map((chunk) => ({ op: OP.chunkReplay, chunk }))), [3]);
   await joiner.run([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
   t.deepEqual(await joiner.run([{ op: OP.offlineGet, id, now: START + 2 }]), await primary.run([{ op: OP.offlineGet, id, now: START + 2 }]));
 
