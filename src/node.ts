@@ -194,9 +194,14 @@ export class SessiondNode extends EventEmitter {
         ...(deps.clockMode !== undefined ? { clockMode: deps.clockMode } : {}),
         observer: {
           ...metrics.engineObserver(),
-          workerExited: (shard, detail) => log.error({ shard, detail }, 'shard worker exited'),
+          workerExited: (shard, detail) => {
+            log.error({ shard, detail }, 'shard worker exited');
+            cluster?.shardExited(shard);
+          },
           workerStarted: (shard, restarts) => {
-            if (restarts > 0) log.warn({ shard, restarts }, 'shard worker restarted; its realm configuration was replayed');
+            if (restarts === 0) return;
+            log.warn({ shard, restarts }, 'shard worker restarted; its realm configuration was replayed');
+            cluster?.shardRestarted();
           },
         },
       });

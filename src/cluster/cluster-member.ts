@@ -27,6 +27,7 @@ import type { Engine } from '../host/engine.js';
 import type { PartitionRouter } from '../host/partition-router.js';
 import type { Command } from '../protocol/actor-messages.js';
 import { partitionOfRecord, type ReplicatedRecord, type RecordEnvelope } from '../protocol/mutations.js';
+import { shardOfPartition } from '../protocol/partition.js';
 import { toWireError } from '../protocol/wire-error.js';
 import { OP } from '../protocol/actor-ops.js';
 import type { RealmStore } from '../realm/realm-store.js';
@@ -170,6 +171,8 @@ export class ClusterMember {
   /** Why this node did not serve at the last tick (null: it served); for the log. */
   #notServing: string | null = 'not joined';
   #notServingSinceMs = 0;
+  /** The lease under which a shard worker died: the node serves nothing more under it. */
+  #shardLostIn: string | null = null;
   /** When this node last learned it was evicted (it joins again only on heartbeats heard since). */
   #evictedAtMs = 0;
 
@@ -330,9 +333,39 @@ export class ClusterMember {
     return this.#notServingBecause() === null;
   }
 
+  /**
+   * A shard worker of this node died: the worker started in its place holds
+   * none of its copies of partitions, and as primaries only what its journal
+   * restores (nothing with --durability snapshot). The node stops serving at
+   * once and leaves the view by revoking its own lease: the other owners
+   * serve meanwhile, and it joins again as a new member and is sent fresh
+   * copies. A node holding the only copy of one of that shard's partitions
+   * stays instead (on what the journal restores): leaving would drop even that.
+   */
+  shardExited(shard: number): void {
+    const table = this.#table;
+    if (this.#closed || table === null || !this.#inTable(table) || this.#shardLostIn === this.#plane.leaseId) return;
+    const self = this.#options.node;
+    const onlyCopies = table.owners.filter((o, p) => o.length === 1 && o[0] === self && shardOfPartition(p, this.#engine!.shards) === shard).length;
+    if (onlyCopies > 0) {
+      this.#log.error({ shard, onlyCopies }, 'a shard worker died; staying in the view on what its journal restores, since this node holds the only copy of some of its partitions');
+      return;
+    }
+    this.#log.error({ shard }, 'a shard worker died and its copies with it: leaving the view to join again as a new member and be sent fresh copies');
+    this.#shardLostIn = this.#plane.leaseId;
+    void this.#plane.evict(self, 'revoking this node\'s own lease (a shard worker died)').catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'revoking this node\'s own lease failed; it lapses instead'));
+  }
+
+  /** A restarted shard worker starts with a single node's roles: the table's are applied to it again. */
+  shardRestarted(): void {
+    if (this.#closed || this.#table === null) return;
+    this.#obeying = this.#obeying.then(() => this.#engine!.setPartitionRoles(this.#rolesFor(this.#table!))).catch(() => {});
+  }
+
   /** Why this node may not answer now (null: it may). */
   #notServingBecause(): string | null {
     if (this.#closed) return 'left';
+    if (this.#shardLostIn === this.#plane.leaseId) return 'a shard worker died: joining again as a new member';
     if (this.#table === null || !this.#inTable(this.#table)) return 'no table includes this node yet';
     if (this.#plane.leaseValid) return null;
     if (this.#plane.etcdReachable) return 'lease lapsed (not renewed in time)';
@@ -468,7 +501,7 @@ export class ClusterMember {
       const releasedBefore = this.#released.size;
       for (const p of [...this.#released]) if (!this.#handingOff(table, p)) this.#released.delete(p);
       if (this.#released.size < releasedBefore) this.#releaseReport.schedule(); // a stale report would hold new handoffs back
-      await this.#engine!.setPartitionRoles(this.#inTable(table) ? this.#rolesOf(table) : { primary: [], passive: [], none: ALL_PARTITIONS });
+      await this.#engine!.setPartitionRoles(this.#rolesFor(table));
       this.#table = table;
       this.#replicator.setTable(table);
       // A partition no longer pending here, or whose primary changed (the new one fills it anew), is
@@ -486,6 +519,11 @@ export class ClusterMember {
   }
 
   /** This node's roles under `table`: a partition it released for a handoff is already a passive copy. */
+  /** This incarnation's roles in the table: none at all when the table does not count it. */
+  #rolesFor(table: PartitionTable): ReturnType<typeof rolesOf> {
+    return this.#inTable(table) ? this.#rolesOf(table) : { primary: [], passive: [], none: ALL_PARTITIONS };
+  }
+
   #rolesOf(table: PartitionTable): ReturnType<typeof rolesOf> {
     const roles = rolesOf(table, this.#options.node);
     if (this.#released.size === 0) return roles;

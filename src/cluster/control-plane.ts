@@ -252,11 +252,11 @@ export class ControlPlane extends EventEmitter {
     else await this.#ns.delete().key(key);
   }
 
-  /** Ends a member's lease now (its key and suspicions go with it). */
-  async evict(node: string): Promise<void> {
+  /** Ends a member's lease now (its key and suspicions go with it), logging why. */
+  async evict(node: string, why = 'evicting an unreachable member'): Promise<void> {
     const member = this.#members.get(node);
     if (member === undefined) return;
-    this.#options.log.warn({ peer: node }, 'evicting an unreachable member');
+    this.#options.log.warn({ peer: node }, why);
     try {
       await this.#client.leaseClient.leaseRevoke({ ID: member.lease });
     } catch (err) {

@@ -216,6 +216,8 @@ export interface ClusterOptions {
   workload?: () => Workload | undefined;
   /** The scenario's own log (measures, decisions), kept with the artifacts of a failed test. */
   notes?: () => string;
+  /** Environment variables added to a node's (e.g. a fault planted in one node). */
+  nodeEnv?: (id: string) => Record<string, string> | undefined;
 }
 
 export class Cluster {
@@ -460,7 +462,8 @@ export async function startCluster(t: ExecutionContext, options: ClusterOptions 
       dataDir, shards: options.shards ?? 1, owners: options.owners ?? 2, realmDir: options.realmDir ?? CLUSTER_REALM_DIR,
       logLevel: options.logLevel ?? 'info', extraArgs: options.extraArgs ?? [],
     });
-    const node = new NodeHandle({ id, host, httpPort, managementPort, dataDir, args });
+    const extraEnv = options.nodeEnv?.(id);
+    const node = new NodeHandle({ id, host, httpPort, managementPort, dataDir, args, ...(extraEnv !== undefined ? { env: cleanEnv(extraEnv) } : {}) });
     node.onSpawn = () => cluster.syncPids();
     nodes.push(node);
   }
