@@ -518,12 +518,12 @@ export class ClusterMember {
     }).catch((err: unknown) => this.#log.error({ err }, 'applying a partition table failed'));
   }
 
-  /** This node's roles under `table`: a partition it released for a handoff is already a passive copy. */
   /** This incarnation's roles in the table: none at all when the table does not count it. */
   #rolesFor(table: PartitionTable): ReturnType<typeof rolesOf> {
     return this.#inTable(table) ? this.#rolesOf(table) : { primary: [], passive: [], none: ALL_PARTITIONS };
   }
 
+  /** This node's roles under `table`: a partition it released for a handoff is already a passive copy. */
   #rolesOf(table: PartitionTable): ReturnType<typeof rolesOf> {
     const roles = rolesOf(table, this.#options.node);
     if (this.#released.size === 0) return roles;
@@ -820,11 +820,16 @@ export class ClusterMember {
       });
       handedOver = started.then(() => {});
       const ack = acknowledged.then(async () => {
-        const refused = await this.#applied(frame, await started);
-        applying.shift();
-        call.write(refused === null ? { ack: frame.f } : { ack: frame.f, refused });
-        const ms = performance.now() - arrived;
-        if (ms >= SLOW_FRAME_MS) this.#logSlowFrame(frame, { ...timing, applyMs: ms - timing.queuedMs - timing.tableWaitMs });
+        try {
+          const refused = await this.#applied(frame, await started);
+          call.write(refused === null ? { ack: frame.f } : { ack: frame.f, refused });
+          const ms = performance.now() - arrived;
+          if (ms >= SLOW_FRAME_MS) this.#logSlowFrame(frame, { ...timing, applyMs: ms - timing.queuedMs - timing.tableWaitMs });
+        } catch {
+          // The stream closed under it: the sender sends again on a new one.
+        } finally {
+          applying.shift();
+        }
       });
       acknowledged = ack;
     });
@@ -852,7 +857,9 @@ export class ClusterMember {
     if (frame.recs !== undefined) work.push(...this.#applyRecords(frame.recs.map((e) => e.m).filter((m) => fromPrimary(partitionOfRecord(m))), table));
     if (frame.cmds !== undefined) work.push(...this.#applyCommands(frame.cmds.filter((c) => fromPrimary(c.p)), table));
     if (frame.chunk !== undefined && fromPrimary(frame.chunk.p)) work.push(...this.#applyChunk(frame.chunk, table));
-    return { work: Promise.all(work), caughtUp: frame.done !== undefined && fromPrimary(frame.done) ? frame.done : null };
+    const all = Promise.all(work);
+    all.catch(() => {}); // awaited in frame order by #applied; a failure before then is not unhandled
+    return { work: all, caughtUp: frame.done !== undefined && fromPrimary(frame.done) ? frame.done : null };
   }
 
   /** Waits for a handed-over frame to be applied (every frame before it was); null, or why it was refused. */

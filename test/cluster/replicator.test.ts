@@ -28,7 +28,7 @@ async function backup(ack: (frame: number) => number | null): Promise<{ address:
     Forward: unimplemented,
     Replicate: (call: grpc.ServerDuplexStream<ReplicateFrame, ReplicateAck>) => {
       call.sendMetadata(new grpc.Metadata());
-      // Applied in order, one after the other, like the real backup.
+      // Acknowledged in order, each after the ones before it, like the real backup.
       let chain = Promise.resolve();
       call.on('data', (frame: ReplicateFrame) => {
         chain = chain.then(async () => {
