@@ -200,6 +200,7 @@ export class ClusterMember {
       touchIntervalMs: options.touchReplicationIntervalMs,
       peer: (node) => this.#peers.get(node),
       peerTable: (node) => this.#peerStates.get(node)?.table ?? 0,
+      peerProtocol: (node) => this.#plane.member(node)?.protocol ?? CLUSTER_PROTOCOL_VERSION,
       exportPartition: (p) => this.#engine!.exportPartition(p),
       onTimeout: (node) => this.#detector.replicationTimedOut(node),
       onRecovered: (node) => this.#detector.replicationRecovered(node),

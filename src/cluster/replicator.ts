@@ -51,8 +51,8 @@ import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { EngineError } from '../errors.js';
 import type { PartitionExport } from '../protocol/actor-messages.js';
-import { isTouchRecord, type RecordEnvelope } from '../protocol/mutations.js';
-import { TRANSFER_CHUNK_RECORDS } from '../protocol/transfer-chunks.js';
+import { isTouchRecord, type RecordEnvelope, type ReplicatedRecord } from '../protocol/mutations.js';
+import { TRANSFER_CHUNK_RECORDS, unpackChunk } from '../protocol/transfer-chunks.js';
 import type { PartitionTable } from './partition-table.js';
 import type { Peer } from './peer.js';
 import type { ReplicateAck, ReplicateFrame, ShippedCommand } from './wire.js';
@@ -269,6 +269,8 @@ export interface ReplicatorOptions {
    * frames for a table the receiver has not obeyed wait there unacknowledged.
    */
   peerTable(node: string): number;
+  /** The cluster protocol version `node` speaks (its member record): a version 1 peer is sent transfer chunks as records. */
+  peerProtocol(node: string): number;
   /** The shard export of a partition held as primary. */
   exportPartition(partition: number): Promise<PartitionExport>;
   onTimeout(peer: string): void;
@@ -601,7 +603,8 @@ export class Replicator {
       lane.records += held;
       if (this.#transfers.get(key) !== state || state.phase !== 'exporting') return;
       const version = this.#table?.version ?? 0;
-      const sends = exported.chunks.map((packed) => stream.send({ table: version, chunk: { p: partition, packed } }));
+      const packedOk = this.#options.peerProtocol(node) >= 2;
+      const sends = exported.chunks.map((packed) => stream.send({ table: version, chunk: packedOk ? { p: partition, packed } : { p: partition, recs: unpackChunk(packed) as ReplicatedRecord[] } }));
       const seq = exported.seq;
       // Buffered records the export already holds (seq ≤ its seq) are dropped; touches always follow.
       const later = state.buffered.filter((e) => e.seq === 0 || e.seq > seq);

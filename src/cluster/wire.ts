@@ -12,7 +12,8 @@ import type { WireError } from '../protocol/wire-error.js';
 /**
  * Bumped when a frame changes shape; a node accepts peers of this version and
  * the one before. 2: transfer chunks carry packed records (`chunk.packed`);
- * a chunk of version 1 (`chunk.recs`) is still applied.
+ * a version 1 peer is still sent, and still sends, chunks of records
+ * (`chunk.recs`), so a rolling upgrade from version 1 keeps transferring.
  */
 export const CLUSTER_PROTOCOL_VERSION = 2;
 
