@@ -1281,11 +1281,12 @@ export class SessionTable {
     return true;
   }
 
-  #freeClientSession(cs: number, realmIndex: number): void {
+  /** Frees a client session; `counted`: it is still in its realm's count (not one of a cleared realm). */
+  #freeClientSession(cs: number, realmIndex: number, counted = true): void {
     const client = this.#clients[this.#cClient[cs]!]!;
     this.#unlinkClient(client, cs);
     client.count--;
-    this.#realms[realmIndex]!.clientSessions--;
+    if (counted) this.#realms[realmIndex]!.clientSessions--;
     this.#cNotes.delete(cs);
     this.#cChains.delete(cs);
     this.#cSession[cs] = NONE;
@@ -1330,14 +1331,18 @@ export class SessionTable {
     realm.sessions--;
   }
 
-  /** Frees a session's memory and unlinks it from every index but the realm list (the caller's job). */
-  #free(slot: number): void {
+  /**
+   * Frees a session's memory and unlinks it from every index but the realm
+   * list (the caller's job). `counted`: its client sessions are still in the
+   * realm's count (false for a session of a cleared realm, whose count was zeroed).
+   */
+  #free(slot: number, counted = true): void {
     const user = this.#sUser[slot]!;
     const realmIndex = this.#uRealm[user]!;
 
     for (let cs = this.#sFirstCs[slot]!; cs !== NONE; ) {
       const next = this.#cNext[cs]!;
-      this.#freeClientSession(cs, realmIndex);
+      this.#freeClientSession(cs, realmIndex, counted);
       cs = next;
     }
     this.#sFirstCs[slot] = NONE;
@@ -1402,7 +1407,7 @@ export class SessionTable {
       let slot = entry[0];
       while (slot !== NONE && freed < budget) {
         const next = this.#sRealmNext[slot]!;
-        this.#free(slot);
+        this.#free(slot, false);
         slot = next;
         if ((++freed & 255) === 0 && performance.now() - started >= timeBudgetMs) break;
       }
@@ -1436,6 +1441,8 @@ export class SessionTable {
     realm.head = NONE;
     realm.tail = NONE;
     realm.sessions = 0;
+    // Its client sessions end too: out of the realm's count now, out of their clients' as they are freed.
+    realm.clientSessions = 0;
     if (this.#sink !== null) for (const partition of partitions) this.#sink({ k: MUTATION.realmCleared, realm: realmId, partition, reason });
     return count;
   }

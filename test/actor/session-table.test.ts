@@ -795,8 +795,10 @@ test('clearing a realm (logout-all) kills every session at once and frees memory
   };
   const doomed = Array.from({ length: 1000 }, (_, i) => make('a', i));
   const kept = Array.from({ length: 10 }, (_, i) => make('b', i));
+  t.deepEqual(table.stats().realms['a'], [1000, 1000]);
   t.is(table.clearRealm('a', 'logout_all', [3, 700]), 1000);
   t.is(table.size, 10);
+  t.deepEqual(table.stats().realms['a'], [0, 0], 'sessions and client sessions counted out at once, before the memory is freed');
   t.true(doomed.every((id) => table.slotOf(id) === -1), 'no cleared session is visible');
   t.deepEqual(table.userSlots('a', 'u1'), []);
   t.true(kept.every((id) => table.slotOf(id) >= 0));
@@ -807,6 +809,7 @@ test('clearing a realm (logout-all) kills every session at once and frees memory
   t.true(table.clearSlice(1_000_000));
   t.is(table.slotOf(again), table.userSlots('a', 'u1')[0]);
   t.is(table.clientSessionCount('c1'), 11);
+  t.deepEqual(table.stats().realms['a'], [1, 1], 'the session started after the clear, and nothing counted twice');
   // One record per partition the table holds: what a replica applies, partition by partition.
   t.deepEqual(records.filter((m) => (m as { k: number }).k === MUTATION.realmCleared), [
     { k: MUTATION.realmCleared, realm: 'a', partition: 3, reason: 'logout_all' },
