@@ -62,7 +62,7 @@ import {
 } from '../session/validity.js';
 import { TimerWheel } from '../time/timer-wheel.js';
 import { INTERNED_STRINGS_MAX, PARTITION_COUNT } from '../constants.js';
-import { formatIpv4, parseIpv4 } from '../util/ip-address.js';
+import { formatIpv4, parseIpv4, type IpMatcher } from '../util/ip-address.js';
 import { formatSessionId, sessionIdWords } from '../protocol/partition.js';
 import { formatUuid, parseUuid } from '../util/uuid.js';
 import { KeyIndex } from './key-index.js';
@@ -114,8 +114,8 @@ export interface SlotFilter {
   client?: string;
   lastAccessBefore?: number;
   lastAccessFrom?: number;
-  ipIn?: (ip: string) => boolean;
-  ipNotIn?: (ip: string) => boolean;
+  ipIn?: IpMatcher;
+  ipNotIn?: IpMatcher;
 }
 
 /** Called for every session that ends, before its slot is reused. */
@@ -688,9 +688,14 @@ export class SessionTable {
     const last = this.#sLast[slot]!;
     if (filter.lastAccessBefore !== undefined && !(last < filter.lastAccessBefore)) return false;
     if (filter.lastAccessFrom !== undefined && !(last >= filter.lastAccessFrom)) return false;
-    if (filter.ipIn !== undefined && !filter.ipIn(this.#ipOf(slot))) return false;
-    if (filter.ipNotIn !== undefined && filter.ipNotIn(this.#ipOf(slot))) return false;
+    if (filter.ipIn !== undefined && !this.#ipMatches(slot, filter.ipIn)) return false;
+    if (filter.ipNotIn !== undefined && this.#ipMatches(slot, filter.ipNotIn)) return false;
     return true;
+  }
+
+  /** The session's address against a CIDR list, IPv4 without formatting it. */
+  #ipMatches(slot: number, matcher: IpMatcher): boolean {
+    return (this.#sFlags[slot]! & F_IP_TEXT) !== 0 ? matcher(this.#sIpText.get(slot)!) : matcher.ipv4(this.#sIp4[slot]!);
   }
 
   /**
