@@ -7,7 +7,7 @@
 import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
-import { api, explain, query } from './api.js';
+import { api, arrived, explain, query } from './api.js';
 import { clientsOf, utcMs, when } from './format.js';
 
 const html = htm.bind(h);
@@ -38,6 +38,11 @@ function listPath(realm, filter, sort, first) {
     order: sort?.order,
   });
   return filter.client === '' ? `${r(realm)}/ui-ext/sessions${q}` : `${r(realm)}/ui-ext/sessions/client${q}`;
+}
+
+/** What the page asks for first: the sign-in starts these before the page exists (api.js prefetch). */
+export function sessionsPageRequests(realm) {
+  return [listPath(realm, NO_FILTER, null, 0), countPath(realm, 'REGULAR'), countPath(realm, 'OFFLINE'), statsPath(realm)];
 }
 
 function Counts({ realm, refreshKey, onStats }) {
@@ -258,8 +263,9 @@ export function SessionsPage({ realm, can }) {
   const [applied, setApplied] = useState(NO_FILTER);
   const [sort, setSort] = useState(null);
   const [first, setFirst] = useState(0);
-  // The page shown: its rows and one more (is there a next page?), and where and in what order it was asked for.
-  const [shown, setShown] = useState({ page: [], first: 0, sort: null });
+  // The page shown: its rows and one more (is there a next page?), and where and in what order it
+  // was asked for. The first may have come with the sign-in (main.js).
+  const [shown, setShown] = useState(() => ({ page: arrived(listPath(realm, NO_FILTER, null, 0)) ?? [], first: 0, sort: null }));
   const [error, setError] = useState(null);
   const [selected, setSelected] = useState(new Set());
   const [detail, setDetail] = useState(null);
