@@ -11,8 +11,8 @@ import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import './styles.css';
 import { LOGIN_REALM, finishLogin, login, logout, onTokens } from './auth.js';
-import { api, explain } from './api.js';
-import { SessionsPage } from './sessions.js';
+import { api, explain, prefetch, settled } from './api.js';
+import { SessionsPage, sessionsPageRequests } from './sessions.js';
 import { UsersPage } from './users.js';
 import { EventsPage } from './events.js';
 
@@ -20,6 +20,29 @@ const html = htm.bind(h);
 // Effects (which start the API calls) run on the next task rather than after the next frame:
 // the data is asked for as soon as a view exists, not one paint later.
 options.requestAnimationFrame = (callback) => setTimeout(callback, 0);
+/** The realm the URL names (#realm=NAME): a link to it survives the login. */
+const linkedRealm = () => new URLSearchParams(location.hash.slice(1)).get('realm');
+
+// The sign-in starts as soon as this module runs, not after a first render:
+// without a code, straight to the login page; back from it, the code
+// exchange, then whoami and, at the same time, the first requests of the
+// sessions page of the realm the page will most likely show (the one named in
+// the URL, else the login realm). The page takes their answers (api.js
+// prefetch) instead of asking after whoami; the console appears once the
+// list's answer is there too, so its first render has the rows.
+const signedIn = (async () => {
+  if (!(await finishLogin())) {
+    await login();
+    return null;
+  }
+  const first = sessionsPageRequests(linkedRealm() ?? LOGIN_REALM);
+  for (const path of first) prefetch(path);
+  const whoami = await api('GET', `/admin/${encodeURIComponent(LOGIN_REALM)}/console/whoami`);
+  await settled(first[0]);
+  return whoami;
+})();
+signedIn.catch(() => {}); // Root reports it
+
 const PAGES = [
   ['sessions', 'Sessions'],
   ['users', 'Users'],
@@ -28,8 +51,7 @@ const PAGES = [
 
 function App({ whoami }) {
   const realms = Object.keys(whoami.realm_access).sort();
-  // #realm=NAME opens that realm (a link to it survives the login).
-  const linked = new URLSearchParams(location.hash.slice(1)).get('realm');
+  const linked = linkedRealm();
   const [realm, setRealmState] = useState(realms.includes(linked) ? linked : realms.includes(LOGIN_REALM) ? LOGIN_REALM : realms[0] ?? LOGIN_REALM);
   const setRealm = (next) => {
     history.replaceState(null, '', `#realm=${encodeURIComponent(next)}`);
@@ -65,18 +87,14 @@ function Root() {
   const [state, setState] = useState({ phase: 'loading' });
   useEffect(() => {
     let cancelled = false;
-    (async () => {
-      try {
-        if (!(await finishLogin())) {
-          await login();
-          return;
-        }
-        const whoami = await api('GET', `/admin/${encodeURIComponent(LOGIN_REALM)}/console/whoami`);
-        if (!cancelled) setState({ phase: 'ready', whoami });
-      } catch (err) {
+    signedIn.then(
+      (whoami) => {
+        if (!cancelled && whoami !== null) setState({ phase: 'ready', whoami });
+      },
+      (err) => {
         if (!cancelled) setState({ phase: 'error', message: explain(err, 'sign in') });
-      }
-    })();
+      },
+    );
     const off = onTokens((tokens) => {
       if (tokens === null) setState({ phase: 'error', message: 'Your session ended; sign in again.' });
     });

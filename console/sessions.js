@@ -1,19 +1,51 @@
 // The Sessions page. The list is paged by the engine through the ui-ext
-// search (first/max: a page costs what it shows, at any realm size); the
-// totals and per-client counts come from maintained counters and are polled.
+// search (first/max: a page costs what it shows, at any realm size), filtered
+// by IP or CIDR and a last-access range and sorted by start or last access
+// over the whole list (sessiond's ui-ext parameters); the totals and
+// per-client counts come from maintained counters and are polled.
 
 import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
-import { api, explain, query } from './api.js';
-import { clientsOf, when } from './format.js';
+import { api, arrived, explain, query } from './api.js';
+import { clientsOf, utcMs, when } from './format.js';
 
 const html = htm.bind(h);
 export const PAGE_SIZE = 20;
 const POLL_MS = 5000;
 const r = (realm) => `/${encodeURIComponent(realm)}`;
+/** The list's filters before any is set: Keycloak's listing (start order, regular sessions first). */
+const NO_FILTER = { search: '', type: 'ALL', client: '', ip: '', lastFrom: '', lastBefore: '' };
+const SORT_NAMES = { start: 'start', lastAccess: 'last access' };
 
-function Counts({ realm, refreshKey }) {
+const countPath = (realm, type) => `${r(realm)}/sessions/count?type=${type}`;
+const statsPath = (realm) => `${r(realm)}/client-session-stats`;
+/** "10.0.0.0/8, 192.168.1.7" → "10.0.0.0/8,192.168.1.7" (the API's comma-separated list). */
+const cidrList = (text) => text.split(',').map((x) => x.trim()).filter((x) => x !== '').join(',');
+
+/** The ui-ext request of one page of the list; `sort` null: the engine's own order. */
+function listPath(realm, filter, sort, first) {
+  const q = query({
+    type: filter.type,
+    search: filter.search,
+    first,
+    max: PAGE_SIZE + 1,
+    clientId: filter.client,
+    ipIn: cidrList(filter.ip),
+    lastAccessFrom: utcMs(filter.lastFrom),
+    lastAccessBefore: utcMs(filter.lastBefore),
+    sort: sort?.by,
+    order: sort?.order,
+  });
+  return filter.client === '' ? `${r(realm)}/ui-ext/sessions${q}` : `${r(realm)}/ui-ext/sessions/client${q}`;
+}
+
+/** What the page asks for first: the sign-in starts these before the page exists (api.js prefetch). */
+export function sessionsPageRequests(realm) {
+  return [listPath(realm, NO_FILTER, null, 0), countPath(realm, 'REGULAR'), countPath(realm, 'OFFLINE'), statsPath(realm)];
+}
+
+function Counts({ realm, refreshKey, onStats }) {
   const [counts, setCounts] = useState(null);
   const [stats, setStats] = useState([]);
   const [error, setError] = useState(null);
@@ -22,13 +54,14 @@ function Counts({ realm, refreshKey }) {
     const load = async () => {
       try {
         const [regular, offline, perClient] = await Promise.all([
-          api('GET', `${r(realm)}/sessions/count?type=REGULAR`),
-          api('GET', `${r(realm)}/sessions/count?type=OFFLINE`),
-          api('GET', `${r(realm)}/client-session-stats`),
+          api('GET', countPath(realm, 'REGULAR')),
+          api('GET', countPath(realm, 'OFFLINE')),
+          api('GET', statsPath(realm)),
         ]);
         if (stop) return;
         setCounts({ regular: regular.count, offline: offline.count });
         setStats(perClient);
+        onStats(perClient);
         setError(null);
       } catch (err) {
         if (!stop) setError(explain(err, 'read session counts'));
@@ -85,8 +118,10 @@ function Detail({ realm, id, onClose }) {
     </section>`;
 }
 
-function RevokeByFilter({ realm, clients, onDone }) {
-  const [form, setForm] = useState({ username: '', clientId: '', ipIn: '', ipNotIn: '', lastAccessBefore: '', type: 'ALL' });
+const NO_REVOKE_FILTER = { username: '', clientId: '', ipIn: '', ipNotIn: '', lastAccessFrom: '', lastAccessBefore: '', type: 'ALL' };
+
+function RevokeByFilter({ realm, clients, listFilter, onDone }) {
+  const [form, setForm] = useState(NO_REVOKE_FILTER);
   const [preview, setPreview] = useState(null);
   const [message, setMessage] = useState(null);
   const set = (key) => (e) => {
@@ -101,11 +136,17 @@ function RevokeByFilter({ realm, clients, onDone }) {
       out.userId = users[0].id;
     }
     if (form.clientId !== '') out.clientId = form.clientId;
-    const cidrs = (text) => text.split(',').map((x) => x.trim()).filter((x) => x !== '');
-    if (cidrs(form.ipIn).length > 0) out.ipIn = cidrs(form.ipIn);
-    if (cidrs(form.ipNotIn).length > 0) out.ipNotIn = cidrs(form.ipNotIn);
-    if (form.lastAccessBefore !== '') out.lastAccessBefore = new Date(form.lastAccessBefore).getTime();
+    if (cidrList(form.ipIn) !== '') out.ipIn = cidrList(form.ipIn).split(',');
+    if (cidrList(form.ipNotIn) !== '') out.ipNotIn = cidrList(form.ipNotIn).split(',');
+    if (form.lastAccessFrom !== '') out.lastAccessFrom = utcMs(form.lastAccessFrom);
+    if (form.lastAccessBefore !== '') out.lastAccessBefore = utcMs(form.lastAccessBefore);
     return out;
+  };
+  // The list's filters (all but its search, which is no revoke filter) into this form.
+  const copyList = () => {
+    const f = listFilter;
+    setForm({ ...NO_REVOKE_FILTER, clientId: f.client, ipIn: f.ip, lastAccessFrom: f.lastFrom, lastAccessBefore: f.lastBefore, type: f.type });
+    setPreview(null);
   };
   const doPreview = async (e) => {
     e.preventDefault();
@@ -138,10 +179,12 @@ function RevokeByFilter({ realm, clients, onDone }) {
       </select></label>
       <label>IP in (CIDR list) <input name="filter-ip-in" value=${form.ipIn} onInput=${set('ipIn')} placeholder="10.0.0.0/8, 2001:db8::/32" /></label>
       <label>IP not in (CIDR list) <input name="filter-ip-not-in" value=${form.ipNotIn} onInput=${set('ipNotIn')} /></label>
-      <label>Last access before <input name="filter-last-access" type="datetime-local" value=${form.lastAccessBefore} onInput=${set('lastAccessBefore')} /></label>
+      <label>Last access from (UTC) <input name="filter-last-access-from" type="datetime-local" step="1" value=${form.lastAccessFrom} onInput=${set('lastAccessFrom')} /></label>
+      <label>Last access before (UTC) <input name="filter-last-access" type="datetime-local" step="1" value=${form.lastAccessBefore} onInput=${set('lastAccessBefore')} /></label>
       <label>Type <select name="filter-type" value=${form.type} onChange=${set('type')}>
         <option value="ALL">all</option><option value="REGULAR">regular</option><option value="OFFLINE">offline</option>
       </select></label>
+      <button type="button" onClick=${copyList}>Copy the list's filters</button>
       <button type="submit">Preview count</button>
       ${preview !== null
         ? html`<p role="status"><span data-testid="preview-count">${preview.count}</span> sessions match.</p>
@@ -174,40 +217,78 @@ function LogoutAll({ realm, onDone }) {
     </form>`;
 }
 
+/** A sortable column header: aria-sort says the order shown; a click sorts by it, newest first, then flips. */
+function SortHeader({ label, by, sort, onSort }) {
+  const state = sort?.by !== by ? 'none' : sort.order === 'asc' ? 'ascending' : 'descending';
+  const arrow = state === 'none' ? '' : state === 'ascending' ? ' ▲' : ' ▼';
+  return html`<th scope="col" aria-sort=${state}><button type="button" class="link" onClick=${() => onSort(by)}>${label}<span aria-hidden="true">${arrow}</span></button></th>`;
+}
+
+/** The list's search and filters: the text fields apply on Search, the selects at once. */
+function ListFilters({ applied, onApply, clients }) {
+  const [draft, setDraft] = useState(applied);
+  const set = (key) => (e) => setDraft({ ...draft, [key]: e.currentTarget.value });
+  const applyNow = (key) => (e) => {
+    const next = { ...draft, [key]: e.currentTarget.value };
+    setDraft(next);
+    onApply({ ...applied, [key]: next[key] });
+  };
+  const submit = (e) => {
+    e.preventDefault();
+    onApply({ ...draft, search: draft.search.trim() });
+  };
+  const clear = () => {
+    setDraft(NO_FILTER);
+    onApply(NO_FILTER);
+  };
+  return html`
+    <form class="filters" role="search" onSubmit=${submit}>
+      <label>Search (username, IP or client) <input name="search" value=${draft.search} onInput=${set('search')} /></label>
+      <label>Type <select name="type" value=${draft.type} onChange=${applyNow('type')}>
+        <option value="ALL">all</option><option value="REGULAR">regular</option><option value="OFFLINE">offline</option>
+      </select></label>
+      <label>Client <select name="client" value=${draft.client} onChange=${applyNow('client')}>
+        <option value="">any</option>${clients.map((c) => html`<option value=${c.id}>${c.clientId}</option>`)}
+      </select></label>
+      <label>IP address or CIDR <input name="ip" value=${draft.ip} onInput=${set('ip')} placeholder="10.0.0.0/8, 2001:db8::1" /></label>
+      <label>Last access from (UTC) <input name="last-access-from" type="datetime-local" step="1" value=${draft.lastFrom} onInput=${set('lastFrom')} /></label>
+      <label>Last access before (UTC) <input name="last-access-before" type="datetime-local" step="1" value=${draft.lastBefore} onInput=${set('lastBefore')} /></label>
+      <button type="submit">Search</button>
+      <button type="button" onClick=${clear}>Clear filters</button>
+    </form>`;
+}
+
 export function SessionsPage({ realm, can }) {
   const manage = can('manage-users');
-  const [search, setSearch] = useState('');
-  const [applied, setApplied] = useState({ search: '', type: 'ALL', client: '' });
+  const [applied, setApplied] = useState(NO_FILTER);
+  const [sort, setSort] = useState(null);
   const [first, setFirst] = useState(0);
-  const [rows, setRows] = useState([]);
-  const [more, setMore] = useState(false);
+  // The page shown: its rows and one more (is there a next page?), and where and in what order it
+  // was asked for. The first may have come with the sign-in (main.js).
+  const [shown, setShown] = useState(() => ({ page: arrived(listPath(realm, NO_FILTER, null, 0)) ?? [], first: 0, sort: null }));
   const [error, setError] = useState(null);
   const [selected, setSelected] = useState(new Set());
-  const [sort, setSort] = useState(null);
   const [detail, setDetail] = useState(null);
   const [message, setMessage] = useState(null);
   const [clients, setClients] = useState([]);
   const [refreshKey, setRefreshKey] = useState(0);
 
   useEffect(() => {
-    api('GET', `${r(realm)}/client-session-stats`).then(
-      (stats) => setClients(stats.map((s) => ({ id: s.id, clientId: s.clientId }))),
-      () => setClients([]),
-    );
-  }, [realm, refreshKey]);
-
-  useEffect(() => {
-    const q = query({ type: applied.type, search: applied.search, first, max: PAGE_SIZE + 1, clientId: applied.client });
-    const path = applied.client === '' ? `${r(realm)}/ui-ext/sessions${q}` : `${r(realm)}/ui-ext/sessions/client${q}`;
-    api('GET', path).then(
+    let stale = false;
+    api('GET', listPath(realm, applied, sort, first)).then(
       (page) => {
-        setRows(page.slice(0, PAGE_SIZE));
-        setMore(page.length > PAGE_SIZE);
+        if (stale) return;
+        setShown({ page, first, sort });
         setError(null);
       },
-      (err) => setError(explain(err, 'list sessions')),
+      (err) => {
+        if (!stale) setError(explain(err, 'list sessions'));
+      },
     );
-  }, [realm, applied, first, refreshKey]);
+    return () => {
+      stale = true;
+    };
+  }, [realm, applied, sort, first, refreshKey]);
 
   const refresh = () => {
     setSelected(new Set());
@@ -237,41 +318,37 @@ export function SessionsPage({ realm, can }) {
       setMessage(explain(err, 'sign the user out'));
     }
   };
-  const shown = sort === null ? rows : [...rows].sort((a, b) => (b[sort] ?? 0) - (a[sort] ?? 0));
-  const submit = (e) => {
-    e.preventDefault();
+  const apply = (next) => {
     setFirst(0);
-    setApplied({ ...applied, search: search.trim() });
+    setApplied(next);
   };
+  const sortBy = (by) => {
+    setFirst(0);
+    setSort(sort?.by === by ? { by, order: sort.order === 'asc' ? 'desc' : 'asc' } : { by, order: 'desc' });
+  };
+  const rows = shown.page.slice(0, PAGE_SIZE);
+  const more = shown.page.length > PAGE_SIZE;
+  const order = shown.sort === null ? '' : `, by ${SORT_NAMES[shown.sort.by]}, ${shown.sort.order === 'desc' ? 'newest' : 'oldest'} first`;
 
   return html`
-    <${Counts} realm=${realm} refreshKey=${refreshKey} />
+    <${Counts} realm=${realm} refreshKey=${refreshKey} onStats=${(stats) => setClients(stats.map((s) => ({ id: s.id, clientId: s.clientId })))} />
     <section aria-labelledby="sessions-title">
       <h1 id="sessions-title">Sessions in ${realm}</h1>
-      <form class="filters" role="search" onSubmit=${submit}>
-        <label>Search (username, IP or client) <input name="search" value=${search} onInput=${(e) => setSearch(e.currentTarget.value)} /></label>
-        <label>Type <select name="type" value=${applied.type} onChange=${(e) => { setFirst(0); setApplied({ ...applied, type: e.currentTarget.value }); }}>
-          <option value="ALL">all</option><option value="REGULAR">regular</option><option value="OFFLINE">offline</option>
-        </select></label>
-        <label>Client <select name="client" value=${applied.client} onChange=${(e) => { setFirst(0); setApplied({ ...applied, client: e.currentTarget.value }); }}>
-          <option value="">any</option>${clients.map((c) => html`<option value=${c.id}>${c.clientId}</option>`)}
-        </select></label>
-        <button type="submit">Search</button>
-      </form>
+      <${ListFilters} applied=${applied} onApply=${apply} clients=${clients} />
       ${error !== null ? html`<p class="notice" role="alert">${error}</p>` : null}
       ${message !== null ? html`<p role="status" data-testid="session-message">${message}</p>` : null}
       ${manage && selected.size > 0 ? html`<button type="button" class="danger" onClick=${revokeSelected}>Revoke ${selected.size} selected</button>` : null}
       <table data-testid="sessions-table">
-        <caption>Sessions ${first + 1}–${first + rows.length}${more ? '' : ' (last page)'}</caption>
+        <caption>Sessions ${shown.first + 1}–${shown.first + rows.length}${more ? '' : ' (last page)'}${order}</caption>
         <thead><tr>
           ${manage ? html`<th scope="col"><span class="sr-only">Select</span></th>` : null}
           <th scope="col">User</th><th scope="col">Type</th><th scope="col">IP address</th>
-          <th scope="col" aria-sort=${sort === 'start' ? 'descending' : 'none'}><button type="button" class="link" onClick=${() => setSort('start')}>Started</button></th>
-          <th scope="col" aria-sort=${sort === 'lastAccess' ? 'descending' : 'none'}><button type="button" class="link" onClick=${() => setSort('lastAccess')}>Last access</button></th>
+          <${SortHeader} label="Started" by="start" sort=${shown.sort} onSort=${sortBy} />
+          <${SortHeader} label="Last access" by="lastAccess" sort=${shown.sort} onSort=${sortBy} />
           <th scope="col">Clients</th><th scope="col">Actions</th>
         </tr></thead>
         <tbody>
-          ${shown.map((row) => html`<tr key=${row.id} data-session=${row.id}>
+          ${rows.map((row) => html`<tr key=${`${row.type}:${row.id}`} data-session=${row.id}>
             ${manage ? html`<td><input type="checkbox" aria-label=${`Select session of ${row.username} from ${row.ipAddress}`} checked=${selected.has(row.id)} onChange=${() => toggle(row.id)} /></td>` : null}
             <td>${row.username}</td><td>${row.type}</td><td>${row.ipAddress}</td><td>${when(row.start)}</td><td>${when(row.lastAccess)}</td><td>${clientsOf(row)}</td>
             <td>
@@ -288,7 +365,7 @@ export function SessionsPage({ realm, can }) {
     </section>
     ${detail !== null ? html`<${Detail} realm=${realm} id=${detail} onClose=${() => setDetail(null)} />` : null}
     ${manage
-      ? html`<${RevokeByFilter} realm=${realm} clients=${clients} onDone=${refresh} /><${LogoutAll} realm=${realm} onDone=${refresh} />`
+      ? html`<${RevokeByFilter} realm=${realm} clients=${clients} listFilter=${applied} onDone=${refresh} /><${LogoutAll} realm=${realm} onDone=${refresh} />`
       : html`<p class="notice">Read-only: revoking sessions needs the <code>manage-users</code> role in this realm.</p>`}
   `;
 }

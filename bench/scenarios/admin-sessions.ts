@@ -11,6 +11,15 @@
 //       exactly one session in either realm (users are distinct,
 //       user-0000000 .. user-<n-1> in each realm, the searched one among the
 //       first 10 k).
+//   admin_page_last_access_ms_1m   the page sorted by last access, newest
+//       first (&sort=lastAccess&order=desc): no index keeps that order, so
+//       each shard walks all its sessions of the realm through a bounded
+//       heap; this one grows with the realm, by design.
+//   admin_page_cidr_ms_1m   newest first, only addresses in 10.0.0.0/16
+//       (&sort=start&order=desc&ipIn=...): the first 65,536 sessions have
+//       them, so in the big realm the walk from the newest crosses ~94 % of
+//       it before the page fills (the worst case of a filter), while every
+//       session of the small realm matches.
 //
 // Why two realms on one node, sampled alternately, rather than one realm
 // measured before and after it grows: on this shared machine the latency
@@ -82,7 +91,7 @@ async function sample(probes: readonly Probe[], token: string, samples: number):
 
 export const adminSessions: Scenario = {
   name: NAME,
-  description: 'admin ui-ext realm session page (first=0&max=10, and a search) at 1 M online sessions vs 10 k',
+  description: 'admin ui-ext realm session page (first=0&max=10; a search; sorted by last access; a CIDR filter) at 1 M online sessions vs 10 k',
   async run({ quick, log }) {
     const n = quick ? SESSIONS_QUICK : SESSIONS_FULL;
     const samples = quick ? SAMPLES_QUICK : SAMPLES_FULL;
@@ -94,6 +103,8 @@ export const adminSessions: Scenario = {
       const big = realmIds(a, BIG, CLIENTS);
       const page = 'first=0&max=10';
       const search = `first=0&max=10&search=${encodeURIComponent(username(SEARCHED_USER))}`;
+      const lastAccess = 'first=0&max=10&sort=lastAccess&order=desc';
+      const cidr = `first=0&max=10&sort=start&order=desc&ipIn=${encodeURIComponent('10.0.0.0/16')}`;
 
       await createSessions(a, small, 0, BASELINE_SESSIONS, log);
       const [alone, aloneSearch] = await sample([probe(a, SMALL, page, 10), probe(a, SMALL, search, 1)], token, samples);
@@ -106,11 +117,17 @@ export const adminSessions: Scenario = {
       log(`page: ${n.toLocaleString('en-US')}-session realm ${describe(bigPage!)}; ${BASELINE_SESSIONS.toLocaleString('en-US')}-session realm ${describe(basePage!)}`);
       const [baseSearch, bigSearch] = await sample([probe(a, SMALL, search, 1), probe(a, BIG, search, 1)], token, samples);
       log(`search: ${n.toLocaleString('en-US')}-session realm ${describe(bigSearch!)}; ${BASELINE_SESSIONS.toLocaleString('en-US')}-session realm ${describe(baseSearch!)}`);
+      const [baseLast, bigLast] = await sample([probe(a, SMALL, lastAccess, 10), probe(a, BIG, lastAccess, 10)], token, samples);
+      log(`sorted by last access: ${n.toLocaleString('en-US')}-session realm ${describe(bigLast!)}; ${BASELINE_SESSIONS.toLocaleString('en-US')}-session realm ${describe(baseLast!)}`);
+      const [baseCidr, bigCidr] = await sample([probe(a, SMALL, cidr, 10), probe(a, BIG, cidr, 10)], token, samples);
+      log(`CIDR filter, newest first: ${n.toLocaleString('en-US')}-session realm ${describe(bigCidr!)}; ${BASELINE_SESSIONS.toLocaleString('en-US')}-session realm ${describe(baseCidr!)}`);
       if (n !== SESSIONS_FULL) log(`quick run: ${n.toLocaleString('en-US')} sessions (the metrics keep their 1m names)`);
 
       return [
         row(NAME, 'admin_page_ms_1m', bigPage!.median, 'ms', basePage!.median),
         row(NAME, 'admin_page_search_ms_1m', bigSearch!.median, 'ms', baseSearch!.median),
+        row(NAME, 'admin_page_last_access_ms_1m', bigLast!.median, 'ms', baseLast!.median),
+        row(NAME, 'admin_page_cidr_ms_1m', bigCidr!.median, 'ms', baseCidr!.median),
       ];
     } finally {
       await a.stop();

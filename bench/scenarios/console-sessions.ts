@@ -12,6 +12,14 @@
 //       the same on the 10 k-session realm, measured alternately with the
 //       big one (see admin-sessions for why alternation).
 //
+// When the row shows is taken in the page: an init script watches the DOM
+// and notes the wall clock at the animation frame that paints the first row
+// (the browser and this process read the same clock). Playwright's
+// locator.waitFor, which says when to read that note, polls 0, 20, 70, 170,
+// 270, 770, 1270 ms … after it starts, so the time it returns falls on those
+// steps: a row painted at 280 ms reads as ~770 ms. Until 2026-12-05 the
+// metric was that time; the log still gives it, as "polled".
+//
 // One in-process node (2 shards); sessions created through node.engine; one
 // browser context signs in once with the login form, then every sample is a
 // fresh page in that context. Quick runs use 200,000 sessions.
@@ -35,16 +43,31 @@ const WARMUP = 3;
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-async function timeFirstPage(context: BrowserContext, a: AdminNode, realm: string): Promise<number> {
+/** Run in every document of the page (source text: this file is compiled without the DOM's types). */
+const NOTE_FIRST_ROW = `
+  new MutationObserver((_, observer) => {
+    if (document.querySelector('[data-testid="sessions-table"] tbody tr') === null) return;
+    observer.disconnect();
+    requestAnimationFrame(() => { globalThis.firstRowAt = performance.timeOrigin + performance.now(); });
+  }).observe(document, { childList: true, subtree: true });
+`;
+
+/** Epoch ms, sub-millisecond, as the page's note is. */
+const wallClock = (): number => performance.timeOrigin + performance.now();
+
+/** Time to the first painted row, and the time Playwright's polling saw it (see the header). */
+async function timeFirstPage(context: BrowserContext, a: AdminNode, realm: string): Promise<{ painted: number; polled: number }> {
   const page = await context.newPage();
   try {
-    const started = performance.now();
+    await page.addInitScript({ content: NOTE_FIRST_ROW });
+    const started = wallClock();
     await page.goto(`${a.origin}/admin/master/console/#realm=${realm}`);
     await page.getByTestId('sessions-table').locator('tbody tr').first().waitFor({ timeout: 30_000 });
-    const ms = performance.now() - started;
+    const polled = wallClock() - started;
+    const rowAt = (await (await page.waitForFunction('globalThis.firstRowAt', undefined, { polling: 'raf', timeout: 30_000 })).jsonValue()) as number;
     const caption = await page.getByTestId('sessions-table').locator('caption').textContent();
     if (!caption?.startsWith('Sessions 1–20')) throw new Error(`${realm}: unexpected first page: ${caption}`);
-    return ms;
+    return { painted: rowAt - started, polled };
   } finally {
     await page.close();
   }
@@ -76,17 +99,21 @@ export const consoleSessions: Scenario = {
       await login.getByTestId('sessions-table').waitFor({ timeout: 30_000 });
       await login.close();
 
-      const times: [number[], number[]] = [[], []];
+      const painted: [number[], number[]] = [[], []];
+      const polled: [number[], number[]] = [[], []];
       for (let i = -WARMUP; i < samples; i++) {
         const order: (0 | 1)[] = i % 2 === 0 ? [0, 1] : [1, 0];
         for (const k of order) {
           const ms = await timeFirstPage(context, a, k === 0 ? SMALL : BIG);
-          if (i >= 0) times[k].push(ms);
+          if (i < 0) continue;
+          painted[k].push(ms.painted);
+          polled[k].push(ms.polled);
         }
       }
-      const base = summarize(times[0]);
-      const big = summarize(times[1]);
+      const base = summarize(painted[0]);
+      const big = summarize(painted[1]);
       log(`first page: ${n.toLocaleString('en-US')}-session realm ${describe(big)}; ${BASELINE_SESSIONS.toLocaleString('en-US')}-session realm ${describe(base)}`);
+      log(`polled (Playwright's steps, the metric before 2026-12-05): ${n.toLocaleString('en-US')}-session realm ${describe(summarize(polled[1]))}; ${BASELINE_SESSIONS.toLocaleString('en-US')}-session realm ${describe(summarize(polled[0]))}`);
       if (n !== SESSIONS_FULL) log(`quick run: ${n.toLocaleString('en-US')} sessions (the metric keeps its 1m name)`);
       return [row(NAME, 'console_first_page_ms_1m', big.median, 'ms', base.median)];
     } finally {

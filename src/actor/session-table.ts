@@ -62,7 +62,7 @@ import {
 } from '../session/validity.js';
 import { TimerWheel } from '../time/timer-wheel.js';
 import { INTERNED_STRINGS_MAX, PARTITION_COUNT } from '../constants.js';
-import { formatIpv4, parseIpv4 } from '../util/ip-address.js';
+import { formatIpv4, parseIpv4, type IpMatcher } from '../util/ip-address.js';
 import { formatSessionId, sessionIdWords } from '../protocol/partition.js';
 import { formatUuid, parseUuid } from '../util/uuid.js';
 import { KeyIndex } from './key-index.js';
@@ -103,13 +103,19 @@ const F_IP_TEXT = 2; // the address is not IPv4: its text is in #sIpText
 // Client-session flag bits.
 const CF_SSO_AUTH = 1;
 
+/** Whether a search text may be (part of) an IP address, so that search() matches it against addresses too. */
+function isIpSearch(search: string): boolean {
+  return search !== '' && /^[0-9a-fA-F.:]+$/.test(search);
+}
+
 /** A session filter with its CIDR lists already compiled to matchers. */
 export interface SlotFilter {
   userId?: string;
   client?: string;
   lastAccessBefore?: number;
-  ipIn?: (ip: string) => boolean;
-  ipNotIn?: (ip: string) => boolean;
+  lastAccessFrom?: number;
+  ipIn?: IpMatcher;
+  ipNotIn?: IpMatcher;
 }
 
 /** Called for every session that ends, before its slot is reused. */
@@ -628,12 +634,8 @@ export class SessionTable {
     if (realm === undefined || limit <= 0) return out;
     const onlyClient = clientUuid === null ? NONE : (this.#clientIndex.get(clientUuid) ?? -2);
     if (onlyClient === -2) return out;
-    const matchClients = new Set<number>();
-    for (const uuid of searchClients) {
-      const index = this.#clientIndex.get(uuid);
-      if (index !== undefined) matchClients.add(index);
-    }
-    const ipSearch = search !== '' && /^[0-9a-fA-F.:]+$/.test(search);
+    const matchClients = this.#clientIndexes(searchClients);
+    const ipSearch = isIpSearch(search);
     const needle = Buffer.from(search, 'utf8');
     if (onlyClient !== NONE) {
       // Walk the client's own list: cost bounded by that client's sessions.
@@ -667,19 +669,68 @@ export class SessionTable {
     return out;
   }
 
+  /**
+   * A predicate for `search` as search() matches it (username, IP address,
+   * a client of `searchClients`), or null when `search` is empty and every
+   * session matches.
+   */
+  searchTest(search: string, searchClients: readonly string[]): ((slot: number) => boolean) | null {
+    if (search === '') return null;
+    const matchClients = this.#clientIndexes(searchClients);
+    const ipSearch = isIpSearch(search);
+    const needle = Buffer.from(search, 'utf8');
+    return (slot) => this.#matches(slot, search, needle, ipSearch, matchClients);
+  }
+
+  /** Does session `slot` meet the filter's client, last-access and IP conditions? (Its user is the caller's to check.) */
+  matchesFilter(slot: number, filter: SlotFilter): boolean {
+    if (filter.client !== undefined && !this.holdsClient(slot, filter.client)) return false;
+    const last = this.#sLast[slot]!;
+    if (filter.lastAccessBefore !== undefined && !(last < filter.lastAccessBefore)) return false;
+    if (filter.lastAccessFrom !== undefined && !(last >= filter.lastAccessFrom)) return false;
+    if (filter.ipIn !== undefined && !this.#ipMatches(slot, filter.ipIn)) return false;
+    if (filter.ipNotIn !== undefined && this.#ipMatches(slot, filter.ipNotIn)) return false;
+    return true;
+  }
+
+  /** The session's address against a CIDR list, IPv4 without formatting it. */
+  #ipMatches(slot: number, matcher: IpMatcher): boolean {
+    return (this.#sFlags[slot]! & F_IP_TEXT) !== 0 ? matcher(this.#sIpText.get(slot)!) : matcher.ipv4(this.#sIp4[slot]!);
+  }
+
+  /**
+   * Visits the live sessions of a realm in its list's order (start order),
+   * or from the newest when `newestFirst`, until `visit` answers false.
+   */
+  walkRealm(realmId: string, newestFirst: boolean, visit: (slot: number) => boolean): void {
+    const realm = this.#realmIndex.get(realmId);
+    if (realm === undefined) return;
+    const state = this.#realms[realm]!;
+    const next = newestFirst ? this.#sRealmPrev : this.#sRealmNext;
+    for (let slot = newestFirst ? state.tail : state.head; slot !== NONE; slot = next[slot]!) if (!visit(slot)) return;
+  }
+
+  /** Two sessions by start or last access, ties by id as compareSessionIds orders their texts. */
+  compareSlots(a: number, b: number, by: 'started' | 'lastAccess'): number {
+    const key = by === 'started' ? this.#sStarted : this.#sLast;
+    const diff = key[a]! - key[b]! || this.#sPartition[a]! - this.#sPartition[b]!;
+    if (diff !== 0) return diff;
+    const words = this.#sIdW;
+    for (let i = 0; i < SESSION_KEY_WORDS; i++) {
+      const wa = words[a * SESSION_KEY_WORDS + i]!;
+      const wb = words[b * SESSION_KEY_WORDS + i]!;
+      if (wa !== wb) return wa < wb ? -1 : 1;
+    }
+    return 0;
+  }
+
   /** Session slots of the realm matching a filter (bulk revoke, counting). */
   filterSlots(realmId: string, filter: SlotFilter): number[] {
     const realm = this.#realmIndex.get(realmId);
     if (realm === undefined) return [];
     const out: number[] = [];
-    const test = (slot: number): boolean => {
-      if (this.#uRealm[this.#sUser[slot]!] !== realm || !this.#live(slot)) return false; // a client list may hold other realms' (and cleared) sessions
-      if (filter.client !== undefined && !this.holdsClient(slot, filter.client)) return false;
-      if (filter.lastAccessBefore !== undefined && !(this.#sLast[slot]! < filter.lastAccessBefore)) return false;
-      if (filter.ipIn !== undefined && !filter.ipIn(this.#ipOf(slot))) return false;
-      if (filter.ipNotIn !== undefined && filter.ipNotIn(this.#ipOf(slot))) return false;
-      return true;
-    };
+    // A client list may hold other realms' (and cleared) sessions.
+    const test = (slot: number): boolean => this.#uRealm[this.#sUser[slot]!] === realm && this.#live(slot) && this.matchesFilter(slot, filter);
     if (filter.userId !== undefined) {
       for (const slot of this.userSlots(realmId, filter.userId)) if (test(slot)) out.push(slot);
       return out;
@@ -986,6 +1037,16 @@ export class SessionTable {
       ssoAuth: (this.#cFlags[cs]! & CF_SSO_AUTH) !== 0,
       notes: this.#cNotes.get(cs) ?? null,
     };
+  }
+
+  /** The interned indexes of the clients of `uuids` this table knows. */
+  #clientIndexes(uuids: readonly string[]): Set<number> {
+    const out = new Set<number>();
+    for (const uuid of uuids) {
+      const index = this.#clientIndex.get(uuid);
+      if (index !== undefined) out.add(index);
+    }
+    return out;
   }
 
   #matches(slot: number, search: string, needle: Buffer, ipSearch: boolean, matchClients: Set<number>): boolean {

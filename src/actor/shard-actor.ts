@@ -41,6 +41,9 @@ import {
   type SessionFilter,
   type OfflineRefreshCommand,
   type OfflineRealmSearchCommand,
+  type OfflineRealmListCommand,
+  type RealmListCommand,
+  type SessionOrder,
   type SessionRefreshCommand,
   type RefreshFields,
   type SessionView,
@@ -53,11 +56,13 @@ import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import { MUTATION, checkMutations, isOfflineRecord, partitionOfRecord, sessionRecords, type Mutation, type OfflineWrittenMutation, type ReplicatedRecord } from '../protocol/mutations.js';
 import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { packChunks, unpackChunk } from '../protocol/transfer-chunks.js';
+import { isSessionOrder, sessionComparator } from '../protocol/session-order.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
 import { REFRESH_FAILURE_EFFECT, REFRESH_TOKEN_TYPE, verifyRefreshSession } from '../session/refresh-checks.js';
 import { decideSessionLimit } from '../session/session-limits.js';
 import type { Clock } from '../time/clock.js';
 import { cidrMatcher } from '../util/ip-address.js';
+import { TopK } from '../util/top-k.js';
 import { CodeStore } from './code-store.js';
 import { LoginFailures } from './login-failures.js';
 import { Mailbox } from './mailbox.js';
@@ -66,6 +71,7 @@ import type { LmdbEnv } from '../store/lmdb-env.js';
 import { Journal } from './journal.js';
 import { SessionTable, type SlotFilter } from './session-table.js';
 import { PartitionRoles } from './partition-roles.js';
+import { listSlots, type ListQuery } from './session-listing.js';
 import { ShardLog } from './shard-log.js';
 
 /** Sends a frame to the host; `transfer` lists buffers to move rather than copy. */
@@ -84,8 +90,16 @@ function offlineFilter(filter: SlotFilter): (r: OfflineSessionRecord) => boolean
     (filter.userId === undefined || r.userId === filter.userId) &&
     (filter.client === undefined || r.clients.some((c) => c.client === filter.client)) &&
     (filter.lastAccessBefore === undefined || r.lastSessionRefresh < filter.lastAccessBefore) &&
+    (filter.lastAccessFrom === undefined || r.lastSessionRefresh >= filter.lastAccessFrom) &&
     (filter.ipIn === undefined || filter.ipIn(r.ip)) &&
     (filter.ipNotIn === undefined || !filter.ipNotIn(r.ip));
+}
+
+/** An offline record matching a search as ui-ext's: substring of username or IP address, or a client of `searchClients`. */
+function offlineSearch(search: unknown, searchClients: unknown): (r: OfflineSessionRecord) => boolean {
+  const text = typeof search === 'string' ? search : '';
+  const wanted = new Set(Array.isArray(searchClients) ? searchClients : []);
+  return (r) => text === '' || r.username.includes(text) || r.ip.includes(text) || r.clients.some((c) => wanted.has(c.client));
 }
 
 /** The partitions shard `shard` of `shardCount` holds. */
@@ -441,6 +455,8 @@ export class ShardActor {
           typeof command.client === 'string' ? command.client : null,
           this.#limit(command.limit),
         );
+      case OP.realmList:
+        return this.#list(command);
       case OP.revokeIds:
         return this.#revokeIds(this.#string(command.realm, 'realm'), command.ids, this.#reason(command.reason));
       case OP.revokeFilter: {
@@ -495,6 +511,8 @@ export class ShardActor {
         return this.#offlineStore().clientSessions(this.#string(command.client, 'client'), this.#limit(command.limit)).map((r) => offlineView(r));
       case OP.offlineRealmSearch:
         return this.#offlineSearch(command);
+      case OP.offlineRealmList:
+        return this.#offlineList(command);
       case OP.offlineRevokeFilter:
         return this.#offlineStore().removeMatching(this.#string(command.realm, 'realm'), offlineFilter(this.#slotFilter(command.filter)), this.#reason(command.reason));
       case OP.offlineCountFilter:
@@ -797,15 +815,38 @@ export class ShardActor {
 
   /** The realm-wide offline search (ui-ext OFFLINE): username or IP substring, or a listed client; optionally one client. */
   #offlineSearch(command: OfflineRealmSearchCommand): SessionView[] {
-    const search = typeof command.search === 'string' ? command.search : '';
-    const wanted = new Set(Array.isArray(command.searchClients) ? command.searchClients : []);
     const only = typeof command.client === 'string' ? command.client : null;
-    const match = (r: OfflineSessionRecord): boolean => {
-      if (only !== null && !r.clients.some((c) => c.client === only)) return false;
-      if (search === '') return true;
-      return r.username.includes(search) || r.ip.includes(search) || r.clients.some((c) => wanted.has(c.client));
-    };
+    const search = offlineSearch(command.search, command.searchClients);
+    const match = (r: OfflineSessionRecord): boolean => (only === null || r.clients.some((c) => c.client === only)) && search(r);
     return this.#offlineStore().realmSessions(this.#string(command.realm, 'realm'), match, this.#limit(command.limit)).map((r) => offlineView(r));
+  }
+
+  /** A sorted page of the realm's online sessions matching a search and a filter (session-listing.ts). */
+  #list(command: RealmListCommand): SessionView[] {
+    const table = this.#table;
+    const filter = this.#slotFilter(command.filter);
+    const search = table.searchTest(typeof command.search === 'string' ? command.search : '', Array.isArray(command.searchClients) ? command.searchClients : []);
+    const test = (slot: number): boolean => table.matchesFilter(slot, filter) && (search === null || search(slot));
+    const query: ListQuery = { realmId: this.#string(command.realm, 'realm'), test, order: this.#order(command.order), limit: this.#limit(command.limit) };
+    if (filter.userId !== undefined) query.userId = filter.userId;
+    return listSlots(table, query).map((slot) => table.view(slot));
+  }
+
+  /** The same over offline sessions: every matching record of the realm offered to a bounded heap (no index keeps them in these orders). */
+  #offlineList(command: OfflineRealmListCommand): SessionView[] {
+    const realm = this.#string(command.realm, 'realm');
+    const filter = this.#slotFilter(command.filter);
+    const match = offlineFilter(filter);
+    const search = offlineSearch(command.search, command.searchClients);
+    const best = new TopK<OfflineSessionRecord>(this.#limit(command.limit), sessionComparator(this.#order(command.order)));
+    const offer = (r: OfflineSessionRecord): boolean => {
+      if (match(r) && search(r)) best.offer(r);
+      return true;
+    };
+    const store = this.#offlineStore();
+    if (filter.userId !== undefined) store.userSessions(realm, filter.userId).forEach(offer);
+    else store.visitRealm(realm, offer);
+    return best.sorted().map((r) => offlineView(r));
   }
 
   #detach(id: string, clientUuid: string, removeIfEmpty: boolean): { detached: boolean; ended: EndedSession | null } {
@@ -860,6 +901,7 @@ export class ShardActor {
       if (typeof filter.userId === 'string') out.userId = filter.userId;
       if (typeof filter.client === 'string') out.client = filter.client;
       if (typeof filter.lastAccessBefore === 'number') out.lastAccessBefore = filter.lastAccessBefore;
+      if (typeof filter.lastAccessFrom === 'number') out.lastAccessFrom = filter.lastAccessFrom;
       if (Array.isArray(filter.ipIn)) out.ipIn = cidrMatcher(filter.ipIn);
       if (Array.isArray(filter.ipNotIn)) out.ipNotIn = cidrMatcher(filter.ipNotIn);
     } catch (err) {
@@ -883,6 +925,11 @@ export class ShardActor {
       wheelEntries: this.#table.wheelEntries,
       heapUsedBytes: process.memoryUsage().heapUsed,
     };
+  }
+
+  #order(value: unknown): SessionOrder {
+    if (!isSessionOrder(value)) throw new EngineError('ERR_BAD_COMMAND', 'order must be {by: started | lastAccess, desc: boolean}');
+    return value;
   }
 
   #reason(value: unknown): EndReason {

@@ -19,8 +19,10 @@ import {
   type PresentedToken,
   type RevokeResult,
   type SessionCreateResult,
+  type Command,
   type SessionFilter,
   type SessionGetResult,
+  type SessionOrder,
   type SessionRefreshResult,
   type SessionView,
   type ShardStats,
@@ -37,6 +39,7 @@ import {
 import { OP } from '../protocol/actor-ops.js';
 import { MUTATION, type Mutation, type ReplicatedRecord } from '../protocol/mutations.js';
 import { newSessionId, shardOfPartition } from '../protocol/partition.js';
+import { isSessionOrder, sessionComparator } from '../protocol/session-order.js';
 import { clientSessionSettings, type ClientSessionSettings } from '../session/client-settings.js';
 import { notBeforePolicy } from '../session/not-before.js';
 import { REFRESH_GRANT_ERROR } from '../session/refresh-checks.js';
@@ -47,7 +50,7 @@ import { SystemClock, type Clock } from '../time/clock.js';
 import { parseCidr } from '../util/ip-address.js';
 import type { LmdbEnv } from '../store/lmdb-env.js';
 import { ActorPool } from './actor-pool.js';
-import { LocalRouter, partitionOfSession, partitionOfUser, type PartitionRouter } from './partition-router.js';
+import { LocalRouter, partitionOfSession, partitionOfUser, type PartitionRouter, type ResultFor } from './partition-router.js';
 import { mergeOrdered, mergeOrderedBy } from './merge-ordered.js';
 import { LoginFailureClient } from './login-failures.js';
 import type { CommandOutcome, ShardObserver } from './shard-channel.js';
@@ -138,6 +141,13 @@ export interface SearchInput extends ListPage {
   searchClients?: string[];
   /** Only sessions holding this client UUID. */
   client?: string | null;
+}
+
+export interface ListInput extends Omit<SearchInput, 'client'> {
+  /** Only sessions matching it (its `client` restricts to a client). */
+  filter?: SessionFilter;
+  /** Default: by start, ascending. */
+  order?: SessionOrder;
 }
 
 export interface RevokeReport {
@@ -624,6 +634,16 @@ export class Engine extends EventEmitter {
     return mergeOrdered(lists, (v) => v.started, first + max).slice(first);
   }
 
+  /**
+   * A page of the realm's online sessions matching a search and a filter, in
+   * an order (start or last access, either way): each shard answers its first
+   * first + max in that order (src/actor/session-listing.ts) and the answers
+   * merge by the same order.
+   */
+  async listSessions(realmId: string, input: ListInput = {}): Promise<SessionView[]> {
+    return this.#listPage(realmId, OP.realmList, input);
+  }
+
   /** Ends the listed sessions of a realm; ids that are unknown (or expired meanwhile) are reported, not thrown. */
   async revokeSessions(realmId: string, ids: readonly string[], reason: EndReason = END_REASON.revoked): Promise<RevokeReport> {
     this.#requireRealm(realmId);
@@ -650,21 +670,14 @@ export class Engine extends EventEmitter {
   async revokeByFilter(realmId: string, filter: SessionFilter, reason: EndReason = END_REASON.revoked): Promise<RevokeReport> {
     this.#requireRealm(realmId);
     this.#checkFilter(filter);
-    const command = { op: OP.revokeFilter, realm: realmId, filter, reason } as const;
-    const results = await (filter.userId !== undefined
-      ? Promise.all([this.#router.ask(partitionOfUser(realmId, filter.userId), command)])
-      : this.#router.scatter(command));
+    const results = await this.#askFiltered(realmId, filter, { op: OP.revokeFilter, realm: realmId, filter, reason });
     return this.#report({ revoked: 0, failed: 0, failures: [], ended: [] }, results);
   }
 
   async countByFilter(realmId: string, filter: SessionFilter): Promise<number> {
     this.#requireRealm(realmId);
     this.#checkFilter(filter);
-    const command = { op: OP.countFilter, realm: realmId, filter } as const;
-    const counts = await (filter.userId !== undefined
-      ? Promise.all([this.#router.ask(partitionOfUser(realmId, filter.userId), command)])
-      : this.#router.scatter(command));
-    return counts.reduce((a, b) => a + b, 0);
+    return sum(await this.#askFiltered(realmId, filter, { op: OP.countFilter, realm: realmId, filter }));
   }
 
   // -------------------------------------------------------------------------
@@ -816,8 +829,7 @@ export class Engine extends EventEmitter {
     this.#requireRealm(realmId);
     this.#checkFilter(filter);
     if (this.#env === null) return [];
-    const command = { op: OP.offlineRevokeFilter, realm: realmId, filter, reason } as const;
-    const parts = await (filter.userId !== undefined ? Promise.all([this.#router.ask(partitionOfUser(realmId, filter.userId), command)]) : this.#router.scatter(command));
+    const parts = await this.#askFiltered(realmId, filter, { op: OP.offlineRevokeFilter, realm: realmId, filter, reason });
     return parts.flat();
   }
 
@@ -826,8 +838,12 @@ export class Engine extends EventEmitter {
     this.#requireRealm(realmId);
     this.#checkFilter(filter);
     if (this.#env === null) return 0;
-    const command = { op: OP.offlineCountFilter, realm: realmId, filter } as const;
-    return sum(await (filter.userId !== undefined ? Promise.all([this.#router.ask(partitionOfUser(realmId, filter.userId), command)]) : this.#router.scatter(command)));
+    return sum(await this.#askFiltered(realmId, filter, { op: OP.offlineCountFilter, realm: realmId, filter }));
+  }
+
+  /** listSessions over the realm's offline sessions: each shard offers every matching record to a bounded heap. */
+  async listOfflineSessions(realmId: string, input: ListInput = {}): Promise<SessionView[]> {
+    return this.#listPage(realmId, OP.offlineRealmList, input);
   }
 
   // -------------------------------------------------------------------------
@@ -988,12 +1004,32 @@ export class Engine extends EventEmitter {
     return report;
   }
 
+  async #listPage(realmId: string, op: typeof OP.realmList | typeof OP.offlineRealmList, input: ListInput): Promise<SessionView[]> {
+    this.#requireRealm(realmId);
+    const filter = input.filter ?? {};
+    this.#checkFilter(filter);
+    const order = input.order ?? { by: 'started', desc: false };
+    if (!isSessionOrder(order)) throw new EngineError('ERR_INVALID_ARGUMENT', 'order must be {by: started | lastAccess, desc: boolean}');
+    const { first, max } = pageOf(input, 10);
+    if (max === 0 || (op === OP.offlineRealmList && this.#env === null)) return [];
+    const search = (input.search ?? '').trim();
+    const lists = await this.#askFiltered(realmId, filter, { op, realm: realmId, search, searchClients: input.searchClients ?? [], filter, order, limit: first + max });
+    return mergeOrderedBy(lists, sessionComparator(order), first + max).slice(first);
+  }
+
+  /** Runs a filtered command on the owner of the filter's user alone, or on every owner. */
+  #askFiltered<C extends Command>(realmId: string, filter: SessionFilter, command: C): Promise<ResultFor<C>[]> {
+    if (filter.userId === undefined) return this.#router.scatter(command);
+    return Promise.all([this.#router.ask(partitionOfUser(realmId, filter.userId), command)]);
+  }
+
   #checkFilter(filter: SessionFilter): void {
     if (filter === null || typeof filter !== 'object') throw new EngineError('ERR_INVALID_ARGUMENT', 'filter must be an object');
     // The shard ignores fields of the wrong type, which would widen the filter: refuse them here.
     if (filter.userId !== undefined) this.#requireString(filter.userId, 'filter.userId');
     if (filter.client !== undefined) this.#requireString(filter.client, 'filter.client');
     if (filter.lastAccessBefore !== undefined) this.#requireTime(filter.lastAccessBefore, 'filter.lastAccessBefore');
+    if (filter.lastAccessFrom !== undefined) this.#requireTime(filter.lastAccessFrom, 'filter.lastAccessFrom');
     for (const key of ['ipIn', 'ipNotIn'] as const) {
       const list = filter[key];
       if (list === undefined) continue;

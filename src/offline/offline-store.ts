@@ -507,14 +507,20 @@ export class OfflineStore {
   realmSessions(realmId: string, match: (record: OfflineSessionRecord) => boolean, limit: number): OfflineSessionRecord[] {
     const out: OfflineSessionRecord[] = [];
     if (limit <= 0) return out;
+    this.visitRealm(realmId, (record) => {
+      if (match(record)) out.push(record);
+      return out.length < limit;
+    });
+    return out;
+  }
+
+  /** Visits the offline sessions of a realm in this shard's partitions, in (user id, session id) order, until `visit` answers false. */
+  visitRealm(realmId: string, visit: (record: OfflineSessionRecord) => boolean): void {
     for (const { key } of this.#byUser.getRange({ start: [realmId], end: [realmId, '\uffff'] })) {
       if (!this.#owns(key[2])) continue;
       const record = this.#read(key[2]);
-      if (record === undefined || !match(record)) continue;
-      out.push(record);
-      if (out.length >= limit) break;
+      if (record !== undefined && !visit(record)) return;
     }
-    return out;
   }
 
   /** Removes the offline sessions of a realm in this shard's partitions for which `match` holds. */

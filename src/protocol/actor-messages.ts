@@ -217,6 +217,33 @@ export interface SessionFilter {
   ipNotIn?: string[];
   /** Epoch s: lastSessionRefresh strictly before it. */
   lastAccessBefore?: number;
+  /** Epoch s: lastSessionRefresh at or after it. */
+  lastAccessFrom?: number;
+}
+
+/**
+ * The order of a sorted listing: by start or by last access (the user
+ * session's lastSessionRefresh), ties by session id (compareSessionIds);
+ * `desc` reverses the whole order, ties included.
+ */
+export interface SessionOrder {
+  by: 'started' | 'lastAccess';
+  desc: boolean;
+}
+
+/**
+ * The first `limit` sessions of a realm in `order` that match both the
+ * search (as RealmSearchCommand's) and the filter; the shard answers them in
+ * that order, and the host merges the shards' answers by the same order.
+ */
+export interface RealmListCommand {
+  op: typeof OP.realmList;
+  realm: string;
+  search: string;
+  searchClients: string[];
+  filter: SessionFilter;
+  order: SessionOrder;
+  limit: number;
 }
 
 export interface RevokeIdsCommand { op: typeof OP.revokeIds; realm: string; ids: string[]; reason: EndReason }
@@ -263,6 +290,8 @@ export interface OfflineRealmSearchCommand {
   client: string | null;
   limit: number;
 }
+/** RealmListCommand over the offline sessions of the shard's partitions. */
+export interface OfflineRealmListCommand extends Omit<RealmListCommand, 'op'> { op: typeof OP.offlineRealmList }
 export interface OfflineRevokeFilterCommand { op: typeof OP.offlineRevokeFilter; realm: string; filter: SessionFilter; reason: EndReason }
 export interface OfflineCountFilterCommand { op: typeof OP.offlineCountFilter; realm: string; filter: SessionFilter }
 
@@ -370,14 +399,14 @@ export type Command =
   | SessionCreateCommand | SessionAttachClientCommand | SessionRefreshCommand | SessionTouchCommand
   | SessionGetCommand | SessionRemoveCommand | SessionDetachClientCommand
   | UserLogoutCommand | UserSessionsCommand | RealmLogoutAllCommand
-  | ClientSessionsCommand | ClientSessionCountCommand | RealmClientStatsCommand | RealmSearchCommand
+  | ClientSessionsCommand | ClientSessionCountCommand | RealmClientStatsCommand | RealmSearchCommand | RealmListCommand
   | RevokeIdsCommand | RevokeFilterCommand | CountFilterCommand
   | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand | ChunkReplayCommand
   | OfflineGrantCommand | OfflineGetCommand | OfflineRefreshCommand | OfflineRemoveCommand | OfflineRemoveClientCommand
   | OfflineUserSessionsCommand | OfflineRemoveUserCommand | OfflineRemoveClientAllCommand | OfflineRemoveRealmCommand
   | PartitionRolesCommand
   | PartitionExportCommand
-  | OfflineClientCountCommand | OfflineClientSessionsCommand | OfflineRealmSearchCommand | OfflineRevokeFilterCommand | OfflineCountFilterCommand
+  | OfflineClientCountCommand | OfflineClientSessionsCommand | OfflineRealmSearchCommand | OfflineRealmListCommand | OfflineRevokeFilterCommand | OfflineCountFilterCommand
   | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand
   | LoginFailureCommand;
 
@@ -401,6 +430,7 @@ export interface ResultOf {
   [OP.clientSessionCount]: number;
   [OP.realmClientStats]: [string, number][];
   [OP.realmSearch]: SessionView[];
+  [OP.realmList]: SessionView[];
   [OP.revokeIds]: RevokeResult;
   [OP.revokeFilter]: RevokeResult;
   [OP.countFilter]: number;
@@ -423,6 +453,7 @@ export interface ResultOf {
   [OP.offlineClientCount]: number;
   [OP.offlineClientSessions]: SessionView[];
   [OP.offlineRealmSearch]: SessionView[];
+  [OP.offlineRealmList]: SessionView[];
   [OP.offlineRevokeFilter]: EndedSession[];
   [OP.offlineCountFilter]: number;
   [OP.snapshotSave]: number;

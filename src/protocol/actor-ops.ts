@@ -3,7 +3,7 @@
 // keeps its number in RETIRED_OPS. Bump PROTOCOL_VERSION on any change of a
 // command's or reply's shape; a worker refuses a boot with another version.
 
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 export const OP = Object.freeze({
   realmPut: 1,
@@ -27,6 +27,7 @@ export const OP = Object.freeze({
   clientSessionCount: 31,
   realmClientStats: 32,
   realmSearch: 33,
+  realmList: 34,
 
   revokeIds: 40,
   revokeFilter: 41,
@@ -47,6 +48,7 @@ export const OP = Object.freeze({
   offlineRealmSearch: 92,
   offlineRevokeFilter: 93,
   offlineCountFilter: 94,
+  offlineRealmList: 95,
 
   partitionRoles: 100,
   partitionExport: 101,

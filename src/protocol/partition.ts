@@ -85,6 +85,25 @@ export function partitionOfSessionId(id: string): number {
   return partition < PARTITION_COUNT ? partition : -1;
 }
 
+/**
+ * Session ids in the order of the bits they encode (partition, then the
+ * random words as a shard holds them), which is not the order of their text:
+ * base64url's alphabet is not in ASCII order. Listings break ties by it, so
+ * a shard compares slots by their words and the host compares the texts, and
+ * both agree. Text that is not a session id sorts by its characters' codes.
+ */
+export function compareSessionIds(a: string, b: string): number {
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(i);
+    if (ca === cb) continue;
+    const va = ca < 128 ? BASE64URL_VALUE[ca]! : -1;
+    const vb = cb < 128 ? BASE64URL_VALUE[cb]! : -1;
+    return va >= 0 && vb >= 0 ? va - vb : ca - cb;
+  }
+  return a.length - b.length;
+}
+
 /** The shard that owns a partition on a node with `shardCount` shards. */
 export function shardOfPartition(partition: number, shardCount: number): number {
   return partition % shardCount;

@@ -274,7 +274,7 @@ test('a realm-scoped client filter never returns sessions of another realm', (t)
   t.deepEqual(idsOf(table.search('other', '', [], 'c-other', 10)), [theirs]);
 });
 
-test('filterSlots combines user, client, CIDR and last-access conditions', (t) => {
+test('filterSlots combines user, client, CIDR and last-access (range) conditions', (t) => {
   const table = newTable();
   const rows: [string, string, string, number, string | null][] = [
     [sid(70), 'u1', '10.1.0.1', START, 'c1'],
@@ -295,6 +295,8 @@ test('filterSlots combines user, client, CIDR and last-access conditions', (t) =
   t.deepEqual(f({ client: 'c1' }), ids.slice(0, 2).sort());
   t.deepEqual(f({ client: 'c1', userId: 'u2' }), []);
   t.deepEqual(f({ lastAccessBefore: START + 20 }), ids.slice(0, 2).sort(), 'strictly before');
+  t.deepEqual(f({ lastAccessFrom: START + 20 }), ids.slice(2).sort(), 'at or after');
+  t.deepEqual(f({ lastAccessFrom: START + 10, lastAccessBefore: START + 30 }), ids.slice(1, 3).sort(), 'a range');
   t.deepEqual(f({ client: 'missing' }), []);
   t.deepEqual(table.filterSlots('missing', {}), []);
 });

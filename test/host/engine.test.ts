@@ -6,13 +6,17 @@
 // Method: a real Engine with two worker threads and a ManualClock in 'manual'
 // clock mode; time moves only through advanceTime(), never by sleeping.
 
+import assert from 'node:assert/strict';
 import test from 'ava';
+import fc from 'fast-check';
 import { Engine } from '../../src/host/engine.js';
 import type { SessionView } from '../../src/protocol/actor-messages.js';
-import { partitionOfSessionId } from '../../src/protocol/partition.js';
+import { compareSessionIds, partitionOfSessionId } from '../../src/protocol/partition.js';
+import { cidrMatcher } from '../../src/util/ip-address.js';
 import { START_S, codeOf, startEngine, token, userOnShard } from '../helpers/engine-harness.js';
 
 const R = 'demo';
+const seed = Number(process.env.FC_SEED ?? 20_260_107);
 const APP = 'c-app';
 const PORTAL = 'c-portal';
 
@@ -489,6 +493,50 @@ test('searchSessions matches username, IP and clientId, filters by client and pa
   t.deepEqual(await engine.searchSessions(R, { client: 'c-unknown' }), []);
 });
 
+test('property: listSessions pages over both shards equal the naive sort of the filtered realm, in every order', async (t) => {
+  const { engine, clock } = await demoRealm(t);
+  const ips = ['10.0.0.1', '10.0.7.9', '172.16.4.2', '2001:db8::3'];
+  const created: string[] = [];
+  for (let i = 0; i < 48; i++) {
+    const { session } = await engine.createSession(login(`l-${i % 16}`, { ip: ips[i % ips.length]!, client: i % 3 === 0 ? PORTAL : APP }));
+    created.push(session.id);
+    if (i % 3 === 2) clock.advance(1); // three sessions a second: ties
+  }
+  for (const [i, id] of created.entries()) {
+    clock.set(START_S + 20 + (i * 7) % 11);
+    if (i % 4 !== 0) await engine.touch(id);
+  }
+  const views: SessionView[] = [];
+  for (const id of created) views.push((await engine.getSession(id))!.session);
+  t.log(`fast-check seed ${seed} (FC_SEED to override)`);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({ by: fc.constantFrom('started' as const, 'lastAccess' as const), desc: fc.boolean() }),
+      fc.record({ client: fc.constantFrom(APP, PORTAL), ipIn: fc.constantFrom<string[]>(['10.0.0.0/8'], ['2001:db8::/32']), lastAccessFrom: fc.integer({ min: START_S + 15, max: START_S + 31 }), lastAccessBefore: fc.integer({ min: START_S + 16, max: START_S + 32 }) }, { requiredKeys: [] }),
+      fc.integer({ min: 1, max: 20 }),
+      async (order, filter, pageSize) => {
+        const key = (v: SessionView): number => (order.by === 'started' ? v.started : v.lastSessionRefresh);
+        const expected = views
+          .filter((v) => filter.client === undefined || v.clients.some((c) => c.client === filter.client))
+          .filter((v) => filter.ipIn === undefined || cidrMatcher(filter.ipIn)(v.ip))
+          .filter((v) => filter.lastAccessFrom === undefined || v.lastSessionRefresh >= filter.lastAccessFrom)
+          .filter((v) => filter.lastAccessBefore === undefined || v.lastSessionRefresh < filter.lastAccessBefore)
+          .sort((a, b) => (order.desc ? -1 : 1) * (key(a) - key(b) || compareSessionIds(a.id, b.id)))
+          .map((v) => v.id);
+        const paged: string[] = [];
+        for (let first = 0; first <= expected.length; first += pageSize) paged.push(...ids(await engine.listSessions(R, { filter, order, first, max: pageSize })));
+        assert.deepEqual(paged, expected);
+      },
+    ),
+    { seed, numRuns: 60 },
+  );
+  t.is(await codeOf(t, () => engine.listSessions(R, { order: { by: 'ip', desc: false } as never })), 'ERR_INVALID_ARGUMENT');
+  t.is(await codeOf(t, () => engine.listSessions(R, { filter: { lastAccessFrom: -1 } })), 'ERR_INVALID_ARGUMENT');
+  t.deepEqual(ids(await engine.listSessions(R, { filter: { userId: 'l-3' }, order: { by: 'lastAccess', desc: true }, max: 100 })),
+    views.filter((v) => v.userId === 'l-3').sort((a, b) => b.lastSessionRefresh - a.lastSessionRefresh || compareSessionIds(b.id, a.id)).map((v) => v.id), "one user's partition only");
+  t.deepEqual(await engine.listOfflineSessions(R, { order: { by: 'lastAccess', desc: true } }), [], 'no data directory: no offline sessions');
+});
+
 test('searchSessions defaults to 10 results and pages over many sessions on both shards', async (t) => {
   const { engine, clock } = await demoRealm(t);
   const created: string[] = [];
@@ -547,7 +595,7 @@ test('revokeByFilter with userId and ipNotIn keeps exactly the sessions inside t
   t.not(await engine.getSession(bystander), null);
 });
 
-test('countByFilter and revokeByFilter: ipIn, client and lastAccessBefore across the realm', async (t) => {
+test('countByFilter and revokeByFilter: ipIn, client and last-access bounds across the realm', async (t) => {
   const { engine, clock } = await demoRealm(t);
   for (let i = 0; i < 12; i++) {
     await engine.createSession(login(`f-${i}`, { ip: i < 4 ? `172.16.0.${i + 1}` : `10.0.0.${i}`, client: i % 2 ? PORTAL : APP }));
@@ -558,6 +606,7 @@ test('countByFilter and revokeByFilter: ipIn, client and lastAccessBefore across
   t.is(await engine.countByFilter(R, { ipIn: ['172.16.0.1', '10.0.0.11'] }), 2, 'single addresses');
   t.is(await engine.countByFilter(R, { client: PORTAL }), 6);
   t.is(await engine.countByFilter(R, { lastAccessBefore: START_S + 30 }), 3);
+  t.is(await engine.countByFilter(R, { lastAccessFrom: START_S + 30, lastAccessBefore: START_S + 60 }), 3, 'a last-access range');
   t.is(await engine.countByFilter(R, { client: APP, ipIn: ['10.0.0.0/8'] }), 4);
   const report = await engine.revokeByFilter(R, { client: PORTAL });
   t.is(report.revoked, 6);

@@ -112,7 +112,7 @@ const FORM_KEYS = [
 ];
 const JSON_KEYS = [
   'realm', 'enabled', 'username', 'email', 'clientId', 'id', 'name', 'value', 'temporary', 'type', 'credentials',
-  'redirectUris', 'attributes', 'secret', 'publicClient', 'ids', 'userId', 'ipIn', 'ipNotIn', 'lastAccessBefore',
+  'redirectUris', 'attributes', 'secret', 'publicClient', 'ids', 'userId', 'ipIn', 'ipNotIn', 'lastAccessFrom', 'lastAccessBefore',
   'ifResourceExists', 'users', 'clients', 'roles', 'failureFactor', 'bruteForceProtected', 'ssoSessionIdleTimeout',
   'eventsEnabled', 'notBefore', '__proto__', 'constructor',
 ];

@@ -6,7 +6,9 @@ import test, { type ExecutionContext } from 'ava';
 import { Engine } from '../../src/host/engine.js';
 import { openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
 import { ManualClock } from '../../src/time/clock.js';
-import type { ExpiredNotice } from '../../src/protocol/actor-messages.js';
+import type { ExpiredNotice, SessionFilter, SessionOrder, SessionView } from '../../src/protocol/actor-messages.js';
+import { compareSessionIds } from '../../src/protocol/partition.js';
+import { cidrMatcher } from '../../src/util/ip-address.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const START_S = 1_800_000_000;
@@ -220,4 +222,46 @@ test('offline listings are answered by the shards and merged: pages continue exa
   t.is(ended.length, 30);
   t.is(await engine.countClientOfflineSessions(CLIENT), 0);
   t.is(await engine.countRealmOfflineSessions(REALM), 0);
+});
+
+test('sorted, filtered offline listings: every record offered to a bounded heap per shard, merged by the order', async (t) => {
+  const clock = new ManualClock(START_S);
+  const engine = await startFresh(t, clock);
+  const ips = ['10.1.2.3', '192.168.5.5', '2001:db8::7'];
+  const ids: string[] = [];
+  for (let i = 0; i < 18; i++) {
+    const { session } = await engine.createSession({ realm: REALM, userId: `o-${i % 6}`, username: `o-${i % 6}`, ip: ips[i % 3]!, client: { client: CLIENT, scope: 'openid offline_access' } });
+    await engine.grantOffline(session.id, CLIENT, 'openid offline_access');
+    ids.push(session.id);
+    if (i % 2) clock.advance(1);
+  }
+  clock.advance(10);
+  for (const [i, id] of ids.entries()) {
+    if (i % 3 === 1) await engine.refreshOffline({ sessionId: id, realm: REALM, client: CLIENT, userId: `o-${i % 6}`, token: { jti: `j${i}`, iat: START_S, reuseId: '' } });
+  }
+  const views: SessionView[] = [];
+  for (const id of ids) views.push((await engine.getOfflineSession(id))!.session);
+  const cases: [SessionOrder, SessionFilter][] = [
+    [{ by: 'started', desc: false }, {}],
+    [{ by: 'started', desc: true }, { ipIn: ['10.0.0.0/8', '2001:db8::/32'] }],
+    [{ by: 'lastAccess', desc: true }, {}],
+    [{ by: 'lastAccess', desc: false }, { lastAccessFrom: START_S + 5, ipNotIn: ['192.168.0.0/16'] }],
+    [{ by: 'lastAccess', desc: true }, { userId: 'o-1', lastAccessBefore: START_S + 30 }],
+  ];
+  for (const [order, filter] of cases) {
+    const key = (v: SessionView): number => (order.by === 'started' ? v.started : v.lastSessionRefresh);
+    const expected = views
+      .filter((v) => filter.userId === undefined || v.userId === filter.userId)
+      .filter((v) => filter.ipIn === undefined || cidrMatcher(filter.ipIn)(v.ip))
+      .filter((v) => filter.ipNotIn === undefined || !cidrMatcher(filter.ipNotIn)(v.ip))
+      .filter((v) => filter.lastAccessFrom === undefined || v.lastSessionRefresh >= filter.lastAccessFrom)
+      .filter((v) => filter.lastAccessBefore === undefined || v.lastSessionRefresh < filter.lastAccessBefore)
+      .sort((a, b) => (order.desc ? -1 : 1) * (key(a) - key(b) || compareSessionIds(a.id, b.id)))
+      .map((v) => v.id);
+    const paged: string[] = [];
+    for (let first = 0; first <= expected.length; first += 4) paged.push(...(await engine.listOfflineSessions(REALM, { filter, order, first, max: 4 })).map((v) => v.id));
+    t.deepEqual(paged, expected, JSON.stringify([order, filter]));
+  }
+  t.true(views.some((v) => v.lastSessionRefresh !== v.started), 'refreshes moved some last-access times');
+  t.deepEqual((await engine.listOfflineSessions(REALM, { search: 'o-2', max: 100 })).map((v) => v.id).sort(), views.filter((v) => v.username === 'o-2').map((v) => v.id).sort());
 });

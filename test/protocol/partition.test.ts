@@ -10,9 +10,11 @@ import fc from 'fast-check';
 import { PARTITION_COUNT } from '../../src/constants.js';
 import {
   SESSION_ID_LENGTH,
+  compareSessionIds,
   newSessionId,
   partitionOf,
   partitionOfSessionId,
+  sessionIdWords,
   shardOfPartition,
 } from '../../src/protocol/partition.js';
 
@@ -120,4 +122,29 @@ test('shardOfPartition is partition mod shards', (t) => {
   t.is(shardOfPartition(5, 2), 1);
   t.is(shardOfPartition(1023, 4), 3);
   t.is(shardOfPartition(7, 1), 0);
+});
+
+test('property: compareSessionIds orders ids as the bytes they encode, and as a shard compares their words', (t) => {
+  t.log(`fast-check seed ${seed} (FC_SEED to override)`);
+  const sign = (n: number): number => Math.sign(n);
+  const words = (id: string): number[] => {
+    const out = new Uint32Array(4);
+    return [sessionIdWords(id, out, 0), ...out];
+  };
+  const byWords = (a: string, b: string): number => {
+    const wa = words(a);
+    const wb = words(b);
+    for (let i = 0; i < wa.length; i++) if (wa[i] !== wb[i]) return wa[i]! - wb[i]!;
+    return 0;
+  };
+  const ids = fc.integer({ min: 0, max: 3 }).map((p) => newSessionId(p));
+  fc.assert(
+    fc.property(ids, ids, (a, b) => {
+      const expected = sign(Buffer.compare(Buffer.from(a, 'base64url'), Buffer.from(b, 'base64url')));
+      return sign(compareSessionIds(a, b)) === expected && sign(byWords(a, b)) === expected && compareSessionIds(a, a) === 0;
+    }),
+    { seed, numRuns: 5000 },
+  );
+  t.true(compareSessionIds('A'.repeat(24), '-'.repeat(24)) < 0, "'A' (0) before '-' (62), unlike ASCII");
+  t.pass();
 });

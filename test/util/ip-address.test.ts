@@ -68,3 +68,22 @@ test('cidrMatcher throws a RangeError naming the first invalid block', (t) => {
   const err = t.throws(() => cidrMatcher(['10.0.0.0/8', '300.0.0.0/8']), { instanceOf: RangeError });
   t.regex(err.message, /300\.0\.0\.0\/8/);
 });
+
+test('property: cidrMatcher.ipv4 on a packed address answers what the BlockList answers for its text', (t) => {
+  t.log(`fast-check seed ${seed} (FC_SEED to override)`);
+  const quad = fc.nat({ max: 0xffffffff });
+  const v4Block = fc.tuple(quad, fc.integer({ min: 0, max: 32 })).map(([value, prefix]) => `${formatIpv4(value)}/${prefix}`);
+  const v6Block = fc.constantFrom('::ffff:0:0/96', '::ffff:10.0.0.0/104', '2001:db8::/32', '::/0');
+  const blocks = fc.array(fc.oneof({ weight: 4, arbitrary: v4Block }, { weight: 1, arbitrary: v6Block }), { minLength: 1, maxLength: 4 });
+  fc.assert(
+    fc.property(blocks, fc.array(quad, { minLength: 1, maxLength: 20 }), (cidrs, values) => {
+      const matcher = cidrMatcher(cidrs);
+      // Addresses inside the first block too, not only random ones (which rarely fall in a long prefix).
+      const first = parseIpv4(cidrs[0]!.split('/')[0]!);
+      const probes = first < 0 ? values : [...values, first, (first ^ 1) >>> 0, (first ^ 0x100) >>> 0];
+      for (const value of probes) assert.equal(matcher.ipv4(value), matcher(formatIpv4(value)), `${formatIpv4(value)} in ${cidrs.join(',')}`);
+    }),
+    { seed, numRuns: 1000 },
+  );
+  t.pass();
+});

@@ -10,7 +10,9 @@
 
 import { NEVER, userSessionIdleExpiry, userSessionMaxExpiry } from '../../session/expiry.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { END_REASON, type EndedSession, type SessionFilter, type SessionView } from '../../protocol/actor-messages.js';
+import { END_REASON, type EndedSession, type SessionFilter, type SessionOrder, type SessionView } from '../../protocol/actor-messages.js';
+import { sessionComparator } from '../../protocol/session-order.js';
+import { mergeOrderedBy } from '../../host/merge-ordered.js';
 import { notifyAdminUrls } from '../../logout/admin-url-notifier.js';
 import type { RealmRecord } from '../../realm/model.js';
 import { parseCidr } from '../../util/ip-address.js';
@@ -239,6 +241,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
     const { first, max } = pageQuery(q, 10);
     const text = (q.search ?? '').trim();
     const searchClients = text === '' ? [] : ctx.store.clients(realm.id).filter((c) => c.clientId.includes(text)).map((c) => c.id);
+    const sorted = await sortedRows(ctx, realm, request.query as Record<string, string | undefined>, { type, first, max, search: text, searchClients, client: clientUuid });
+    if (sorted !== null) return sorted.map(({ view, type: rowType }) => uiExtRow(sessionToRep(view, clientIdOf), rowType));
     const rows: unknown[] = [];
     let regularReturned = 0;
     if (type !== 'OFFLINE') {
@@ -311,8 +315,9 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
   app.get('/:realm/sessions/count', async (request) => {
     const realm = targetRealm(ctx, request, 'view-users');
     const query = request.query as Record<string, string | undefined>;
+    const fields = queryFilter(query, FILTER_KEYS);
     // No filter: the realm's totals from the maintained counters (no scan), as the console polls them.
-    if (FILTER_KEYS.every((key) => query[key] === undefined)) {
+    if (Object.keys(fields).length === 0) {
       const type = sessionType(query['type'] ?? 'ALL');
       let count = 0;
       for (const shard of await ctx.engine.stats()) {
@@ -321,14 +326,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
       }
       return { count };
     }
-    const { filter, type } = parseFilter(ctx, realm, {
-      ...(query['userId'] !== undefined ? { userId: query['userId'] } : {}),
-      ...(query['clientId'] !== undefined ? { clientId: query['clientId'] } : {}),
-      ...(query['type'] !== undefined ? { type: query['type'] } : {}),
-      ...(query['ipIn'] !== undefined ? { ipIn: query['ipIn'].split(',') } : {}),
-      ...(query['ipNotIn'] !== undefined ? { ipNotIn: query['ipNotIn'].split(',') } : {}),
-      ...(query['lastAccessBefore'] !== undefined ? { lastAccessBefore: Number(query['lastAccessBefore']) } : {}),
-    });
+    const { filter, type } = parseFilter(ctx, realm, { ...fields, ...(query['type'] !== undefined ? { type: query['type'] } : {}) });
     let count = 0;
     if (type !== 'OFFLINE') count += await ctx.engine.countByFilter(realm.id, filter);
     if (type !== 'REGULAR') count += await ctx.engine.countOfflineByFilter(realm.id, filter);
@@ -388,11 +386,89 @@ async function countRegular(ctx: FacadeContext, realm: RealmRecord, search: stri
 }
 
 /** The filter fields of sessions/count and sessions/revoke. */
-const FILTER_KEYS = ['userId', 'clientId', 'ipIn', 'ipNotIn', 'lastAccessBefore'] as const;
+const FILTER_KEYS = ['userId', 'clientId', 'ipIn', 'ipNotIn', 'lastAccessFrom', 'lastAccessBefore'] as const;
+/** The filter fields of the ui-ext list (its client is the route's). */
+const LIST_FILTER_KEYS = ['userId', 'ipIn', 'ipNotIn', 'lastAccessFrom', 'lastAccessBefore'] as const;
+const START_ORDER: SessionOrder = { by: 'started', desc: false };
 
-/** The bulk filter of the extensions: `userId`, `clientId` (clientId or UUID), `type`, CIDR lists, `lastAccessBefore` (epoch ms). */
+/** Query parameters of a filter in the body's shape: CIDR lists comma-separated, times as decimal epoch ms. */
+function queryFilter(query: Record<string, string | undefined>, keys: readonly (typeof FILTER_KEYS)[number][]): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const key of keys) {
+    const value = query[key];
+    if (value === undefined) continue;
+    if (key === 'ipIn' || key === 'ipNotIn') body[key] = value.split(',');
+    else if (key === 'lastAccessFrom' || key === 'lastAccessBefore') body[key] = /^\d{1,15}$/.test(value) ? Number(value) : value;
+    else body[key] = value;
+  }
+  return body;
+}
 
+/** `sort` (start, lastAccess) and `order` (asc, desc) of the ui-ext list, or null when neither is given. */
+function listOrder(query: Record<string, string | undefined>): SessionOrder | null {
+  const { sort, order } = query;
+  if (sort === undefined && order === undefined) return null;
+  if (sort !== undefined && sort !== 'start' && sort !== 'lastAccess') throw badRequest('sort must be start or lastAccess', 'sort');
+  if (order !== undefined && order !== 'asc' && order !== 'desc') throw badRequest('order must be asc or desc', 'order');
+  return { by: sort === 'lastAccess' ? 'lastAccess' : 'started', desc: order === 'desc' };
+}
+
+interface TypedView {
+  view: SessionView;
+  type: 'REGULAR' | 'OFFLINE';
+}
+
+interface ListPageQuery {
+  type: SessionType;
+  first: number;
+  max: number;
+  search: string;
+  searchClients: string[];
+  client: string | null;
+}
+
+/**
+ * The ui-ext page when the request filters (IP, last access, user) or sorts,
+ * else null (Keycloak's listing: regular sessions in start order, then
+ * offline ones). Sorted, the regular and offline lists merge by the order:
+ * each gives its first first + max.
+ */
+async function sortedRows(ctx: FacadeContext, realm: RealmRecord, query: Record<string, string | undefined>, page: ListPageQuery): Promise<TypedView[] | null> {
+  const order = listOrder(query);
+  const fields = queryFilter(query, LIST_FILTER_KEYS);
+  if (order === null && Object.keys(fields).length === 0) return null;
+  const filter = filterFields(ctx, realm, fields);
+  if (page.client !== null) filter.client = page.client;
+  const input = { search: page.search, searchClients: page.searchClients, filter, order: order ?? START_ORDER, first: 0, max: page.first + page.max };
+  const [regular, offline] = await Promise.all([
+    page.type === 'OFFLINE' ? [] : ctx.engine.listSessions(realm.id, input),
+    page.type === 'REGULAR' ? [] : ctx.engine.listOfflineSessions(realm.id, input),
+  ]);
+  const typed = (views: SessionView[], type: 'REGULAR' | 'OFFLINE'): TypedView[] => views.map((view) => ({ view, type }));
+  const compare = sessionComparator(input.order);
+  return mergeOrderedBy([typed(regular, 'REGULAR'), typed(offline, 'OFFLINE')], (a, b) => compare(a.view, b.view), input.max).slice(page.first);
+}
+
+/** An epoch-ms filter field as epoch seconds: the first whole second at or after it. */
+function epochSecondsField(body: Record<string, unknown>, key: 'lastAccessFrom' | 'lastAccessBefore'): number | undefined {
+  const ms = body[key];
+  if (ms === undefined) return undefined;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw badRequest(`${key} must be epoch milliseconds`, key);
+  return Math.ceil(ms / 1000);
+}
+
+/** The bulk filter of the extensions: `userId`, `clientId` (clientId or UUID), `type`, CIDR lists, `lastAccessFrom` / `lastAccessBefore` (epoch ms). */
 function parseFilter(ctx: FacadeContext, realm: RealmRecord, body: Record<string, unknown>): { filter: SessionFilter; type: SessionType } {
+  const filter = filterFields(ctx, realm, body);
+  if (Object.keys(filter).length === 0) {
+    throw badRequest('give ids, or at least one filter: userId, clientId, ipIn, ipNotIn, lastAccessFrom, lastAccessBefore');
+  }
+  const type = sessionType(typeof body['type'] === 'string' ? body['type'] : undefined);
+  return { filter, type };
+}
+
+/** The filter fields present in `body`, checked; an empty filter is the caller's to allow or refuse. */
+function filterFields(ctx: FacadeContext, realm: RealmRecord, body: Record<string, unknown>): SessionFilter {
   const filter: SessionFilter = {};
   if (body['userId'] !== undefined) {
     if (typeof body['userId'] !== 'string') throw badRequest('userId must be a string', 'userId');
@@ -412,16 +488,12 @@ function parseFilter(ctx: FacadeContext, realm: RealmRecord, body: Record<string
     }
     filter[key] = list as string[];
   }
-  if (body['lastAccessBefore'] !== undefined) {
-    const ms = body['lastAccessBefore'];
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw badRequest('lastAccessBefore must be epoch milliseconds', 'lastAccessBefore');
-    filter.lastAccessBefore = Math.ceil(ms / 1000);
-  }
-  if (filter.userId === undefined && filter.client === undefined && filter.ipIn === undefined && filter.ipNotIn === undefined && filter.lastAccessBefore === undefined) {
-    throw badRequest('give ids, or at least one filter: userId, clientId, ipIn, ipNotIn, lastAccessBefore');
-  }
-  const type = sessionType(typeof body['type'] === 'string' ? body['type'] : undefined);
-  return { filter, type };
+  // Whole seconds: from = the first second at or after it (inclusive), before = strictly before it.
+  const from = epochSecondsField(body, 'lastAccessFrom');
+  if (from !== undefined) filter.lastAccessFrom = from;
+  const before = epochSecondsField(body, 'lastAccessBefore');
+  if (before !== undefined) filter.lastAccessBefore = before;
+  return filter;
 }
 
 

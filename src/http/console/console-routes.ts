@@ -8,10 +8,16 @@
 // created here when a realm lacks it, as Keycloak does, and then works only
 // through the admin REST API.
 //
+// The page names its bundle with a hash of its content (`app.js?v=<hash>`), and
+// a request naming the current hash may be cached for good: the page itself is
+// loaded twice on every sign-in (before and after the login redirect), the
+// bundle once.
+//
 // `GET /admin/{realm}/console/whoami` is Keycloak's AdminConsole.whoAmI: who
 // the bearer is and which admin roles they hold in each realm they may see,
 // so the app shows only the controls its user may use.
 
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -44,7 +50,13 @@ const ADMIN_ROLES: readonly AdminRole[] = [
   'view-realm', 'manage-realm', 'view-users', 'manage-users', 'view-clients', 'manage-clients', 'view-events', 'manage-events',
 ];
 
-function page(realm: RealmRecord): string {
+/** A bundle file and the hash that names its content. */
+interface Asset {
+  bytes: Buffer;
+  version: string;
+}
+
+function page(realm: RealmRecord, versions: { js: string; css: string }): string {
   const name = realm.name.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<!doctype html>
 <html lang="en">
@@ -54,8 +66,8 @@ function page(realm: RealmRecord): string {
 <meta name="sessiond-realm" content="${name}">
 <meta name="sessiond-client" content="${ADMIN_CONSOLE_CLIENT_ID}">
 <title>sessiond console · ${name}</title>
-<link rel="stylesheet" href="app.css">
-<script type="module" src="app.js"></script>
+<link rel="stylesheet" href="app.css?v=${versions.css}">
+<script type="module" src="app.js?v=${versions.js}"></script>
 </head>
 <body>
 <div id="app"><p class="boot">Loading the sessiond console…</p></div>
@@ -75,14 +87,15 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
 }
 
 export function registerConsoleRoutes(app: FastifyInstance, ctx: FacadeContext): void {
-  const cache = new Map<string, Buffer>();
-  const asset = async (file: string): Promise<Buffer | null> => {
+  const cache = new Map<string, Asset>();
+  const asset = async (file: string): Promise<Asset | null> => {
     const hit = cache.get(file);
     if (hit !== undefined) return hit;
     try {
       const bytes = await readFile(`${BUNDLE_DIR}${file}`);
-      cache.set(file, bytes);
-      return bytes;
+      const loaded = { bytes, version: createHash('sha256').update(bytes).digest('base64url').slice(0, 16) };
+      cache.set(file, loaded);
+      return loaded;
     } catch {
       return null;
     }
@@ -105,19 +118,21 @@ export function registerConsoleRoutes(app: FastifyInstance, ctx: FacadeContext):
     if (!request.url.split('?')[0]!.endsWith('/')) return reply.redirect(`/admin/${encodeURIComponent(name)}/console/`, 302);
     const realm = await consoleRealm(name);
     if (realm === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('Realm not found.');
-    if ((await asset('app.js')) === null) {
+    const [js, css] = await Promise.all([asset('app.js'), asset('app.css')]);
+    if (js === null || css === null) {
       return reply.code(503).type('text/plain; charset=utf-8').send('The console is not built: run `npm run build`.');
     }
-    return securityHeaders(reply).type('text/html; charset=utf-8').send(page(realm));
+    return securityHeaders(reply).type('text/html; charset=utf-8').send(page(realm, { js: js.version, css: css.version }));
   });
 
   app.get('/admin/:realm/console/:file', async (request, reply) => {
     const { file } = request.params as { realm: string; file: string };
-    const type = ASSETS[file];
+    const type = Object.hasOwn(ASSETS, file) ? ASSETS[file] : undefined;
     if (type === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('Not found.');
-    const bytes = await asset(file);
-    if (bytes === null) return reply.code(404).type('text/plain; charset=utf-8').send('Not found.');
-    return securityHeaders(reply).header('cache-control', 'no-cache').type(type).send(bytes);
+    const found = await asset(file);
+    if (found === null) return reply.code(404).type('text/plain; charset=utf-8').send('Not found.');
+    const current = (request.query as { v?: string }).v === found.version;
+    return securityHeaders(reply).header('cache-control', current ? 'public, max-age=31536000, immutable' : 'no-cache').type(type).send(found.bytes);
   });
 
   app.get('/admin/:realm/console/whoami', async (request, reply) => {

@@ -39,8 +39,19 @@ const filterQuery = query({
   type: sessionTypeText,
   ipIn: text(8192),
   ipNotIn: text(8192),
+  lastAccessFrom: integerText,
   lastAccessBefore: integerText,
 });
+/** sessiond's filter and sort of the ui-ext list (checked by the route, for Keycloak-shaped 400s). */
+const listQuery = {
+  userId: text(255),
+  ipIn: text(8192),
+  ipNotIn: text(8192),
+  lastAccessFrom: text(32),
+  lastAccessBefore: text(32),
+  sort: text(32),
+  order: text(32),
+};
 
 /** `METHOD url` (as registered under the /admin/realms prefix) → its schema and documentation. */
 export const ADMIN_ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
@@ -100,9 +111,9 @@ export const ADMIN_ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'POST /admin/realms/:realm/logout-all': { summary: "End every online session of the realm; set the realm's not-before", tags: ['sessions'], params: params('realm') },
   'POST /admin/realms/:realm/push-revocation': { summary: "Send the realm's not-before to every client with an admin URL", tags: ['sessions'], params: params('realm') },
   'GET /admin/realms/:realm/client-session-stats': { summary: 'Per client with sessions: active and offline counts (as strings)', tags: ['sessions'], params: params('realm') },
-  'GET /admin/realms/:realm/ui-ext/sessions': { summary: 'Realm-wide session search (admin console), paged inside the engine', tags: ['sessions'], params: params('realm'), querystring: query({ type: sessionTypeText, search: text(255), ...paging }) },
-  'GET /admin/realms/:realm/ui-ext/sessions/client': { summary: "Session search within one client's sessions (clientId = client UUID)", tags: ['sessions'], params: params('realm'), querystring: query({ clientId: text(255), type: sessionTypeText, search: text(255), ...paging }) },
-  'POST /admin/realms/:realm/sessions/revoke': { summary: 'sessiond: end sessions by ids or by filter (userId, clientId, type, ipIn, ipNotIn, lastAccessBefore)', tags: ['sessiond extensions'], params: params('realm'), body: object },
+  'GET /admin/realms/:realm/ui-ext/sessions': { summary: 'Realm-wide session search (admin console), paged inside the engine; sessiond adds filters (userId, ipIn, ipNotIn, lastAccessFrom, lastAccessBefore) and sort (start, lastAccess) with order (asc, desc)', tags: ['sessions'], params: params('realm'), querystring: query({ type: sessionTypeText, search: text(255), ...listQuery, ...paging }) },
+  'GET /admin/realms/:realm/ui-ext/sessions/client': { summary: "Session search within one client's sessions (clientId = client UUID), with the same filters and sort", tags: ['sessions'], params: params('realm'), querystring: query({ clientId: text(255), type: sessionTypeText, search: text(255), ...listQuery, ...paging }) },
+  'POST /admin/realms/:realm/sessions/revoke': { summary: 'sessiond: end sessions by ids or by filter (userId, clientId, type, ipIn, ipNotIn, lastAccessFrom, lastAccessBefore)', tags: ['sessiond extensions'], params: params('realm'), body: object },
   'GET /admin/realms/:realm/sessions/count': { summary: 'sessiond: count sessions matching a filter', tags: ['sessiond extensions'], params: params('realm'), querystring: filterQuery },
   'GET /admin/realms/:realm/sessions/:id': { summary: 'sessiond: one session with its client sessions, timestamps and validity', tags: ['sessiond extensions'], params: params('realm', 'id') },
 

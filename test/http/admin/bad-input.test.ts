@@ -214,6 +214,37 @@ test('sessions/revoke and sessions/count: empty filter, bad CIDR, bad types are 
   t.deepEqual(res.body, { count: 3 });
 });
 
+test('ui-ext filters and sort: a bad value is a 400 naming the parameter, in the admin error body', async (t) => {
+  const cases: [string, string][] = [
+    ['sort=name', 'sort'],
+    ['sort=', 'sort'],
+    ['order=up', 'order'],
+    ['sort=start&order=DESC', 'order'],
+    ['ipIn=x', 'ipIn'],
+    ['ipIn=10.0.0.0/33', 'ipIn'],
+    ['ipNotIn=127.0.0.1/32,', 'ipNotIn'],
+    ['lastAccessFrom=abc', 'lastAccessFrom'],
+    ['lastAccessFrom=-5', 'lastAccessFrom'],
+    ['lastAccessBefore=1e3', 'lastAccessBefore'],
+    ['lastAccessBefore=', 'lastAccessBefore'],
+  ];
+  await expectAll(t, cases.flatMap(([query]) => [
+    { method: 'GET', path: `/demo/ui-ext/sessions?${query}`, status: 400 },
+    { method: 'GET', path: `/demo/ui-ext/sessions/client?clientId=${app}&${query}`, status: 400 },
+  ]));
+  for (const [query, field] of cases) {
+    const res = await a.api('GET', `/demo/ui-ext/sessions?${query}`);
+    t.like(res.body, { field }, query);
+    t.is(typeof (res.body as { errorMessage?: unknown }).errorMessage, 'string', query);
+  }
+  const count = await a.api('GET', '/demo/sessions/count?lastAccessFrom=abc');
+  t.is(count.status, 400);
+  // Well-formed, they list: alice's two sessions from 127.0.0.1 and .2, bob's from .1.
+  const listed = await a.api('GET', '/demo/ui-ext/sessions?type=REGULAR&ipIn=127.0.0.2&sort=lastAccess&order=desc&lastAccessFrom=0');
+  t.is(listed.status, 200);
+  t.is((listed.body as unknown[]).length, 1);
+});
+
 test('admin requests are counted by route and outcome on /metrics', async (t) => {
   await a.api('GET', `/demo/clients/${app}/session-count`);
   await a.api('GET', '/demo/clients/not-a-client/session-count');

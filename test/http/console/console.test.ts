@@ -1,10 +1,14 @@
 // The admin console in Debian's Chromium (playwright-core) against a node in
 // this process: `/admin/` leads to the master console's login (code + PKCE
 // through security-admin-console); the master admin picks realm demo, lists
-// its sessions (paged by the engine), searches, opens a session, revokes two
-// selected sessions (the counts shown, the sessions really gone through the
-// admin API), previews and runs a revoke by filter, visits Users and
-// Events, and signs out through the end-session endpoint. A read-only admin
+// its sessions (paged by the engine), sorts the whole list by last access and
+// by start (mouse and keyboard), filters it by CIDR and by a last-access
+// range, previews a revoke with the list's filters, searches, opens a
+// session, revokes two selected sessions (the counts shown, the sessions
+// really gone through the admin API), previews and runs a revoke by filter,
+// visits Users and Events, and signs out through the end-session endpoint.
+// The node runs on a manual clock, so that the three users' sessions have
+// last accesses a minute apart. A read-only admin
 // (carol: view-users, view-realm in demo) sees no revoke control and an
 // explained 403 on Events. axe-core runs in each main page and finds no
 // serious or critical violation. The page's CSP stays on throughout.
@@ -33,18 +37,24 @@ const chromiumMissing = !existsSync(CHROMIUM);
 const runner = chromiumMissing && process.env['CI'] === undefined ? test.skip : test.serial;
 
 let a: AdminNode;
+/** The clock (epoch s) when the first session was made. */
+let T0: number;
 let browser: Browser;
 let shots: string;
 
 test.before(async () => {
   if (chromiumMissing && process.env['CI'] === undefined) return;
-  a = await startAdminNode();
+  a = await startAdminNode({ manualClock: true });
   const demo = a.node.store.realmByName('demo')!;
   await a.node.store.updateRealm({ ...demo, events: { ...demo.events, adminEventsEnabled: true } });
-  // 25 sessions: alice 12 from 127.0.0.1, bob 10 from 127.0.0.2, carol 3 from 127.0.0.3.
+  // 25 sessions: alice 12 from 127.0.0.1 at T0, bob 10 from 127.0.0.2 at T0 + 60 s, carol 3 from 127.0.0.3 at T0 + 120 s.
+  T0 = a.now();
   for (let i = 0; i < 12; i++) await a.login('demo', DEMO_APP, 'alice', 'alice-password');
+  await a.advance(60);
   for (let i = 0; i < 10; i++) await a.login('demo', DEMO_APP, 'bob', 'bob-password', { localAddress: '127.0.0.2' });
+  await a.advance(60);
   for (let i = 0; i < 3; i++) await a.login('demo', DEMO_APP, 'carol', 'carol-password', { localAddress: '127.0.0.3' });
+  await a.reauth();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 });
   if (process.env['SESSIOND_DOC_SCREENSHOTS'] === '1') {
     mkdirSync(DOC_SHOTS, { recursive: true });
@@ -56,6 +66,9 @@ test.after.always(async () => {
   await a?.stop();
   if (shots !== undefined && shots !== DOC_SHOTS) rmSync(shots, { recursive: true, force: true });
 });
+
+/** Epoch seconds as a datetime-local value read as UTC, as the console reads it. */
+const utcInput = (epochS: number): string => new Date(epochS * 1000).toISOString().slice(0, 19);
 
 /** axe-core in the page (evaluated through the DevTools protocol, which the page's CSP does not govern). */
 async function axe(t: ExecutionContext, page: Page, where: string): Promise<void> {
@@ -107,6 +120,46 @@ runner('master admin: login, list, search, detail, bulk revoke, revoke by filter
   await page.getByRole('caption').filter({ hasText: 'Sessions 21–25 (last page)' }).waitFor();
   t.is(await table.locator('tbody tr').count(), 5);
   await axe(t, page, 'sessions');
+
+  // Sort over the whole list (not the page shown): by last access, newest first, then oldest first.
+  const users = () => table.locator('tbody tr td:nth-child(2)').allTextContents();
+  const lastAccess = page.getByRole('button', { name: 'Last access', exact: true });
+  await lastAccess.click();
+  await page.getByRole('caption').filter({ hasText: 'Sessions 1–20, by last access, newest first' }).waitFor();
+  t.deepEqual((await users()).slice(0, 4), ['carol', 'carol', 'carol', 'bob'], 'page 1 starts with the newest, though the engine lists them last');
+  t.is(await page.getByRole('columnheader', { name: 'Last access' }).getAttribute('aria-sort'), 'descending');
+  await lastAccess.focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('caption').filter({ hasText: 'by last access, oldest first' }).waitFor();
+  t.deepEqual([...new Set(await users())], ['alice', 'bob']);
+  t.is(await page.getByRole('columnheader', { name: 'Last access' }).getAttribute('aria-sort'), 'ascending');
+  await page.getByRole('button', { name: 'Started', exact: true }).click();
+  await page.getByRole('caption').filter({ hasText: 'Sessions 1–20, by start, newest first' }).waitFor();
+  t.is((await users())[0], 'carol');
+  t.is(await page.getByRole('columnheader', { name: 'Last access' }).getAttribute('aria-sort'), 'none');
+
+  // Filter by CIDR, then by a last-access range; the same filter previewed for revocation.
+  const filters = page.getByRole('search');
+  await filters.getByLabel('IP address or CIDR').fill('127.0.0.2/31');
+  await filters.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.getByRole('caption').filter({ hasText: 'Sessions 1–13 (last page)' }).waitFor();
+  t.deepEqual([...new Set(await users())].sort(), ['bob', 'carol']);
+  await filters.getByRole('button', { name: 'Clear filters' }).click();
+  await page.getByRole('caption').filter({ hasText: 'Sessions 1–20, by start' }).waitFor();
+  await filters.getByLabel('Last access from (UTC)').fill(utcInput(T0 + 30));
+  await filters.getByLabel('Last access before (UTC)').fill(utcInput(T0 + 90));
+  await filters.getByLabel('Last access before (UTC)').press('Enter');
+  await page.getByRole('caption').filter({ hasText: 'Sessions 1–10 (last page)' }).waitFor();
+  t.deepEqual([...new Set(await users())], ['bob']);
+  await page.screenshot({ path: join(shots, 'sessions-filtered.png') });
+  await axe(t, page, 'sessions, filtered and sorted');
+  const revokePanel = page.getByRole('form', { name: 'Revoke by filter' });
+  await revokePanel.getByRole('button', { name: "Copy the list's filters" }).click();
+  await revokePanel.getByRole('button', { name: 'Preview count' }).click();
+  await revokePanel.getByTestId('preview-count').filter({ hasText: '10' }).waitFor();
+  t.is(await count(`lastAccessFrom=${(T0 + 30) * 1000}&lastAccessBefore=${(T0 + 90) * 1000}`), 10);
+  await filters.getByRole('button', { name: 'Clear filters' }).click();
+  await page.getByRole('caption').filter({ hasText: 'Sessions 1–20, by start' }).waitFor();
 
   // Search by username.
   await page.getByLabel('Search (username, IP or client)').fill('bob');
