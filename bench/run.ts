@@ -41,6 +41,7 @@ import { clusterThroughput } from './scenarios/cluster-throughput.js';
 import { clusterFailover } from './scenarios/cluster-failover.js';
 import { clusterRebalance } from './scenarios/cluster-rebalance.js';
 import { clusterRollingRestart } from './scenarios/cluster-rolling-restart.js';
+import { clusterSlowLink } from './scenarios/cluster-slow-link.js';
 
 const SCENARIOS: readonly Scenario[] = [
   engineTable,
@@ -67,6 +68,7 @@ const SCENARIOS: readonly Scenario[] = [
   clusterRebalance,
   clusterThroughput,
   clusterRollingRestart,
+  clusterSlowLink,
 ];
 
 // Compiled to dist/bench/run.js; results belong in the source tree's bench/results/.
