@@ -102,11 +102,12 @@ export class FaultRun {
     return ids.find((_, i) => flags[i] === 1);
   }
 
-  /** Members that joined or left the view, as node `id` counted them so far. */
-  async viewChanges(id: string): Promise<number> {
-    const value = await this.cluster.node(id).metric(METRIC_VIEW_CHANGES);
-    if (value === undefined) throw new Error(`${id} did not report ${METRIC_VIEW_CHANGES}`);
-    return value;
+  /** Members that joined and that left the view, as node `id` counted them so far. */
+  async viewChanges(id: string): Promise<{ join: number; leave: number }> {
+    const node = this.cluster.node(id);
+    const [join, leave] = await Promise.all([node.metric(METRIC_VIEW_CHANGES, { reason: 'join' }), node.metric(METRIC_VIEW_CHANGES, { reason: 'leave' })]);
+    if (join === undefined || leave === undefined) throw new Error(`${id} did not report ${METRIC_VIEW_CHANGES}`);
+    return { join, leave };
   }
 
   /** `peer suspected` warnings logged by any node at or after `sinceEpochMs` (wall clock, as the logs' `time`). */

@@ -155,7 +155,7 @@ function workloadRows(history: readonly HistoryEntry[], slowWindows: ReadonlyArr
 /** Members that joined or left, summed over every node's counter. */
 async function viewChanges(run: FaultRun): Promise<number> {
   const counts = await Promise.all(run.cluster.ids.map((id) => run.viewChanges(id)));
-  return counts.reduce((a, b) => a + b, 0);
+  return counts.reduce((sum, c) => sum + c.join + c.leave, 0);
 }
 
 /** One session per user of the workload's realm, each with its partition's primary and class. */
