@@ -46,6 +46,8 @@ export interface FaultClusterOptions {
   realms?: readonly RealmSpec[];
   /** Added to every node's command line. */
   extraArgs?: readonly string[];
+  /** The mixed workload's virtual users (default 16); its rate stays at most 150 requests/s. */
+  virtualUsers?: number;
 }
 
 /** What the end of a run found. */
@@ -66,10 +68,10 @@ export class FaultRun {
   readonly #etcd: Etcd3;
   #router: ReadinessRouter | null = null;
 
-  constructor(cluster: Cluster, log: (line: string) => void) {
+  constructor(cluster: Cluster, log: (line: string) => void, virtualUsers?: number) {
     this.cluster = cluster;
     this.log = log;
-    this.workload = new Workload({ targets: cluster.targets() });
+    this.workload = new Workload({ targets: cluster.targets(), ...(virtualUsers !== undefined ? { virtualUsers } : {}) });
     this.#etcd = new Etcd3({ hosts: cluster.etcd.clientUrl });
   }
 
@@ -185,7 +187,7 @@ export async function withFaultCluster<T>(options: FaultClusterOptions, body: (r
   try {
     await copyFile(join(CLUSTER_REALM_DIR, WORKLOAD_REALM_FILE), join(realms.path, WORKLOAD_REALM_FILE));
     for (const spec of options.realms ?? []) await writeRealmFile(realms.path, spec);
-    const run = new FaultRun(await createCluster({ realmDir: realms.path, extraArgs: [...(options.extraArgs ?? [])] }), options.log);
+    const run = new FaultRun(await createCluster({ realmDir: realms.path, extraArgs: [...(options.extraArgs ?? [])] }), options.log, options.virtualUsers);
     const onExit = (): void => run.killNow();
     process.once('exit', onExit);
     try {

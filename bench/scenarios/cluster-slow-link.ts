@@ -46,6 +46,12 @@ const PHASE_MS = 12_000;
 const PHASE_QUICK_MS = 6_000;
 /** Probe logins in flight. */
 const LOGIN_CONCURRENCY = 8;
+/**
+ * The mixed workload's virtual users: enough that its 150 requests/s hold
+ * while a third of them wait for the slow link (with the default 16 the rate
+ * falls by a third, and the other writes are measured on a lighter machine).
+ */
+const VIRTUAL_USERS = 64;
 /** One write of each class this often (25/s each): the slow class's writes overlap. */
 const PROBE_INTERVAL_MS = 40;
 
@@ -83,7 +89,7 @@ export const clusterSlowLink: Scenario = {
   name: NAME,
   description: '200 ms each way on one inter-node link: no false suspicion, no error, writes slower by one round trip only where a copy is across it',
   async run({ quick, log }) {
-    return withFaultCluster({ name: NAME, log }, async (run) => {
+    return withFaultCluster({ name: NAME, log, virtualUsers: VIRTUAL_USERS }, async (run) => {
       run.startLoad(false);
       const since = Date.now();
       const changesBefore = await viewChanges(run);
@@ -111,19 +117,29 @@ async function runPhases(run: FaultRun, probes: Probe[], rounds: number, phaseMs
   const queues: ProbeQueues = { affected: probes.filter((p) => p.affected), unaffected: probes.filter((p) => !p.affected) };
   const send = sender(run);
   const phases: Phases = { normal: { affected: [], unaffected: [] }, slow: { affected: [], unaffected: [] }, slowWindows: [], failures: [] };
+  const phase = async (slow: boolean): Promise<void> => {
+    const samples = await probePhase(queues, send, phaseMs, phases.failures);
+    const into = slow ? phases.slow : phases.normal;
+    into.affected.push(...samples.affected);
+    into.unaffected.push(...samples.unaffected);
+    run.log(`${slow ? 'slow' : 'normal'} phase: write p50 affected ${p50(samples.affected).toFixed(1)} ms (${samples.affected.length}), unaffected ${p50(samples.unaffected).toFixed(1)} ms (${samples.unaffected.length})`);
+  };
   for (let round = 0; round < rounds; round++) {
-    await probePhase(queues, send, phaseMs, phases.normal, phases.failures);
+    await phase(false);
     await slowLink(run, DELAY_MS);
     const from = clock();
-    await probePhase(queues, send, phaseMs, phases.slow, phases.failures);
+    await phase(true);
     await slowLink(run, 0);
     phases.slowWindows.push([from, clock()]);
   }
   return phases;
 }
 
+function p50(values: number[]): number {
+  return values.length > 0 ? percentile(values, 50) : Number.NaN;
+}
+
 function writeRows(phases: Phases, log: (line: string) => void): Row[] {
-  const p50 = (values: number[]): number => (values.length > 0 ? percentile(values, 50) : Number.NaN);
   const { normal, slow } = phases;
   const [affected, affectedBase] = [p50(slow.affected), p50(normal.affected)];
   const [unaffected, unaffectedBase] = [p50(slow.unaffected), p50(normal.unaffected)];
@@ -186,7 +202,8 @@ async function loginProbes(run: FaultRun): Promise<Probe[]> {
  * so that the machine carries the same load in either phase. A probe whose
  * write failed is dropped: its token may be used up.
  */
-async function probePhase(queues: ProbeQueues, send: (probe: Probe) => Promise<{ ms: number } | { error: string }>, ms: number, samples: Samples, failures: string[]): Promise<void> {
+async function probePhase(queues: ProbeQueues, send: (probe: Probe) => Promise<{ ms: number } | { error: string }>, ms: number, failures: string[]): Promise<Samples> {
+  const samples: Samples = { affected: [], unaffected: [] };
   const until = clock() + ms;
   const inFlight: Promise<void>[] = [];
   const write = async (probe: Probe, queue: Probe[], into: number[]): Promise<void> => {
@@ -206,6 +223,7 @@ async function probePhase(queues: ProbeQueues, send: (probe: Probe) => Promise<{
     await sleep(PROBE_INTERVAL_MS);
   }
   await Promise.all(inFlight);
+  return samples;
 }
 
 /** One write of a probe session to its partition's primary: its latency, or why it failed. */
