@@ -29,7 +29,7 @@ import { finalRows, sleep, WARMUP_MS, withFaultCluster, type FaultRun } from '..
 import { row, type Row, type Scenario } from '../lib/scenario.js';
 
 const NAME = 'cluster-coordinator-stop';
-const SESSIONS = 60_000;
+const SESSIONS = 30_000;
 const SESSIONS_QUICK = 6_000;
 /** Logins in flight per node while the bulk sessions are made (as cluster-rebalance). */
 const LOGIN_CONNECTIONS = 4;
