@@ -11,10 +11,11 @@
 // acknowledged once applied).
 //
 // End to end, under a load of touches: probe sessions whose partition's
-// primary is the victim are touched once each at a random moment of the last
-// TOUCH_WINDOW_MS before kill -9 of the victim. After the failover the admin
-// API's session read on the promoted copy says whether each touch got there
-// (its lastAccess, in whole seconds, moved past the login's second). Then each
+// primary is the victim are touched once after their login, then once more at
+// a random moment of the last TOUCH_WINDOW_MS before kill -9 of the victim.
+// After the failover the admin API's session read on the promoted copy says
+// whether that second touch got there (its lastAccess, in whole seconds, moved
+// past the first touch's second, QUIET_MS or more earlier). Then each
 // probe session is introspected once, CHECK_LEAD_MS before the earliest moment
 // it may expire: its touch's second + idle timeout + grace. The nodes run with
 // --idle-grace-seconds 0 (Keycloak's persistent-session strictness), where
@@ -64,18 +65,24 @@ const ACK_HISTOGRAM = 'sessiond_replication_ack_seconds';
 const LOOP_DELAY_P99 = 'sessiond_nodejs_eventloop_lag_p99_seconds';
 /** Users of the probe realm (a third of them have their partition's primary on the victim). */
 const PROBE_USERS = 1_200;
-const PROBE_USERS_QUICK = 360;
+const PROBE_USERS_QUICK = 240;
 const LOAD_REALM = clusterRealm(false);
 const LOAD_SESSIONS = 2_000;
-const LOAD_SESSIONS_QUICK = 500;
+const LOAD_SESSIONS_QUICK = 300;
 const LOAD_WORKERS = 4;
 const LOAD_PAUSE_MS = 10;
 /** Probe touches are spread over this window, which ends with the kill. */
 const TOUCH_WINDOW_MS = 3_000;
-/** Between the last probe login and the window: a touch's second is then always past its login's. */
-const QUIET_MS = 1_500;
+/**
+ * Between the probes' first touch and the window: longer than the touch
+ * interval (that touch is on the backups by then), and a window touch's
+ * second is always past it.
+ */
+const QUIET_MS = 2_500;
 /** An expiry check is sent this long before the probe may expire, with this deadline. */
 const CHECK_LEAD_MS = 1_000;
+/** The lag bound's window ends this long before the kill. */
+const SNAPSHOT_LEAD_MS = 1_000;
 const CHECK_DEADLINE_MS = 800;
 const REQUEST_DEADLINE_MS = 2_000;
 /** How long a probe's session read may keep failing after the kill (failover) before it counts as missing. */
@@ -87,8 +94,8 @@ interface Probe {
   sid: string;
   access: string;
   refresh: string;
-  /** Wall-clock ms (the nodes' clock: same machine). */
-  loginDone: number;
+  /** When its first touch was answered: wall-clock ms (the nodes' clock: same machine). */
+  settled?: number;
   touchSent?: number;
   /** The touch was acknowledged before the kill. */
   touched?: boolean;
@@ -122,6 +129,7 @@ export const clusterTouchLag: Scenario = {
         const victim = await victimOf(run);
         const windowStart = await replicationSnapshot(run);
         probes = await loginProbes(run, realm, victim);
+        await firstTouch(run, realm, probes);
         // Before the kill: the admin login's own session may live on the victim's partitions.
         const admin = await adminToken(run.cluster.node(run.cluster.ids.find((id) => id !== victim)!).url);
         let windowEnd: ReplicationSnapshot;
@@ -187,7 +195,7 @@ async function loginProbes(run: FaultRun, realm: RealmSpec, victim: string): Pro
       if (status !== 200) throw new Error(`probe login ${realm.usersPrefix}${user}: ${status} ${JSON.stringify(body).slice(0, 200)}`);
       const sid = String(body['session_state']);
       if (table.owners[partitionOfSessionId(sid)]![0] !== victim) continue;
-      probes.push({ sid, access: String(body['access_token']), refresh: String(body['refresh_token']), loginDone: Date.now() });
+      probes.push({ sid, access: String(body['access_token']), refresh: String(body['refresh_token']) });
     }
   };
   await Promise.all(Array.from({ length: LOGIN_CONCURRENCY }, (_, k) => login(k)));
@@ -197,13 +205,31 @@ async function loginProbes(run: FaultRun, realm: RealmSpec, victim: string): Pro
 }
 
 /**
+ * Touches every probe once, so that what a promoted copy holds without the
+ * window's touch is this touch (the probe logins take seconds: a copy left
+ * with a login's second could expire before it is read).
+ */
+async function firstTouch(run: FaultRun, realm: RealmSpec, probes: Probe[]): Promise<void> {
+  let next = 0;
+  const touch = async (k: number): Promise<void> => {
+    for (let i = next++; i < probes.length; i = next++) {
+      const probe = probes[i]!;
+      const outcome = await refreshOnce(run.target(run.cluster.ids[k % run.cluster.ids.length]!, realm), probe.refresh, REQUEST_DEADLINE_MS, realm.name);
+      if (outcome.status !== 200) throw new Error(`first touch of probe ${probe.sid}: ${outcome.status} ${outcome.body.slice(0, 200)}`);
+      probe.settled = Date.now();
+    }
+  };
+  await Promise.all(Array.from({ length: LOGIN_CONCURRENCY }, (_, k) => touch(k)));
+}
+
+/**
  * Touches each probe once at a random moment of the window, reads what the
- * nodes export about replication, kills the victim (SIGKILL) when the window
- * ends, and waits for the touches still in flight. Returns the kill's
- * wall-clock time and that reading.
+ * nodes export about replication SNAPSHOT_LEAD_MS before the window ends,
+ * kills the victim (SIGKILL) when it ends, and waits for the touches still in
+ * flight. Returns the kill's wall-clock time and that reading.
  */
 async function touchThenKill(run: FaultRun, realm: RealmSpec, probes: Probe[], victim: string, down: Set<string>): Promise<{ killedAt: number; windowEnd: ReplicationSnapshot }> {
-  const windowStart = Math.max(...probes.map((p) => p.loginDone)) + QUIET_MS;
+  const windowStart = Math.max(...probes.map((p) => p.settled!)) + QUIET_MS;
   const killAt = windowStart + TOUCH_WINDOW_MS;
   const ids = run.cluster.ids;
   const touch = async (probe: Probe, k: number): Promise<void> => {
@@ -213,14 +239,15 @@ async function touchThenKill(run: FaultRun, realm: RealmSpec, probes: Probe[], v
     probe.touched = outcome.status === 200 && Date.now() < killAt;
   };
   const touching = Promise.all(probes.map(touch));
+  // Read before the kill without delaying it (a scrape of three loaded nodes can take a while).
+  const reading = sleep(killAt - SNAPSHOT_LEAD_MS - Date.now()).then(() => replicationSnapshot(run));
   await sleep(killAt - Date.now());
-  const windowEnd = await replicationSnapshot(run);
   const killedAt = Date.now();
   down.add(victim);
   await run.cluster.node(victim).kill('SIGKILL');
   run.log(`kill -9 ${victim} at the end of the touch window (at ${Math.round(clock())} ms on the history's clock)`);
   await touching;
-  return { killedAt, windowEnd };
+  return { killedAt, windowEnd: await reading };
 }
 
 /** Reads each acknowledged probe's session from the promoted copy (through the survivors, retried across the failover). */
@@ -287,25 +314,28 @@ function probeRows(probes: readonly Probe[], killedAt: number, log: (line: strin
   ];
 }
 
-/** What the nodes export about replication at one moment. */
-interface ReplicationSnapshot {
-  /** The acknowledgement histogram's cumulative counts by upper bound, summed over the nodes. */
+/** What one node exports about replication at one moment. */
+interface NodeReplication {
+  /** The acknowledgement histogram's cumulative counts by upper bound. */
   ackBuckets: Map<number, number>;
-  /** The worst node's event-loop delay p99 since the previous scrape of its metrics (ms). */
+  /** The event-loop delay p99 since the previous scrape of its metrics (ms). */
   loopDelayP99Ms: number;
 }
 
+/** Per node that answered. */
+type ReplicationSnapshot = Map<string, NodeReplication>;
+
 async function replicationSnapshot(run: FaultRun): Promise<ReplicationSnapshot> {
-  const snapshot: ReplicationSnapshot = { ackBuckets: new Map(), loopDelayP99Ms: 0 };
-  for (const samples of await Promise.all(run.cluster.nodes.map((n) => n.metrics()))) {
-    for (const s of samples ?? []) {
-      if (s.name === `${ACK_HISTOGRAM}_bucket`) {
-        const le = s.labels['le'] === '+Inf' ? Infinity : Number(s.labels['le']);
-        snapshot.ackBuckets.set(le, (snapshot.ackBuckets.get(le) ?? 0) + s.value);
-      } else if (s.name === LOOP_DELAY_P99) {
-        snapshot.loopDelayP99Ms = Math.max(snapshot.loopDelayP99Ms, s.value * 1000);
-      }
+  const snapshot: ReplicationSnapshot = new Map();
+  const all = await Promise.all(run.cluster.nodes.map(async (n) => [n.id, await n.metrics()] as const));
+  for (const [id, samples] of all) {
+    if (samples === undefined) continue;
+    const node: NodeReplication = { ackBuckets: new Map(), loopDelayP99Ms: 0 };
+    for (const s of samples) {
+      if (s.name === `${ACK_HISTOGRAM}_bucket`) node.ackBuckets.set(s.labels['le'] === '+Inf' ? Infinity : Number(s.labels['le']), s.value);
+      else if (s.name === LOOP_DELAY_P99) node.loopDelayP99Ms = s.value * 1000;
     }
+    snapshot.set(id, node);
   }
   return snapshot;
 }
@@ -319,11 +349,21 @@ interface LagBound {
   frames: number;
 }
 
-/** The touch lag's p99 bound over the window between two snapshots (the scrape at `start` began the event-loop window). */
+/**
+ * The touch lag's p99 bound over the window between two snapshots (the
+ * scrape at `start` began each node's event-loop window), from the nodes
+ * that answered both.
+ */
 function lagBound(start: ReplicationSnapshot, end: ReplicationSnapshot): LagBound {
-  const window = [...end.ackBuckets].map(([le, count]) => ({ le, count: count - (start.ackBuckets.get(le) ?? 0) }));
-  const ack = bucketQuantile(window, 0.99);
+  const window = new Map<number, number>();
+  let loopDelayP99Ms = 0;
+  for (const [id, last] of end) {
+    const first = start.get(id);
+    if (first === undefined) continue;
+    for (const [le, count] of last.ackBuckets) window.set(le, (window.get(le) ?? 0) + count - (first.ackBuckets.get(le) ?? 0));
+    loopDelayP99Ms = Math.max(loopDelayP99Ms, last.loopDelayP99Ms);
+  }
+  const ack = bucketQuantile([...window].map(([le, count]) => ({ le, count })), 0.99);
   const ackP99Ms = ack === null ? Number.NaN : ack * 1000;
-  const frames = window.find((b) => b.le === Infinity)?.count ?? 0;
-  return { p99Ms: TOUCH_INTERVAL_MS + end.loopDelayP99Ms + ackP99Ms, ackP99Ms, loopDelayP99Ms: end.loopDelayP99Ms, frames };
+  return { p99Ms: TOUCH_INTERVAL_MS + loopDelayP99Ms + ackP99Ms, ackP99Ms, loopDelayP99Ms, frames: window.get(Infinity) ?? 0 };
 }
