@@ -31,8 +31,6 @@ import { row, type Row } from './scenario.js';
 const WORKLOAD_REALM_FILE = 'cluster-realm.json';
 /** Three nodes, importing realms and forming the table, on two shared cores. */
 const WHOLE_TIMEOUT_MS = 120_000;
-/** After the heal: the cluster must be whole again within this (the target of every fault scenario). */
-export const SETTLE_TARGET_MS = 10_000;
 /** Load before a fault, so every node holds sessions and every link carries traffic. */
 export const WARMUP_MS = 3_000;
 

@@ -120,30 +120,15 @@ export const clusterTouchLag: Scenario = {
       const pool = await loginSessions(run.cluster.ids.map((id) => run.target(id, LOAD_REALM)), quick ? LOAD_SESSIONS_QUICK : LOAD_SESSIONS, 4, 1, log);
       const touches = new RefreshWorkload(pool, () => live().map((id) => run.target(id, LOAD_REALM)), LOAD_PAUSE_MS);
       touches.start(LOAD_WORKERS);
-      let probes: Probe[];
-      let killedAt: number;
-      let lag: LagBound;
+      let failover: Failover;
       try {
         run.startLoad(true);
         await sleep(WARMUP_MS);
-        const victim = await victimOf(run);
-        const windowStart = await replicationSnapshot(run);
-        probes = await loginProbes(run, realm, victim);
-        await firstTouch(run, realm, probes);
-        // Before the kill: the admin login's own session may live on the victim's partitions.
-        const admin = await adminToken(run.cluster.node(run.cluster.ids.find((id) => id !== victim)!).url);
-        let windowEnd: ReplicationSnapshot;
-        ({ killedAt, windowEnd } = await touchThenKill(run, realm, probes, victim, down));
-        lag = lagBound(windowStart, windowEnd);
-        log(`touch lag bound: ${TOUCH_INTERVAL_MS} ms interval + ${lag.loopDelayP99Ms.toFixed(1)} ms event-loop delay p99 + ${lag.ackP99Ms} ms acknowledgement p99 (${lag.frames} frames)`);
-        const survivors = live().map((id) => run.target(id, realm));
-        await readCopies(run, realm, probes, survivors, admin, killedAt);
-        await checkExpiry(realm, probes, survivors);
-        await run.cluster.node(victim).spawn();
-        down.delete(victim);
+        failover = await probedFailover(run, realm, down);
       } finally {
         await touches.stop();
       }
+      const { probes, killedAt, lag } = failover;
       const check = await run.finish();
       const verified = await verifySessions(run.cluster.ids.map((id) => run.target(id, LOAD_REALM)), pool, 4, 1);
       log(`touch load: ${touches.tally.ok} touches ok, ${touches.tally.refused + touches.tally.unknown} failed; its sessions: ${verified.checked} refreshed at the end, ${verified.failed.length} failed${verified.samples.length > 0 ? `: ${verified.samples.join('; ')}` : ''}`);
@@ -158,6 +143,36 @@ export const clusterTouchLag: Scenario = {
     });
   },
 };
+
+/** What the failover showed. */
+interface Failover {
+  probes: Probe[];
+  killedAt: number;
+  lag: LagBound;
+}
+
+/**
+ * The probes' whole course: logins and first touches, the window's touches
+ * and the kill, the promoted copies read, the expiry checks; then the victim
+ * is started again.
+ */
+async function probedFailover(run: FaultRun, realm: RealmSpec, down: Set<string>): Promise<Failover> {
+  const victim = await victimOf(run);
+  const windowStart = await replicationSnapshot(run);
+  const probes = await loginProbes(run, realm, victim);
+  await firstTouch(run, realm, probes);
+  // Before the kill: the admin login's own session may live on the victim's partitions.
+  const admin = await adminToken(run.cluster.node(run.cluster.ids.find((id) => id !== victim)!).url);
+  const { killedAt, windowEnd } = await touchThenKill(run, realm, probes, victim, down);
+  const lag = lagBound(windowStart, windowEnd);
+  run.log(`touch lag bound: ${TOUCH_INTERVAL_MS} ms interval + ${lag.loopDelayP99Ms.toFixed(1)} ms event-loop delay p99 + ${lag.ackP99Ms} ms acknowledgement p99 (${lag.frames} frames)`);
+  const survivors = run.cluster.ids.filter((id) => !down.has(id)).map((id) => run.target(id, realm));
+  await readCopies(run, realm, probes, survivors, admin, killedAt);
+  await checkExpiry(realm, probes, survivors);
+  await run.cluster.node(victim).spawn();
+  down.delete(victim);
+  return { probes, killedAt, lag };
+}
 
 /** A node that is not the coordinator (its death is then about its partitions only). */
 async function victimOf(run: FaultRun): Promise<string> {
