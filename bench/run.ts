@@ -41,6 +41,10 @@ import { clusterThroughput } from './scenarios/cluster-throughput.js';
 import { clusterFailover } from './scenarios/cluster-failover.js';
 import { clusterRebalance } from './scenarios/cluster-rebalance.js';
 import { clusterRollingRestart } from './scenarios/cluster-rolling-restart.js';
+import { clusterCoordinatorStop } from './scenarios/cluster-coordinator-stop.js';
+import { clusterSlowLink } from './scenarios/cluster-slow-link.js';
+import { clusterLinkFlapping } from './scenarios/cluster-link-flapping.js';
+import { clusterTouchLag } from './scenarios/cluster-touch-lag.js';
 
 const SCENARIOS: readonly Scenario[] = [
   engineTable,
@@ -67,6 +71,10 @@ const SCENARIOS: readonly Scenario[] = [
   clusterRebalance,
   clusterThroughput,
   clusterRollingRestart,
+  clusterCoordinatorStop,
+  clusterSlowLink,
+  clusterLinkFlapping,
+  clusterTouchLag,
 ];
 
 // Compiled to dist/bench/run.js; results belong in the source tree's bench/results/.

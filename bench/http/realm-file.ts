@@ -32,6 +32,8 @@ export interface RealmSpec {
    * while a pool of K tokens still serves any number of refreshes.
    */
   rotation?: boolean;
+  /** SSO session idle timeout in seconds (default: a day, beyond any run). */
+  idleSeconds?: number;
 }
 
 /** Keycloak's CredentialRepresentation of a pbkdf2-sha512 hash (secretData / credentialData are JSON strings). */
@@ -66,7 +68,7 @@ export function realmRepresentation(spec: RealmSpec): Record<string, unknown> {
     defaultSignatureAlgorithm: spec.algorithm,
     // The policy names the hash the credentials carry, so nothing asks for a re-hash.
     passwordPolicy: `hashAlgorithm(pbkdf2-sha512) and hashIterations(${spec.hashIterations})`,
-    ssoSessionIdleTimeout: LONG_SECONDS,
+    ssoSessionIdleTimeout: spec.idleSeconds ?? LONG_SECONDS,
     ssoSessionMaxLifespan: LONG_SECONDS,
     accessTokenLifespan: LONG_SECONDS / 24,
     // Refresh tokens stay reusable, so a pool of K tokens serves any number of refreshes.

@@ -128,9 +128,9 @@ export interface RefreshOutcome {
 }
 
 /** One refresh_token grant through `target`, with a deadline. */
-export async function refreshOnce(target: Target, refreshToken: string, timeoutMs: number): Promise<RefreshOutcome> {
+export async function refreshOnce(target: Target, refreshToken: string, timeoutMs: number, realm = CLUSTER_REALM): Promise<RefreshOutcome> {
   try {
-    const res = await fetch(`${target.origin}${paths.token(target, CLUSTER_REALM)}`, {
+    const res = await fetch(`${target.origin}${paths.token(target, realm)}`, {
       method: 'POST',
       headers: tokenHeaders(target),
       body: form({ grant_type: 'refresh_token', refresh_token: refreshToken }),

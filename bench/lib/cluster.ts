@@ -55,17 +55,7 @@ export class ClusterNode {
     this.spec = spec;
     this.#args = args;
     this.#logFile = logFile;
-    this.target = {
-      origin: `http://${spec.host}:${spec.httpPort}`,
-      basePath: '',
-      client: realm.client,
-      secret: realm.secret,
-      usersPrefix: realm.usersPrefix,
-      password: realm.password,
-      users: realm.users,
-      local: true,
-      authorization: basicAuthorization(realm.client, realm.secret),
-    };
+    this.target = realmTarget(`http://${spec.host}:${spec.httpPort}`, realm);
   }
 
   get id(): string {
@@ -127,6 +117,41 @@ export class ClusterNode {
     if (res.status !== 200) throw new Error(`${this.id} /metrics answered ${res.status}`);
     return res.text();
   }
+}
+
+/** A node at `origin` as the load generator's target for a generated realm. */
+export function realmTarget(origin: string, realm: RealmSpec): Target {
+  return {
+    origin,
+    basePath: '',
+    client: realm.client,
+    secret: realm.secret,
+    usersPrefix: realm.usersPrefix,
+    password: realm.password,
+    users: realm.users,
+    local: true,
+    authorization: basicAuthorization(realm.client, realm.secret),
+  };
+}
+
+/** bench/results/<scenario>-logs/, emptied: where a scenario's node logs go. */
+export function freshLogDir(scenario: string): string {
+  const dir = `${RESULTS_DIR}${scenario}-logs`;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** The partition table the coordinator of cluster `name` last wrote (etcd key /<name>/table). */
+export async function readTable(client: Etcd3, name: string): Promise<TableSnapshot> {
+  const json = await client.get(`/${name}/table`).string();
+  if (json === null) throw new Error('no partition table in etcd yet');
+  return JSON.parse(json) as TableSnapshot;
+}
+
+/** The primary of a session's partition under `table`. */
+export function primaryOf(table: TableSnapshot, sessionId: string): string {
+  return table.owners[partitionOfSessionId(sessionId)]![0]!;
 }
 
 /** The sum of a metric's samples (every label set) in Prometheus text, 0 when absent. */
@@ -192,9 +217,7 @@ export class LocalCluster {
       await mkdir(realmDir);
       await writeRealmFile(realmDir, options.realm);
       const name = `${options.name}-${process.pid}-${Date.now().toString(36)}`;
-      const logDir = `${RESULTS_DIR}${options.name}-logs`;
-      rmSync(logDir, { recursive: true, force: true });
-      mkdirSync(logDir, { recursive: true });
+      const logDir = freshLogDir(options.name);
       options.log(`node logs: ${logDir}/<node>.log`);
       for (let i = 1; i <= options.nodes; i++) {
         const host = `127.0.0.${i}`;
@@ -267,14 +290,7 @@ export class LocalCluster {
 
   /** The partition table the coordinator last wrote. */
   async table(): Promise<TableSnapshot> {
-    const json = await this.#client.get(`/${this.name}/table`).string();
-    if (json === null) throw new Error('no partition table in etcd yet');
-    return JSON.parse(json) as TableSnapshot;
-  }
-
-  /** The primary of a session's partition under `table`. */
-  static primaryOf(table: TableSnapshot, sessionId: string): string {
-    return table.owners[partitionOfSessionId(sessionId)]![0]!;
+    return readTable(this.#client, this.name);
   }
 
   /** Every node's process output kept so far (for the log when something failed). */

@@ -15,6 +15,19 @@ export function percentile(values: ArrayLike<number>, p: number): number {
   return sorted[rank - 1]!;
 }
 
+/**
+ * A quantile (q in 0..1) of a Prometheus histogram's observations, as the
+ * upper bound of the bucket that holds it (an upper bound of the quantile);
+ * `buckets` are cumulative counts by upper bound `le` (+Inf included). null
+ * when there are no observations.
+ */
+export function bucketQuantile(buckets: ReadonlyArray<{ le: number; count: number }>, q: number): number | null {
+  const sorted = [...buckets].sort((a, b) => a.le - b.le);
+  const total = sorted.at(-1)?.count ?? 0;
+  if (total === 0) return null;
+  return sorted.find((b) => b.count >= q * total)!.le;
+}
+
 /** CPU seconds (user + system) of the whole process since `since`: worker threads included (RUSAGE_SELF). */
 export function cpuSecondsSince(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);

@@ -33,7 +33,7 @@ import { performance } from 'node:perf_hooks';
 import type { Row, Scenario } from '../lib/scenario.js';
 import { row } from '../lib/scenario.js';
 import { percentile } from '../lib/stats.js';
-import { CLUSTER_READY_TIMEOUT_MS, LocalCluster, withCluster, type ClusterNode } from '../lib/cluster.js';
+import { CLUSTER_READY_TIMEOUT_MS, primaryOf, withCluster, type ClusterNode, type LocalCluster } from '../lib/cluster.js';
 import { clusterRealm, loginSessions, verifySessions, type SessionPool } from '../lib/cluster-sessions.js';
 import { describeTally, emptyTally, PROBE_DEADLINE_MS, RefreshWorkload, since } from '../lib/cluster-workload.js';
 
@@ -117,7 +117,7 @@ async function fault(cluster: LocalCluster, pool: SessionPool, workload: Refresh
   const table = await cluster.table();
   const victims: number[] = [];
   for (let i = 0; i < pool.sid.length && victims.length < probes; i++) {
-    if (LocalCluster.primaryOf(table, pool.sid[i]!) === victim.id) victims.push(i);
+    if (primaryOf(table, pool.sid[i]!) === victim.id) victims.push(i);
   }
   if (victims.length === 0) throw new Error(`no session of the pool has ${victim.id} as its primary`);
   for (const i of victims) workload.reserved.add(i);

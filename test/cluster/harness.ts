@@ -13,6 +13,8 @@
 // killed, every proxy closed, every temp directory removed; when the test
 // failed, the node and etcd logs (and the workload history, if given) are
 // kept in an artifacts directory first, and its path is logged.
+// createCluster(...) builds the same cluster without ava (the bench's fault
+// scenarios use it); its caller owns the teardown.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -271,10 +273,16 @@ export class Cluster {
     await Promise.all(ids.map((id) => this.node(id).waitReady(timeoutMs)));
   }
 
+  /** Spawns every node and waits until each reports ready. */
+  async start(): Promise<void> {
+    for (const n of this.nodes) await n.spawn();
+    await this.waitReady();
+  }
+
   /** Drops every byte `from` sends to `to` (both on connections `from` opened and on those `to` opened). */
   async cut(from: string, to: string): Promise<void> {
-    await this.#requireKnownSources(from);
-    await this.#requireKnownSources(to);
+    await this.requireKnownSources(from);
+    await this.requireKnownSources(to);
     await this.linkFault(from, to, 'up', { kind: 'blackhole' });
     await this.proxies.fault({ proxy: this.#grpc(from), source: to, direction: 'down', action: { kind: 'blackhole' } });
   }
@@ -344,7 +352,7 @@ export class Cluster {
    * one it could not would silently keep flowing, and the scenario would
    * test nothing. Refuse to pretend.
    */
-  async #requireKnownSources(id: string): Promise<void> {
+  async requireKnownSources(id: string): Promise<void> {
     const unknown = (await this.proxies.sources(this.#grpc(id))).get(undefined) ?? 0;
     if (unknown > 0) throw new Error(`${unknown} connection(s) to ${id}'s gRPC proxy come from no known node process: a link fault could not reach them`);
   }
@@ -419,8 +427,12 @@ async function onTeardown(t: ExecutionContext, save: (dir: string) => Promise<vo
   }
 }
 
-/** Starts etcd, the proxies and N nodes, and waits until every node is ready. */
-export async function startCluster(t: ExecutionContext, options: ClusterOptions = {}): Promise<Cluster> {
+/**
+ * Starts etcd and the proxies and prepares N nodes (not spawned yet: `start()`
+ * spawns them). Outside ava too (the bench's fault scenarios): whoever calls
+ * it owns the teardown; a failure on the way tears down what was made.
+ */
+export async function createCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const count = options.nodes ?? 3;
   const name = `sessiond-test-${process.pid}`;
   const root = await mkdtemp(join(tmpdir(), 'sessiond-cluster-'));
@@ -432,10 +444,43 @@ export async function startCluster(t: ExecutionContext, options: ClusterOptions 
     throw err;
   }
   const nodes: NodeHandle[] = [];
-  const proxies = ProxyHost.start();
   const grpcProxies = new Map<string, OpenedProxy>();
   const etcdProxies = new Map<string, OpenedProxy>();
-  const cluster = new Cluster({ name, etcd, nodes, proxies, grpcProxies, etcdProxies, root });
+  const cluster = new Cluster({ name, etcd, nodes, proxies: ProxyHost.start(), grpcProxies, etcdProxies, root });
+  try {
+    for (let i = 1; i <= count; i++) nodes.push(await prepareNode(cluster, i, etcd.clientPort, options));
+  } catch (err) {
+    await cluster.teardown();
+    throw err;
+  }
+  return cluster;
+}
+
+/** Node i (1-based): its two proxies, data directory and command line. */
+async function prepareNode(cluster: Cluster, i: number, etcdPort: number, options: ClusterOptions): Promise<NodeHandle> {
+  const id = `n${i}`;
+  const host = `127.0.0.${i}`;
+  const [httpPort, managementPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
+  const grpcProxy = await cluster.proxies.open(`grpc-${id}`, { host, port: grpcPort }, true);
+  const etcdProxy = await cluster.proxies.open(`etcd-${id}`, { host: '127.0.0.1', port: etcdPort });
+  cluster.grpcProxies.set(id, grpcProxy);
+  cluster.etcdProxies.set(id, etcdProxy);
+  const dataDir = join(cluster.root, id);
+  await mkdir(dataDir, { recursive: true });
+  const args = clusterNodeArgs({
+    etcdUrl: `http://127.0.0.1:${etcdProxy.port}`, name: cluster.name, id, host, httpPort, managementPort, grpcPort, advertise: grpcProxy.address,
+    dataDir, shards: options.shards ?? 1, owners: options.owners ?? 2, realmDir: options.realmDir ?? CLUSTER_REALM_DIR,
+    logLevel: options.logLevel ?? 'info', extraArgs: options.extraArgs ?? [],
+  });
+  const extraEnv = options.nodeEnv?.(id);
+  const node = new NodeHandle({ id, host, httpPort, managementPort, dataDir, args, ...(extraEnv !== undefined ? { env: cleanEnv(extraEnv) } : {}) });
+  node.onSpawn = () => cluster.syncPids();
+  return node;
+}
+
+/** Starts etcd, the proxies and N nodes, and waits until every node is ready; the test's teardown ends them. */
+export async function startCluster(t: ExecutionContext, options: ClusterOptions = {}): Promise<Cluster> {
+  const cluster = await createCluster(options);
   t.teardown(() =>
     onTeardown(
       t,
@@ -447,28 +492,7 @@ export async function startCluster(t: ExecutionContext, options: ClusterOptions 
       () => cluster.teardown(),
     ),
   );
-  for (let i = 1; i <= count; i++) {
-    const id = `n${i}`;
-    const host = `127.0.0.${i}`;
-    const [httpPort, managementPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
-    const grpcProxy = await proxies.open(`grpc-${id}`, { host, port: grpcPort }, true);
-    const etcdProxy = await proxies.open(`etcd-${id}`, { host: '127.0.0.1', port: etcd.clientPort });
-    grpcProxies.set(id, grpcProxy);
-    etcdProxies.set(id, etcdProxy);
-    const dataDir = join(root, id);
-    await mkdir(dataDir, { recursive: true });
-    const args = clusterNodeArgs({
-      etcdUrl: `http://127.0.0.1:${etcdProxy.port}`, name, id, host, httpPort, managementPort, grpcPort, advertise: grpcProxy.address,
-      dataDir, shards: options.shards ?? 1, owners: options.owners ?? 2, realmDir: options.realmDir ?? CLUSTER_REALM_DIR,
-      logLevel: options.logLevel ?? 'info', extraArgs: options.extraArgs ?? [],
-    });
-    const extraEnv = options.nodeEnv?.(id);
-    const node = new NodeHandle({ id, host, httpPort, managementPort, dataDir, args, ...(extraEnv !== undefined ? { env: cleanEnv(extraEnv) } : {}) });
-    node.onSpawn = () => cluster.syncPids();
-    nodes.push(node);
-  }
-  for (const n of nodes) await n.spawn();
-  await cluster.waitReady();
+  await cluster.start();
   return cluster;
 }
 

@@ -9,6 +9,7 @@
 //   in a row (one round straddling a handover is no evidence).
 // - ReadinessRouter is a load balancer's health check: it polls
 //   /health/ready and routes the workload to the ready nodes only.
+// - waitConverged waits until the cluster is whole again after a fault.
 
 import { PARTITION_COUNT } from '../../src/constants.js';
 import type { Cluster } from './harness.js';
@@ -134,4 +135,54 @@ export class ReadinessRouter {
   sawNotReady(node: string, from: number, to: number): boolean {
     return this.changes.some((c) => c.node === node && !c.ready && c.at >= from && c.at <= to);
   }
+}
+
+/**
+ * What keeps `id` from seeing the cluster whole ('' when nothing): it must be
+ * ready, count `members` alive members, and hold no partition
+ * under-replicated or pending.
+ */
+async function notWholeOn(cluster: Cluster, id: string, members: number): Promise<string> {
+  const n = cluster.node(id);
+  if (!(await n.ready())) return `${id} not ready`;
+  const samples = await n.metrics();
+  if (samples === undefined) return `${id}: no metrics`;
+  const value = (name: string, labels: Record<string, string> = {}): number | undefined => {
+    const m = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+    return m.length === 0 ? undefined : m.reduce((sum, s) => sum + s.value, 0);
+  };
+  const alive = value(METRIC_MEMBERS, { state: 'alive' });
+  const under = value(METRIC_UNDER_REPLICATED);
+  const pending = value(METRIC_PARTITIONS_OWNED, { role: 'pending' }) ?? 0;
+  if (alive !== members) return `${id} sees ${alive ?? 'no'} ${METRIC_MEMBERS}{state="alive"} (want ${members})`;
+  if (under === undefined) return `${id} exports no ${METRIC_UNDER_REPLICATED}`;
+  if (under !== 0) return `${id}: ${under} partitions under-replicated`;
+  if (pending !== 0) return `${id}: ${pending} partitions pending`;
+  return '';
+}
+
+/**
+ * Waits until every node in `ids` is ready and the cluster of those nodes is
+ * whole: each sees them all alive, no partition under-replicated or pending.
+ * Returns the time it took; throws with the last state after `giveUpMs`.
+ */
+export async function waitConverged(cluster: Cluster, ids: readonly string[], giveUpMs: number): Promise<number> {
+  let last = '';
+  const started = clock();
+  try {
+    await cluster.until('cluster converged', async () => {
+      const states = await Promise.all(ids.map((id) => notWholeOn(cluster, id, ids.length)));
+      last = states.filter((s) => s !== '').join('; ');
+      return last === '';
+    }, giveUpMs, 100);
+  } catch (err) {
+    throw new Error(`${String(err)}; last state: ${last}`);
+  }
+  return clock() - started;
+}
+
+/** The node that reports itself as coordinator, or `fallback`. */
+export async function coordinatorOr(cluster: Cluster, fallback: string): Promise<string> {
+  const flags = await cluster.metric(METRIC_IS_COORDINATOR);
+  return [...flags].find(([, v]) => v === 1)?.[0] ?? fallback;
 }

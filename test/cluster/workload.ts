@@ -421,6 +421,11 @@ export async function passwordLogin(target: WorkloadTarget, username: string): P
   return oidcPost(target, 'token', { grant_type: 'password', username, password: `${username}-password`, scope: 'openid' });
 }
 
+/** One refresh_token grant outside the load (not recorded). */
+export async function refreshGrant(target: WorkloadTarget, refreshToken: string): Promise<{ status: number | 'unknown'; body: Record<string, unknown> }> {
+  return oidcPost(target, 'token', { grant_type: 'refresh_token', refresh_token: refreshToken });
+}
+
 /** One introspection outside the load (not recorded). */
 export async function introspect(target: WorkloadTarget, token: string): Promise<{ status: number | 'unknown'; body: Record<string, unknown> }> {
   return oidcPost(target, 'token/introspect', { token });

@@ -10,9 +10,9 @@
 // workload keeps sending to all three nodes.
 
 import { failureWindowMs, servedBy } from '../availability.js';
-import { METRIC_IS_COORDINATOR } from '../topology.js';
+import { coordinatorOr, METRIC_IS_COORDINATOR } from '../topology.js';
 import { clock } from '../workload.js';
-import { coordinatorOr, scenario, sleep, WARMUP_MS } from './scenario.js';
+import { scenario, sleep, WARMUP_MS } from './scenario.js';
 
 const SPLIT_MS = 30_000;
 /** A must have stopped serving this long after the cut. */

@@ -16,7 +16,7 @@ import { PARTITION_COUNT } from '../../../src/constants.js';
 import { describe } from '../availability.js';
 import { clusterSupported, NO_CLUSTER_MODE, startCluster, type Cluster, type ClusterOptions } from '../harness.js';
 import type { Violation } from '../history-checker.js';
-import { ReadinessRouter, TopologySampler, METRIC_IS_COORDINATOR, METRIC_MEMBERS, METRIC_PARTITIONS_OWNED, METRIC_UNDER_REPLICATED, METRIC_VIEW_REVISION } from '../topology.js';
+import { ReadinessRouter, TopologySampler, waitConverged, METRIC_MEMBERS, METRIC_VIEW_REVISION } from '../topology.js';
 import { clock, Workload, type WorkloadOptions } from '../workload.js';
 import type { HistoryEntry } from '../history-checker.js';
 
@@ -143,36 +143,7 @@ export class ScenarioContext {
    * time it took (from now).
    */
   async converged(ids: readonly string[] = this.cluster!.ids, giveUpMs = SETTLE_GIVE_UP_MS): Promise<number> {
-    const cluster = this.cluster!;
-    let last = '';
-    const started = clock();
-    try {
-      await cluster.until('cluster converged', async () => {
-        const states = await Promise.all(ids.map(async (id) => {
-          const n = cluster.node(id);
-          if (!(await n.ready())) return `${id} not ready`;
-          const samples = await n.metrics();
-          if (samples === undefined) return `${id}: no metrics`;
-          const value = (name: string, labels: Record<string, string> = {}): number | undefined => {
-            const m = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-            return m.length === 0 ? undefined : m.reduce((sum, s) => sum + s.value, 0);
-          };
-          const alive = value(METRIC_MEMBERS, { state: 'alive' });
-          const under = value(METRIC_UNDER_REPLICATED);
-          const pending = value(METRIC_PARTITIONS_OWNED, { role: 'pending' }) ?? 0;
-          if (alive !== ids.length) return `${id} sees ${alive ?? 'no'} ${METRIC_MEMBERS}{state="alive"} (want ${ids.length})`;
-          if (under === undefined) return `${id} exports no ${METRIC_UNDER_REPLICATED}`;
-          if (under !== 0) return `${id}: ${under} partitions under-replicated`;
-          if (pending !== 0) return `${id}: ${pending} partitions pending`;
-          return '';
-        }));
-        last = states.filter((s) => s !== '').join('; ');
-        return last === '';
-      }, giveUpMs, 100);
-    } catch (err) {
-      throw new Error(`${String(err)}; last state: ${last}`);
-    }
-    return clock() - started;
+    return waitConverged(this.cluster!, ids, giveUpMs);
   }
 
   /** The view revision each node reports now (undefined: no answer). */
@@ -283,9 +254,3 @@ export function scenario(title: string, body: (ctx: ScenarioContext) => Promise<
 }
 
 export { PARTITION_COUNT };
-
-/** The node that reports itself as coordinator, or `fallback`. */
-export async function coordinatorOr(cluster: Cluster, fallback: string): Promise<string> {
-  const flags = await cluster.metric(METRIC_IS_COORDINATOR);
-  return [...flags].find(([, v]) => v === 1)?.[0] ?? fallback;
-}
