@@ -40,8 +40,8 @@ async function proxyTo(t: ExecutionContext, port: number, classify?: (s: Socket)
   return proxy;
 }
 
-async function dial(t: ExecutionContext, port: number): Promise<Socket> {
-  const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+async function dial(t: ExecutionContext, port: number, host = '127.0.0.1'): Promise<Socket> {
+  const s = connect({ host, port, allowHalfOpen: true });
   s.on('error', () => {});
   t.teardown(() => s.destroy());
   await once(s, 'connect');
@@ -260,7 +260,7 @@ test('the proxy host runs proxies in a child process and applies each control be
   t.teardown(() => host.close());
   const opened = await host.open('echo', { host: '127.0.0.1', port }, true);
   await host.setPids(new Map([['me', process.pid]]));
-  const client = await dial(t, opened.port);
+  const client = await dial(t, opened.port, opened.address.slice(0, opened.address.lastIndexOf(':')));
   await roundTrip(client, 'through the child');
   t.deepEqual(await host.sources('echo'), new Map([['me', 1]]), 'the child names the process that dialled');
   await host.fault({ proxy: 'echo', source: 'me', direction: 'up', action: { kind: 'blackhole' } });

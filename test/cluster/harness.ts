@@ -468,7 +468,7 @@ async function prepareNode(cluster: Cluster, i: number, etcdPort: number, option
   const dataDir = join(cluster.root, id);
   await mkdir(dataDir, { recursive: true });
   const args = clusterNodeArgs({
-    etcdUrl: `http://127.0.0.1:${etcdProxy.port}`, name: cluster.name, id, host, httpPort, managementPort, grpcPort, advertise: grpcProxy.address,
+    etcdUrl: `http://${etcdProxy.address}`, name: cluster.name, id, host, httpPort, managementPort, grpcPort, advertise: grpcProxy.address,
     dataDir, shards: options.shards ?? 1, owners: options.owners ?? 2, realmDir: options.realmDir ?? CLUSTER_REALM_DIR,
     logLevel: options.logLevel ?? 'info', extraArgs: options.extraArgs ?? [],
   });

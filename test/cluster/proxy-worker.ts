@@ -4,6 +4,13 @@ import { FaultProxy, type Direction } from './fault-proxy.js';
 import type { FaultAction, ProxyCommand } from './proxy-host.js';
 import { socketOwnerClassifier } from './socket-owner.js';
 
+/**
+ * Where the proxies listen: a loopback address no node or etcd binds. The
+ * harness picks the nodes' ports free and lets them go before the nodes start;
+ * a proxy given any free port on the nodes' address could take one meanwhile.
+ */
+const PROXY_HOST = '127.0.0.254';
+
 const proxies = new Map<string, FaultProxy>();
 let pids = new Map<string, number | undefined>();
 const classify = socketOwnerClassifier(() => pids);
@@ -38,7 +45,7 @@ async function handle(command: ProxyCommand): Promise<unknown> {
   switch (command.op) {
     case 'open': {
       if (proxies.has(command.name)) throw new Error(`proxy ${command.name} exists`);
-      const p = await FaultProxy.start({ target: command.target, ...(command.classify ? { classify } : {}) });
+      const p = await FaultProxy.start({ host: PROXY_HOST, target: command.target, ...(command.classify ? { classify } : {}) });
       proxies.set(command.name, p);
       return { name: command.name, port: p.port, address: p.address };
     }
