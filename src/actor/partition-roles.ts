@@ -62,9 +62,10 @@ export class PartitionRoles {
   /**
    * Gives `partitions` the role, in order, stopping after the partition that
    * brought the sessions moved (or forgotten) to `budget`; returns how many
-   * moved and how many partitions were done (at least one).
+   * moved and how many partitions were done (at least one). With `grace`,
+   * promoted sessions get the promotion grace (SessionTable.holdIdleClocks).
    */
-  set(partitions: readonly number[], role: PartitionRole, budget = Infinity): { moved: number; done: number } {
+  set(partitions: readonly number[], role: PartitionRole, budget = Infinity, grace: { now: number; window: number } | null = null): { moved: number; done: number } {
     const to = CODE[role];
     let moved = 0;
     let done = 0;
@@ -78,6 +79,7 @@ export class PartitionRoles {
       if (source !== null) moved += this.#move(partition, source, target, promoted);
       this.#roles[partition] = to;
     }
+    if (grace !== null) for (const slot of promoted) this.#primary.holdIdleClocks(slot, grace.now, grace.window);
     // Listings rely on start order, and moved sessions were appended at the lists' ends.
     if (promoted.length > 0) this.#primary.placeByStart(promoted);
     return { moved, done };

@@ -50,7 +50,7 @@ import {
   type SessionTouchedMutation,
 } from '../protocol/mutations.js';
 import { CLIENT_SESSION_DEFAULTS, type ClientSessionSettings } from '../session/client-settings.js';
-import { NEVER, earliest } from '../session/expiry.js';
+import { NEVER, clientSessionIdleExpiry, earliest, userSessionIdleExpiry } from '../session/expiry.js';
 import { realmSessionSettings, type RealmSessionSettings } from '../session/realm-settings.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
 import {
@@ -826,6 +826,32 @@ export class SessionTable {
     for (const [realm, moved] of sessions) mergeIntoList(this.#realms[realm]!, this.#sRealmNext, this.#sRealmPrev, moved, started, byId);
     const clientTie = (a: number, b: number): number => byId(this.#cSession[a]!, this.#cSession[b]!);
     for (const [client, moved] of clientSessions) mergeIntoList(this.#clients[client]!, this.#cClientNext, this.#cClientPrev, moved, this.#cStarted, clientTie);
+  }
+
+  /**
+   * Promotion grace. A copy promoted after its primary failed may lack the
+   * primary's last touches (replicated every touch interval), and would end
+   * as idle a session used a moment ago. For `window` seconds after the
+   * promotion at `now`, a session (or client session) whose idle deadline
+   * passed less than `window` ago, or passes within the window, is kept: its
+   * idle clock moves just enough for the deadline to be `now + window`.
+   * Nothing already past it by more, nothing further off, and no max
+   * lifespan moves; a session lives at most 2 × `window` longer.
+   */
+  holdIdleClocks(slot: number, now: number, window: number): void {
+    const from = now - window;
+    const until = now + window;
+    if (this.sessionInvalidReason(slot, from) !== null) return;
+    const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!.settings;
+    const times = this.#times(slot);
+    const idleDeadline = userSessionIdleExpiry(realm, times, false) + this.#graceSeconds;
+    if (idleDeadline < until) this.#sLast[slot] = this.#sLast[slot]! + (until - idleDeadline);
+    for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) {
+      if (this.clientInvalidReason(slot, cs, from) !== null) continue;
+      const client = this.#clients[this.#cClient[cs]!]!.settings;
+      const clientDeadline = clientSessionIdleExpiry(realm, client, times, this.#clientTimes(cs), false) + this.#graceSeconds;
+      if (clientDeadline < until) this.#cTimestamp[cs] = this.#cTimestamp[cs]! + (until - clientDeadline);
+    }
   }
 
   /** Counts an expiry that happened outside the wheel (offline sessions) in the realm's counters. */

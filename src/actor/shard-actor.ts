@@ -397,7 +397,7 @@ export class ShardActor {
         for (const t of [table, this.#roles.passive]) t.putClient(this.#string(command.realm, 'realm'), this.#string(command.client, 'client'), command.settings);
         return null;
       case OP.partitionRoles:
-        return this.#setRoles(command.partitions, command.role, command.budget);
+        return this.#setRoles(command.partitions, command.role, command.budget, command.holdIdleSeconds);
       case OP.partitionExport:
         return this.#exportPartition(command.partition);
       case OP.clientRemove:
@@ -774,13 +774,15 @@ export class ShardActor {
   }
 
   /** Moves partitions between primary, passive and not held (promotion, demotion, handoff). */
-  #setRoles(partitions: unknown, role: unknown, budget: unknown): PartitionRolesResult | Promise<PartitionRolesResult> {
+  #setRoles(partitions: unknown, role: unknown, budget: unknown, holdIdleSeconds: unknown): PartitionRolesResult | Promise<PartitionRolesResult> {
     if (!Array.isArray(partitions) || partitions.some((p) => !(Number.isInteger(p) && p >= 0 && p < PARTITION_COUNT))) {
       throw new EngineError('ERR_BAD_COMMAND', 'partitions must be partition numbers');
     }
     if (role !== 'primary' && role !== 'passive' && role !== 'none') throw new EngineError('ERR_BAD_COMMAND', `unknown role ${String(role)}`);
     if (budget !== undefined && !(typeof budget === 'number' && budget > 0)) throw new EngineError('ERR_BAD_COMMAND', 'budget must be a positive number');
-    const result = this.#log.unshipped(() => this.#roles.set(partitions as number[], role, budget ?? Infinity));
+    if (holdIdleSeconds !== undefined && !(Number.isInteger(holdIdleSeconds) && (holdIdleSeconds as number) >= 0)) throw new EngineError('ERR_BAD_COMMAND', 'holdIdleSeconds must be a whole number of seconds');
+    const grace = holdIdleSeconds === undefined ? null : { now: this.#now, window: holdIdleSeconds as number };
+    const result = this.#log.unshipped(() => this.#roles.set(partitions as number[], role, budget ?? Infinity, grace));
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions())) this.#track(work);
     // A partition no longer held forgets its offline sessions too (answered once committed): if it comes back, a transfer refills it.
     const forgets: Promise<void>[] = [];

@@ -360,7 +360,7 @@ export class ClusterMember {
   /** A restarted shard worker starts with a single node's roles: the table's are applied to it again. */
   shardRestarted(): void {
     if (this.#closed || this.#table === null) return;
-    this.#obeying = this.#obeying.then(() => this.#engine!.setPartitionRoles(this.#rolesFor(this.#table!))).catch(() => {});
+    this.#obeying = this.#obeying.then(() => this.#engine!.setPartitionRoles(this.#rolesFor(this.#table!), this.#promotionGraceSeconds)).catch(() => {});
   }
 
   /** Why this node may not answer now (null: it may). */
@@ -502,7 +502,7 @@ export class ClusterMember {
       const releasedBefore = this.#released.size;
       for (const p of [...this.#released]) if (!this.#handingOff(table, p)) this.#released.delete(p);
       if (this.#released.size < releasedBefore) this.#releaseReport.schedule(); // a stale report would hold new handoffs back
-      await this.#engine!.setPartitionRoles(this.#rolesFor(table));
+      await this.#engine!.setPartitionRoles(this.#rolesFor(table), this.#promotionGraceSeconds);
       this.#table = table;
       this.#replicator.setTable(table);
       // A partition no longer pending here, or whose primary changed (the new one fills it anew), is
@@ -517,6 +517,15 @@ export class ClusterMember {
       this.#releaseHandoffs(table);
       this.#coordinate();
     }).catch((err: unknown) => this.#log.error({ err }, 'applying a partition table failed'));
+  }
+
+  /**
+   * Promotion grace: how old the touches a promoted copy may lack can be (the
+   * touch replication interval, and a second for the frame on its way): for
+   * that long, sessions whose idle deadline passed by less are not ended.
+   */
+  get #promotionGraceSeconds(): number {
+    return Math.ceil(this.#options.touchReplicationIntervalMs / 1000) + 1;
   }
 
   /** This incarnation's roles in the table: none at all when the table does not count it. */

@@ -948,12 +948,12 @@ export class Engine extends EventEmitter {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.partitionExport, partition });
   }
 
-  /** Gives this node's shards their roles (each shard gets the partitions it runs). */
-  async setPartitionRoles(roles: Record<'primary' | 'passive' | 'none', number[]>): Promise<void> {
+  /** Gives this node's shards their roles (each shard gets the partitions it runs); `holdIdleSeconds`: promotion grace (PartitionRolesCommand). */
+  async setPartitionRoles(roles: Record<'primary' | 'passive' | 'none', number[]>, holdIdleSeconds?: number): Promise<void> {
     for (const role of ['none', 'passive', 'primary'] as const) {
       const byShard = this.#pool.channels.map(() => [] as number[]);
       for (const p of roles[role]) byShard[shardOfPartition(p, this.#pool.size)]!.push(p);
-      await Promise.all(byShard.map((partitions, shard) => this.#setRolesOn(shard, partitions, role)));
+      await Promise.all(byShard.map((partitions, shard) => this.#setRolesOn(shard, partitions, role, holdIdleSeconds)));
     }
   }
 
@@ -963,10 +963,11 @@ export class Engine extends EventEmitter {
    * a second, and the replicated records and commands queued behind it
    * (a backup's acknowledgements) with it.
    */
-  async #setRolesOn(shard: number, partitions: number[], role: 'primary' | 'passive' | 'none'): Promise<void> {
+  async #setRolesOn(shard: number, partitions: number[], role: 'primary' | 'passive' | 'none', holdIdleSeconds: number | undefined): Promise<void> {
     let rest = partitions;
+    const hold = role === 'primary' && holdIdleSeconds !== undefined ? { holdIdleSeconds } : {};
     while (rest.length > 0) {
-      const { done } = await this.#pool.ask(shard, { op: OP.partitionRoles, partitions: rest, role, budget: ROLE_MOVE_BUDGET });
+      const { done } = await this.#pool.ask(shard, { op: OP.partitionRoles, partitions: rest, role, budget: ROLE_MOVE_BUDGET, ...hold });
       rest = rest.slice(done);
     }
   }

@@ -304,7 +304,20 @@ export interface OfflineCountFilterCommand { op: typeof OP.offlineCountFilter; r
  * promotion runs over several turns with other commands between them; the
  * sender sends the rest again. Each partition moves whole, in one turn.
  */
-export interface PartitionRolesCommand { op: typeof OP.partitionRoles; partitions: number[]; role: 'primary' | 'passive' | 'none'; budget?: number }
+export interface PartitionRolesCommand {
+  op: typeof OP.partitionRoles;
+  partitions: number[];
+  role: 'primary' | 'passive' | 'none';
+  /** Sessions moved per turn, at most (whole partitions: the one that reaches it ends the turn). */
+  budget?: number;
+  /**
+   * Promotion grace, in seconds (SessionTable.holdIdleClocks): for this long
+   * after the promotion, a promoted session whose idle deadline passed less
+   * than this long ago is not ended (the touches its primary had not
+   * replicated yet are at most that old).
+   */
+  holdIdleSeconds?: number;
+}
 /** Sessions moved between roles (or forgotten), and how many of the command's partitions were done. */
 export interface PartitionRolesResult { moved: number; done: number }
 

@@ -187,3 +187,35 @@ function assertListedByStart(node: ShardActor, clients: string[]): void {
     assert.equal(listed.length, node.table.clientSessionCount(client));
   }
 }
+
+test('promotion grace: for holdIdleSeconds after a promotion, a session whose idle deadline passed by less is kept, and no other clock moves', (t) => {
+  const { records, views } = primaryRecords(t); // last used at START + 10, idle timeout 600: idle until START + 610
+  const promoteAt = (now: number): ShardActor => {
+    const backup = actor(t);
+    backup.execute({ op: OP.partitionRoles, partitions, role: 'passive' });
+    backup.execute({ op: OP.mutationsReplay, mutations: records });
+    backup.execute({ op: OP.timeAdvance, now });
+    backup.execute({ op: OP.partitionRoles, partitions, role: 'primary', holdIdleSeconds: 2 });
+    return backup;
+  };
+  const view = (a: ShardActor): SessionView => a.table.view(a.table.slotOf(views[0]!.id));
+
+  // Its deadline passed 1 s before the promotion: the primary may have seen a touch the copy lacks.
+  const held = promoteAt(START + 611);
+  t.is(view(held).lastSessionRefresh, START + 13, 'idle until the end of the grace, START + 613');
+  t.is(view(held).clients[0]!.timestamp, START + 13, 'the client session too');
+  t.true(held.table.expire(START + 612, 1e6));
+  t.is(held.table.size, 3, 'kept through the grace');
+  t.true(held.table.expire(START + 614, 1e6));
+  t.is(held.table.size, 0, 'and ended after it');
+
+  // A deadline beyond the grace does not move.
+  t.is(view(promoteAt(START + 600)).lastSessionRefresh, START + 10);
+  // One that passed longer ago than the grace: nothing the primary held could have saved it.
+  const late = promoteAt(START + 613);
+  t.is(view(late).lastSessionRefresh, START + 10);
+  t.true(late.table.expire(START + 613, 1e6));
+  t.is(late.table.size, 0);
+
+  t.is(t.throws(() => actor(t).execute({ op: OP.partitionRoles, partitions, role: 'primary', holdIdleSeconds: -1 } as Command))?.['code' as keyof Error], 'ERR_BAD_COMMAND');
+});
