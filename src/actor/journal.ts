@@ -17,8 +17,17 @@
 //
 //   journal          [partition, seq]          -> Mutation   (lifecycle records since the partition's snapshot)
 //   journal-touches  [partition, id, client]   -> epoch s    (latest idle clock; client '' = the user session)
-//   online-snapshot  [partition, sessionId]    -> snapshot record
+//   online-chunks    [partition, n]            -> bytes      (the snapshot: the partition's sessions as records,
+//                                                             packed like state-transfer chunks)
 //   online-seq       partition                 -> seq        (the last record the partition's snapshot holds)
+//
+// A snapshot is the records that recreate the partition's sessions (what a
+// state transfer sends), packed in chunks of msgpackr records whose shapes
+// are defined once per chunk (transfer-chunks.ts): start-up decodes a session
+// in about half a microsecond, where a value per session, each carrying its
+// own shape, took several. Snapshots written before (schema version 1: one
+// `online-snapshot` value per session) are still read, and replaced at the
+// partition's next compaction.
 //
 // Compaction keeps the journal short: once a partition has more records since
 // its snapshot than max(JOURNAL_COMPACT_RECORDS_MIN, its sessions), its
@@ -47,9 +56,10 @@ export const JOURNAL_TOUCH_FLUSH_MS = 1000;
 /** A partition is compacted once its journal holds more records than this, or than its sessions if more. */
 export const JOURNAL_COMPACT_RECORDS_MIN = 512;
 
+/** The version of the per-session snapshot values of schema version 1 (still read). */
 export const SNAPSHOT_RECORD_VERSION = 1;
 
-/** A session as a snapshot keeps it. */
+/** A session as a schema version 1 snapshot kept it. */
 export interface OnlineSnapshotRecord {
   v: number;
   session: SessionView;
@@ -58,7 +68,10 @@ export interface OnlineSnapshotRecord {
 
 /** What start-up reads for one partition: its snapshot, then the records and touches after it. */
 export interface PartitionLog {
-  snapshot: OnlineSnapshotRecord[];
+  /** The snapshot, as packed chunks of records (transfer-chunks.ts), not yet decoded. */
+  chunks: Uint8Array[];
+  /** A snapshot written by schema version 1, if the partition has not been compacted since. */
+  legacy: OnlineSnapshotRecord[];
   records: Mutation[];
   touches: Mutation[];
   /** The seq of the partition's last record, on disk (snapshot or journal). */
@@ -71,7 +84,8 @@ export class Journal {
   readonly #env: LmdbEnv;
   readonly #records: Database<Mutation, [number, number]>;
   readonly #touches: Database<number, TouchKey>;
-  readonly #snapshot: Database<OnlineSnapshotRecord, [number, string]>;
+  readonly #chunks: Database<Uint8Array, [number, number]>;
+  readonly #legacy: Database<OnlineSnapshotRecord, [number, string]>;
   readonly #snapshotSeq: Database<number, number>;
   /** Records appended since the partition's snapshot. */
   readonly #sinceSnapshot = new Int32Array(PARTITION_COUNT);
@@ -85,7 +99,8 @@ export class Journal {
     this.#env = env;
     this.#records = env.db(DB.journal);
     this.#touches = env.db(DB.journalTouches);
-    this.#snapshot = env.db(DB.online);
+    this.#chunks = env.db(DB.onlineChunks);
+    this.#legacy = env.db(DB.online);
     this.#snapshotSeq = env.db(DB.onlineSeq);
   }
 
@@ -132,16 +147,18 @@ export class Journal {
   }
 
   /**
-   * Replaces the partition's snapshot by `sessions` (its state now, when its
-   * records have reached `seq`) and deletes its journal and touches, in one
-   * transaction. Idle clocks still coalesced in memory stay pending: they are
-   * newer. With no sessions this consumes the partition's state on disk.
+   * Replaces the partition's snapshot by `chunks` (its sessions' records,
+   * packed, when its records have reached `seq`) and deletes its journal and
+   * touches, in one transaction. Idle clocks still coalesced in memory stay
+   * pending: they are newer. With no chunks this consumes the partition's
+   * state on disk.
    */
-  compact(partition: number, seq: number, sessions: readonly OnlineSnapshotRecord[]): Promise<unknown> {
+  compact(partition: number, seq: number, chunks: readonly Uint8Array[]): Promise<unknown> {
     this.#sinceSnapshot[partition] = 0;
     return this.#env.root.transaction(() => {
-      for (const key of this.#snapshot.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#snapshot.remove(key);
-      for (const record of sessions) this.#snapshot.put([partition, record.session.id], record);
+      for (const key of this.#legacy.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#legacy.remove(key);
+      for (const key of this.#chunks.getKeys({ start: [partition], end: [partition + 1] })) this.#chunks.remove(key);
+      chunks.forEach((chunk, n) => this.#chunks.put([partition, n], chunk));
       for (const key of this.#records.getKeys({ start: [partition, 0], end: [partition, seq + 1] })) this.#records.remove(key);
       for (const key of this.#touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#touches.remove(key);
       this.#snapshotSeq.put(partition, seq);
@@ -151,9 +168,11 @@ export class Journal {
   /** Start-up: what to replay for a partition, and the seq its records continue from. */
   read(partition: number): PartitionLog {
     const snapshotSeq = this.#snapshotSeq.get(partition) ?? 0;
-    const snapshot: OnlineSnapshotRecord[] = [];
-    for (const { value } of this.#snapshot.getRange({ start: [partition], end: [partition, '\uffff'] })) {
-      if (value !== null && typeof value === 'object' && value.v === SNAPSHOT_RECORD_VERSION) snapshot.push(value);
+    const chunks: Uint8Array[] = [];
+    for (const { value } of this.#chunks.getRange({ start: [partition], end: [partition + 1] })) chunks.push(value);
+    const legacy: OnlineSnapshotRecord[] = [];
+    for (const { value } of this.#legacy.getRange({ start: [partition], end: [partition, '\uffff'] })) {
+      if (value !== null && typeof value === 'object' && value.v === SNAPSHOT_RECORD_VERSION) legacy.push(value);
     }
     const records: Mutation[] = [];
     let seq = snapshotSeq;
@@ -171,7 +190,7 @@ export class Journal {
       );
     }
     this.#sinceSnapshot[partition] = records.length;
-    return { snapshot, records, touches, seq };
+    return { chunks, legacy, records, touches, seq };
   }
 
   /** Writes what is pending and waits for every commit (graceful shutdown). */

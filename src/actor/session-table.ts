@@ -48,6 +48,7 @@ import {
   type SessionRemovedMutation,
   type SessionAuthenticatedMutation,
   type SessionTouchedMutation,
+  sessionRecords,
 } from '../protocol/mutations.js';
 import { CLIENT_SESSION_DEFAULTS, type ClientSessionSettings } from '../session/client-settings.js';
 import { NEVER, clientSessionIdleExpiry, earliest, userSessionIdleExpiry } from '../session/expiry.js';
@@ -562,6 +563,13 @@ export class SessionTable {
   partitionSlots(partition: number): number[] {
     const out: number[] = [];
     for (let slot = this.#pHead[partition] ?? NONE; slot !== NONE; slot = this.#sPartNext[slot]!) if (this.#live(slot)) out.push(slot);
+    return out;
+  }
+
+  /** A partition's sessions as the records that recreate them (a snapshot, a state transfer). */
+  partitionRecords(partition: number): Mutation[] {
+    const out: Mutation[] = [];
+    for (const slot of this.partitionSlots(partition)) out.push(...sessionRecords(this.view(slot), this.chainsOf(slot)));
     return out;
   }
 

@@ -53,7 +53,7 @@ import {
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import { MUTATION, checkMutations, isOfflineRecord, partitionOfRecord, sessionRecords, type Mutation, type OfflineWrittenMutation, type ReplicatedRecord } from '../protocol/mutations.js';
+import { MUTATION, checkMutations, isOfflineRecord, partitionOfRecord, type Mutation, type OfflineWrittenMutation, type ReplicatedRecord } from '../protocol/mutations.js';
 import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { packChunks, unpackChunk } from '../protocol/transfer-chunks.js';
 import { isSessionOrder, sessionComparator } from '../protocol/session-order.js';
@@ -802,12 +802,10 @@ export class ShardActor {
     const p = partition as number;
     const seq = this.#log.seqOf(p);
     if (this.#roles.roleOf(p) !== 'primary') return { chunks: [], records: 0, sessions: 0, seq };
-    const table = this.#table;
-    const slots = table.partitionSlots(p);
-    const records: ReplicatedRecord[] = [];
-    for (const slot of slots) records.push(...sessionRecords(table.view(slot), table.chainsOf(slot)));
+    const records: ReplicatedRecord[] = this.#table.partitionRecords(p);
+    const sessions = records.filter((m) => m.k === MUTATION.sessionCreated).length;
     for (const record of this.#offline?.partitionRecords(p) ?? []) records.push(offlineWritten(record, false));
-    return { chunks: packChunks(records), records: records.length, sessions: slots.length, seq };
+    return { chunks: packChunks(records), records: records.length, sessions, seq };
   }
 
   /** An offline-session change, as the record the partition's backups apply. */

@@ -15,13 +15,15 @@
 //
 // It also holds the snapshot side of the journal: start-up (snapshot, then
 // journal, then touches, per partition), compaction a few partitions per turn,
-// and the full snapshot of a graceful shutdown.
+// and the full snapshot of a graceful shutdown. A snapshot is the partition's
+// sessions as records, packed like a state transfer's chunks.
 
 import { PARTITION_COUNT } from '../constants.js';
-import { END_REASON, type EndReason, type SnapshotLoadResult } from '../protocol/actor-messages.js';
+import { END_REASON, type EndReason, type SessionView, type SnapshotLoadResult } from '../protocol/actor-messages.js';
 import { EngineError } from '../errors.js';
-import { MUTATION, checkMutation, isOfflineRecord, isTouchRecord, partitionOfRecord, sessionRecords, type Mutation, type OfflineRemovedMutation, type OfflineWrittenMutation, type RecordEnvelope } from '../protocol/mutations.js';
-import { Journal, SNAPSHOT_RECORD_VERSION, type OnlineSnapshotRecord, type PartitionLog } from './journal.js';
+import { MUTATION, checkMutation, isOfflineRecord, isTouchRecord, partitionOfRecord, sessionRecords, type Mutation, type OfflineRemovedMutation, type OfflineWrittenMutation, type RecordEnvelope, type SessionCreatedMutation } from '../protocol/mutations.js';
+import { packChunks, unpackChunk } from '../protocol/transfer-chunks.js';
+import { Journal, type PartitionLog } from './journal.js';
 import type { SessionTable } from './session-table.js';
 
 /** Partitions compacted per shard turn at most (each writes its sessions in one transaction). */
@@ -32,6 +34,24 @@ const SAVE_GROUP = 16;
 const EXPIRY_REASONS: ReadonlySet<string> = new Set([END_REASON.idle, END_REASON.max, END_REASON.rememberMeDisabled]);
 
 export type Durability = 'journal' | 'snapshot';
+
+/** A snapshot chunk's records, not yet validated; a chunk that does not decode yields none (with a warning). */
+function snapshotRecords(chunk: Uint8Array): unknown[] {
+  try {
+    const records = unpackChunk(chunk);
+    if (Array.isArray(records)) return records;
+    throw new Error('not an array of records');
+  } catch (err) {
+    process.emitWarning(`journal: skipped a snapshot chunk that does not decode: ${(err as Error).message}`);
+    return [];
+  }
+}
+
+/** The session a creation record describes, without its client sessions (a session dropped at start-up). */
+function createdView(m: SessionCreatedMutation): SessionView {
+  const { k: _k, partition: _partition, ...fields } = m;
+  return { ...fields, clients: [] };
+}
 
 export class ShardLog {
   readonly #table: SessionTable;
@@ -203,10 +223,9 @@ export class ShardLog {
     return this.#compactWanted.size;
   }
 
-  /** The sessions of a partition as a snapshot keeps them, captured now. */
-  #capture(partition: number): OnlineSnapshotRecord[] {
-    const table = this.#table;
-    return table.partitionSlots(partition).map((slot) => ({ v: SNAPSHOT_RECORD_VERSION, session: table.view(slot), chains: table.chainsOf(slot) }));
+  /** The sessions of a partition as a snapshot keeps them (packed records), captured now. */
+  #capture(partition: number): Uint8Array[] {
+    return packChunks(this.#table.partitionRecords(partition));
   }
 
   /** Graceful shutdown: every partition's sessions as a snapshot, its journal emptied. Resolves with how many sessions. */
@@ -216,10 +235,9 @@ export class ShardLog {
     let saved = 0;
     for (let i = 0; i < this.#partitions.length; i += SAVE_GROUP) {
       const group = this.#partitions.slice(i, i + SAVE_GROUP).map((partition) => {
-        const sessions = this.#capture(partition);
-        saved += sessions.length;
+        saved += this.#table.partitionSlots(partition).length;
         this.#compactWanted.delete(partition);
-        return journal.compact(partition, this.#seq[partition]!, sessions);
+        return journal.compact(partition, this.#seq[partition]!, this.#capture(partition));
       });
       await Promise.all(group);
     }
@@ -261,14 +279,18 @@ export class ShardLog {
 
   #replay(log: PartitionLog, result: SnapshotLoadResult): void {
     const table = this.#table;
-    for (const { session: s, chains } of log.snapshot) {
-      if (!table.hasRealm(s.realm)) {
-        result.dropped.push({ session: s, reason: END_REASON.realmRemoved });
-        continue;
-      }
-      for (const m of sessionRecords(s, chains)) table.apply(m);
+    for (const { session: s, chains } of log.legacy) {
+      if (!table.hasRealm(s.realm)) result.dropped.push({ session: s, reason: END_REASON.realmRemoved });
+      else for (const m of sessionRecords(s, chains)) table.apply(m);
     }
-    for (const record of [...log.records, ...log.touches]) {
+    for (const chunk of log.chunks) this.#applyLogged(snapshotRecords(chunk), result);
+    this.#applyLogged([...log.records, ...log.touches], result);
+  }
+
+  /** Applies records read back from disk; one that does not validate is skipped with a warning. */
+  #applyLogged(records: readonly unknown[], result: SnapshotLoadResult): void {
+    const table = this.#table;
+    for (const record of records) {
       let m: Mutation;
       try {
         const checked = checkMutation(record);
@@ -278,8 +300,11 @@ export class ShardLog {
         process.emitWarning(`journal: skipped a record that does not validate: ${(err as Error).message}`);
         continue;
       }
-      // A session of a realm removed meanwhile is not brought back.
-      if (m.k === MUTATION.sessionCreated && !table.hasRealm(m.realm)) continue;
+      // A session of a realm removed meanwhile is not brought back (its later records find no session).
+      if (m.k === MUTATION.sessionCreated && !table.hasRealm(m.realm)) {
+        result.dropped.push({ session: createdView(m), reason: END_REASON.realmRemoved });
+        continue;
+      }
       table.apply(m);
     }
   }

@@ -14,8 +14,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 
-/** The on-disk layout this code reads and writes. Bump on any incompatible change and add a migration. */
-export const SCHEMA_VERSION = 1;
+/**
+ * The on-disk layout this code reads and writes. Bump on any incompatible
+ * change and add a migration. 2: online snapshots as packed chunks
+ * (`online-chunks`); version 1's per-session snapshots are still read, so
+ * opening a version 1 directory only records the new version (an older
+ * sessiond would not see the new snapshots, so it must refuse the directory).
+ */
+export const SCHEMA_VERSION = 2;
 
 export const ENV_FILE = 'sessiond.lmdb';
 const MAX_DBS = 32;
@@ -40,7 +46,8 @@ export const DB = Object.freeze({
   offlineExpiry: 'offline-expiry', //   [partition, deadline, sessionId] -> null
   offlineCounts: 'offline-counts', //   [clientUuid, partition] -> count
   offlineUsers: 'offline-users', //     [realmId, partition] -> offline user sessions count
-  online: 'online-snapshot', //         [partition, sessionId] -> OnlineSnapshotRecord
+  online: 'online-snapshot', //         [partition, sessionId] -> OnlineSnapshotRecord (schema version 1; read, no longer written)
+  onlineChunks: 'online-chunks', //     [partition, n] -> packed records (raw bytes): the partition's snapshot
   onlineSeq: 'online-seq', //           partition -> seq of the last record the partition's snapshot holds
   journal: 'journal', //                [partition, seq] -> Mutation (lifecycle records since the snapshot)
   journalTouches: 'journal-touches', // [partition, sessionId, clientUuid | ''] -> idle clock, epoch s
@@ -49,6 +56,24 @@ export const DB = Object.freeze({
   revoked: 'revoked-tokens', //         jti -> expiry (epoch s)
 } as const);
 export type DbName = (typeof DB)[keyof typeof DB];
+
+/** Databases whose values are raw bytes (written and read as given, not msgpack-encoded). */
+const BINARY_DBS: ReadonlySet<DbName> = new Set([DB.onlineChunks]);
+/**
+ * Databases whose record shapes are stored once, under the STRUCTURES_KEY
+ * entry, instead of in every value (lmdb-js shared structures): the journal
+ * holds many small values of a dozen shapes, and reading a shape per value
+ * was most of the time start-up spent decoding it. Values written before
+ * carry their own shapes and still read.
+ */
+const SHARED_STRUCTURE_DBS: ReadonlySet<DbName> = new Set([DB.journal]);
+const STRUCTURES_KEY = Symbol.for('structures');
+
+function dbOptions(name: DbName): Record<string, unknown> {
+  if (BINARY_DBS.has(name)) return { encoding: 'binary' };
+  if (SHARED_STRUCTURE_DBS.has(name)) return { sharedStructuresKey: STRUCTURES_KEY };
+  return {};
+}
 
 /**
  * When this data directory first served (epoch s), written on first call.
@@ -92,14 +117,14 @@ export function openEnv(dataDir: string, options: { readOnly?: boolean } = {}): 
   const db = <V>(name: DbName): Database<V, any> => {
     let handle = dbs.get(name);
     if (handle === undefined) {
-      handle = root.openDB<unknown, any>({ name, compression: false });
+      handle = root.openDB<unknown, any>({ name, compression: false, ...dbOptions(name) });
       dbs.set(name, handle);
     }
     return handle as Database<V, any>;
   };
   const meta = db<number>(DB.meta);
   const version = meta.get('schemaVersion');
-  if (version === undefined) {
+  if (version === undefined || (typeof version === 'number' && version < SCHEMA_VERSION)) {
     if (!options.readOnly) meta.putSync('schemaVersion', SCHEMA_VERSION);
   } else if (typeof version !== 'number' || version > SCHEMA_VERSION) {
     void root.close();

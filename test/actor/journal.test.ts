@@ -9,8 +9,12 @@
 // times. The actor is then closed without a snapshot (as a crash, but with the
 // last second of touches flushed) and a fresh actor on the same directory
 // loads snapshot + journal; tables are compared (test/helpers/table-compare).
+// A directory written in the previous on-disk layout (schema version 1) is
+// written with lmdb-js directly, as that version did, and must load.
 
 import test, { type ExecutionContext } from 'ava';
+import { join } from 'node:path';
+import { open } from 'lmdb';
 import { JOURNAL_COMPACT_RECORDS_MIN } from '../../src/actor/journal.js';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import type { BatchMessage, BootMessage, Command, ReplyMessage, ShardMessage, SnapshotLoadResult } from '../../src/protocol/actor-messages.js';
@@ -19,7 +23,9 @@ import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
-import { DB, openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
+import { DB, ENV_FILE, SCHEMA_VERSION, openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
+import { MUTATION } from '../../src/protocol/mutations.js';
+import { waitFor } from '../helpers/engine-harness.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { compareTables, lcg } from '../helpers/table-compare.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -134,3 +140,47 @@ test('a reply that changed state leaves only after the journal committed it', as
 });
 
 
+
+test('a data directory of schema version 1 (a snapshot value per session) still loads, and its next compaction rewrites it', async (t) => {
+  const dir = tempDir(t);
+  const userId = 'user-0';
+  const partition = partitionOf('r1', userId);
+  const [kept, removed, journaled] = [newSessionId(partition), newSessionId(partition), newSessionId(partition)];
+  const session = (id: string, started: number) => ({
+    id, realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, started,
+    lastSessionRefresh: started + 5, authTime: started, notes: null,
+  });
+  const chain = { tokenId: 'jti-1', useCount: 1, lastRefresh: START + 5 };
+  // Written as schema version 1 did: plain lmdb-js values, each carrying its own shape.
+  const legacy = open({ path: join(dir, ENV_FILE), maxDbs: 32 });
+  const db = (name: string) => legacy.openDB({ name, compression: false });
+  await db(DB.meta).put('schemaVersion', 1);
+  await db(DB.online).put([partition, kept], { v: 1, session: { ...session(kept, START), clients: [{ client: 'a', started: START, timestamp: START + 5, scope: 'openid', ssoAuth: false, notes: null }] }, chains: { a: { '': chain } } });
+  await db(DB.online).put([partition, removed], { v: 1, session: { ...session(removed, START + 1), clients: [] }, chains: null });
+  await db(DB.onlineSeq).put(partition, 10);
+  await db(DB.journal).put([partition, 11], { k: MUTATION.sessionCreated, partition, ...session(journaled, START + 2) });
+  await db(DB.journal).put([partition, 12], { k: MUTATION.sessionRemoved, id: removed, reason: 'logout', at: START + 3 });
+  await legacy.close();
+
+  const env = openEnv(dir);
+  t.teardown(() => env.close());
+  t.is(env.db<number>(DB.meta).get('schemaVersion'), SCHEMA_VERSION);
+  const expectLoaded = async () => {
+    const { actor, ask } = actorOn(t, env, dir);
+    await ask(configure);
+    const loaded = (await ask([{ op: OP.snapshotLoad, now: START + 10 }])).results[0] as SnapshotLoadResult;
+    t.is(loaded.loaded, 2);
+    const table = actor.table;
+    t.deepEqual(table.allSlots().map((slot) => table.idOf(slot)).sort(), [kept, journaled].sort());
+    const slot = table.slotOf(kept);
+    t.deepEqual(table.view(slot).clients.map((c) => c.client), ['a']);
+    t.deepEqual(table.chainOf(table.clientSlotOf(slot, 'a'), ''), chain);
+    return actor;
+  };
+  const first = await expectLoaded();
+  // The partition replayed journal records, so the next turns compact it: chunks replace the old values.
+  await waitFor(() => [...env.db(DB.online).getKeys()].length === 0, 'the schema version 1 snapshot values replaced');
+  t.true([...env.db(DB.onlineChunks).getKeys({ start: [partition], end: [partition + 1] })].length > 0);
+  await first.close();
+  await expectLoaded();
+});
