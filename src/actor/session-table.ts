@@ -93,6 +93,8 @@ const DEADLINE_KEYS: readonly (keyof RealmSessionSettings)[] = [
   'clientOfflineSessionMaxLifespan',
   'rememberMe',
 ];
+/** Client attributes that move client-session deadlines. */
+const CLIENT_DEADLINE_KEYS: readonly (keyof ClientSessionSettings)[] = ['sessionIdleTimeout', 'sessionMaxLifespan', 'offlineSessionIdleTimeout', 'offlineSessionMaxLifespan'];
 const INITIAL_CAPACITY = 1024;
 /** Key widths (Uint32 words): a session id's 128 random bits; a user's realm and UUID. */
 const SESSION_KEY_WORDS = 4;
@@ -186,7 +188,10 @@ interface ClientState {
   settings: ClientSessionSettings;
   head: number;
   tail: number;
+  /** Client sessions in sessions of the client's own realm (a logout-all of that realm zeroes it at once). */
   count: number;
+  /** Client sessions in sessions of other realms: never in Keycloak (a client belongs to one realm), but records can say so. */
+  foreign: number;
 }
 
 /** The list kept under `key`, created empty when absent. */
@@ -391,18 +396,24 @@ export class SessionTable {
     return this.#realmIndex.has(realmId);
   }
 
-  /** Creates or updates a client; sessions holding it are re-armed. */
+  /** Creates or updates a client; sessions holding it are re-armed when its session timeouts changed. */
   putClient(realmId: string, clientUuid: string, settings: ClientSessionSettings): void {
     const realm = this.#realmOf(realmId);
     const index = this.#clientIndex.get(clientUuid);
     if (index === undefined) {
       this.#clientIndex.set(clientUuid, this.#clients.length);
-      this.#clients.push({ uuid: clientUuid, realm, settings, head: NONE, tail: NONE, count: 0 });
+      this.#clients.push({ uuid: clientUuid, realm, settings, head: NONE, tail: NONE, count: 0, foreign: 0 });
       return;
     }
     const client = this.#clients[index]!;
+    const before = client.settings;
     client.settings = settings;
-    for (let cs = client.head; cs !== NONE; cs = this.#cClientNext[cs]!) this.#rearm(this.#cSession[cs]!);
+    // As for a realm: re-arming walks every client session of the client, so only when a deadline can have moved.
+    if (!CLIENT_DEADLINE_KEYS.some((key) => before[key] !== settings[key])) return;
+    for (let cs = client.head; cs !== NONE; cs = this.#cClientNext[cs]!) {
+      const slot = this.#cSession[cs]!;
+      if (this.#live(slot)) this.#rearm(slot);
+    }
   }
 
   hasClient(clientUuid: string): boolean {
@@ -606,7 +617,9 @@ export class SessionTable {
   /** Online client sessions of a client (maintained counter). */
   clientSessionCount(clientUuid: string): number {
     const index = this.#clientIndex.get(clientUuid);
-    return index === undefined ? 0 : this.#clients[index]!.count;
+    if (index === undefined) return 0;
+    const client = this.#clients[index]!;
+    return client.count + client.foreign;
   }
 
   /** [client UUID, active client sessions] for every client of the realm with at least one. */
@@ -614,7 +627,7 @@ export class SessionTable {
     const realm = this.#realmIndex.get(realmId);
     const out: [string, number][] = [];
     if (realm === undefined) return out;
-    for (const client of this.#clients) if (client.realm === realm && client.count > 0) out.push([client.uuid, client.count]);
+    for (const client of this.#clients) if (client.realm === realm && client.count + client.foreign > 0) out.push([client.uuid, client.count + client.foreign]);
     return out;
   }
 
@@ -1306,7 +1319,8 @@ export class SessionTable {
       this.#cNext[cs] = this.#sFirstCs[slot]!;
       this.#sFirstCs[slot] = cs;
       this.#linkClientTail(client, cs);
-      client.count++;
+      if (client.realm === realmIndex) client.count++;
+      else client.foreign++;
       this.#realms[realmIndex]!.clientSessions++;
     } else if (this.#cStarted[cs] !== m.started) {
       // restartClientSession: a new start, so it moves to the tail of the client's list
@@ -1380,7 +1394,9 @@ export class SessionTable {
   #freeClientSession(cs: number, realmIndex: number, counted = true): void {
     const client = this.#clients[this.#cClient[cs]!]!;
     this.#unlinkClient(client, cs);
-    client.count--;
+    // A cleared realm zeroed its own clients' counts; a client of another realm still counts this one.
+    if (client.realm !== realmIndex) client.foreign--;
+    else if (counted) client.count--;
     if (counted) this.#realms[realmIndex]!.clientSessions--;
     this.#cNotes.delete(cs);
     this.#cChains.delete(cs);
@@ -1429,7 +1445,8 @@ export class SessionTable {
   /**
    * Frees a session's memory and unlinks it from every index but the realm
    * list (the caller's job). `counted`: its client sessions are still in the
-   * realm's count (false for a session of a cleared realm, whose count was zeroed).
+   * realm's and their clients' counts (false for a session of a cleared realm,
+   * whose counts were zeroed).
    */
   #free(slot: number, counted = true): void {
     const user = this.#sUser[slot]!;
@@ -1536,8 +1553,9 @@ export class SessionTable {
     realm.head = NONE;
     realm.tail = NONE;
     realm.sessions = 0;
-    // Its client sessions end too: out of the realm's count now, out of their clients' as they are freed.
+    // Its client sessions end too: out of the realm's and its clients' counts now.
     realm.clientSessions = 0;
+    for (const client of this.#clients) if (client.realm === index) client.count = 0;
     if (this.#sink !== null) for (const partition of partitions) this.#sink({ k: MUTATION.realmCleared, realm: realmId, partition, reason });
     return count;
   }

@@ -72,6 +72,12 @@ export class ShardLog {
   /** Records produced outside a batch (expiry), shipped after the turn. */
   #background: RecordEnvelope[] = [];
   readonly #compactWanted = new Set<number>();
+  /**
+   * The compactions being committed. The next ones start only after them:
+   * writes commit in order, so a queue of compactions (each a partition's
+   * snapshot) would hold back the commits that replies wait for.
+   */
+  #compacting: Promise<unknown> | null = null;
   /** Journal writes known to be committed. */
   #committedWrites = 0;
 
@@ -209,18 +215,24 @@ export class ShardLog {
     const work: Promise<unknown>[] = [];
     const touches = journal.flushTouches(nowMs);
     if (touches !== null) work.push(touches);
-    let compacted = 0;
+    if (this.#compacting !== null) return work;
+    const compactions: Promise<unknown>[] = [];
     for (const partition of this.#compactWanted) {
-      if (compacted++ >= COMPACT_TURN_MAX) break;
+      if (compactions.length >= COMPACT_TURN_MAX) break;
       this.#compactWanted.delete(partition);
-      work.push(journal.compact(partition, this.#seq[partition]!, this.#capture(partition)));
+      compactions.push(journal.compact(partition, this.#seq[partition]!, this.#capture(partition)));
+    }
+    if (compactions.length > 0) {
+      const compacting = Promise.all(compactions).finally(() => (this.#compacting = null));
+      this.#compacting = compacting;
+      work.push(compacting);
     }
     return work;
   }
 
-  /** Partitions still waiting for a compaction. */
+  /** Partitions waiting for a compaction that the next turn may start (none while one is being committed). */
   get compactionsPending(): number {
-    return this.#compactWanted.size;
+    return this.#compacting === null ? this.#compactWanted.size : 0;
   }
 
   /** The sessions of a partition as a snapshot keeps them (packed records), captured now. */

@@ -9,7 +9,7 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { ShardActor } from '../../src/actor/shard-actor.js';
-import type { BatchMessage, BootMessage, Command, ExpiredMessage, RecordsMessage, ReplyMessage, ShardMessage } from '../../src/protocol/actor-messages.js';
+import type { BatchMessage, BootMessage, Command, ExpiredMessage, RecordsMessage, ReplyMessage, SessionCreateCommand, ShardMessage } from '../../src/protocol/actor-messages.js';
 import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { MUTATION } from '../../src/protocol/mutations.js';
@@ -17,6 +17,7 @@ import { newSessionId, partitionOfSessionId } from '../../src/protocol/partition
 import { packChunks } from '../../src/protocol/transfer-chunks.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { ManualClock } from '../../src/time/clock.js';
+import { waitFor } from '../helpers/engine-harness.js';
 
 const START = 1_800_000_000;
 
@@ -241,4 +242,25 @@ test('refresh answers Keycloak\'s errors and detaches on reuse, exactly as the e
   t.true(refresh('j1', START + 1).ok);
   t.deepEqual(refresh('j1', START + 2), { ok: false, error: 'Maximum allowed refresh token reuse exceeded', detached: true, ended: null });
   t.deepEqual(refresh('j2', START + 3), { ok: false, error: "Session doesn't have required client", detached: false, ended: null });
+});
+
+test('a logout-all ends every session at once; their memory is freed in paced slices while commands keep being answered', async (t) => {
+  const { actor, send, turns, replies } = harness(t, { mailboxCommandsMax: 100_000 });
+  const sessions = 40_000;
+  const commands: Command[] = [realmPut(), realmPut('other')];
+  for (let i = 0; i < sessions; i++) commands.push(create(idOnShard0(), `u${i}`));
+  send(commands);
+  await turns();
+  const kept = idOnShard0();
+  send([{ ...(create(kept) as SessionCreateCommand), realm: 'other', client: { client: 'c-other', scope: 'openid' } }]);
+  send([{ op: OP.realmLogoutAll, realm: 'r', reason: 'logout_all' }]);
+  await turns(2);
+  t.is(replies().at(-1)!.results[0], sessions);
+  t.is(actor.execute({ op: OP.clientSessionCount, realm: 'r', client: 'c' }), 0, 'counted out at once');
+  t.true(actor.table.clearing, 'more than one slice to free');
+  const asked = send([{ op: OP.sessionGet, id: kept, now: START }]);
+  await turns(2);
+  t.is(replies().find((r) => r.id === asked)?.errors, null, 'answered while freeing');
+  await waitFor(() => !actor.table.clearing, 'every slot freed');
+  t.is(actor.table.size, 1);
 });
