@@ -180,7 +180,7 @@ export class ShardActor {
     const own = partitionsOfShard(boot.shard, boot.shardCount);
     this.#roles = new PartitionRoles(this.#table, new SessionTable({ graceSeconds: boot.idleGraceSeconds, startSecond: boot.startSecond }), own);
     this.#mailbox = new Mailbox<BatchMessage>(MAILBOX_BATCHES_MAX, boot.mailboxCommandsMax);
-    this.#log = new ShardLog(this.#table, env === null ? null : new Journal(env), boot.durability, own);
+    this.#log = new ShardLog(this.#table, env === null ? null : new Journal(env, boot.shard), boot.durability, own);
     this.#table.onMutation(this.#log.active ? this.#log.sink : null);
     this.#offline =
       env === null

@@ -216,6 +216,8 @@ export class ShardLog {
     const touches = journal.flushTouches(nowMs);
     if (touches !== null) work.push(touches);
     if (this.#compacting !== null) return work;
+    const holding = journal.holdingHead(this.#table.size);
+    if (holding >= 0) this.#compactWanted.add(holding);
     const compactions: Promise<unknown>[] = [];
     for (const partition of this.#compactWanted) {
       if (compactions.length >= COMPACT_TURN_MAX) break;
@@ -271,6 +273,7 @@ export class ShardLog {
     this.#paused = true;
     const consumed: Promise<unknown>[] = [];
     try {
+      journal.scan();
       for (const partition of this.#partitions) {
         const log = journal.read(partition);
         this.#seq[partition] = log.seq;

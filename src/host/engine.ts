@@ -49,6 +49,7 @@ import type { RefreshChain } from '../session/refresh-reuse.js';
 import { SystemClock, type Clock } from '../time/clock.js';
 import { parseCidr } from '../util/ip-address.js';
 import type { LmdbEnv } from '../store/lmdb-env.js';
+import { rekeyJournalLog } from '../store/journal-log.js';
 import { ActorPool } from './actor-pool.js';
 import { LocalRouter, partitionOfSession, partitionOfUser, type PartitionRouter, type ResultFor } from './partition-router.js';
 import { mergeOrdered, mergeOrderedBy } from './merge-ordered.js';
@@ -257,6 +258,8 @@ export class Engine extends EventEmitter {
       },
       records: (shard, records) => engine?.emit('records', shard, records),
     };
+    // Each shard reads and writes its own range of the journal log: re-keyed first if the shard count changed.
+    if (options.env != null) await rekeyJournalLog(options.env, options.shards);
     engine = new Engine(options, shardObserver);
     await engine.#pool.start();
     engine.#watchSubscriptions();
@@ -861,10 +864,9 @@ export class Engine extends EventEmitter {
     const result: SnapshotLoadResult = { loaded: 0, dropped: [] };
     if (this.#env === null) return result;
     const parts = await this.#pool.broadcast({ op: OP.snapshotLoad, now: this.#clock.nowSeconds() });
-    for (const part of parts) {
-      result.loaded += part.loaded;
-      result.dropped.push(...part.dropped);
-    }
+    for (const part of parts) result.loaded += part.loaded;
+    // flatMap, not push(...): a node down for longer than the idle timeout drops every session.
+    result.dropped = parts.flatMap((part) => part.dropped);
     return result;
   }
 
@@ -996,10 +998,9 @@ export class Engine extends EventEmitter {
   }
 
   #report(report: RevokeReport, results: RevokeResult[]): RevokeReport {
-    for (const result of results) {
-      report.ended.push(...result.ended);
-      report.failures.push(...result.failures);
-    }
+    // concat, not push(...): a revoke by filter can end a million sessions, more than a call's arguments may hold.
+    report.ended = report.ended.concat(...results.map((result) => result.ended));
+    report.failures = report.failures.concat(...results.map((result) => result.failures));
     report.revoked = report.ended.length;
     report.failed = report.failures.length;
     return report;

@@ -17,9 +17,11 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 /**
  * The on-disk layout this code reads and writes. Bump on any incompatible
  * change and add a migration. 2: online snapshots as packed chunks
- * (`online-chunks`); version 1's per-session snapshots are still read, so
- * opening a version 1 directory only records the new version (an older
- * sessiond would not see the new snapshots, so it must refuse the directory).
+ * (`online-chunks`) and the journal as one append-only log per shard
+ * (`journal-log`); version 1's per-session snapshots and per-partition journal
+ * are still read, so opening a version 1 directory only records the new
+ * version (an older sessiond would not see the new data, so it must refuse
+ * the directory).
  */
 export const SCHEMA_VERSION = 2;
 
@@ -49,7 +51,8 @@ export const DB = Object.freeze({
   online: 'online-snapshot', //         [partition, sessionId] -> OnlineSnapshotRecord (schema version 1; read, no longer written)
   onlineChunks: 'online-chunks', //     [partition, n] -> packed records (raw bytes): the partition's snapshot
   onlineSeq: 'online-seq', //           partition -> seq of the last record the partition's snapshot holds
-  journal: 'journal', //                [partition, seq] -> Mutation (lifecycle records since the snapshot)
+  journal: 'journal', //                [partition, seq] -> Mutation (schema version 1's journal; read, no longer written)
+  journalLog: 'journal-log', //         [shard, n] -> {p, s, m}: a shard's lifecycle records in append order
   journalTouches: 'journal-touches', // [partition, sessionId, clientUuid | ''] -> idle clock, epoch s
   events: 'events', //                  [realmId, time, id] -> EventRecord
   adminEvents: 'admin-events', //       [realmId, time, id] -> AdminEventRecord
@@ -66,7 +69,7 @@ const BINARY_DBS: ReadonlySet<DbName> = new Set([DB.onlineChunks]);
  * was most of the time start-up spent decoding it. Values written before
  * carry their own shapes and still read.
  */
-const SHARED_STRUCTURE_DBS: ReadonlySet<DbName> = new Set([DB.journal]);
+const SHARED_STRUCTURE_DBS: ReadonlySet<DbName> = new Set([DB.journal, DB.journalLog]);
 const STRUCTURES_KEY = Symbol.for('structures');
 
 function dbOptions(name: DbName): Record<string, unknown> {

@@ -15,8 +15,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { JOURNAL_COMPACT_RECORDS_MIN } from '../../src/actor/journal.js';
+import { JOURNAL_COMPACT_RECORDS_MIN, JOURNAL_LOG_RECORDS_MIN } from '../../src/actor/journal.js';
 import { ShardActor } from '../../src/actor/shard-actor.js';
+import { Engine } from '../../src/host/engine.js';
 import type { BatchMessage, BootMessage, Command, ReplyMessage, ShardMessage, SnapshotLoadResult } from '../../src/protocol/actor-messages.js';
 import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
@@ -135,8 +136,8 @@ test('a reply that changed state leaves only after the journal committed it', as
   const reply = await ask([{ op: OP.sessionCreate, id, realm: 'r1', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null }]);
   t.is(reply.errors, null);
   // Read by another reader of the same environment the moment the reply arrived: already on disk.
-  const journaled = [...env.db(DB.journal).getRange({ start: [partitionOf('r1', 'u'), 0], end: [partitionOf('r1', 'u'), Number.MAX_SAFE_INTEGER] })];
-  t.true(journaled.some(({ value }) => (value as { id?: string }).id === id));
+  const journaled = [...env.db(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })];
+  t.true(journaled.some(({ value }) => (value as { m: { id?: string } }).m.id === id));
 });
 
 
@@ -183,4 +184,64 @@ test('a data directory of schema version 1 (a snapshot value per session) still 
   t.true([...env.db(DB.onlineChunks).getKeys({ start: [partition], end: [partition + 1] })].length > 0);
   await first.close();
   await expectLoaded();
+});
+
+test('a journal no snapshot covered comes back whole when the shard count changes (2, then 3, then 1 shards)', async (t) => {
+  const dir = tempDir(t);
+  const clock = new ManualClock(START);
+  const startEngine = async (shards: number) => {
+    const env = openEnv(dir);
+    const engine = await Engine.start({ shards, clock, clockMode: 'manual', env });
+    await engine.putRealm('r1', {});
+    await engine.putClient('r1', 'a', {});
+    return { env, engine, stop: async () => { await engine.close(); await env.close(); } };
+  };
+  let node = await startEngine(2);
+  const ids: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const { session } = await node.engine.createSession({ realm: 'r1', userId: `user-${i}`, username: `user-${i}`, ip: '10.0.0.1', client: { client: 'a', scope: 'openid' } });
+    ids.push(session.id);
+  }
+  const loggedOut = ids.filter((_, i) => i % 7 === 0);
+  for (const id of loggedOut) await node.engine.logoutSession(id);
+  await node.stop(); // no shutdown snapshot: everything is in the journal
+  for (const shards of [3, 1]) {
+    node = await startEngine(shards);
+    t.is((await node.engine.loadSnapshot()).loaded, ids.length - loggedOut.length, `${shards} shards`);
+    for (const id of ids) t.is((await node.engine.validate(id, 'a')).valid, !loggedOut.includes(id));
+    await node.stop();
+  }
+});
+
+test('a partition written once long ago does not hold the log back: it is compacted so the log head moves on', async (t) => {
+  const dir = tempDir(t);
+  const env = openEnv(dir);
+  t.teardown(() => env.close());
+  const first = actorOn(t, env, dir);
+  await first.ask(configure);
+  const quiet = newSessionId(partitionOf('r1', 'quiet'));
+  await first.ask([{ op: OP.sessionCreate, id: quiet, realm: 'r1', userId: 'quiet', username: 'quiet', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null }]);
+  const busyUser = USERS[0]!;
+  const busyPartition = partitionOf('r1', busyUser);
+  t.not(busyPartition, partitionOf('r1', 'quiet'));
+  const logSize = () => [...env.db(DB.journalLog).getKeys({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })].length;
+  let largest = 0;
+  for (let round = 0; round < 80; round++) {
+    const commands: Command[] = [];
+    for (let i = 0; i < 500; i++) {
+      const id = newSessionId(busyPartition);
+      commands.push({ op: OP.sessionCreate, id, realm: 'r1', userId: busyUser, username: busyUser, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null });
+      commands.push({ op: OP.sessionRemove, id, reason: 'logout' });
+    }
+    await first.ask(commands);
+    largest = Math.max(largest, logSize());
+  }
+  t.true(largest < JOURNAL_LOG_RECORDS_MIN + 2 * 1000 + JOURNAL_COMPACT_RECORDS_MIN, `the log held ${largest} records at most`);
+  t.true(env.db(DB.onlineSeq).get(partitionOf('r1', 'quiet')) !== undefined, 'the quiet partition was compacted');
+  await first.actor.close();
+  const second = actorOn(t, env, dir);
+  await second.ask(configure);
+  const loaded = (await second.ask([{ op: OP.snapshotLoad, now: START }])).results[0] as SnapshotLoadResult;
+  t.is(loaded.loaded, 1);
+  t.true(second.actor.table.slotOf(quiet) >= 0);
 });

@@ -7,7 +7,8 @@ import { Engine } from '../../src/host/engine.js';
 import { openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
 import { ManualClock } from '../../src/time/clock.js';
 import type { ExpiredNotice, SessionFilter, SessionOrder, SessionView } from '../../src/protocol/actor-messages.js';
-import { compareSessionIds } from '../../src/protocol/partition.js';
+import { compareSessionIds, newSessionId, partitionOf } from '../../src/protocol/partition.js';
+import { MUTATION, type Mutation } from '../../src/protocol/mutations.js';
 import { cidrMatcher } from '../../src/util/ip-address.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -264,4 +265,33 @@ test('sorted, filtered offline listings: every record offered to a bounded heap 
   }
   t.true(views.some((v) => v.lastSessionRefresh !== v.started), 'refreshes moved some last-access times');
   t.deepEqual((await engine.listOfflineSessions(REALM, { search: 'o-2', max: 100 })).map((v) => v.id).sort(), views.filter((v) => v.username === 'o-2').map((v) => v.id).sort());
+});
+
+test('a node down for longer than the idle timeout restarts with every one of its 200,000 sessions dropped', async (t) => {
+  const clock = new ManualClock(START_S);
+  const dir = tempDir(t);
+  let env = openEnv(dir);
+  let engine = await start(env, clock, { shards: 1 }); // one shard answers all of them in one reply
+  const count = 200_000;
+  for (let i = 0; i < count; i += 10_000) {
+    const batch: Mutation[] = [];
+    for (let j = i; j < i + 10_000; j++) {
+      const userId = `user-${j}`;
+      const partition = partitionOf(REALM, userId);
+      batch.push({ k: MUTATION.sessionCreated, id: newSessionId(partition), partition, realm: REALM, userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, started: START_S, lastSessionRefresh: START_S, authTime: START_S, notes: null });
+    }
+    await engine.applyMutations(batch);
+  }
+  await engine.close(); // as a crash: the journal holds them
+  await env.close();
+  clock.advance(1800 + 120);
+  env = openEnv(dir);
+  engine = await start(env, clock, { shards: 1 });
+  t.teardown(async () => {
+    await engine.close();
+    await env.close();
+  });
+  const restored = await engine.loadSnapshot();
+  t.is(restored.loaded, 0);
+  t.is(restored.dropped.length, count);
 });

@@ -276,8 +276,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
     const realm = targetRealm(ctx, request, 'manage-users');
     const body = requireObject(request.body);
     const report = { revoked: 0, failed: 0, failures: [] as { id: string; reason: string }[] };
-    const ended: EndedSession[] = [];
-    const endedOffline: EndedSession[] = [];
+    let ended: EndedSession[] = [];
+    let endedOffline: EndedSession[] = [];
     if (body['ids'] !== undefined) {
       const ids = body['ids'];
       if (!Array.isArray(ids) || ids.length > 10_000 || ids.some((id) => typeof id !== 'string')) throw badRequest('ids must be an array of at most 10000 session ids', 'ids');
@@ -301,8 +301,9 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: FacadeContext):
       }
     } else {
       const { filter, type } = parseFilter(ctx, realm, body);
-      if (type !== 'OFFLINE') ended.push(...(await ctx.engine.revokeByFilter(realm.id, filter, END_REASON.revoked)).ended);
-      if (type !== 'REGULAR') endedOffline.push(...(await ctx.engine.revokeOfflineByFilter(realm.id, filter, END_REASON.revoked)));
+      // Whole lists, not push(...): a filter can match a million sessions.
+      if (type !== 'OFFLINE') ended = (await ctx.engine.revokeByFilter(realm.id, filter, END_REASON.revoked)).ended;
+      if (type !== 'REGULAR') endedOffline = await ctx.engine.revokeOfflineByFilter(realm.id, filter, END_REASON.revoked);
     }
     recordTermination(ctx, request, realm, ended, 'bulk_revoke', { backchannel: true });
     recordTermination(ctx, request, realm, endedOffline, 'bulk_revoke', { backchannel: false, offline: true });
