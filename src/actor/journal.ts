@@ -105,10 +105,10 @@ export class Journal {
   readonly #env: LmdbEnv;
   readonly #shard: number;
   readonly #log: Database<LogEntry, LogKey>;
-  readonly #legacyRecords: Database<Mutation, [number, number]>;
+  readonly #legacyJournal: Database<Mutation, [number, number]>;
   readonly #touches: Database<number, TouchKey>;
   readonly #chunks: Database<Uint8Array, [number, number]>;
-  readonly #legacy: Database<OnlineSnapshotRecord, [number, string]>;
+  readonly #legacySnapshot: Database<OnlineSnapshotRecord, [number, string]>;
   readonly #snapshotSeq: Database<number, number>;
   /** Records appended since the partition's snapshot. */
   readonly #sinceSnapshot = new Int32Array(PARTITION_COUNT);
@@ -129,10 +129,10 @@ export class Journal {
     this.#env = env;
     this.#shard = shard;
     this.#log = env.db(DB.journalLog);
-    this.#legacyRecords = env.db(DB.journal);
+    this.#legacyJournal = env.db(DB.journal);
     this.#touches = env.db(DB.journalTouches);
     this.#chunks = env.db(DB.onlineChunks);
-    this.#legacy = env.db(DB.online);
+    this.#legacySnapshot = env.db(DB.online);
     this.#snapshotSeq = env.db(DB.onlineSeq);
     for (const key of this.#log.getKeys({ start: [shard, Number.MAX_SAFE_INTEGER], end: [shard], reverse: true, limit: 1 })) this.#next = key[1] + 1;
     this.#head = this.#next;
@@ -213,8 +213,8 @@ export class Journal {
     this.#head = to;
     const shard = this.#shard;
     return this.#env.root.transaction(() => {
-      for (const key of this.#legacy.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#legacy.remove(key);
-      for (const key of this.#legacyRecords.getKeys({ start: [partition, 0], end: [partition, seq + 1] })) this.#legacyRecords.remove(key);
+      for (const key of this.#legacySnapshot.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#legacySnapshot.remove(key);
+      for (const key of this.#legacyJournal.getKeys({ start: [partition, 0], end: [partition, seq + 1] })) this.#legacyJournal.remove(key);
       for (const key of this.#chunks.getKeys({ start: [partition], end: [partition + 1] })) this.#chunks.remove(key);
       chunks.forEach((chunk, k) => this.#chunks.put([partition, k], chunk));
       for (const key of this.#touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#touches.remove(key);
@@ -250,12 +250,12 @@ export class Journal {
     const chunks: Uint8Array[] = [];
     for (const { value } of this.#chunks.getRange({ start: [partition], end: [partition + 1] })) chunks.push(value);
     const legacy: OnlineSnapshotRecord[] = [];
-    for (const { value } of this.#legacy.getRange({ start: [partition], end: [partition, '\uffff'] })) {
+    for (const { value } of this.#legacySnapshot.getRange({ start: [partition], end: [partition, '\uffff'] })) {
       if (value !== null && typeof value === 'object' && value.v === SNAPSHOT_RECORD_VERSION) legacy.push(value);
     }
     const records: Mutation[] = [];
     let seq = snapshotSeq;
-    for (const { key, value } of this.#legacyRecords.getRange({ start: [partition, snapshotSeq + 1], end: [partition, Number.MAX_SAFE_INTEGER] })) {
+    for (const { key, value } of this.#legacyJournal.getRange({ start: [partition, snapshotSeq + 1], end: [partition, Number.MAX_SAFE_INTEGER] })) {
       records.push(value);
       seq = key[1];
     }
