@@ -55,11 +55,14 @@ function App({ whoami }) {
   const realms = Object.keys(whoami.realm_access).sort();
   const linked = linkedRealm();
   const [realm, setRealmState] = useState(realms.includes(linked) ? linked : realms.includes(LOGIN_REALM) ? LOGIN_REALM : realms[0] ?? LOGIN_REALM);
+  const [page, setPage] = useState('sessions');
   const setRealm = (next) => {
+    // The realm's sessions page is asked for now, before the old page is taken down and the new one
+    // rendered (its effects would ask a task or two later); the page takes these answers (api.js prefetch).
+    if (page === 'sessions') for (const path of sessionsPageRequests(next)) prefetch(path);
     history.replaceState(null, '', `#realm=${encodeURIComponent(next)}`);
     setRealmState(next);
   };
-  const [page, setPage] = useState('sessions');
   const roles = new Set(whoami.realm_access[realm] ?? []);
   const can = (role) => roles.has(role);
   return html`
