@@ -35,8 +35,9 @@
 // every page Playwright opens is a new browser window, and each window made
 // Chromium preload that popup's WebUI renderer (dozens of chrome:// scripts
 // and stylesheets), which competed with the console for this machine's two
-// cores while it was timed (~100 ms of the figure under load). A user's
-// browser preloads it once per window, not for every page they open.
+// cores while it was timed (~70 ms of the figure on a quiet machine, far
+// more under load). A user's browser preloads it once per window, not for
+// every page they open.
 //
 // The log gives a breakdown of both metrics (medians of each step, from the
 // page's Resource Timing and the node's own request timings): where the
@@ -129,7 +130,8 @@ function addSteps(steps: Steps, marks: readonly [string, number][]): void {
   }
 }
 
-const describeSteps = (steps: Steps): string => [...steps].map(([name, ms]) => `${name} ${median(ms).toFixed(1)}`).join(', ');
+const describeSteps = (steps: Steps): string =>
+  steps.size === 0 ? 'none found (no sign-in by fetch in the page: a console that signs in by leaving it)' : [...steps].map(([name, ms]) => `${name} ${median(ms).toFixed(1)}`).join(', ');
 
 /** The node's own time for the requests whose path matches, while `on`. */
 function serverTimings(a: AdminNode): { on: boolean; by: Map<string, number[]> } {
