@@ -1,9 +1,14 @@
 // Login through the realm's security-admin-console client: authorization
 // code + PKCE (S256). Tokens stay in this module's memory only (never in
-// storage); the PKCE verifier and state live in sessionStorage just across
-// the redirect to the login page and back, and are removed on return. The
-// access token is refreshed before it expires; logout goes through the
-// realm's end-session endpoint.
+// storage). A browser that holds an SSO session signs in without leaving the
+// page: the authorization request goes out as a same-origin fetch with
+// prompt=none, and the code comes back in the URL of the redirect it follows
+// to the console (silentLogin: one page load instead of two, the verifier
+// never leaves memory). Without an SSO session the page goes to the login
+// page (login); the PKCE verifier and state then live in sessionStorage just
+// across the redirect there and back, and are removed on return. The access
+// token is refreshed before it expires; logout goes through the realm's
+// end-session endpoint.
 
 const CLIENT_ID = document.querySelector('meta[name="sessiond-client"]').content;
 export const LOGIN_REALM = document.querySelector('meta[name="sessiond-realm"]').content;
@@ -73,12 +78,10 @@ async function refresh() {
   }
 }
 
-/** Sends the browser to the login page. */
-export async function login() {
+/** The authorization request's parameters, with a fresh verifier and state. */
+async function authorizationRequest(extra = {}) {
   const verifier = randomText(48);
   const state = randomText(16);
-  // The page's #fragment (the realm shown) comes back with the login.
-  sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state, hash: location.hash }));
   const params = new URLSearchParams({
     client_id: CLIENT_ID,
     redirect_uri: consoleUrl(),
@@ -87,20 +90,52 @@ export async function login() {
     state,
     code_challenge: await challengeOf(verifier),
     code_challenge_method: 'S256',
+    ...extra,
   });
-  location.assign(`${OIDC}/auth?${params}`);
+  return { verifier, state, url: `${OIDC}/auth?${params}` };
+}
+
+/** Sends the browser to the login page. */
+export async function login() {
+  const { verifier, state, url } = await authorizationRequest();
+  // The page's #fragment (the realm shown) comes back with the login.
+  sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state, hash: location.hash }));
+  location.assign(url);
+}
+
+/**
+ * Signs in through the browser's SSO session without leaving the page: the
+ * authorization request (prompt=none) as a same-origin fetch, which sends the
+ * realm's SSO cookies and follows the redirect to the console; the code is in
+ * that redirect's URL. False when there is no SSO session (login_required) or
+ * anything else comes back: the caller then goes to the login page, which
+ * shows what is wrong.
+ */
+export async function silentLogin() {
+  const { verifier, state, url } = await authorizationRequest({ prompt: 'none' });
+  let back;
+  try {
+    const res = await fetch(url, { credentials: 'same-origin', cache: 'no-store' });
+    back = new URL(res.url);
+    void res.body?.cancel();
+  } catch {
+    return false;
+  }
+  const code = back.searchParams.get('code');
+  if (back.origin + back.pathname !== consoleUrl() || back.searchParams.get('state') !== state || code === null) return false;
+  keep(await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: consoleUrl(), code_verifier: verifier }));
+  return true;
 }
 
 /** On return from the login page: trades the code for tokens. False when there is nothing to finish. */
 export async function finishLogin() {
   const query = new URLSearchParams(location.search);
   const code = query.get('code');
+  // A page that is no return from the login page leaves the storage alone (its first use costs the page milliseconds).
+  if (code === null && query.get('error') === null) return false;
   const pending = sessionStorage.getItem(PENDING_KEY);
   sessionStorage.removeItem(PENDING_KEY);
-  if (code === null) {
-    if (query.get('error') !== null) throw new Error(query.get('error_description') || query.get('error'));
-    return false;
-  }
+  if (code === null) throw new Error(query.get('error_description') || query.get('error'));
   const { verifier, state, hash } = pending === null ? {} : JSON.parse(pending);
   history.replaceState(null, '', consoleUrl() + (typeof hash === 'string' ? hash : ''));
   if (verifier === undefined || query.get('state') !== state) throw new Error('The login answer does not match the login that was started; sign in again.');

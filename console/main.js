@@ -10,7 +10,7 @@ import { h, options, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import './styles.css';
-import { LOGIN_REALM, finishLogin, login, logout, onTokens } from './auth.js';
+import { LOGIN_REALM, finishLogin, login, logout, onTokens, silentLogin } from './auth.js';
 import { api, explain, prefetch, settled } from './api.js';
 import { SessionsPage, sessionsPageRequests } from './sessions.js';
 import { UsersPage } from './users.js';
@@ -24,14 +24,16 @@ options.requestAnimationFrame = (callback) => setTimeout(callback, 0);
 const linkedRealm = () => new URLSearchParams(location.hash.slice(1)).get('realm');
 
 // The sign-in starts as soon as this module runs, not after a first render:
-// without a code, straight to the login page; back from it, the code
-// exchange, then whoami and, at the same time, the first requests of the
-// sessions page of the realm the page will most likely show (the one named in
-// the URL, else the login realm). The page takes their answers (api.js
-// prefetch) instead of asking after whoami; the console appears once the
-// list's answer is there too, so its first render has the rows.
+// back from the login page, the code exchange; else, with the browser's SSO
+// session, a code fetched without leaving the page and its exchange (auth.js
+// silentLogin); else straight to the login page. Signed in, whoami and, at the
+// same time, the first requests of the sessions page of the realm the page
+// will most likely show (the one named in the URL, else the login realm). The
+// page takes their answers (api.js prefetch) instead of asking after whoami;
+// the console appears once the list's answer is there too, so its first
+// render has the rows.
 const signedIn = (async () => {
-  if (!(await finishLogin())) {
+  if (!(await finishLogin()) && !(await silentLogin())) {
     await login();
     return null;
   }
@@ -53,11 +55,14 @@ function App({ whoami }) {
   const realms = Object.keys(whoami.realm_access).sort();
   const linked = linkedRealm();
   const [realm, setRealmState] = useState(realms.includes(linked) ? linked : realms.includes(LOGIN_REALM) ? LOGIN_REALM : realms[0] ?? LOGIN_REALM);
+  const [page, setPage] = useState('sessions');
   const setRealm = (next) => {
+    // The realm's sessions page is asked for now, before the old page is taken down and the new one
+    // rendered (its effects would ask a task or two later); the page takes these answers (api.js prefetch).
+    if (page === 'sessions') for (const path of sessionsPageRequests(next)) prefetch(path);
     history.replaceState(null, '', `#realm=${encodeURIComponent(next)}`);
     setRealmState(next);
   };
-  const [page, setPage] = useState('sessions');
   const roles = new Set(whoami.realm_access[realm] ?? []);
   const can = (role) => roles.has(role);
   return html`

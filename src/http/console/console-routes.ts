@@ -9,9 +9,10 @@
 // through the admin REST API.
 //
 // The page names its bundle with a hash of its content (`app.js?v=<hash>`), and
-// a request naming the current hash may be cached for good: the page itself is
-// loaded twice on every sign-in (before and after the login redirect), the
-// bundle once.
+// a request naming the current hash may be cached for good: a sign-in through
+// the login form loads the page twice (before and after the form), the bundle
+// once. (With the browser's SSO session the app signs in without leaving the
+// page: the auth endpoint's redirect back here is followed by a fetch.)
 //
 // `GET /admin/{realm}/console/whoami` is Keycloak's AdminConsole.whoAmI: who
 // the bearer is and which admin roles they hold in each realm they may see,

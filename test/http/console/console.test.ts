@@ -1,7 +1,9 @@
 // The admin console in Debian's Chromium (playwright-core) against a node in
 // this process: `/admin/` leads to the master console's login (code + PKCE
-// through security-admin-console); the master admin picks realm demo, lists
-// its sessions (paged by the engine), sorts the whole list by last access and
+// through security-admin-console), and another page of the same browser signs
+// in through the SSO session without leaving the console (a fetch,
+// prompt=none); the master admin picks realm demo, lists its sessions (paged
+// by the engine), sorts the whole list by last access and
 // by start (mouse and keyboard), filters it by CIDR and by a last-access
 // range, previews a revoke with the list's filters, searches, opens a
 // session, revokes two selected sessions (the counts shown, the sessions
@@ -110,6 +112,27 @@ runner('master admin: login, list, search, detail, bulk revoke, revoke by filter
   const response = await page.request.get(`${a.baseUrl}/admin/master/console/`);
   t.regex(response.headers()['content-security-policy'] ?? '', /script-src 'self'/);
 
+  // Another page of this browser signs in through the SSO session without leaving the console: the
+  // authorization request (prompt=none) is a fetch, the page loads once, no code ever in its URL.
+  const second = await context.newPage();
+  const navigations: string[] = [];
+  second.on('framenavigated', (frame) => {
+    if (frame === second.mainFrame()) navigations.push(frame.url());
+  });
+  const authRequests: { type: string; url: string }[] = [];
+  second.on('request', (r) => {
+    if (r.url().includes('/protocol/openid-connect/auth')) authRequests.push({ type: r.resourceType(), url: r.url() });
+  });
+  await second.goto(`${a.baseUrl}/admin/master/console/#realm=demo`);
+  await second.getByTestId('sessions-table').locator('tbody tr').first().waitFor();
+  t.is(await second.getByRole('heading', { level: 1 }).textContent(), 'Sessions in demo', 'the realm the URL names');
+  t.deepEqual(navigations, [`${a.baseUrl}/admin/master/console/#realm=demo`]);
+  t.deepEqual(authRequests.map((r) => r.type), ['fetch']);
+  t.regex(authRequests[0]!.url, /[?&]prompt=none(&|$)/);
+  t.regex(authRequests[0]!.url, /[?&]code_challenge_method=S256(&|$)/);
+  t.is(await second.evaluate('sessionStorage.length'), 0, 'the verifier stayed in memory');
+  await second.close();
+
   await page.getByLabel('Realm', { exact: true }).selectOption('demo');
   const table = page.getByTestId('sessions-table');
   await table.locator('tbody tr').first().waitFor();
@@ -210,7 +233,8 @@ runner('master admin: login, list, search, detail, bulk revoke, revoke by filter
   await page.screenshot({ path: join(shots, 'events.png') });
   await axe(t, page, 'events');
 
-  // Sign out through the end-session endpoint: back at the login page.
+  // Sign out through the end-session endpoint: back at the console, whose sign-in without a form
+  // finds no SSO session (login_required), so on to the login page.
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Username').waitFor();
   t.regex(page.url(), /\/realms\/master\/protocol\/openid-connect\/auth/);
