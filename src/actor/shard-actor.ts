@@ -37,6 +37,7 @@ import {
   type EndReason,
   type EndedSession,
   type ExpiredNotice,
+  type RecordsMessage,
   type ReplyMessage,
   type RevokeResult,
   type SessionAttachClientCommand,
@@ -158,6 +159,8 @@ export class ShardActor {
   #turnScheduled = false;
   #expiryTimer: NodeJS.Timeout | null = null;
   #pacedTimer: NodeJS.Timeout | null = null;
+  /** Replies released by durable work, sent together at the end of the microtask run (#replyLater). */
+  #outbox: (ReplyMessage | RecordsMessage)[] = [];
   /** performance.now() before which no slice of expiry, or of freeing, runs (see EXPIRY_PAUSE_MS). */
   #nextExpiryAtMs = 0;
   #nextClearAtMs = 0;
@@ -381,11 +384,29 @@ export class ShardActor {
     if (pending !== null) {
       void Promise.all(pending).then(() => {
         if (reply.errors !== null) reply.errors.sort((a, b) => a[0] - b[0]);
-        if (!deferred) this.#reply(reply);
+        if (!deferred) this.#replyLater(reply);
       });
       return;
     }
     if (!deferred) this.#reply(reply);
+  }
+
+  /**
+   * A reply released by durable work (a journal commit): the replies one
+   * commit releases resolve in the same microtask run, and leave together in
+   * one frame at its end (a shard waiting for commits otherwise sent a frame
+   * per batch, and the host woke up for each).
+   */
+  #replyLater(reply: ReplyMessage): void {
+    const late = this.#log.takeBackground();
+    if (late.length > 0) this.#outbox.push({ kind: 'records', records: late });
+    this.#outbox.push(reply);
+    if (this.#outbox.length > 1) return;
+    queueMicrotask(() => {
+      const messages = this.#outbox;
+      this.#outbox = [];
+      this.#send(encodeFrame(messages.length === 1 ? messages[0]! : ({ kind: 'bundle', messages } satisfies ShardMessage)));
+    });
   }
 
   #releaseAdvanceWaiters(): void {

@@ -281,7 +281,14 @@ export class ShardChannel {
       this.#options.observer.workerExited(this.shard, `undecodable frame from shard: ${(err as Error).message}`);
       return;
     }
+    this.#onMessage(message);
+  };
+
+  #onMessage(message: ShardMessage): void {
     switch (message.kind) {
+      case 'bundle':
+        for (const inner of message.messages) this.#onMessage(inner);
+        break;
       case 'reply':
         this.#onReply(message);
         break;
@@ -295,7 +302,7 @@ export class ShardChannel {
         this.#onReady();
         break;
     }
-  };
+  }
 
   #onReply(reply: ReplyMessage): void {
     const batch = this.#inFlight.get(reply.id);

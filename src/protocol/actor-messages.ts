@@ -548,4 +548,13 @@ export interface ReadyMessage {
   shard: number;
 }
 
-export type ShardMessage = ReplyMessage | ExpiredMessage | RecordsMessage | ReadyMessage;
+/**
+ * Shard -> host: the replies (and records ahead of them) that one journal
+ * commit released, in order, in one frame instead of one frame each.
+ */
+export interface BundleMessage {
+  kind: 'bundle';
+  messages: (ReplyMessage | RecordsMessage)[];
+}
+
+export type ShardMessage = ReplyMessage | ExpiredMessage | RecordsMessage | ReadyMessage | BundleMessage;

@@ -3,7 +3,7 @@
 // keeps its number in RETIRED_OPS. Bump PROTOCOL_VERSION on any change of a
 // command's or reply's shape; a worker refuses a boot with another version.
 
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 export const OP = Object.freeze({
   realmPut: 1,

@@ -26,7 +26,7 @@ import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
 import { DB, ENV_FILE, SCHEMA_VERSION, openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
 import { MUTATION } from '../../src/protocol/mutations.js';
-import { waitFor } from '../helpers/engine-harness.js';
+import { unbundled, waitFor } from '../helpers/engine-harness.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { compareTables, lcg } from '../helpers/table-compare.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -47,9 +47,11 @@ function boot(dataDir: string): BootMessage {
 /** An actor on `env`, driven through frames; `ask` resolves with the batch's reply. */
 function actorOn(t: ExecutionContext, env: LmdbEnv, dir: string) {
   const replies = new Map<number, (reply: ReplyMessage) => void>();
+  const frames: ShardMessage[] = [];
   const actor = new ShardActor(boot(dir), new ManualClock(START), (frame) => {
     const message = decodeFrame<ShardMessage>(frame);
-    if (message.kind === 'reply') replies.get(message.id)?.(message);
+    frames.push(message);
+    for (const inner of unbundled(message)) if (inner.kind === 'reply') replies.get(inner.id)?.(inner);
   }, env);
   let nextId = 1;
   const ask = (commands: Command[]): Promise<ReplyMessage> => {
@@ -59,7 +61,7 @@ function actorOn(t: ExecutionContext, env: LmdbEnv, dir: string) {
     return answered;
   };
   t.teardown(() => actor.close());
-  return { actor, ask };
+  return { actor, ask, frames };
 }
 
 const configure: Command[] = [
@@ -244,4 +246,21 @@ test('a partition written once long ago does not hold the log back: it is compac
   const loaded = (await second.ask([{ op: OP.snapshotLoad, now: START }])).results[0] as SnapshotLoadResult;
   t.is(loaded.loaded, 1);
   t.true(second.actor.table.slotOf(quiet) >= 0);
+});
+
+test('the replies one commit releases leave in one frame, in order', async (t) => {
+  const dir = tempDir(t);
+  const env = openEnv(dir);
+  t.teardown(() => env.close());
+  const { ask, frames } = actorOn(t, env, dir);
+  await ask(configure);
+  const create = (userId: string): Command => ({ op: OP.sessionCreate, id: newSessionId(partitionOf('r1', userId)), realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null });
+  frames.length = 0;
+  // Three batches in one turn: each writes, each waits for the commit that holds its records.
+  const answers = await Promise.all([ask([create('a')]), ask([create('b')]), ask([create('c')])]);
+  t.deepEqual(answers.map((a) => a.errors), [null, null, null]);
+  t.is(frames.length, 1);
+  const [bundle] = frames;
+  t.is(bundle!.kind, 'bundle');
+  if (bundle!.kind === 'bundle') t.deepEqual(bundle.messages.map((m) => (m.kind === 'reply' ? m.id : -1)), answers.map((a) => a.id));
 });

@@ -17,7 +17,7 @@ import { newSessionId, partitionOfSessionId } from '../../src/protocol/partition
 import { packChunks } from '../../src/protocol/transfer-chunks.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { ManualClock } from '../../src/time/clock.js';
-import { waitFor } from '../helpers/engine-harness.js';
+import { unbundled, waitFor } from '../helpers/engine-harness.js';
 
 const START = 1_800_000_000;
 
@@ -30,7 +30,7 @@ function boot(overrides: Partial<BootMessage> = {}): BootMessage {
 
 function harness(t: ExecutionContext, overrides: Partial<BootMessage> = {}) {
   const out: ShardMessage[] = [];
-  const actor = new ShardActor(boot(overrides), new ManualClock(START), (frame) => out.push(decodeFrame<ShardMessage>(frame)));
+  const actor = new ShardActor(boot(overrides), new ManualClock(START), (frame) => out.push(...unbundled(decodeFrame<ShardMessage>(frame))));
   t.teardown(() => actor.close());
   let nextId = 1;
   const send = (commands: Command[]): number => {

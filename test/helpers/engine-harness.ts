@@ -6,7 +6,7 @@
 import type { ExecutionContext } from 'ava';
 import { EngineError } from '../../src/errors.js';
 import { Engine, type EngineOptions } from '../../src/host/engine.js';
-import type { ExpiredNotice, PresentedToken } from '../../src/protocol/actor-messages.js';
+import type { ExpiredNotice, PresentedToken, ShardMessage } from '../../src/protocol/actor-messages.js';
 import { partitionOf, shardOfPartition } from '../../src/protocol/partition.js';
 import { ManualClock } from '../../src/time/clock.js';
 
@@ -106,4 +106,9 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, what:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** A shard's frame as the messages it carries (a bundle holds several, in order). */
+export function unbundled(message: ShardMessage): ShardMessage[] {
+  return message.kind === 'bundle' ? message.messages : [message];
 }

@@ -17,6 +17,7 @@ import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { openEnv } from '../../src/store/lmdb-env.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { unbundled } from '../helpers/engine-harness.js';
 
 const START = 1_800_000_000;
 
@@ -27,7 +28,7 @@ function actorWithEnv(t: ExecutionContext) {
     mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 100, durability: 'snapshot',
   };
   const out: ShardMessage[] = [];
-  const actor = new ShardActor(boot, new ManualClock(START), (frame) => out.push(decodeFrame<ShardMessage>(frame)), env);
+  const actor = new ShardActor(boot, new ManualClock(START), (frame) => out.push(...unbundled(decodeFrame<ShardMessage>(frame))), env);
   t.teardown(async () => {
     await actor.close();
     await env.close();
