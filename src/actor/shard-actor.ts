@@ -398,10 +398,11 @@ export class ShardActor {
    * per batch, and the host woke up for each).
    */
   #replyLater(reply: ReplyMessage): void {
+    const flushScheduled = this.#outbox.length > 0;
     const late = this.#log.takeBackground();
     if (late.length > 0) this.#outbox.push({ kind: 'records', records: late });
     this.#outbox.push(reply);
-    if (this.#outbox.length > 1) return;
+    if (flushScheduled) return;
     queueMicrotask(() => {
       const messages = this.#outbox;
       this.#outbox = [];
