@@ -455,9 +455,14 @@ export class SessionTable {
     this.#lastSlot = NONE;
   }
 
-  /** False for a session whose realm was cleared after it was created (its memory not freed yet). */
+  /**
+   * False for a session whose realm was cleared after it was created (its
+   * memory not freed yet). Only such sessions can fail the generation check,
+   * and none is left once every cleared realm is freed: then the check, three
+   * dependent reads from three columns, is skipped.
+   */
   #live(slot: number): boolean {
-    return this.#sGen[slot] === this.#realms[this.#uRealm[this.#sUser[slot]!]!]!.generation;
+    return this.#doomed.length === 0 || this.#sGen[slot] === this.#realms[this.#uRealm[this.#sUser[slot]!]!]!.generation;
   }
 
   idOf(slot: number): string {
