@@ -15,8 +15,8 @@
 //
 // On disk, in the node's LMDB environment:
 //
-//   journal-log      [shard, n]                -> {p, s, m}  (the shard's records in append order: partition,
-//                                                             its seq, the record)
+//   journal-log      [shard, n]                -> [{p, s, m}, ...]  (the records of one turn, in append order:
+//                                                             partition, its seq, the record; n counts records)
 //   journal-touches  [partition, id, client]   -> epoch s    (latest idle clock; client '' = the user session)
 //   online-chunks    [partition, k]            -> bytes      (the snapshot: the partition's sessions as records,
 //                                                             packed like state-transfer chunks)
@@ -26,7 +26,10 @@
 // The log is append-only: a commit writes the last page or two of one B-tree
 // instead of a leaf per partition its records touch (measured at 1 M
 // sessions: 7-9 µs of CPU per record and 0.6 ms per commit of 50, against 30
-// µs and 2.8 ms when keyed by partition, as schema version 1 was).
+// µs and 2.8 ms when keyed by partition, as schema version 1 was). The
+// records a turn appends are one value (one lmdb-js put per turn, not per
+// record), keyed by the position of its first record, so that positions
+// still count records.
 //
 // A snapshot is the records that recreate the partition's sessions (what a
 // state transfer sends), packed in chunks of msgpackr records whose shapes
@@ -49,7 +52,8 @@
 //
 // Schema version 1 kept a snapshot value per session (`online-snapshot`) and
 // the journal keyed by partition (`journal`): both are still read, and
-// deleted at the partition's next compaction. A log written with another
+// deleted at the partition's next compaction. Version 2 kept one record per
+// log value: read as a turn of one record. A log written with another
 // shard count is re-keyed once, before the shards start (store/journal-log.ts).
 //
 // Expiry is not journaled: a session that expired is dropped again by the
@@ -66,7 +70,7 @@ import type { SessionView } from '../protocol/actor-messages.js';
 import { MUTATION, type Mutation } from '../protocol/mutations.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
 import { DB, type LmdbEnv } from '../store/lmdb-env.js';
-import type { LogEntry, LogKey } from '../store/journal-log.js';
+import { logRecords, type LogEntry, type LogKey, type LogValue } from '../store/journal-log.js';
 
 /** Idle-clock moves are written at most this often (ms): the most a kill -9 can lose of an idle clock. */
 export const JOURNAL_TOUCH_FLUSH_MS = 1000;
@@ -74,6 +78,9 @@ export const JOURNAL_TOUCH_FLUSH_MS = 1000;
 export const JOURNAL_COMPACT_RECORDS_MIN = 512;
 /** The log's head moves on (its oldest partition is compacted) once it holds more records than this, or than the shard's sessions if more. */
 export const JOURNAL_LOG_RECORDS_MIN = 65_536;
+
+/** A log value holds at most this many records (a turn that removes a large realm's sessions writes several). */
+export const JOURNAL_VALUE_RECORDS_MAX = 4096;
 
 /** The version of the per-session snapshot values of schema version 1 (still read). */
 export const SNAPSHOT_RECORD_VERSION = 1;
@@ -104,7 +111,7 @@ const NONE = -1;
 export class Journal {
   readonly #env: LmdbEnv;
   readonly #shard: number;
-  readonly #log: Database<LogEntry, LogKey>;
+  readonly #log: Database<LogValue, LogKey>;
   readonly #legacyJournal: Database<Mutation, [number, number]>;
   readonly #touches: Database<number, TouchKey>;
   readonly #chunks: Database<Uint8Array, [number, number]>;
@@ -114,9 +121,12 @@ export class Journal {
   readonly #sinceSnapshot = new Int32Array(PARTITION_COUNT);
   /** Per partition, the log position of its oldest record not in its snapshot, or NONE. */
   readonly #oldest = new Float64Array(PARTITION_COUNT).fill(NONE);
-  /** The next log position, and the first one not yet deleted. */
+  /** The next log position, and the first one not yet deleted (positions count records). */
   #next = 0;
   #head = 0;
+  /** Records appended in this turn, written as one log value by #flush. */
+  #turn: LogEntry[] = [];
+  #turnAt = 0;
   /** Coalesced idle clocks: key `partition\0id\0client` -> [partition, id, client, time]. */
   #pendingTouches = new Map<string, [number, string, string, number]>();
   #touchesFlushedAtMs = 0;
@@ -134,7 +144,9 @@ export class Journal {
     this.#chunks = env.db(DB.onlineChunks);
     this.#legacySnapshot = env.db(DB.online);
     this.#snapshotSeq = env.db(DB.onlineSeq);
-    for (const key of this.#log.getKeys({ start: [shard, Number.MAX_SAFE_INTEGER], end: [shard], reverse: true, limit: 1 })) this.#next = key[1] + 1;
+    for (const { key, value } of this.#log.getRange({ start: [shard, Number.MAX_SAFE_INTEGER], end: [shard], reverse: true, limit: 1 })) {
+      this.#next = key[1] + logRecords(value).length;
+    }
     this.#head = this.#next;
     for (const key of this.#log.getKeys({ start: [shard, 0], end: [shard, Number.MAX_SAFE_INTEGER], limit: 1 })) this.#head = key[1];
   }
@@ -146,16 +158,29 @@ export class Journal {
 
   /** Resolves when every record appended so far is committed. */
   get committed(): Promise<unknown> {
+    this.#flush();
     return this.#lastWrite ?? Promise.resolve();
   }
 
-  /** Appends a lifecycle record of a partition, with its seq. */
+  /** Appends a lifecycle record of a partition, with its seq; the turn's records are written together. */
   append(partition: number, seq: number, m: Mutation): void {
-    const n = this.#next++;
-    this.#lastWrite = this.#log.put([this.#shard, n], { p: partition, s: seq, m });
+    if (this.#turn.length >= JOURNAL_VALUE_RECORDS_MAX) this.#flush();
+    if (this.#turn.length === 0) {
+      this.#turnAt = this.#next;
+      queueMicrotask(() => this.#flush());
+    }
+    this.#next++;
+    this.#turn.push({ p: partition, s: seq, m });
     this.#writes++;
     this.#sinceSnapshot[partition]!++;
-    if (this.#oldest[partition] === NONE) this.#oldest[partition] = n;
+    if (this.#oldest[partition] === NONE) this.#oldest[partition] = this.#turnAt;
+  }
+
+  /** Writes the records appended since the last flush as one log value. */
+  #flush(): void {
+    if (this.#turn.length === 0) return;
+    this.#lastWrite = this.#log.put([this.#shard, this.#turnAt], this.#turn);
+    this.#turn = [];
   }
 
   /** Remembers an idle-clock move; written by the next flushTouches. */
@@ -232,14 +257,15 @@ export class Journal {
     const loaded = new Map<number, LogEntry[]>();
     const snapshotSeq = new Map<number, number>();
     for (const { key, value } of this.#log.getRange({ start: [this.#shard, 0], end: [this.#shard, Number.MAX_SAFE_INTEGER] })) {
-      const entry = value;
-      let after = snapshotSeq.get(entry.p);
-      if (after === undefined) snapshotSeq.set(entry.p, (after = this.#snapshotSeq.get(entry.p) ?? 0));
-      if (entry.s <= after) continue;
-      let list = loaded.get(entry.p);
-      if (list === undefined) loaded.set(entry.p, (list = []));
-      list.push(entry);
-      if (this.#oldest[entry.p] === NONE) this.#oldest[entry.p] = key[1];
+      for (const entry of logRecords(value)) {
+        let after = snapshotSeq.get(entry.p);
+        if (after === undefined) snapshotSeq.set(entry.p, (after = this.#snapshotSeq.get(entry.p) ?? 0));
+        if (entry.s <= after) continue;
+        let list = loaded.get(entry.p);
+        if (list === undefined) loaded.set(entry.p, (list = []));
+        list.push(entry);
+        if (this.#oldest[entry.p] === NONE) this.#oldest[entry.p] = key[1];
+      }
     }
     this.#loaded = loaded;
   }

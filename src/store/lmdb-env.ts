@@ -21,9 +21,10 @@ import { open, type Database, type RootDatabase } from 'lmdb';
  * (`journal-log`); version 1's per-session snapshots and per-partition journal
  * are still read, so opening a version 1 directory only records the new
  * version (an older sessiond would not see the new data, so it must refuse
- * the directory).
+ * the directory). 3: a journal log value holds the records of one turn
+ * instead of one record (version 2's values are still read).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const ENV_FILE = 'sessiond.lmdb';
 const MAX_DBS = 32;
@@ -52,7 +53,7 @@ export const DB = Object.freeze({
   onlineChunks: 'online-chunks', //     [partition, n] -> packed records (raw bytes): the partition's snapshot
   onlineSeq: 'online-seq', //           partition -> seq of the last record the partition's snapshot holds
   journal: 'journal', //                [partition, seq] -> Mutation (schema version 1's journal; read, no longer written)
-  journalLog: 'journal-log', //         [shard, n] -> {p, s, m}: a shard's lifecycle records in append order
+  journalLog: 'journal-log', //         [shard, n] -> [{p, s, m}, ...]: a shard's lifecycle records in append order, a value per turn
   journalTouches: 'journal-touches', // [partition, sessionId, clientUuid | ''] -> idle clock, epoch s
   events: 'events', //                  [realmId, time, id] -> EventRecord
   adminEvents: 'admin-events', //       [realmId, time, id] -> AdminEventRecord

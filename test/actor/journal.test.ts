@@ -9,13 +9,13 @@
 // times. The actor is then closed without a snapshot (as a crash, but with the
 // last second of touches flushed) and a fresh actor on the same directory
 // loads snapshot + journal; tables are compared (test/helpers/table-compare).
-// A directory written in the previous on-disk layout (schema version 1) is
-// written with lmdb-js directly, as that version did, and must load.
+// Directories written in the previous on-disk layouts (schema versions 1 and
+// 2) are written with lmdb-js directly, as those versions did, and must load.
 
 import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { JOURNAL_COMPACT_RECORDS_MIN, JOURNAL_LOG_RECORDS_MIN } from '../../src/actor/journal.js';
+import { JOURNAL_COMPACT_RECORDS_MIN, JOURNAL_LOG_RECORDS_MIN, JOURNAL_VALUE_RECORDS_MAX } from '../../src/actor/journal.js';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import { Engine } from '../../src/host/engine.js';
 import type { BatchMessage, BootMessage, Command, ReplyMessage, ShardMessage, SnapshotLoadResult } from '../../src/protocol/actor-messages.js';
@@ -24,6 +24,7 @@ import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
+import { logRecords, type LogValue } from '../../src/store/journal-log.js';
 import { DB, ENV_FILE, SCHEMA_VERSION, openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
 import { MUTATION } from '../../src/protocol/mutations.js';
 import { unbundled, waitFor } from '../helpers/engine-harness.js';
@@ -138,8 +139,8 @@ test('a reply that changed state leaves only after the journal committed it', as
   const reply = await ask([{ op: OP.sessionCreate, id, realm: 'r1', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null }]);
   t.is(reply.errors, null);
   // Read by another reader of the same environment the moment the reply arrived: already on disk.
-  const journaled = [...env.db(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })];
-  t.true(journaled.some(({ value }) => (value as { m: { id?: string } }).m.id === id));
+  const journaled = [...env.db<LogValue>(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })];
+  t.true(journaled.some(({ value }) => logRecords(value).some((entry) => (entry.m as { id?: string }).id === id)));
 });
 
 
@@ -188,6 +189,63 @@ test('a data directory of schema version 1 (a snapshot value per session) still 
   await expectLoaded();
 });
 
+test('a turn of more records than one log value holds is written as several, and comes back whole', async (t) => {
+  const dir = tempDir(t);
+  const env = openEnv(dir);
+  t.teardown(() => env.close());
+  const first = actorOn(t, env, dir);
+  await first.ask(configure);
+  const count = JOURNAL_VALUE_RECORDS_MAX + 100;
+  const commands: Command[] = Array.from({ length: count }, (_, i) => {
+    const userId = `bulk-${i}`;
+    return { op: OP.sessionCreate, id: newSessionId(partitionOf('r1', userId)), realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null };
+  });
+  await first.ask(commands);
+  const values = [...env.db<LogValue>(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })].map(({ value }) => logRecords(value).length);
+  t.true(values.length >= 2 && values.every((n) => n <= JOURNAL_VALUE_RECORDS_MAX), `log values of ${values.join(', ')} records`);
+  await first.actor.close();
+  const second = actorOn(t, env, dir);
+  await second.ask(configure);
+  const loaded = (await second.ask([{ op: OP.snapshotLoad, now: START }])).results[0] as SnapshotLoadResult;
+  t.is(loaded.loaded, count);
+});
+
+test('a log of schema version 2 (a value per record) still loads, and new turns continue after it', async (t) => {
+  const dir = tempDir(t);
+  const userId = 'user-0';
+  const partition = partitionOf('r1', userId);
+  const [first, second] = [newSessionId(partition), newSessionId(partition)];
+  const created = (id: string, started: number) => ({
+    k: MUTATION.sessionCreated, partition, id, realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect',
+    rememberMe: false, started, lastSessionRefresh: started, authTime: started, notes: null,
+  });
+  const legacy = open({ path: join(dir, ENV_FILE), maxDbs: 32 });
+  const db = (name: string) => legacy.openDB({ name, compression: false });
+  await db(DB.meta).put('schemaVersion', 2);
+  await db(DB.meta).put('journalShards', 1);
+  await db(DB.journalLog).put([0, 0], { p: partition, s: 1, m: created(first, START) });
+  await db(DB.journalLog).put([0, 1], { p: partition, s: 2, m: created(second, START + 1) });
+  await db(DB.journalLog).put([0, 2], { p: partition, s: 3, m: { k: MUTATION.sessionRemoved, id: first, reason: 'logout', at: START + 2 } });
+  await legacy.close();
+
+  const env = openEnv(dir);
+  t.teardown(() => env.close());
+  const load = async (expected: number) => {
+    const loading = actorOn(t, env, dir);
+    await loading.ask(configure);
+    const loaded = (await loading.ask([{ op: OP.snapshotLoad, now: START + 10 }])).results[0] as SnapshotLoadResult;
+    t.is(loaded.loaded, expected);
+    return loading;
+  };
+  const before = await load(1);
+  t.true(before.actor.table.slotOf(second) >= 0);
+  const third = newSessionId(partition);
+  await before.ask([{ op: OP.sessionCreate, id: third, realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START + 10, client: null, limits: null, notes: null }]);
+  await before.actor.close();
+  const after = await load(2);
+  t.true(after.actor.table.slotOf(third) >= 0);
+});
+
 test('a journal no snapshot covered comes back whole when the shard count changes (2, then 3, then 1 shards)', async (t) => {
   const dir = tempDir(t);
   const clock = new ManualClock(START);
@@ -226,7 +284,7 @@ test('a partition written once long ago does not hold the log back: it is compac
   const busyUser = USERS[0]!;
   const busyPartition = partitionOf('r1', busyUser);
   t.not(busyPartition, partitionOf('r1', 'quiet'));
-  const logSize = () => [...env.db(DB.journalLog).getKeys({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })].length;
+  const logSize = () => [...env.db<LogValue>(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })].reduce((n, { value }) => n + logRecords(value).length, 0);
   let largest = 0;
   for (let round = 0; round < 80; round++) {
     const commands: Command[] = [];
