@@ -11,7 +11,8 @@
 // A role change moves the partition's sessions between the two tables by
 // re-applying them as records (sessionRecords), so promotion loses nothing
 // and costs what the partition holds (~1,000 sessions at 1 M per node), and
-// a promoted session is armed on the wheel and journaled like any new one.
+// a promoted session is armed on the wheel like any new one (its partition
+// is snapshotted rather than journaled record by record: ShardLog.moved).
 // A single node holds its shard's partitions as primary, the others not.
 
 import { PARTITION_COUNT } from '../constants.js';

@@ -860,7 +860,7 @@ export class ShardActor {
     if (budget !== undefined && !(typeof budget === 'number' && budget > 0)) throw new EngineError('ERR_BAD_COMMAND', 'budget must be a positive number');
     if (holdIdleSeconds !== undefined && !(Number.isInteger(holdIdleSeconds) && (holdIdleSeconds as number) >= 0)) throw new EngineError('ERR_BAD_COMMAND', 'holdIdleSeconds must be a whole number of seconds');
     const grace = holdIdleSeconds === undefined ? null : { now: this.#now, window: holdIdleSeconds as number };
-    const result = this.#log.unshipped(() => this.#roles.set(partitions as number[], role, budget ?? Infinity, grace));
+    const result = this.#log.moved(() => this.#roles.set(partitions as number[], role, budget ?? Infinity, grace));
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions())) this.#track(work);
     // A partition no longer held forgets its offline sessions too (answered once committed): if it comes back, a transfer refills it.
     const forgets: Promise<void>[] = [];

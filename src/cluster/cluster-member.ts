@@ -65,6 +65,13 @@ const TABLE_CATCH_UP_MS = 1_000;
 const SLOW_FRAME_MS = 500;
 /** Replicated frames of one stream being applied at once (handed to the shards, not yet acknowledged). */
 const APPLY_PIPELINE_FRAMES = 16;
+/**
+ * Transfer chunks of one stream being applied at once: a shard applies chunks
+ * and live records in one queue, so a live record waits for at most this many
+ * chunks (~1,500 records each) ahead of it, while the shard always has the
+ * next chunk at hand.
+ */
+const APPLY_PIPELINE_CHUNKS = 2;
 /** Progress reports are batched this long. */
 const PROGRESS_REPORT_MS = 200;
 /** Handoff releases are batched this long (each partition waits for its report: keep it short). */
@@ -811,7 +818,8 @@ export class ClusterMember {
    * records keep their order, and frames handed over in one turn travel to
    * the shard together), and are acknowledged in order once applied: a
    * transfer's chunks do not each pay a round trip to the shard. At most
-   * APPLY_PIPELINE_FRAMES frames are being applied at once.
+   * APPLY_PIPELINE_FRAMES frames, APPLY_PIPELINE_CHUNKS of them chunks, are
+   * being applied at once.
    */
   #serveReplicate(call: grpc.ServerDuplexStream<ReplicateFrame, ReplicateAck>): void {
     call.sendMetadata(new grpc.Metadata());
@@ -819,13 +827,16 @@ export class ClusterMember {
     let acknowledged = Promise.resolve();
     /** The acknowledgements of the frames handed over and not yet acknowledged, oldest first. */
     const applying: Promise<void>[] = [];
+    let chunksApplying = 0;
     call.on('data', (frame: ReplicateFrame) => {
       const arrived = performance.now();
       const timing = { queuedMs: 0, tableWaitMs: 0 };
+      const chunk = frame.chunk !== undefined;
       const started = handedOver.then(async () => {
-        while (applying.length >= APPLY_PIPELINE_FRAMES) await applying[0];
+        while (applying.length >= APPLY_PIPELINE_FRAMES || (chunk && chunksApplying >= APPLY_PIPELINE_CHUNKS)) await applying[0];
         timing.queuedMs = performance.now() - arrived;
         applying.push(ack);
+        if (chunk) chunksApplying++;
         return this.#handOver(frame, timing).catch((err: unknown): HandedOver => ({ refused: (err as Error).message }));
       });
       handedOver = started.then(() => {});
@@ -839,6 +850,7 @@ export class ClusterMember {
           // The stream closed under it: the sender sends again on a new one.
         } finally {
           applying.shift();
+          if (chunk) chunksApplying--;
         }
       });
       acknowledged = ack;

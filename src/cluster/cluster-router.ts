@@ -165,13 +165,13 @@ export class ClusterRouter implements PartitionRouter {
   }
 
   /**
-   * Resolves once no command for `partition` is under way here and its
-   * records are replicated (a handoff: called once the table refusing new
-   * commands for it is obeyed).
+   * Resolves once no command for `partition` is under way here, its records
+   * are replicated and its transfers complete (a handoff: called once the
+   * table refusing new commands for it is obeyed).
    */
   async drained(partition: number): Promise<void> {
     if (this.#inflight[partition]! > 0) await new Promise<void>((resolve) => this.#drainWaiters.set(partition, [...(this.#drainWaiters.get(partition) ?? []), resolve]));
-    await this.#replicator.whenReplicated(partition).catch(() => {});
+    await this.#replicator.whenHandedOff(partition).catch(() => {});
   }
 
   #wakeDrained(partition: number): void {

@@ -24,14 +24,17 @@
 // State transfer. A pending owner of a partition is sent the partition's
 // sessions (an export the shard makes in one turn, with the partition's seq
 // at that moment) in chunks, then the records buffered meanwhile whose seq is
-// higher, then `done`; from there on it receives the partition's records
-// live on the same ordered stream, and once it acknowledged `done` replies
-// wait for it like for a backup, so that when the coordinator makes it an
-// owner — the primary, possibly — it holds every acknowledged change. Everything goes on one ordered stream per
-// peer, so a live record can never overtake the chunk that creates its
-// session; and so that live records do not queue behind a whole rebalance on
-// that stream, only TRANSFERS_PER_PEER partitions are in transfer to a peer at
-// once (the others buffer their records and wait their turn).
+// higher, then `done`, then the records buffered until those were
+// acknowledged (until none is left); from there on it receives the
+// partition's records live, and replies wait for it like for a backup, so
+// that when the coordinator makes it an owner — the primary, possibly — it
+// holds every acknowledged change. Transfers travel on a stream of their own
+// per peer (the transfer stream), so that live records of other partitions
+// never queue behind a rebalance's chunks; a partition's records are buffered
+// until its transfer is complete, so none can overtake the chunk that creates
+// its session. Only TRANSFERS_PER_PEER partitions are in transfer to a peer at
+// once (the others buffer their records and wait their turn), and a handoff
+// waits for the transfers of its partition (whenHandedOff).
 //
 // Resync. A backup whose stream broke, timed out or refused a frame may have
 // missed records (those in flight are gone with the stream). It is never
@@ -70,13 +73,12 @@ const TRANSFER_RETRY_MS = 500;
 /**
  * Transfers to one peer are paced: a new one starts while fewer than
  * TRANSFERS_PER_PEER run and their exports hold fewer than
- * TRANSFER_WINDOW_RECORDS records; the rest wait their turn. The stream is
- * ordered, so a live record's acknowledgement queues behind every chunk sent
- * before it: unpaced, a rejoining node would be sent all its partitions at
- * once and miss --replicate-timeout on live writes (and be evicted for it)
- * while it applies them. Counting records rather than partitions keeps many
- * small partitions in flight (each costs round trips, not apply time) and few
- * large ones.
+ * TRANSFER_WINDOW_RECORDS records; the rest wait their turn. The receiving
+ * shard applies chunks and live records in one queue, so unpaced, a
+ * rejoining node would be sent all its partitions at once and live writes
+ * would wait behind all of them. Counting records rather than partitions
+ * keeps many small partitions in flight (each costs round trips, not apply
+ * time) and few large ones.
  */
 export const TRANSFERS_PER_PEER = 16;
 export const TRANSFER_WINDOW_RECORDS = 8 * TRANSFER_CHUNK_RECORDS;
@@ -235,15 +237,15 @@ export class OutboundStream {
  * One partition on its way to one peer:
  *   waiting    records are buffered; the transfer has not started (or will be retried)
  *   exporting  records are buffered while the shard exports and the chunks are queued
- *   streaming  chunks and buffer sent: records follow them on the stream directly
- *   complete   the peer applied it all (its `done`): records go directly
+ *   streaming  chunks, buffer and `done` sent: records are buffered and sent after them, on the transfer stream
+ *   complete   the peer applied it all: records go on the live stream
  */
 interface TransferState {
   phase: 'waiting' | 'exporting' | 'streaming' | 'complete';
   /** The table version that asked for it: the peer must have obeyed it before chunks can be applied there. */
   since: number;
   buffered: RecordEnvelope[];
-  /** Settles when the peer applied the whole transfer (its `done`). */
+  /** Settles when the peer applied the whole transfer (its `done` and the records buffered until then). */
   done: Deferred;
 }
 
@@ -309,6 +311,8 @@ interface Turn extends Deferred {
 export class Replicator {
   readonly #options: ReplicatorOptions;
   readonly #streams = new Map<string, OutboundStream>();
+  /** Per peer, the stream transfers travel on (live records never queue behind their chunks). */
+  readonly #transferStreams = new Map<string, OutboundStream>();
   #table: PartitionTable | null = null;
   /** Records and shipped commands of this turn, per peer. */
   #queued = new Map<string, { recs: RecordEnvelope[]; cmds: ShippedCommand[] }>();
@@ -369,7 +373,7 @@ export class Replicator {
         // A pending owner that caught up is waited for like a backup: the coordinator may make it
         // an owner (even the primary) at any moment, and it must then hold every acknowledged change.
         const sync = owners.includes(node) || transfer?.phase === 'complete';
-        if (transfer !== undefined && (transfer.phase === 'waiting' || transfer.phase === 'exporting')) {
+        if (transfer !== undefined && transfer.phase !== 'complete') {
           transfer.buffered.push(envelope);
           if (sync && !touch) this.#turnOf(p).transfers.push(transfer.done.promise);
           continue;
@@ -383,6 +387,16 @@ export class Replicator {
   /** Resolves once every backup applied the records of `partition` produced so far. */
   whenReplicated(partition: number): Promise<void> {
     return this.#latest.get(partition) ?? Promise.resolve();
+  }
+
+  /**
+   * Resolves once the partition's records produced so far are replicated and
+   * its transfers under way are complete (a handoff: the new primary must
+   * hold what was buffered for its copy).
+   */
+  whenHandedOff(partition: number): Promise<void> {
+    const transfers = [...this.#transfers].filter(([key, state]) => state.phase === 'streaming' && splitKey(key)[1] === partition).map(([, state]) => state.done.promise);
+    return Promise.all([this.whenReplicated(partition), ...transfers]).then(() => {});
   }
 
   /** Resolves once every partition's records produced so far are replicated. */
@@ -416,8 +430,10 @@ export class Replicator {
 
   /** Forgets a peer that left the view (or restarted: a new incarnation starts from nothing). */
   dropPeer(node: string): void {
-    this.#streams.get(node)?.close(departed(node, 'left'));
-    this.#streams.delete(node);
+    for (const streams of [this.#streams, this.#transferStreams]) {
+      streams.get(node)?.close(departed(node, 'left'));
+      streams.delete(node);
+    }
     this.#diverged.delete(node);
     this.#resyncedAtMs.delete(node);
     this.#lanes.delete(node);
@@ -435,8 +451,10 @@ export class Replicator {
    * that now answer to another primary.
    */
   abandon(err: EngineError): void {
-    for (const stream of this.#streams.values()) stream.close(err);
-    this.#streams.clear();
+    for (const streams of [this.#streams, this.#transferStreams]) {
+      for (const stream of streams.values()) stream.close(err);
+      streams.clear();
+    }
     for (const [key, state] of this.#transfers) {
       state.done.reject(err);
       this.#transfers.delete(key);
@@ -449,8 +467,10 @@ export class Replicator {
     this.#closed = true;
     clearInterval(this.#touchTimer);
     if (this.#retry !== null) clearTimeout(this.#retry);
-    for (const stream of this.#streams.values()) stream.close();
-    this.#streams.clear();
+    for (const streams of [this.#streams, this.#transferStreams]) {
+      for (const stream of streams.values()) stream.close();
+      streams.clear();
+    }
   }
 
   // ---------------------------------------------------------------------------
@@ -596,7 +616,7 @@ export class Replicator {
     state.phase = 'exporting';
     let held = 0;
     try {
-      const stream = this.#stream(node);
+      const stream = this.#transferStream(node);
       if (stream === null) throw new EngineError('ERR_REPLICATION_FAILED', `${node} is not connected`);
       const exported = await this.#options.exportPartition(partition);
       held = exported.records;
@@ -614,6 +634,13 @@ export class Replicator {
       sends.push(stream.send({ table: version, done: partition }));
       const done = state.done;
       await Promise.all(sends);
+      // Records buffered meanwhile follow on the same stream, until none is left: only then may
+      // the partition's records go on the live stream without overtaking them.
+      while (state.done === done && state.buffered.length > 0) {
+        const recs = state.buffered;
+        state.buffered = [];
+        await stream.send({ table: this.#table?.version ?? version, recs });
+      }
       if (state.done !== done) return;
       state.phase = 'complete';
       done.resolve();
@@ -638,7 +665,16 @@ export class Replicator {
   }
 
   #stream(node: string): OutboundStream | null {
-    let stream = this.#streams.get(node);
+    return this.#streamIn(this.#streams, node, (failed) => this.#resync(failed));
+  }
+
+  /** A broken transfer stream needs no resync: each transfer on it fails and is tried again. */
+  #transferStream(node: string): OutboundStream | null {
+    return this.#streamIn(this.#transferStreams, node, () => {});
+  }
+
+  #streamIn(streams: Map<string, OutboundStream>, node: string, onBroken: (peer: string) => void): OutboundStream | null {
+    let stream = streams.get(node);
     if (stream !== undefined) return stream;
     const peer = this.#options.peer(node);
     if (peer === undefined) return null;
@@ -646,9 +682,9 @@ export class Replicator {
       onTimeout: this.#options.onTimeout,
       onRecovered: (recovered) => this.#options.onRecovered?.(recovered),
       onAck: (seconds) => this.#options.onAck?.(seconds),
-      onBroken: (failed) => this.#resync(failed),
+      onBroken,
     });
-    this.#streams.set(node, stream);
+    streams.set(node, stream);
     return stream;
   }
 }

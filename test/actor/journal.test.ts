@@ -210,6 +210,33 @@ test('a turn of more records than one log value holds is written as several, and
   t.is(loaded.loaded, count);
 });
 
+test('a promoted partition is snapshotted, not journaled record by record, and comes back after a restart', async (t) => {
+  const dir = tempDir(t);
+  const env = openEnv(dir);
+  t.teardown(() => env.close());
+  const first = actorOn(t, env, dir);
+  await first.ask(configure);
+  const userId = 'promoted-user';
+  const partition = partitionOf('r1', userId);
+  const ids = [newSessionId(partition), newSessionId(partition)];
+  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
+  const created = ids.map((id, i) => ({
+    k: MUTATION.sessionCreated, partition, id, realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect',
+    rememberMe: false, started: START + i, lastSessionRefresh: START + i, authTime: START + i, notes: null,
+  }));
+  await first.ask([{ op: OP.mutationsReplay, mutations: created }]);
+  const logged = () => [...env.db<LogValue>(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })].flatMap(({ value }) => logRecords(value)).filter((e) => e.p === partition).length;
+  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
+  t.is(logged(), 0, 'the moved records are not journaled');
+  await waitFor(() => env.db(DB.onlineSeq).get(partition) !== undefined, 'the promoted partition snapshotted');
+  await first.actor.close();
+  const second = actorOn(t, env, dir);
+  await second.ask(configure);
+  const loaded = (await second.ask([{ op: OP.snapshotLoad, now: START + 10 }])).results[0] as SnapshotLoadResult;
+  t.is(loaded.loaded, 2);
+  for (const id of ids) t.true(second.actor.table.slotOf(id) >= 0);
+});
+
 test('a log of schema version 2 (a value per record) still loads, and new turns continue after it', async (t) => {
   const dir = tempDir(t);
   const userId = 'user-0';
