@@ -27,7 +27,13 @@ import { packChunks, unpackChunk } from '../protocol/transfer-chunks.js';
 import { Journal, type PartitionLog } from './journal.js';
 import type { SessionTable } from './session-table.js';
 
-/** Partitions compacted per shard turn at most (each writes its sessions in one transaction). */
+/**
+ * A turn starts compactions (each captures its partition's sessions, packed,
+ * in the turn) until they hold this many sessions: at least one, at most
+ * COMPACT_TURN_MAX. The capture runs on the shard's loop, so this bounds how
+ * long it delays the commands behind it (a promotion asks for hundreds).
+ */
+const COMPACT_TURN_SESSIONS = 2048;
 const COMPACT_TURN_MAX = 4;
 /** Partitions captured together by a full snapshot before waiting for their commit (bounds the views in memory). */
 const SAVE_GROUP = 16;
@@ -229,8 +235,10 @@ export class ShardLog {
     const holding = journal.holdingHead(this.#table.size);
     if (holding >= 0) this.#compactWanted.add(holding);
     const compactions: Promise<unknown>[] = [];
+    let captured = 0;
     for (const partition of this.#compactWanted) {
-      if (compactions.length >= COMPACT_TURN_MAX) break;
+      if (compactions.length >= COMPACT_TURN_MAX || captured >= COMPACT_TURN_SESSIONS) break;
+      captured += this.#table.partitionSize(partition);
       this.#compactWanted.delete(partition);
       compactions.push(journal.compact(partition, this.#seq[partition]!, this.#capture(partition)));
     }
