@@ -950,13 +950,20 @@ export class Engine extends EventEmitter {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.partitionExport, partition });
   }
 
-  /** Gives this node's shards their roles (each shard gets the partitions it runs); `holdIdleSeconds`: promotion grace (PartitionRolesCommand). */
+  /**
+   * Gives this node's shards their roles (each shard gets the partitions it
+   * runs); `holdIdleSeconds`: promotion grace (PartitionRolesCommand). The
+   * three roles are asked for at once (a partition is in one list, so their
+   * order does not matter): a table changes many roles, and each ask waits
+   * behind whatever the shard is applying (a rebalance's chunks).
+   */
   async setPartitionRoles(roles: Record<'primary' | 'passive' | 'none', number[]>, holdIdleSeconds?: number): Promise<void> {
-    for (const role of ['none', 'passive', 'primary'] as const) {
+    const all = (['none', 'passive', 'primary'] as const).map((role) => {
       const byShard = this.#pool.channels.map(() => [] as number[]);
       for (const p of roles[role]) byShard[shardOfPartition(p, this.#pool.size)]!.push(p);
-      await Promise.all(byShard.map((partitions, shard) => this.#setRolesOn(shard, partitions, role, holdIdleSeconds)));
-    }
+      return Promise.all(byShard.map((partitions, shard) => this.#setRolesOn(shard, partitions, role, holdIdleSeconds)));
+    });
+    await Promise.all(all);
   }
 
   /**
