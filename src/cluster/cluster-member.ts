@@ -149,8 +149,16 @@ export class ClusterMember {
   #events: EventSink | null = null;
   /** The table the shards obey (roles applied). */
   #table: PartitionTable | null = null;
+  /**
+   * The newest table whose roles the shards have been asked for, perhaps not
+   * all moved yet: replicated frames of it can be handed over already, since
+   * a shard runs commands in the order it is sent them (records of a
+   * partition being promoted apply to its copy, which the promotion moves).
+   */
+  #accepted: PartitionTable | null = null;
   #obeying: Promise<void> = Promise.resolve();
   readonly #tableWaiters = new Set<() => void>();
+  readonly #acceptWaiters = new Set<() => void>();
   /** Partitions this node caught up on while pending, and the primary that filled each. */
   readonly #caughtUp = new Map<number, string>();
   /** The member view the last progress report was made under. */
@@ -509,7 +517,11 @@ export class ClusterMember {
       const releasedBefore = this.#released.size;
       for (const p of [...this.#released]) if (!this.#handingOff(table, p)) this.#released.delete(p);
       if (this.#released.size < releasedBefore) this.#releaseReport.schedule(); // a stale report would hold new handoffs back
-      await this.#engine!.setPartitionRoles(this.#rolesFor(table), this.#promotionGraceSeconds);
+      const roles = this.#engine!.setPartitionRoles(this.#rolesFor(table), this.#promotionGraceSeconds);
+      this.#accepted = table;
+      for (const wake of this.#acceptWaiters) wake();
+      this.#acceptWaiters.clear();
+      await roles;
       this.#table = table;
       this.#replicator.setTable(table);
       // A partition no longer pending here, or whose primary changed (the new one fills it anew), is
@@ -581,17 +593,18 @@ export class ClusterMember {
     void this.#plane.reportReleased([...this.#released]).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'handoff report failed'));
   }
 
-  #nextTable(ms: number): Promise<void> {
+  /** Resolves when the next table is obeyed (or accepted, with `waiters` = #acceptWaiters), or after `ms`. */
+  #nextTable(ms: number, waiters = this.#tableWaiters): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.#tableWaiters.delete(wake);
+        waiters.delete(wake);
         resolve();
       }, ms);
       const wake = (): void => {
         clearTimeout(timer);
         resolve();
       };
-      this.#tableWaiters.add(wake);
+      waiters.add(wake);
     });
   }
 
@@ -859,8 +872,9 @@ export class ClusterMember {
   }
 
   /**
-   * Waits until this node obeys the sender's table (or gives up), then hands
-   * the frame's records and commands to the shards. Only a partition's
+   * Waits until this node accepted the sender's table (its roles asked of the
+   * shards: see #accepted) or gives up, then hands the frame's records and
+   * commands to the shards. Only a partition's
    * primary (in this node's table, at least as new as the sender's) changes
    * its copies: a node that lost its primaries while it was hung or cut off
    * and still sends what it holds (a resync, a late frame) must not roll a
@@ -870,9 +884,9 @@ export class ClusterMember {
     if (this.#engine === null) return { refused: 'not started' };
     const waitStarted = performance.now();
     const deadline = waitStarted + TABLE_CATCH_UP_MS;
-    while ((this.#table?.version ?? 0) < frame.table && performance.now() < deadline) await this.#nextTable(deadline - performance.now());
+    while ((this.#accepted?.version ?? 0) < frame.table && performance.now() < deadline) await this.#nextTable(deadline - performance.now(), this.#acceptWaiters);
     timing.tableWaitMs = performance.now() - waitStarted;
-    const table = this.#table;
+    const table = this.#accepted;
     if (table === null || table.version < frame.table) return { refused: `table ${frame.table} not obeyed here yet` };
     const fromPrimary = (p: number): boolean => table.owners[p]?.[0] === frame.from;
     const work: Promise<unknown>[] = [];

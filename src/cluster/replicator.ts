@@ -268,7 +268,8 @@ export interface ReplicatorOptions {
   /**
    * The newest table version `node` reported having obeyed (its heartbeats).
    * A transfer starts only once the peer obeyed the table that asked for it:
-   * frames for a table the receiver has not obeyed wait there unacknowledged.
+   * frames for a table the receiver has not accepted (its roles asked of its
+   * shards) wait there unacknowledged.
    */
   peerTable(node: string): number;
   /** The cluster protocol version `node` speaks (its member record): a version 1 peer is sent transfer chunks as records. */
