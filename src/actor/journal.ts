@@ -231,6 +231,7 @@ export class Journal {
    * are newer. With no chunks this consumes the partition's state on disk.
    */
   compact(partition: number, seq: number, chunks: readonly Uint8Array[]): Promise<unknown> {
+    this.#flush(); // the turn's records are written before the head they may belong to is deleted
     this.#sinceSnapshot[partition] = 0;
     this.#oldest[partition] = NONE;
     const oldest = this.#oldestPartition();
