@@ -452,10 +452,7 @@ export class Replicator {
    * that now answer to another primary.
    */
   abandon(err: EngineError): void {
-    for (const streams of [this.#streams, this.#transferStreams]) {
-      for (const stream of streams.values()) stream.close(err);
-      streams.clear();
-    }
+    this.#closeStreams(err);
     for (const [key, state] of this.#transfers) {
       state.done.reject(err);
       this.#transfers.delete(key);
@@ -468,8 +465,13 @@ export class Replicator {
     this.#closed = true;
     clearInterval(this.#touchTimer);
     if (this.#retry !== null) clearTimeout(this.#retry);
+    this.#closeStreams();
+  }
+
+  /** Closes every stream, live and transfer (their waiting frames fail with `reason`). */
+  #closeStreams(reason?: EngineError): void {
     for (const streams of [this.#streams, this.#transferStreams]) {
-      for (const stream of streams.values()) stream.close();
+      for (const stream of streams.values()) stream.close(reason);
       streams.clear();
     }
   }

@@ -70,12 +70,36 @@ const configure: Command[] = [
   ...CLIENTS.map((client): Command => ({ op: OP.clientPut, realm: 'r1', client, settings: CLIENT_SESSION_DEFAULTS })),
 ];
 
-test('snapshot + journal + touches rebuild the table exactly, across many compactions', async (t) => {
+/** A configured actor on a fresh environment in a temp dir. */
+async function freshActor(t: ExecutionContext) {
   const dir = tempDir(t);
   const env = openEnv(dir);
   t.teardown(() => env.close());
-  const first = actorOn(t, env, dir);
-  await first.ask(configure);
+  const driven = actorOn(t, env, dir);
+  await driven.ask(configure);
+  return { dir, env, ...driven };
+}
+
+/** A configured actor that loaded what `env` holds, with what the load reported. */
+async function reloaded(t: ExecutionContext, env: LmdbEnv, dir: string, now: number) {
+  const driven = actorOn(t, env, dir);
+  await driven.ask(configure);
+  const loaded = (await driven.ask([{ op: OP.snapshotLoad, now }])).results[0] as SnapshotLoadResult;
+  return { ...driven, loaded };
+}
+
+/** A login in r1: a session of `userId`, with a fresh id in its partition unless given. */
+function createCommand(userId: string, id = newSessionId(partitionOf('r1', userId)), now = START): Command {
+  return { op: OP.sessionCreate, id, realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now, client: null, limits: null, notes: null };
+}
+
+/** Shard 0's log values, in order. */
+function logValues(env: LmdbEnv): LogValue[] {
+  return [...env.db<LogValue>(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })].map(({ value }) => value);
+}
+
+test('snapshot + journal + touches rebuild the table exactly, across many compactions', async (t) => {
+  const { dir, env, ...first } = await freshActor(t);
   const random = lcg(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const table = first.actor.table;
@@ -121,29 +145,20 @@ test('snapshot + journal + touches rebuild the table exactly, across many compac
   const compacted = new Set([...env.db(DB.onlineSeq).getKeys()]);
   t.true(compacted.size >= 2, `partitions compacted: ${compacted.size} (threshold ${JOURNAL_COMPACT_RECORDS_MIN} records)`);
 
-  const second = actorOn(t, env, dir);
-  await second.ask(configure);
-  const loaded = (await second.ask([{ op: OP.snapshotLoad, now }])).results[0] as SnapshotLoadResult;
+  const { loaded, ...second } = await reloaded(t, env, dir, now);
   t.is(loaded.loaded, table.size);
   t.deepEqual(loaded.dropped, []);
   compareTables(t, table, second.actor.table, CLIENTS, REALMS, 'byStart');
 });
 
 test('a reply that changed state leaves only after the journal committed it', async (t) => {
-  const dir = tempDir(t);
-  const env = openEnv(dir);
-  t.teardown(() => env.close());
-  const { ask } = actorOn(t, env, dir);
-  await ask(configure);
+  const { env, ask } = await freshActor(t);
   const id = newSessionId(partitionOf('r1', 'u'));
-  const reply = await ask([{ op: OP.sessionCreate, id, realm: 'r1', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null }]);
+  const reply = await ask([createCommand('u', id)]);
   t.is(reply.errors, null);
   // Read by another reader of the same environment the moment the reply arrived: already on disk.
-  const journaled = [...env.db<LogValue>(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })];
-  t.true(journaled.some(({ value }) => logRecords(value).some((entry) => (entry.m as { id?: string }).id === id)));
+  t.true(logValues(env).flatMap(logRecords).some((entry) => (entry.m as { id?: string }).id === id));
 });
-
-
 
 test('a data directory of schema version 1 (a snapshot value per session) still loads, and its next compaction rewrites it', async (t) => {
   const dir = tempDir(t);
@@ -170,9 +185,7 @@ test('a data directory of schema version 1 (a snapshot value per session) still 
   t.teardown(() => env.close());
   t.is(env.db<number>(DB.meta).get('schemaVersion'), SCHEMA_VERSION);
   const expectLoaded = async () => {
-    const { actor, ask } = actorOn(t, env, dir);
-    await ask(configure);
-    const loaded = (await ask([{ op: OP.snapshotLoad, now: START + 10 }])).results[0] as SnapshotLoadResult;
+    const { actor, loaded } = await reloaded(t, env, dir, START + 10);
     t.is(loaded.loaded, 2);
     const table = actor.table;
     t.deepEqual(table.allSlots().map((slot) => table.idOf(slot)).sort(), [kept, journaled].sort());
@@ -190,32 +203,18 @@ test('a data directory of schema version 1 (a snapshot value per session) still 
 });
 
 test('a turn of more records than one log value holds is written as several, and comes back whole', async (t) => {
-  const dir = tempDir(t);
-  const env = openEnv(dir);
-  t.teardown(() => env.close());
-  const first = actorOn(t, env, dir);
-  await first.ask(configure);
+  const { dir, env, ...first } = await freshActor(t);
   const count = JOURNAL_VALUE_RECORDS_MAX + 100;
-  const commands: Command[] = Array.from({ length: count }, (_, i) => {
-    const userId = `bulk-${i}`;
-    return { op: OP.sessionCreate, id: newSessionId(partitionOf('r1', userId)), realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null };
-  });
-  await first.ask(commands);
-  const values = [...env.db<LogValue>(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })].map(({ value }) => logRecords(value).length);
+  await first.ask(Array.from({ length: count }, (_, i) => createCommand(`bulk-${i}`)));
+  const values = logValues(env).map((value) => logRecords(value).length);
   t.true(values.length >= 2 && values.every((n) => n <= JOURNAL_VALUE_RECORDS_MAX), `log values of ${values.join(', ')} records`);
   await first.actor.close();
-  const second = actorOn(t, env, dir);
-  await second.ask(configure);
-  const loaded = (await second.ask([{ op: OP.snapshotLoad, now: START }])).results[0] as SnapshotLoadResult;
+  const { loaded } = await reloaded(t, env, dir, START);
   t.is(loaded.loaded, count);
 });
 
 test('a promoted partition is snapshotted, not journaled record by record, and comes back after a restart', async (t) => {
-  const dir = tempDir(t);
-  const env = openEnv(dir);
-  t.teardown(() => env.close());
-  const first = actorOn(t, env, dir);
-  await first.ask(configure);
+  const { dir, env, ...first } = await freshActor(t);
   const userId = 'promoted-user';
   const partition = partitionOf('r1', userId);
   const ids = [newSessionId(partition), newSessionId(partition)];
@@ -225,16 +224,13 @@ test('a promoted partition is snapshotted, not journaled record by record, and c
     rememberMe: false, started: START + i, lastSessionRefresh: START + i, authTime: START + i, notes: null,
   }));
   await first.ask([{ op: OP.mutationsReplay, mutations: created }]);
-  const logged = () => [...env.db<LogValue>(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })].flatMap(({ value }) => logRecords(value)).filter((e) => e.p === partition).length;
   await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
-  t.is(logged(), 0, 'the moved records are not journaled');
+  t.is(logValues(env).flatMap(logRecords).filter((e) => e.p === partition).length, 0, 'the moved records are not journaled');
   await waitFor(() => env.db(DB.onlineSeq).get(partition) !== undefined, 'the promoted partition snapshotted');
   await first.actor.close();
-  const second = actorOn(t, env, dir);
-  await second.ask(configure);
-  const loaded = (await second.ask([{ op: OP.snapshotLoad, now: START + 10 }])).results[0] as SnapshotLoadResult;
+  const { actor, loaded } = await reloaded(t, env, dir, START + 10);
   t.is(loaded.loaded, 2);
-  for (const id of ids) t.true(second.actor.table.slotOf(id) >= 0);
+  for (const id of ids) t.true(actor.table.slotOf(id) >= 0);
 });
 
 test('a log of schema version 2 (a value per record) still loads, and new turns continue after it', async (t) => {
@@ -258,16 +254,14 @@ test('a log of schema version 2 (a value per record) still loads, and new turns 
   const env = openEnv(dir);
   t.teardown(() => env.close());
   const load = async (expected: number) => {
-    const loading = actorOn(t, env, dir);
-    await loading.ask(configure);
-    const loaded = (await loading.ask([{ op: OP.snapshotLoad, now: START + 10 }])).results[0] as SnapshotLoadResult;
-    t.is(loaded.loaded, expected);
+    const loading = await reloaded(t, env, dir, START + 10);
+    t.is(loading.loaded.loaded, expected);
     return loading;
   };
   const before = await load(1);
   t.true(before.actor.table.slotOf(second) >= 0);
   const third = newSessionId(partition);
-  await before.ask([{ op: OP.sessionCreate, id: third, realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START + 10, client: null, limits: null, notes: null }]);
+  await before.ask([createCommand(userId, third, START + 10)]);
   await before.actor.close();
   const after = await load(2);
   t.true(after.actor.table.slotOf(third) >= 0);
@@ -301,23 +295,19 @@ test('a journal no snapshot covered comes back whole when the shard count change
 });
 
 test('a partition written once long ago does not hold the log back: it is compacted so the log head moves on', async (t) => {
-  const dir = tempDir(t);
-  const env = openEnv(dir);
-  t.teardown(() => env.close());
-  const first = actorOn(t, env, dir);
-  await first.ask(configure);
+  const { dir, env, ...first } = await freshActor(t);
   const quiet = newSessionId(partitionOf('r1', 'quiet'));
-  await first.ask([{ op: OP.sessionCreate, id: quiet, realm: 'r1', userId: 'quiet', username: 'quiet', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null }]);
+  await first.ask([createCommand('quiet', quiet)]);
   const busyUser = USERS[0]!;
   const busyPartition = partitionOf('r1', busyUser);
   t.not(busyPartition, partitionOf('r1', 'quiet'));
-  const logSize = () => [...env.db<LogValue>(DB.journalLog).getRange({ start: [0, 0], end: [0, Number.MAX_SAFE_INTEGER] })].reduce((n, { value }) => n + logRecords(value).length, 0);
+  const logSize = () => logValues(env).flatMap(logRecords).length;
   let largest = 0;
   for (let round = 0; round < 80; round++) {
     const commands: Command[] = [];
     for (let i = 0; i < 500; i++) {
       const id = newSessionId(busyPartition);
-      commands.push({ op: OP.sessionCreate, id, realm: 'r1', userId: busyUser, username: busyUser, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null });
+      commands.push(createCommand(busyUser, id));
       commands.push({ op: OP.sessionRemove, id, reason: 'logout' });
     }
     await first.ask(commands);
@@ -326,23 +316,16 @@ test('a partition written once long ago does not hold the log back: it is compac
   t.true(largest < JOURNAL_LOG_RECORDS_MIN + 2 * 1000 + JOURNAL_COMPACT_RECORDS_MIN, `the log held ${largest} records at most`);
   t.true(env.db(DB.onlineSeq).get(partitionOf('r1', 'quiet')) !== undefined, 'the quiet partition was compacted');
   await first.actor.close();
-  const second = actorOn(t, env, dir);
-  await second.ask(configure);
-  const loaded = (await second.ask([{ op: OP.snapshotLoad, now: START }])).results[0] as SnapshotLoadResult;
+  const { actor, loaded } = await reloaded(t, env, dir, START);
   t.is(loaded.loaded, 1);
-  t.true(second.actor.table.slotOf(quiet) >= 0);
+  t.true(actor.table.slotOf(quiet) >= 0);
 });
 
 test('the replies one commit releases leave in one frame, in order', async (t) => {
-  const dir = tempDir(t);
-  const env = openEnv(dir);
-  t.teardown(() => env.close());
-  const { ask, frames } = actorOn(t, env, dir);
-  await ask(configure);
-  const create = (userId: string): Command => ({ op: OP.sessionCreate, id: newSessionId(partitionOf('r1', userId)), realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null });
+  const { ask, frames } = await freshActor(t);
   frames.length = 0;
   // Three batches in one turn: each writes, each waits for the commit that holds its records.
-  const answers = await Promise.all([ask([create('a')]), ask([create('b')]), ask([create('c')])]);
+  const answers = await Promise.all([ask([createCommand('a')]), ask([createCommand('b')]), ask([createCommand('c')])]);
   t.deepEqual(answers.map((a) => a.errors), [null, null, null]);
   t.is(frames.length, 1);
   const [bundle] = frames;
