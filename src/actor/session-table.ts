@@ -24,6 +24,16 @@
 // so that insert and unlink are O(1), listings are O(items returned) and
 // counts are maintained counters, never scans.
 //
+// Passive copies. A partition is served (its sessions answer commands) or
+// passive (a cluster backup's copy, kept current by replicated records). A
+// passive session is in the id index, the partition list and its session's
+// client-session list, and holds a reference on its user, but is on no realm,
+// user or client list, in no counter and not on the wheel: nothing but the
+// records and a role change reads it (slotOf does not find it). Promoting a
+// partition links its sessions in (O(sessions), no copy); demoting unlinks
+// them. A passive session's life is decided by its primary's records alone:
+// a local logout-all (a realm's generation) does not end it.
+//
 // Change. State changes only through apply(mutation): the actor decides and
 // builds mutation records; this table applies them. A replica applying the
 // same records holds the same state (slots may differ; ids and values do not).
@@ -48,6 +58,7 @@ import {
   type SessionRemovedMutation,
   type SessionAuthenticatedMutation,
   type SessionTouchedMutation,
+  partitionOfRecord,
   sessionRecords,
 } from '../protocol/mutations.js';
 import { CLIENT_SESSION_DEFAULTS, type ClientSessionSettings } from '../session/client-settings.js';
@@ -103,6 +114,7 @@ const USER_KEY_WORDS = 5;
 // Session flag bits.
 const F_REMEMBER_ME = 1;
 const F_IP_TEXT = 2; // the address is not IPv4: its text is in #sIpText
+const F_PASSIVE = 4; // a passive copy (its partition is passive): on no list but the partition's
 // Client-session flag bits.
 const CF_SSO_AUTH = 1;
 
@@ -307,6 +319,9 @@ export class SessionTable {
   /** Per partition: the first session of its list (snapshots, compaction, partition clears), and how many it holds. */
   readonly #pHead = new Int32Array(PARTITION_COUNT).fill(NONE);
   readonly #pCount = new Int32Array(PARTITION_COUNT);
+  /** 1 for a passive partition (see "Passive copies" above). */
+  readonly #pPassive = new Uint8Array(PARTITION_COUNT);
+  #passivePartitions = 0;
   readonly #sIpText = new Map<number, string>();
   readonly #sNotes = new Map<number, Record<string, string>>();
 
@@ -428,7 +443,14 @@ export class SessionTable {
   // -------------------------------------------------------------------------
   // Reading
 
+  /** The served session `id` names, or -1 (a passive copy is not found). */
   slotOf(id: string): number {
+    const slot = this.#find(id);
+    return slot !== NONE && (this.#sFlags[slot]! & F_PASSIVE) !== 0 ? NONE : slot;
+  }
+
+  /** The live session `id` names, served or passive, or -1. */
+  #find(id: string): number {
     // One command names its session several times (create, attach, view): the last hit is kept.
     if (id === this.#lastId) return this.#lastSlot;
     const partition = this.#parseId(id);
@@ -456,13 +478,13 @@ export class SessionTable {
   }
 
   /**
-   * False for a session whose realm was cleared after it was created (its
-   * memory not freed yet). Only such sessions can fail the generation check,
+   * False for a served session whose realm was cleared after it was created
+   * (its memory not freed yet). Only such sessions can fail the generation check,
    * and none is left once every cleared realm is freed: then the check, three
    * dependent reads from three columns, is skipped.
    */
   #live(slot: number): boolean {
-    return this.#doomed.length === 0 || this.#sGen[slot] === this.#realms[this.#uRealm[this.#sUser[slot]!]!]!.generation;
+    return this.#doomed.length === 0 || this.#sGen[slot] === this.#realms[this.#uRealm[this.#sUser[slot]!]!]!.generation || (this.#sFlags[slot]! & F_PASSIVE) !== 0;
   }
 
   idOf(slot: number): string {
@@ -938,18 +960,82 @@ export class SessionTable {
       default:
         throw new TypeError(`unknown mutation kind ${(m as { k: unknown }).k}`);
     }
-    if (applied && this.#sink !== null) this.#sink(m);
+    // A passive copy's records are its primary's: they are neither journaled nor shipped again.
+    if (applied && this.#sink !== null && (this.#passivePartitions === 0 || this.#pPassive[partitionOfRecord(m)] === 0)) this.#sink(m);
     return applied;
   }
 
+  // -------------------------------------------------------------------------
+  // Partition roles (docs/architecture.md, "Passive copies" above)
+
+  isPassive(partition: number): boolean {
+    return this.#pPassive[partition] === 1;
+  }
+
   /**
-   * Takes a live session out with no record and no ended-listener call: it
-   * is moving to the shard's other table (a partition promoted or demoted),
-   * not ending.
+   * Serves a passive partition: its sessions are linked into their user,
+   * realm and client lists, counted and armed on the wheel. Returns their
+   * slots (appended at the lists' ends: see placeByStart).
    */
-  drop(slot: number): void {
-    this.#unlinkRealm(slot);
-    this.#free(slot);
+  servePartition(partition: number): number[] {
+    if (this.#pPassive[partition] === 0) return [];
+    const slots = this.partitionSlots(partition);
+    for (const slot of slots) {
+      const user = this.#sUser[slot]!;
+      const realmIndex = this.#uRealm[user]!;
+      const realm = this.#realms[realmIndex]!;
+      this.#sFlags[slot] = this.#sFlags[slot]! & ~F_PASSIVE;
+      this.#sGen[slot] = realm.generation;
+      this.#linkServed(slot, user, realm);
+      for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) this.#linkClientServed(cs, this.#clients[this.#cClient[cs]!]!, realmIndex);
+      this.#rearm(slot);
+    }
+    this.#pPassive[partition] = 0;
+    this.#passivePartitions--;
+    return slots;
+  }
+
+  /** Makes a partition passive: its sessions leave every list but the partition's, the counters and the wheel. Returns how many. */
+  passivatePartition(partition: number): number {
+    if (this.#pPassive[partition] === 1) return 0;
+    // Sessions of a cleared realm not freed yet stay as they are: dead, on the list clearSlice walks.
+    const slots = this.partitionSlots(partition);
+    for (const slot of slots) {
+      const user = this.#sUser[slot]!;
+      const realmIndex = this.#uRealm[user]!;
+      this.#unlinkRealm(slot);
+      this.#unlinkUser(slot, user);
+      for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) this.#unlinkClientServed(cs, this.#clients[this.#cClient[cs]!]!, realmIndex, true);
+      this.#wheel.cancel(slot);
+      this.#sFlags[slot] = this.#sFlags[slot]! | F_PASSIVE;
+    }
+    this.#pPassive[partition] = 1;
+    this.#passivePartitions++;
+    return slots.length;
+  }
+
+  /** Forgets a partition's sessions (no record, no ended-listener call: they live on elsewhere); it is served again, empty. Returns how many. */
+  forgetPartition(partition: number): number {
+    const slots = this.partitionSlots(partition);
+    for (const slot of slots) {
+      this.#unlinkRealm(slot);
+      this.#free(slot);
+    }
+    if (this.#pPassive[partition] === 1) {
+      this.#pPassive[partition] = 0;
+      this.#passivePartitions--;
+    }
+    return slots.length;
+  }
+
+  /** Forgets the passive copies of a realm's sessions (the realm was removed). */
+  forgetPassiveRealm(realmId: string): void {
+    const index = this.#realmIndex.get(realmId);
+    if (index === undefined || this.#passivePartitions === 0) return;
+    for (let p = 0; p < PARTITION_COUNT; p++) {
+      if (this.#pPassive[p] === 0) continue;
+      for (const slot of this.partitionSlots(p)) if (this.#uRealm[this.#sUser[slot]!] === index) this.#free(slot);
+    }
   }
 
   /** Removes a session (a mutation record), reporting it to the ended-listener with `at`. */
@@ -1268,7 +1354,8 @@ export class SessionTable {
     this.#sAuthTime[slot] = m.authTime;
     this.#sAuthMethod[slot] = authMethod;
     this.#sGen[slot] = realm.generation;
-    let flags = m.rememberMe ? F_REMEMBER_ME : 0;
+    const passive = this.#pPassive[m.partition] === 1;
+    let flags = (m.rememberMe ? F_REMEMBER_ME : 0) | (passive ? F_PASSIVE : 0);
     const ip4 = parseIpv4(m.ip);
     if (ip4 < 0) {
       flags |= F_IP_TEXT;
@@ -1279,13 +1366,6 @@ export class SessionTable {
     this.#sFlags[slot] = flags;
     this.#sFirstCs[slot] = NONE;
     if (m.notes !== null) this.#sNotes.set(slot, flatNotes(m.notes));
-
-    // user list: push front
-    const head = this.#uHead[user]!;
-    this.#sUserPrev[slot] = NONE;
-    this.#sUserNext[slot] = head;
-    if (head !== NONE) this.#sUserPrev[head] = slot;
-    this.#uHead[user] = slot;
     this.#uCount[user]!++;
 
     // partition list: push front
@@ -1296,26 +1376,43 @@ export class SessionTable {
     this.#pHead[m.partition] = slot;
     this.#pCount[m.partition]!++;
 
-    // realm list: append (creation order)
+    if (passive) {
+      this.#sUserPrev[slot] = NONE;
+      this.#sUserNext[slot] = NONE;
+      this.#sRealmPrev[slot] = NONE;
+      this.#sRealmNext[slot] = NONE;
+    } else {
+      this.#linkServed(slot, user, realm);
+      this.#rearm(slot);
+    }
+    return true;
+  }
+
+  /** Links a session into its user's list (front) and its realm's (tail, creation order), and counts it. */
+  #linkServed(slot: number, user: number, realm: RealmState): void {
+    const head = this.#uHead[user]!;
+    this.#sUserPrev[slot] = NONE;
+    this.#sUserNext[slot] = head;
+    if (head !== NONE) this.#sUserPrev[head] = slot;
+    this.#uHead[user] = slot;
+
     this.#sRealmNext[slot] = NONE;
     this.#sRealmPrev[slot] = realm.tail;
     if (realm.tail !== NONE) this.#sRealmNext[realm.tail] = slot;
     else realm.head = slot;
     realm.tail = slot;
     realm.sessions++;
-
-    this.#rearm(slot);
-    return true;
   }
 
   #applyAttached(m: ClientAttachedMutation): boolean {
-    const slot = this.slotOf(m.id);
+    const slot = this.#find(m.id);
     if (slot === NONE) return false;
     // Interning may throw (bounded table): do it before anything changes.
     const scope = this.#intern(m.scope);
     const realmIndex = this.#uRealm[this.#sUser[slot]!]!;
     const clientIndex = this.#clientOf(realmIndex, m.client);
     const client = this.#clients[clientIndex]!;
+    const served = (this.#sFlags[slot]! & F_PASSIVE) === 0;
     let cs = this.clientSlotOf(slot, m.client);
     if (cs === NONE) {
       cs = this.#allocClientSession();
@@ -1323,15 +1420,14 @@ export class SessionTable {
       this.#cClient[cs] = clientIndex;
       this.#cNext[cs] = this.#sFirstCs[slot]!;
       this.#sFirstCs[slot] = cs;
-      this.#linkClientTail(client, cs);
-      if (client.realm === realmIndex) client.count++;
-      else client.foreign++;
-      this.#realms[realmIndex]!.clientSessions++;
+      if (served) this.#linkClientServed(cs, client, realmIndex);
     } else if (this.#cStarted[cs] !== m.started) {
       // restartClientSession: a new start, so it moves to the tail of the client's list
       // and its old refresh-token chains are forgotten.
-      this.#unlinkClient(client, cs);
-      this.#linkClientTail(client, cs);
+      if (served) {
+        this.#unlinkClient(client, cs);
+        this.#linkClientTail(client, cs);
+      }
       this.#cChains.delete(cs);
     }
     this.#cStarted[cs] = m.started;
@@ -1341,20 +1437,21 @@ export class SessionTable {
     if (m.notes !== null) this.#cNotes.set(cs, flatNotes(m.notes));
     else this.#cNotes.delete(cs);
     if (m.userRefresh >= 0) this.#sLast[slot] = m.userRefresh;
+    if (!served) return true;
     const deadline = this.#deadline(slot);
     if (!this.#wheel.isScheduled(slot) || deadline < this.#wheel.deadlineOf(slot)) this.#wheel.schedule(slot, deadline);
     return true;
   }
 
   #applyAuthenticated(m: SessionAuthenticatedMutation): boolean {
-    const slot = this.slotOf(m.id);
+    const slot = this.#find(m.id);
     if (slot === NONE) return false;
     this.#sAuthTime[slot] = m.authTime;
     return true;
   }
 
   #applyTouched(m: SessionTouchedMutation): boolean {
-    const slot = this.slotOf(m.id);
+    const slot = this.#find(m.id);
     if (slot === NONE) return false;
     // Idle clocks only move forward: touches apply in any order (a late batch changes nothing).
     if (m.lastSessionRefresh > this.#sLast[slot]!) this.#sLast[slot] = m.lastSessionRefresh;
@@ -1362,7 +1459,7 @@ export class SessionTable {
   }
 
   #applyRefreshed(m: ClientRefreshedMutation): boolean {
-    const slot = this.slotOf(m.id);
+    const slot = this.#find(m.id);
     if (slot === NONE) return false;
     const cs = this.clientSlotOf(slot, m.client);
     if (cs === NONE) return false;
@@ -1382,7 +1479,7 @@ export class SessionTable {
   }
 
   #applyDetached(m: ClientDetachedMutation): boolean {
-    const slot = this.slotOf(m.id);
+    const slot = this.#find(m.id);
     if (slot === NONE) return false;
     const cs = this.clientSlotOf(slot, m.client);
     if (cs === NONE) return false;
@@ -1395,14 +1492,27 @@ export class SessionTable {
     return true;
   }
 
-  /** Frees a client session; `counted`: it is still in its realm's count (not one of a cleared realm). */
-  #freeClientSession(cs: number, realmIndex: number, counted = true): void {
-    const client = this.#clients[this.#cClient[cs]!]!;
+  /** Links a served session's client session into its client's list (tail) and counts it. */
+  #linkClientServed(cs: number, client: ClientState, realmIndex: number): void {
+    this.#linkClientTail(client, cs);
+    if (client.realm === realmIndex) client.count++;
+    else client.foreign++;
+    this.#realms[realmIndex]!.clientSessions++;
+  }
+
+  /** Takes a served session's client session off its client's list and counts; `counted` as for #freeClientSession. */
+  #unlinkClientServed(cs: number, client: ClientState, realmIndex: number, counted: boolean): void {
     this.#unlinkClient(client, cs);
     // A cleared realm zeroed its own clients' counts; a client of another realm still counts this one.
     if (client.realm !== realmIndex) client.foreign--;
     else if (counted) client.count--;
     if (counted) this.#realms[realmIndex]!.clientSessions--;
+  }
+
+  /** Frees a client session; `counted`: it is still in its realm's count (not one of a cleared realm). */
+  #freeClientSession(cs: number, realmIndex: number, counted = true): void {
+    const client = this.#clients[this.#cClient[cs]!]!;
+    if ((this.#sFlags[this.#cSession[cs]!]! & F_PASSIVE) === 0) this.#unlinkClientServed(cs, client, realmIndex, counted);
     this.#cNotes.delete(cs);
     this.#cChains.delete(cs);
     this.#cSession[cs] = NONE;
@@ -1427,16 +1537,17 @@ export class SessionTable {
   }
 
   #applyRemoved(m: SessionRemovedMutation, at: number): boolean {
-    const slot = this.slotOf(m.id);
+    const slot = this.#find(m.id);
     if (slot === NONE) return false;
-    if (this.#listener !== null) this.#listener(this.view(slot), m.reason, at);
+    if (this.#listener !== null && (this.#sFlags[slot]! & F_PASSIVE) === 0) this.#listener(this.view(slot), m.reason, at);
     this.#unlinkRealm(slot);
     this.#free(slot);
     return true;
   }
 
-  /** Takes a live session off its realm's list and count. */
+  /** Takes a live session off its realm's list and count (a passive copy is on neither). */
   #unlinkRealm(slot: number): void {
+    if ((this.#sFlags[slot]! & F_PASSIVE) !== 0) return;
     const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!;
     const rPrev = this.#sRealmPrev[slot]!;
     const rNext = this.#sRealmNext[slot]!;
@@ -1445,6 +1556,14 @@ export class SessionTable {
     if (rNext !== NONE) this.#sRealmPrev[rNext] = rPrev;
     else realm.tail = rPrev;
     realm.sessions--;
+  }
+
+  #unlinkUser(slot: number, user: number): void {
+    const uPrev = this.#sUserPrev[slot]!;
+    const uNext = this.#sUserNext[slot]!;
+    if (uPrev !== NONE) this.#sUserNext[uPrev] = uNext;
+    else this.#uHead[user] = uNext;
+    if (uNext !== NONE) this.#sUserPrev[uNext] = uPrev;
   }
 
   /**
@@ -1464,12 +1583,7 @@ export class SessionTable {
     }
     this.#sFirstCs[slot] = NONE;
 
-    // user list
-    const uPrev = this.#sUserPrev[slot]!;
-    const uNext = this.#sUserNext[slot]!;
-    if (uPrev !== NONE) this.#sUserNext[uPrev] = uNext;
-    else this.#uHead[user] = uNext;
-    if (uNext !== NONE) this.#sUserPrev[uNext] = uPrev;
+    if ((this.#sFlags[slot]! & F_PASSIVE) === 0) this.#unlinkUser(slot, user);
     if (--this.#uCount[user]! === 0) this.#freeUser(user);
 
     // partition list

@@ -142,7 +142,7 @@ export class ShardActor {
   readonly #clock: Clock;
   readonly #send: ShardSend;
   readonly #table: SessionTable;
-  /** Primary and passive partitions; the passive copies' table. */
+  /** Primary and passive partitions (both in #table). */
   readonly #roles: PartitionRoles;
   readonly #mailbox: Mailbox<BatchMessage>;
   readonly #codes = new CodeStore();
@@ -181,7 +181,7 @@ export class ShardActor {
     this.#now = boot.startSecond;
     this.#table = new SessionTable({ graceSeconds: boot.idleGraceSeconds, startSecond: boot.startSecond });
     const own = partitionsOfShard(boot.shard, boot.shardCount);
-    this.#roles = new PartitionRoles(this.#table, new SessionTable({ graceSeconds: boot.idleGraceSeconds, startSecond: boot.startSecond }), own);
+    this.#roles = new PartitionRoles(this.#table, own);
     this.#mailbox = new Mailbox<BatchMessage>(MAILBOX_BATCHES_MAX, boot.mailboxCommandsMax);
     this.#log = new ShardLog(this.#table, env === null ? null : new Journal(env, boot.shard), boot.durability, own);
     this.#table.onMutation(this.#log.active ? this.#log.sink : null);
@@ -466,13 +466,13 @@ export class ShardActor {
     const table = this.#table;
     switch (command.op) {
       case OP.realmPut:
-        for (const t of [table, this.#roles.passive]) t.putRealm(this.#string(command.realm, 'realm'), command.settings);
+        table.putRealm(this.#string(command.realm, 'realm'), command.settings);
         return null;
       case OP.realmRemove:
-        this.#roles.passive.clearRealm(this.#string(command.realm, 'realm'), END_REASON.realmRemoved, []);
+        table.forgetPassiveRealm(this.#string(command.realm, 'realm'));
         return table.clearRealm(this.#string(command.realm, 'realm'), END_REASON.realmRemoved, this.#log.partitions);
       case OP.clientPut:
-        for (const t of [table, this.#roles.passive]) t.putClient(this.#string(command.realm, 'realm'), this.#string(command.client, 'client'), command.settings);
+        table.putClient(this.#string(command.realm, 'realm'), this.#string(command.client, 'client'), command.settings);
         return null;
       case OP.partitionRoles:
         return this.#setRoles(command.partitions, command.role, command.budget, command.holdIdleSeconds);
@@ -823,8 +823,8 @@ export class ShardActor {
 
   /**
    * Applies replicated records, validated whole before (a malformed record is
-   * refused, never half-applied). Each goes to the table of its partition's
-   * role; records of partitions not held are skipped. Offline-session records
+   * refused, never half-applied), to the partitions held (primary or passive);
+   * records of partitions not held are skipped. Offline-session records
    * go to LMDB: the replay answers once they are committed.
    */
   #replay(mutations: ReplicatedRecord[]): number | Promise<number> {
@@ -838,14 +838,8 @@ export class ShardActor {
         applied++;
         continue;
       }
-      if (m.k === MUTATION.realmCleared) {
-        for (const t of [table, this.#roles.passive]) t.apply(m);
-        applied++;
-        continue;
-      }
-      const target = this.#roles.tableFor(partitionOfRecord(m));
-      if (target === null) continue;
-      target.apply(m);
+      if (m.k !== MUTATION.realmCleared && !this.#roles.holds(partitionOfRecord(m))) continue;
+      table.apply(m);
       applied++;
     }
     return writes.length === 0 ? applied : Promise.all(writes).then(() => applied);
@@ -860,7 +854,9 @@ export class ShardActor {
     if (budget !== undefined && !(typeof budget === 'number' && budget > 0)) throw new EngineError('ERR_BAD_COMMAND', 'budget must be a positive number');
     if (holdIdleSeconds !== undefined && !(Number.isInteger(holdIdleSeconds) && (holdIdleSeconds as number) >= 0)) throw new EngineError('ERR_BAD_COMMAND', 'holdIdleSeconds must be a whole number of seconds');
     const grace = holdIdleSeconds === undefined ? null : { now: this.#now, window: holdIdleSeconds as number };
-    const result = this.#log.moved(() => this.#roles.set(partitions as number[], role, budget ?? Infinity, grace));
+    const { moved, done, promoted } = this.#roles.set(partitions as number[], role, budget ?? Infinity, grace);
+    const result: PartitionRolesResult = { moved, done };
+    this.#log.promoted(promoted);
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions())) this.#track(work);
     // A partition no longer held forgets its offline sessions too (answered once committed): if it comes back, a transfer refills it.
     const forgets: Promise<void>[] = [];

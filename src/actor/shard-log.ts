@@ -9,10 +9,9 @@
 //     'journal', and coalesces idle-clock moves (touches) for it;
 //   - collects it, while a subscriber wants records (the cluster's replicator,
 //     tests), for the reply of the batch that produced it, or for an
-//     unsolicited frame when the turn's background work (expiry) produced it;
-//     not the records of sessions changing tables in a role change (moved),
-//     which the partition's other copies already hold, and which are not
-//     journaled either: the partition they moved into is snapshotted instead.
+//     unsolicited frame when the turn's background work (expiry) produced it.
+// Records applied to passive copies never reach it (they are the primary's),
+// and a promotion produces none: the promoted partition is snapshotted.
 //
 // It also holds the snapshot side of the journal: start-up (snapshot, then
 // journal, then touches, per partition), compaction a few partitions per turn,
@@ -71,8 +70,6 @@ export class ShardLog {
   #viewRevision = 0;
   #subscribed = false;
   #paused = false;
-  /** Records are numbered, neither journaled nor shipped (a partition changing roles). */
-  #moving = false;
   #inBatch = false;
   /** Records of the batch being executed (while subscribed). */
   #batch: RecordEnvelope[] | null = null;
@@ -140,14 +137,10 @@ export class ShardLog {
         if (m.k === MUTATION.clientRefreshed) this.#journal!.touch(partition, m.id, m.client, m.at);
         else if (m.k === MUTATION.sessionTouched) this.#journal!.touch(partition, m.id, '', m.lastSessionRefresh);
       }
-      if (this.#subscribed && !this.#moving) this.#collect({ partition, seq: 0, viewRevision: this.#viewRevision, m });
+      if (this.#subscribed) this.#collect({ partition, seq: 0, viewRevision: this.#viewRevision, m });
       return;
     }
     const seq = ++this.#seq[partition]!;
-    if (this.#moving) {
-      if (this.#journaling) this.#compactWanted.add(partition);
-      return;
-    }
     if (this.#journaling && !(m.k === MUTATION.sessionRemoved && EXPIRY_REASONS.has(m.reason))) {
       this.#journal!.append(partition, seq, m);
       if (this.#journal!.wantsCompaction(partition, this.#table.partitionSize(partition))) this.#compactWanted.add(partition);
@@ -156,24 +149,15 @@ export class ShardLog {
   };
 
   /**
-   * Runs `move` (sessions changing tables: a promotion re-applies them to the
-   * primary table) with its records numbered but neither shipped nor
-   * journaled: they restate what the partition's other copies already hold (a
-   * promoted backup's copy is what the old primary replicated to everyone),
-   * and a promotion moves thousands of sessions at once. A partition that
-   * received sessions is compacted by the next turns instead (its snapshot,
-   * packed: much cheaper than a journal record per moved record, and no
-   * reply waits for it). Until that commit, a crash would lose the moved
-   * sessions from this node's disk only; a cluster member takes its copies
-   * from the other owners when it comes back.
+   * Partitions were promoted with sessions that were never journaled here (a
+   * passive copy's records are its primary's). Each is compacted by the next
+   * turns (its snapshot, packed: no record per session, and no reply waits
+   * for it). Until that commit, a crash would lose them from this node's disk
+   * only; a cluster member takes its copies from the other owners when it
+   * comes back.
    */
-  moved<T>(move: () => T): T {
-    this.#moving = true;
-    try {
-      return move();
-    } finally {
-      this.#moving = false;
-    }
+  promoted(partitions: readonly number[]): void {
+    if (this.#journaling) for (const partition of partitions) this.#compactWanted.add(partition);
   }
 
   /**

@@ -70,3 +70,18 @@ export function partitionTable(members: readonly string[], owners: number): stri
   }
   return table;
 }
+
+/** The last member set's owners (the coordinator asks for the same view's many times: every table it writes). */
+let memo: { key: string; owners: number; table: readonly (readonly string[])[] } | null = null;
+
+/**
+ * Every partition's owners for `members` (partitionTable's answer, for
+ * members without duplicates), computed once per member set and kept: a
+ * coordinator reading one partition's owners at a time through ownersOf
+ * spent more on hashing than on the table it wrote. Do not modify the lists.
+ */
+export function ownersByPartition(members: readonly string[], owners: number): readonly (readonly string[])[] {
+  const key = members.join('\n');
+  if (memo === null || memo.key !== key || memo.owners !== owners) memo = { key, owners, table: partitionTable(members, owners) };
+  return memo.table;
+}

@@ -34,7 +34,7 @@
 // first among the owners, serves again).
 
 import { PARTITION_COUNT } from '../constants.js';
-import { ownersOf } from './hrw.js';
+import { ownersByPartition } from './hrw.js';
 
 export interface PartitionTable {
   /** Bumped by every write: frames carry it, so a receiver knows when it is behind. */
@@ -83,14 +83,15 @@ export function nextTable(
   const owners: string[][] = [];
   const pending: string[][] = [];
   const lost: number[] = [];
+  const wanted = ownersByPartition(members, copies);
   for (let p = 0; p < PARTITION_COUNT; p++) {
-    const target = ownersOf(p, members, copies);
+    const target = wanted[p]!;
     const before = prev?.owners[p] ?? [];
     const survivors = before.filter((n) => alive.has(n));
     if (survivors.length === 0) {
       // Formation (nobody held anything yet) or every owner gone (lost): start on the target.
       if (before.length > 0) lost.push(p);
-      owners.push(target);
+      owners.push([...target]);
       pending.push([]);
       continue;
     }
@@ -111,12 +112,13 @@ export function promoteCaughtUp(table: PartitionTable, caughtUp: CaughtUp, copie
   let changed = false;
   const owners = table.owners.map((list) => [...list]);
   const pending = table.pending.map((list) => [...list]);
+  const wanted = ownersByPartition(table.members, copies);
   for (let p = 0; p < PARTITION_COUNT; p++) {
     if (pending[p]!.length === 0) continue;
     const ready = pending[p]!.filter((n) => caughtUp.get(n)?.has(p) === true);
     if (ready.length === 0) continue;
     const holders = new Set([...owners[p]!, ...ready]);
-    const target = ownersOf(p, table.members, copies);
+    const target = wanted[p]!;
     const primary = owners[p]![0]!;
     if (target.every((n) => holders.has(n))) {
       // The primary stays where it is (a handoff to a newcomer would need commands drained first):
@@ -182,7 +184,7 @@ export function completeHandoffs(table: PartitionTable, released: CaughtUp, copi
       handoff[p] = target;
       continue;
     }
-    const wanted = new Set(ownersOf(p, table.members, copies));
+    const wanted = new Set(ownersByPartition(table.members, copies)[p]);
     const next = [target, ...owners[p]!.filter((n) => n !== target)];
     while (next.length > copies) {
       const extra = next.findLastIndex((n, i) => i > 0 && !wanted.has(n));
@@ -223,7 +225,7 @@ export function startHandoffs(table: PartitionTable, copies: number, draining: R
     for (let p = 0; p < table.owners.length && under < BALANCE_HANDOFFS; p++) {
       const owners = table.owners[p]!;
       if (!free(p) || table.pending[p]!.length > 0) continue;
-      const first = ownersOf(p, table.members, copies)[0]!;
+      const first = ownersByPartition(table.members, copies)[p]![0]!;
       if (first === owners[0] || !owners.includes(first)) continue;
       handoff[p] = first;
       under++;

@@ -9,16 +9,19 @@
 import assert from 'node:assert/strict';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
+import { PartitionRoles, type PartitionRole } from '../../src/actor/partition-roles.js';
+import { SessionTable } from '../../src/actor/session-table.js';
 import { ShardActor } from '../../src/actor/shard-actor.js';
-import type { BootMessage, Command, PartitionRolesResult, SessionView, ShardStats } from '../../src/protocol/actor-messages.js';
+import { END_REASON, type BootMessage, type Command, type PartitionRolesResult, type SessionView, type ShardStats } from '../../src/protocol/actor-messages.js';
 import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
 import { MUTATION, sessionRecords, type Mutation } from '../../src/protocol/mutations.js';
-import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
+import { newSessionId, partitionOf, partitionOfSessionId } from '../../src/protocol/partition.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
 import { ManualClock } from '../../src/time/clock.js';
 
 const START = 1_800_000_000;
+const seed = Number(process.env.FC_SEED ?? 20_251_129);
 const BOOT: BootMessage = {
   protocolVersion: PROTOCOL_VERSION, shard: 0, shardCount: 1, idleGraceSeconds: 0, clockMode: 'manual', startSecond: START,
   mailboxCommandsMax: 1000, dataDir: null, offlineCacheEntries: 10, durability: 'snapshot',
@@ -219,3 +222,178 @@ test('promotion grace: for holdIdleSeconds after a promotion, a session whose id
 
   t.is(t.throws(() => actor(t).execute({ op: OP.partitionRoles, partitions, role: 'primary', holdIdleSeconds: -1 } as Command))?.['code' as keyof Error], 'ERR_BAD_COMMAND');
 });
+
+/**
+ * The reference: a primary table and a separate table of passive copies, a
+ * role change moving a partition's sessions between them by re-applying
+ * their records (the straightforward design the shard's one table replaces).
+ */
+class TwoTables {
+  readonly primary = configuredTable();
+  readonly passive = configuredTable();
+  readonly roles = new Map<number, PartitionRole>();
+  /** Sessions the primary table ended (not those a role change moved away). */
+  readonly ended: string[] = [];
+  #moving = false;
+
+  constructor() {
+    this.primary.onEnded((view) => {
+      if (!this.#moving) this.ended.push(view.id);
+    });
+  }
+
+  tableOf(partition: number): SessionTable | null {
+    const role = this.roles.get(partition) ?? 'none';
+    return role === 'primary' ? this.primary : role === 'passive' ? this.passive : null;
+  }
+
+  set(partitions: readonly number[], role: PartitionRole): void {
+    this.#moving = true;
+    try {
+      this.#move(partitions, role);
+    } finally {
+      this.#moving = false;
+    }
+  }
+
+  #move(partitions: readonly number[], role: PartitionRole): void {
+    const promoted: number[] = [];
+    for (const partition of partitions) {
+      const source = this.tableOf(partition);
+      this.roles.set(partition, role);
+      const target = this.tableOf(partition);
+      if (source === target) continue;
+      for (const slot of source?.partitionSlots(partition) ?? []) {
+        const view = source!.view(slot);
+        if (target !== null) for (const m of sessionRecords(view, source!.chainsOf(slot))) target.apply(m);
+        if (target === this.primary) promoted.push(this.primary.slotOf(view.id));
+        source!.remove(view.id, END_REASON.logout, 0);
+      }
+    }
+    if (promoted.length > 0) this.primary.placeByStart(promoted);
+  }
+}
+
+const ROLE_REALM = realmSessionSettings({ ssoSessionIdleTimeout: 40, ssoSessionMaxLifespan: 90 });
+const ROLE_CLIENTS = ['app', 'b', 'c'];
+const ROLE_PARTITIONS = 8;
+
+function configuredTable(): SessionTable {
+  const table = new SessionTable({ graceSeconds: 0, startSecond: START });
+  table.putRealm('r', ROLE_REALM);
+  for (const client of ROLE_CLIENTS) table.putClient('r', client, CLIENT_SESSION_DEFAULTS);
+  return table;
+}
+
+type RoleOp =
+  | { kind: 'create'; partition: number; started: number; clients: { client: string; after: number }[] }
+  | { kind: 'refresh' | 'detach'; pick: number; client: string; at: number }
+  | { kind: 'remove'; pick: number }
+  | { kind: 'roles'; partitions: number[]; role: PartitionRole }
+  | { kind: 'logoutAll' }
+  | { kind: 'realmCleared'; partition: number }
+  | { kind: 'clearSlice'; budget: number }
+  | { kind: 'expire'; at: number };
+
+const roleOp: fc.Arbitrary<RoleOp> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('create' as const), partition: fc.integer({ min: 0, max: ROLE_PARTITIONS - 1 }), started: fc.integer({ min: 0, max: 60 }), clients: fc.uniqueArray(fc.record({ client: fc.constantFrom(...ROLE_CLIENTS), after: fc.integer({ min: 0, max: 5 }) }), { selector: (c) => c.client, maxLength: 3 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constantFrom('refresh' as const, 'detach' as const), pick: fc.nat(), client: fc.constantFrom(...ROLE_CLIENTS), at: fc.integer({ min: 0, max: 80 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('roles' as const), partitions: fc.uniqueArray(fc.integer({ min: 0, max: ROLE_PARTITIONS - 1 }), { minLength: 1, maxLength: 4 }), role: fc.constantFrom<PartitionRole>('primary', 'passive', 'none') }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('logoutAll' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('realmCleared' as const), partition: fc.integer({ min: 0, max: ROLE_PARTITIONS - 1 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('clearSlice' as const), budget: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), at: fc.integer({ min: 0, max: 150 }) }) },
+);
+
+test('one table holding both roles behaves as a primary table and a separate table of copies would (property: records, role changes, logout-all, clears, expiry)', (t) => {
+  fc.assert(
+    fc.property(fc.array(roleOp, { minLength: 10, maxLength: 60, size: 'max' }), (ops) => {
+      const table = configuredTable();
+      const roles = new PartitionRoles(table, []);
+      const ref = new TwoTables();
+      // Half the partitions served, half passive to start with.
+      for (const [partitions, role] of [[[0, 2, 4, 6], 'primary'], [[1, 3, 5, 7], 'passive']] as const) {
+        roles.set(partitions, role);
+        ref.set(partitions, role);
+      }
+      const ids: string[] = [];
+      const ended: string[] = [];
+      table.onEnded((view) => ended.push(view.id));
+      let now = START;
+      const replicate = (m: Mutation): void => {
+        const partition = m.k === MUTATION.sessionCreated || m.k === MUTATION.realmCleared ? m.partition : partitionOfSessionId(m.id);
+        if (m.k === MUTATION.realmCleared || roles.holds(partition)) table.apply(m);
+        if (m.k === MUTATION.realmCleared) for (const reference of [ref.primary, ref.passive]) reference.apply(m);
+        else ref.tableOf(partition)?.apply(m);
+      };
+      for (const op of ops) {
+        const id = ids.length === 0 ? '' : ids[('pick' in op ? op.pick : 0) % ids.length]!;
+        switch (op.kind) {
+          case 'create':
+            // Three users, so that users hold served sessions and passive copies at once.
+            ids.push(...sessionRecordsOf(op, ids.length % 3).map((m) => (replicate(m), m.k === MUTATION.sessionCreated ? m.id : null)).filter((x) => x !== null));
+            break;
+          case 'refresh':
+            if (id !== '') replicate({ k: MUTATION.clientRefreshed, id, client: op.client, at: START + op.at, chainKey: null, chain: null });
+            break;
+          case 'detach':
+            if (id !== '') replicate({ k: MUTATION.clientDetached, id, client: op.client });
+            break;
+          case 'remove':
+            if (id !== '') replicate({ k: MUTATION.sessionRemoved, id, reason: END_REASON.logout });
+            break;
+          case 'roles':
+            roles.set(op.partitions, op.role);
+            ref.set(op.partitions, op.role);
+            break;
+          case 'logoutAll':
+            table.clearRealm('r', END_REASON.logoutAll, []);
+            ref.primary.clearRealm('r', END_REASON.logoutAll, []);
+            break;
+          case 'realmCleared':
+            replicate({ k: MUTATION.realmCleared, realm: 'r', partition: op.partition, reason: END_REASON.logoutAll });
+            break;
+          case 'clearSlice':
+            table.clearSlice(op.budget);
+            ref.primary.clearSlice(op.budget);
+            break;
+          case 'expire':
+            now = Math.max(now, START + op.at);
+            table.expire(now, 1e6);
+            ref.primary.expire(now, 1e6);
+            break;
+        }
+        assertSameRoles(table, ref);
+        // Sessions due in the same second fire in the wheel's order of their slots, which differ.
+        assert.deepEqual([...ended].sort(), [...ref.ended].sort(), 'ended-listener calls (served sessions only)');
+      }
+    }),
+    { seed, numRuns: 300 },
+  );
+  t.log(`fast-check seed ${seed} (FC_SEED to override)`);
+  t.pass();
+});
+
+/** Served sessions, counters, listings and wheel as the reference's primary table; passive copies as its passive table, never found by slotOf. */
+function assertSameRoles(table: SessionTable, ref: TwoTables): void {
+  const normal = (v: SessionView): SessionView => ({ ...v, clients: [...v.clients].sort((a, b) => (a.client < b.client ? -1 : 1)) });
+  assert.equal(table.size, ref.primary.size);
+  assert.equal(table.wheelEntries, ref.primary.wheelEntries, 'wheel entries');
+  assert.deepEqual(table.stats().realms, ref.primary.stats().realms);
+  assert.deepEqual(table.search('r', '', [], null, 1e6).map(normal), ref.primary.search('r', '', [], null, 1e6).map(normal), 'realm listing');
+  for (const client of ROLE_CLIENTS) {
+    assert.equal(table.clientSessionCount(client), ref.primary.clientSessionCount(client), `count of ${client}`);
+    assert.deepEqual(table.clientSessions(client, 1e6).map((v) => v.id), ref.primary.clientSessions(client, 1e6).map((v) => v.id), `listing of ${client}`);
+  }
+  for (const user of ['u0', 'u1', 'u2']) {
+    const sessions = (source: SessionTable): string[] => source.userSlots('r', user).map((slot) => source.idOf(slot)).sort();
+    assert.deepEqual(sessions(table), sessions(ref.primary), `sessions of ${user}`);
+  }
+  for (let p = 0; p < ROLE_PARTITIONS; p++) {
+    const views = (source: SessionTable): SessionView[] => source.partitionSlots(p).map((slot) => normal(source.view(slot))).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const reference = ref.tableOf(p);
+    assert.deepEqual(views(table), reference === null ? [] : views(reference), `partition ${p}`);
+    if (reference === ref.passive) for (const v of views(table)) assert.equal(table.slotOf(v.id), -1, 'a passive copy is not served');
+  }
+}

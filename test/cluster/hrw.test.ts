@@ -7,7 +7,7 @@
 
 import test from 'ava';
 import fc from 'fast-check';
-import { hrwScore, ownersOf, partitionTable } from '../../src/cluster/hrw.js';
+import { hrwScore, ownersByPartition, ownersOf, partitionTable } from '../../src/cluster/hrw.js';
 import { PARTITION_COUNT } from '../../src/constants.js';
 
 const seed = Number(process.env.FC_SEED ?? 20_261_204);
@@ -34,6 +34,13 @@ test('the table equals ownersOf for every partition, whatever the members order'
     }
   }
   t.pass();
+});
+
+test('the kept table follows the member set and the copies asked for', (t) => {
+  for (const [members, copies] of [[['a', 'b', 'c'], 2], [['a', 'b', 'c'], 3], [['a', 'b', 'c', 'd'], 2], [['a', 'b', 'c'], 2]] as const) {
+    const kept = ownersByPartition(members, copies);
+    t.deepEqual(kept, partitionTable(members, copies), `${members.join()} with ${copies} copies`);
+  }
 });
 
 test('primaries are balanced within 15 % of even for 2 to 8 members', (t) => {
