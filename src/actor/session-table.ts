@@ -966,11 +966,7 @@ export class SessionTable {
   }
 
   // -------------------------------------------------------------------------
-  // Partition roles (docs/architecture.md, "Passive copies" above)
-
-  isPassive(partition: number): boolean {
-    return this.#pPassive[partition] === 1;
-  }
+  // Partition roles (see "Passive copies" at the top of this file)
 
   /**
    * Serves a passive partition: its sessions are linked into their user,
@@ -1653,9 +1649,10 @@ export class SessionTable {
   }
 
   /**
-   * Ends every session of a realm in O(1), however many: the realm's
+   * Ends every served session of a realm in O(1), however many: the realm's
    * generation is bumped (each of its sessions is dead for every lookup from
-   * now on) and its list is set aside to be freed in slices (clearSlice). The
+   * now on) and its list is set aside to be freed in slices (clearSlice).
+   * Passive copies are not ended: their primaries' records end them. The
    * sink receives one realmCleared record per partition in `partitions` (the
    * partitions this table holds), which is what a replica applies. Returns
    * how many sessions ended.
