@@ -12,7 +12,10 @@
 // answers nothing (ERR_NOT_SERVING).
 //
 // A write that reached its primary and got no answer is ambiguous (it may
-// have run) and is not retried. A read (READ_OPS) changes nothing: each
+// have run) and is not retried. A node that is briefly not serving (its
+// lease renewal is under way when etcd comes back after an outage and a peer
+// reached it first) holds a request up to NOT_SERVING_WAIT_MS before refusing
+// it. A read (READ_OPS) changes nothing: each
 // attempt waits at most READ_ATTEMPT_MS, and one that got no answer is tried
 // again, so a read whose primary hung is answered by the new primary once
 // the view dropped the hung one, within the route deadline.
@@ -42,6 +45,12 @@ export const READ_ATTEMPT_MS = 1_000;
 const READ_OPS: ReadonlySet<number> = new Set([OP.sessionGet, OP.offlineGet, OP.chainGet, OP.loginFailureGet]);
 /** Pause before retrying a command whose owner moved, when no new table arrived first. */
 const WRONG_OWNER_RETRY_MS = 25;
+/**
+ * How long a request waits for this node to serve again before it is refused
+ * (ERR_NOT_SERVING): a renewal in flight takes an etcd round trip; a fenced
+ * node is refused after this.
+ */
+export const NOT_SERVING_WAIT_MS = 1_000;
 
 export interface ClusterRouting {
   readonly self: string;
@@ -88,6 +97,7 @@ export class ClusterRouter implements PartitionRouter {
   async ask<C extends Command>(partition: number, command: C): Promise<ResultFor<C>> {
     const deadline = performance.now() + ROUTE_DEADLINE_MS;
     const read = READ_OPS.has(command.op);
+    if (!this.#routing.serving()) await this.#servingAgain(deadline);
     for (;;) {
       const owner = this.#primaryOf(partition);
       try {
@@ -102,6 +112,7 @@ export class ClusterRouter implements PartitionRouter {
   }
 
   async askMany<C extends Command>(partitions: readonly number[], commands: readonly C[]): Promise<(ResultFor<C> | EngineError)[]> {
+    if (!this.#routing.serving()) await this.#servingAgain(performance.now() + ROUTE_DEADLINE_MS);
     const out = new Array<ResultFor<C> | EngineError>(commands.length);
     const byOwner = new Map<string, { partitions: number[]; commands: C[]; positions: number[] }>();
     for (let i = 0; i < commands.length; i++) {
@@ -128,6 +139,7 @@ export class ClusterRouter implements PartitionRouter {
   }
 
   async scatter<C extends Command>(command: C): Promise<ResultFor<C>[]> {
+    if (!this.#routing.serving()) await this.#servingAgain(performance.now() + ROUTE_DEADLINE_MS);
     this.#requireServing();
     const table = this.#routing.table()!;
     const parts = await Promise.all(
@@ -228,6 +240,12 @@ export class ClusterRouter implements PartitionRouter {
     const peer = this.#routing.peer(node);
     if (peer === undefined) throw new EngineError('ERR_PEER_UNAVAILABLE', `no connection to ${node}`, { delivered: false });
     return peer;
+  }
+
+  /** Waits (at most NOT_SERVING_WAIT_MS, and not past `deadline`) for this node to serve; the caller then checks. */
+  async #servingAgain(deadline: number): Promise<void> {
+    const until = Math.min(deadline, performance.now() + NOT_SERVING_WAIT_MS);
+    while (!this.#routing.serving() && performance.now() < until) await this.#routing.tableChange(WRONG_OWNER_RETRY_MS);
   }
 
   #requireServing(): void {
