@@ -5,7 +5,7 @@
 // Method: a ClusterRouter whose routing says it serves or not, forwarding to
 // a real gRPC server on 127.0.0.1 that plays the partition's primary.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import { ClusterRouter } from '../../src/cluster/cluster-router.js';
 import type { ClusterRouting } from '../../src/cluster/cluster-router.js';
@@ -43,6 +43,17 @@ const TABLE: PartitionTable = {
   owners: Array.from({ length: PARTITION_COUNT }, () => ['b', 'a']), pending: Array.from({ length: PARTITION_COUNT }, () => []),
 };
 
+/** A Peer connected to a fresh primary, both closed when the test ends. */
+async function primaryPeer(t: ExecutionContext): Promise<Peer> {
+  const b = await primary();
+  const peer = new Peer('b', b.address, 'lease-1', () => {});
+  t.teardown(() => {
+    peer.close();
+    b.close();
+  });
+  return peer;
+}
+
 function router(peer: Peer, serving: () => boolean): ClusterRouter {
   const routing: ClusterRouting = {
     self: 'a',
@@ -61,12 +72,7 @@ function router(peer: Peer, serving: () => boolean): ClusterRouter {
 const GET = { op: OP.sessionGet, id: 'x', now: 0 } as const;
 
 test('a request that arrives while the node is briefly not serving is answered once it serves again', async (t) => {
-  const b = await primary();
-  const peer = new Peer('b', b.address, 'lease-1', () => {});
-  t.teardown(() => {
-    peer.close();
-    b.close();
-  });
+  const peer = await primaryPeer(t);
   let serving = false;
   const answer = router(peer, () => serving).ask(7, GET);
   setTimeout(() => (serving = true), 100); // the renewal lands
@@ -74,12 +80,7 @@ test('a request that arrives while the node is briefly not serving is answered o
 });
 
 test('a node that does not serve again refuses the request with ERR_NOT_SERVING', async (t) => {
-  const b = await primary();
-  const peer = new Peer('b', b.address, 'lease-1', () => {});
-  t.teardown(() => {
-    peer.close();
-    b.close();
-  });
+  const peer = await primaryPeer(t);
   const refused = await t.throwsAsync(router(peer, () => false).ask(7, GET));
   t.is((refused as Error & { code?: string }).code, 'ERR_NOT_SERVING');
 });
