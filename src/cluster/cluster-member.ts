@@ -183,7 +183,7 @@ export class ClusterMember {
   readonly #address: string;
   #grpcPort = 0;
   readonly #slowLog: ThrottledLog;
-  /** Why this node did not serve at the last tick (null: it served); for the log. */
+  /** Why this node did not serve when last noted (null: it served); for the log. */
   #notServing: string | null = 'not joined';
   #notServingSinceMs = 0;
   /** The lease under which a shard worker died: the node serves nothing more under it. */
@@ -346,7 +346,9 @@ export class ClusterMember {
 
   /** This node may answer: its lease is provably alive (or every member confirms the same frozen view), and it obeys a table that includes it. */
   get serving(): boolean {
-    return this.#notServingBecause() === null;
+    const reason = this.#notServingBecause();
+    if (reason !== this.#notServing) this.#noteServing(reason);
+    return reason === null;
   }
 
   /**
@@ -750,9 +752,13 @@ export class ClusterMember {
     return out;
   }
 
-  /** Logs each change of whether this node serves, with the reason it stopped. */
-  #noteServing(): void {
-    const reason = this.#notServingBecause();
+  /**
+   * Logs each change of whether this node serves, with the reason it stopped:
+   * noted by the heartbeat tick and
+   * wherever `serving` is read (every request), so a gap shorter than a tick
+   * is logged too.
+   */
+  #noteServing(reason = this.#notServingBecause()): void {
     if (reason === this.#notServing) return;
     if (reason === null) this.#log.info({ after: this.#notServing, ms: Math.round(performance.now() - this.#notServingSinceMs) }, 'serving');
     else if (this.#notServing === null) {

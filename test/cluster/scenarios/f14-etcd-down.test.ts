@@ -5,7 +5,8 @@
 // frozen); no view change (every node's view revision and view-change count
 // are the same after as before); an admin write during the outage answers
 // 503; after etcd returns, admin writes work again within 10 s with no node
-// restarted, and the checker is clean.
+// restarted, the checker is clean, and a node that logged `stopped serving`
+// (a renewal gap as etcd returns) logged `serving` after it.
 // Method: 3 nodes; etcd stopped with SIGTERM and started again on the same
 // data directory and port.
 
@@ -57,4 +58,9 @@ scenario('F14: etcd down for 30 s: sessions keep working, no view change, admin 
   ctx.expect(JSON.stringify([...(await ctx.viewRevisions())]) === JSON.stringify([...revisions]), `no view change: revisions before ${JSON.stringify([...revisions])}, after ${JSON.stringify([...(await ctx.viewRevisions())])}`);
   ctx.expect(JSON.stringify([...(await cluster.metric(METRIC_VIEW_CHANGES))]) === JSON.stringify([...changes]), `no view change counted: before ${JSON.stringify([...changes])}`);
   ctx.expect(cluster.nodes.every((n, i) => n.pid === pids[i]), 'no node restarted');
+  // An operator reads from the log whether a node serves: a node that logged a stop logged its return.
+  for (const node of cluster.nodes) {
+    const last = node.logEntries().filter((e) => e.msg === 'stopped serving' || e.msg === 'serving').at(-1);
+    ctx.expect(last?.msg !== 'stopped serving', `${node.id} logged that it serves again after ${JSON.stringify(last)}`);
+  }
 });
