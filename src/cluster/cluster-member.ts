@@ -754,9 +754,8 @@ export class ClusterMember {
 
   /**
    * Logs each change of whether this node serves, with the reason it stopped:
-   * noted by the heartbeat tick and
-   * wherever `serving` is read (every request), so a gap shorter than a tick
-   * is logged too.
+   * noted by the heartbeat tick and wherever `serving` is read (every
+   * request), so a gap shorter than a tick is logged too.
    */
   #noteServing(reason = this.#notServingBecause()): void {
     if (reason === this.#notServing) return;
