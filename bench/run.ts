@@ -21,6 +21,7 @@ import { engineExpiry } from './scenarios/engine-expiry.js';
 import { engineMemory } from './scenarios/engine-memory.js';
 import { engineScale } from './scenarios/engine-scale.js';
 import { engineTable } from './scenarios/engine-table.js';
+import { engineTransfer } from './scenarios/engine-transfer.js';
 import { password } from './scenarios/password.js';
 import { HTTP_FLAG_NAMES, httpUsage, parseHttpOptions } from './http/options.js';
 import { httpClientCredentials } from './scenarios/http-client-credentials.js';
@@ -52,6 +53,7 @@ const SCENARIOS: readonly Scenario[] = [
   engineActors,
   engineExpiry,
   engineScale,
+  engineTransfer,
   password,
   httpRefresh,
   httpPassword,
