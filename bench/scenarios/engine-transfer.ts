@@ -33,6 +33,8 @@ const SESSIONS_FULL = 300_000;
 const SESSIONS_QUICK = 30_000;
 const REPEATS_FULL = 3;
 const REPEATS_QUICK = 1;
+/** Logins per second of the sessions' start times: a promotion merges them into lists in start order, same-second ones by id. */
+const LOGINS_PER_SECOND = 1_000;
 /** Partitions promoted by one role change: the coordinator's handoff batch. */
 const PROMOTION_BATCH = 32;
 const ALL_PARTITIONS = Array.from({ length: PARTITION_COUNT }, (_, p) => p);
@@ -99,7 +101,8 @@ export const engineTransfer: Scenario = {
     const repeats = quick ? REPEATS_QUICK : REPEATS_FULL;
     log(`building ${sessions.toLocaleString('en-US')} sessions on the sending shard`);
     const primary = inProcessActor();
-    for (let i = 0; i < sessions; i++) primary.execute(createCommand(sessionInput(i), START_SECOND));
+    // Started over the minutes before, LOGINS_PER_SECOND in each second, as a node's sessions are.
+    for (let i = 0; i < sessions; i++) primary.execute(createCommand(sessionInput(i), START_SECOND - Math.floor((sessions - 1 - i) / LOGINS_PER_SECOND)));
     const exports = exportAll(primary); // warm-up, and the chunks every repeat applies
     const exported = exports.reduce((sum, e) => sum + e.sessions, 0);
     if (exported !== sessions) throw new Error(`exported ${exported} sessions, expected ${sessions}`);

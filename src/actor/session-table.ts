@@ -221,11 +221,13 @@ interface ListEnds {
 
 /**
  * Moves `moved` (items of the list) to their places by `key`: they are
- * unlinked, sorted (by key, then `tie`), and inserted in one walk of the rest
- * of the list, which must already be in key order; each goes after the items
- * in place with the same key.
+ * unlinked, sorted (by key, then by `idOf`), and inserted in one walk of the
+ * rest of the list, which must already be in key order; each goes after the
+ * items in place with the same key. The sort compares fields read once per
+ * item: sessions that started in the same second are common (a login burst),
+ * and each such pair falls through to the id.
  */
-function mergeIntoList(list: ListEnds, next: Int32Array, prev: Int32Array, moved: number[], key: Uint32Array, tie: (a: number, b: number) => number): void {
+function mergeIntoList(list: ListEnds, next: Int32Array, prev: Int32Array, moved: number[], key: Uint32Array, idOf: (item: number) => string): void {
   for (const item of moved) {
     const p = prev[item]!;
     const n = next[item]!;
@@ -234,9 +236,12 @@ function mergeIntoList(list: ListEnds, next: Int32Array, prev: Int32Array, moved
     if (n !== NONE) prev[n] = p;
     else list.tail = p;
   }
-  moved.sort((a, b) => key[a]! - key[b]! || tie(a, b));
+  const order = moved.map((item) => ({ item, key: key[item]!, id: idOf(item) }));
+  order.sort((a, b) => a.key - b.key || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   let at = list.head;
-  for (const item of moved) {
+  for (const { item } of order) {
+    // The list is in key order: past its tail's key, the walk would run off the end.
+    if (at !== NONE && key[list.tail]! <= key[item]!) at = NONE;
     while (at !== NONE && key[at]! <= key[item]!) at = next[at]!;
     // Insert before `at` (at the tail when the walk ran off the end).
     const before = at === NONE ? list.tail : prev[at]!;
@@ -863,7 +868,7 @@ export class SessionTable {
   placeByStart(slots: readonly number[]): void {
     const ids = new Map<number, string>();
     for (const slot of slots) ids.set(slot, this.idOf(slot));
-    const byId = (a: number, b: number): number => (ids.get(a)! < ids.get(b)! ? -1 : ids.get(a)! > ids.get(b)! ? 1 : 0);
+    const idOf = (slot: number): string => ids.get(slot)!;
     const sessions = new Map<number, number[]>();
     const clientSessions = new Map<number, number[]>();
     for (const slot of slots) {
@@ -871,9 +876,9 @@ export class SessionTable {
       for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) listOf(clientSessions, this.#cClient[cs]!).push(cs);
     }
     const started = this.#sStarted;
-    for (const [realm, moved] of sessions) mergeIntoList(this.#realms[realm]!, this.#sRealmNext, this.#sRealmPrev, moved, started, byId);
-    const clientTie = (a: number, b: number): number => byId(this.#cSession[a]!, this.#cSession[b]!);
-    for (const [client, moved] of clientSessions) mergeIntoList(this.#clients[client]!, this.#cClientNext, this.#cClientPrev, moved, this.#cStarted, clientTie);
+    for (const [realm, moved] of sessions) mergeIntoList(this.#realms[realm]!, this.#sRealmNext, this.#sRealmPrev, moved, started, idOf);
+    const sessionIdOf = (cs: number): string => idOf(this.#cSession[cs]!);
+    for (const [client, moved] of clientSessions) mergeIntoList(this.#clients[client]!, this.#cClientNext, this.#cClientPrev, moved, this.#cStarted, sessionIdOf);
   }
 
   /**

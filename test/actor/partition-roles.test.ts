@@ -125,6 +125,17 @@ test('a promotion with a budget moves whole partitions over several turns, and t
 
 const ALL = Array.from({ length: 16 }, (_, p) => p);
 
+test('sessions promoted together that started in the same second are listed by id, in their realm and in their client', (t) => {
+  const node = actor(t);
+  node.execute({ op: OP.partitionRoles, partitions: ALL, role: 'passive' });
+  const sessions = ALL.map((partition) => ({ partition, started: 0, clients: [{ client: 'app', after: 0 }] }));
+  node.execute({ op: OP.mutationsReplay, mutations: sessions.flatMap((s, i) => sessionRecordsOf(s, i)) });
+  node.execute({ op: OP.partitionRoles, partitions: ALL, role: 'primary' });
+  const ids = node.table.allSlots().map((slot) => node.table.idOf(slot)).sort();
+  t.deepEqual(node.table.search('r', '', [], null, 100).map((v) => v.id), ids);
+  t.deepEqual(node.table.clientSessions('app', 100).map((v) => v.id), ids);
+});
+
 test('promotions keep every listing in start order (property: any sessions and start times, promotions in any order and budget)', (t) => {
   const clients = ['app', 'b', 'c'];
   const session = fc.record({
