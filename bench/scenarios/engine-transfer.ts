@@ -16,7 +16,9 @@
 //                                     transferred session costs, both ends
 //
 // In-process ShardActors (bench/lib/in-process-shard.ts), every partition of one
-// shard; medians of REPEATS, workload and baseline alternately.
+// shard; rates per second of the thread's CPU time (bench/lib/thread-cpu.ts), so
+// other load on a shared machine stays out; medians of REPEATS, workload and
+// baseline alternately.
 
 import { PARTITION_COUNT } from '../../src/constants.js';
 import type { ShardActor } from '../../src/actor/shard-actor.js';
@@ -24,6 +26,7 @@ import type { PartitionExport } from '../../src/protocol/actor-messages.js';
 import { OP } from '../../src/protocol/actor-ops.js';
 import { packChunks, unpackChunk } from '../../src/protocol/transfer-chunks.js';
 import { createCommand, inProcessActor, sessionInput, START_SECOND } from '../lib/in-process-shard.js';
+import { timed } from '../lib/thread-cpu.js';
 import type { Row, Scenario } from '../lib/scenario.js';
 import { row } from '../lib/scenario.js';
 import { median } from '../lib/stats.js';
@@ -39,11 +42,9 @@ const LOGINS_PER_SECOND = 1_000;
 const PROMOTION_BATCH = 32;
 const ALL_PARTITIONS = Array.from({ length: PARTITION_COUNT }, (_, p) => p);
 
-/** Sessions per second of `work` over `sessions` sessions. */
+/** Sessions per second of this thread's CPU time that `work` takes over `sessions` sessions (other tenants' load stays out). */
 function rate(sessions: number, work: () => void): number {
-  const started = performance.now();
-  work();
-  return (sessions * 1000) / (performance.now() - started);
+  return (sessions * 1000) / timed(work).cpuMs;
 }
 
 function exportAll(primary: ShardActor): PartitionExport[] {

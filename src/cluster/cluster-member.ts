@@ -347,7 +347,7 @@ export class ClusterMember {
   /** This node may answer: its lease is provably alive (or every member confirms the same frozen view), and it obeys a table that includes it. */
   get serving(): boolean {
     const reason = this.#notServingBecause();
-    if (reason !== this.#notServing) this.#noteServing(reason);
+    this.#noteServing(reason);
     return reason === null;
   }
 
