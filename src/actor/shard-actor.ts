@@ -50,6 +50,7 @@ import {
   type SessionOrder,
   type SessionRefreshCommand,
   type RefreshFields,
+  type ClientSessionView,
   type SessionView,
   type SessionRefreshResult,
   type ShardMessage,
@@ -57,7 +58,19 @@ import {
 } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
-import { MUTATION, checkMutations, isOfflineRecord, partitionOfRecord, type Mutation, type OfflineWrittenMutation, type ReplicatedRecord } from '../protocol/mutations.js';
+import {
+  MUTATION,
+  checkMutations,
+  clientViewOf,
+  isOfflineRecord,
+  partitionOfRecord,
+  sessionViewOf,
+  type ClientAttachedMutation,
+  type Mutation,
+  type OfflineWrittenMutation,
+  type ReplicatedRecord,
+  type SessionCreatedMutation,
+} from '../protocol/mutations.js';
 import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { packChunks, unpackChunk } from '../protocol/transfer-chunks.js';
 import { isSessionOrder, sessionComparator } from '../protocol/session-order.js';
@@ -660,7 +673,7 @@ export class ShardActor {
       ended = this.#removeSlots(decision.victims.map((victim) => table.slotOf(victim)), END_REASON.sessionLimit);
     }
 
-    this.#apply({
+    const created: SessionCreatedMutation = {
       k: MUTATION.sessionCreated,
       id,
       partition,
@@ -674,9 +687,11 @@ export class ShardActor {
       lastSessionRefresh: now,
       authTime: now,
       notes: command.notes ?? null,
-    });
+    };
+    this.#apply(created);
+    const clients: ClientSessionView[] = [];
     if (command.client !== null) {
-      this.#apply({
+      const attached: ClientAttachedMutation = {
         k: MUTATION.clientAttached,
         id,
         client: clientUuid!,
@@ -686,9 +701,13 @@ export class ShardActor {
         ssoAuth: command.client.ssoAuth === true,
         notes: command.client.notes ?? null,
         userRefresh: -1,
-      });
+      };
+      this.#apply(attached);
+      clients.push(clientViewOf(attached));
     }
-    return { session: table.view(table.slotOf(id)), ended };
+    // The reply is the records just applied (the table holds exactly these values): reading them
+    // back from the columns would rebuild every string the command already carries.
+    return { session: sessionViewOf(created, clients), ended };
   }
 
   #attach(command: SessionAttachClientCommand): unknown {

@@ -9,7 +9,7 @@
 import { PARTITION_COUNT } from '../constants.js';
 import { EngineError } from '../errors.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
-import { END_REASON, type EndReason, type SessionFields, type SessionView } from './actor-messages.js';
+import { END_REASON, type ClientSessionView, type EndReason, type SessionFields, type SessionView } from './actor-messages.js';
 import { partitionOfSessionId } from './partition.js';
 
 export const MUTATION = Object.freeze({
@@ -145,6 +145,24 @@ export function sessionRecords(s: SessionView, chains: Record<string, Record<str
     }
   }
   return out;
+}
+
+/**
+ * The view of a session just created from its records (the inverse of
+ * sessionRecords for a new session): what the table holds after applying
+ * them. Keys in the order SessionTable.view writes them, so both share one
+ * msgpackr structure.
+ */
+export function sessionViewOf(m: SessionCreatedMutation, clients: ClientSessionView[]): SessionView {
+  return {
+    id: m.id, realm: m.realm, userId: m.userId, username: m.username, ip: m.ip, authMethod: m.authMethod, rememberMe: m.rememberMe,
+    started: m.started, lastSessionRefresh: m.lastSessionRefresh, authTime: m.authTime, clients, notes: m.notes,
+  };
+}
+
+/** The view of a client session just attached, from its record (keys in SessionTable's order). */
+export function clientViewOf(m: ClientAttachedMutation): ClientSessionView {
+  return { client: m.client, started: m.started, timestamp: m.timestamp, scope: m.scope, ssoAuth: m.ssoAuth, notes: m.notes };
 }
 
 /**

@@ -9,7 +9,7 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { ShardActor } from '../../src/actor/shard-actor.js';
-import type { BatchMessage, BootMessage, Command, ExpiredMessage, RecordsMessage, ReplyMessage, SessionCreateCommand, ShardMessage } from '../../src/protocol/actor-messages.js';
+import type { BatchMessage, BootMessage, Command, ExpiredMessage, RecordsMessage, ReplyMessage, SessionCreateCommand, SessionView, ShardMessage } from '../../src/protocol/actor-messages.js';
 import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { MUTATION } from '../../src/protocol/mutations.js';
@@ -243,6 +243,28 @@ test('refresh answers Keycloak\'s errors and detaches on reuse, exactly as the e
   t.true(refresh('j1', START + 1).ok);
   t.deepEqual(refresh('j1', START + 2), { ok: false, error: 'Maximum allowed refresh token reuse exceeded', detached: true, ended: null });
   t.deepEqual(refresh('j2', START + 3), { ok: false, error: "Session doesn't have required client", detached: false, ended: null });
+});
+
+test('a create answers the session exactly as the table then holds it: ids, addresses and notes of every shape', (t) => {
+  const { actor } = harness(t);
+  actor.execute(realmPut());
+  const shapes: Partial<SessionCreateCommand>[] = [
+    {},
+    { userId: '0b3a1c2d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', username: 'alice', ip: '192.168.7.200', rememberMe: true },
+    { userId: 'LDAP-User:42', username: 'bob', ip: '2001:db8::1', notes: { KC_DEVICE: 'laptop' } },
+    { userId: 'u-no-client', ip: '010.0.0.1', client: null },
+    { userId: 'u-client-notes', client: { client: 'c2', scope: 'openid email', ssoAuth: true, notes: { iss: 'x' } } },
+  ];
+  for (const shape of shapes) {
+    const id = idOnShard0();
+    const command = { ...(create(id) as SessionCreateCommand), ...shape };
+    const created = (actor.execute(command) as { session: SessionView }).session;
+    const read = (actor.execute({ op: OP.sessionGet, id, now: START }) as { session: SessionView }).session;
+    t.deepEqual(created, read, JSON.stringify(shape));
+    // The same key order too: replies share msgpackr structures.
+    t.deepEqual(Object.keys(created), Object.keys(read));
+    t.deepEqual(created.clients.map(Object.keys), read.clients.map(Object.keys));
+  }
 });
 
 test('a logout-all ends every session at once; their memory is freed in paced slices while commands keep being answered', async (t) => {
