@@ -26,6 +26,14 @@ export const MAILBOX_BATCHES_MAX = 4096;
 /** Commands a shard executes in one event-loop turn before yielding to expiry and I/O. */
 export const TURN_COMMANDS_MAX = 2048;
 
+/**
+ * Time after which a shard takes no further batch in the turn (a batch is
+ * never split): between turns the worker's port delivers the batches that
+ * arrived meanwhile, and request-path ones run ahead of queued replicated
+ * work (a rebalance's chunks, ~1–3 ms each).
+ */
+export const TURN_BATCHES_MS = 2;
+
 /** Timer-wheel entries a shard fires in one event-loop turn (mass expiry stays interruptible). */
 export const EXPIRY_TURN_MAX = 4096;
 

@@ -69,11 +69,11 @@ interface Stages {
 
 function measureOnce(primary: ShardActor, exports: PartitionExport[], sessions: number, stages: Stages, workloadFirst: boolean): void {
   const records = ALL_PARTITIONS.map((p) => primary.table.partitionRecords(p));
-  const chunks = exports.flatMap((e) => e.chunks);
+  const chunks = exports.flatMap((e, partition) => e.chunks.map((chunk) => ({ partition, chunk })));
   const receiver = receivingShard();
   const pairs: [number[], () => void, number[], () => void][] = [
     [stages.export, () => exportAll(primary), stages.pack, () => records.forEach((r) => packChunks(r))],
-    [stages.apply, () => chunks.forEach((chunk) => receiver.execute({ op: OP.chunkReplay, chunk })), stages.unpack, () => chunks.forEach((chunk) => unpackChunk(chunk))],
+    [stages.apply, () => chunks.forEach(({ partition, chunk }) => receiver.execute({ op: OP.chunkReplay, partition, chunk })), stages.unpack, () => chunks.forEach(({ chunk }) => unpackChunk(chunk))],
   ];
   for (const [value, workload, baseline, floor] of pairs) {
     if (workloadFirst) {

@@ -1,26 +1,89 @@
 // Mailbox: the bounded queue of command batches waiting for a shard's loop.
-// Owner: the shard actor (one thread). A power-of-two ring of batches,
-// bounded twice: by batches (the ring) and by the commands they hold, so that
+// Owner: the shard actor (one thread). Two power-of-two rings of batches,
+// bounded together twice: by batches and by the commands they hold, so that
 // neither many tiny batches nor a few huge ones can grow it without limit.
 // push() refuses rather than grows; the caller answers ERR_ACTOR_OVERLOADED.
 //
-//   head → [b0][b1][b2][  ][  ][  ][  ][  ] ← tail      mask = capacity − 1
+//   express  [e0][e1][  ][  ]                 shifted first
+//   main     [m0][m1][m2][m3][  ][  ][  ][  ] in arrival order
+//
+// Order. A batch runs after every batch pushed before it, with one exception
+// that keeps the request path fast while a shard replays a state transfer:
+// a batch of request-path commands (express) may overtake batches of
+// replicated work only (a transfer's chunks, a backup's records, an export),
+// as long as no barrier is queued among them and none of them changes a
+// partition the express batch's own replicated work changes. Request-path
+// commands act on the partitions the shard serves and replicated work on its
+// passive copies, so the two commute; the shard actor decides which batch is
+// which (ShardActor #orderOf) and this queue keeps the rule.
 
 import assert from 'node:assert/strict';
 
-export class Mailbox<T extends { commands: readonly unknown[] }> {
-  readonly #ring: (T | undefined)[];
+/**
+ * How a batch may be reordered. null: a barrier (it overtakes nothing and
+ * nothing overtakes it). Otherwise `partitions` lists the partitions whose
+ * copies its replicated work changes, and `express` is true when it also
+ * holds request-path commands (it may overtake), false when it holds
+ * replicated work only (it may be overtaken).
+ */
+export type BatchOrder = { express: boolean; partitions: readonly number[] } | null;
+
+/** A fixed-capacity FIFO ring; the Mailbox bounds what goes in. */
+class Ring<T> {
+  readonly #items: (T | undefined)[];
   readonly #mask: number;
-  readonly #commandsMax: number;
   #head = 0;
   #tail = 0;
+
+  constructor(capacity: number) {
+    this.#items = new Array<T | undefined>(capacity).fill(undefined);
+    this.#mask = capacity - 1;
+  }
+
+  get size(): number {
+    return this.#tail - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items[this.#tail & this.#mask] = item;
+    this.#tail++;
+  }
+
+  shift(): T | undefined {
+    if (this.#tail === this.#head) return undefined;
+    const index = this.#head & this.#mask;
+    const item = this.#items[index];
+    this.#items[index] = undefined;
+    this.#head++;
+    return item;
+  }
+}
+
+/** A batch in the main ring, with what the express lane must know about it. */
+interface Queued<T> {
+  batch: T;
+  partitions: readonly number[];
+  /** Nothing pushed after it overtakes it (a barrier, request-path commands, or a batch classified behind a barrier). */
+  blocking: boolean;
+}
+
+export class Mailbox<T extends { commands: readonly unknown[] }> {
+  readonly #express: Ring<T>;
+  readonly #main: Ring<Queued<T>>;
+  readonly #batchesMax: number;
+  readonly #commandsMax: number;
   #commands = 0;
+  /** Blocking batches in the main ring: while there is one, nothing takes the express lane. */
+  #blocking = 0;
+  /** Per partition, main-ring batches whose replicated work changes it. */
+  readonly #queuedAt: Map<number, number> = new Map();
 
   constructor(batchesMax: number, commandsMax: number) {
     assert.ok(Number.isInteger(Math.log2(batchesMax)), 'batchesMax is a power of two');
     assert.ok(commandsMax > 0, 'commandsMax is positive');
-    this.#ring = new Array<T | undefined>(batchesMax).fill(undefined);
-    this.#mask = batchesMax - 1;
+    this.#express = new Ring<T>(batchesMax);
+    this.#main = new Ring<Queued<T>>(batchesMax);
+    this.#batchesMax = batchesMax;
     this.#commandsMax = commandsMax;
   }
 
@@ -30,34 +93,57 @@ export class Mailbox<T extends { commands: readonly unknown[] }> {
   }
 
   get batches(): number {
-    return this.#tail - this.#head;
+    return this.#express.size + this.#main.size;
   }
 
   get isEmpty(): boolean {
-    return this.#tail === this.#head;
+    return this.batches === 0;
   }
 
   /**
    * Queues a batch; false (and nothing queued) when either bound would be
    * exceeded. `overCommandBudget` admits it past the command bound (never past
    * the ring): for the configuration a restarted worker must receive.
+   * `order` (default: a barrier) says how it may be reordered (BatchOrder).
    */
-  push(batch: T, overCommandBudget = false): boolean {
-    if (this.#tail - this.#head > this.#mask) return false;
+  push(batch: T, overCommandBudget = false, order: BatchOrder = null): boolean {
+    if (this.batches >= this.#batchesMax) return false;
     if (!overCommandBudget && this.#commands + batch.commands.length > this.#commandsMax) return false;
-    this.#ring[this.#tail & this.#mask] = batch;
-    this.#tail++;
     this.#commands += batch.commands.length;
+    if (order !== null && order.express && this.#mayOvertake(order.partitions)) {
+      this.#express.push(batch);
+      return true;
+    }
+    const blocking = order === null || order.express || this.#blocking > 0;
+    const partitions = order === null ? [] : order.partitions;
+    for (const p of partitions) this.#queuedAt.set(p, (this.#queuedAt.get(p) ?? 0) + 1);
+    if (blocking) this.#blocking++;
+    this.#main.push({ batch, partitions, blocking });
     return true;
   }
 
   shift(): T | undefined {
-    if (this.#tail === this.#head) return undefined;
-    const index = this.#head & this.#mask;
-    const batch = this.#ring[index];
-    this.#ring[index] = undefined;
-    this.#head++;
-    this.#commands -= batch!.commands.length;
-    return batch;
+    const express = this.#express.shift();
+    if (express !== undefined) {
+      this.#commands -= express.commands.length;
+      return express;
+    }
+    const queued = this.#main.shift();
+    if (queued === undefined) return undefined;
+    this.#commands -= queued.batch.commands.length;
+    if (queued.blocking) this.#blocking--;
+    for (const p of queued.partitions) {
+      const n = this.#queuedAt.get(p)! - 1;
+      if (n === 0) this.#queuedAt.delete(p);
+      else this.#queuedAt.set(p, n);
+    }
+    return queued.batch;
+  }
+
+  /** May an express batch changing `partitions` go ahead of everything in the main ring? */
+  #mayOvertake(partitions: readonly number[]): boolean {
+    if (this.#blocking > 0) return false;
+    for (const p of partitions) if (this.#queuedAt.has(p)) return false;
+    return true;
   }
 }

@@ -41,6 +41,11 @@ export class PartitionRoles {
     return code === PRIMARY ? 'primary' : code === PASSIVE ? 'passive' : 'none';
   }
 
+  /** Whether the shard serves `partition` (it is its primary). */
+  serves(partition: number): boolean {
+    return this.#roles[partition] === PRIMARY;
+  }
+
   /** Whether records of `partition` are applied (it is held, as primary or passive). */
   holds(partition: number): boolean {
     return this.#roles[partition] !== NONE;

@@ -2,9 +2,11 @@
 // shard worker (worker-entry.ts wires it to the MessagePort) but has no
 // thread code of its own, so tests drive it on the main thread as well.
 //
-// Loop. Frames arrive as packed batches and wait in a bounded Mailbox. One
-// turn executes at most TURN_COMMANDS_MAX commands (whole batches, answering
-// each batch as soon as it is done), then fires at most EXPIRY_TURN_MAX
+// Loop. Frames arrive as packed batches and wait in a bounded Mailbox, where
+// request-path batches may go ahead of replicated work (batch-order.ts). One
+// turn executes at most TURN_COMMANDS_MAX commands, and takes no further
+// batch after TURN_BATCHES_MS (whole batches, answering each batch as soon
+// as it is done), then fires at most EXPIRY_TURN_MAX
 // timer-wheel entries, then yields with setImmediate if work remains. So a mass
 // expiry never holds commands back for longer than one bounded turn, and a
 // burst of commands never starves expiry. A mass expiry, or the freeing of a
@@ -24,6 +26,7 @@ import {
   EXPIRY_TURN_MS,
   MAILBOX_BATCHES_MAX,
   PARTITION_COUNT,
+  TURN_BATCHES_MS,
   TURN_COMMANDS_MAX,
 } from '../constants.js';
 import { EngineError } from '../errors.js';
@@ -88,6 +91,7 @@ import type { LmdbEnv } from '../store/lmdb-env.js';
 import { Journal } from './journal.js';
 import { SessionTable, type SlotFilter } from './session-table.js';
 import { PartitionRoles } from './partition-roles.js';
+import { batchOrder } from './batch-order.js';
 import { listSlots, type ListQuery } from './session-listing.js';
 import { ShardLog } from './shard-log.js';
 
@@ -245,7 +249,7 @@ export class ShardActor {
     }
     // A restarted worker's configuration replay is admitted whatever its size:
     // refusing it would leave the shard without its realms for good.
-    if (!this.#mailbox.push(batch, batch.replay === true)) {
+    if (!this.#mailbox.push(batch, batch.replay === true, batchOrder(batch, this.#serves))) {
       const overloaded: WireError = toWireError(new EngineError('ERR_ACTOR_OVERLOADED'));
       this.#reply({
         kind: 'reply',
@@ -284,15 +288,19 @@ export class ShardActor {
     setImmediate(this.#turn);
   }
 
+  readonly #serves = (partition: number): boolean => this.#roles.serves(partition);
+
   readonly #turn = (): void => {
     this.#turnScheduled = false;
     if (this.#closed) return;
     let executed = 0;
+    const until = performance.now() + TURN_BATCHES_MS;
     while (executed < TURN_COMMANDS_MAX) {
       const batch = this.#mailbox.shift();
       if (batch === undefined) break;
       executed += batch.commands.length;
       this.#runBatch(batch);
+      if (performance.now() >= until) break;
     }
     if (this.#boot.clockMode === 'system') this.#advanceNow(this.#clock.nowSeconds());
     this.#expiryCaughtUp = this.#expiryTurn();
@@ -568,7 +576,7 @@ export class ShardActor {
       case OP.mutationsReplay:
         return this.#replay(checkMutations(command.mutations));
       case OP.chunkReplay:
-        return this.#replay(checkMutations(unpackedChunk(command.chunk)));
+        return this.#replay(checkMutations(unpackedChunk(command.chunk)), this.#partition(command.partition));
       case OP.offlineGrant:
         return this.#offlineGrant(this.#string(command.id, 'id'), this.#string(command.client, 'client'), command.scope, this.#integer(command.now, 'now'));
       case OP.offlineGet: {
@@ -846,18 +854,26 @@ export class ShardActor {
    * records of partitions not held are skipped. Offline-session records
    * go to LMDB: the replay answers once they are committed.
    */
-  #replay(mutations: ReplicatedRecord[]): number | Promise<number> {
+  /**
+   * Applies replicated records to the partitions this shard holds (others are
+   * skipped). `chunkOf`: the records are a transfer chunk of that partition,
+   * refused whole when one of them is of another.
+   */
+  #replay(mutations: ReplicatedRecord[], chunkOf = -1): number | Promise<number> {
     const table = this.#table;
+    const partitions = mutations.map((m) => (m.k === MUTATION.realmCleared ? -1 : partitionOfRecord(m)));
+    if (chunkOf >= 0 && partitions.some((p) => p !== chunkOf)) throw new EngineError('ERR_BAD_RECORD', `a chunk of partition ${chunkOf} holds a record of another`);
     let applied = 0;
     const writes: Promise<void>[] = [];
-    for (const m of mutations) {
+    for (let i = 0; i < mutations.length; i++) {
+      const m = mutations[i]!;
       if (isOfflineRecord(m)) {
-        if (this.#offline === null || this.#roles.roleOf(partitionOfRecord(m)) === 'none') continue;
+        if (this.#offline === null || !this.#roles.holds(partitions[i]!)) continue;
         writes.push(this.#offline.applyReplicated(m.k === MUTATION.offlineWritten ? { put: m.record as unknown as OfflineSessionRecord, touch: m.touch } : { removed: { id: m.id } as OfflineSessionRecord }));
         applied++;
         continue;
       }
-      if (m.k !== MUTATION.realmCleared && !this.#roles.holds(partitionOfRecord(m))) continue;
+      if (m.k !== MUTATION.realmCleared && !this.#roles.holds(partitions[i]!)) continue;
       table.apply(m);
       applied++;
     }
@@ -888,11 +904,15 @@ export class ShardActor {
     return forgets.length === 0 ? result : Promise.all(forgets).then(() => result);
   }
 
-  #exportPartition(partition: unknown): PartitionExport {
-    if (!(Number.isInteger(partition) && (partition as number) >= 0 && (partition as number) < PARTITION_COUNT)) {
+  #partition(value: unknown): number {
+    if (!(Number.isInteger(value) && (value as number) >= 0 && (value as number) < PARTITION_COUNT)) {
       throw new EngineError('ERR_BAD_COMMAND', 'partition must be a partition number');
     }
-    const p = partition as number;
+    return value as number;
+  }
+
+  #exportPartition(partition: unknown): PartitionExport {
+    const p = this.#partition(partition);
     const seq = this.#log.seqOf(p);
     if (this.#roles.roleOf(p) !== 'primary') return { chunks: [], records: 0, sessions: 0, seq };
     const records: ReplicatedRecord[] = this.#table.partitionRecords(p);

@@ -113,6 +113,13 @@ export class ActorPool {
     return channel.ask(command) as Promise<ResultOf[C['op']]>;
   }
 
+  /** Runs a command on one shard in a batch of its own (a transfer's chunk: the shard's turns stay short). */
+  askAlone<C extends Command>(shard: number, command: C): Promise<ResultOf[C['op']]> {
+    const channel = this.#channels[shard];
+    if (channel === undefined) return Promise.reject(new EngineError('ERR_INVALID_ARGUMENT', `no shard ${shard}`));
+    return channel.askAlone(command) as Promise<ResultOf[C['op']]>;
+  }
+
   /** Many commands to one shard behind one promise (see ShardChannel.askMany); a failed one answers its EngineError. */
   askMany<C extends Command>(shard: number, commands: readonly C[]): Promise<(ResultOf[C['op']] | EngineError)[]> {
     const channel = this.#channels[shard];

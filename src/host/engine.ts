@@ -935,9 +935,12 @@ export class Engine extends EventEmitter {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.mutationsReplay, mutations });
   }
 
-  /** Applies a state-transfer chunk (packed records, as a partition export made them) to this node's copy of its partition. */
+  /**
+   * Applies a state-transfer chunk (packed records, as a partition export made them) to this node's copy of its partition.
+   * Each chunk is a batch of its own, so the shard runs requests between chunks (src/actor/batch-order.ts).
+   */
   applyChunk(partition: number, chunk: Uint8Array): Promise<number> {
-    return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.chunkReplay, chunk });
+    return this.#pool.askAlone(shardOfPartition(partition, this.#pool.size), { op: OP.chunkReplay, partition, chunk });
   }
 
   /** Runs a replicated command (auth codes, login failures) on this node's copy of its partition. */
@@ -947,7 +950,7 @@ export class Engine extends EventEmitter {
 
   /** The sessions of a partition this node is primary of, as packed chunks of records, with the partition's seq. */
   exportPartition(partition: number): Promise<PartitionExport> {
-    return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.partitionExport, partition });
+    return this.#pool.askAlone(shardOfPartition(partition, this.#pool.size), { op: OP.partitionExport, partition });
   }
 
   /**

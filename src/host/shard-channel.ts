@@ -9,6 +9,13 @@
 // BATCH_COMMANDS_MAX. Under HTTP load that turns many requests into one
 // postMessage without adding a timer.
 //
+// Lanes: replicated work (a transfer's chunks, a backup's records, exports)
+// waits in a list of its own and leaves in a batch of its own, ahead of the
+// request-path batch of the same flush, so that the shard may run the requests
+// before replicated work queued earlier (opLane in actor-ops.ts,
+// src/actor/batch-order.ts). A barrier keeps its place: replicated work asked
+// after one joins its list, behind it.
+//
 // Bound: commands in flight plus commands waiting never exceed
 // `mailboxCommandsMax`; one more is refused with ERR_ACTOR_OVERLOADED at once,
 // which the HTTP layer turns into a 503. Memory never grows without limit.
@@ -24,6 +31,7 @@ import type {
   ReplyMessage,
   ShardMessage,
 } from '../protocol/actor-messages.js';
+import { opLane } from '../protocol/actor-ops.js';
 import { decodeFrame, encodeFrame } from '../protocol/codec.js';
 import type { RecordEnvelope } from '../protocol/mutations.js';
 import { fromWireError } from '../protocol/wire-error.js';
@@ -70,6 +78,46 @@ class GroupWaiter {
   }
 }
 
+/** Commands waiting for the next batch, with their waiters and, for group members, their index in the group (-1 for a single ask). */
+class PendingCommands {
+  commands: Command[] = [];
+  waiters: (Waiter | GroupWaiter)[] = [];
+  slots: number[] = [];
+  /** It holds a barrier: replicated work asked after it must travel behind it, in this list. */
+  barrier = false;
+
+  get length(): number {
+    return this.commands.length;
+  }
+
+  push(command: Command, waiter: Waiter | GroupWaiter, slot: number): void {
+    this.commands.push(command);
+    this.waiters.push(waiter);
+    this.slots.push(slot);
+    if (opLane(command.op) === 'barrier') this.barrier = true;
+  }
+
+  /** Takes at most `max` commands from the front. */
+  take(max: number): { commands: Command[]; waiters: (Waiter | GroupWaiter)[]; slots: number[] } {
+    const { commands, waiters, slots } = this;
+    if (commands.length <= max) {
+      this.clear();
+      return { commands, waiters, slots };
+    }
+    this.commands = commands.slice(max);
+    this.waiters = waiters.slice(max);
+    this.slots = slots.slice(max);
+    return { commands: commands.slice(0, max), waiters: waiters.slice(0, max), slots: slots.slice(0, max) };
+  }
+
+  clear(): void {
+    this.commands = [];
+    this.waiters = [];
+    this.slots = [];
+    this.barrier = false;
+  }
+}
+
 /** Waiters of a batch, and for group members their index in the group (-1 for a single ask). */
 interface InFlightBatch {
   waiters: (Waiter | GroupWaiter)[];
@@ -109,9 +157,10 @@ export class ShardChannel {
   #restartTimer: NodeJS.Timeout | null = null;
   #readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
-  #pending: Command[] = [];
-  #pendingWaiters: (Waiter | GroupWaiter)[] = [];
-  #pendingSlots: number[] = [];
+  /** Request-path commands and barriers (and replicated work asked behind a barrier). */
+  readonly #requests = new PendingCommands();
+  /** Replicated work: sent first at each flush, as a batch of its own. */
+  readonly #replicated = new PendingCommands();
   #flushScheduled = false;
   readonly #inFlight = new Map<number, InFlightBatch>();
   #inFlightCommands = 0;
@@ -124,7 +173,7 @@ export class ShardChannel {
 
   /** Commands in flight plus commands waiting to be sent. */
   get depth(): number {
-    return this.#inFlightCommands + this.#pending.length;
+    return this.#inFlightCommands + this.#requests.length + this.#replicated.length;
   }
 
   get ready(): boolean {
@@ -155,9 +204,7 @@ export class ShardChannel {
       return Promise.reject(new EngineError(refusal));
     }
     return new Promise((resolve, reject) => {
-      this.#pending.push(command);
-      this.#pendingWaiters.push({ op: command.op, resolve, reject });
-      this.#pendingSlots.push(-1);
+      this.#queue(command, { op: command.op, resolve, reject }, -1);
       this.#scheduleFlush();
     });
   }
@@ -177,18 +224,22 @@ export class ShardChannel {
     return new Promise((resolve) => {
       const group = new GroupWaiter(commands[0]!.op, commands.length, resolve);
       for (let i = 0; i < commands.length; i++) {
-        this.#pending.push(commands[i]!);
-        this.#pendingWaiters.push(group);
-        this.#pendingSlots.push(i);
-        if (this.#pending.length >= BATCH_COMMANDS_MAX) this.#flush();
+        if (this.#queue(commands[i]!, group, i).length >= BATCH_COMMANDS_MAX) this.#flush();
       }
       this.#scheduleFlush();
     });
   }
 
+  /** Puts a command in its lane's list (PendingCommands); returns the list. */
+  #queue(command: Command, waiter: Waiter | GroupWaiter, slot: number): PendingCommands {
+    const list = opLane(command.op) === 'replicated' && !this.#requests.barrier ? this.#replicated : this.#requests;
+    list.push(command, waiter, slot);
+    return list;
+  }
+
   #scheduleFlush(): void {
-    if (this.#pending.length >= BATCH_COMMANDS_MAX) this.#flush();
-    else if (!this.#flushScheduled && this.#pending.length > 0) {
+    if (this.#requests.length >= BATCH_COMMANDS_MAX || this.#replicated.length >= BATCH_COMMANDS_MAX) this.#flush();
+    else if (!this.#flushScheduled && this.#requests.length + this.#replicated.length > 0) {
       this.#flushScheduled = true;
       setImmediate(this.#flushSoon);
     }
@@ -222,10 +273,7 @@ export class ShardChannel {
     const worker = this.#worker;
     if (worker !== null) await worker.terminate();
     if (!crash) {
-      this.#failWaiters(this.#pendingWaiters, 'ERR_ENGINE_CLOSED', 'unavailable', this.#pendingSlots);
-      this.#pending = [];
-      this.#pendingWaiters = [];
-      this.#pendingSlots = [];
+      this.#failPending('ERR_ENGINE_CLOSED', 'unavailable');
       for (const waiter of this.#readyWaiters) waiter.reject(new EngineError('ERR_ENGINE_CLOSED'));
       this.#readyWaiters = [];
     }
@@ -236,7 +284,7 @@ export class ShardChannel {
   #refusal(count = 1): ErrorCode | null {
     if (this.#state === 'closed') return 'ERR_ENGINE_CLOSED';
     if (this.#state === 'failed') return 'ERR_ACTOR_UNAVAILABLE';
-    if (this.#inFlightCommands + this.#pending.length + count > this.#options.boot.mailboxCommandsMax) return 'ERR_ACTOR_OVERLOADED';
+    if (this.depth + count > this.#options.boot.mailboxCommandsMax) return 'ERR_ACTOR_OVERLOADED';
     return null;
   }
 
@@ -245,23 +293,21 @@ export class ShardChannel {
     this.#flush();
   };
 
+  /** Sends what waits: replicated work first (it was asked before any barrier in the other list), then the rest. */
   #flush(): void {
-    if (this.#state !== 'ready' || this.#pending.length === 0) return;
-    while (this.#pending.length > 0) {
-      const whole = this.#pending.length <= BATCH_COMMANDS_MAX;
-      const commands = whole ? this.#pending : this.#pending.slice(0, BATCH_COMMANDS_MAX);
-      const waiters = whole ? this.#pendingWaiters : this.#pendingWaiters.slice(0, BATCH_COMMANDS_MAX);
-      const slots = whole ? this.#pendingSlots : this.#pendingSlots.slice(0, BATCH_COMMANDS_MAX);
-      if (whole) {
-        this.#pending = [];
-        this.#pendingWaiters = [];
-        this.#pendingSlots = [];
-      } else {
-        this.#pending = this.#pending.slice(BATCH_COMMANDS_MAX);
-        this.#pendingWaiters = this.#pendingWaiters.slice(BATCH_COMMANDS_MAX);
-        this.#pendingSlots = this.#pendingSlots.slice(BATCH_COMMANDS_MAX);
+    if (this.#state !== 'ready') return;
+    for (const list of [this.#replicated, this.#requests]) {
+      while (list.length > 0) {
+        const { commands, waiters, slots } = list.take(BATCH_COMMANDS_MAX);
+        this.#send(commands, waiters, slots);
       }
-      this.#send(commands, waiters, slots);
+    }
+  }
+
+  #failPending(code: ErrorCode, outcome: CommandOutcome): void {
+    for (const list of [this.#replicated, this.#requests]) {
+      this.#failWaiters(list.waiters, code, outcome, list.slots);
+      list.clear();
     }
   }
 
@@ -389,10 +435,7 @@ export class ShardChannel {
     if (!wasReady) this.#startupFailures++;
     if (this.#startupFailures >= STARTUP_FAILURES_MAX) {
       this.#state = 'failed';
-      this.#failWaiters(this.#pendingWaiters, 'ERR_ACTOR_UNAVAILABLE', 'unavailable', this.#pendingSlots);
-      this.#pending = [];
-      this.#pendingWaiters = [];
-      this.#pendingSlots = [];
+      this.#failPending('ERR_ACTOR_UNAVAILABLE', 'unavailable');
       const err = new EngineError('ERR_ACTOR_UNAVAILABLE', `shard ${this.shard} failed to start ${STARTUP_FAILURES_MAX} times`);
       for (const waiter of this.#readyWaiters) waiter.reject(err);
       this.#readyWaiters = [];

@@ -395,8 +395,8 @@ export interface SubscribeCommand {
   records: boolean;
 }
 export interface MutationsReplayCommand { op: typeof OP.mutationsReplay; mutations: ReplicatedRecord[] }
-/** A state-transfer chunk (a partition export's, still packed): replayed like mutationsReplay. */
-export interface ChunkReplayCommand { op: typeof OP.chunkReplay; chunk: Uint8Array }
+/** A state-transfer chunk of one partition (its export's, still packed): replayed like mutationsReplay; a record of another partition refuses the chunk. */
+export interface ChunkReplayCommand { op: typeof OP.chunkReplay; partition: number; chunk: Uint8Array }
 
 // Login failures (brute-force detection, src/actor/login-failures.ts): routed to the user's partition.
 export interface LoginFailureGetCommand { op: typeof OP.loginFailureGet; realm: string; userId: string; nowMs: number }

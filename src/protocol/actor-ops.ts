@@ -3,7 +3,7 @@
 // keeps its number in RETIRED_OPS. Bump PROTOCOL_VERSION on any change of a
 // command's or reply's shape; a worker refuses a boot with another version.
 
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 export const OP = Object.freeze({
   realmPut: 1,
@@ -76,6 +76,29 @@ export const OP = Object.freeze({
 
 export type OpName = keyof typeof OP;
 export type OpCode = (typeof OP)[OpName];
+
+/**
+ * Which lane a command travels in (host batching and the shard's mailbox):
+ * 'request' — what an HTTP request waits for; it acts on the partitions the
+ * shard serves. 'replicated' — a state transfer's chunks, a backup's records,
+ * a partition export: work on passive copies, or a read. The two commute,
+ * so a batch of requests may go ahead of queued replicated work. 'barrier' —
+ * everything else (roles, realms, clients, time, snapshots, listings): it
+ * keeps its place among all of them.
+ */
+export type OpLane = 'request' | 'replicated' | 'barrier';
+
+const REQUEST_OPS: readonly number[] = [
+  OP.sessionCreate, OP.sessionAttachClient, OP.sessionRefresh, OP.sessionTouch, OP.sessionGet, OP.sessionRemove, OP.sessionDetachClient,
+  OP.userLogout, OP.userSessions, OP.offlineGrant, OP.offlineGet, OP.offlineRefresh, OP.codePut, OP.codeTake, OP.chainGet,
+  OP.loginFailureGet, OP.loginFailureRecord, OP.loginFailureRemove,
+];
+const REPLICATED_OPS: readonly number[] = [OP.mutationsReplay, OP.chunkReplay, OP.partitionExport];
+const LANE_BY_CODE = new Map<unknown, OpLane>([...REQUEST_OPS.map((op) => [op, 'request'] as const), ...REPLICATED_OPS.map((op) => [op, 'replicated'] as const)]);
+
+export function opLane(code: unknown): OpLane {
+  return LANE_BY_CODE.get(code) ?? 'barrier';
+}
 
 /** Retired op numbers: never reuse. */
 export const RETIRED_OPS: readonly number[] = Object.freeze([]);

@@ -1,12 +1,14 @@
 // Goal: the mailbox is a bounded FIFO of batches: it refuses (never grows)
 // when either the batch ring or the command budget would overflow, a refused
-// batch leaves no trace, and the ring wraps indefinitely. Method: unit cases
-// and a seeded comparison against an array model (FC_SEED overrides).
+// batch leaves no trace, and the ring wraps indefinitely; request-path
+// batches overtake replicated work, and never anything else. Method: unit
+// cases, a seeded comparison against an array model, and a seeded check of
+// every reordering against the rule (FC_SEED overrides).
 
 import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
-import { Mailbox } from '../../src/actor/mailbox.js';
+import { Mailbox, type BatchOrder } from '../../src/actor/mailbox.js';
 
 const seed = Number(process.env.FC_SEED ?? 20_251_127);
 type B = { id: number; commands: unknown[] };
@@ -79,3 +81,88 @@ test('property: behaves as a bounded array queue through many wrap-arounds', (t)
   );
   t.pass();
 });
+
+const request = (...partitions: number[]): BatchOrder => ({ express: true, partitions });
+const replicated = (...partitions: number[]): BatchOrder => ({ express: false, partitions });
+
+test('request-path batches overtake queued replicated work, in their own arrival order', (t) => {
+  const box = new Mailbox<B>(8, 100);
+  box.push(batch(1, 1), false, replicated(3));
+  box.push(batch(2, 1), false, replicated(4));
+  box.push(batch(3, 1), false, request());
+  box.push(batch(4, 1), false, request(5));
+  t.deepEqual([1, 2, 3, 4].map(() => box.shift()?.id), [3, 4, 1, 2]);
+});
+
+test('nothing overtakes a barrier, a queued request-path batch, or replicated work on the same partition', (t) => {
+  const barrier = new Mailbox<B>(8, 100);
+  barrier.push(batch(1, 1), false, replicated(3));
+  barrier.push(batch(2, 1));
+  barrier.push(batch(3, 1), false, request());
+  t.deepEqual([1, 2, 3].map(() => barrier.shift()?.id), [1, 2, 3], 'a role change or a realm command stays in place');
+
+  const behindBarrier = new Mailbox<B>(8, 100);
+  behindBarrier.push(batch(1, 1));
+  behindBarrier.push(batch(2, 1), false, replicated(3));
+  t.is(behindBarrier.shift()?.id, 1);
+  behindBarrier.push(batch(3, 1), false, request());
+  t.deepEqual([behindBarrier.shift()?.id, behindBarrier.shift()?.id], [2, 3], 'replicated work classified behind a barrier is not overtaken');
+
+  const samePartition = new Mailbox<B>(8, 100);
+  samePartition.push(batch(1, 1), false, replicated(3));
+  samePartition.push(batch(2, 1), false, request(3));
+  samePartition.push(batch(3, 1), false, request());
+  t.deepEqual([1, 2, 3].map(() => samePartition.shift()?.id), [1, 2, 3], 'records of a partition stay behind its chunk, and requests behind them');
+});
+
+test('property: every reordering follows the rule, and both lanes share the bounds', (t) => {
+  t.log(`fast-check seed ${seed} (FC_SEED to override)`);
+  const order = fc.oneof(
+    fc.constant(null),
+    fc.record({ express: fc.boolean(), partitions: fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { maxLength: 2 }) }),
+  );
+  const op = fc.oneof(fc.record({ push: fc.integer({ min: 0, max: 3 }), order }), fc.constant({ shift: true as const }));
+  interface Pushed { id: number; order: BatchOrder; queuedAhead: Pushed[] }
+  fc.assert(
+    fc.property(fc.constantFrom(2, 4, 8), fc.array(op, { maxLength: 200 }), (ring, ops) => {
+      const box = new Mailbox<B>(ring, 12);
+      const queued: Pushed[] = [];
+      let next = 0;
+      for (const o of ops) {
+        if ('push' in o) {
+          const b = batch(next++, o.push);
+          const fits = queued.length < ring && queued.reduce((s, x) => s + batchSize(x), 0) + o.push <= 12;
+          assert.equal(box.push(b, false, o.order), fits);
+          if (fits) queued.push({ id: b.id, order: o.order, queuedAhead: [...queued] });
+          sizes.set(b.id, o.push);
+          continue;
+        }
+        const out = box.shift();
+        if (out === undefined) {
+          assert.equal(queued.length, 0);
+          continue;
+        }
+        const at = queued.findIndex((q) => q.id === out.id);
+        const b = queued[at]!;
+        // Every batch it overtakes is replicated work only, changing none of its partitions, and was
+        // classified with no barrier queued ahead of it (a barrier may change the roles it assumed).
+        // (Overtaking a barrier, or another request-path batch, fails the first two checks.)
+        for (const a of queued.slice(0, at)) {
+          assert.ok(b.order !== null && b.order.express, `${b.id} overtakes ${a.id} without being a request-path batch`);
+          assert.ok(a.order !== null && !a.order.express, `${b.id} overtakes ${a.id}, which is not replicated work`);
+          assert.ok(!a.order.partitions.some((p) => b.order!.partitions.includes(p)), `${b.id} overtakes ${a.id} on a shared partition`);
+          assert.ok(!a.queuedAhead.some((x) => x.order === null), `${a.id} was classified behind a barrier`);
+        }
+        queued.splice(at, 1);
+        assert.equal(box.batches, queued.length);
+      }
+    }),
+    { seed, numRuns: 500 },
+  );
+  t.pass();
+});
+
+const sizes = new Map<number, number>();
+function batchSize(x: { id: number }): number {
+  return sizes.get(x.id)!;
+}

@@ -97,9 +97,16 @@ test('commands are validated: wrong shard, non-ids, unknown realm, wrong types, 
   t.is(code({ op: OP.revokeFilter, realm: 'r', filter: null, reason: 'revoked' }), 'ERR_BAD_COMMAND');
   t.is(code({ op: OP.countFilter, realm: 'r', filter: { ipNotIn: ['1.2.3.4/40'] } }), 'ERR_INVALID_ARGUMENT');
   t.is(code({ op: OP.mutationsReplay, mutations: 'x' }), 'ERR_BAD_RECORD');
-  t.is(code({ op: OP.chunkReplay, chunk: 'x' }), 'ERR_BAD_RECORD', 'a chunk is bytes');
-  t.is(code({ op: OP.chunkReplay, chunk: Uint8Array.of(0xc1) }), 'ERR_BAD_RECORD', 'a chunk that does not decode');
-  t.is(code({ op: OP.chunkReplay, chunk: packChunks([{ k: 42 } as never])[0] }), 'ERR_BAD_RECORD', 'a chunk holding an unknown record');
+  t.is(code({ op: OP.chunkReplay, partition: 0, chunk: 'x' }), 'ERR_BAD_RECORD', 'a chunk is bytes');
+  t.is(code({ op: OP.chunkReplay, partition: 0, chunk: Uint8Array.of(0xc1) }), 'ERR_BAD_RECORD', 'a chunk that does not decode');
+  t.is(code({ op: OP.chunkReplay, partition: 0, chunk: packChunks([{ k: 42 } as never])[0] }), 'ERR_BAD_RECORD', 'a chunk holding an unknown record');
+  const elsewhere = newSessionId(2);
+  const created = { k: MUTATION.sessionCreated, id: elsewhere, partition: partitionOfSessionId(elsewhere), realm: 'r', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'pwd', rememberMe: false, started: START, lastSessionRefresh: START, authTime: START, notes: null };
+  actor.execute({ op: OP.partitionRoles, partitions: [0, 2], role: 'passive' });
+  t.is(code({ op: OP.chunkReplay, partition: 0, chunk: packChunks([created as never])[0] }), 'ERR_BAD_RECORD', 'a chunk of partition 0 holding a record of partition 2');
+  t.is(code({ op: OP.chunkReplay, partition: 1024, chunk: packChunks([created as never])[0] }), 'ERR_BAD_COMMAND', 'a chunk of no partition');
+  t.is(code({ op: OP.chunkReplay, partition: 2, chunk: packChunks([created as never])[0] }), undefined, 'the same chunk, of its own partition');
+  actor.execute({ op: OP.partitionRoles, partitions: [0, 2], role: 'none' });
   t.is(actor.table.size, 0, 'nothing was created by the refused commands');
 });
 

@@ -1,0 +1,100 @@
+// Goal: a shard runs request-path batches (what a token request waits for)
+// ahead of the state-transfer chunks and backup records queued before them,
+// and keeps arrival order for everything else: role changes, realm commands,
+// records that would change a partition it serves, anything malformed.
+// Method: batchOrder on hand-made batches against a roles function; then a
+// ShardActor in process, fed frames the way its worker port feeds it, with a
+// rebalance's worth of chunks queued ahead of one request.
+
+import test from 'ava';
+import { batchOrder } from '../../src/actor/batch-order.js';
+import { ShardActor } from '../../src/actor/shard-actor.js';
+import type { BatchMessage, BootMessage, Command, ReplyMessage, ShardMessage } from '../../src/protocol/actor-messages.js';
+import { OP, PROTOCOL_VERSION } from '../../src/protocol/actor-ops.js';
+import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
+import { MUTATION, type Mutation } from '../../src/protocol/mutations.js';
+import { newSessionId } from '../../src/protocol/partition.js';
+import { packChunks } from '../../src/protocol/transfer-chunks.js';
+import { realmSessionSettings } from '../../src/session/realm-settings.js';
+import { ManualClock } from '../../src/time/clock.js';
+import { unbundled } from '../helpers/engine-harness.js';
+
+const START = 1_800_000_000;
+const SERVED = new Set([0, 2]);
+const serves = (p: number): boolean => SERVED.has(p);
+const batch = (...commands: unknown[]): BatchMessage => ({ kind: 'batch', id: 1, commands: commands as Command[] });
+
+function created(partition: number, i = 0): Mutation {
+  return {
+    k: MUTATION.sessionCreated, id: newSessionId(partition), partition, realm: 'r', userId: `u${partition}-${i}`, username: `u${i}`, ip: '10.0.0.1',
+    authMethod: 'openid-connect', rememberMe: false, started: START, lastSessionRefresh: START, authTime: START, notes: null,
+  };
+}
+const get = { op: OP.sessionGet, id: newSessionId(0), now: START };
+
+test('request-path batches may overtake; replicated work on passive copies may be overtaken; the rest are barriers', (t) => {
+  t.deepEqual(batchOrder(batch(get, { op: OP.codeTake, realm: 'r', code: 'x' }), serves), { express: true, partitions: [] });
+  t.deepEqual(batchOrder(batch({ op: OP.chunkReplay, partition: 4, chunk: new Uint8Array() }), serves), { express: false, partitions: [4] });
+  t.deepEqual(batchOrder(batch({ op: OP.mutationsReplay, mutations: [created(4), created(6), created(4, 1)] }), serves), { express: false, partitions: [4, 6] });
+  t.deepEqual(batchOrder(batch({ op: OP.partitionExport, partition: 0 }), serves), { express: false, partitions: [] }, 'an export only reads');
+  t.deepEqual(batchOrder(batch(get, { op: OP.mutationsReplay, mutations: [created(5)] }), serves), { express: true, partitions: [5] }, 'requests with records of a passive copy');
+  t.deepEqual(batchOrder(batch(), serves), { express: false, partitions: [] });
+
+  t.is(batchOrder(batch({ op: OP.chunkReplay, partition: 2, chunk: new Uint8Array() }), serves), null, 'a chunk of a served partition');
+  t.is(batchOrder(batch({ op: OP.mutationsReplay, mutations: [created(4), created(0)] }), serves), null, 'records changing a served partition');
+  t.is(batchOrder(batch({ op: OP.mutationsReplay, mutations: [{ k: MUTATION.realmCleared, realm: 'r', partition: 4, generation: 1 }] }), serves), null, 'realm-wide');
+  t.is(batchOrder(batch(get, { op: OP.partitionRoles, partitions: [4], role: 'primary' }), serves), null, 'a role change');
+  t.is(batchOrder(batch({ op: OP.realmPut, realm: 'r', settings: {} }), serves), null, 'realm configuration');
+  t.is(batchOrder(batch({ op: OP.realmList, realm: 'r' }), serves), null, 'an admin listing');
+  t.is(batchOrder(batch(null), serves), null, 'malformed');
+  t.is(batchOrder(batch({ op: OP.mutationsReplay, mutations: 'x' }), serves), null, 'malformed records');
+  t.is(batchOrder(batch({ op: OP.mutationsReplay, mutations: [{ k: MUTATION.clientAttached, id: 7 }] }), serves), null, 'a record without a session id');
+  t.is(batchOrder(batch({ op: OP.chunkReplay, partition: -1, chunk: new Uint8Array() }), serves), null, 'a chunk of no partition');
+});
+
+test('a shard answers a request queued behind a rebalance\'s chunks before it applies them, and applies them all', async (t) => {
+  const boot: BootMessage = {
+    protocolVersion: PROTOCOL_VERSION, shard: 0, shardCount: 1, idleGraceSeconds: 0, clockMode: 'manual', startSecond: START,
+    mailboxCommandsMax: 100_000, dataDir: null, offlineCacheEntries: 10, durability: 'snapshot',
+  };
+  const replies: ReplyMessage[] = [];
+  const actor = new ShardActor(boot, new ManualClock(START), (frame) => {
+    for (const m of unbundled(decodeFrame<ShardMessage>(frame))) if (m.kind === 'reply') replies.push(m);
+  });
+  t.teardown(() => actor.close());
+  actor.execute({ op: OP.realmPut, realm: 'r', settings: realmSessionSettings({}) });
+  actor.execute({ op: OP.partitionRoles, partitions: [4], role: 'passive' });
+  const id = newSessionId(0);
+  actor.execute({
+    op: OP.sessionCreate, id, realm: 'r', userId: 'alice', username: 'alice', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false,
+    now: START, client: null, limits: null, notes: null,
+  });
+
+  const frame = (n: number, commands: Command[]): Uint8Array => encodeFrame({ kind: 'batch', id: n, commands } satisfies BatchMessage);
+  const sendChunks = (from: number, count: number): void => {
+    for (let n = from; n < from + count; n++) {
+      const records = Array.from({ length: 300 }, (_, i) => created(4, n * 1000 + i));
+      actor.receive(frame(n, [{ op: OP.chunkReplay, partition: 4, chunk: packChunks(records)[0]! }]));
+    }
+  };
+  const settled = async (count: number): Promise<number[]> => {
+    while (replies.length < count) await new Promise((resolve) => setImmediate(resolve));
+    return replies.map((r) => r.id);
+  };
+
+  // Forty chunks of partition 4 (a few ms of work each), then a token request: it goes first.
+  sendChunks(1, 40);
+  actor.receive(frame(101, [{ op: OP.sessionGet, id, now: START }]));
+  const first = await settled(41);
+  t.is(first[0], 101, `the request was answered before the chunks queued ahead of it (order ${first.join(' ')})`);
+  t.deepEqual(first.slice(1), Array.from({ length: 40 }, (_, i) => i + 1), 'chunks in arrival order');
+
+  // Behind a role change, a request waits: the change may move the partitions it reads.
+  sendChunks(41, 10);
+  actor.receive(frame(100, [{ op: OP.partitionRoles, partitions: [6], role: 'passive' }]));
+  actor.receive(frame(102, [{ op: OP.sessionGet, id, now: START }]));
+  const second = (await settled(53)).slice(41);
+  t.deepEqual(second, [...Array.from({ length: 10 }, (_, i) => i + 41), 100, 102], 'arrival order around a barrier');
+  t.is(actor.table.partitionSize(4), 50 * 300, 'every chunk applied');
+  t.like((replies.find((r) => r.id === 101)!.results[0] as { session: { id: string } }).session, { id });
+});
