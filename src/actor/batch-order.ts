@@ -3,12 +3,13 @@
 // partition roles of that moment. Owner: the shard actor.
 //
 // Commands are request-path, replicated work or barriers by their op
-// (opLane, actor-ops.ts). A batch of request-path commands may run before
-// queued batches of replicated work: a token request then waits for at most
-// the chunk being applied, not for the dozens a rebalance queues. Replicated
-// work that would change a partition the shard serves (records racing a
-// promotion) is a barrier here, like everything else that is not of the two:
-// those keep arrival order.
+// (opLane, actor-ops.ts). A light batch (request-path commands, a backup's
+// records) may run before queued heavy ones (a transfer's chunks, exports):
+// a token request, and the backup's acknowledgement it waits for, then wait
+// for at most the chunk being applied, not for the dozens a rebalance
+// queues. Replicated work that would change a partition the shard serves
+// (records racing a promotion) is a barrier here, like everything else that
+// is not of the two: those keep arrival order.
 
 import { PARTITION_COUNT } from '../constants.js';
 import type { BatchMessage } from '../protocol/actor-messages.js';
@@ -38,33 +39,35 @@ export function batchOrder(batch: BatchMessage, serves: (partition: number) => b
     }
     return true;
   };
-  const order = classify(batch, serves, add);
+  const kinds = classify(batch, serves, add);
   for (const p of partitions) seen[p] = 0;
-  return order === null ? null : { express: order, partitions };
+  return kinds === null ? null : { ...kinds, partitions };
 }
 
-/** Whether the batch holds request-path commands (true) or replicated work only (false), or null for a barrier. */
-function classify(batch: BatchMessage, serves: (partition: number) => boolean, add: (p: number) => boolean): boolean | null {
-  let express = false;
+/** Whether the batch holds heavy replicated work and request-path commands, or null for a barrier. */
+function classify(batch: BatchMessage, serves: (partition: number) => boolean, add: (p: number) => boolean): { heavy: boolean; requests: boolean } | null {
+  let heavy = false;
+  let requests = false;
   for (const command of batch.commands as unknown[]) {
     if (command === null || typeof command !== 'object') return null;
     const { op } = command as { op: unknown };
     const lane = opLane(op);
-    if (lane === 'request') express = true;
+    if (lane === 'request') requests = true;
     else if (lane === 'barrier') return null;
     else if (op === OP.partitionExport) {
       // A read: the export and its partition's seq are taken in one step, whatever ran before.
-      continue;
+      heavy = true;
     } else if (op === OP.chunkReplay) {
       const { partition } = command as { partition: unknown };
       if (!isPartition(partition) || serves(partition)) return null;
+      heavy = true;
       add(partition);
     } else if (op === OP.mutationsReplay) {
       const { mutations } = command as { mutations: unknown };
       if (!Array.isArray(mutations) || !mutations.every((m) => recordPartition(m, serves, add))) return null;
     }
   }
-  return express;
+  return { heavy, requests };
 }
 
 /** Adds the partition a record changes; false when it is a barrier (realm-wide, malformed, or on a served partition). */

@@ -8,25 +8,26 @@
 //   main     [m0][m1][m2][m3][  ][  ][  ][  ] in arrival order
 //
 // Order. A batch runs after every batch pushed before it, with one exception
-// that keeps the request path fast while a shard replays a state transfer:
-// a batch of request-path commands (express) may overtake batches of
-// replicated work only (a transfer's chunks, a backup's records, an export),
-// as long as no barrier is queued among them and none of them changes a
-// partition the express batch's own replicated work changes. Request-path
-// commands act on the partitions the shard serves and replicated work on its
-// passive copies, so the two commute; the shard actor decides which batch is
-// which (ShardActor #orderOf) and this queue keeps the rule.
+// that keeps requests and a backup's acknowledgements fast while a shard
+// replays a state transfer: a light batch (request-path commands, a backup's
+// records) may overtake batches of replicated work (a transfer's chunks,
+// exports, records held back), as long as no barrier is queued among them,
+// none of them holds request-path commands, and none changes a partition the
+// light batch changes. Request-path commands act on the partitions the shard
+// serves and replicated work on its passive copies, each partition's records
+// in order, so what is reordered commutes; batch-order.ts says which batch is
+// which and this queue keeps the rule.
 
 import assert from 'node:assert/strict';
 
 /**
  * How a batch may be reordered. null: a barrier (it overtakes nothing and
- * nothing overtakes it). Otherwise `partitions` lists the partitions whose
- * copies its replicated work changes, and `express` is true when it also
- * holds request-path commands (it may overtake), false when it holds
- * replicated work only (it may be overtaken).
+ * nothing overtakes it). Otherwise: `partitions`, those whose copies its
+ * replicated work changes; `heavy`, it holds a transfer chunk or an export
+ * (it never overtakes); `requests`, it holds request-path commands (nothing
+ * overtakes it: requests keep their order among themselves).
  */
-export type BatchOrder = { express: boolean; partitions: readonly number[] } | null;
+export type BatchOrder = { heavy: boolean; requests: boolean; partitions: readonly number[] } | null;
 
 /** A fixed-capacity FIFO ring; the Mailbox bounds what goes in. */
 class Ring<T> {
@@ -63,7 +64,7 @@ class Ring<T> {
 interface Queued<T> {
   batch: T;
   partitions: readonly number[];
-  /** Nothing pushed after it overtakes it (a barrier, request-path commands, or a batch classified behind a barrier). */
+  /** Nothing pushed after it overtakes it (a barrier, request-path commands, or a batch classified behind a barrier or such a batch). */
   blocking: boolean;
 }
 
@@ -110,11 +111,11 @@ export class Mailbox<T extends { commands: readonly unknown[] }> {
     if (this.batches >= this.#batchesMax) return false;
     if (!overCommandBudget && this.#commands + batch.commands.length > this.#commandsMax) return false;
     this.#commands += batch.commands.length;
-    if (order !== null && order.express && this.#mayOvertake(order.partitions)) {
+    if (order !== null && !order.heavy && this.#mayOvertake(order.partitions)) {
       this.#express.push(batch);
       return true;
     }
-    const blocking = order === null || order.express || this.#blocking > 0;
+    const blocking = order === null || order.requests || this.#blocking > 0;
     const partitions = order === null ? [] : order.partitions;
     for (const p of partitions) this.#queuedAt.set(p, (this.#queuedAt.get(p) ?? 0) + 1);
     if (blocking) this.#blocking++;
@@ -140,7 +141,7 @@ export class Mailbox<T extends { commands: readonly unknown[] }> {
     return queued.batch;
   }
 
-  /** May an express batch changing `partitions` go ahead of everything in the main ring? */
+  /** May a light batch changing `partitions` go ahead of everything in the main ring? */
   #mayOvertake(partitions: readonly number[]): boolean {
     if (this.#blocking > 0) return false;
     for (const p of partitions) if (this.#queuedAt.has(p)) return false;

@@ -59,7 +59,6 @@ import {
   type SessionAuthenticatedMutation,
   type SessionTouchedMutation,
   partitionOfRecord,
-  sessionRecords,
 } from '../protocol/mutations.js';
 import { CLIENT_SESSION_DEFAULTS, type ClientSessionSettings } from '../session/client-settings.js';
 import { NEVER, clientSessionIdleExpiry, earliest, userSessionIdleExpiry } from '../session/expiry.js';
@@ -609,11 +608,53 @@ export class SessionTable {
     return out;
   }
 
-  /** A partition's sessions as the records that recreate them (a snapshot, a state transfer). */
+  /**
+   * A partition's sessions as the records that recreate them (a snapshot, a
+   * state transfer): for each, what sessionRecords makes of its view and
+   * chains, built straight from the columns (no view between: this is most
+   * of a partition export's cost).
+   */
   partitionRecords(partition: number): Mutation[] {
     const out: Mutation[] = [];
-    for (const slot of this.partitionSlots(partition)) out.push(...sessionRecords(this.view(slot), this.chainsOf(slot)));
+    for (let slot = this.#pHead[partition] ?? NONE; slot !== NONE; slot = this.#sPartNext[slot]!) if (this.#live(slot)) this.#pushRecords(slot, out);
     return out;
+  }
+
+  #pushRecords(slot: number, out: Mutation[]): void {
+    const user = this.#sUser[slot]!;
+    const id = this.idOf(slot);
+    out.push({
+      k: MUTATION.sessionCreated,
+      id,
+      partition: this.#sPartition[slot]!,
+      realm: this.#realms[this.#uRealm[user]!]!.id,
+      userId: this.#userIdText(user),
+      username: this.#names.nameOf(this.#uNameEntry[user]!),
+      ip: this.#ipOf(slot),
+      authMethod: this.#strings[this.#sAuthMethod[slot]!]!,
+      rememberMe: (this.#sFlags[slot]! & F_REMEMBER_ME) !== 0,
+      started: this.#sStarted[slot]!,
+      lastSessionRefresh: this.#sLast[slot]!,
+      authTime: this.#sAuthTime[slot]!,
+      notes: this.#sNotes.get(slot) ?? null,
+    });
+    for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) {
+      const client = this.#clients[this.#cClient[cs]!]!.uuid;
+      const timestamp = this.#cTimestamp[cs]!;
+      out.push({
+        k: MUTATION.clientAttached,
+        id,
+        client,
+        started: this.#cStarted[cs]!,
+        timestamp,
+        scope: this.#strings[this.#cScope[cs]!]!,
+        ssoAuth: (this.#cFlags[cs]! & CF_SSO_AUTH) !== 0,
+        notes: this.#cNotes.get(cs) ?? null,
+        userRefresh: -1,
+      });
+      const chains = this.#cChains.get(cs);
+      if (chains !== undefined) for (const [chainKey, chain] of chains) out.push({ k: MUTATION.clientRefreshed, id, client, at: timestamp, chainKey, chain });
+    }
   }
 
   /** Sessions held in a partition, counting those of a cleared realm not yet freed (a cheap upper bound). */

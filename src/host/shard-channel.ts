@@ -90,11 +90,11 @@ class PendingCommands {
     return this.commands.length;
   }
 
-  push(command: Command, waiter: Waiter | GroupWaiter, slot: number): void {
+  push(command: Command, waiter: Waiter | GroupWaiter, slot: number, barrier: boolean): void {
     this.commands.push(command);
     this.waiters.push(waiter);
     this.slots.push(slot);
-    if (opLane(command.op) === 'barrier') this.barrier = true;
+    if (barrier) this.barrier = true;
   }
 
   /** Takes at most `max` commands from the front. */
@@ -232,8 +232,9 @@ export class ShardChannel {
 
   /** Puts a command in its lane's list (PendingCommands); returns the list. */
   #queue(command: Command, waiter: Waiter | GroupWaiter, slot: number): PendingCommands {
-    const list = opLane(command.op) === 'replicated' && !this.#requests.barrier ? this.#replicated : this.#requests;
-    list.push(command, waiter, slot);
+    const lane = opLane(command.op);
+    const list = lane === 'replicated' && !this.#requests.barrier ? this.#replicated : this.#requests;
+    list.push(command, waiter, slot, lane === 'barrier');
     return list;
   }
 

@@ -94,10 +94,14 @@ const REQUEST_OPS: readonly number[] = [
   OP.loginFailureGet, OP.loginFailureRecord, OP.loginFailureRemove,
 ];
 const REPLICATED_OPS: readonly number[] = [OP.mutationsReplay, OP.chunkReplay, OP.partitionExport];
-const LANE_BY_CODE = new Map<unknown, OpLane>([...REQUEST_OPS.map((op) => [op, 'request'] as const), ...REPLICATED_OPS.map((op) => [op, 'replicated'] as const)]);
+/** Lane by op code (every code is below 256; any other number reads undefined: a barrier), read per command on the hot path. */
+const LANES: readonly OpLane[] = ['barrier', 'request', 'replicated'];
+const LANE_OF_CODE = new Uint8Array(256);
+for (const op of REQUEST_OPS) LANE_OF_CODE[op] = 1;
+for (const op of REPLICATED_OPS) LANE_OF_CODE[op] = 2;
 
 export function opLane(code: unknown): OpLane {
-  return LANE_BY_CODE.get(code) ?? 'barrier';
+  return typeof code === 'number' ? LANES[LANE_OF_CODE[code] ?? 0]! : 'barrier';
 }
 
 /** Retired op numbers: never reuse. */

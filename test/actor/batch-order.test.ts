@@ -1,7 +1,8 @@
 // Goal: a shard runs request-path batches (what a token request waits for)
-// ahead of the state-transfer chunks and backup records queued before them,
-// and keeps arrival order for everything else: role changes, realm commands,
-// records that would change a partition it serves, anything malformed.
+// and a backup's records ahead of the state-transfer chunks queued before
+// them, keeps each partition's records behind its chunks, and keeps arrival
+// order for everything else: role changes, realm commands, records that would
+// change a partition it serves, anything malformed.
 // Method: batchOrder on hand-made batches against a roles function; then a
 // ShardActor in process, fed frames the way its worker port feeds it, with a
 // rebalance's worth of chunks queued ahead of one request.
@@ -32,13 +33,13 @@ function created(partition: number, i = 0): Mutation {
 }
 const get = { op: OP.sessionGet, id: newSessionId(0), now: START };
 
-test('request-path batches may overtake; replicated work on passive copies may be overtaken; the rest are barriers', (t) => {
-  t.deepEqual(batchOrder(batch(get, { op: OP.codeTake, realm: 'r', code: 'x' }), serves), { express: true, partitions: [] });
-  t.deepEqual(batchOrder(batch({ op: OP.chunkReplay, partition: 4, chunk: new Uint8Array() }), serves), { express: false, partitions: [4] });
-  t.deepEqual(batchOrder(batch({ op: OP.mutationsReplay, mutations: [created(4), created(6), created(4, 1)] }), serves), { express: false, partitions: [4, 6] });
-  t.deepEqual(batchOrder(batch({ op: OP.partitionExport, partition: 0 }), serves), { express: false, partitions: [] }, 'an export only reads');
-  t.deepEqual(batchOrder(batch(get, { op: OP.mutationsReplay, mutations: [created(5)] }), serves), { express: true, partitions: [5] }, 'requests with records of a passive copy');
-  t.deepEqual(batchOrder(batch(), serves), { express: false, partitions: [] });
+test('requests and records are light, chunks and exports heavy, records of passive copies by partition; the rest are barriers', (t) => {
+  t.deepEqual(batchOrder(batch(get, { op: OP.codeTake, realm: 'r', code: 'x' }), serves), { heavy: false, requests: true, partitions: [] });
+  t.deepEqual(batchOrder(batch({ op: OP.chunkReplay, partition: 4, chunk: new Uint8Array() }), serves), { heavy: true, requests: false, partitions: [4] });
+  t.deepEqual(batchOrder(batch({ op: OP.mutationsReplay, mutations: [created(4), created(6), created(4, 1)] }), serves), { heavy: false, requests: false, partitions: [4, 6] });
+  t.deepEqual(batchOrder(batch({ op: OP.partitionExport, partition: 0 }), serves), { heavy: true, requests: false, partitions: [] }, 'an export only reads');
+  t.deepEqual(batchOrder(batch(get, { op: OP.mutationsReplay, mutations: [created(5)] }), serves), { heavy: false, requests: true, partitions: [5] }, 'requests with records of a passive copy');
+  t.deepEqual(batchOrder(batch(), serves), { heavy: false, requests: false, partitions: [] });
 
   t.is(batchOrder(batch({ op: OP.chunkReplay, partition: 2, chunk: new Uint8Array() }), serves), null, 'a chunk of a served partition');
   t.is(batchOrder(batch({ op: OP.mutationsReplay, mutations: [created(4), created(0)] }), serves), null, 'records changing a served partition');
@@ -63,7 +64,7 @@ test('a shard answers a request queued behind a rebalance\'s chunks before it ap
   });
   t.teardown(() => actor.close());
   actor.execute({ op: OP.realmPut, realm: 'r', settings: realmSessionSettings({}) });
-  actor.execute({ op: OP.partitionRoles, partitions: [4], role: 'passive' });
+  actor.execute({ op: OP.partitionRoles, partitions: [4, 6], role: 'passive' });
   const id = newSessionId(0);
   actor.execute({
     op: OP.sessionCreate, id, realm: 'r', userId: 'alice', username: 'alice', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false,
@@ -82,19 +83,22 @@ test('a shard answers a request queued behind a rebalance\'s chunks before it ap
     return replies.map((r) => r.id);
   };
 
-  // Forty chunks of partition 4 (a few ms of work each), then a token request: it goes first.
+  // Forty chunks of partition 4 (a few ms of work each), then a token request and a backup's
+  // records for partition 6: they go first. Records for partition 4 stay behind its chunks.
   sendChunks(1, 40);
   actor.receive(frame(101, [{ op: OP.sessionGet, id, now: START }]));
-  const first = await settled(41);
-  t.is(first[0], 101, `the request was answered before the chunks queued ahead of it (order ${first.join(' ')})`);
-  t.deepEqual(first.slice(1), Array.from({ length: 40 }, (_, i) => i + 1), 'chunks in arrival order');
+  actor.receive(frame(102, [{ op: OP.mutationsReplay, mutations: [created(6)] }]));
+  actor.receive(frame(103, [{ op: OP.mutationsReplay, mutations: [created(4, 99)] }]));
+  const first = await settled(43);
+  t.deepEqual(first.slice(0, 2), [101, 102], `the request and the other partition's records went first (order ${first.join(' ')})`);
+  t.deepEqual(first.slice(2), [...Array.from({ length: 40 }, (_, i) => i + 1), 103], "chunks in arrival order, their partition's records behind them");
 
   // Behind a role change, a request waits: the change may move the partitions it reads.
   sendChunks(41, 10);
-  actor.receive(frame(100, [{ op: OP.partitionRoles, partitions: [6], role: 'passive' }]));
-  actor.receive(frame(102, [{ op: OP.sessionGet, id, now: START }]));
-  const second = (await settled(53)).slice(41);
-  t.deepEqual(second, [...Array.from({ length: 10 }, (_, i) => i + 41), 100, 102], 'arrival order around a barrier');
-  t.is(actor.table.partitionSize(4), 50 * 300, 'every chunk applied');
+  actor.receive(frame(100, [{ op: OP.partitionRoles, partitions: [8], role: 'passive' }]));
+  actor.receive(frame(104, [{ op: OP.sessionGet, id, now: START }]));
+  const second = (await settled(55)).slice(43);
+  t.deepEqual(second, [...Array.from({ length: 10 }, (_, i) => i + 41), 100, 104], 'arrival order around a barrier');
+  t.is(actor.table.partitionSize(4), 50 * 300 + 1, 'every chunk and record applied');
   t.like((replies.find((r) => r.id === 101)!.results[0] as { session: { id: string } }).session, { id });
 });

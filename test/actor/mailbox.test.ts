@@ -1,7 +1,8 @@
 // Goal: the mailbox is a bounded FIFO of batches: it refuses (never grows)
 // when either the batch ring or the command budget would overflow, a refused
-// batch leaves no trace, and the ring wraps indefinitely; request-path
-// batches overtake replicated work, and never anything else. Method: unit
+// batch leaves no trace, and the ring wraps indefinitely; light batches
+// (requests, a backup's records) overtake a transfer's heavy work, and
+// nothing else is ever reordered. Method: unit
 // cases, a seeded comparison against an array model, and a seeded check of
 // every reordering against the rule (FC_SEED overrides).
 
@@ -82,16 +83,28 @@ test('property: behaves as a bounded array queue through many wrap-arounds', (t)
   t.pass();
 });
 
-const request = (...partitions: number[]): BatchOrder => ({ express: true, partitions });
-const replicated = (...partitions: number[]): BatchOrder => ({ express: false, partitions });
+const request = (...partitions: number[]): BatchOrder => ({ heavy: false, requests: true, partitions });
+const records = (...partitions: number[]): BatchOrder => ({ heavy: false, requests: false, partitions });
+const replicated = (...partitions: number[]): BatchOrder => ({ heavy: true, requests: false, partitions });
 
-test('request-path batches overtake queued replicated work, in their own arrival order', (t) => {
+test('light batches overtake queued heavy replicated work, in their own arrival order', (t) => {
   const box = new Mailbox<B>(8, 100);
   box.push(batch(1, 1), false, replicated(3));
   box.push(batch(2, 1), false, replicated(4));
   box.push(batch(3, 1), false, request());
   box.push(batch(4, 1), false, request(5));
-  t.deepEqual([1, 2, 3, 4].map(() => box.shift()?.id), [3, 4, 1, 2]);
+  box.push(batch(5, 1), false, records(6));
+  t.deepEqual([1, 2, 3, 4, 5].map(() => box.shift()?.id), [3, 4, 5, 1, 2]);
+});
+
+test("records held back behind their partition's chunk do not hold back requests or other partitions' records", (t) => {
+  const box = new Mailbox<B>(8, 100);
+  box.push(batch(1, 1), false, replicated(3));
+  box.push(batch(2, 1), false, records(3));
+  box.push(batch(3, 1), false, request());
+  box.push(batch(4, 1), false, records(4));
+  box.push(batch(5, 1), false, records(3));
+  t.deepEqual([1, 2, 3, 4, 5].map(() => box.shift()?.id), [3, 4, 1, 2, 5]);
 });
 
 test('nothing overtakes a barrier, a queued request-path batch, or replicated work on the same partition', (t) => {
@@ -119,7 +132,7 @@ test('property: every reordering follows the rule, and both lanes share the boun
   t.log(`fast-check seed ${seed} (FC_SEED to override)`);
   const order = fc.oneof(
     fc.constant(null),
-    fc.record({ express: fc.boolean(), partitions: fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { maxLength: 2 }) }),
+    fc.record({ heavy: fc.boolean(), requests: fc.boolean(), partitions: fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { maxLength: 2 }) }),
   );
   const op = fc.oneof(fc.record({ push: fc.integer({ min: 0, max: 3 }), order }), fc.constant({ shift: true as const }));
   interface Pushed { id: number; order: BatchOrder; queuedAhead: Pushed[] }
@@ -144,12 +157,12 @@ test('property: every reordering follows the rule, and both lanes share the boun
         }
         const at = queued.findIndex((q) => q.id === out.id);
         const b = queued[at]!;
-        // Every batch it overtakes is replicated work only, changing none of its partitions, and was
-        // classified with no barrier queued ahead of it (a barrier may change the roles it assumed).
-        // (Overtaking a barrier, or another request-path batch, fails the first two checks.)
+        // It is light, and every batch it overtakes is replicated work without requests, changing none
+        // of its partitions, classified with no barrier queued ahead of it (a barrier may change the
+        // roles it assumed). (Overtaking a barrier, or requests, fails the second check.)
         for (const a of queued.slice(0, at)) {
-          assert.ok(b.order !== null && b.order.express, `${b.id} overtakes ${a.id} without being a request-path batch`);
-          assert.ok(a.order !== null && !a.order.express, `${b.id} overtakes ${a.id}, which is not replicated work`);
+          assert.ok(b.order !== null && !b.order.heavy, `${b.id} overtakes ${a.id} without being light`);
+          assert.ok(a.order !== null && !a.order.requests, `${b.id} overtakes ${a.id}, a barrier or requests`);
           assert.ok(!a.order.partitions.some((p) => b.order!.partitions.includes(p)), `${b.id} overtakes ${a.id} on a shared partition`);
           assert.ok(!a.queuedAhead.some((x) => x.order === null), `${a.id} was classified behind a barrier`);
         }

@@ -16,7 +16,7 @@ import { SessionTable } from '../../src/actor/session-table.js';
 import { INTERNED_STRINGS_MAX } from '../../src/constants.js';
 import type { Command, EndReason, SessionView } from '../../src/protocol/actor-messages.js';
 import { OP } from '../../src/protocol/actor-ops.js';
-import { MUTATION, type ClientAttachedMutation, type Mutation, type SessionCreatedMutation } from '../../src/protocol/mutations.js';
+import { MUTATION, sessionRecords, type ClientAttachedMutation, type Mutation, type SessionCreatedMutation } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOf, partitionOfSessionId } from '../../src/protocol/partition.js';
 import { CLIENT_SESSION_DEFAULTS, clientSessionSettings, type ClientSessionSettings } from '../../src/session/client-settings.js';
 import { realmSessionSettings, type RealmSessionSettings } from '../../src/session/realm-settings.js';
@@ -216,6 +216,28 @@ test("a user's newest username shows on all of that user's sessions", (t) => {
   table.apply(created(a, { username: 'old' }));
   table.apply(created(b, { username: 'new' }));
   t.is(viewOf(table, a).username, 'new');
+});
+
+test("a partition's records are what sessionRecords makes of each session's view and chains, in the partition's order", (t) => {
+  const table = newTable();
+  table.putRealm('other', realmSessionSettings({}));
+  const partition = 77;
+  const ids = Array.from({ length: 5 }, () => newSessionId(partition));
+  table.apply(created(ids[0]!));
+  table.apply(created(ids[1]!, { userId: '0b3a1c2d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', username: 'bob', ip: '2001:db8::1', rememberMe: true, notes: { KC_DEVICE: 'x' } }));
+  table.apply(attached(ids[1]!, 'c1', { notes: { iss: 'y' }, ssoAuth: true }));
+  table.apply(attached(ids[1]!, 'c2', { scope: 'openid email', timestamp: START + 5 }));
+  table.apply({ k: MUTATION.clientRefreshed, id: ids[1]!, client: 'c2', at: START + 9, chainKey: '', chain: { tokenId: 't1', useCount: 1, lastRefresh: START + 9 } });
+  table.apply({ k: MUTATION.clientRefreshed, id: ids[1]!, client: 'c2', at: START + 9, chainKey: 'reuse-1', chain: { tokenId: 't2', useCount: 0, lastRefresh: START + 9 } });
+  table.apply(created(ids[2]!, { realm: 'other', userId: 'LDAP:7', authMethod: 'saml' }));
+  table.apply(created(ids[3]!));
+  table.remove(ids[3]!, 'logout', START);
+  table.apply(created(ids[4]!, { ip: '' }));
+  table.apply(created(newSessionId(partition + 1)));
+
+  const expected = table.partitionSlots(partition).flatMap((slot) => sessionRecords(table.view(slot), table.chainsOf(slot)));
+  t.deepEqual(table.partitionRecords(partition), expected);
+  t.is(expected.filter((m) => m.k === MUTATION.sessionCreated).length, 4);
 });
 
 test('IP addresses: IPv4 packed, anything else kept verbatim as text', (t) => {
