@@ -74,9 +74,11 @@ const TRANSFER_RETRY_MS = 500;
  * Transfers to one peer are paced: a new one starts while fewer than
  * TRANSFERS_PER_PEER run and their exports hold fewer than
  * TRANSFER_WINDOW_RECORDS records; the rest wait their turn. The receiving
- * shard applies chunks and live records in one queue, so unpaced, a
- * rejoining node would be sent all its partitions at once and live writes
- * would wait behind all of them. Counting records rather than partitions
+ * shard runs requests and other partitions' records ahead of queued chunks
+ * (src/actor/batch-order.ts), but a partition's live records wait behind its
+ * chunks, and every chunk takes CPU from the request path: unpaced, a
+ * rejoining node would be sent all its partitions at once and hold back
+ * their live writes until all were applied. Counting records rather than partitions
  * keeps many small partitions in flight (each costs round trips, not apply
  * time) and few large ones.
  */
@@ -407,13 +409,16 @@ export class Replicator {
 
   /**
    * Ships a command whose effect lives outside the session table (an auth
-   * code put or taken) to the partition's backups, which run it on their own
-   * shard; the reply waits for them like it waits for records.
+   * code put or taken) to the partition's backups and pending owners, which
+   * run it on their own shard; the reply waits for them like it waits for a
+   * backup's records. Pending owners too, and at once (a transfer does not
+   * carry codes): the coordinator may make one the primary as soon as its
+   * transfer completes, and a code put meanwhile must be there to be taken.
    */
   shipCommand(partition: number, command: ShippedCommand['command']): void {
-    const owners = this.#table?.owners[partition];
-    if (owners === undefined || owners[0] !== this.#options.self) return;
-    for (const node of owners.slice(1)) this.#queue(node, partition, true, (q) => q.cmds.push({ p: partition, command }));
+    const table = this.#table;
+    if (table === null || table.owners[partition]?.[0] !== this.#options.self) return;
+    for (const node of this.#copyHolders(table, partition)) this.#queue(node, partition, true, (q) => q.cmds.push({ p: partition, command }));
   }
 
   /** Ships the coalesced idle-clock moves now (every interval, and before a graceful leave). */
@@ -627,14 +632,17 @@ export class Replicator {
       if (this.#transfers.get(key) !== state || state.phase !== 'exporting') return;
       const version = this.#table?.version ?? 0;
       const packedOk = this.#options.peerProtocol(node) >= 2;
-      const sends = exported.chunks.map((packed) => stream.send({ table: version, chunk: packedOk ? { p: partition, packed } : { p: partition, recs: unpackChunk(packed) as ReplicatedRecord[] } }));
+      const frames: Omit<ReplicateFrame, 'f' | 'from'>[] = exported.chunks.map((packed) => ({ table: version, chunk: packedOk ? { p: partition, packed } : { p: partition, recs: unpackChunk(packed) as ReplicatedRecord[] } }));
       const seq = exported.seq;
       // Buffered records the export already holds (seq ≤ its seq) are dropped; touches always follow.
       const later = state.buffered.filter((e) => e.seq === 0 || e.seq > seq);
       state.buffered = [];
       state.phase = 'streaming';
-      if (later.length > 0) sends.push(stream.send({ table: version, recs: later }));
-      sends.push(stream.send({ table: version, done: partition }));
+      if (later.length > 0) frames.push({ table: version, recs: later });
+      // `done` rides on the last frame (the receiver takes it once that frame is applied): one frame and ack fewer per partition.
+      if (frames.length > 0) frames[frames.length - 1]!.done = partition;
+      else frames.push({ table: version, done: partition });
+      const sends = frames.map((frame) => stream.send(frame));
       const done = state.done;
       await Promise.all(sends);
       // Records buffered meanwhile follow on the same stream, until none is left: only then may

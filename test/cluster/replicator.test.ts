@@ -1,4 +1,5 @@
-// Goal: the replication timeout judges a backup by its progress. A backup
+// Goal: shipped commands (auth codes) reach every copy holder, pending owners
+// included; and the replication timeout judges a backup by its progress. A backup
 // that acknowledges frame after frame, each well within the timeout, is never
 // reported, even when the last frame of a long queue is acknowledged long
 // after it was sent (a node applying a state transfer); one that stalls past
@@ -12,7 +13,10 @@
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import { Peer } from '../../src/cluster/peer.js';
-import { OutboundStream, STALL_FAIL_TIMEOUTS } from '../../src/cluster/replicator.js';
+import { PARTITION_COUNT } from '../../src/constants.js';
+import type { PartitionTable } from '../../src/cluster/partition-table.js';
+import { OutboundStream, Replicator, STALL_FAIL_TIMEOUTS } from '../../src/cluster/replicator.js';
+import { OP } from '../../src/protocol/actor-ops.js';
 import { CLUSTER_SERVICE, SERVER_OPTIONS, type ReplicateAck, type ReplicateFrame } from '../../src/cluster/wire.js';
 
 const TIMEOUT_MS = 400;
@@ -20,8 +24,8 @@ const unimplemented = (call: grpc.ServerDuplexStream<unknown, unknown>): void =>
   call.end();
 };
 
-/** A backup whose acknowledgements are decided by `ack` (frame number → delay in ms, or null: never). */
-async function backup(ack: (frame: number) => number | null): Promise<{ address: string; close(): void }> {
+/** A backup whose acknowledgements are decided by `ack` (frame number → delay in ms, or null: never); `seen` gets every frame. */
+async function backup(ack: (frame: number) => number | null, seen: (frame: ReplicateFrame) => void = () => {}): Promise<{ address: string; close(): void }> {
   const server = new grpc.Server(SERVER_OPTIONS);
   server.addService(CLUSTER_SERVICE, {
     Link: unimplemented,
@@ -31,6 +35,7 @@ async function backup(ack: (frame: number) => number | null): Promise<{ address:
       // Acknowledged in order, each after the ones before it, like the real backup.
       let chain = Promise.resolve();
       call.on('data', (frame: ReplicateFrame) => {
+        seen(frame);
         chain = chain.then(async () => {
           const delay = ack(frame.f);
           if (delay === null) return new Promise<void>(() => {});
@@ -95,4 +100,29 @@ test(`a backup silent for ${STALL_FAIL_TIMEOUTS} timeouts fails every waiting fr
   stream.close();
   peer.close();
   server.close();
+});
+
+test('an auth code put on a primary is shipped to its backups and to its pending owners, and the put waits for them', async (t) => {
+  const cmds: number[] = [];
+  const b = await backup(() => 0, (frame) => cmds.push(...(frame.cmds ?? []).map((c) => c.p)));
+  t.teardown(() => b.close());
+  const peer = new Peer('b', b.address, 'lease-b', () => {});
+  t.teardown(() => peer.close());
+  const replicator = new Replicator({
+    self: 'a', timeoutMs: TIMEOUT_MS, touchIntervalMs: 60_000, peer: (node) => (node === 'b' ? peer : undefined),
+    peerTable: () => 0, // b has not obeyed the table: its transfers wait, live frames flow
+    peerProtocol: () => 2, exportPartition: () => new Promise(() => {}), onTimeout: () => {},
+  });
+  t.teardown(() => replicator.close());
+  const owners = Array.from({ length: PARTITION_COUNT }, () => ['a']);
+  const pending = Array.from({ length: PARTITION_COUNT }, (): string[] => []);
+  owners[6] = ['a', 'b']; // b a backup
+  pending[5] = ['b']; // b being filled (a rejoin)
+  owners[7] = ['b', 'a']; // a only a backup: it ships nothing
+  const table: PartitionTable = { version: 1, viewRevision: 1, members: ['a', 'b'], incarnations: { a: 'lease-a', b: 'lease-b' }, owners, pending };
+  replicator.setTable(table);
+  const code = (p: number) => ({ op: OP.codePut, id: `session-${p}`, code: `code-${p}`, data: { exp: 0 } }) as never;
+  for (const p of [5, 6, 7]) replicator.shipCommand(p, code(p));
+  await Promise.all([5, 6, 7].map((p) => replicator.whenReplicated(p)));
+  t.deepEqual(cmds.sort(), [5, 6]);
 });

@@ -1,6 +1,7 @@
-// Goal: a ShardChannel batches what is asked in one turn, bounds what is in
-// flight, matches replies to callers, enforces its deadline, and supervises
-// its worker: a dead worker fails its in-flight commands with
+// Goal: a ShardChannel batches what is asked in one turn (replicated work in
+// batches of its own, never ahead of a barrier), bounds what is in flight,
+// matches replies to callers, enforces its deadline, and supervises its
+// worker: a dead worker fails its in-flight commands with
 // ERR_ACTOR_RESTARTED and is started again with the replay commands first;
 // a worker that cannot start is given up after a bounded number of tries.
 // Method: channels over a scripted fake worker (test/fixtures/fake-shard.ts),
@@ -88,6 +89,16 @@ test('askAlone sends its command in a batch of its own', async (t) => {
   const after = ch.ask(touch(4));
   const [a, b, c, d] = (await Promise.all([...before, alone, after])) as Echo[];
   t.deepEqual([a!.batchSize, b!.batchSize, c!.batchSize, d!.batchSize], [2, 2, 1, 1]);
+});
+
+test('replicated work leaves in a batch of its own ahead of the requests of the same turn, but never ahead of a barrier asked before it', async (t) => {
+  const { ch } = channel(t);
+  await ch.start();
+  const records = (n: number): Command => ({ op: OP.mutationsReplay, mutations: [], n } as unknown as Command);
+  const asks = [ch.ask(touch(1)), ch.ask(records(1)), ch.ask(touch(2)), ch.ask({ op: OP.statsGet }), ch.ask(records(2)), ch.ask(touch(3))];
+  const [q1, r1, q2, barrier, r2, q3] = (await Promise.all(asks)) as Echo[];
+  t.deepEqual([r1, q1, q2, barrier, r2, q3].map((e) => e!.seq), [0, 1, 2, 3, 4, 5], 'the first records first; the second behind the barrier');
+  t.deepEqual([r1, q1, r2].map((e) => e!.batchSize), [1, 5, 5]);
 });
 
 test('the bound on queued plus in-flight commands refuses one more with ERR_ACTOR_OVERLOADED at once', async (t) => {
