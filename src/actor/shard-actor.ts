@@ -3,7 +3,8 @@
 // thread code of its own, so tests drive it on the main thread as well.
 //
 // Loop. Frames arrive as packed batches and wait in a bounded Mailbox, where
-// request-path batches may go ahead of replicated work (batch-order.ts). One
+// requests and a backup's records may go ahead of a transfer's chunks and
+// exports (batch-order.ts). One
 // turn executes at most TURN_COMMANDS_MAX commands, and takes no further
 // batch after TURN_BATCHES_MS (whole batches, answering each batch as soon
 // as it is done), then fires at most EXPIRY_TURN_MAX
@@ -851,13 +852,10 @@ export class ShardActor {
   /**
    * Applies replicated records, validated whole before (a malformed record is
    * refused, never half-applied), to the partitions held (primary or passive);
-   * records of partitions not held are skipped. Offline-session records
-   * go to LMDB: the replay answers once they are committed.
-   */
-  /**
-   * Applies replicated records to the partitions this shard holds (others are
-   * skipped). `chunkOf`: the records are a transfer chunk of that partition,
-   * refused whole when one of them is of another.
+   * records of partitions not held are skipped. `chunkOf`: the records are a
+   * transfer chunk of that partition, refused whole when one is of another.
+   * Offline-session records go to LMDB: the replay answers once they are
+   * committed.
    */
   #replay(mutations: ReplicatedRecord[], chunkOf = -1): number | Promise<number> {
     const table = this.#table;

@@ -82,7 +82,8 @@ export type OpCode = (typeof OP)[OpName];
  * 'request' — what an HTTP request waits for; it acts on the partitions the
  * shard serves. 'replicated' — a state transfer's chunks, a backup's records,
  * a partition export: work on passive copies, or a read. The two commute,
- * so a batch of requests may go ahead of queued replicated work. 'barrier' —
+ * so requests (and a backup's records) may go ahead of queued chunks and
+ * exports (src/actor/batch-order.ts). 'barrier' —
  * everything else (roles, realms, clients, time, snapshots, listings): it
  * keeps its place among all of them.
  */
