@@ -15,15 +15,12 @@ import { PARTITION_COUNT } from '../constants.js';
 import type { BatchMessage } from '../protocol/actor-messages.js';
 import { OP, opLane } from '../protocol/actor-ops.js';
 import { MUTATION, partitionOfRecord, type ReplicatedRecord } from '../protocol/mutations.js';
+import { isPartition } from '../protocol/partition.js';
 import type { BatchOrder } from './mailbox.js';
 
 
 /** Scratch marks of the partitions one classification has collected (cleared before it returns). */
 const seen = new Uint8Array(PARTITION_COUNT);
-
-function isPartition(value: unknown): value is number {
-  return Number.isInteger(value) && (value as number) >= 0 && (value as number) < PARTITION_COUNT;
-}
 
 /**
  * How `batch` may be reordered in the mailbox (BatchOrder), given whether the

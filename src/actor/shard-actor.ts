@@ -75,7 +75,7 @@ import {
   type ReplicatedRecord,
   type SessionCreatedMutation,
 } from '../protocol/mutations.js';
-import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
+import { isPartition, partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { packChunks, unpackChunk } from '../protocol/transfer-chunks.js';
 import { isSessionOrder, sessionComparator } from '../protocol/session-order.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
@@ -880,7 +880,7 @@ export class ShardActor {
 
   /** Moves partitions between primary, passive and not held (promotion, demotion, handoff). */
   #setRoles(partitions: unknown, role: unknown, budget: unknown, holdIdleSeconds: unknown): PartitionRolesResult | Promise<PartitionRolesResult> {
-    if (!Array.isArray(partitions) || partitions.some((p) => !(Number.isInteger(p) && p >= 0 && p < PARTITION_COUNT))) {
+    if (!Array.isArray(partitions) || !partitions.every(isPartition)) {
       throw new EngineError('ERR_BAD_COMMAND', 'partitions must be partition numbers');
     }
     if (role !== 'primary' && role !== 'passive' && role !== 'none') throw new EngineError('ERR_BAD_COMMAND', `unknown role ${String(role)}`);
@@ -903,10 +903,8 @@ export class ShardActor {
   }
 
   #partition(value: unknown): number {
-    if (!(Number.isInteger(value) && (value as number) >= 0 && (value as number) < PARTITION_COUNT)) {
-      throw new EngineError('ERR_BAD_COMMAND', 'partition must be a partition number');
-    }
-    return value as number;
+    if (!isPartition(value)) throw new EngineError('ERR_BAD_COMMAND', 'partition must be a partition number');
+    return value;
   }
 
   #exportPartition(partition: unknown): PartitionExport {

@@ -6,11 +6,10 @@
 //
 // Kind numbers travel between nodes: never renumber, never reuse.
 
-import { PARTITION_COUNT } from '../constants.js';
 import { EngineError } from '../errors.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
 import { END_REASON, type ClientSessionView, type EndReason, type SessionFields, type SessionView } from './actor-messages.js';
-import { partitionOfSessionId } from './partition.js';
+import { isPartition, partitionOfSessionId } from './partition.js';
 
 export const MUTATION = Object.freeze({
   sessionCreated: 1,
@@ -232,7 +231,7 @@ function fieldValid(kind: FieldKind, v: unknown): boolean {
     case 'flag':
       return typeof v === 'boolean';
     case 'partition':
-      return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < PARTITION_COUNT;
+      return isPartition(v);
     case 'reason':
       return typeof v === 'string' && END_REASONS.has(v);
     case 'userRefresh':

@@ -47,9 +47,14 @@ const randomPool = Buffer.alloc(RANDOM_POOL_BYTES);
 let randomOffset = RANDOM_POOL_BYTES;
 const idBytes = Buffer.alloc(SESSION_ID_BYTES);
 
+/** Whether `value` is a partition number (an integer, 0 ≤ value < PARTITION_COUNT). */
+export function isPartition(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) < PARTITION_COUNT;
+}
+
 /** A new session id in `partition` (0 ≤ partition < PARTITION_COUNT). */
 export function newSessionId(partition: number): string {
-  if (!(Number.isInteger(partition) && partition >= 0 && partition < PARTITION_COUNT)) {
+  if (!isPartition(partition)) {
     throw new RangeError(`partition out of range: ${partition}`);
   }
   if (randomOffset + 16 > RANDOM_POOL_BYTES) {
