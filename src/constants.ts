@@ -27,10 +27,11 @@ export const MAILBOX_BATCHES_MAX = 4096;
 export const TURN_COMMANDS_MAX = 2048;
 
 /**
- * Time after which a shard takes no further batch in the turn (a batch is
- * never split): between turns the worker's port delivers the batches that
- * arrived meanwhile, and request-path ones run ahead of queued replicated
- * work (a rebalance's chunks, ~1–3 ms each).
+ * Time after which a shard takes no further transfer chunk or export in the
+ * turn (a batch is never split): between turns the worker's port delivers the
+ * batches that arrived meanwhile, and requests run ahead of the queued chunks
+ * (~1–3 ms each). Requests alone keep a turn going (up to TURN_COMMANDS_MAX),
+ * so the batches of one turn still share one journal commit.
  */
 export const TURN_BATCHES_MS = 2;
 

@@ -50,6 +50,10 @@ class Ring<T> {
     this.#tail++;
   }
 
+  peek(): T | undefined {
+    return this.#tail === this.#head ? undefined : this.#items[this.#head & this.#mask];
+  }
+
   shift(): T | undefined {
     if (this.#tail === this.#head) return undefined;
     const index = this.#head & this.#mask;
@@ -64,6 +68,8 @@ class Ring<T> {
 interface Queued<T> {
   batch: T;
   partitions: readonly number[];
+  /** A transfer chunk or an export (BatchOrder.heavy). */
+  heavy: boolean;
   /** Nothing pushed after it overtakes it (a barrier, request-path commands, or a batch classified behind a barrier or such a batch). */
   blocking: boolean;
 }
@@ -119,8 +125,13 @@ export class Mailbox<T extends { commands: readonly unknown[] }> {
     const partitions = order === null ? [] : order.partitions;
     for (const p of partitions) this.#queuedAt.set(p, (this.#queuedAt.get(p) ?? 0) + 1);
     if (blocking) this.#blocking++;
-    this.#main.push({ batch, partitions, blocking });
+    this.#main.push({ batch, partitions, heavy: order !== null && order.heavy, blocking });
     return true;
+  }
+
+  /** Whether the batch shift() returns next is heavy replicated work (a turn stops before it once it ran long). */
+  get nextIsHeavy(): boolean {
+    return this.#express.size === 0 && this.#main.peek()?.heavy === true;
   }
 
   shift(): T | undefined {

@@ -6,8 +6,8 @@
 // requests and a backup's records may go ahead of a transfer's chunks and
 // exports (batch-order.ts). One
 // turn executes at most TURN_COMMANDS_MAX commands, and takes no further
-// batch after TURN_BATCHES_MS (whole batches, answering each batch as soon
-// as it is done), then fires at most EXPIRY_TURN_MAX
+// chunk or export after TURN_BATCHES_MS (whole batches, answering each batch
+// as soon as it is done), then fires at most EXPIRY_TURN_MAX
 // timer-wheel entries, then yields with setImmediate if work remains. So a mass
 // expiry never holds commands back for longer than one bounded turn, and a
 // burst of commands never starves expiry. A mass expiry, or the freeing of a
@@ -301,7 +301,7 @@ export class ShardActor {
       if (batch === undefined) break;
       executed += batch.commands.length;
       this.#runBatch(batch);
-      if (performance.now() >= until) break;
+      if (this.#mailbox.nextIsHeavy && performance.now() >= until) break;
     }
     if (this.#boot.clockMode === 'system') this.#advanceNow(this.#clock.nowSeconds());
     this.#expiryCaughtUp = this.#expiryTurn();
