@@ -635,7 +635,7 @@ export class ClusterMember {
       draining: new Set(view.members.filter((m) => m.draining === true).map((m) => m.node)),
       suspects: this.#plane.suspects,
       standing: this.#plane.standingSuspects(ACCUSATION_STANDING_MS),
-      joinOrder: [...view.members].sort((a, b) => a.createRevision - b.createRevision).map((m) => m.node),
+      joinOrder: this.#plane.joinOrder,
     });
     try {
       for (const node of decision.evict) await this.#plane.evict(node);

@@ -21,14 +21,18 @@
 //
 // Coordinator. The member whose key has the lowest create revision: etcd's
 // election recipe, applied to the member keys themselves, so every node
-// agrees on it from the view alone. It writes each new view's table in a
-// transaction that checks the table did not change meanwhile.
+// agrees on it from the view alone; while a majority accuses that member, the
+// next oldest acts instead (coordinator.ts, actingCoordinator), so a failed
+// coordinator is evicted without waiting for its lease to lapse. It writes
+// each new view's table in a transaction that checks the table did not
+// change meanwhile.
 
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { ExponentialBackoff, noop } from 'cockatiel';
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
+import { actingCoordinator } from './coordinator.js';
 import type { PartitionTable } from './partition-table.js';
 import { CLUSTER_PROTOCOL_VERSION } from './wire.js';
 
@@ -165,11 +169,14 @@ export class ControlPlane extends EventEmitter {
     return this.#members.get(node);
   }
 
-  /** The oldest member (lowest create revision) coordinates. */
+  /** The oldest member (lowest create revision) coordinates, unless a majority accuses it (actingCoordinator). */
   get coordinator(): string | null {
-    let best: MemberInfo | null = null;
-    for (const m of this.#members.values()) if (best === null || m.createRevision < best.createRevision) best = m;
-    return best?.node ?? null;
+    return actingCoordinator(this.joinOrder, this.suspects);
+  }
+
+  /** The members from oldest to newest (create revision of their keys). */
+  get joinOrder(): string[] {
+    return [...this.#members.values()].sort((a, b) => a.createRevision - b.createRevision).map((m) => m.node);
   }
 
   get isCoordinator(): boolean {

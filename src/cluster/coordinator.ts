@@ -8,7 +8,9 @@
 //     back to the hash's first owner (completeHandoffs, startHandoffs);
 //   - a member accused by a majority of the view is evicted (its lease
 //     revoked), so a crash is acted on in well under the lease TTL, while a
-//     node cut off alone cannot evict the healthy majority;
+//     node cut off alone cannot evict the healthy majority; when that member
+//     is the coordinator itself, the next oldest member acts
+//     (actingCoordinator) and evicts it;
 //   - an accusation that stood for ACCUSATION_STANDING_MS, made by a member
 //     no one else accuses, evicts too: one broken link (a one-way partition,
 //     a backup that stopped acknowledging) makes every write over it fail,
@@ -58,6 +60,23 @@ export function evictionQuorum(members: number): number {
   return Math.floor(members / 2) + 1;
 }
 
+/**
+ * Who coordinates: the oldest member (`joinOrder`, oldest first) that a
+ * majority of the view does not accuse. Normally the oldest member; when it
+ * is the one that failed (killed, hung, cut off), the next oldest acts as soon
+ * as the majority's accusations are in etcd, and evicts it, instead of the
+ * view waiting for the failed coordinator's lease to lapse. Every node derives
+ * the same answer from the same etcd state; two nodes that briefly disagree
+ * (one saw an accusation the other has not yet) write tables only through the
+ * table's compare-and-set, and both apply the same eviction rule.
+ */
+export function actingCoordinator(joinOrder: readonly string[], suspects: ReadonlyMap<string, ReadonlySet<string>>): string | null {
+  const alive = new Set(joinOrder);
+  const quorum = evictionQuorum(alive.size);
+  const outvoted = (node: string): boolean => [...(suspects.get(node) ?? [])].filter((a) => alive.has(a) && a !== node).length >= quorum;
+  return joinOrder.find((node) => !outvoted(node)) ?? joinOrder[0] ?? null;
+}
+
 /** How long an accusation short of a majority must stand before it evicts. */
 export const ACCUSATION_STANDING_MS = 1_000;
 
@@ -68,7 +87,7 @@ export function evictions(input: CoordinatorInput): string[] {
   const accusersOf = (target: string, from: ReadonlyMap<string, ReadonlySet<string>>): string[] =>
     [...(from.get(target) ?? [])].filter((a) => alive.has(a) && a !== target && !out.has(a));
   for (const target of input.suspects.keys()) {
-    // The coordinator too: cut off from a majority that accuses it, it steps down by evicting itself.
+    // The oldest member too: the next oldest coordinates while a majority accuses it (actingCoordinator).
     if (alive.has(target) && accusersOf(target, input.suspects).length >= evictionQuorum(alive.size)) out.add(target);
   }
   const order = input.joinOrder ?? [...input.members].sort();

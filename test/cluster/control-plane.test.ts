@@ -98,3 +98,36 @@ test.serial('a caught-up report counts only under the view it was made in', asyn
   t.deepEqual([...plane.progressIn(view).get('a')!], [3, 7]);
   t.false(plane.progressIn(view + 1).has('a'), 'not a report of the next view');
 });
+
+// Goal: a coordinator that a majority cannot hear (killed, hung, cut off) is
+// replaced as soon as their accusations are in etcd, not when its lease
+// lapses: the next oldest member coordinates (and evicts it), in every
+// member's eyes, while the accused one still holds a valid lease.
+// Method: a real etcd and three ControlPlanes started in turn; the two younger
+// ones accuse the oldest; each plane's view of the coordinator is read.
+test.serial('a coordinator accused by a majority hands the role to the next oldest at once', async (t) => {
+  const etcd = await EtcdProcess.start();
+  t.teardown(() => etcd.cleanup());
+  const planes: ControlPlane[] = [];
+  for (const node of ['a', 'b', 'c']) {
+    const plane = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'acting', node, address: '127.0.0.1:1', log: pino({ level: 'silent' }) });
+    t.teardown(() => plane.close());
+    await plane.start();
+    planes.push(plane);
+  }
+  const [a, b, c] = planes as [ControlPlane, ControlPlane, ControlPlane];
+  await until('every plane sees three members', () => planes.every((p) => p.view.members.length === 3), 5_000);
+  t.deepEqual(planes.map((p) => p.coordinator), ['a', 'a', 'a'], 'the oldest coordinates');
+
+  await b.accuse('a', true);
+  await until('the first accusation is seen', () => planes.every((p) => p.suspects.get('a')?.size === 1), 5_000);
+  t.deepEqual(planes.map((p) => p.coordinator), ['a', 'a', 'a'], 'one accuser of three is not enough');
+
+  await c.accuse('a', true);
+  await until('every plane names b', () => planes.every((p) => p.coordinator === 'b'), 5_000);
+  t.true(b.isCoordinator && !a.isCoordinator && !c.isCoordinator);
+  t.true(a.leaseValid, 'the accused still holds its lease: the role moved before it lapsed');
+
+  await c.accuse('a', false);
+  await until('a coordinates again once the majority is gone', () => planes.every((p) => p.coordinator === 'a'), 5_000);
+});

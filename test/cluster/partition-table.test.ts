@@ -5,7 +5,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { PARTITION_COUNT } from '../../src/constants.js';
-import { coordinate, evictionQuorum } from '../../src/cluster/coordinator.js';
+import { actingCoordinator, coordinate, evictionQuorum } from '../../src/cluster/coordinator.js';
 import { ownersOf } from '../../src/cluster/hrw.js';
 import {
   BALANCE_HANDOFFS,
@@ -113,7 +113,29 @@ test('eviction needs a majority of the view: one isolated accuser evicts nobody'
   t.deepEqual(coordinate({ ...base, suspects }).evict, ['a']);
   t.deepEqual(coordinate({ ...base, suspects: new Map([['b', new Set(['a'])]]) }).evict, []);
   t.deepEqual(coordinate({ ...base, suspects: new Map([['c', new Set(['c', 'x'])]]) }).evict, [], 'self-accusation and non-members do not count');
-  t.deepEqual(coordinate({ ...base, suspects: new Map([['a', new Set(['b', 'c'])]]) }).evict, ['a'], 'a coordinator the majority cannot hear evicts itself');
+  t.deepEqual(coordinate({ ...base, suspects: new Map([['a', new Set(['b', 'c'])]]) }).evict, ['a'], 'the oldest member, if the majority cannot hear it, is evicted');
+});
+
+test('the oldest member coordinates until a majority accuses it; then the next oldest does, and evicts it', (t) => {
+  const order = ['a', 'b', 'c'];
+  t.is(actingCoordinator(order, new Map()), 'a');
+  t.is(actingCoordinator(order, new Map([['a', new Set(['b'])]])), 'a', 'one accuser of three is no majority');
+  t.is(actingCoordinator(order, new Map([['a', new Set(['b', 'c'])]])), 'b', 'killed or cut off: the next oldest acts at once');
+  t.is(actingCoordinator(order, new Map([['a', new Set(['a', 'x'])]])), 'a', 'self-accusation and non-members do not count');
+  t.is(actingCoordinator(order, new Map([['a', new Set(['b', 'c'])], ['b', new Set(['a', 'c'])]])), 'c');
+  t.is(actingCoordinator(['a', 'b'], new Map([['a', new Set(['b'])]])), 'a', 'in a view of two, one accuser is no majority');
+  t.is(actingCoordinator([], new Map()), null);
+  // Every member derives the same acting coordinator, and it is never one a majority accuses (when one exists).
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.constantFrom<string>('a', 'b', 'c', 'd', 'e'), { minLength: 1 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'x'), fc.constantFrom('a', 'b', 'c', 'd', 'e', 'x'))), (members, accusations) => {
+      const suspects = new Map<string, Set<string>>();
+      for (const [target, accuser] of accusations) suspects.set(target, (suspects.get(target) ?? new Set()).add(accuser));
+      const acting = actingCoordinator(members, suspects)!;
+      const accusedBy = (m: string) => [...(suspects.get(m) ?? [])].filter((a) => a !== m && members.includes(a)).length;
+      const clean = members.filter((m) => accusedBy(m) < evictionQuorum(members.length));
+      return clean.length === 0 ? acting === members[0] : acting === clean[0] && coordinate({ table: null, members, viewRevision: 1, copies: COPIES, progress: new Map(), suspects }).evict.every((e) => e !== acting);
+    }),
+  );
 });
 
 test('an accusation short of a majority evicts once it stood, when its accuser is in good standing', (t) => {
