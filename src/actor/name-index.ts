@@ -11,6 +11,8 @@
 // runs across an entry boundary is not a match. Dead entries are compacted away
 // when they outnumber the live ones, so memory stays proportional to users.
 
+import { grownCapacity } from '../util/capacity.js';
+
 const INITIAL_BYTES = 64 * 1024;
 const SEPARATOR = 0x0a; // "\n": usernames are single-line
 
@@ -26,15 +28,16 @@ export class NameIndex {
   add(user: number, name: string): number {
     const bytes = Buffer.byteLength(name, 'utf8') + 1;
     if (this.#length + bytes > this.#buffer.length) {
-      const grown = Buffer.alloc(Math.max(this.#buffer.length * 2, this.#length + bytes));
+      const grown = Buffer.alloc(grownCapacity(this.#buffer.length, this.#length + bytes));
       this.#buffer.copy(grown, 0, 0, this.#length);
       this.#buffer = grown;
     }
     if (this.#entries === this.#starts.length) {
-      const starts = new Int32Array(this.#starts.length * 2);
+      const capacity = grownCapacity(this.#starts.length);
+      const starts = new Int32Array(capacity);
       starts.set(this.#starts);
       this.#starts = starts;
-      const owners = new Int32Array(this.#owners.length * 2);
+      const owners = new Int32Array(capacity);
       owners.set(this.#owners);
       this.#owners = owners;
     }

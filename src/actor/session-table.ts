@@ -78,6 +78,7 @@ import { formatSessionId, sessionIdWords } from '../protocol/partition.js';
 import { formatUuid, parseUuid } from '../util/uuid.js';
 import { KeyIndex } from './key-index.js';
 import { NameIndex } from './name-index.js';
+import { grownCapacity } from '../util/capacity.js';
 
 const NONE = -1;
 /**
@@ -1273,7 +1274,7 @@ export class SessionTable {
     if (user === undefined) {
       user = this.#uLen++;
       if (user >= this.#uCap) {
-        const cap = this.#uCap * 2;
+        const cap = grownCapacity(this.#uCap);
         this.#uRealm = growUint16(this.#uRealm, cap);
         this.#uHead = growInt32(this.#uHead, cap, NONE);
         this.#uCount = growInt32(this.#uCount, cap);
@@ -1329,7 +1330,7 @@ export class SessionTable {
     if (free !== undefined) return free;
     const slot = this.#sLen++;
     if (slot >= this.#sCap) {
-      const cap = this.#sCap * 2;
+      const cap = grownCapacity(this.#sCap);
       this.#sUser = growInt32(this.#sUser, cap);
       this.#sStarted = growUint32(this.#sStarted, cap);
       this.#sLast = growUint32(this.#sLast, cap);
@@ -1357,7 +1358,7 @@ export class SessionTable {
     if (free !== undefined) return free;
     const cs = this.#cLen++;
     if (cs >= this.#cCap) {
-      const cap = this.#cCap * 2;
+      const cap = grownCapacity(this.#cCap);
       this.#cSession = growInt32(this.#cSession, cap);
       this.#cClient = growInt32(this.#cClient, cap);
       this.#cStarted = growUint32(this.#cStarted, cap);

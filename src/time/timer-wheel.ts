@@ -111,6 +111,8 @@
 // nextDueHint: O(levels + 256). Memory: 16 bytes per id of capacity, plus
 // 513 list heads.
 
+import { grownCapacity } from '../util/capacity.js';
+
 const NIL = -1;
 const BUCKET_NONE = -1;
 
@@ -452,9 +454,7 @@ export class TimerWheel {
   }
 
   #grow(minCapacity: number): void {
-    let capacity = this.#capacity;
-    while (capacity < minCapacity) capacity *= 2;
-    capacity = Math.min(capacity, WHEEL_ENTRY_ID_MAX + 1);
+    const capacity = Math.min(grownCapacity(this.#capacity, minCapacity), WHEEL_ENTRY_ID_MAX + 1);
     const next = new Int32Array(capacity);
     const prev = new Int32Array(capacity);
     const bucket = new Int32Array(capacity);
