@@ -8,6 +8,7 @@
 // Bounded: past CODES_MAX pending codes a put is refused.
 
 import type { AuthCodeData } from '../protocol/actor-messages.js';
+import { partitionOfSessionId } from '../protocol/partition.js';
 
 /** Pending codes per shard; at 60 s lifetime this allows ~1,600 logins/s per shard. */
 export const CODES_MAX = 100_000;
@@ -35,6 +36,23 @@ export class CodeStore {
     this.#codes.delete(key);
     this.#sweep(now);
     return data;
+  }
+
+  /**
+   * The partition's codes not expired at `now`, in arrival order (a state
+   * transfer carries them: a code put before a node was being filled must
+   * be there if that node becomes the partition's primary). A walk over every
+   * code of the shard, which holds at most a lifespan's logins.
+   */
+  partitionCodes(partition: number, now: number): { sessionId: string; code: string; data: AuthCodeData }[] {
+    const out: { sessionId: string; code: string; data: AuthCodeData }[] = [];
+    for (const [key, data] of this.#codes) {
+      if (data.exp < now) continue;
+      const at = key.indexOf('\u0000');
+      const sessionId = key.slice(0, at);
+      if (partitionOfSessionId(sessionId) === partition) out.push({ sessionId, code: key.slice(at + 1), data });
+    }
+    return out;
   }
 
   /** Drops expired codes from the front (Map order is arrival order, and lifetimes are equal per realm). */

@@ -34,6 +34,7 @@ import { EngineError } from '../errors.js';
 import {
   END_REASON,
   type BatchMessage,
+  type CodePutCommand,
   type PartitionExport,
   type PartitionRolesResult,
   type BootMessage,
@@ -910,11 +911,12 @@ export class ShardActor {
   #exportPartition(partition: unknown): PartitionExport {
     const p = this.#partition(partition);
     const seq = this.#log.seqOf(p);
-    if (this.#roles.roleOf(p) !== 'primary') return { chunks: [], records: 0, sessions: 0, seq };
+    if (this.#roles.roleOf(p) !== 'primary') return { chunks: [], records: 0, sessions: 0, seq, codes: [] };
     const records: ReplicatedRecord[] = this.#table.partitionRecords(p);
     const sessions = records.filter((m) => m.k === MUTATION.sessionCreated).length;
     for (const record of this.#offline?.partitionRecords(p) ?? []) records.push(offlineWritten(record, false));
-    return { chunks: packChunks(records), records: records.length, sessions, seq };
+    const codes = this.#codes.partitionCodes(p, this.#now).map(({ sessionId, code, data }): CodePutCommand => ({ op: OP.codePut, id: sessionId, code, data }));
+    return { chunks: packChunks(records), records: records.length, sessions, seq, codes };
   }
 
   /** An offline-session change, as the record the partition's backups apply. */

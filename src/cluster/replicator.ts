@@ -247,6 +247,8 @@ interface TransferState {
   /** The table version that asked for it: the peer must have obeyed it before chunks can be applied there. */
   since: number;
   buffered: RecordEnvelope[];
+  /** Shipped commands (auth codes, login failures) of the partition asked for the peer meanwhile: sent behind the export's codes. */
+  commands: ShippedCommand[];
   /** Settles when the peer applied the whole transfer (its `done` and the records buffered until then). */
   done: Deferred;
 }
@@ -259,7 +261,7 @@ interface TransferLane {
 }
 
 function waitingTransfer(since: number): TransferState {
-  return { phase: 'waiting', since, buffered: [], done: deferred() };
+  return { phase: 'waiting', since, buffered: [], commands: [], done: deferred() };
 }
 
 export interface ReplicatorOptions {
@@ -409,16 +411,27 @@ export class Replicator {
 
   /**
    * Ships a command whose effect lives outside the session table (an auth
-   * code put or taken) to the partition's backups and pending owners, which
-   * run it on their own shard; the reply waits for them like it waits for a
-   * backup's records. Pending owners too, and at once (a transfer does not
-   * carry codes): the coordinator may make one the primary as soon as its
-   * transfer completes, and a code put meanwhile must be there to be taken.
+   * code put or taken, a login failure) to the partition's backups and
+   * pending owners, which run it on their own shard; the reply waits for
+   * them like it waits for a backup's records. To a peer whose transfer of
+   * the partition is under way it travels with the transfer, behind the
+   * codes the export carries (a take sent ahead of the export that still
+   * holds its code would let the code be taken twice); the coordinator makes
+   * that peer an owner only once the transfer is complete.
    */
   shipCommand(partition: number, command: ShippedCommand['command']): void {
     const table = this.#table;
-    if (table === null || table.owners[partition]?.[0] !== this.#options.self) return;
-    for (const node of this.#copyHolders(table, partition)) this.#queue(node, partition, true, (q) => q.cmds.push({ p: partition, command }));
+    const owners = table?.owners[partition];
+    if (table === null || owners?.[0] !== this.#options.self) return;
+    for (const node of this.#copyHolders(table, partition)) {
+      const transfer = this.#transfers.get(`${node}:${partition}`);
+      if (transfer === undefined || transfer.phase === 'complete') {
+        this.#queue(node, partition, true, (q) => q.cmds.push({ p: partition, command }));
+        continue;
+      }
+      transfer.commands.push({ p: partition, command });
+      if (owners.includes(node)) this.#turnOf(partition).transfers.push(transfer.done.promise);
+    }
   }
 
   /** Ships the coalesced idle-clock moves now (every interval, and before a graceful leave). */
@@ -637,20 +650,26 @@ export class Replicator {
       // Buffered records the export already holds (seq ≤ its seq) are dropped; touches always follow.
       const later = state.buffered.filter((e) => e.seq === 0 || e.seq > seq);
       state.buffered = [];
+      // The export's codes, then the commands asked since the transfer was planned, in order: replayed
+      // over the export they leave what the primary holds now (a put again is the same put, a take
+      // of a code the export no longer held changes nothing).
+      const cmds = [...exported.codes.map((command) => ({ p: partition, command })), ...state.commands];
+      state.commands = [];
       state.phase = 'streaming';
-      if (later.length > 0) frames.push({ table: version, recs: later });
+      if (later.length > 0 || cmds.length > 0) frames.push({ table: version, recs: later, ...(cmds.length > 0 ? { cmds } : {}) });
       // `done` rides on the last frame (the receiver takes it once that frame is applied): one frame and ack fewer per partition.
       if (frames.length > 0) frames[frames.length - 1]!.done = partition;
       else frames.push({ table: version, done: partition });
       const sends = frames.map((frame) => stream.send(frame));
       const done = state.done;
       await Promise.all(sends);
-      // Records buffered meanwhile follow on the same stream, until none is left: only then may
-      // the partition's records go on the live stream without overtaking them.
-      while (state.done === done && state.buffered.length > 0) {
-        const recs = state.buffered;
+      // Records and commands buffered meanwhile follow on the same stream, until none is left:
+      // only then may the partition's records and commands go live without overtaking them.
+      while (state.done === done && (state.buffered.length > 0 || state.commands.length > 0)) {
+        const { buffered: recs, commands: cmds } = state;
         state.buffered = [];
-        await stream.send({ table: this.#table?.version ?? version, recs });
+        state.commands = [];
+        await stream.send({ table: this.#table?.version ?? version, recs, ...(cmds.length > 0 ? { cmds } : {}) });
       }
       if (state.done !== done) return;
       state.phase = 'complete';

@@ -333,6 +333,8 @@ export interface PartitionExport {
   records: number;
   sessions: number;
   seq: number;
+  /** The partition's pending auth codes, as the puts that recreate them (they live beside the table, not in its records). */
+  codes: CodePutCommand[];
 }
 
 /** Write every online session of the shard to LMDB as a snapshot, emptying the journal (graceful shutdown). */

@@ -1,5 +1,6 @@
-// Goal: shipped commands (auth codes) reach every copy holder, pending owners
-// included; and the replication timeout judges a backup by its progress. A backup
+// Goal: shipped commands (auth codes) reach every copy holder, a node being
+// filled through its transfer, behind the codes the export carries (a take
+// must never overtake the export that still holds its code); and the replication timeout judges a backup by its progress. A backup
 // that acknowledges frame after frame, each well within the timeout, is never
 // reported, even when the last frame of a long queue is acknowledged long
 // after it was sent (a node applying a state transfer); one that stalls past
@@ -16,6 +17,7 @@ import { Peer } from '../../src/cluster/peer.js';
 import { PARTITION_COUNT } from '../../src/constants.js';
 import type { PartitionTable } from '../../src/cluster/partition-table.js';
 import { OutboundStream, Replicator, STALL_FAIL_TIMEOUTS } from '../../src/cluster/replicator.js';
+import type { CodePutCommand, CodeTakeCommand, PartitionExport } from '../../src/protocol/actor-messages.js';
 import { OP } from '../../src/protocol/actor-ops.js';
 import { CLUSTER_SERVICE, SERVER_OPTIONS, type ReplicateAck, type ReplicateFrame } from '../../src/cluster/wire.js';
 
@@ -102,16 +104,22 @@ test(`a backup silent for ${STALL_FAIL_TIMEOUTS} timeouts fails every waiting fr
   server.close();
 });
 
-test('an auth code put on a primary is shipped to its backups and to its pending owners, and the put waits for them', async (t) => {
-  const cmds: number[] = [];
-  const b = await backup(() => 0, (frame) => cmds.push(...(frame.cmds ?? []).map((c) => c.p)));
+test('auth codes reach backups at once and a node being filled with its transfer: the export\'s codes, then the puts and takes asked since, in order', async (t) => {
+  const frames: ReplicateFrame[] = [];
+  const b = await backup(() => 0, (frame) => frames.push(frame));
   t.teardown(() => b.close());
   const peer = new Peer('b', b.address, 'lease-b', () => {});
   t.teardown(() => peer.close());
+  let finishExport!: (exported: PartitionExport) => void;
+  let exportStarted!: () => void;
+  const exporting = new Promise<void>((resolve) => (exportStarted = resolve));
   const replicator = new Replicator({
     self: 'a', timeoutMs: TIMEOUT_MS, touchIntervalMs: 60_000, peer: (node) => (node === 'b' ? peer : undefined),
-    peerTable: () => 0, // b has not obeyed the table: its transfers wait, live frames flow
-    peerProtocol: () => 2, exportPartition: () => new Promise(() => {}), onTimeout: () => {},
+    peerTable: () => 1, peerProtocol: () => 2, onTimeout: () => {},
+    exportPartition: () => new Promise((resolve) => {
+      finishExport = resolve;
+      exportStarted();
+    }),
   });
   t.teardown(() => replicator.close());
   const owners = Array.from({ length: PARTITION_COUNT }, () => ['a']);
@@ -120,9 +128,22 @@ test('an auth code put on a primary is shipped to its backups and to its pending
   pending[5] = ['b']; // b being filled (a rejoin)
   owners[7] = ['b', 'a']; // a only a backup: it ships nothing
   const table: PartitionTable = { version: 1, viewRevision: 1, members: ['a', 'b'], incarnations: { a: 'lease-a', b: 'lease-b' }, owners, pending };
+  const put = (p: number, code: string) => ({ op: OP.codePut, id: `session-${p}`, code, data: { exp: 0 } }) as CodePutCommand;
+  const take = (p: number, code: string) => ({ op: OP.codeTake, id: `session-${p}`, code, now: 0 }) as CodeTakeCommand;
+  replicator.shipCommand(5, put(5, 'before')); // b holds nothing of partition 5 yet: the export will carry it
   replicator.setTable(table);
-  const code = (p: number) => ({ op: OP.codePut, id: `session-${p}`, code: `code-${p}`, data: { exp: 0 } }) as never;
-  for (const p of [5, 6, 7]) replicator.shipCommand(p, code(p));
+  await exporting;
+  // While partition 5 is exported: c2 put, c1 taken (the export captured c1 before the take).
+  replicator.shipCommand(5, put(5, 'c2'));
+  replicator.shipCommand(5, take(5, 'c1'));
+  for (const p of [6, 7]) replicator.shipCommand(p, put(p, `c${p}`));
   await Promise.all([5, 6, 7].map((p) => replicator.whenReplicated(p)));
-  t.deepEqual(cmds.sort(), [5, 6]);
+  const shipped = () => frames.flatMap((f) => (f.cmds ?? []).map((c) => `${c.p} ${c.command.op === OP.codePut ? 'put' : 'take'} ${(c.command as CodePutCommand | CodeTakeCommand).code}`));
+  t.deepEqual(shipped(), ['6 put c6'], 'the backup has its code, and the put waited for it; the node being filled has nothing yet, and was not waited for');
+
+  finishExport({ chunks: [], records: 0, sessions: 0, seq: 0, codes: [put(5, 'before'), put(5, 'c1')] });
+  const started = performance.now();
+  while (!frames.some((f) => f.done === 5) && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.deepEqual(shipped(), ['6 put c6', '5 put before', '5 put c1', '5 put c2', '5 take c1'], 'replayed over the export, c1 stays taken');
+  t.is(frames.at(-1)!.done, 5, 'the transfer completes with them');
 });

@@ -110,3 +110,36 @@ for (const seed of SEEDS) {
     compareTables(t, actor.table, receiver, CLIENTS, REALMS, 'byStart');
   });
 }
+
+// Goal: a transfer carries the partition's pending auth codes (a code issued
+// before a node was being filled must be there once that node is primary),
+// and only those: not another partition's, not expired ones. Replayed on a
+// receiving shard followed by the commands asked since the export, a code
+// taken after the export stays taken.
+// Method: a shard holding codes of two partitions exports one; a second shard
+// runs the export's puts, then a take asked after the export, then is asked
+// for each code.
+test('an export carries its partition\'s pending auth codes; replayed with the commands asked since, a code taken meanwhile stays taken', (t) => {
+  const clock = new ManualClock(START);
+  const primary = new ShardActor(BOOT, clock, () => {});
+  const receiver = new ShardActor(BOOT, clock, () => {});
+  t.teardown(() => {
+    primary.close();
+    receiver.close();
+  });
+  const data = (exp: number) => ({ client: 'c', redirectUri: 'https://app/cb', scope: 'openid', nonce: null, codeChallenge: null, codeChallengeMethod: null, exp, ssoAuth: false });
+  const [p, other] = [5, 6];
+  const put = (partition: number, code: string, exp = START + 60): Command => ({ op: OP.codePut, id: newSessionId(partition), code, data: data(exp) });
+  const kept = put(p, 'kept');
+  const takenLater = put(p, 'taken-later');
+  for (const command of [kept, takenLater, put(p, 'expired', START - 1), put(other, 'elsewhere')]) t.true(primary.execute(command) as boolean);
+
+  const { codes } = primary.execute({ op: OP.partitionExport, partition: p }) as PartitionExport;
+  t.deepEqual(codes, [kept, takenLater], 'this partition\'s codes not expired, as the puts that recreate them');
+
+  const take = (command: Command, now = START): Command => ({ op: OP.codeTake, id: (command as { id: string }).id, code: (command as { code: string }).code, now });
+  t.truthy(primary.execute(take(takenLater)), 'taken on the primary after the export');
+  for (const command of [...codes, take(takenLater)]) receiver.execute(command);
+  t.deepEqual(receiver.execute(take(kept)), data(START + 60), 'a code issued before the transfer is there to be taken');
+  t.is(receiver.execute(take(takenLater)), null, 'a code taken after the export is not there again');
+});
