@@ -37,7 +37,7 @@ import { ClusterRouter } from './cluster-router.js';
 import { EtcdConfigLog } from './config-log.js';
 import { ControlPlane } from './control-plane.js';
 import { ACCUSATION_STANDING_MS, coordinate } from './coordinator.js';
-import { FailureDetector, HEARTBEAT_MS, SUSPICION_MS } from './failure-detector.js';
+import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './failure-detector.js';
 import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator, type SlowReplication } from './replicator.js';
@@ -505,7 +505,7 @@ export class ClusterMember {
     }
     for (const member of view.members) {
       if (member.node === this.#options.node || this.#peers.has(member.node)) continue;
-      this.#peers.set(member.node, new Peer(member.node, member.address, member.lease, (frame, rttMs) => this.#heard(frame, rttMs)));
+      this.#peers.set(member.node, new Peer(member.node, member.address, member.lease, (frame, rttMs) => this.#heard(frame, rttMs), () => this.#linkBroke()));
     }
     this.#coordinate();
   }
@@ -683,15 +683,31 @@ export class ClusterMember {
   #tick(): void {
     const beat = this.#beat();
     const hello: LinkFrame = { t: 'hello', node: this.#options.node, cluster: this.#options.cluster, protocol: CLUSTER_PROTOCOL_VERSION };
-    const health = [];
-    for (const peer of this.#peers.values()) {
-      peer.beat(beat, hello);
-      health.push({ node: peer.node, incarnation: peer.incarnation, heard: peer.heard, lastHeardMs: peer.lastHeardMs, linkDown: peer.linkDown });
-    }
-    this.#detector.tick(health);
+    for (const peer of this.#peers.values()) peer.beat(beat, hello);
+    this.#judgePeers();
     this.#noteServing();
     // A lease about to lapse or an etcd outage may change who coordinates.
     this.#coordinate();
+  }
+
+  /** A failure-detector round over the peers as they are now. */
+  #judgePeers(): void {
+    if (this.#closed) return;
+    this.#detector.tick(
+      [...this.#peers.values()].map((peer) => ({
+        node: peer.node,
+        incarnation: peer.incarnation,
+        heard: peer.heard,
+        lastHeardMs: peer.lastHeardMs,
+        linkDown: peer.linkDown,
+        linkDownSinceMs: peer.linkDownSinceMs,
+      })),
+    );
+  }
+
+  /** A peer's Link stream broke: a round once it has been down LINK_DOWN_MS (a killed peer is judged then, not a beat later). */
+  #linkBroke(): void {
+    setTimeout(() => this.#judgePeers(), LINK_DOWN_MS + 1).unref();
   }
 
   #beat(): LinkBeat {

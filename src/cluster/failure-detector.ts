@@ -1,7 +1,9 @@
 // FailureDetector: which peers this node cannot hear. Every 250 ms it looks
 // at each peer's Link stream: silent for 1.5 s (a hung process, a cut
 // network), or down and not redialled for 250 ms (a killed process: the
-// kernel refuses the redial at once), or replication acknowledgements that
+// kernel refuses the redial at once; the member also asks for a round
+// 250 ms after a link broke, so a kill is judged then, not up to a round
+// later), or replication acknowledgements that
 // stopped for the replication timeout (the accusation ends when they resume,
 // or after the suspicion window), makes this node accuse the peer in etcd. The coordinator
 // evicts a peer that a majority of the members accuse, or that one member
@@ -42,6 +44,8 @@ export interface PeerHealth {
   heard: boolean;
   lastHeardMs: number;
   linkDown: boolean;
+  /** When the link went down (same clock), if known: counted from there rather than from the round that first saw it down. */
+  linkDownSinceMs?: number | null;
 }
 
 /** Why a peer is suspected (logged with the accusation, for the operator). */
@@ -100,7 +104,7 @@ export class FailureDetector {
       this.#incarnations.set(peer.node, peer.incarnation);
       if (!this.#seenSince.has(peer.node)) this.#seenSince.set(peer.node, now);
       if (peer.linkDown) {
-        if (!this.#downSince.has(peer.node)) this.#downSince.set(peer.node, now);
+        if (!this.#downSince.has(peer.node)) this.#downSince.set(peer.node, Math.min(peer.linkDownSinceMs ?? now, now));
       } else this.#downSince.delete(peer.node);
       const silent = (peer.heard ? now - peer.lastHeardMs > SUSPICION_MS : now - this.#seenSince.get(peer.node)! >= JOIN_GRACE_MS) && hearsSomeone;
       const down = now - (this.#downSince.get(peer.node) ?? now) >= LINK_DOWN_MS;

@@ -45,16 +45,23 @@ export class Peer {
   heard = false;
   /** Whether our Link stream to the peer is down (broken, refused). */
   linkDown = false;
+  /** performance.now() when the Link stream went down (null while up): the failure detector counts from it. */
+  linkDownSinceMs: number | null = null;
   /** Last measured heartbeat round trip, ms. */
   rttMs = 0;
   #closed = false;
   #onBeat: (frame: LinkFrame, rttMs?: number) => void;
+  #onLinkDown: () => void;
+  /** The hello that opens a Link stream (kept for the redial right after a break). */
+  #hello: LinkFrame | null = null;
 
-  constructor(node: string, address: string, incarnation: string, onBeat: (frame: LinkFrame, rttMs?: number) => void) {
+  /** `onLinkDown`: an established Link stream broke (the failure detector looks again LINK_DOWN_MS later). */
+  constructor(node: string, address: string, incarnation: string, onBeat: (frame: LinkFrame, rttMs?: number) => void, onLinkDown: () => void = () => {}) {
     this.node = node;
     this.address = address;
     this.incarnation = incarnation;
     this.#onBeat = onBeat;
+    this.#onLinkDown = onLinkDown;
     this.#linkClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('link'));
     this.#dataClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('data'));
   }
@@ -67,25 +74,43 @@ export class Peer {
   /** Sends a heartbeat (opening the Link stream when needed). */
   beat(frame: LinkFrame, hello: LinkFrame): void {
     if (this.#closed) return;
-    if (this.#link === null) {
-      const stream = (this.#linkClient as unknown as { Link(): Stream }).Link();
-      this.#link = stream;
-      stream.on('data', (reply: LinkFrame & { echo?: number }) => {
-        this.lastHeardMs = performance.now();
-        this.heard = true;
-        this.linkDown = false;
-        if (typeof reply.echo === 'number') this.rttMs = performance.now() - reply.echo;
-        this.#onBeat(reply, typeof reply.echo === 'number' ? this.rttMs : undefined);
-      });
-      const broken = (): void => {
-        if (this.#link === stream) this.#link = null;
-        this.linkDown = true;
-      };
-      stream.on('error', broken);
-      stream.on('end', broken);
-      stream.write(hello);
-    }
-    this.#link.write({ ...frame, echo: performance.now() });
+    this.#hello = hello;
+    (this.#link ?? this.#openLink(hello)).write({ ...frame, echo: performance.now() });
+  }
+
+  /**
+   * Opens the Link stream with `hello`. When an established stream breaks it
+   * is dialled again at once, not at the next beat: a killed peer refuses at
+   * once, so the failure detector can judge LINK_DOWN_MS after the break (a
+   * live one answers the hello, and the link is up again). A stream that
+   * breaks before it ever answered is dialled again at the next beat only.
+   */
+  #openLink(hello: LinkFrame): Stream {
+    const stream = (this.#linkClient as unknown as { Link(): Stream }).Link();
+    this.#link = stream;
+    let answered = false;
+    stream.on('data', (reply: LinkFrame & { echo?: number }) => {
+      answered = true;
+      this.lastHeardMs = performance.now();
+      this.heard = true;
+      this.linkDown = false;
+      this.linkDownSinceMs = null;
+      if (typeof reply.echo === 'number') this.rttMs = performance.now() - reply.echo;
+      this.#onBeat(reply, typeof reply.echo === 'number' ? this.rttMs : undefined);
+    });
+    const broken = (): void => {
+      if (this.#link !== stream) return;
+      this.#link = null;
+      this.linkDown = true;
+      this.linkDownSinceMs ??= performance.now();
+      if (!answered || this.#closed || this.#hello === null) return;
+      this.#openLink(this.#hello);
+      this.#onLinkDown();
+    };
+    stream.on('error', broken);
+    stream.on('end', broken);
+    stream.write(hello);
+    return stream;
   }
 
   /** Sends a forward request; resolves with the peer's answer or rejects with its EngineError. */

@@ -24,7 +24,7 @@ function harness() {
   }, () => now);
   const peers = new Map<string, PeerHealth>();
   const add = (node: string, incarnation = '1'): PeerHealth => {
-    const peer = { node, incarnation, heard: true, lastHeardMs: now, linkDown: false };
+    const peer: PeerHealth = { node, incarnation, heard: true, lastHeardMs: now, linkDown: false };
     peers.set(node, peer);
     return peer;
   };
@@ -60,6 +60,22 @@ test('a refused redial is accused after LINK_DOWN_MS, even when no peer is heard
   h.run(LINK_DOWN_MS + HEARTBEAT_MS);
   t.deepEqual(h.said.sort(), ['+b', '+c']);
   t.deepEqual(h.reasons.sort(), ['b: link down', 'c: link down']);
+});
+
+test('a link down since a known moment is accused LINK_DOWN_MS after it, at the round the member asks for then', (t) => {
+  const h = harness();
+  h.add('c');
+  const b = h.add('b');
+  h.run(HEARTBEAT_MS, ['b', 'c']);
+  b.linkDown = true;
+  b.linkDownSinceMs = h.jump(10); // the stream broke 10 ms after a round
+  h.jump(LINK_DOWN_MS - 1);
+  h.tick();
+  t.deepEqual(h.said, [], 'not before LINK_DOWN_MS');
+  h.jump(1);
+  h.tick(); // the member's round LINK_DOWN_MS after the break, between two regular ones
+  t.deepEqual(h.said, ['+b']);
+  t.deepEqual(h.reasons, ['b: link down']);
 });
 
 test('hearing none of two peers, a node accuses neither for silence', (t) => {
