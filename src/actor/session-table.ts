@@ -115,8 +115,11 @@ const USER_KEY_WORDS = 5;
 const F_REMEMBER_ME = 1;
 const F_IP_TEXT = 2; // the address is not IPv4: its text is in #sIpText
 const F_PASSIVE = 4; // a passive copy (its partition is passive): on no list but the partition's
+const F_NOTES = 8; // the session has notes: they are in #sNotes (most have none: no Map probe for them)
 // Client-session flag bits.
 const CF_SSO_AUTH = 1;
+const CF_NOTES = 2; // the client session has notes: in #cNotes
+const CF_CHAINS = 4; // the client session has refresh-token chains: in #cChains
 
 /** Whether a search text may be (part of) an IP address, so that search() matches it against addresses too. */
 function isIpSearch(search: string): boolean {
@@ -531,7 +534,7 @@ export class SessionTable {
   }
 
   chainOf(cs: number, key: string): RefreshChain | undefined {
-    return this.#cChains.get(cs)?.get(key);
+    return this.#chainsOfClient(cs)?.get(key);
   }
 
   /** Why the user session is invalid at `now` (docs/keycloak-semantics.md#validity-checks), or null. */
@@ -576,7 +579,7 @@ export class SessionTable {
       lastSessionRefresh: this.#sLast[slot]!,
       authTime: this.#sAuthTime[slot]!,
       clients,
-      notes: this.#sNotes.get(slot) ?? null,
+      notes: this.#sessionNotes(slot),
     };
   }
 
@@ -584,7 +587,7 @@ export class SessionTable {
   chainsOf(slot: number): Record<string, Record<string, RefreshChain>> | null {
     let out: Record<string, Record<string, RefreshChain>> | null = null;
     for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) {
-      const chains = this.#cChains.get(cs);
+      const chains = this.#chainsOfClient(cs);
       if (chains === undefined || chains.size === 0) continue;
       (out ??= {})[this.#clients[this.#cClient[cs]!]!.uuid] = Object.fromEntries(chains);
     }
@@ -637,7 +640,7 @@ export class SessionTable {
       started: this.#sStarted[slot]!,
       lastSessionRefresh: this.#sLast[slot]!,
       authTime: this.#sAuthTime[slot]!,
-      notes: this.#sNotes.get(slot) ?? null,
+      notes: this.#sessionNotes(slot),
     });
     for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) {
       const client = this.#clients[this.#cClient[cs]!]!.uuid;
@@ -650,10 +653,10 @@ export class SessionTable {
         timestamp,
         scope: this.#strings[this.#cScope[cs]!]!,
         ssoAuth: (this.#cFlags[cs]! & CF_SSO_AUTH) !== 0,
-        notes: this.#cNotes.get(cs) ?? null,
+        notes: this.#clientNotes(cs),
         userRefresh: -1,
       });
-      const chains = this.#cChains.get(cs);
+      const chains = this.#chainsOfClient(cs);
       if (chains !== undefined) for (const [chainKey, chain] of chains) out.push({ k: MUTATION.clientRefreshed, id, client, at: timestamp, chainKey, chain });
     }
   }
@@ -1209,6 +1212,18 @@ export class SessionTable {
     return (this.#sFlags[slot]! & F_IP_TEXT) !== 0 ? this.#sIpText.get(slot)! : formatIpv4(this.#sIp4[slot]!);
   }
 
+  #sessionNotes(slot: number): Record<string, string> | null {
+    return (this.#sFlags[slot]! & F_NOTES) !== 0 ? this.#sNotes.get(slot)! : null;
+  }
+
+  #clientNotes(cs: number): Record<string, string> | null {
+    return (this.#cFlags[cs]! & CF_NOTES) !== 0 ? this.#cNotes.get(cs)! : null;
+  }
+
+  #chainsOfClient(cs: number): Map<string, RefreshChain> | undefined {
+    return (this.#cFlags[cs]! & CF_CHAINS) !== 0 ? this.#cChains.get(cs) : undefined;
+  }
+
   #clientView(cs: number): ClientSessionView {
     return {
       client: this.#clients[this.#cClient[cs]!]!.uuid,
@@ -1216,7 +1231,7 @@ export class SessionTable {
       timestamp: this.#cTimestamp[cs]!,
       scope: this.#strings[this.#cScope[cs]!]!,
       ssoAuth: (this.#cFlags[cs]! & CF_SSO_AUTH) !== 0,
-      notes: this.#cNotes.get(cs) ?? null,
+      notes: this.#clientNotes(cs),
     };
   }
 
@@ -1406,9 +1421,12 @@ export class SessionTable {
     } else {
       this.#sIp4[slot] = ip4;
     }
+    if (m.notes !== null) {
+      flags |= F_NOTES;
+      this.#sNotes.set(slot, flatNotes(m.notes));
+    }
     this.#sFlags[slot] = flags;
     this.#sFirstCs[slot] = NONE;
-    if (m.notes !== null) this.#sNotes.set(slot, flatNotes(m.notes));
     this.#uCount[user]!++;
 
     // partition list: push front
@@ -1472,11 +1490,13 @@ export class SessionTable {
         this.#linkClientTail(client, cs);
       }
       this.#cChains.delete(cs);
+      this.#cFlags[cs] = this.#cFlags[cs]! & ~CF_CHAINS;
     }
     this.#cStarted[cs] = m.started;
     this.#cTimestamp[cs] = m.timestamp;
     this.#cScope[cs] = scope;
-    this.#cFlags[cs] = m.ssoAuth ? CF_SSO_AUTH : 0;
+    // Chains stay with a client session attached again without a new start (a fresh one has none).
+    this.#cFlags[cs] = (m.ssoAuth ? CF_SSO_AUTH : 0) | (m.notes !== null ? CF_NOTES : 0) | (this.#cFlags[cs]! & CF_CHAINS);
     if (m.notes !== null) this.#cNotes.set(cs, flatNotes(m.notes));
     else this.#cNotes.delete(cs);
     if (m.userRefresh >= 0) this.#sLast[slot] = m.userRefresh;
@@ -1511,10 +1531,11 @@ export class SessionTable {
     if (m.at > this.#sLast[slot]!) this.#sLast[slot] = m.at;
     if (m.at > this.#cTimestamp[cs]!) this.#cTimestamp[cs] = m.at;
     if (m.chainKey !== null && m.chain !== null) {
-      let chains = this.#cChains.get(cs);
+      let chains = this.#chainsOfClient(cs);
       if (chains === undefined) {
         chains = new Map();
         this.#cChains.set(cs, chains);
+        this.#cFlags[cs] = this.#cFlags[cs]! | CF_CHAINS;
       }
       chains.set(m.chainKey, m.chain);
     }
@@ -1558,6 +1579,7 @@ export class SessionTable {
     if ((this.#sFlags[this.#cSession[cs]!]! & F_PASSIVE) === 0) this.#unlinkClientServed(cs, client, realmIndex, counted);
     this.#cNotes.delete(cs);
     this.#cChains.delete(cs);
+    this.#cFlags[cs] = 0;
     this.#cSession[cs] = NONE;
     this.#cFree.push(cs);
   }

@@ -210,6 +210,26 @@ test('detach and remove unlink everything and free users, with the ended listene
   t.is(viewOf(table, d).username, 'alice2');
 });
 
+test('a freed session or client session leaves nothing to what reuses its slot: no notes, no chains', (t) => {
+  const table = newTable();
+  const [a, b] = [sid(13), sid(14)];
+  table.apply(created(a, { notes: { k: 'v' } }));
+  table.apply(attached(a, 'c1', { notes: { nonce: 'n' } }));
+  table.apply({ k: MUTATION.clientRefreshed, id: a, client: 'c1', at: START + 2, chainKey: 'x', chain: { tokenId: 'j', useCount: 1, lastRefresh: START + 2 } });
+  const [slotA, csA] = [table.slotOf(a), table.clientSlotOf(table.slotOf(a), 'c1')];
+  t.true(table.apply({ k: MUTATION.sessionRemoved, id: a, reason: 'logout' }));
+
+  table.apply(created(b));
+  table.apply(attached(b, 'c1'));
+  const slotB = table.slotOf(b);
+  t.deepEqual([slotB, table.clientSlotOf(slotB, 'c1')], [slotA, csA], 'the freed slots are the ones reused');
+  t.is(viewOf(table, b).notes, null);
+  t.is(viewOf(table, b).clients[0]!.notes, null);
+  t.is(table.chainOf(csA, 'x'), undefined);
+  t.is(table.chainsOf(slotB), null);
+  t.deepEqual(table.partitionRecords(table.partitionOf(slotB)).map((m) => m.k), [MUTATION.sessionCreated, MUTATION.clientAttached], 'no chain record either');
+});
+
 test("a user's newest username shows on all of that user's sessions", (t) => {
   const table = newTable();
   const [a, b] = [sid(11), sid(12)];
