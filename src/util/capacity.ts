@@ -3,7 +3,7 @@
 // GROW_BY_HALF_FROM elements: a large column's spare room is then at most a
 // third of it, against a half, which at millions of sessions is tens of bytes
 // per session (measured at 10 M sessions: 341 B each when always doubling,
-// the columns 60 % full; 213 B this way). Small columns keep doubling because
+// the columns 60 % full; 218 B this way). Small columns keep doubling because
 // every growth leaves the old column as garbage: growing by half from the start
 // made filling a 300 k-session table leave half as much again, and the
 // collections it caused slowed the shard's next work by 10-30 % in
