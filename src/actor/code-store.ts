@@ -15,6 +15,8 @@ export const CODES_MAX = 100_000;
 
 export class CodeStore {
   readonly #codes = new Map<string, AuthCodeData>();
+  /** The keys of each partition's codes, in arrival order (a transfer reads one partition's). */
+  readonly #byPartition = new Map<number, Set<string>>();
 
   get size(): number {
     return this.#codes.size;
@@ -24,7 +26,12 @@ export class CodeStore {
   put(sessionId: string, code: string, data: AuthCodeData, now: number): boolean {
     if (this.#codes.size >= CODES_MAX) this.#sweep(now);
     if (this.#codes.size >= CODES_MAX) return false;
-    this.#codes.set(`${sessionId}\u0000${code}`, data);
+    const key = `${sessionId}\u0000${code}`;
+    this.#codes.set(key, data);
+    const partition = partitionOfSessionId(sessionId);
+    let keys = this.#byPartition.get(partition);
+    if (keys === undefined) this.#byPartition.set(partition, (keys = new Set()));
+    keys.add(key);
     return true;
   }
 
@@ -33,7 +40,7 @@ export class CodeStore {
     const key = `${sessionId}\u0000${code}`;
     const data = this.#codes.get(key);
     if (data === undefined) return null;
-    this.#codes.delete(key);
+    this.#forget(key, sessionId);
     this.#sweep(now);
     return data;
   }
@@ -41,25 +48,32 @@ export class CodeStore {
   /**
    * The partition's codes not expired at `now`, in arrival order (a state
    * transfer carries them: a code put before a node was being filled must
-   * be there if that node becomes the partition's primary). A walk over every
-   * code of the shard, which holds at most a lifespan's logins.
+   * be there if that node becomes the partition's primary).
    */
   partitionCodes(partition: number, now: number): { sessionId: string; code: string; data: AuthCodeData }[] {
     const out: { sessionId: string; code: string; data: AuthCodeData }[] = [];
-    for (const [key, data] of this.#codes) {
+    for (const key of this.#byPartition.get(partition) ?? []) {
+      const data = this.#codes.get(key)!;
       if (data.exp < now) continue;
       const at = key.indexOf('\u0000');
-      const sessionId = key.slice(0, at);
-      if (partitionOfSessionId(sessionId) === partition) out.push({ sessionId, code: key.slice(at + 1), data });
+      out.push({ sessionId: key.slice(0, at), code: key.slice(at + 1), data });
     }
     return out;
+  }
+
+  #forget(key: string, sessionId = key.slice(0, key.indexOf('\u0000'))): void {
+    this.#codes.delete(key);
+    const partition = partitionOfSessionId(sessionId);
+    const keys = this.#byPartition.get(partition);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#byPartition.delete(partition);
   }
 
   /** Drops expired codes from the front (Map order is arrival order, and lifetimes are equal per realm). */
   #sweep(now: number): void {
     for (const [key, data] of this.#codes) {
       if (data.exp >= now) break;
-      this.#codes.delete(key);
+      this.#forget(key);
     }
   }
 }
