@@ -10,8 +10,10 @@
 // commit) and an idle one commits each at once. Idle-clock moves (touches,
 // refreshes without rotation) are coalesced per session in memory and written
 // at most every JOURNAL_TOUCH_FLUSH_MS, overwriting the session's previous
-// entry: a kill -9 loses at most that much idle time, which can only make a
-// session look idle sooner, never resurrect one.
+// entry. A touch that moved its clock by more than that (a session used
+// again after a while) is written by the turn that made it instead, so a
+// kill -9 loses only clock moves of at most JOURNAL_TOUCH_FLUSH_MS; that can
+// only make a session look idle sooner, never resurrect one.
 //
 // On disk, in the node's LMDB environment:
 //
@@ -130,6 +132,8 @@ export class Journal {
   /** Coalesced idle clocks: key `partition\0id\0client` -> [partition, id, client, time]. */
   #pendingTouches = new Map<string, [number, string, string, number]>();
   #touchesFlushedAtMs = 0;
+  /** A pending touch moved its clock by more than JOURNAL_TOUCH_FLUSH_MS: the next flush is not to wait. */
+  #touchesDue = false;
   #lastWrite: Promise<unknown> | null = null;
   #writes = 0;
   /** Start-up: the log's records by partition, until read() takes them. */
@@ -183,19 +187,27 @@ export class Journal {
     this.#turn = [];
   }
 
-  /** Remembers an idle-clock move; written by the next flushTouches. */
-  touch(partition: number, id: string, client: string, at: number): void {
+  /**
+   * Remembers an idle-clock move; written by the next flushTouches. A move of
+   * more than JOURNAL_TOUCH_FLUSH_MS (`jump`, seconds: a session used again
+   * after a while) makes that flush this turn's, so that what a kill -9 loses
+   * are moves of at most that much (coalescing still merges a busy
+   * session's touches).
+   */
+  touch(partition: number, id: string, client: string, at: number, jump: number): void {
     const key = `${partition}\u0000${id}\u0000${client}`;
     const pending = this.#pendingTouches.get(key);
     if (pending === undefined) this.#pendingTouches.set(key, [partition, id, client, at]);
     else if (at > pending[3]) pending[3] = at;
+    if (jump * 1000 > JOURNAL_TOUCH_FLUSH_MS) this.#touchesDue = true;
   }
 
-  /** Writes the coalesced idle clocks when JOURNAL_TOUCH_FLUSH_MS has passed (or now, if `force`). */
+  /** Writes the coalesced idle clocks when JOURNAL_TOUCH_FLUSH_MS has passed or a long move waits (or now, if `force`). */
   flushTouches(nowMs: number, force = false): Promise<unknown> | null {
     if (this.#pendingTouches.size === 0) return null;
-    if (!force && nowMs - this.#touchesFlushedAtMs < JOURNAL_TOUCH_FLUSH_MS) return null;
+    if (!force && !this.#touchesDue && nowMs - this.#touchesFlushedAtMs < JOURNAL_TOUCH_FLUSH_MS) return null;
     this.#touchesFlushedAtMs = nowMs;
+    this.#touchesDue = false;
     const pending = this.#pendingTouches;
     this.#pendingTouches = new Map();
     let last: Promise<unknown> | null = null;

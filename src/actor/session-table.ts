@@ -261,7 +261,9 @@ export class SessionTable {
   readonly #graceSeconds: number;
   readonly #wheel: TimerWheel;
   #listener: EndedListener | null = null;
-  #sink: ((m: Mutation) => void) | null = null;
+  #sink: ((m: Mutation, jump: number) => void) | null = null;
+  /** How far (seconds) the touch record being applied moved the idle clock it moves furthest (0 for other records). */
+  #jump = 0;
 
   // Realms and clients (few; plain objects).
   readonly #realmIndex = new Map<string, number>();
@@ -359,8 +361,8 @@ export class SessionTable {
     this.#listener = listener;
   }
 
-  /** Receives every applied mutation record (replication, tests). */
-  onMutation(sink: ((m: Mutation) => void) | null): void {
+  /** Receives every applied mutation record (replication, tests), with how far a touch record moved an idle clock. */
+  onMutation(sink: ((m: Mutation, jump: number) => void) | null): void {
     this.#sink = sink;
   }
 
@@ -982,6 +984,7 @@ export class SessionTable {
    */
   apply(m: Mutation): boolean {
     let applied: boolean;
+    this.#jump = 0;
     switch (m.k) {
       case MUTATION.sessionCreated:
         applied = this.#applyCreated(m);
@@ -1011,7 +1014,7 @@ export class SessionTable {
         throw new TypeError(`unknown mutation kind ${(m as { k: unknown }).k}`);
     }
     // A passive copy's records are its primary's: they are neither journaled nor shipped again.
-    if (applied && this.#sink !== null && (this.#passivePartitions === 0 || this.#pPassive[partitionOfRecord(m)] === 0)) this.#sink(m);
+    if (applied && this.#sink !== null && (this.#passivePartitions === 0 || this.#pPassive[partitionOfRecord(m)] === 0)) this.#sink(m, this.#jump);
     return applied;
   }
 
@@ -1088,7 +1091,7 @@ export class SessionTable {
   remove(id: string, reason: EndReason, at: number): boolean {
     const m: SessionRemovedMutation = { k: MUTATION.sessionRemoved, id, reason };
     if (!this.#applyRemoved(m, at)) return false;
-    if (this.#sink !== null) this.#sink(m);
+    if (this.#sink !== null) this.#sink(m, 0);
     return true;
   }
 
@@ -1131,7 +1134,7 @@ export class SessionTable {
       if (this.#listener !== null) this.#listener(this.view(slot), endReason, now);
       this.#unlinkRealm(slot);
       this.#free(slot);
-      if (this.#sink !== null) this.#sink({ k: MUTATION.sessionRemoved, id, reason: endReason });
+      if (this.#sink !== null) this.#sink({ k: MUTATION.sessionRemoved, id, reason: endReason }, 0);
       return;
     }
     let cs = this.#sFirstCs[slot]!;
@@ -1140,7 +1143,7 @@ export class SessionTable {
       if (this.clientInvalidReason(slot, cs, now) !== null) {
         const m: ClientDetachedMutation = { k: MUTATION.clientDetached, id: this.idOf(slot), client: this.#clients[this.#cClient[cs]!]!.uuid };
         this.#applyDetached(m);
-        if (this.#sink !== null) this.#sink(m);
+        if (this.#sink !== null) this.#sink(m, 0);
       }
       cs = next;
     }
@@ -1517,7 +1520,10 @@ export class SessionTable {
     const slot = this.#find(m.id);
     if (slot === NONE) return false;
     // Idle clocks only move forward: touches apply in any order (a late batch changes nothing).
-    if (m.lastSessionRefresh > this.#sLast[slot]!) this.#sLast[slot] = m.lastSessionRefresh;
+    if (m.lastSessionRefresh > this.#sLast[slot]!) {
+      this.#jump = m.lastSessionRefresh - this.#sLast[slot]!;
+      this.#sLast[slot] = m.lastSessionRefresh;
+    }
     return true;
   }
 
@@ -1528,6 +1534,7 @@ export class SessionTable {
     if (cs === NONE) return false;
     // Both idle clocks only move forward, so refreshes apply in any order
     // (Keycloak 26 ignores a smaller client timestamp too).
+    this.#jump = Math.max(0, m.at - this.#sLast[slot]!, m.at - this.#cTimestamp[cs]!);
     if (m.at > this.#sLast[slot]!) this.#sLast[slot] = m.at;
     if (m.at > this.#cTimestamp[cs]!) this.#cTimestamp[cs] = m.at;
     if (m.chainKey !== null && m.chain !== null) {
@@ -1741,7 +1748,7 @@ export class SessionTable {
     // Its client sessions end too: out of the realm's and its clients' counts now.
     realm.clientSessions = 0;
     for (const client of this.#clients) if (client.realm === index) client.count = 0;
-    if (this.#sink !== null) for (const partition of partitions) this.#sink({ k: MUTATION.realmCleared, realm: realmId, partition, reason });
+    if (this.#sink !== null) for (const partition of partitions) this.#sink({ k: MUTATION.realmCleared, realm: realmId, partition, reason }, 0);
     return count;
   }
 }

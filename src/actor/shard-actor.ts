@@ -921,7 +921,8 @@ export class ShardActor {
 
   /** An offline-session change, as the record the partition's backups apply. */
   readonly #onOfflineChange = (change: OfflineChange): void => {
-    this.#log.offline('removed' in change ? { k: MUTATION.offlineRemoved, id: change.removed.id } : offlineWritten(change.put, change.touch));
+    if ('removed' in change) this.#log.offline({ k: MUTATION.offlineRemoved, id: change.removed.id }, 0);
+    else this.#log.offline(offlineWritten(change.put, change.touch), change.jump ?? 0);
   };
 
   /** The realm-wide offline search (ui-ext OFFLINE): username or IP substring, or a listed client; optionally one client. */

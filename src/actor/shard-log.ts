@@ -129,15 +129,16 @@ export class ShardLog {
     return this.#seq[partition]!;
   }
 
-  readonly sink = (m: Mutation): void => {
+  /** `jump`: how far a touch record moved an idle clock (seconds): a long move is journaled and shipped at once (see RecordEnvelope). */
+  readonly sink = (m: Mutation, jump: number): void => {
     if (this.#paused) return;
     const partition = partitionOfRecord(m);
     if (isTouchRecord(m)) {
       if (this.#journaling) {
-        if (m.k === MUTATION.clientRefreshed) this.#journal!.touch(partition, m.id, m.client, m.at);
-        else if (m.k === MUTATION.sessionTouched) this.#journal!.touch(partition, m.id, '', m.lastSessionRefresh);
+        if (m.k === MUTATION.clientRefreshed) this.#journal!.touch(partition, m.id, m.client, m.at, jump);
+        else if (m.k === MUTATION.sessionTouched) this.#journal!.touch(partition, m.id, '', m.lastSessionRefresh, jump);
       }
-      if (this.#subscribed) this.#collect({ partition, seq: 0, viewRevision: this.#viewRevision, m });
+      if (this.#subscribed) this.#collect({ partition, seq: 0, viewRevision: this.#viewRevision, m, jump });
       return;
     }
     const seq = ++this.#seq[partition]!;
@@ -166,11 +167,11 @@ export class ShardLog {
    * partition's next seq, like a session record, so a state transfer can
    * tell what its export already holds.
    */
-  offline(m: OfflineWrittenMutation | OfflineRemovedMutation): void {
+  offline(m: OfflineWrittenMutation | OfflineRemovedMutation, jump: number): void {
     if (!this.#subscribed || this.#paused) return;
     const partition = partitionOfRecord(m);
-    const seq = isTouchRecord(m) ? 0 : ++this.#seq[partition]!;
-    this.#collect({ partition, seq, viewRevision: this.#viewRevision, m });
+    if (isTouchRecord(m)) this.#collect({ partition, seq: 0, viewRevision: this.#viewRevision, m, jump });
+    else this.#collect({ partition, seq: ++this.#seq[partition]!, viewRevision: this.#viewRevision, m });
   }
 
   #collect(envelope: RecordEnvelope): void {

@@ -19,7 +19,12 @@
 //
 // Touch records (idle-clock moves, seq 0) never gate a reply: they are
 // coalesced per session and shipped every --touch-replication-interval;
-// applying them takes the max of clocks, so order does not matter.
+// applying them takes the max of clocks, so order does not matter. A touch
+// that moved a clock by more than the interval (the session's first use in a
+// while) is shipped at once with the turn's frame instead: a coalesced touch
+// lost with its primary then moved the clock by at most the interval past one
+// the copies hold, so a promoted copy's idle clock lags by at most the
+// interval (it would lag by the whole quiet period before that touch).
 //
 // State transfer. A pending owner of a partition is sent the partition's
 // sessions (an export the shard makes in one turn, with the partition's seq
@@ -383,8 +388,9 @@ export class Replicator {
           if (sync && !touch) this.#turnOf(p).transfers.push(transfer.done.promise);
           continue;
         }
-        if (touch) this.#queueTouch(node, envelope);
-        else this.#queue(node, p, sync, (q) => q.recs.push(envelope));
+        if (!touch) this.#queue(node, p, sync, (q) => q.recs.push(envelope));
+        else if ((envelope.jump ?? 0) * 1000 > this.#options.touchIntervalMs) this.#queue(node, p, false, (q) => q.recs.push(envelope));
+        else this.#queueTouch(node, envelope);
       }
     }
   }

@@ -107,7 +107,8 @@ function assertRecord(record: OfflineSessionRecord, id: string): OfflineSessionR
  * A change as the partition's other copies need it (cluster mode): the record
  * as it now is, or its removal. `touch`: only idle clocks moved.
  */
-export type OfflineChange = { put: OfflineSessionRecord; touch: boolean } | { removed: OfflineSessionRecord };
+/** A write or removal; a touch (idle clocks only) says how far it moved them (seconds, see RecordEnvelope.jump). */
+export type OfflineChange = { put: OfflineSessionRecord; touch: boolean; jump?: number } | { removed: OfflineSessionRecord };
 
 export class OfflineStore {
   #onChange: ((change: OfflineChange) => void) | null = null;
@@ -129,6 +130,8 @@ export class OfflineStore {
   readonly #users: Database<number, [string, number]>;
   readonly #cache: LRUCache<string, OfflineSessionRecord>;
   readonly #dirty = new Set<string>();
+  /** A dirty record's idle clock moved by more than OFFLINE_FLUSH_INTERVAL_MS: the next flush is not to wait. */
+  #flushDue = false;
   readonly #partitions: number[] = [];
   #sweepPartition = 0;
   #lastFlushMs = 0;
@@ -333,7 +336,8 @@ export class OfflineStore {
 
   /**
    * A refresh of an offline token succeeded: both idle clocks move to `now`
-   * and the reuse chain is stored. Coalesced: written by the next flush.
+   * and the reuse chain is stored. Coalesced: written by the next flush
+   * (this turn's when a clock moved by more than OFFLINE_FLUSH_INTERVAL_MS).
    */
   touch(record: OfflineSessionRecord, clientUuid: string, now: number, chainKey: string | null, chain: RefreshChain | null): void {
     const clients = record.clients.map((c) =>
@@ -348,8 +352,12 @@ export class OfflineStore {
     const updated: OfflineSessionRecord = { ...record, lastSessionRefresh: now, clients };
     this.#cache.set(updated.id, updated);
     this.#dirty.add(updated.id);
+    const clientBefore = record.clients.find((c) => c.client === clientUuid)?.timestamp ?? now;
+    const jump = Math.max(0, now - record.lastSessionRefresh, now - clientBefore);
+    // A long move is written by this turn's flush: what a kill -9 loses are moves of at most the flush interval.
+    if (jump * 1000 > OFFLINE_FLUSH_INTERVAL_MS) this.#flushDue = true;
     // A rotation is a lifecycle change for the backups; a plain refresh only moves clocks.
-    this.#emit({ put: updated, touch: chainKey === null || chain === null });
+    this.#emit({ put: updated, touch: chainKey === null || chain === null, jump });
   }
 
   /** Removes an offline session and its index entries. */
@@ -538,11 +546,12 @@ export class OfflineStore {
     return stored === undefined ? undefined : assertRecord(stored, id);
   }
 
-  /** Writes the coalesced idle-clock moves if the interval passed (or `force`). */
+  /** Writes the coalesced idle-clock moves if the interval passed or a long move waits (or `force`). */
   flush(nowMs: number, force = false): Promise<void> | null {
     if (this.#dirty.size === 0) return null;
-    if (!force && nowMs - this.#lastFlushMs < OFFLINE_FLUSH_INTERVAL_MS) return null;
+    if (!force && !this.#flushDue && nowMs - this.#lastFlushMs < OFFLINE_FLUSH_INTERVAL_MS) return null;
     this.#lastFlushMs = nowMs;
+    this.#flushDue = false;
     const records: OfflineSessionRecord[] = [];
     for (const id of this.#dirty) {
       const record = this.#cache.peek(id);

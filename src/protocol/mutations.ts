@@ -176,6 +176,13 @@ export interface RecordEnvelope {
   seq: number;
   viewRevision: number;
   m: ReplicatedRecord;
+  /**
+   * Touch records only: how far (seconds) the record moved the idle clock it
+   * moves furthest. A touch that moved a clock by more than the touch
+   * interval is shipped at once instead of coalesced, so a touch lost with
+   * its primary costs the promoted copy at most the interval.
+   */
+  jump?: number;
 }
 
 /** Is the record an idle-clock move (coalesced, unordered) rather than a lifecycle change? */

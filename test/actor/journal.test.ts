@@ -160,6 +160,24 @@ test('a reply that changed state leaves only after the journal committed it', as
   t.true(logValues(env).flatMap(logRecords).some((entry) => (entry.m as { id?: string }).id === id));
 });
 
+test('idle clocks are written at most a second apart, but a session used again after a while is written by that turn', async (t) => {
+  const { env, ask } = await freshActor(t);
+  const [a, b] = ['user-0', 'user-2'].map((user) => newSessionId(partitionOf('r1', user)));
+  await ask([createCommand('user-0', a), createCommand('user-2', b)]);
+  const touches = env.db<number>(DB.journalTouches);
+  const clock = (id: string) => touches.get([partitionOf('r1', id === a ? 'user-0' : 'user-2'), id, '']);
+  const touch = (id: string, now: number): Command => ({ op: OP.sessionTouch, id, now });
+  await ask([touch(a, START + 1)]); // the first flush of the shard's life: written
+  await touches.committed;
+  t.is(clock(a), START + 1);
+  await ask([touch(a, START + 2)]); // moved 1 s, in the same second of the shard's clock: coalesced
+  await touches.committed;
+  t.is(clock(a), START + 1, 'a 1 s move waits for the interval');
+  await ask([touch(b, START + 300)]); // b idle for 300 s, then used: due at once, with everything pending
+  await touches.committed;
+  t.deepEqual([clock(a), clock(b)], [START + 2, START + 300]);
+});
+
 test('a data directory of schema version 1 (a snapshot value per session) still loads, and its next compaction rewrites it', async (t) => {
   const dir = tempDir(t);
   const userId = 'user-0';

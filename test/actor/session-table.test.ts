@@ -132,6 +132,21 @@ test('records naming unknown sessions change nothing and report false', (t) => {
   t.throws(() => table.apply({ k: 99 } as unknown as Mutation), { instanceOf: TypeError });
 });
 
+test('a touch tells the sink how far it moved the idle clock it moves furthest; a late touch moves nothing', (t) => {
+  const table = newTable();
+  const jumps: number[] = [];
+  table.onMutation((_m, jump) => jumps.push(jump));
+  const a = sid(4);
+  table.apply(created(a));
+  table.apply(attached(a, 'c1'));
+  table.apply(attached(a, 'c2'));
+  table.apply({ k: MUTATION.sessionTouched, id: a, lastSessionRefresh: START + 40 });
+  table.apply({ k: MUTATION.clientRefreshed, id: a, client: 'c1', at: START + 100, chainKey: null, chain: null });
+  table.apply({ k: MUTATION.clientRefreshed, id: a, client: 'c2', at: START + 101, chainKey: null, chain: null });
+  table.apply({ k: MUTATION.sessionTouched, id: a, lastSessionRefresh: START + 90 });
+  t.deepEqual(jumps, [0, 0, 0, 40, 100, 101, 0], 'c1 and c2 had not been refreshed since START: their own clocks moved furthest');
+});
+
 test('attach with the same start reuses the client session; a new start restarts it at the end of the client list', (t) => {
   const table = newTable();
   const [a, b] = [sid(4), sid(5)];

@@ -151,8 +151,9 @@ test('without a subscription no notices are shipped; with records subscribed eve
   t.deepEqual(records.map((r) => r.m.k), [MUTATION.sessionCreated, MUTATION.clientAttached, MUTATION.sessionTouched, MUTATION.sessionRemoved]);
   const partition = partitionOfSessionId(b);
   t.true(records.every((r) => r.partition === partition && r.viewRevision === 0));
-  // Lifecycle records take the partition's next seq; the touch is unordered (seq 0).
+  // Lifecycle records take the partition's next seq; the touch is unordered (seq 0), and says how far it moved the clock.
   t.deepEqual(records.map((r) => r.seq), [records[0]!.seq, records[0]!.seq + 1, 0, records[0]!.seq + 2]);
+  t.is(records[2]!.jump, 120, 'created at START, touched at START + 120');
   t.false(out.some((m) => m.kind === 'records'), 'nothing left over for an unsolicited frame');
 
   // Background work (expiry) ships its records after the turn.

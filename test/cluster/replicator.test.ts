@@ -1,4 +1,5 @@
-// Goal: shipped commands (auth codes) reach every copy holder, a node being
+// Goal: a touch that moved an idle clock by more than the touch interval is
+// shipped at once, a shorter one with the interval's flush; shipped commands (auth codes) reach every copy holder, a node being
 // filled through its transfer, behind the codes the export carries (a take
 // must never overtake the export that still holds its code); and the replication timeout judges a backup by its progress. A backup
 // that acknowledges frame after frame, each well within the timeout, is never
@@ -19,6 +20,7 @@ import type { PartitionTable } from '../../src/cluster/partition-table.js';
 import { OutboundStream, Replicator, STALL_FAIL_TIMEOUTS } from '../../src/cluster/replicator.js';
 import type { CodePutCommand, CodeTakeCommand, PartitionExport } from '../../src/protocol/actor-messages.js';
 import { OP } from '../../src/protocol/actor-ops.js';
+import { MUTATION, type RecordEnvelope } from '../../src/protocol/mutations.js';
 import { CLUSTER_SERVICE, SERVER_OPTIONS, type ReplicateAck, type ReplicateFrame } from '../../src/cluster/wire.js';
 
 const TIMEOUT_MS = 400;
@@ -146,4 +148,30 @@ test('auth codes reach backups at once and a node being filled with its transfer
   while (!frames.some((f) => f.done === 5) && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
   t.deepEqual(shipped(), ['6 put c6', '5 put before', '5 put c1', '5 put c2', '5 take c1'], 'replayed over the export, c1 stays taken');
   t.is(frames.at(-1)!.done, 5, 'the transfer completes with them');
+});
+
+test('a touch that moved an idle clock by more than the touch interval reaches the backups at once; a shorter one waits for the interval', async (t) => {
+  const frames: ReplicateFrame[] = [];
+  const b = await backup(() => 0, (frame) => frames.push(frame));
+  t.teardown(() => b.close());
+  const peer = new Peer('b', b.address, 'lease-b', () => {});
+  t.teardown(() => peer.close());
+  const replicator = new Replicator({
+    self: 'a', timeoutMs: TIMEOUT_MS, touchIntervalMs: 60_000, peer: (node) => (node === 'b' ? peer : undefined),
+    peerTable: () => 1, peerProtocol: () => 2, onTimeout: () => {}, exportPartition: () => new Promise(() => {}),
+  });
+  t.teardown(() => replicator.close());
+  const owners = Array.from({ length: PARTITION_COUNT }, () => ['a']);
+  owners[6] = ['a', 'b'];
+  replicator.setTable({ version: 1, viewRevision: 1, members: ['a', 'b'], incarnations: { a: 'lease-a', b: 'lease-b' }, owners, pending: owners.map(() => []) });
+  const touch = (id: string, jump: number): RecordEnvelope => ({ partition: 6, seq: 0, viewRevision: 1, m: { k: MUTATION.sessionTouched, id, lastSessionRefresh: 1_000 + jump }, jump });
+  // Idle for 61 s, then used: shipped with the turn's frame. Used again 60 s after its last use: coalesced.
+  replicator.onRecords([touch('quiet', 61), touch('busy', 60)]);
+  const shipped = () => frames.flatMap((f) => (f.recs ?? []).map((e) => (e.m as { id: string }).id));
+  const started = performance.now();
+  while (frames.length === 0 && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.deepEqual(shipped(), ['quiet'], 'the long jump left at once, alone');
+  replicator.flushTouches();
+  while (frames.length < 2 && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.deepEqual(shipped(), ['quiet', 'busy'], 'the short one with the interval\'s flush');
 });

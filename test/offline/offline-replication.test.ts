@@ -14,7 +14,7 @@ import { newSessionId, partitionOfSessionId } from '../../src/protocol/partition
 import { unpackChunk } from '../../src/protocol/transfer-chunks.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
-import { openEnv } from '../../src/store/lmdb-env.js';
+import { DB, openEnv } from '../../src/store/lmdb-env.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { unbundled } from '../helpers/engine-harness.js';
@@ -55,7 +55,7 @@ function actorWithEnv(t: ExecutionContext) {
     { op: OP.clientPut, realm: 'r', client: 'c', settings: CLIENT_SESSION_DEFAULTS },
     { op: OP.clientPut, realm: 'r', client: 'd', settings: CLIENT_SESSION_DEFAULTS },
   ] as Command[];
-  return { actor, run, records, setup };
+  return { actor, env, run, records, setup };
 }
 
 
@@ -118,4 +118,34 @@ test('a partition export carries its offline sessions; a partition no longer hel
   await joiner.run([{ op: OP.partitionRoles, partitions: [partition], role: 'none' }]);
   await joiner.run([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
   t.deepEqual(await joiner.run([{ op: OP.offlineGet, id, now: START + 2 }, { op: OP.offlineClientCount, client: 'c' }]), [null, 0], 'forgotten with the partition');
+});
+
+test('a plain offline refresh is a touch that says how far it moved the idle clocks; a long move is written at once, a short one coalesced', async (t) => {
+  const primary = actorWithEnv(t);
+  await primary.run([
+    ...primary.setup,
+    { op: OP.realmPut, realm: 'r', settings: realmSessionSettings({ offlineSessionIdleTimeout: 100_000 }) },
+    { op: OP.subscribe, expired: false, records: true },
+  ] as Command[]);
+  const id = newSessionId(6);
+  await primary.run([{ op: OP.sessionCreate, id, realm: 'r', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: { client: 'c', scope: 'openid' }, limits: null, notes: null }]);
+  await primary.run([{ op: OP.offlineGrant, id, client: 'c', scope: 'openid offline_access', now: START + 1 }]);
+  const token = { jti: 'j1', iat: START + 1, reuseId: '' };
+  const refresh = { op: OP.offlineRefresh, id, realm: 'r', client: 'c', token, user: { enabled: true, notBefore: 0 }, notBefore: { realm: 0, client: 0 }, serverStartedAt: START, offlineAccess: true };
+  const stored = async () => {
+    // Written in a transaction started on the next setImmediate: one queued behind it commits after it.
+    await new Promise((resolve) => setImmediate(resolve));
+    await primary.env.root.transaction(() => {});
+    return (primary.env.db<{ lastSessionRefresh: number }>(DB.offline).get(id))?.lastSessionRefresh;
+  };
+  const refreshAt = async (now: number) => t.true(((await primary.run([{ ...refresh, now } as Command]))[0] as { ok: boolean }).ok);
+  await refreshAt(START + 2);
+  t.is(await stored(), START + 2, 'the first flush of the store\'s life');
+  // The shard's clock stays in the same second: only a long move is written before the interval passes.
+  await refreshAt(START + 302);
+  t.is(await stored(), START + 302, 'a 300 s move is written by its own turn');
+  await refreshAt(START + 303);
+  t.is(await stored(), START + 302, 'a 1 s move waits for the flush interval');
+  const touches = primary.records().filter((e) => e.m.k === MUTATION.offlineWritten && e.m.touch);
+  t.deepEqual(touches.map((e) => [e.seq, e.jump]), [[0, 1], [0, 300], [0, 1]], 'unordered (seq 0), each saying how far it moved the clocks');
 });
