@@ -11,23 +11,32 @@
 // record). Past LOGIN_FAILURES_MAX records the oldest is dropped.
 //
 // Not journaled or snapshotted: like Keycloak's loginFailures cache, the
-// records live in memory only, and a restart forgets them.
+// records live in memory only, and a restart forgets them. In a cluster they
+// travel whole: a partition's records with its state transfer, and each
+// failure a primary records as the record it left (loginFailurePut), which
+// a copy sets rather than counts, so replaying one twice changes nothing.
+// Records are indexed by partition for the transfer's export.
 
 import { EngineError } from '../errors.js';
 import { OP } from '../protocol/actor-ops.js';
-import type { LoginFailureCommand, LoginFailureRecordResult } from '../protocol/actor-messages.js';
+import type { LoginFailureCommand, LoginFailurePutCommand, LoginFailureRecordResult } from '../protocol/actor-messages.js';
+import { partitionOf } from '../protocol/partition.js';
 import { bruteForceSettings, recordExpiresAtMs, recordFailure, type LoginFailureRecord } from '../session/brute-force.js';
 
 /**
  * Records a shard keeps at most. One exists per user with a recent failure;
- * at ~200 B each this is ~100 MB per shard, far above what the per-address
- * login rate limit lets an attacker create within maxDeltaTimeSeconds.
+ * at ~250 B each (with its partition index entry) this is ~125 MB per shard,
+ * far above what the per-address login rate limit lets an attacker create
+ * within maxDeltaTimeSeconds.
  */
 export const LOGIN_FAILURES_MAX = 500_000;
 /** Records examined per sweep (bounded work per command). */
 const SWEEP_STEP_MAX = 64;
 
 interface Entry {
+  realm: string;
+  userId: string;
+  partition: number;
   record: LoginFailureRecord;
   /** Epoch ms after which the record is forgotten; null = kept (pure permanent lockout). */
   expiresAtMs: number | null;
@@ -38,7 +47,10 @@ function keyOf(realm: string, userId: string): string {
 }
 
 export class LoginFailures {
+  /** In order of last write (the sweep and the size bound drop from the front). */
   readonly #entries = new Map<string, Entry>();
+  /** The keys of each partition's records. */
+  readonly #byPartition = new Map<number, Set<string>>();
 
   get size(): number {
     return this.#entries.size;
@@ -51,11 +63,32 @@ export class LoginFailures {
         return this.get(text(command.realm, 'realm'), text(command.userId, 'userId'), integer(command.nowMs, 'nowMs'));
       case OP.loginFailureRecord:
         return this.recordFailure(command.realm, command.userId, command.nowMs, command.ip, command.settings);
+      case OP.loginFailurePut:
+        return this.put(command);
       case OP.loginFailureRemove:
-        return this.#entries.delete(keyOf(text(command.realm, 'realm'), text(command.userId, 'userId')));
+        return this.#drop(keyOf(text(command.realm, 'realm'), text(command.userId, 'userId')));
       case OP.loginFailureRemoveRealm:
         return this.removeRealm(text(command.realm, 'realm'));
     }
+  }
+
+  /** Sets a user's record whole, as its primary left it (a copy's side of a recorded failure, or a state transfer's). */
+  put(command: LoginFailurePutCommand): true {
+    const realm = text(command.realm, 'realm');
+    const userId = text(command.userId, 'userId');
+    const expiresAtMs = command.expiresAtMs === null ? null : integer(command.expiresAtMs, 'expiresAtMs');
+    this.#set(realm, userId, checkedRecord(command.record), expiresAtMs);
+    return true;
+  }
+
+  /** The partition's records, as the puts that recreate them elsewhere (a state transfer's). */
+  partitionRecords(partition: number, nowMs: number): LoginFailurePutCommand[] {
+    const out: LoginFailurePutCommand[] = [];
+    for (const key of this.#byPartition.get(partition) ?? []) {
+      const { realm, userId, record, expiresAtMs } = this.#entries.get(key)!;
+      if (expiresAtMs === null || expiresAtMs >= nowMs) out.push({ op: OP.loginFailurePut, realm, userId, record: { ...record }, expiresAtMs });
+    }
+    return out;
   }
 
   /** The user's record, or null (none, or forgotten by now). */
@@ -65,7 +98,7 @@ export class LoginFailures {
     const entry = this.#entries.get(key);
     if (entry === undefined) return null;
     if (entry.expiresAtMs !== null && entry.expiresAtMs < nowMs) {
-      this.#entries.delete(key);
+      this.#drop(key);
       return null;
     }
     return { ...entry.record };
@@ -79,10 +112,7 @@ export class LoginFailures {
     if (settingsValue === null || typeof settingsValue !== 'object') throw new EngineError('ERR_BAD_COMMAND', 'settings must be an object');
     const settings = bruteForceSettings(settingsValue as Record<string, unknown>);
     const outcome = recordFailure(this.get(realm, userId, nowMs), settings, nowMs, ip);
-    const key = keyOf(realm, userId);
-    this.#entries.delete(key);
-    this.#entries.set(key, { record: outcome.record, expiresAtMs: recordExpiresAtMs(outcome.record, settings) });
-    if (this.#entries.size > LOGIN_FAILURES_MAX) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#set(realm, userId, outcome.record, recordExpiresAtMs(outcome.record, settings));
     return { record: { ...outcome.record }, temporaryLockout: outcome.temporaryLockout, permanentLockout: outcome.permanentLockout };
   }
 
@@ -91,11 +121,33 @@ export class LoginFailures {
     let removed = 0;
     for (const key of this.#entries.keys()) {
       if (key.startsWith(prefix)) {
-        this.#entries.delete(key);
+        this.#drop(key);
         removed++;
       }
     }
     return removed;
+  }
+
+  /** Writes a record as the newest (re-inserted: the Map's order is the order of last write). */
+  #set(realm: string, userId: string, record: LoginFailureRecord, expiresAtMs: number | null): void {
+    const key = keyOf(realm, userId);
+    const partition = partitionOf(realm, userId);
+    this.#entries.delete(key);
+    this.#entries.set(key, { realm, userId, partition, record, expiresAtMs });
+    let keys = this.#byPartition.get(partition);
+    if (keys === undefined) this.#byPartition.set(partition, (keys = new Set()));
+    keys.add(key);
+    if (this.#entries.size > LOGIN_FAILURES_MAX) this.#drop(this.#entries.keys().next().value!);
+  }
+
+  #drop(key: string): boolean {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return false;
+    this.#entries.delete(key);
+    const keys = this.#byPartition.get(entry.partition)!;
+    keys.delete(key);
+    if (keys.size === 0) this.#byPartition.delete(entry.partition);
+    return true;
   }
 
   /** Drops expired records from the front, a bounded number per call. */
@@ -104,7 +156,7 @@ export class LoginFailures {
     for (const [key, entry] of this.#entries) {
       if (examined++ >= SWEEP_STEP_MAX) return;
       if (entry.expiresAtMs === null || entry.expiresAtMs >= nowMs) return;
-      this.#entries.delete(key);
+      this.#drop(key);
     }
   }
 }
@@ -117,4 +169,19 @@ function text(value: unknown, name: string): string {
 function integer(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new EngineError('ERR_BAD_COMMAND', `${name} must be an integer`);
   return value;
+}
+
+/** A record from another node, checked field by field (a malformed one is refused, never stored). */
+function checkedRecord(value: unknown): LoginFailureRecord {
+  if (value === null || typeof value !== 'object') throw new EngineError('ERR_BAD_COMMAND', 'record must be an object');
+  const r = value as Record<string, unknown>;
+  const lastIP = r.lastIPFailure;
+  if (lastIP !== null && typeof lastIP !== 'string') throw new EngineError('ERR_BAD_COMMAND', 'record.lastIPFailure must be a string or null');
+  return {
+    numFailures: integer(r.numFailures, 'record.numFailures'),
+    numTemporaryLockouts: integer(r.numTemporaryLockouts, 'record.numTemporaryLockouts'),
+    lastFailure: integer(r.lastFailure, 'record.lastFailure'),
+    lastIPFailure: lastIP,
+    failedLoginNotBefore: integer(r.failedLoginNotBefore, 'record.failedLoginNotBefore'),
+  };
 }

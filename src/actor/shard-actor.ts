@@ -645,6 +645,7 @@ export class ShardActor {
         return this.#now;
       case OP.loginFailureGet:
       case OP.loginFailureRecord:
+      case OP.loginFailurePut:
       case OP.loginFailureRemove:
       case OP.loginFailureRemoveRealm:
         return this.#loginFailures.execute(command);
@@ -911,12 +912,13 @@ export class ShardActor {
   #exportPartition(partition: unknown): PartitionExport {
     const p = this.#partition(partition);
     const seq = this.#log.seqOf(p);
-    if (this.#roles.roleOf(p) !== 'primary') return { chunks: [], records: 0, sessions: 0, seq, codes: [] };
+    if (this.#roles.roleOf(p) !== 'primary') return { chunks: [], records: 0, sessions: 0, seq, codes: [], loginFailures: [] };
     const records: ReplicatedRecord[] = this.#table.partitionRecords(p);
     const sessions = records.filter((m) => m.k === MUTATION.sessionCreated).length;
     for (const record of this.#offline?.partitionRecords(p) ?? []) records.push(offlineWritten(record, false));
     const codes = this.#codes.partitionCodes(p, this.#now).map(({ sessionId, code, data }): CodePutCommand => ({ op: OP.codePut, id: sessionId, code, data }));
-    return { chunks: packChunks(records), records: records.length, sessions, seq, codes };
+    const loginFailures = this.#loginFailures.partitionRecords(p, this.#clock.nowMs());
+    return { chunks: packChunks(records), records: records.length, sessions, seq, codes, loginFailures };
   }
 
   /** An offline-session change, as the record the partition's backups apply. */

@@ -55,7 +55,7 @@ type HandedOver = { refused: string } | { work: Promise<unknown>; caughtUp: numb
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** The ops a primary may ship to its backups as commands. */
-const SHIPPED_OPS: ReadonlySet<number> = new Set([OP.codePut, OP.codeTake, OP.loginFailureRecord, OP.loginFailureRemove]);
+const SHIPPED_OPS: ReadonlySet<number> = new Set([OP.codePut, OP.codeTake, OP.loginFailurePut, OP.loginFailureRecord, OP.loginFailureRemove]);
 
 const ALL_PARTITIONS = Array.from({ length: PARTITION_COUNT }, (_, p) => p);
 
@@ -945,7 +945,7 @@ export class ClusterMember {
     return [...byPartition].map(([p, list]) => this.#engine!.applyReplicated(p, list));
   }
 
-  /** Hands a transfer chunk to the shard of its partition (when held): packed, or as records from a version 1 sender. */
+  /** Hands a transfer chunk to the shard of its partition (when held): packed, or as records (what version 1 senders sent). */
   #applyChunk(chunk: NonNullable<ReplicateFrame['chunk']>, table: PartitionTable): Promise<unknown>[] {
     this.#caughtUp.delete(chunk.p);
     if (chunk.packed === undefined) return this.#applyRecords(chunk.recs ?? [], table);

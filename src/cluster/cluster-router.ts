@@ -22,9 +22,10 @@
 
 import { PARTITION_COUNT } from '../constants.js';
 import { EngineError, hasCode } from '../errors.js';
-import type { Command } from '../protocol/actor-messages.js';
+import type { Command, LoginFailureRecordResult } from '../protocol/actor-messages.js';
 import { OP } from '../protocol/actor-ops.js';
 import { shardOfPartition } from '../protocol/partition.js';
+import { bruteForceSettings, recordExpiresAtMs } from '../session/brute-force.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
 import type { ActorPool } from '../host/actor-pool.js';
 import type { PartitionRouter, ResultFor } from '../host/partition-router.js';
@@ -168,7 +169,7 @@ export class ClusterRouter implements PartitionRouter {
       const stamped = this.#restamp(command);
       const result = await this.#pool.ask(shardOfPartition(partition, this.#pool.size), stamped);
       // Auth codes and login failures live beside the table, not in it: their changes travel as commands.
-      if (changedBeside(stamped, result)) this.#replicator.shipCommand(partition, stamped as ShippedCommand['command']);
+      if (changedBeside(stamped, result)) this.#replicator.shipCommand(partition, shippedFor(stamped, result), stamped as ShippedCommand['command']);
       await this.#replicator.whenReplicated(partition);
       return result;
     } finally {
@@ -286,6 +287,18 @@ function changedBeside(command: Command, result: unknown): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * What a change beside the table is shipped as: the command itself, except a
+ * recorded login failure, which travels as the record it left (set, not
+ * counted, by the copies: replayed over a state transfer's records, it
+ * cannot count twice).
+ */
+function shippedFor(command: Command, result: unknown): ShippedCommand['command'] {
+  if (command.op !== OP.loginFailureRecord) return command as ShippedCommand['command'];
+  const { record } = result as LoginFailureRecordResult;
+  return { op: OP.loginFailurePut, realm: command.realm, userId: command.userId, record, expiresAtMs: recordExpiresAtMs(record, bruteForceSettings(command.settings)) };
 }
 
 function isWireFailure(value: unknown): value is { $error: WireError } {

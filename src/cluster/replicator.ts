@@ -59,8 +59,8 @@ import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { EngineError } from '../errors.js';
 import type { PartitionExport } from '../protocol/actor-messages.js';
-import { isTouchRecord, type RecordEnvelope, type ReplicatedRecord } from '../protocol/mutations.js';
-import { TRANSFER_CHUNK_RECORDS, unpackChunk } from '../protocol/transfer-chunks.js';
+import { isTouchRecord, type RecordEnvelope } from '../protocol/mutations.js';
+import { TRANSFER_CHUNK_RECORDS } from '../protocol/transfer-chunks.js';
 import type { PartitionTable } from './partition-table.js';
 import type { Peer } from './peer.js';
 import type { ReplicateAck, ReplicateFrame, ShippedCommand } from './wire.js';
@@ -281,7 +281,7 @@ export interface ReplicatorOptions {
    * shards) wait there unacknowledged.
    */
   peerTable(node: string): number;
-  /** The cluster protocol version `node` speaks (its member record): a version 1 peer is sent transfer chunks as records. */
+  /** The cluster protocol version `node` speaks (its member record): a version 2 peer is sent failures to record, not login-failure records. */
   peerProtocol(node: string): number;
   /** The shard export of a partition held as primary. */
   exportPartition(partition: number): Promise<PartitionExport>;
@@ -423,19 +423,22 @@ export class Replicator {
    * the partition is under way it travels with the transfer, behind the
    * codes the export carries (a take sent ahead of the export that still
    * holds its code would let the code be taken twice); the coordinator makes
-   * that peer an owner only once the transfer is complete.
+   * that peer an owner only once the transfer is complete. `forVersion2`:
+   * what a peer of cluster protocol version 2 is sent instead (it knows no
+   * loginFailurePut: the failure to record).
    */
-  shipCommand(partition: number, command: ShippedCommand['command']): void {
+  shipCommand(partition: number, command: ShippedCommand['command'], forVersion2: ShippedCommand['command'] = command): void {
     const table = this.#table;
     const owners = table?.owners[partition];
     if (table === null || owners?.[0] !== this.#options.self) return;
     for (const node of this.#copyHolders(table, partition)) {
       const transfer = this.#transfers.get(`${node}:${partition}`);
+      const sent = this.#options.peerProtocol(node) >= 3 ? command : forVersion2;
       if (transfer === undefined || transfer.phase === 'complete') {
-        this.#queue(node, partition, true, (q) => q.cmds.push({ p: partition, command }));
+        this.#queue(node, partition, true, (q) => q.cmds.push({ p: partition, command: sent }));
         continue;
       }
-      transfer.commands.push({ p: partition, command });
+      transfer.commands.push({ p: partition, command: sent });
       if (owners.includes(node)) this.#turnOf(partition).transfers.push(transfer.done.promise);
     }
   }
@@ -650,16 +653,17 @@ export class Replicator {
       lane.records += held;
       if (this.#transfers.get(key) !== state || state.phase !== 'exporting') return;
       const version = this.#table?.version ?? 0;
-      const packedOk = this.#options.peerProtocol(node) >= 2;
-      const frames: Omit<ReplicateFrame, 'f' | 'from'>[] = exported.chunks.map((packed) => ({ table: version, chunk: packedOk ? { p: partition, packed } : { p: partition, recs: unpackChunk(packed) as ReplicatedRecord[] } }));
+      const frames: Omit<ReplicateFrame, 'f' | 'from'>[] = exported.chunks.map((packed) => ({ table: version, chunk: { p: partition, packed } }));
       const seq = exported.seq;
       // Buffered records the export already holds (seq ≤ its seq) are dropped; touches always follow.
       const later = state.buffered.filter((e) => e.seq === 0 || e.seq > seq);
       state.buffered = [];
-      // The export's codes, then the commands asked since the transfer was planned, in order: replayed
-      // over the export they leave what the primary holds now (a put again is the same put, a take
-      // of a code the export no longer held changes nothing).
-      const cmds = [...exported.codes.map((command) => ({ p: partition, command })), ...state.commands];
+      // The export's codes and login failures, then the commands asked since the transfer was planned,
+      // in order: replayed over the export they leave what the primary holds now (a put again is the
+      // same put, a take of a code the export no longer held changes nothing). A version 2 peer knows
+      // no loginFailurePut: it gets no records (it counts failures from the transfer on, as before).
+      const failures = this.#options.peerProtocol(node) >= 3 ? exported.loginFailures : [];
+      const cmds = [...[...exported.codes, ...failures].map((command) => ({ p: partition, command })), ...state.commands];
       state.commands = [];
       state.phase = 'streaming';
       if (later.length > 0 || cmds.length > 0) frames.push({ table: version, recs: later, ...(cmds.length > 0 ? { cmds } : {}) });

@@ -4,18 +4,22 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { Packr, Unpackr } from 'msgpackr';
-import type { CodePutCommand, CodeTakeCommand, Command, LoginFailureRecordCommand, LoginFailureRemoveCommand } from '../protocol/actor-messages.js';
+import type { CodePutCommand, CodeTakeCommand, Command, LoginFailurePutCommand, LoginFailureRecordCommand, LoginFailureRemoveCommand } from '../protocol/actor-messages.js';
 import type { AdminEventQuery, EventQuery } from '../events/event-sink.js';
 import type { RecordEnvelope, ReplicatedRecord } from '../protocol/mutations.js';
 import type { WireError } from '../protocol/wire-error.js';
 
 /**
  * Bumped when a frame changes shape; a node accepts peers of this version and
- * the one before. 2: transfer chunks carry packed records (`chunk.packed`);
- * a version 1 peer is still sent, and still sends, chunks of records
- * (`chunk.recs`), so a rolling upgrade from version 1 keeps transferring.
+ * the one before. 2: transfer chunks carry packed records (`chunk.packed`;
+ * version 1 sent chunks of records, `chunk.recs`, still read). 3: a login
+ * failure reaches a partition's copies as the record it left
+ * (loginFailurePut, idempotent), and a state transfer carries the
+ * partition's records; a version 2 peer is still sent the failure to record
+ * (loginFailureRecord) and no records with a transfer, so a rolling upgrade
+ * from version 2 keeps counting.
  */
-export const CLUSTER_PROTOCOL_VERSION = 2;
+export const CLUSTER_PROTOCOL_VERSION = 3;
 
 // --- Link ------------------------------------------------------------------
 
@@ -88,7 +92,7 @@ export interface ReplicateFrame {
 /** A command whose effect is not a session record (auth codes, login failures), replicated by running it on the backup. */
 export interface ShippedCommand {
   p: number;
-  command: CodePutCommand | CodeTakeCommand | LoginFailureRecordCommand | LoginFailureRemoveCommand;
+  command: CodePutCommand | CodeTakeCommand | LoginFailurePutCommand | LoginFailureRecordCommand | LoginFailureRemoveCommand;
 }
 
 export interface ReplicateAck {

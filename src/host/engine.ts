@@ -33,6 +33,7 @@ import {
   type PartitionExport,
   type CodePutCommand,
   type CodeTakeCommand,
+  type LoginFailurePutCommand,
   type LoginFailureRecordCommand,
   type LoginFailureRemoveCommand,
 } from '../protocol/actor-messages.js';
@@ -944,7 +945,7 @@ export class Engine extends EventEmitter {
   }
 
   /** Runs a replicated command (auth codes, login failures) on this node's copy of its partition. */
-  applyReplicatedCommand(partition: number, command: CodePutCommand | CodeTakeCommand | LoginFailureRecordCommand | LoginFailureRemoveCommand): Promise<unknown> {
+  applyReplicatedCommand(partition: number, command: CodePutCommand | CodeTakeCommand | LoginFailurePutCommand | LoginFailureRecordCommand | LoginFailureRemoveCommand): Promise<unknown> {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), command);
   }
 

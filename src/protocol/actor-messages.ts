@@ -335,6 +335,8 @@ export interface PartitionExport {
   seq: number;
   /** The partition's pending auth codes, as the puts that recreate them (they live beside the table, not in its records). */
   codes: CodePutCommand[];
+  /** The partition's login-failure records, as the puts that recreate them (beside the table too). */
+  loginFailures: LoginFailurePutCommand[];
 }
 
 /** Write every online session of the shard to LMDB as a snapshot, emptying the journal (graceful shutdown). */
@@ -405,9 +407,11 @@ export interface LoginFailureGetCommand { op: typeof OP.loginFailureGet; realm: 
 /** One failed login: the shard applies Keycloak's rules with the realm's settings and answers the outcome. */
 export interface LoginFailureRecordCommand { op: typeof OP.loginFailureRecord; realm: string; userId: string; nowMs: number; ip: string; settings: BruteForceSettings }
 export interface LoginFailureRecordResult { record: LoginFailureRecord; temporaryLockout: boolean; permanentLockout: boolean }
+/** Sets a user's record whole (idempotent): how a recorded failure, and a state transfer, reach a partition's other copies. */
+export interface LoginFailurePutCommand { op: typeof OP.loginFailurePut; realm: string; userId: string; record: LoginFailureRecord; expiresAtMs: number | null }
 export interface LoginFailureRemoveCommand { op: typeof OP.loginFailureRemove; realm: string; userId: string }
 export interface LoginFailureRemoveRealmCommand { op: typeof OP.loginFailureRemoveRealm; realm: string }
-export type LoginFailureCommand = LoginFailureGetCommand | LoginFailureRecordCommand | LoginFailureRemoveCommand | LoginFailureRemoveRealmCommand;
+export type LoginFailureCommand = LoginFailureGetCommand | LoginFailureRecordCommand | LoginFailurePutCommand | LoginFailureRemoveCommand | LoginFailureRemoveRealmCommand;
 
 export type Command =
   | RealmPutCommand | RealmRemoveCommand | ClientPutCommand | ClientRemoveCommand
@@ -479,6 +483,7 @@ export interface ResultOf {
   [OP.chainGet]: RefreshChain | null;
   [OP.loginFailureGet]: LoginFailureRecord | null;
   [OP.loginFailureRecord]: LoginFailureRecordResult;
+  [OP.loginFailurePut]: true;
   [OP.loginFailureRemove]: boolean;
   [OP.loginFailureRemoveRealm]: number;
 }

@@ -72,6 +72,7 @@ export const OP = Object.freeze({
   loginFailureRecord: 111,
   loginFailureRemove: 112,
   loginFailureRemoveRealm: 113,
+  loginFailurePut: 114,
 } as const);
 
 export type OpName = keyof typeof OP;
@@ -92,7 +93,7 @@ export type OpLane = 'request' | 'replicated' | 'barrier';
 const REQUEST_OPS: readonly number[] = [
   OP.sessionCreate, OP.sessionAttachClient, OP.sessionRefresh, OP.sessionTouch, OP.sessionGet, OP.sessionRemove, OP.sessionDetachClient,
   OP.userLogout, OP.userSessions, OP.offlineGrant, OP.offlineGet, OP.offlineRefresh, OP.codePut, OP.codeTake, OP.chainGet,
-  OP.loginFailureGet, OP.loginFailureRecord, OP.loginFailureRemove,
+  OP.loginFailureGet, OP.loginFailureRecord, OP.loginFailurePut, OP.loginFailureRemove,
 ];
 const REPLICATED_OPS: readonly number[] = [OP.mutationsReplay, OP.chunkReplay, OP.partitionExport];
 /** Lane by op code (every code is below 256; any other number reads undefined: a barrier), read per command on the hot path. */

@@ -1,7 +1,11 @@
 // Goal: a touch that moved an idle clock by more than the touch interval is
-// shipped at once, a shorter one with the interval's flush; shipped commands (auth codes) reach every copy holder, a node being
-// filled through its transfer, behind the codes the export carries (a take
-// must never overtake the export that still holds its code); and the replication timeout judges a backup by its progress. A backup
+// shipped at once, a shorter one with the interval's flush. Shipped commands
+// (auth codes, login failures) reach every copy holder, and a node being
+// filled through its transfer behind the codes and login-failure records the
+// export carries: a take must never overtake the export that still holds its
+// code, and a failure travels as the record it left, so replaying it over the
+// export cannot count it twice (a version 2 peer still gets the failure to
+// record). The replication timeout judges a backup by its progress: a backup
 // that acknowledges frame after frame, each well within the timeout, is never
 // reported, even when the last frame of a long queue is acknowledged long
 // after it was sent (a node applying a state transfer); one that stalls past
@@ -14,11 +18,18 @@
 
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
+import { ShardActor } from '../../src/actor/shard-actor.js';
+import { ClusterRouter, type ClusterRouting } from '../../src/cluster/cluster-router.js';
 import { Peer } from '../../src/cluster/peer.js';
 import { PARTITION_COUNT } from '../../src/constants.js';
 import type { PartitionTable } from '../../src/cluster/partition-table.js';
 import { OutboundStream, Replicator, STALL_FAIL_TIMEOUTS } from '../../src/cluster/replicator.js';
-import type { CodePutCommand, CodeTakeCommand, PartitionExport } from '../../src/protocol/actor-messages.js';
+import type { ActorPool } from '../../src/host/actor-pool.js';
+import type { CodePutCommand, CodeTakeCommand, Command, LoginFailurePutCommand, LoginFailureRecordCommand, PartitionExport } from '../../src/protocol/actor-messages.js';
+import { partitionOf } from '../../src/protocol/partition.js';
+import { bruteForceSettings } from '../../src/session/brute-force.js';
+import { ManualClock } from '../../src/time/clock.js';
+import { manualBoot } from '../helpers/boot.js';
 import { OP } from '../../src/protocol/actor-ops.js';
 import { MUTATION, type RecordEnvelope } from '../../src/protocol/mutations.js';
 import { CLUSTER_SERVICE, SERVER_OPTIONS, type ReplicateAck, type ReplicateFrame } from '../../src/cluster/wire.js';
@@ -106,7 +117,8 @@ test(`a backup silent for ${STALL_FAIL_TIMEOUTS} timeouts fails every waiting fr
   server.close();
 });
 
-test('auth codes reach backups at once and a node being filled with its transfer: the export\'s codes, then the puts and takes asked since, in order', async (t) => {
+for (const version of [3, 2]) {
+test(`auth codes and login failures reach backups at once and a node being filled with its transfer: the export's, then those asked since, in order (a version ${version} peer)`, async (t) => {
   const frames: ReplicateFrame[] = [];
   const b = await backup(() => 0, (frame) => frames.push(frame));
   t.teardown(() => b.close());
@@ -117,7 +129,7 @@ test('auth codes reach backups at once and a node being filled with its transfer
   const exporting = new Promise<void>((resolve) => (exportStarted = resolve));
   const replicator = new Replicator({
     self: 'a', timeoutMs: TIMEOUT_MS, touchIntervalMs: 60_000, peer: (node) => (node === 'b' ? peer : undefined),
-    peerTable: () => 1, peerProtocol: () => 2, onTimeout: () => {},
+    peerTable: () => 1, peerProtocol: () => version, onTimeout: () => {},
     exportPartition: () => new Promise((resolve) => {
       finishExport = resolve;
       exportStarted();
@@ -130,25 +142,43 @@ test('auth codes reach backups at once and a node being filled with its transfer
   pending[5] = ['b']; // b being filled (a rejoin)
   owners[7] = ['b', 'a']; // a only a backup: it ships nothing
   const table: PartitionTable = { version: 1, viewRevision: 1, members: ['a', 'b'], incarnations: { a: 'lease-a', b: 'lease-b' }, owners, pending };
-  const put = (p: number, code: string) => ({ op: OP.codePut, id: `session-${p}`, code, data: { exp: 0 } }) as CodePutCommand;
-  const take = (p: number, code: string) => ({ op: OP.codeTake, id: `session-${p}`, code, now: 0 }) as CodeTakeCommand;
   replicator.shipCommand(5, put(5, 'before')); // b holds nothing of partition 5 yet: the export will carry it
   replicator.setTable(table);
   await exporting;
-  // While partition 5 is exported: c2 put, c1 taken (the export captured c1 before the take).
+  // While partition 5 is exported: c2 put, c1 taken (the export captured c1 before the take), u's second failure.
   replicator.shipCommand(5, put(5, 'c2'));
   replicator.shipCommand(5, take(5, 'c1'));
+  replicator.shipCommand(5, failures(5, 2), recordFailure(5));
   for (const p of [6, 7]) replicator.shipCommand(p, put(p, `c${p}`));
   await Promise.all([5, 6, 7].map((p) => replicator.whenReplicated(p)));
-  const shipped = () => frames.flatMap((f) => (f.cmds ?? []).map((c) => `${c.p} ${c.command.op === OP.codePut ? 'put' : 'take'} ${(c.command as CodePutCommand | CodeTakeCommand).code}`));
-  t.deepEqual(shipped(), ['6 put c6'], 'the backup has its code, and the put waited for it; the node being filled has nothing yet, and was not waited for');
+  t.deepEqual(shipped(frames), ['6 put c6'], 'the backup has its code, and the put waited for it; the node being filled has nothing yet, and was not waited for');
 
-  finishExport({ chunks: [], records: 0, sessions: 0, seq: 0, codes: [put(5, 'before'), put(5, 'c1')] });
+  finishExport({ chunks: [], records: 0, sessions: 0, seq: 0, codes: [put(5, 'before'), put(5, 'c1')], loginFailures: [failures(5, 1)] });
   const started = performance.now();
   while (!frames.some((f) => f.done === 5) && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.deepEqual(shipped(), ['6 put c6', '5 put before', '5 put c1', '5 put c2', '5 take c1'], 'replayed over the export, c1 stays taken');
+  const want = version >= 3
+    ? ['6 put c6', '5 put before', '5 put c1', '5 failures u 1', '5 put c2', '5 take c1', '5 failures u 2']
+    : ['6 put c6', '5 put before', '5 put c1', '5 put c2', '5 take c1', '5 record u'];
+  t.deepEqual(shipped(frames), want, version >= 3 ? 'replayed over the export, c1 stays taken and u has 2 failures' : 'a version 2 peer gets no login-failure records, and counts the failure');
   t.is(frames.at(-1)!.done, 5, 'the transfer completes with them');
 });
+}
+
+const put = (p: number, code: string) => ({ op: OP.codePut, id: `session-${p}`, code, data: { exp: 0 } }) as CodePutCommand;
+const take = (p: number, code: string) => ({ op: OP.codeTake, id: `session-${p}`, code, now: 0 }) as CodeTakeCommand;
+const failures = (p: number, n: number): LoginFailurePutCommand => ({
+  op: OP.loginFailurePut, realm: `r${p}`, userId: 'u', record: { numFailures: n, numTemporaryLockouts: 0, lastFailure: n, lastIPFailure: null, failedLoginNotBefore: 0 }, expiresAtMs: null,
+});
+const recordFailure = (p: number) => ({ op: OP.loginFailureRecord, realm: `r${p}`, userId: 'u', nowMs: 0, ip: '', settings: {} }) as unknown as LoginFailureRecordCommand;
+
+/** The shipped commands of `frames`, in order, as `partition what`. */
+function shipped(frames: readonly ReplicateFrame[]): string[] {
+  return frames.flatMap((f) => (f.cmds ?? []).map(({ p, command: c }) => {
+    if (c.op === OP.codePut || c.op === OP.codeTake) return `${p} ${c.op === OP.codePut ? 'put' : 'take'} ${c.code}`;
+    if (c.op === OP.loginFailurePut) return `${p} failures ${c.userId} ${c.record.numFailures}`;
+    return `${p} ${c.op === OP.loginFailureRecord ? 'record' : 'remove'} ${c.userId}`;
+  }));
+}
 
 test('a touch that moved an idle clock by more than the touch interval reaches the backups at once; a shorter one waits for the interval', async (t) => {
   const frames: ReplicateFrame[] = [];
@@ -174,4 +204,37 @@ test('a touch that moved an idle clock by more than the touch interval reaches t
   replicator.flushTouches();
   while (frames.length < 2 && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
   t.deepEqual(shipped(), ['quiet', 'busy'], 'the short one with the interval\'s flush');
+});
+
+test('a login failure recorded on the primary reaches its backup as the record it left; a version 2 backup gets the failure to record', async (t) => {
+  for (const version of [3, 2]) {
+    const frames: ReplicateFrame[] = [];
+    const b = await backup(() => 0, (frame) => frames.push(frame));
+    const peer = new Peer('b', b.address, 'lease-b', () => {});
+    const replicator = new Replicator({
+      self: 'a', timeoutMs: TIMEOUT_MS, touchIntervalMs: 60_000, peer: (node) => (node === 'b' ? peer : undefined),
+      peerTable: () => 1, peerProtocol: () => version, onTimeout: () => {}, exportPartition: () => new Promise(() => {}),
+    });
+    const table: PartitionTable = {
+      version: 1, viewRevision: 1, members: ['a', 'b'], incarnations: { a: 'lease-a', b: 'lease-b' },
+      owners: Array.from({ length: PARTITION_COUNT }, () => ['a', 'b']), pending: Array.from({ length: PARTITION_COUNT }, () => []),
+    };
+    replicator.setTable(table);
+    // The primary's shard, in process: the router runs the command on it, then ships the change.
+    const shard = new ShardActor(manualBoot(1_800_000_000), new ManualClock(1_800_000_000), () => {});
+    const pool = { size: 1, ask: (_shard: number, command: Command) => Promise.resolve(shard.execute(command)) } as unknown as ActorPool;
+    const routing: ClusterRouting = {
+      self: 'a', table: () => table, serving: () => true, peer: () => undefined, tableChange: () => Promise.resolve(),
+      nowSeconds: () => 1_800_000_000, forwarded: () => {}, wrongOwner: () => {},
+    };
+    const router = new ClusterRouter(pool, routing, replicator);
+    const fail = { op: OP.loginFailureRecord, realm: 'r', userId: 'u', nowMs: 1_800_000_000_000, ip: '10.0.0.9', settings: bruteForceSettings() } as LoginFailureRecordCommand;
+    await router.askLocal(partitionOf('r', 'u'), fail);
+    await router.askLocal(partitionOf('r', 'u'), fail);
+    t.deepEqual(shipped(frames), version >= 3 ? [`${partitionOf('r', 'u')} failures u 1`, `${partitionOf('r', 'u')} failures u 2`] : [`${partitionOf('r', 'u')} record u`, `${partitionOf('r', 'u')} record u`]);
+    replicator.close();
+    shard.close();
+    peer.close();
+    b.close();
+  }
 });

@@ -5,16 +5,19 @@
 // however the partitions' streams interleave. This is the order the
 // replicator keeps (src/cluster/replicator.ts): records produced while an
 // export runs wait, and only those after the export follow it. Exports are
-// the shard's own (partitionExport), packed in chunks as they travel.
+// the shard's own (partitionExport), packed in chunks as they travel. What
+// lives beside the table travels with the export as the commands that
+// recreate it (auth codes, login-failure records).
 
 import test from 'ava';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import { SessionTable } from '../../src/actor/session-table.js';
-import type { Command, EndReason, PartitionExport } from '../../src/protocol/actor-messages.js';
+import type { Command, EndReason, LoginFailurePutCommand, LoginFailureRecordResult, PartitionExport } from '../../src/protocol/actor-messages.js';
 import { OP } from '../../src/protocol/actor-ops.js';
 import { checkMutations, partitionOfRecord, type Mutation } from '../../src/protocol/mutations.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 import { unpackChunk } from '../../src/protocol/transfer-chunks.js';
+import { bruteForceSettings, type LoginFailureRecord } from '../../src/session/brute-force.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { ManualClock } from '../../src/time/clock.js';
@@ -142,4 +145,36 @@ test('an export carries its partition\'s pending auth codes; replayed with the c
   for (const command of [...codes, take(takenLater)]) receiver.execute(command);
   t.deepEqual(receiver.execute(take(kept)), data(START + 60), 'a code issued before the transfer is there to be taken');
   t.is(receiver.execute(take(takenLater)), null, 'a code taken after the export is not there again');
+});
+
+test('an export carries its partition\'s login-failure records; a failure recorded since travels as the record it left, so replaying it cannot count twice', (t) => {
+  const clock = new ManualClock(START);
+  const primary = new ShardActor(BOOT, clock, () => {});
+  const receiver = new ShardActor(BOOT, clock, () => {});
+  t.teardown(() => {
+    primary.close();
+    receiver.close();
+  });
+  const p = partitionOf('r1', 'alice');
+  const elsewhere = USERS.find((u) => partitionOf('r1', u) !== p)!;
+  const nowMs = START * 1000;
+  const fail = (userId: string): LoginFailureRecordResult =>
+    primary.execute({ op: OP.loginFailureRecord, realm: 'r1', userId, nowMs, ip: '10.0.0.9', settings: bruteForceSettings() } as Command) as LoginFailureRecordResult;
+  fail('alice');
+  fail('alice');
+  fail(elsewhere);
+
+  const { loginFailures } = primary.execute({ op: OP.partitionExport, partition: p }) as PartitionExport;
+  t.deepEqual(loginFailures.map((c) => [c.userId, c.record.numFailures]), [['alice', 2]], 'this partition\'s records only');
+  // A third failure after the export: the copies are sent the record it left (what the cluster router ships).
+  const third = fail('alice');
+  const shipped: LoginFailurePutCommand = { op: OP.loginFailurePut, realm: 'r1', userId: 'alice', record: third.record, expiresAtMs: loginFailures[0]!.expiresAtMs };
+  for (const command of [...loginFailures, shipped, shipped]) t.true(receiver.execute(command) as boolean);
+  const got = receiver.execute({ op: OP.loginFailureGet, realm: 'r1', userId: 'alice', nowMs }) as LoginFailureRecord;
+  t.deepEqual(got, primary.execute({ op: OP.loginFailureGet, realm: 'r1', userId: 'alice', nowMs }), 'the same record as the primary: 3 failures, however often replayed');
+  t.is(got.numFailures, 3);
+
+  const malformed = { ...shipped, record: { ...shipped.record, numFailures: 'many' } } as unknown as Command;
+  t.throws(() => receiver.execute(malformed), { message: /numFailures/ });
+  t.is((receiver.execute({ op: OP.loginFailureGet, realm: 'r1', userId: 'alice', nowMs }) as LoginFailureRecord).numFailures, 3, 'a malformed record changes nothing');
 });
