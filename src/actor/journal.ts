@@ -132,8 +132,8 @@ export class Journal {
   /** Coalesced idle clocks: key `partition\0id\0client` -> [partition, id, client, time]. */
   #pendingTouches = new Map<string, [number, string, string, number]>();
   #touchesFlushedAtMs = 0;
-  /** A pending touch moved its clock by more than JOURNAL_TOUCH_FLUSH_MS: the next flush is not to wait. */
-  #touchesDue = false;
+  /** Long idle-clock moves, written by this turn's flush whatever the interval (see touch). */
+  #dueTouches: [number, string, string, number][] = [];
   #lastWrite: Promise<unknown> | null = null;
   #writes = 0;
   /** Start-up: the log's records by partition, until read() takes them. */
@@ -188,29 +188,36 @@ export class Journal {
   }
 
   /**
-   * Remembers an idle-clock move; written by the next flushTouches. A move of
-   * more than JOURNAL_TOUCH_FLUSH_MS (`jump`, seconds: a session used again
-   * after a while) makes that flush this turn's, so that what a kill -9 loses
-   * are moves of at most that much (coalescing still merges a busy
-   * session's touches).
+   * Remembers an idle-clock move, coalesced per session and client until the
+   * next interval's flush. A move of more than JOURNAL_TOUCH_FLUSH_MS (`jump`,
+   * seconds: a session used again after a while) is written by this turn's
+   * flush instead, so that what a kill -9 loses are moves of at most that
+   * much; a busy session's short moves still merge.
    */
   touch(partition: number, id: string, client: string, at: number, jump: number): void {
     const key = `${partition}\u0000${id}\u0000${client}`;
+    if (jump * 1000 > JOURNAL_TOUCH_FLUSH_MS) {
+      this.#pendingTouches.delete(key);
+      this.#dueTouches.push([partition, id, client, at]);
+      return;
+    }
     const pending = this.#pendingTouches.get(key);
     if (pending === undefined) this.#pendingTouches.set(key, [partition, id, client, at]);
     else if (at > pending[3]) pending[3] = at;
-    if (jump * 1000 > JOURNAL_TOUCH_FLUSH_MS) this.#touchesDue = true;
   }
 
-  /** Writes the coalesced idle clocks when JOURNAL_TOUCH_FLUSH_MS has passed or a long move waits (or now, if `force`). */
+  /** Writes this turn's long moves, and the coalesced idle clocks when JOURNAL_TOUCH_FLUSH_MS has passed (or now, if `force`). */
   flushTouches(nowMs: number, force = false): Promise<unknown> | null {
-    if (this.#pendingTouches.size === 0) return null;
-    if (!force && !this.#touchesDue && nowMs - this.#touchesFlushedAtMs < JOURNAL_TOUCH_FLUSH_MS) return null;
+    let last: Promise<unknown> | null = null;
+    if (this.#dueTouches.length > 0) {
+      for (const [partition, id, client, at] of this.#dueTouches) last = this.#touches.put([partition, id, client], at);
+      this.#dueTouches = [];
+    }
+    if (this.#pendingTouches.size === 0) return last;
+    if (!force && nowMs - this.#touchesFlushedAtMs < JOURNAL_TOUCH_FLUSH_MS) return last;
     this.#touchesFlushedAtMs = nowMs;
-    this.#touchesDue = false;
     const pending = this.#pendingTouches;
     this.#pendingTouches = new Map();
-    let last: Promise<unknown> | null = null;
     for (const [partition, id, client, at] of pending.values()) last = this.#touches.put([partition, id, client], at);
     return last;
   }

@@ -130,8 +130,8 @@ export class OfflineStore {
   readonly #users: Database<number, [string, number]>;
   readonly #cache: LRUCache<string, OfflineSessionRecord>;
   readonly #dirty = new Set<string>();
-  /** A dirty record's idle clock moved by more than OFFLINE_FLUSH_INTERVAL_MS: the next flush is not to wait. */
-  #flushDue = false;
+  /** Dirty records whose idle clock moved by more than OFFLINE_FLUSH_INTERVAL_MS: written by this turn's flush. */
+  readonly #due = new Set<string>();
   readonly #partitions: number[] = [];
   #sweepPartition = 0;
   #lastFlushMs = 0;
@@ -355,7 +355,7 @@ export class OfflineStore {
     const clientBefore = record.clients.find((c) => c.client === clientUuid)?.timestamp ?? now;
     const jump = Math.max(0, now - record.lastSessionRefresh, now - clientBefore);
     // A long move is written by this turn's flush: what a kill -9 loses are moves of at most the flush interval.
-    if (jump * 1000 > OFFLINE_FLUSH_INTERVAL_MS) this.#flushDue = true;
+    if (jump * 1000 > OFFLINE_FLUSH_INTERVAL_MS) this.#due.add(updated.id);
     // A rotation is a lifecycle change for the backups; a plain refresh only moves clocks.
     this.#emit({ put: updated, touch: chainKey === null || chain === null, jump });
   }
@@ -546,18 +546,18 @@ export class OfflineStore {
     return stored === undefined ? undefined : assertRecord(stored, id);
   }
 
-  /** Writes the coalesced idle-clock moves if the interval passed or a long move waits (or `force`). */
+  /** Writes the records of long idle-clock moves, and every coalesced one if the interval passed (or `force`). */
   flush(nowMs: number, force = false): Promise<void> | null {
     if (this.#dirty.size === 0) return null;
-    if (!force && !this.#flushDue && nowMs - this.#lastFlushMs < OFFLINE_FLUSH_INTERVAL_MS) return null;
-    this.#lastFlushMs = nowMs;
-    this.#flushDue = false;
+    const interval = force || nowMs - this.#lastFlushMs >= OFFLINE_FLUSH_INTERVAL_MS;
+    if (!interval && this.#due.size === 0) return null;
+    if (interval) this.#lastFlushMs = nowMs;
     const records: OfflineSessionRecord[] = [];
-    for (const id of this.#dirty) {
-      const record = this.#cache.peek(id);
+    for (const id of interval ? this.#dirty : this.#due) {
+      const record = this.#dirty.delete(id) ? this.#cache.peek(id) : undefined;
       if (record !== undefined) records.push(record);
     }
-    this.#dirty.clear();
+    this.#due.clear();
     return this.#commit(() => {
       for (const record of records) this.#writeRecord(record);
     });
