@@ -41,6 +41,14 @@ export const EXPIRY_TURN_MAX = 4096;
 /** Time a shard spends on expiry in one turn at most, so waiting commands see sub-ms delays. */
 export const EXPIRY_TURN_MS = 1;
 
+/**
+ * Long idle-clock moves (a session used again after a while) are written to
+ * disk apart from the coalesced ones, at most this often (ms of real time):
+ * each write is a transaction, and a busy shard sees many such moves, so
+ * those of 100 ms share one.
+ */
+export const LONG_TOUCH_WRITE_MS = 100;
+
 /** How long the host waits for a shard to answer a command before failing it. */
 export const COMMAND_TIMEOUT_MS = 30_000;
 

@@ -67,7 +67,8 @@
 // flush to disk follows in the background (see docs/durability.md).
 
 import type { Database } from 'lmdb';
-import { PARTITION_COUNT } from '../constants.js';
+import { performance } from 'node:perf_hooks';
+import { LONG_TOUCH_WRITE_MS, PARTITION_COUNT } from '../constants.js';
 import type { SessionView } from '../protocol/actor-messages.js';
 import { MUTATION, type Mutation } from '../protocol/mutations.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
@@ -132,8 +133,9 @@ export class Journal {
   /** Coalesced idle clocks: key `partition\0id\0client` -> [partition, id, client, time]. */
   #pendingTouches = new Map<string, [number, string, string, number]>();
   #touchesFlushedAtMs = 0;
-  /** Long idle-clock moves, written by this turn's flush whatever the interval (see touch). */
+  /** Long idle-clock moves, written apart from the coalesced ones (see touch). */
   #dueTouches: [number, string, string, number][] = [];
+  #dueWrittenAtMs = -Infinity;
   #lastWrite: Promise<unknown> | null = null;
   #writes = 0;
   /** Start-up: the log's records by partition, until read() takes them. */
@@ -190,9 +192,10 @@ export class Journal {
   /**
    * Remembers an idle-clock move, coalesced per session and client until the
    * next interval's flush. A move of more than JOURNAL_TOUCH_FLUSH_MS (`jump`,
-   * seconds: a session used again after a while) is written by this turn's
-   * flush instead, so that what a kill -9 loses are moves of at most that
-   * much; a busy session's short moves still merge.
+   * seconds: a session used again after a while) is written apart, by the
+   * first flush LONG_TOUCH_WRITE_MS after the last such write, so that what
+   * a kill -9 loses are moves of at most that much (and long ones of the last
+   * LONG_TOUCH_WRITE_MS); a busy session's short moves still merge.
    */
   touch(partition: number, id: string, client: string, at: number, jump: number): void {
     const key = `${partition}\u0000${id}\u0000${client}`;
@@ -206,10 +209,20 @@ export class Journal {
     else if (at > pending[3]) pending[3] = at;
   }
 
-  /** Writes this turn's long moves, and the coalesced idle clocks when JOURNAL_TOUCH_FLUSH_MS has passed (or now, if `force`). */
+  /** Long moves waiting for their write (the shard runs a turn for them LONG_TOUCH_WRITE_MS later). */
+  get longTouchesWaiting(): boolean {
+    return this.#dueTouches.length > 0;
+  }
+
+  /**
+   * Writes the long moves when LONG_TOUCH_WRITE_MS has passed since the last
+   * such write, and the coalesced idle clocks when JOURNAL_TOUCH_FLUSH_MS has
+   * (both now, if `force`).
+   */
   flushTouches(nowMs: number, force = false): Promise<unknown> | null {
     let last: Promise<unknown> | null = null;
-    if (this.#dueTouches.length > 0) {
+    if (this.#dueTouches.length > 0 && (force || performance.now() - this.#dueWrittenAtMs >= LONG_TOUCH_WRITE_MS)) {
+      this.#dueWrittenAtMs = performance.now();
       for (const [partition, id, client, at] of this.#dueTouches) last = this.#touches.put([partition, id, client], at);
       this.#dueTouches = [];
     }

@@ -25,6 +25,7 @@ import {
   EXPIRY_NOTICES_BATCH_MAX,
   EXPIRY_TURN_MAX,
   EXPIRY_TURN_MS,
+  LONG_TOUCH_WRITE_MS,
   MAILBOX_BATCHES_MAX,
   PARTITION_COUNT,
   TURN_BATCHES_MS,
@@ -177,6 +178,8 @@ export class ShardActor {
   #now: number;
   #turnScheduled = false;
   #expiryTimer: NodeJS.Timeout | null = null;
+  /** A turn for long idle-clock moves still to be written (journal, offline store) once LONG_TOUCH_WRITE_MS passed. */
+  #longTouchTimer: NodeJS.Timeout | null = null;
   #pacedTimer: NodeJS.Timeout | null = null;
   /** Replies released by durable work, sent together at the end of the microtask run (#replyLater). */
   #outbox: (ReplyMessage | RecordsMessage)[] = [];
@@ -267,10 +270,10 @@ export class ShardActor {
   /** Stops timers and writes the offline idle clocks still pending; queued commands are dropped. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#expiryTimer !== null) clearTimeout(this.#expiryTimer);
-    if (this.#pacedTimer !== null) clearTimeout(this.#pacedTimer);
+    for (const timer of [this.#expiryTimer, this.#pacedTimer, this.#longTouchTimer]) if (timer !== null) clearTimeout(timer);
     this.#expiryTimer = null;
     this.#pacedTimer = null;
+    this.#longTouchTimer = null;
     await Promise.allSettled([...this.#pendingWork]);
     await this.#offline?.close();
     await this.#log.close();
@@ -314,6 +317,7 @@ export class ShardActor {
       void work.finally(() => this.#log.compactionsPending > 0 && this.#scheduleTurn());
     }
     this.#flushUnsolicited();
+    if (this.#log.longTouchesWaiting || this.#offline?.longTouchesWaiting === true) this.#armLongTouchTimer();
     if (this.#expiryCaughtUp && this.#offlineCaughtUp) this.#releaseAdvanceWaiters();
     if (!this.#mailbox.isEmpty || !this.#offlineCaughtUp || this.#log.compactionsPending > 0) this.#scheduleTurn();
     else if (!this.#expiryCaughtUp || !cleared) this.#schedulePacedTurn();
@@ -450,6 +454,15 @@ export class ShardActor {
 
   #advanceNow(now: number): void {
     if (now > this.#now) this.#now = now;
+  }
+
+  #armLongTouchTimer(): void {
+    if (this.#longTouchTimer !== null || this.#closed) return;
+    this.#longTouchTimer = setTimeout(() => {
+      this.#longTouchTimer = null;
+      this.#scheduleTurn();
+    }, LONG_TOUCH_WRITE_MS);
+    this.#longTouchTimer.unref();
   }
 
   #armExpiryTimer(): void {

@@ -235,6 +235,11 @@ export class ShardLog {
     return work;
   }
 
+  /** Long idle-clock moves waiting for their journal write (journal.ts, touch). */
+  get longTouchesWaiting(): boolean {
+    return this.#journaling && this.#journal !== null && this.#journal.longTouchesWaiting;
+  }
+
   /** Partitions waiting for a compaction that the next turn may start (none while one is being committed). */
   get compactionsPending(): number {
     return this.#compacting === null ? this.#compactWanted.size : 0;

@@ -33,6 +33,7 @@
 // re-arm). Start-up reads nothing: sessions are loaded on first use, so it
 // does not grow with the number of offline sessions on disk.
 
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import type { Database } from 'lmdb';
 import type { ClientSessionView, EndReason, EndedSession, SessionFields, SessionView } from '../protocol/actor-messages.js';
@@ -43,7 +44,7 @@ import type { RefreshChain } from '../session/refresh-reuse.js';
 import { clientSessionDeadline, clientSessionInvalidReason, userSessionDeadline, userSessionInvalidReason, type InvalidReason } from '../session/validity.js';
 import { DB, type LmdbEnv } from '../store/lmdb-env.js';
 import { partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
-import { PARTITION_COUNT } from '../constants.js';
+import { LONG_TOUCH_WRITE_MS, PARTITION_COUNT } from '../constants.js';
 
 export const OFFLINE_RECORD_VERSION = 1;
 /** Idle-clock moves are written at most this often. */
@@ -130,8 +131,9 @@ export class OfflineStore {
   readonly #users: Database<number, [string, number]>;
   readonly #cache: LRUCache<string, OfflineSessionRecord>;
   readonly #dirty = new Set<string>();
-  /** Dirty records whose idle clock moved by more than OFFLINE_FLUSH_INTERVAL_MS: written by this turn's flush. */
+  /** Dirty records whose idle clock moved by more than OFFLINE_FLUSH_INTERVAL_MS: written apart (see flush). */
   readonly #due = new Set<string>();
+  #dueWrittenAtMs = -Infinity;
   readonly #partitions: number[] = [];
   #sweepPartition = 0;
   #lastFlushMs = 0;
@@ -337,7 +339,7 @@ export class OfflineStore {
   /**
    * A refresh of an offline token succeeded: both idle clocks move to `now`
    * and the reuse chain is stored. Coalesced: written by the next flush
-   * (this turn's when a clock moved by more than OFFLINE_FLUSH_INTERVAL_MS).
+   * (sooner, apart, when a clock moved by more than OFFLINE_FLUSH_INTERVAL_MS).
    */
   touch(record: OfflineSessionRecord, clientUuid: string, now: number, chainKey: string | null, chain: RefreshChain | null): void {
     const clients = record.clients.map((c) =>
@@ -354,7 +356,7 @@ export class OfflineStore {
     this.#dirty.add(updated.id);
     const clientBefore = record.clients.find((c) => c.client === clientUuid)?.timestamp ?? now;
     const jump = Math.max(0, now - record.lastSessionRefresh, now - clientBefore);
-    // A long move is written by this turn's flush: what a kill -9 loses are moves of at most the flush interval.
+    // A long move is written apart: what a kill -9 loses are moves of at most the flush interval (and long ones of the last LONG_TOUCH_WRITE_MS).
     if (jump * 1000 > OFFLINE_FLUSH_INTERVAL_MS) this.#due.add(updated.id);
     // A rotation is a lifecycle change for the backups; a plain refresh only moves clocks.
     this.#emit({ put: updated, touch: chainKey === null || chain === null, jump });
@@ -546,12 +548,22 @@ export class OfflineStore {
     return stored === undefined ? undefined : assertRecord(stored, id);
   }
 
-  /** Writes the records of long idle-clock moves, and every coalesced one if the interval passed (or `force`). */
+  /** Records of long idle-clock moves waiting for their write (the shard runs a turn for them LONG_TOUCH_WRITE_MS later). */
+  get longTouchesWaiting(): boolean {
+    return this.#due.size > 0;
+  }
+
+  /**
+   * Writes every dirty record if OFFLINE_FLUSH_INTERVAL_MS passed (or
+   * `force`), else those of long idle-clock moves if LONG_TOUCH_WRITE_MS
+   * passed since the last such write.
+   */
   flush(nowMs: number, force = false): Promise<void> | null {
     if (this.#dirty.size === 0) return null;
     const interval = force || nowMs - this.#lastFlushMs >= OFFLINE_FLUSH_INTERVAL_MS;
-    if (!interval && this.#due.size === 0) return null;
+    if (!interval && (this.#due.size === 0 || performance.now() - this.#dueWrittenAtMs < LONG_TOUCH_WRITE_MS)) return null;
     if (interval) this.#lastFlushMs = nowMs;
+    if (this.#due.size > 0) this.#dueWrittenAtMs = performance.now();
     const records: OfflineSessionRecord[] = [];
     for (const id of interval ? this.#dirty : this.#due) {
       const record = this.#dirty.delete(id) ? this.#cache.peek(id) : undefined;

@@ -160,7 +160,7 @@ test('a reply that changed state leaves only after the journal committed it', as
   t.true(logValues(env).flatMap(logRecords).some((entry) => (entry.m as { id?: string }).id === id));
 });
 
-test('idle clocks are written at most a second apart, but a session used again after a while is written by that turn', async (t) => {
+test('idle clocks are written at most a second apart, but a session used again after a while is written at once', async (t) => {
   const { env, ask } = await freshActor(t);
   const [a, b] = ['user-0', 'user-2'].map((user) => newSessionId(partitionOf('r1', user)));
   await ask([createCommand('user-0', a), createCommand('user-2', b)]);

@@ -9,7 +9,7 @@
 // lives beside the table travels with the export as the commands that
 // recreate it (auth codes, login-failure records).
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import { SessionTable } from '../../src/actor/session-table.js';
 import type { Command, EndReason, LoginFailurePutCommand, LoginFailureRecordResult, PartitionExport } from '../../src/protocol/actor-messages.js';
@@ -114,6 +114,18 @@ for (const seed of SEEDS) {
   });
 }
 
+/** A primary's shard and the shard it is sent a partition's export, on one manual clock at START. */
+function twoShards(t: ExecutionContext): { primary: ShardActor; receiver: ShardActor } {
+  const clock = new ManualClock(START);
+  const primary = new ShardActor(BOOT, clock, () => {});
+  const receiver = new ShardActor(BOOT, clock, () => {});
+  t.teardown(() => {
+    primary.close();
+    receiver.close();
+  });
+  return { primary, receiver };
+}
+
 // Goal: a transfer carries the partition's pending auth codes (a code issued
 // before a node was being filled must be there once that node is primary),
 // and only those: not another partition's, not expired ones. Replayed on a
@@ -123,13 +135,7 @@ for (const seed of SEEDS) {
 // runs the export's puts, then a take asked after the export, then is asked
 // for each code.
 test('an export carries its partition\'s pending auth codes; replayed with the commands asked since, a code taken meanwhile stays taken', (t) => {
-  const clock = new ManualClock(START);
-  const primary = new ShardActor(BOOT, clock, () => {});
-  const receiver = new ShardActor(BOOT, clock, () => {});
-  t.teardown(() => {
-    primary.close();
-    receiver.close();
-  });
+  const { primary, receiver } = twoShards(t);
   const data = (exp: number) => ({ client: 'c', redirectUri: 'https://app/cb', scope: 'openid', nonce: null, codeChallenge: null, codeChallengeMethod: null, exp, ssoAuth: false });
   const [p, other] = [5, 6];
   const put = (partition: number, code: string, exp = START + 60): Command => ({ op: OP.codePut, id: newSessionId(partition), code, data: data(exp) });
@@ -147,14 +153,15 @@ test('an export carries its partition\'s pending auth codes; replayed with the c
   t.is(receiver.execute(take(takenLater)), null, 'a code taken after the export is not there again');
 });
 
+// Goal: a transfer carries the partition's login-failure records, and a
+// failure recorded after the export reaches the receiver as the record it
+// left, so the receiver counts on from the primary's count, however often a
+// record is replayed; a malformed record is refused and changes nothing.
+// Method: a shard records failures of two users in two partitions and
+// exports one partition; a second shard runs the export's puts and the
+// later failure's put twice, and is asked for the user's record.
 test('an export carries its partition\'s login-failure records; a failure recorded since travels as the record it left, so replaying it cannot count twice', (t) => {
-  const clock = new ManualClock(START);
-  const primary = new ShardActor(BOOT, clock, () => {});
-  const receiver = new ShardActor(BOOT, clock, () => {});
-  t.teardown(() => {
-    primary.close();
-    receiver.close();
-  });
+  const { primary, receiver } = twoShards(t);
   const p = partitionOf('r1', 'alice');
   const elsewhere = USERS.find((u) => partitionOf('r1', u) !== p)!;
   const nowMs = START * 1000;
