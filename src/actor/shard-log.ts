@@ -129,7 +129,7 @@ export class ShardLog {
     return this.#seq[partition]!;
   }
 
-  /** `jump`: how far a touch record moved an idle clock (seconds): a long move is journaled and shipped at once (see RecordEnvelope). */
+  /** `jump`: how far a touch record moved an idle clock (seconds): a long move is journaled apart and shipped at once (see RecordEnvelope). */
   readonly sink = (m: Mutation, jump: number): void => {
     if (this.#paused) return;
     const partition = partitionOfRecord(m);

@@ -106,9 +106,9 @@ function assertRecord(record: OfflineSessionRecord, id: string): OfflineSessionR
 
 /**
  * A change as the partition's other copies need it (cluster mode): the record
- * as it now is, or its removal. `touch`: only idle clocks moved.
+ * as it now is, or its removal. `touch`: only idle clocks moved, `jump`
+ * seconds at most (see RecordEnvelope.jump).
  */
-/** A write or removal; a touch (idle clocks only) says how far it moved them (seconds, see RecordEnvelope.jump). */
 export type OfflineChange = { put: OfflineSessionRecord; touch: boolean; jump?: number } | { removed: OfflineSessionRecord };
 
 export class OfflineStore {
