@@ -12,21 +12,22 @@ export type ClusterMetricsSource = Pick<ClusterMember, 'status' | 'lostTotal' | 
 
 export function registerClusterMetrics(registry: Registry, member: ClusterMetricsSource): void {
   const registers = [registry];
+  const status = oncePerScrape(() => member.status());
   new Gauge({
     name: 'sessiond_cluster_members',
     help: 'Members of the current view, by whether this node can hear them (alive) or accuses them (suspect)',
     labelNames: ['state'],
     registers,
     collect() {
-      const s = member.status();
+      const s = status();
       this.set({ state: 'alive' }, s.members - s.suspected);
       this.set({ state: 'suspect' }, s.suspected);
     },
   });
-  gauge(registry, 'sessiond_cluster_view_revision', 'etcd revision of the member view this node holds', () => member.status().viewRevision);
-  gauge(registry, 'sessiond_cluster_is_coordinator', '1 on the member that computes partition tables and evicts unreachable members', () => (member.status().coordinator ? 1 : 0));
+  gauge(registry, 'sessiond_cluster_view_revision', 'etcd revision of the member view this node holds', () => status().viewRevision);
+  gauge(registry, 'sessiond_cluster_is_coordinator', '1 on the member that computes partition tables and evicts unreachable members', () => (status().coordinator ? 1 : 0));
   gauge(registry, 'sessiond_cluster_lease_valid', '1 while this node can prove its etcd lease is alive (it serves only then, or while every member confirms a frozen view)', () =>
-    member.status().leaseValid ? 1 : 0,
+    status().leaseValid ? 1 : 0,
   );
   new Gauge({
     name: 'sessiond_partitions_owned',
@@ -34,14 +35,14 @@ export function registerClusterMetrics(registry: Registry, member: ClusterMetric
     labelNames: ['role'],
     registers,
     collect() {
-      const s = member.status();
+      const s = status();
       this.set({ role: 'primary' }, s.primary);
       this.set({ role: 'backup' }, s.backup);
       this.set({ role: 'pending' }, s.pending);
     },
   });
-  gauge(registry, 'sessiond_partitions_under_replicated', 'Partitions with fewer serving copies than min(--owners, members)', () => member.status().underReplicated);
-  gauge(registry, 'sessiond_config_revision_applied', 'etcd revision of the configuration log this node has applied', () => member.status().configRevision);
+  gauge(registry, 'sessiond_partitions_under_replicated', 'Partitions with fewer serving copies than min(--owners, members)', () => status().underReplicated);
+  gauge(registry, 'sessiond_config_revision_applied', 'etcd revision of the configuration log this node has applied', () => status().configRevision);
   counterFrom(registry, 'sessiond_partitions_lost_total', 'Partitions whose every owner left before a copy was made (counted by the coordinator that noticed)', () => member.lostTotal);
   counterFrom(registry, 'sessiond_replication_degraded_acks_total', 'Replies released with a copy holder gone (it left the view or the table) instead of its acknowledgement', () => member.counters.degradedAcks);
   counterFrom(registry, 'sessiond_state_transfer_sessions_total', 'Sessions this node sent to new owners in state transfers', () => member.counters.transferredSessions);
@@ -62,6 +63,22 @@ export function registerClusterMetrics(registry: Registry, member: ClusterMetric
     replicationAck: (seconds) => ackSeconds.observe(seconds),
     viewChanged: (reason) => viewChanges.inc({ reason }),
     heartbeatRtt: (seconds) => rtt.observe(seconds),
+  };
+}
+
+/**
+ * The member's status computed once per scrape: the gauges above each read
+ * it, and a scrape runs every collect in one synchronous pass, so the first
+ * reads it and the rest share that answer until the pass is over.
+ */
+function oncePerScrape<T>(read: () => T): () => T {
+  let current: { value: T } | null = null;
+  return () => {
+    if (current === null) {
+      current = { value: read() };
+      queueMicrotask(() => (current = null));
+    }
+    return current.value;
   };
 }
 
