@@ -11,9 +11,10 @@
 // refreshes without rotation) are coalesced per session in memory and written
 // at most every JOURNAL_TOUCH_FLUSH_MS, overwriting the session's previous
 // entry. A touch that moved its clock by more than that (a session used
-// again after a while) is written by the turn that made it instead, so a
-// kill -9 loses only clock moves of at most JOURNAL_TOUCH_FLUSH_MS; that can
-// only make a session look idle sooner, never resurrect one.
+// again after a while) is written apart instead, within LONG_TOUCH_WRITE_MS,
+// so a kill -9 loses only clock moves of at most JOURNAL_TOUCH_FLUSH_MS (and
+// long ones of its last LONG_TOUCH_WRITE_MS); that can only make a session
+// look idle sooner, never resurrect one.
 //
 // On disk, in the node's LMDB environment:
 //
