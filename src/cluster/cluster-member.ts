@@ -35,7 +35,7 @@ import type { LmdbEnv } from '../store/lmdb-env.js';
 import type { RevokedTokens } from '../tokens/revoked-tokens.js';
 import { ClusterRouter } from './cluster-router.js';
 import { EtcdConfigLog } from './config-log.js';
-import { ControlPlane } from './control-plane.js';
+import { ControlPlane, type MemberInfo } from './control-plane.js';
 import { ACCUSATION_STANDING_MS, coordinate } from './coordinator.js';
 import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './failure-detector.js';
 import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
@@ -84,6 +84,13 @@ const PROMOTION_BATCH_MS = 200;
 const GATHER_DEADLINE_MS = 2_000;
 /** A peer's heartbeat older than this does not count as a confirmation (etcd outage rule). */
 const CONFIRMATION_MAX_AGE_MS = 1_000;
+/**
+ * How long a coordinator that joined again as the same incarnation waits for
+ * the table's other members to do the same before it drops them: after an
+ * etcd that expired every lease, their keys come back within a renewal round
+ * or two of its own.
+ */
+const REJOIN_GRACE_MS = 2_000;
 
 export interface ClusterMemberOptions {
   etcd: string[];
@@ -149,6 +156,8 @@ export class ClusterMember {
   #events: EventSink | null = null;
   /** The table the shards obey (roles applied). */
   #table: PartitionTable | null = null;
+  /** The etcd revision at which #table was written. */
+  #tableRevision = 0;
   /**
    * The newest table whose roles the shards have been asked for, perhaps not
    * all moved yet: replicated frames of it can be handed over already, since
@@ -190,6 +199,10 @@ export class ClusterMember {
   #shardLostIn: string | null = null;
   /** When this node last learned it was evicted (it joins again only on heartbeats heard since). */
   #evictedAtMs = 0;
+  /** When this node last joined again as the same incarnation (see REJOIN_GRACE_MS). */
+  #keptIncarnationAtMs = -Infinity;
+  /** Each peer's member record when last seen: one that comes back as the same incarnation is resynchronised. */
+  readonly #lastSeen = new Map<string, MemberInfo>();
 
   private constructor(options: ClusterMemberOptions, server: grpc.Server, address: string) {
     this.#options = options;
@@ -197,7 +210,15 @@ export class ClusterMember {
     this.#server = server;
     this.#address = address;
     this.#slowLog = new ThrottledLog(this.#log, 1_000);
-    this.#plane = new ControlPlane({ hosts: options.etcd, cluster: options.cluster, node: options.node, address, log: this.#log, mayRejoin: () => this.#mayRejoin() });
+    this.#plane = new ControlPlane({
+      hosts: options.etcd,
+      cluster: options.cluster,
+      node: options.node,
+      address,
+      log: this.#log,
+      mayRejoin: () => this.#mayRejoin(),
+      keepIncarnation: () => this.#mayKeepIncarnation(),
+    });
     this.#config = new EtcdConfigLog({
       ns: this.#plane.namespace,
       apply: (op) => (op.op === 'revokeToken' ? options.revoked.apply(op) : options.store.apply(op)),
@@ -308,7 +329,7 @@ export class ClusterMember {
     this.#options.revoked.useLog(this.#config);
     engine.on('records', (_shard: number, envelopes: RecordEnvelope[]) => this.#replicator.onRecords(envelopes));
     this.#plane.on('view', () => this.#onView());
-    this.#plane.on('table', (table: PartitionTable) => this.#obey(table));
+    this.#plane.on('table', (table: PartitionTable, revision: number) => this.#obey(table, revision));
     this.#plane.on('progress', () => this.#promotionRound.schedule());
     // A released partition waits for its new primary: no batching beyond the reporter's own.
     this.#plane.on('released', () => this.#coordinate());
@@ -319,9 +340,12 @@ export class ClusterMember {
     });
     this.#plane.on('evicted', () => {
       this.#evictedAtMs = performance.now();
-      this.#log.warn('evicted from the view: serving nothing until a table includes this new incarnation');
+      this.#log.warn('evicted from the view: serving nothing until it joins again as the incarnation the table names, or a table includes its new one');
       // Not ERR_NOT_SERVING: these commands ran here, and a sender must not run them again elsewhere.
       this.#replicator.abandon(new EngineError('ERR_REPLICATION_FAILED', 'this node was evicted from the cluster view before its copies acknowledged'));
+    });
+    this.#plane.on('rejoined', (kept: boolean) => {
+      if (kept) this.#keptIncarnation();
     });
   }
 
@@ -341,7 +365,7 @@ export class ClusterMember {
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#onView();
     const table = this.#plane.table;
-    if (table !== null) this.#obey(table);
+    if (table !== null) this.#obey(table, this.#plane.tableRevision);
   }
 
   /** This node may answer: its lease is provably alive (or every member confirms the same frozen view), and it obeys a table that includes it. */
@@ -393,7 +417,38 @@ export class ClusterMember {
 
   /** Whether the table counts this incarnation of the node as a member (a restarted node holds nothing the table remembers). */
   #inTable(table: PartitionTable): boolean {
-    return table.members.includes(this.#options.node) && table.incarnations[this.#options.node] === this.#plane.leaseId;
+    return table.members.includes(this.#options.node) && table.incarnations[this.#options.node] === this.#plane.incarnation;
+  }
+
+  /**
+   * Whether this node, its lease lapsed, still holds what the table it obeys
+   * gives it: that table names this incarnation, and no shard worker died
+   * under the lease. Returns that table's revision (the join keeps the
+   * incarnation only if it is still etcd's table), or null. Not while a
+   * member of the table runs a version that knows members by their lease
+   * alone (a rolling upgrade): as coordinator it would take this node for a
+   * new member while the node took itself for the old one.
+   */
+  #mayKeepIncarnation(): number | null {
+    const table = this.#table;
+    if (this.#closed || table === null || this.#shardLostIn === this.#plane.leaseId || !this.#inTable(table)) return null;
+    const self = this.#options.node;
+    return table.members.every((node) => node === self || this.#lastSeen.get(node)?.keepsIncarnation === true) ? this.#tableRevision : null;
+  }
+
+  /**
+   * Joined again as the same incarnation: the table still counts on this
+   * node's copies, and serving resumes with the new lease. What was on its
+   * way to the backups when the lease lapsed was abandoned, so each of them
+   * is sent its partitions again (a resync); reports written under the old
+   * lease went with it and are written again.
+   */
+  #keptIncarnation(): void {
+    this.#keptIncarnationAtMs = performance.now();
+    for (const node of this.#peers.keys()) this.#replicator.resync(node);
+    if (this.#caughtUp.size > 0) this.#progressReport.schedule();
+    if (this.#released.size > 0) this.#releaseReport.schedule();
+    this.#coordinate();
   }
 
   /** Ready for traffic: serving, configuration applied (no write waiting > 1 s), nothing pending here, every partition fully copied. */
@@ -495,8 +550,8 @@ export class ClusterMember {
     this.#viewMembers = nodes;
     for (const [node, peer] of this.#peers) {
       const member = this.#plane.member(node);
-      // A restarted peer is a new peer: fresh streams, and transfers start over.
-      if (!nodes.has(node) || member?.address !== peer.address || member.lease !== peer.incarnation) {
+      // A peer that joined again is a new peer: fresh streams, and transfers start over.
+      if (!nodes.has(node) || member?.address !== peer.address || member.lease !== peer.lease) {
         peer.close();
         this.#peers.delete(node);
         this.#peerStates.delete(node);
@@ -506,12 +561,15 @@ export class ClusterMember {
     for (const member of view.members) {
       if (member.node === this.#options.node || this.#peers.has(member.node)) continue;
       this.#peers.set(member.node, new Peer(member.node, member.address, member.lease, (frame, rttMs) => this.#heard(frame, rttMs), () => this.#linkBroke()));
+      // Back as the incarnation it was (its lease had lapsed): what was on its way to it was dropped with its streams.
+      if (this.#lastSeen.get(member.node)?.incarnation === member.incarnation) this.#replicator.resync(member.node);
+      this.#lastSeen.set(member.node, member);
     }
     this.#coordinate();
   }
 
   /** Applies a table's roles to the shards, in order; only then do the router and replicator use it. */
-  #obey(table: PartitionTable): void {
+  #obey(table: PartitionTable, revision: number): void {
     const seen = performance.now();
     this.#obeying = this.#obeying.then(async () => {
       if (this.#table !== null && table.version <= this.#table.version) return;
@@ -525,6 +583,7 @@ export class ClusterMember {
       this.#acceptWaiters.clear();
       await roles;
       this.#table = table;
+      this.#tableRevision = revision;
       this.#replicator.setTable(table);
       // A partition no longer pending here, or whose primary changed (the new one fills it anew), is
       // no longer reported; a new view is reported under its revision.
@@ -624,10 +683,14 @@ export class ClusterMember {
     // again every round.
     if (this.#plane.table === null && performance.now() - this.#viewChangedAtMs < FORMATION_SETTLE_MS) return;
     const view = this.#plane.view;
+    const present = new Set(view.members.map((m) => m.node));
+    const absent = this.#plane.table?.members.filter((node) => !present.has(node)) ?? [];
+    // Back from an etcd that expired every lease: the others are joining again as well.
+    if (absent.length > 0 && performance.now() - this.#keptIncarnationAtMs < REJOIN_GRACE_MS) return;
     const decision = coordinate({
       table: this.#plane.table,
       members: view.members.map((m) => m.node),
-      incarnations: Object.fromEntries(view.members.map((m) => [m.node, m.lease])),
+      incarnations: Object.fromEntries(view.members.map((m) => [m.node, m.incarnation])),
       viewRevision: view.revision,
       copies: this.#options.owners,
       progress: this.#plane.progressIn(this.#plane.table?.viewRevision ?? view.revision),
@@ -639,7 +702,7 @@ export class ClusterMember {
     });
     try {
       for (const node of decision.evict) await this.#plane.evict(node);
-      if (decision.table !== null && (await this.#plane.writeTable(decision.table))) {
+      if (decision.table !== null && (await this.#plane.writeTable(decision.table, absent))) {
         if (decision.lost.length > 0) {
           this.#lostTotal += decision.lost.length;
           this.#log.error({ partitions: decision.lost.length }, 'partitions lost: every owner left before a copy was made; they restart empty');
@@ -696,7 +759,7 @@ export class ClusterMember {
     this.#detector.tick(
       [...this.#peers.values()].map((peer) => ({
         node: peer.node,
-        incarnation: peer.incarnation,
+        incarnation: peer.lease,
         heard: peer.heard,
         lastHeardMs: peer.lastHeardMs,
         linkDown: peer.linkDown,

@@ -1,7 +1,7 @@
 // ControlPlane: this node's membership in etcd. Keys live under
 // `/<cluster-name>/`:
 //
-//   members/<node>    {address, started, protocol, lease} under the node's lease
+//   members/<node>    {address, started, protocol, lease, incarnation} under the node's lease
 //   table             the partition table (partition-table.ts), JSON
 //   progress/<node>   {view, partitions}: partitions whose transfer to <node> completed,
 //                     reported under the table of member view `view`, under its lease
@@ -18,6 +18,23 @@
 // deadline is the send time of the last renewal etcd confirmed, plus the TTL,
 // minus a margin, on the monotonic clock. etcd deletes a member's key only
 // once its lease is gone, so an old and a new primary never overlap.
+//
+// Incarnation. What the partition table knows a member by: the lease it first
+// joined under. A member whose lease lapsed joins again under a new lease,
+// and normally as a new incarnation (it holds nothing the table remembers).
+// It keeps its incarnation only when its lease lapsed while etcd was out of
+// its reach and the table is still the one it obeyed: the new member key is
+// written in a transaction that compares the table's revision, so no table
+// written meanwhile (one that gave its partitions to others) can have been
+// missed. (A node evicted while it reached etcd, or that was itself paused,
+// always comes back new: the coordinator is about to drop it.) An etcd that
+// expired every lease (cut off from all nodes, or paused, for longer than the
+// TTL) thus costs no partition: the members served the frozen view meanwhile,
+// nobody could change the table, and each comes back as the incarnation the
+// table names.
+// A coordinator's table that drops members is written only while their keys
+// are still absent, so a member that came back meanwhile is never dropped on
+// a view that no longer holds.
 //
 // Coordinator. The member whose key has the lowest create revision: etcd's
 // election recipe, applied to the member keys themselves, so every node
@@ -55,6 +72,14 @@ export interface MemberInfo {
   protocol: number;
   /** The member's lease id (decimal string), for eviction. */
   lease: string;
+  /** What the partition table knows the member by (see "Incarnation" above); the lease id of a member that never rejoined. */
+  incarnation: string;
+  /**
+   * Whether the member wrote its incarnation in its key (and keeps it across
+   * a lapsed lease); an older version is known by its lease alone, and, as
+   * coordinator, would take a kept incarnation for a new member.
+   */
+  keepsIncarnation: boolean;
   /** The etcd create revision of the member key: lower is older. */
   createRevision: number;
   /** Leaving gracefully: its primaries are being handed to their other owners. */
@@ -78,6 +103,13 @@ export interface ControlPlaneOptions {
    * churn the view for as long as the cut lasts.
    */
   mayRejoin?(): boolean;
+  /**
+   * Whether a node whose lease lapsed may join again as the incarnation it
+   * was: the etcd revision of the table it obeys as that incarnation, whose
+   * copies it still holds (null: it may not). The join keeps the incarnation
+   * only if that table is still etcd's.
+   */
+  keepIncarnation?(): number | null;
 }
 
 const MEMBERS = 'members/';
@@ -98,6 +130,7 @@ export class ControlPlane extends EventEmitter {
   readonly #watchers: Watcher[] = [];
   #lease: Lease | null = null;
   #leaseId = '';
+  #incarnation = '';
   #deadline = 0;
   #etcdOk = false;
   #renewal: NodeJS.Timeout | null = null;
@@ -109,6 +142,8 @@ export class ControlPlane extends EventEmitter {
   /** The etcd revision of this node's latest member key. */
   #joinRevision = 0;
   #evicted = false;
+  /** Whether etcd was out of reach when this node found its lease gone (only then may it keep its incarnation). */
+  #lapsedInOutage = false;
   #renewedSoonMs = 0;
   /** When etcd last stopped answering. */
   #etcdLostMs = 0;
@@ -142,9 +177,14 @@ export class ControlPlane extends EventEmitter {
     this.#renewal = setInterval(() => void this.#renew(), LEASE_RENEW_MS);
   }
 
-  /** This node's current lease (its incarnation in the partition table). */
+  /** This node's current lease. */
   get leaseId(): string {
     return this.#leaseId;
+  }
+
+  /** What the partition table knows this node by (see "Incarnation" above). */
+  get incarnation(): string {
+    return this.#incarnation;
   }
 
   /** Whether this node may serve: its lease is provably alive. */
@@ -163,6 +203,11 @@ export class ControlPlane extends EventEmitter {
 
   get table(): PartitionTable | null {
     return this.#table;
+  }
+
+  /** The etcd revision at which `table` was written (also passed with each 'table' event). */
+  get tableRevision(): number {
+    return this.#tableModRevision;
   }
 
   member(node: string): MemberInfo | undefined {
@@ -220,12 +265,15 @@ export class ControlPlane extends EventEmitter {
     return out;
   }
 
-  /** Writes the table unless another write came first (the coordinator moved): true when written. */
-  async writeTable(table: PartitionTable): Promise<boolean> {
-    const result = await this.#ns
-      .if(TABLE, 'Mod', '==', this.#tableModRevision)
-      .then(this.#ns.put(TABLE).value(JSON.stringify(table)))
-      .commit();
+  /**
+   * Writes the table unless another write came first (the coordinator moved)
+   * or one of the `absent` members (those the table drops for having left the
+   * view) has a member key again: true when written.
+   */
+  async writeTable(table: PartitionTable, absent: readonly string[] = []): Promise<boolean> {
+    let txn = this.#ns.if(TABLE, 'Mod', '==', this.#tableModRevision);
+    for (const node of absent) txn = txn.and(`${MEMBERS}${node}`, 'Create', '==', 0);
+    const result = await txn.then(this.#ns.put(TABLE).value(JSON.stringify(table))).commit();
     return result.succeeded;
   }
 
@@ -247,8 +295,8 @@ export class ControlPlane extends EventEmitter {
     await this.#leased().put(`${MEMBERS}${this.#options.node}`).value(this.#memberValue(true));
   }
 
-  #memberValue(draining: boolean): string {
-    return JSON.stringify({ address: this.#options.address, started: Date.now(), protocol: CLUSTER_PROTOCOL_VERSION, lease: this.#leaseId, ...(draining ? { draining } : {}) });
+  #memberValue(draining: boolean, incarnation = this.#incarnation): string {
+    return JSON.stringify({ address: this.#options.address, started: Date.now(), protocol: CLUSTER_PROTOCOL_VERSION, lease: this.#leaseId, incarnation, ...(draining ? { draining } : {}) });
   }
 
   /** Raises (against its current incarnation) or withdraws this node's suspicion of `target`. */
@@ -287,18 +335,34 @@ export class ControlPlane extends EventEmitter {
     return this.#lease;
   }
 
-  async #join(): Promise<void> {
+  /**
+   * Takes a new lease and writes the member key under it: as the incarnation
+   * this node was when etcd's table is still the one written at revision
+   * `keepAt`, else as a new one. Resolves whether it kept its incarnation.
+   */
+  async #join(keepAt: number | null = null): Promise<boolean> {
     const lease = this.#ns.lease(LEASE_TTL_S, { autoKeepAlive: false });
     const sent = performance.now();
-    this.#leaseId = await lease.grant();
+    const leaseId = await lease.grant();
+    this.#leaseId = leaseId;
     this.#lease = lease;
-    const put = await lease.put(`${MEMBERS}${this.#options.node}`).value(this.#memberValue(false));
-    this.#joinRevision = Number(put.header.revision);
+    const key = `${MEMBERS}${this.#options.node}`;
+    const put = (incarnation: string) => this.#ns.put(key).value(this.#memberValue(false, incarnation)).lease(leaseId);
+    let kept = false;
+    if (keepAt !== null && this.#incarnation !== '') {
+      const txn = await this.#ns.if(TABLE, 'Mod', '==', keepAt).then(put(this.#incarnation)).else(put(leaseId)).commit();
+      kept = txn.succeeded;
+      this.#joinRevision = Number(txn.header.revision);
+    } else {
+      this.#joinRevision = Number((await put(leaseId)).header.revision);
+    }
+    if (!kept) this.#incarnation = leaseId;
     this.#deadline = sent + LEASE_TTL_S * 1000 - LEASE_MARGIN_MS;
     this.#etcdOk = true;
+    return kept;
   }
 
-  /** Renews the lease; a lease etcd no longer knows (expired or evicted) means joining again as a new member. */
+  /** Renews the lease; a lease etcd no longer knows (expired or evicted) means joining again (see "Incarnation" above). */
   async #renew(): Promise<void> {
     const lease = this.#lease;
     if (this.#closed || this.#rejoining || lease === null) return;
@@ -313,9 +377,10 @@ export class ControlPlane extends EventEmitter {
       // stall several fail together: only those of the current lease count.
       if (lease !== this.#lease || this.#rejoining) return;
       if (err instanceof EtcdLeaseInvalidError) {
+        const inOutage = !this.#etcdOk;
         this.#deadline = 0;
         this.#setEtcd(true);
-        await this.#rejoin();
+        await this.#rejoin(inOutage);
         return;
       }
       this.#setEtcd(false);
@@ -339,19 +404,26 @@ export class ControlPlane extends EventEmitter {
     this.emit('etcd', ok, ok ? Math.round(now - this.#etcdLostMs) : 0);
   }
 
-  /** Joins again under a new lease; one join at a time, or two leases would race for the member key. */
-  async #rejoin(): Promise<void> {
+  /**
+   * Joins again under a new lease; one join at a time, or two leases would
+   * race for the member key. Emits 'rejoined' (whether the incarnation was kept).
+   */
+  async #rejoin(inOutage: boolean): Promise<void> {
     if (this.#rejoining) return;
     if (!this.#evicted) {
       this.#evicted = true;
-      this.#options.log.warn('cluster lease lost (expired or evicted): joining again as a new member once the others can be heard');
+      this.#lapsedInOutage = inOutage;
+      this.#options.log.warn('cluster lease lost (expired or evicted): joining again once the others can be heard');
       this.emit('evicted');
     }
     if (this.#options.mayRejoin?.() === false) return; // asked again at the next renewal round
     this.#rejoining = true;
     try {
-      await this.#join();
+      const before = this.#incarnation;
+      const kept = await this.#join(this.#lapsedInOutage ? (this.#options.keepIncarnation?.() ?? null) : null);
       this.#evicted = false;
+      this.#options.log.warn({ kept, incarnation: this.#incarnation, before }, kept ? 'joined again as the same incarnation: the partition table did not change meanwhile' : 'joined again as a new incarnation');
+      this.emit('rejoined', kept);
     } catch (err) {
       this.#options.log.error({ err }, 'joining the cluster again failed; retrying');
     } finally {
@@ -372,7 +444,7 @@ export class ControlPlane extends EventEmitter {
     const suspects = await this.#ns.getAll().prefix(SUSPECTS).exec();
     for (const kv of suspects.kvs) this.#putSuspect(kv, true);
     this.emit('view', this.view);
-    if (this.#table !== null) this.emit('table', this.#table);
+    if (this.#table !== null) this.emit('table', this.#table, this.#tableModRevision);
     return Number(members.header.revision);
   }
 
@@ -390,7 +462,7 @@ export class ControlPlane extends EventEmitter {
     const table = await this.#ns.watch().key(TABLE).startRevision(from).create();
     table.on('put', (kv) => {
       this.#putTable(kv);
-      this.emit('table', this.#table);
+      this.emit('table', this.#table, this.#tableModRevision);
     });
     const progress = await this.#ns.watch().prefix(PROGRESS).startRevision(from).create();
     progress.on('put', (kv) => this.#putProgress(kv));
@@ -412,8 +484,9 @@ export class ControlPlane extends EventEmitter {
 
   #putMember(kv: IKeyValue): void {
     const node = kv.key.toString().slice(MEMBERS.length);
-    const value = JSON.parse(kv.value.toString()) as Omit<MemberInfo, 'node' | 'createRevision'>;
-    this.#members.set(node, { ...value, node, createRevision: Number(kv.create_revision) });
+    const value = JSON.parse(kv.value.toString()) as Omit<MemberInfo, 'node' | 'createRevision' | 'incarnation' | 'keepsIncarnation'> & { incarnation?: string };
+    // A member of an older version, which writes no incarnation, is known by its lease.
+    this.#members.set(node, { ...value, incarnation: value.incarnation ?? value.lease, keepsIncarnation: value.incarnation !== undefined, node, createRevision: Number(kv.create_revision) });
   }
 
   #removeMember(node: string, revision: number): void {

@@ -29,8 +29,8 @@ type Stream = grpc.ClientDuplexStream<unknown, unknown>;
 export class Peer {
   readonly node: string;
   readonly address: string;
-  /** The peer's lease when this connection was made: another one means the peer restarted. */
-  readonly incarnation: string;
+  /** The peer's lease when this connection was made: another one means the peer joined again (restarted, or its lease lapsed). */
+  readonly lease: string;
   readonly #linkClient: grpc.Client;
   readonly #dataClient: grpc.Client;
   #link: Stream | null = null;
@@ -56,10 +56,10 @@ export class Peer {
   #hello: LinkFrame | null = null;
 
   /** `onLinkDown`: an established Link stream broke (the failure detector looks again LINK_DOWN_MS later). */
-  constructor(node: string, address: string, incarnation: string, onBeat: (frame: LinkFrame, rttMs?: number) => void, onLinkDown: () => void = () => {}) {
+  constructor(node: string, address: string, lease: string, onBeat: (frame: LinkFrame, rttMs?: number) => void, onLinkDown: () => void = () => {}) {
     this.node = node;
     this.address = address;
-    this.incarnation = incarnation;
+    this.lease = lease;
     this.#onBeat = onBeat;
     this.#onLinkDown = onLinkDown;
     this.#linkClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('link'));

@@ -473,6 +473,36 @@ export class Replicator {
   }
 
   /**
+   * A backup's stream failed, or it joined again as the incarnation it was
+   * (its streams were dropped): it may have missed records. Every partition it
+   * holds a copy of is sent again (records buffered from now on); what this
+   * turn queued for it is dropped (the exports hold it), and the replies
+   * waiting on it wait for those transfers instead.
+   */
+  resync(node: string): void {
+    const table = this.#table;
+    if (this.#closed || table === null || this.#options.peer(node) === undefined) return;
+    this.#diverged.add(node);
+    for (let p = 0; p < table.owners.length; p++) {
+      if (table.owners[p]![0] !== this.#options.self || !this.#copyHolders(table, p).includes(node)) continue;
+      const key = `${node}:${p}`;
+      const state = this.#transfers.get(key);
+      if (state === undefined) this.#transfers.set(key, waitingTransfer(table.version));
+      else if (state.phase !== 'waiting') this.#restart(state, new EngineError('ERR_REPLICATION_FAILED', `replication to ${node} failed`));
+    }
+    this.#queued.delete(node);
+    this.#touches.delete(node);
+    for (const [p, turn] of this.#turn) {
+      if (turn.nodes.delete(node)) turn.transfers.push(this.#transfers.get(`${node}:${p}`)?.done.promise ?? Promise.reject(departed(node, `no longer holds partition ${p}`)));
+    }
+    // A peer that fails again at once (it is down) is retried with the other failed transfers.
+    const last = this.#resyncedAtMs.get(node) ?? -Infinity;
+    if (performance.now() - last < TRANSFER_RETRY_MS) return this.#retryLater();
+    this.#resyncedAtMs.set(node, performance.now());
+    this.setTable(table);
+  }
+
+  /**
    * This node was evicted (or lost its lease): nothing it waits for may be
    * answered any more. Every waiting reply fails with `err` at once (the
    * outcome is ambiguous to the client), instead of waiting for copy holders
@@ -580,35 +610,6 @@ export class Replicator {
     byId.set(`${m.k}/${m.id}/${m.client ?? ''}`, envelope);
   }
 
-  /**
-   * A backup's stream failed: it may have missed records. Every partition it
-   * holds a copy of is sent again (records buffered from now on); what this
-   * turn queued for it is dropped (the exports hold it), and the replies
-   * waiting on it wait for those transfers instead.
-   */
-  #resync(node: string): void {
-    const table = this.#table;
-    if (this.#closed || table === null || this.#options.peer(node) === undefined) return;
-    this.#diverged.add(node);
-    for (let p = 0; p < table.owners.length; p++) {
-      if (table.owners[p]![0] !== this.#options.self || !this.#copyHolders(table, p).includes(node)) continue;
-      const key = `${node}:${p}`;
-      const state = this.#transfers.get(key);
-      if (state === undefined) this.#transfers.set(key, waitingTransfer(table.version));
-      else if (state.phase !== 'waiting') this.#restart(state, new EngineError('ERR_REPLICATION_FAILED', `replication to ${node} failed`));
-    }
-    this.#queued.delete(node);
-    this.#touches.delete(node);
-    for (const [p, turn] of this.#turn) {
-      if (turn.nodes.delete(node)) turn.transfers.push(this.#transfers.get(`${node}:${p}`)?.done.promise ?? Promise.reject(departed(node, `no longer holds partition ${p}`)));
-    }
-    // A peer that fails again at once (it is down) is retried with the other failed transfers.
-    const last = this.#resyncedAtMs.get(node) ?? -Infinity;
-    if (performance.now() - last < TRANSFER_RETRY_MS) return this.#retryLater();
-    this.#resyncedAtMs.set(node, performance.now());
-    this.setTable(table);
-  }
-
   /** Back to waiting: whoever waited for the transfer fails (ambiguous), later records are buffered for the next attempt. */
   #restart(state: TransferState, err: Error): void {
     state.done.reject(err);
@@ -705,7 +706,7 @@ export class Replicator {
   }
 
   #stream(node: string): OutboundStream | null {
-    return this.#streamIn(this.#streams, node, (failed) => this.#resync(failed));
+    return this.#streamIn(this.#streams, node, (failed) => this.resync(failed));
   }
 
   /** A broken transfer stream needs no resync: each transfer on it fails and is tried again. */

@@ -8,9 +8,10 @@
 // Method: a real etcd behind the fault proxy; a ControlPlane dials the proxy;
 // the proxy blackholes etcd's connection for longer than the lease TTL.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import pino from 'pino';
 import { ControlPlane, LEASE_TTL_S } from '../../src/cluster/control-plane.js';
+import { nextTable } from '../../src/cluster/partition-table.js';
 import { EtcdProcess } from '../helpers/etcd-process.js';
 import { FaultProxy } from './fault-proxy.js';
 
@@ -130,4 +131,134 @@ test.serial('a coordinator accused by a majority hands the role to the next olde
 
   await c.accuse('a', false);
   await until('a coordinates again once the majority is gone', () => planes.every((p) => p.coordinator === 'a'), 5_000);
+});
+
+/** A plane behind a fault proxy (so it can be cut from etcd), with a table naming it written and seen. */
+async function planeWithTable(t: ExecutionContext, etcd: EtcdProcess, cluster: string, keep: boolean) {
+  const proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: etcd.clientPort } });
+  t.teardown(() => proxy.close());
+  // The member obeys the first table it sees (as a ClusterMember would) and asks to keep the incarnation it names.
+  let obeyed: number | null = null;
+  const plane = new ControlPlane({ hosts: [`http://${proxy.address}`], cluster, node: 'a', address: '127.0.0.1:1', log: pino({ level: 'silent' }), keepIncarnation: () => (keep ? obeyed : null) });
+  t.teardown(() => plane.close());
+  plane.once('table', (_table: unknown, revision: number) => (obeyed = revision));
+  const rejoined: boolean[] = [];
+  plane.on('rejoined', (kept: boolean) => rejoined.push(kept));
+  await plane.start();
+  const first = plane.incarnation;
+  t.true(await plane.writeTable(nextTable(null, ['a'], plane.view.revision, 1, { a: first }).table));
+  await until('the table is seen', () => obeyed !== null, 5_000);
+  return { proxy, plane, first, rejoined };
+}
+
+/** Cuts the plane from etcd past its lease (etcd expires it), heals, and waits until it is a member again. */
+async function lapse(plane: ControlPlane, proxy: FaultProxy, meanwhile: () => Promise<void> = async () => {}): Promise<void> {
+  const lease = plane.leaseId;
+  proxy.blackhole();
+  await until('fenced while cut off', () => !plane.leaseValid, LEASE_TTL_S * 1000 + 1_000);
+  await sleep(LEASE_TTL_S * 1000 * 2);
+  await meanwhile();
+  proxy.heal();
+  await until('a member again under a new lease', () => plane.leaseValid && plane.leaseId !== lease && plane.member('a')?.lease === plane.leaseId, 10_000);
+}
+
+// Goal: an etcd that expired a member's lease while the partition table stayed
+// as it was (every node cut off from etcd, or etcd paused, past the TTL) costs
+// the member nothing: it joins again under a new lease as the incarnation the
+// table names, so the table still counts on its copies.
+// Method: a real etcd behind the fault proxy; a table naming the member; the
+// proxy blackholes etcd past the lease; the member asks to keep its incarnation.
+test.serial('a member whose lease lapsed while the table stayed joins again as the same incarnation', async (t) => {
+  const etcd = await EtcdProcess.start();
+  t.teardown(() => etcd.cleanup());
+  const { proxy, plane, first, rejoined } = await planeWithTable(t, etcd, 'kept', true);
+
+  await lapse(plane, proxy);
+  t.is(plane.incarnation, first, 'the same incarnation');
+  t.is(plane.member('a')?.incarnation, first, 'as its member key says');
+  t.deepEqual(rejoined, [true]);
+});
+
+// Goal: a member that asks to keep its incarnation gets a new one when a table
+// was written while it was cut off (the coordinator gave its partitions to
+// others: its copies are no longer what the table counts on). The join's
+// transaction compares the table's revision, so no watch lag can hide that table.
+// Method: as above; another member writes a new table during the cut.
+test.serial('a member whose lease lapsed while a new table was written joins again as a new incarnation', async (t) => {
+  const etcd = await EtcdProcess.start();
+  t.teardown(() => etcd.cleanup());
+  const { proxy, plane, first, rejoined } = await planeWithTable(t, etcd, 'moved', true);
+  const other = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'moved', node: 'b', address: '127.0.0.1:2', log: pino({ level: 'silent' }) });
+  t.teardown(() => other.close());
+  await other.start();
+
+  await lapse(plane, proxy, async () => {
+    await until('the other member sees the table', () => other.table !== null, 5_000);
+    t.true(await other.writeTable(nextTable(other.table, ['b'], other.view.revision, 1, { b: other.incarnation }).table), 'a table without the cut member');
+  });
+  t.not(plane.incarnation, first, 'a new incarnation');
+  t.is(plane.incarnation, plane.leaseId, 'known by its new lease');
+  t.is(plane.member('a')?.incarnation, plane.incarnation);
+  t.deepEqual(rejoined, [false]);
+});
+
+// Goal: a member evicted while it reaches etcd (its peers revoked its lease:
+// it hung, or a link to it broke) comes back as a new incarnation even though
+// the table did not change yet: the coordinator is about to drop it, and its
+// copies may lack what the others acknowledged without it.
+// Method: a real etcd; a table naming the member; another member revokes its lease.
+test.serial('a member evicted while it reaches etcd joins again as a new incarnation', async (t) => {
+  const etcd = await EtcdProcess.start();
+  t.teardown(() => etcd.cleanup());
+  const { plane, first, rejoined } = await planeWithTable(t, etcd, 'evicted', true);
+  const other = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'evicted', node: 'b', address: '127.0.0.1:2', log: pino({ level: 'silent' }) });
+  t.teardown(() => other.close());
+  await other.start();
+  await until('the other member sees it', () => other.member('a') !== undefined, 5_000);
+
+  await other.evict('a');
+  await until('a member again under a new lease', () => plane.leaseValid && plane.incarnation !== first && plane.member('a')?.lease === plane.leaseId, 10_000);
+  t.is(plane.incarnation, plane.leaseId, 'a new incarnation, known by its new lease');
+  t.deepEqual(rejoined, [false]);
+});
+
+// Goal: a coordinator's table that drops members for having left the view is
+// written only while they are still gone: one that came back meanwhile (as the
+// incarnation it was) is never dropped on a view that no longer holds.
+// Method: a real etcd, two members; one writes a table dropping the other,
+// first while the other's key exists, then after it left.
+test.serial('a table dropping a member is not written while that member is back', async (t) => {
+  const etcd = await EtcdProcess.start();
+  t.teardown(() => etcd.cleanup());
+  const planes = ['a', 'b'].map((node) => new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'absent', node, address: '127.0.0.1:1', log: pino({ level: 'silent' }) }));
+  for (const plane of planes) {
+    t.teardown(() => plane.close());
+    await plane.start();
+  }
+  const [a, b] = planes as [ControlPlane, ControlPlane];
+  await until('both members seen', () => b.view.members.length === 2, 5_000);
+  const withoutA = nextTable(null, ['b'], b.view.revision, 1, { b: b.incarnation }).table;
+  t.false(await b.writeTable(withoutA, ['a']), 'a is a member: not written');
+  t.is(b.table, null);
+
+  await a.close();
+  await until('a is gone', () => b.member('a') === undefined, 5_000);
+  t.true(await b.writeTable(withoutA, ['a']), 'a is gone: written');
+});
+
+// Goal: a member of an older version (its key carries no incarnation) is known
+// by its lease, and marked as one that does not keep its incarnation: while
+// such a member is in the table, no one keeps theirs (its coordinator would
+// take a kept incarnation for a new member).
+// Method: a real etcd; a member key written as an older version writes it.
+test.serial('a member key without an incarnation is known by its lease', async (t) => {
+  const etcd = await EtcdProcess.start();
+  t.teardown(() => etcd.cleanup());
+  const plane = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'older', node: 'a', address: '127.0.0.1:1', log: pino({ level: 'silent' }) });
+  t.teardown(() => plane.close());
+  await plane.start();
+  t.true(plane.member('a')?.keepsIncarnation, 'this version writes its incarnation');
+  await plane.namespace.put('members/old').value(JSON.stringify({ address: '127.0.0.1:2', started: 0, protocol: 3, lease: '42' }));
+  await until('the older member is seen', () => plane.member('old') !== undefined, 5_000);
+  t.like(plane.member('old'), { incarnation: '42', keepsIncarnation: false });
 });
