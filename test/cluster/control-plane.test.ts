@@ -10,7 +10,7 @@
 
 import test, { type ExecutionContext } from 'ava';
 import pino from 'pino';
-import { ControlPlane, LEASE_TTL_S } from '../../src/cluster/control-plane.js';
+import { ControlPlane, LEASE_TTL_S, type ControlPlaneOptions } from '../../src/cluster/control-plane.js';
 import { nextTable } from '../../src/cluster/partition-table.js';
 import { EtcdProcess } from '../helpers/etcd-process.js';
 import { FaultProxy } from './fault-proxy.js';
@@ -25,13 +25,25 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
   }
 }
 
-test.serial('a member cut from etcd past its lease joins again once, under the lease it renews', async (t) => {
+/** A real etcd for one test, stopped at its end. */
+async function startEtcd(t: ExecutionContext): Promise<EtcdProcess> {
   const etcd = await EtcdProcess.start();
   t.teardown(() => etcd.cleanup());
+  return etcd;
+}
+
+/** A member's control plane (not started yet), closed at the test's end. */
+function newPlane(t: ExecutionContext, hosts: string[], cluster: string, node: string, options: Partial<ControlPlaneOptions> = {}): ControlPlane {
+  const plane = new ControlPlane({ hosts, cluster, node, address: '127.0.0.1:1', log: pino({ level: 'silent' }), ...options });
+  t.teardown(() => plane.close());
+  return plane;
+}
+
+test.serial('a member cut from etcd past its lease joins again once, under the lease it renews', async (t) => {
+  const etcd = await startEtcd(t);
   const proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: etcd.clientPort } });
   t.teardown(() => proxy.close());
-  const plane = new ControlPlane({ hosts: [`http://${proxy.address}`], cluster: 'cut', node: 'a', address: '127.0.0.1:1', log: pino({ level: 'silent' }) });
-  t.teardown(() => plane.close());
+  const plane = newPlane(t, [`http://${proxy.address}`], 'cut', 'a');
   await plane.start();
   const ownKey = () => plane.member('a')?.lease === plane.leaseId;
   t.true(ownKey(), 'joined under its lease');
@@ -55,10 +67,8 @@ test.serial('a member cut from etcd past its lease joins again once, under the l
 // back, with how long it was gone (the operator's log line).
 // Method: a real etcd stopped with SIGTERM and started again on the same data.
 test.serial('etcd stopped and started again: the member reports the outage and renews the lease it had', async (t) => {
-  const etcd = await EtcdProcess.start();
-  t.teardown(() => etcd.cleanup());
-  const plane = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'outage', node: 'a', address: '127.0.0.1:1', log: pino({ level: 'silent' }) });
-  t.teardown(() => plane.close());
+  const etcd = await startEtcd(t);
+  const plane = newPlane(t, [etcd.clientUrl], 'outage', 'a');
   const changes: Array<[boolean, number]> = [];
   plane.on('etcd', (reachable: boolean, outageMs: number) => changes.push([reachable, outageMs]));
   await plane.start();
@@ -87,10 +97,8 @@ test.serial('etcd stopped and started again: the member reports the outage and r
 // Method: a real etcd; a member reports under one view; the reports of that
 // view list it, those of the next view do not.
 test.serial('a caught-up report counts only under the view it was made in', async (t) => {
-  const etcd = await EtcdProcess.start();
-  t.teardown(() => etcd.cleanup());
-  const plane = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'progress', node: 'a', address: '127.0.0.1:1', log: pino({ level: 'silent' }) });
-  t.teardown(() => plane.close());
+  const etcd = await startEtcd(t);
+  const plane = newPlane(t, [etcd.clientUrl], 'progress', 'a');
   await plane.start();
   const view = plane.view.revision;
 
@@ -107,12 +115,10 @@ test.serial('a caught-up report counts only under the view it was made in', asyn
 // Method: a real etcd and three ControlPlanes started in turn; the two younger
 // ones accuse the oldest; each plane's view of the coordinator is read.
 test.serial('a coordinator accused by a majority hands the role to the next oldest at once', async (t) => {
-  const etcd = await EtcdProcess.start();
-  t.teardown(() => etcd.cleanup());
+  const etcd = await startEtcd(t);
   const planes: ControlPlane[] = [];
   for (const node of ['a', 'b', 'c']) {
-    const plane = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'acting', node, address: '127.0.0.1:1', log: pino({ level: 'silent' }) });
-    t.teardown(() => plane.close());
+    const plane = newPlane(t, [etcd.clientUrl], 'acting', node);
     await plane.start();
     planes.push(plane);
   }
@@ -139,8 +145,7 @@ async function planeWithTable(t: ExecutionContext, etcd: EtcdProcess, cluster: s
   t.teardown(() => proxy.close());
   // The member obeys the first table it sees (as a ClusterMember would) and asks to keep the incarnation it names.
   let obeyed: number | null = null;
-  const plane = new ControlPlane({ hosts: [`http://${proxy.address}`], cluster, node: 'a', address: '127.0.0.1:1', log: pino({ level: 'silent' }), keepIncarnation: () => (keep ? obeyed : null) });
-  t.teardown(() => plane.close());
+  const plane = newPlane(t, [`http://${proxy.address}`], cluster, 'a', { keepIncarnation: () => (keep ? obeyed : null) });
   plane.once('table', (_table: unknown, revision: number) => (obeyed = revision));
   const rejoined: boolean[] = [];
   plane.on('rejoined', (kept: boolean) => rejoined.push(kept));
@@ -169,8 +174,7 @@ async function lapse(plane: ControlPlane, proxy: FaultProxy, meanwhile: () => Pr
 // Method: a real etcd behind the fault proxy; a table naming the member; the
 // proxy blackholes etcd past the lease; the member asks to keep its incarnation.
 test.serial('a member whose lease lapsed while the table stayed joins again as the same incarnation', async (t) => {
-  const etcd = await EtcdProcess.start();
-  t.teardown(() => etcd.cleanup());
+  const etcd = await startEtcd(t);
   const { proxy, plane, first, rejoined } = await planeWithTable(t, etcd, 'kept', true);
 
   await lapse(plane, proxy);
@@ -185,11 +189,9 @@ test.serial('a member whose lease lapsed while the table stayed joins again as t
 // transaction compares the table's revision, so no watch lag can hide that table.
 // Method: as above; another member writes a new table during the cut.
 test.serial('a member whose lease lapsed while a new table was written joins again as a new incarnation', async (t) => {
-  const etcd = await EtcdProcess.start();
-  t.teardown(() => etcd.cleanup());
+  const etcd = await startEtcd(t);
   const { proxy, plane, first, rejoined } = await planeWithTable(t, etcd, 'moved', true);
-  const other = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'moved', node: 'b', address: '127.0.0.1:2', log: pino({ level: 'silent' }) });
-  t.teardown(() => other.close());
+  const other = newPlane(t, [etcd.clientUrl], 'moved', 'b');
   await other.start();
 
   await lapse(plane, proxy, async () => {
@@ -208,11 +210,9 @@ test.serial('a member whose lease lapsed while a new table was written joins aga
 // copies may lack what the others acknowledged without it.
 // Method: a real etcd; a table naming the member; another member revokes its lease.
 test.serial('a member evicted while it reaches etcd joins again as a new incarnation', async (t) => {
-  const etcd = await EtcdProcess.start();
-  t.teardown(() => etcd.cleanup());
+  const etcd = await startEtcd(t);
   const { plane, first, rejoined } = await planeWithTable(t, etcd, 'evicted', true);
-  const other = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'evicted', node: 'b', address: '127.0.0.1:2', log: pino({ level: 'silent' }) });
-  t.teardown(() => other.close());
+  const other = newPlane(t, [etcd.clientUrl], 'evicted', 'b');
   await other.start();
   await until('the other member sees it', () => other.member('a') !== undefined, 5_000);
 
@@ -228,13 +228,9 @@ test.serial('a member evicted while it reaches etcd joins again as a new incarna
 // Method: a real etcd, two members; one writes a table dropping the other,
 // first while the other's key exists, then after it left.
 test.serial('a table dropping a member is not written while that member is back', async (t) => {
-  const etcd = await EtcdProcess.start();
-  t.teardown(() => etcd.cleanup());
-  const planes = ['a', 'b'].map((node) => new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'absent', node, address: '127.0.0.1:1', log: pino({ level: 'silent' }) }));
-  for (const plane of planes) {
-    t.teardown(() => plane.close());
-    await plane.start();
-  }
+  const etcd = await startEtcd(t);
+  const planes = ['a', 'b'].map((node) => newPlane(t, [etcd.clientUrl], 'absent', node));
+  for (const plane of planes) await plane.start();
   const [a, b] = planes as [ControlPlane, ControlPlane];
   await until('both members seen', () => b.view.members.length === 2, 5_000);
   const withoutA = nextTable(null, ['b'], b.view.revision, 1, { b: b.incarnation }).table;
@@ -252,10 +248,8 @@ test.serial('a table dropping a member is not written while that member is back'
 // take a kept incarnation for a new member).
 // Method: a real etcd; a member key written as an older version writes it.
 test.serial('a member key without an incarnation is known by its lease', async (t) => {
-  const etcd = await EtcdProcess.start();
-  t.teardown(() => etcd.cleanup());
-  const plane = new ControlPlane({ hosts: [etcd.clientUrl], cluster: 'older', node: 'a', address: '127.0.0.1:1', log: pino({ level: 'silent' }) });
-  t.teardown(() => plane.close());
+  const etcd = await startEtcd(t);
+  const plane = newPlane(t, [etcd.clientUrl], 'older', 'a');
   await plane.start();
   t.true(plane.member('a')?.keepsIncarnation, 'this version writes its incarnation');
   await plane.namespace.put('members/old').value(JSON.stringify({ address: '127.0.0.1:2', started: 0, protocol: 3, lease: '42' }));
