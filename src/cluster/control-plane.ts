@@ -61,6 +61,14 @@ export const LEASE_RENEW_MS = 500;
 export const LEASE_MARGIN_MS = 300;
 /** A renewal that takes longer than this counts as failed. */
 const ETCD_CALL_DEADLINE_MS = 1_000;
+/**
+ * A renewal unanswered this long already means etcd is not answering, for
+ * what this node tells its peers (the frozen-view confirmations): they need
+ * it before their own lease deadlines pass, which can be 1.2 s after etcd
+ * went silent, too soon for a renewal sent up to 0.5 s later to fail at its
+ * 1 s deadline first.
+ */
+const ETCD_SILENT_MS = 300;
 /** The least time between two renewals asked for out of turn. */
 const RENEW_SOON_MS = 100;
 
@@ -133,6 +141,8 @@ export class ControlPlane extends EventEmitter {
   #incarnation = '';
   #deadline = 0;
   #etcdOk = false;
+  /** Whether the latest renewal failed (timed out, or etcd unreachable): an outage, not just a slow answer. */
+  #renewalFailed = false;
   #renewal: NodeJS.Timeout | null = null;
   #viewRevision = 0;
   #table: PartitionTable | null = null;
@@ -192,7 +202,7 @@ export class ControlPlane extends EventEmitter {
     return performance.now() < this.#deadline;
   }
 
-  /** Whether the last renewal reached etcd. */
+  /** Whether etcd answers this node's renewals (false too while one has been unanswered for ETCD_SILENT_MS). */
   get etcdReachable(): boolean {
     return this.#etcdOk;
   }
@@ -359,6 +369,7 @@ export class ControlPlane extends EventEmitter {
     if (!kept) this.#incarnation = leaseId;
     this.#deadline = sent + LEASE_TTL_S * 1000 - LEASE_MARGIN_MS;
     this.#etcdOk = true;
+    this.#renewalFailed = false;
     return kept;
   }
 
@@ -367,23 +378,30 @@ export class ControlPlane extends EventEmitter {
     const lease = this.#lease;
     if (this.#closed || this.#rejoining || lease === null) return;
     const sent = performance.now();
+    const silent = setTimeout(() => {
+      if (lease === this.#lease && !this.#rejoining) this.#setEtcd(false);
+    }, ETCD_SILENT_MS);
     try {
       const res = await lease.keepaliveOnce({ deadline: Date.now() + ETCD_CALL_DEADLINE_MS });
       if (lease !== this.#lease) return; // answered for a lease already replaced by a rejoin
       this.#deadline = sent + Number(res.TTL) * 1000 - LEASE_MARGIN_MS;
+      this.#renewalFailed = false;
       this.#setEtcd(true);
     } catch (err) {
       // Renewals overlap (one every 500 ms, each may wait 1 s), so after a
       // stall several fail together: only those of the current lease count.
       if (lease !== this.#lease || this.#rejoining) return;
       if (err instanceof EtcdLeaseInvalidError) {
-        const inOutage = !this.#etcdOk;
+        const inOutage = this.#renewalFailed;
         this.#deadline = 0;
         this.#setEtcd(true);
         await this.#rejoin(inOutage);
         return;
       }
+      this.#renewalFailed = true;
       this.#setEtcd(false);
+    } finally {
+      clearTimeout(silent);
     }
   }
 
