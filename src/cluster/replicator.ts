@@ -41,13 +41,14 @@
 // once (the others buffer their records and wait their turn), and a handoff
 // waits for the transfers of its partition (whenHandedOff).
 //
-// Resync. A backup whose stream broke, timed out or refused a frame may have
-// missed records (those in flight are gone with the stream). It is never
-// trusted again as it is: every partition it backs up is sent to it again the
-// same way (export, buffered records, `done`) on the new stream, and the
-// replies of those partitions wait for that transfer's `done` instead of a
-// frame's acknowledgement. A backup that keeps failing keeps failing those
-// writes (503) until the view drops it.
+// Resync. A backup whose stream broke, timed out or refused a frame, or that
+// joined again as the incarnation it was (its streams were dropped with its
+// old lease), may have missed records (those in flight are gone with the
+// stream). It is never trusted again as it is: every partition it backs up is
+// sent to it again the same way (export, buffered records, `done`) on the new
+// stream, and the replies of those partitions wait for that transfer's `done`
+// instead of a frame's acknowledgement. A backup that keeps failing keeps
+// failing those writes (503) until the view drops it.
 //
 // Departure. A copy holder that leaves the view (a graceful leave, an
 // eviction) or that a new table no longer names is no longer waited for: the
