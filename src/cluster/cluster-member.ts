@@ -85,10 +85,10 @@ const GATHER_DEADLINE_MS = 2_000;
 /** A peer's heartbeat older than this does not count as a confirmation (etcd outage rule). */
 const CONFIRMATION_MAX_AGE_MS = 1_000;
 /**
- * How long a coordinator that joined again as the same incarnation waits for
- * the table's other members to do the same before it drops them: after an
- * etcd that expired every lease, their keys come back within a renewal round
- * or two of its own.
+ * How long a coordinator that joined again after an etcd outage waits for the
+ * table's other members to join again before it drops them: after an etcd
+ * that expired every lease, their keys come back within a renewal round or
+ * two of its own.
  */
 const REJOIN_GRACE_MS = 2_000;
 
@@ -199,8 +199,8 @@ export class ClusterMember {
   #shardLostIn: string | null = null;
   /** When this node last learned it was evicted (it joins again only on heartbeats heard since). */
   #evictedAtMs = 0;
-  /** When this node last joined again as the same incarnation (see REJOIN_GRACE_MS). */
-  #keptIncarnationAtMs = -Infinity;
+  /** When this node last joined again after an etcd outage (see REJOIN_GRACE_MS). */
+  #rejoinedAfterOutageAtMs = -Infinity;
   /** Each peer's member record when last seen: one that comes back as the same incarnation is resynchronised. */
   readonly #lastSeen = new Map<string, MemberInfo>();
 
@@ -344,7 +344,8 @@ export class ClusterMember {
       // Not ERR_NOT_SERVING: these commands ran here, and a sender must not run them again elsewhere.
       this.#replicator.abandon(new EngineError('ERR_REPLICATION_FAILED', 'this node was evicted from the cluster view before its copies acknowledged'));
     });
-    this.#plane.on('rejoined', (kept: boolean) => {
+    this.#plane.on('rejoined', (kept: boolean, afterOutage: boolean) => {
+      if (afterOutage) this.#rejoinedAfterOutageAtMs = performance.now();
       if (kept) this.#keptIncarnation();
     });
   }
@@ -444,7 +445,6 @@ export class ClusterMember {
    * lease went with it and are written again.
    */
   #keptIncarnation(): void {
-    this.#keptIncarnationAtMs = performance.now();
     for (const node of this.#peers.keys()) this.#replicator.resync(node);
     if (this.#caughtUp.size > 0) this.#progressReport.schedule();
     if (this.#released.size > 0) this.#releaseReport.schedule();
@@ -686,7 +686,7 @@ export class ClusterMember {
     const present = new Set(view.members.map((m) => m.node));
     const absent = this.#plane.table?.members.filter((node) => !present.has(node)) ?? [];
     // Back from an etcd that expired every lease: the others are joining again as well.
-    if (absent.length > 0 && performance.now() - this.#keptIncarnationAtMs < REJOIN_GRACE_MS) return;
+    if (absent.length > 0 && performance.now() - this.#rejoinedAfterOutageAtMs < REJOIN_GRACE_MS) return;
     const decision = coordinate({
       table: this.#plane.table,
       members: view.members.map((m) => m.node),

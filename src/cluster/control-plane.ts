@@ -424,7 +424,8 @@ export class ControlPlane extends EventEmitter {
 
   /**
    * Joins again under a new lease; one join at a time, or two leases would
-   * race for the member key. Emits 'rejoined' (whether the incarnation was kept).
+   * race for the member key. Emits 'rejoined' (whether the incarnation was
+   * kept, whether the lease lapsed in an etcd outage).
    */
   async #rejoin(inOutage: boolean): Promise<void> {
     if (this.#rejoining) return;
@@ -441,7 +442,7 @@ export class ControlPlane extends EventEmitter {
       const kept = await this.#join(this.#lapsedInOutage ? (this.#options.keepIncarnation?.() ?? null) : null);
       this.#evicted = false;
       this.#options.log.warn({ kept, incarnation: this.#incarnation, before }, kept ? 'joined again as the same incarnation: the partition table did not change meanwhile' : 'joined again as a new incarnation');
-      this.emit('rejoined', kept);
+      this.emit('rejoined', kept, this.#lapsedInOutage);
     } catch (err) {
       this.#options.log.error({ err }, 'joining the cluster again failed; retrying');
     } finally {
