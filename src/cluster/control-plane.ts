@@ -477,6 +477,10 @@ export class ControlPlane extends EventEmitter {
       }
       this.#viewRevision = Number(res.header.revision);
       this.emit('view', this.view);
+      // The watch hears etcd again before a renewal does: renew now. (Back from an outage that
+      // expired every lease, the view above lacks the members whose keys etcd deleted, and
+      // the frozen view must not count as confirmed by the members left in it.)
+      if (!this.#etcdOk) this.renewSoon();
     });
     const table = await this.#ns.watch().key(TABLE).startRevision(from).create();
     table.on('put', (kv) => {
