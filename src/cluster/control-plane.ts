@@ -133,7 +133,7 @@ export class ControlPlane extends EventEmitter {
   readonly #members = new Map<string, MemberInfo>();
   readonly #progress = new Map<string, { view: number; partitions: ReadonlySet<number> }>();
   readonly #released = new Map<string, Set<number>>();
-  /** Per accused member: accuser → the lease (incarnation) it accused, and since when (performance.now()). */
+  /** Per accused member: accuser → the lease it accused, and since when (performance.now()). */
   readonly #suspects = new Map<string, Map<string, { lease: string; sinceMs: number }>>();
   readonly #watchers: Watcher[] = [];
   #lease: Lease | null = null;
@@ -256,8 +256,8 @@ export class ControlPlane extends EventEmitter {
 
   /**
    * Accusers per suspected member, counting only accusations of its current
-   * incarnation: a member that restarted (or joined again) starts with a
-   * clean record, whatever was said about the one before.
+   * lease: a member that restarted (or joined again) starts with a clean
+   * record, whatever was said about it before.
    */
   get suspects(): ReadonlyMap<string, ReadonlySet<string>> {
     return this.standingSuspects(0);
@@ -309,7 +309,7 @@ export class ControlPlane extends EventEmitter {
     return JSON.stringify({ address: this.#options.address, started: Date.now(), protocol: CLUSTER_PROTOCOL_VERSION, lease: this.#leaseId, incarnation, ...(draining ? { draining } : {}) });
   }
 
-  /** Raises (against its current incarnation) or withdraws this node's suspicion of `target`. */
+  /** Raises (against its current lease) or withdraws this node's suspicion of `target`. */
   async accuse(target: string, suspected: boolean): Promise<void> {
     const key = `${SUSPECTS}${target}/${this.#options.node}`;
     const lease = this.#members.get(target)?.lease;
@@ -516,7 +516,7 @@ export class ControlPlane extends EventEmitter {
     this.#members.delete(node);
     // Evicted (its lease revoked): stop serving now, not at the next renewal, since the
     // others promote this node's backups as soon as they see the key gone. (A deletion older
-    // than this node's latest join is its previous incarnation's.)
+    // than this node's latest join is its previous lease's.)
     if (node === this.#options.node && revision > this.#joinRevision) this.#deadline = 0;
   }
 

@@ -29,7 +29,7 @@ export interface CoordinatorInput {
   table: PartitionTable | null;
   /** The view's members and its revision. */
   members: readonly string[];
-  /** Each member's incarnation (lease id). */
+  /** Each member's incarnation (see control-plane.ts, "Incarnation"). */
   incarnations?: Record<string, string>;
   viewRevision: number;
   copies: number;

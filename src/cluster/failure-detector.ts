@@ -38,7 +38,7 @@ export const JOIN_GRACE_MS = 5_000;
 
 export interface PeerHealth {
   node: string;
-  /** The peer's lease: a new one is a restarted peer, judged afresh. */
+  /** The peer's lease: a new one is a peer that joined again (restarted, or its lease lapsed), judged afresh. */
   incarnation: string;
   /** Whether it ever answered: a member never heard is still starting, and silence says nothing yet. */
   heard: boolean;

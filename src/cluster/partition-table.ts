@@ -43,10 +43,10 @@ export interface PartitionTable {
   viewRevision: number;
   members: string[];
   /**
-   * Each member's incarnation (its lease id when the table was computed). A
-   * node that restarts, or rejoins after an eviction, comes back with another
-   * lease: it is a new member that holds nothing, never the owner the table
-   * remembers.
+   * Each member's incarnation (the lease it first joined under; see
+   * control-plane.ts, "Incarnation"). A node that restarts, or rejoins after
+   * an eviction, comes back as another incarnation: a new member that holds
+   * nothing, never the owner the table remembers.
    */
   incarnations: Record<string, string>;
   /** Per partition: serving owners, primary first. */
