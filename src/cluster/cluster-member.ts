@@ -759,7 +759,7 @@ export class ClusterMember {
     this.#detector.tick(
       [...this.#peers.values()].map((peer) => ({
         node: peer.node,
-        incarnation: peer.lease,
+        lease: peer.lease,
         heard: peer.heard,
         lastHeardMs: peer.lastHeardMs,
         linkDown: peer.linkDown,

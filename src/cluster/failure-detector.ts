@@ -39,7 +39,7 @@ export const JOIN_GRACE_MS = 5_000;
 export interface PeerHealth {
   node: string;
   /** The peer's lease: a new one is a peer that joined again (restarted, or its lease lapsed), judged afresh. */
-  incarnation: string;
+  lease: string;
   /** Whether it ever answered: a member never heard is still starting, and silence says nothing yet. */
   heard: boolean;
   lastHeardMs: number;
@@ -56,8 +56,8 @@ export class FailureDetector {
   readonly #suspected = new Set<string>();
   readonly #downSince = new Map<string, number>();
   readonly #timedOut = new Map<string, number>();
-  readonly #incarnations = new Map<string, string>();
-  /** When each peer's current incarnation was first seen. */
+  readonly #leases = new Map<string, string>();
+  /** When each peer's current lease was first seen. */
   readonly #seenSince = new Map<string, number>();
   readonly #now: () => number;
   #lastTickMs: number;
@@ -94,14 +94,14 @@ export class FailureDetector {
     this.#delay.reset();
     if (now - this.#lastTickMs > HEARTBEAT_MS + SELF_STALL_MS || starved) this.#stalledUntilMs = now + SUSPICION_MS;
     this.#lastTickMs = now;
-    const present = new Map(peers.map((p) => [p.node, p.incarnation]));
-    // A member that left (or came back as a new incarnation) starts with a clean record.
-    for (const [node, incarnation] of [...this.#incarnations]) {
-      if (present.get(node) !== incarnation) this.#forget(node);
+    const present = new Map(peers.map((p) => [p.node, p.lease]));
+    // A member that left (or came back under a new lease) starts with a clean record.
+    for (const [node, lease] of [...this.#leases]) {
+      if (present.get(node) !== lease) this.#forget(node);
     }
     const hearsSomeone = peers.length < 2 || peers.some((p) => now - p.lastHeardMs <= SUSPICION_MS);
     for (const peer of peers) {
-      this.#incarnations.set(peer.node, peer.incarnation);
+      this.#leases.set(peer.node, peer.lease);
       if (!this.#seenSince.has(peer.node)) this.#seenSince.set(peer.node, now);
       if (peer.linkDown) {
         if (!this.#downSince.has(peer.node)) this.#downSince.set(peer.node, Math.min(peer.linkDownSinceMs ?? now, now));
@@ -123,7 +123,7 @@ export class FailureDetector {
   }
 
   #forget(node: string): void {
-    this.#incarnations.delete(node);
+    this.#leases.delete(node);
     this.#seenSince.delete(node);
     this.#downSince.delete(node);
     this.#timedOut.delete(node);

@@ -23,8 +23,8 @@ function harness() {
     if (reason !== undefined) reasons.push(`${node}: ${reason}`);
   }, () => now);
   const peers = new Map<string, PeerHealth>();
-  const add = (node: string, incarnation = '1'): PeerHealth => {
-    const peer: PeerHealth = { node, incarnation, heard: true, lastHeardMs: now, linkDown: false };
+  const add = (node: string, lease = '1'): PeerHealth => {
+    const peer: PeerHealth = { node, lease, heard: true, lastHeardMs: now, linkDown: false };
     peers.set(node, peer);
     return peer;
   };
@@ -124,7 +124,7 @@ test('a restarted peer (new lease) starts with a clean record and its old accusa
   h.add('c');
   h.run(SUSPICION_MS + HEARTBEAT_MS, ['c']);
   t.deepEqual(h.said, ['+b']);
-  h.add('b', '2'); // the same node, a new incarnation, just dialled
+  h.add('b', '2'); // the same node under a new lease, just dialled
   h.run(HEARTBEAT_MS, ['c']);
   t.deepEqual(h.said, ['+b', '-b']);
   t.false(h.detector.suspected.has('b'));
