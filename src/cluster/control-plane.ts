@@ -26,15 +26,15 @@
 // its reach and the table is still the one it obeyed: the new member key is
 // written in a transaction that compares the table's revision, so no table
 // written meanwhile (one that gave its partitions to others) can have been
-// missed. (A node evicted while it reached etcd, or that was itself paused,
-// always comes back new: the coordinator is about to drop it.) An etcd that
-// expired every lease (cut off from all nodes, or paused, for longer than the
-// TTL) thus costs no partition: the members served the frozen view meanwhile,
-// nobody could change the table, and each comes back as the incarnation the
-// table names.
-// A coordinator's table that drops members is written only while their keys
-// are still absent, so a member that came back meanwhile is never dropped on
-// a view that no longer holds.
+// missed. (A node evicted while etcd answered it comes back new: the
+// coordinator is about to drop it. One that was itself paused keeps its
+// incarnation only if no table was written meanwhile: nothing moved.) An
+// etcd that expired every lease (cut off from all nodes, or paused, for
+// longer than the TTL) thus costs no partition: the members served the frozen
+// view meanwhile, nobody could change the table, and each comes back as the
+// incarnation the table names. A coordinator's table that drops members is
+// written only while their keys are still absent, so a member that came back
+// meanwhile is never dropped on a view that no longer holds.
 //
 // Coordinator. The member whose key has the lowest create revision: etcd's
 // election recipe, applied to the member keys themselves, so every node
