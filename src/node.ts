@@ -255,13 +255,16 @@ export class SessiondNode extends EventEmitter {
     await this.#ensureMaster(deps.bootstrapAdmin ?? { username: BOOTSTRAP_ADMIN_USERNAME_DEFAULT, password: BOOTSTRAP_ADMIN_PASSWORD_DEFAULT });
     if (this.options.importRealm !== null) await this.importDirectory(this.options.importRealm);
 
-    // A cluster member gets its sessions from the other owners (state transfer), not from its disk.
-    if (this.cluster === null) {
+    // A cluster member gets its sessions from the other owners (state transfer), unless it may come back
+    // as the member it was: then its disk holds the partitions the table gives it (cluster-member.ts, join).
+    if (this.cluster === null || this.cluster.restoresFromDisk) {
       const restored = await this.engine.loadSnapshot();
       if (restored.loaded > 0 || restored.dropped.length > 0) {
         this.log.info({ restored: restored.loaded, expiredWhileDown: restored.dropped.length }, 'online sessions restored from the last shutdown');
       }
       this.emit('restored', restored);
+    } else {
+      await this.engine.discardSnapshot();
     }
     this.#housekeeping = setInterval(() => void this.housekeeping(), HOUSEKEEPING_INTERVAL_MS);
     this.#housekeeping.unref();

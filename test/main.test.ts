@@ -11,14 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { OPTION_SPECS, envName } from '../src/config/options.js';
-import { cleanEnv, freePort, logLine, run, type Run } from './helpers/node-process.js';
+import { cleanEnv, freePorts, logLine, run, type Run } from './helpers/node-process.js';
 import { parseExposition, sampleValue } from './helpers/prometheus.js';
 
 const MAIN = new URL('../src/main.js', import.meta.url);
 
 async function startNode(t: ExecutionContext): Promise<{ r: Run; managementPort: number; httpPort: number }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sessiond-main-'));
-  const [managementPort, httpPort] = [await freePort(), await freePort()];
+  const [managementPort, httpPort] = await freePorts(2);
   const r = run([
     '--host', '127.0.0.1', '--management-port', String(managementPort), '--http-port', String(httpPort),
     '--shards', '2', '--data-dir', dataDir, '--log-level', 'info',
@@ -113,7 +113,7 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 async function nodeArgs(t: ExecutionContext, dataDir?: string): Promise<{ args: string[]; httpPort: number; dataDir: string }> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'sessiond-main-')));
   if (dataDir === undefined) t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const [managementPort, httpPort] = [await freePort(), await freePort()];
+  const [managementPort, httpPort] = await freePorts(2);
   return {
     args: ['--host', '127.0.0.1', '--management-port', String(managementPort), '--http-port', String(httpPort), '--shards', '2', '--data-dir', dir, '--log-level', 'info'],
     httpPort,

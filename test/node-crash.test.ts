@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { freePort, logLine, run, type Run } from './helpers/node-process.js';
+import { freePorts, logLine, run, type Run } from './helpers/node-process.js';
 
 const DEMO_REALM = new URL('../../realms/demo-realm.json', import.meta.url);
 
@@ -41,7 +41,7 @@ class Node {
   }
 
   static async start(t: ExecutionContext, dataDir: string, realms: string, durability: string): Promise<Node> {
-    const [httpPort, managementPort] = [await freePort(), await freePort()];
+    const [httpPort, managementPort] = await freePorts(2);
     const r = run([
       '--host', '127.0.0.1', '--http-port', String(httpPort), '--management-port', String(managementPort),
       '--shards', '2', '--data-dir', dataDir, '--import-realm', realms, '--durability', durability, '--log-level', 'info', '--login-rate-limit', '0',

@@ -283,6 +283,33 @@ export class Journal {
   }
 
   /**
+   * Erases what the disk holds of `partitions` (this shard's) and the
+   * shard's whole log, in one transaction: a cluster member that joins as a
+   * new incarnation starts from nothing, and a later restart must not find
+   * an older membership's sessions.
+   */
+  clear(partitions: readonly number[]): Promise<unknown> {
+    this.#turn = [];
+    this.#pendingTouches.clear();
+    this.#dueTouches = [];
+    this.#sinceSnapshot.fill(0);
+    this.#oldest.fill(NONE);
+    const [from, to] = [this.#head, this.#next];
+    this.#head = this.#next;
+    const shard = this.#shard;
+    return this.#env.root.transaction(() => {
+      for (const key of this.#log.getKeys({ start: [shard, from], end: [shard, to] })) this.#log.remove(key);
+      for (const partition of partitions) {
+        for (const key of this.#legacySnapshot.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#legacySnapshot.remove(key);
+        for (const key of this.#legacyJournal.getKeys({ start: [partition, 0], end: [partition, Number.MAX_SAFE_INTEGER] })) this.#legacyJournal.remove(key);
+        for (const key of this.#chunks.getKeys({ start: [partition], end: [partition + 1] })) this.#chunks.remove(key);
+        for (const key of this.#touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#touches.remove(key);
+        this.#snapshotSeq.remove(partition);
+      }
+    });
+  }
+
+  /**
    * Start-up, before read(): the shard's log, by partition, keeping the
    * records newer than their partition's snapshot (older ones wait for the
    * head to move past them).

@@ -53,8 +53,17 @@ export class PartitionRoles {
 
   /** The partitions held as primary, ascending. */
   primaryPartitions(): number[] {
+    return this.#withRole(PRIMARY);
+  }
+
+  /** The partitions held as passive copies, ascending. */
+  passivePartitions(): number[] {
+    return this.#withRole(PASSIVE);
+  }
+
+  #withRole(code: number): number[] {
     const out: number[] = [];
-    for (let p = 0; p < PARTITION_COUNT; p++) if (this.#roles[p] === PRIMARY) out.push(p);
+    for (let p = 0; p < PARTITION_COUNT; p++) if (this.#roles[p] === code) out.push(p);
     return out;
   }
 

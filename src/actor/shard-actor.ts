@@ -592,6 +592,9 @@ export class ShardActor {
         return this.#replay(checkMutations(command.mutations));
       case OP.chunkReplay:
         return this.#replay(checkMutations(unpackedChunk(command.chunk)), this.#partition(command.partition));
+      case OP.copyFilled:
+        this.#log.filled(this.#partition(command.partition));
+        return null;
       case OP.offlineGrant:
         return this.#offlineGrant(this.#string(command.id, 'id'), this.#string(command.client, 'client'), command.scope, this.#integer(command.now, 'now'));
       case OP.offlineGet: {
@@ -635,6 +638,8 @@ export class ShardActor {
         return this.#log.save();
       case OP.snapshotLoad:
         return this.#log.load(this.#integer(command.now, 'now'));
+      case OP.snapshotDiscard:
+        return this.#log.discard().then(() => null);
       case OP.codePut:
         return this.#codes.put(this.#string(command.id, 'id'), this.#string(command.code, 'code'), command.data, this.#now);
       case OP.codeTake:
@@ -877,7 +882,11 @@ export class ShardActor {
     const partitions = mutations.map((m) => (m.k === MUTATION.realmCleared ? -1 : partitionOfRecord(m)));
     if (chunkOf >= 0 && partitions.some((p) => p !== chunkOf)) throw new EngineError('ERR_BAD_RECORD', `a chunk of partition ${chunkOf} holds a record of another`);
     let applied = 0;
-    const writes: Promise<void>[] = [];
+    const writes: Promise<unknown>[] = [];
+    if (chunkOf >= 0 && this.#roles.roleOf(chunkOf) === 'passive') {
+      const erased = this.#log.fill(chunkOf);
+      if (erased !== null) this.#track(erased);
+    }
     for (let i = 0; i < mutations.length; i++) {
       const m = mutations[i]!;
       if (isOfflineRecord(m)) {
@@ -887,7 +896,7 @@ export class ShardActor {
         continue;
       }
       if (m.k !== MUTATION.realmCleared && !this.#roles.holds(partitions[i]!)) continue;
-      table.apply(m);
+      if (table.apply(m) && this.#roles.roleOf(partitionOfRecord(m)) === 'passive') this.#log.copied(m);
       applied++;
     }
     return writes.length === 0 ? applied : Promise.all(writes).then(() => applied);
@@ -905,7 +914,7 @@ export class ShardActor {
     const { moved, done, promoted } = this.#roles.set(partitions as number[], role, budget ?? Infinity, grace);
     const result: PartitionRolesResult = { moved, done };
     this.#log.promoted(promoted);
-    for (const work of this.#log.setPartitions(this.#roles.primaryPartitions())) this.#track(work);
+    for (const work of this.#log.setPartitions(this.#roles.primaryPartitions(), this.#roles.passivePartitions())) this.#track(work);
     // A partition no longer held forgets its offline sessions too (answered once committed): if it comes back, a transfer refills it.
     const forgets: Promise<void>[] = [];
     if (role === 'none' && this.#offline !== null) {

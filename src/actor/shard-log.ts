@@ -10,8 +10,19 @@
 //   - collects it, while a subscriber wants records (the cluster's replicator,
 //     tests), for the reply of the batch that produced it, or for an
 //     unsolicited frame when the turn's background work (expiry) produced it.
-// Records applied to passive copies never reach it (they are the primary's),
-// and a promotion produces none: the promoted partition is snapshotted.
+// Records applied to passive copies never reach `sink` (they are the
+// primary's, not shipped again), and a promotion produces none: the promoted
+// partition is snapshotted.
+//
+// Passive copies (a cluster backup's) are journaled too, so that a node
+// restarted after every node stopped finds its copies on its disk
+// (docs/cluster.md, "Whole-cluster restart"): the shard hands `copied` each
+// record it applied to one, and its reply (the backup's acknowledgement)
+// waits for the commit like a primary's. A copy being filled by a state
+// transfer is not journaled: its first chunk erases what the disk held of
+// it, and once the transfer is done (`filled`) the partition is snapshotted
+// by a compaction, from which point its records are journaled. A crash in
+// between leaves the disk without that copy, never with part of one.
 //
 // It also holds the snapshot side of the journal: start-up (snapshot, then
 // journal, then touches, per partition), compaction a few partitions per turn,
@@ -65,6 +76,10 @@ export class ShardLog {
   readonly #journaling: boolean;
   /** The partitions this shard holds as primary (journaled, snapshotted). */
   #partitions: readonly number[];
+  /** The partitions held as passive copies (journaled and snapshotted like primaries unless filling). */
+  #copies = new Set<number>();
+  /** Copies a state transfer is filling: not journaled until it is done (see `fill`). */
+  readonly #filling = new Set<number>();
   /** The last seq given out, per partition. */
   readonly #seq = new Float64Array(PARTITION_COUNT);
   #viewRevision = 0;
@@ -102,19 +117,23 @@ export class ShardLog {
   }
 
   /**
-   * The primary partitions changed: those no longer primary are forgotten on
+   * The partitions held changed: those no longer held at all are forgotten on
    * disk (their journal and snapshot), so a restart does not bring back a
-   * partition another owner now serves. Returns the writes under way.
+   * partition this node no longer holds. A primary that became a copy (or
+   * the reverse) keeps what its disk holds. Returns the writes under way.
    */
-  setPartitions(partitions: readonly number[]): Promise<unknown>[] {
-    const kept = new Set(partitions);
+  setPartitions(primary: readonly number[], passive: readonly number[]): Promise<unknown>[] {
+    const held = new Set([...primary, ...passive]);
     const work: Promise<unknown>[] = [];
-    for (const partition of this.#partitions) {
-      if (kept.has(partition)) continue;
+    for (const partition of [...this.#partitions, ...this.#copies]) {
+      if (held.has(partition)) continue;
       this.#compactWanted.delete(partition);
+      this.#filling.delete(partition);
       if (this.#journal !== null) work.push(this.#journal.compact(partition, this.#seq[partition]!, []));
     }
-    this.#partitions = partitions;
+    this.#partitions = primary;
+    this.#copies = new Set(passive);
+    for (const partition of primary) this.#filling.delete(partition);
     return work;
   }
 
@@ -150,15 +169,53 @@ export class ShardLog {
   };
 
   /**
-   * Partitions were promoted with sessions that were never journaled here (a
-   * passive copy's records are its primary's). Each is compacted by the next
-   * turns (its snapshot, packed: no record per session, and no reply waits
-   * for it). Until that commit, a crash would lose them from this node's disk
-   * only; a cluster member takes its copies from the other owners when it
-   * comes back.
+   * Partitions were promoted. Each is compacted by the next turns (its
+   * snapshot, packed: no record per session, and no reply waits for it): the
+   * promotion grace moved idle clocks that no record carries, and a copy
+   * still filling had nothing journaled.
    */
   promoted(partitions: readonly number[]): void {
     if (this.#journaling) for (const partition of partitions) this.#compactWanted.add(partition);
+  }
+
+  /**
+   * A record was applied to a passive copy: journaled with the partition's
+   * next local seq (the copy's records come in its primary's order), and
+   * idle-clock moves coalesced, as for a primary's; the batch's reply waits
+   * for its commit (endBatch).
+   */
+  copied(m: Mutation): void {
+    if (!this.#journaling) return;
+    const partition = partitionOfRecord(m);
+    if (!this.#copies.has(partition) || this.#filling.has(partition)) return;
+    if (isTouchRecord(m)) {
+      if (m.k === MUTATION.clientRefreshed) this.#journal!.touch(partition, m.id, m.client, m.at, 0);
+      else if (m.k === MUTATION.sessionTouched) this.#journal!.touch(partition, m.id, '', m.lastSessionRefresh, 0);
+      return;
+    }
+    const seq = ++this.#seq[partition]!;
+    if (m.k === MUTATION.sessionRemoved && EXPIRY_REASONS.has(m.reason)) return;
+    this.#journal!.append(partition, seq, m);
+    if (this.#journal!.wantsCompaction(partition, this.#table.partitionSize(partition))) this.#compactWanted.add(partition);
+  }
+
+  /**
+   * A state transfer's chunk is about to fill a passive copy: the first one
+   * erases what the disk holds of the partition (an older copy, which the
+   * transfer replaces), and nothing of it is journaled until `filled`.
+   * Returns the write under way, if any.
+   */
+  fill(partition: number): Promise<unknown> | null {
+    if (!this.#journaling || !this.#copies.has(partition) || this.#filling.has(partition)) return null;
+    this.#filling.add(partition);
+    this.#compactWanted.delete(partition);
+    return this.#journal!.compact(partition, this.#seq[partition]!, []);
+  }
+
+  /** The transfer filling a copy is done: the next turns snapshot it, and its records are journaled from here on. */
+  filled(partition: number): void {
+    if (!this.#filling.delete(partition)) return;
+    this.#compactWanted.add(partition);
   }
 
   /**
@@ -250,14 +307,15 @@ export class ShardLog {
     return packChunks(this.#table.partitionRecords(partition));
   }
 
-  /** Graceful shutdown: every partition's sessions as a snapshot, its journal emptied. Resolves with how many sessions. */
+  /** Graceful shutdown: every held partition's sessions as a snapshot (a copy being filled: none), its journal emptied. Resolves with how many sessions it serves. */
   async save(): Promise<number> {
     const journal = this.#requireJournal();
     await journal.close();
     let saved = 0;
-    for (let i = 0; i < this.#partitions.length; i += SAVE_GROUP) {
-      const group = this.#partitions.slice(i, i + SAVE_GROUP).map((partition) => {
-        saved += this.#table.partitionSlots(partition).length;
+    const held = [...this.#partitions, ...[...this.#copies].filter((p) => !this.#filling.has(p))];
+    for (let i = 0; i < held.length; i += SAVE_GROUP) {
+      const group = held.slice(i, i + SAVE_GROUP).map((partition) => {
+        if (!this.#copies.has(partition)) saved += this.#table.partitionSlots(partition).length;
         this.#compactWanted.delete(partition);
         return journal.compact(partition, this.#seq[partition]!, this.#capture(partition));
       });
@@ -342,6 +400,17 @@ export class ShardLog {
       table.remove(session.id, endReason, now);
       result.dropped.push({ session, reason });
     }
+  }
+
+  /**
+   * Start-up of a cluster member that does not come back as the member it
+   * was: what the disk holds of this shard's partitions is erased (it holds
+   * nothing the cluster counts on, and a later restart must not bring it back).
+   */
+  async discard(): Promise<void> {
+    if (this.#journal === null) return;
+    await this.#journal.clear(this.#partitions);
+    this.#seq.fill(0);
   }
 
   /** Writes the coalesced touches and waits for every journal commit (the worker is stopping). */

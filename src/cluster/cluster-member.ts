@@ -32,6 +32,7 @@ import { toWireError } from '../protocol/wire-error.js';
 import { OP } from '../protocol/actor-ops.js';
 import type { RealmStore } from '../realm/realm-store.js';
 import type { LmdbEnv } from '../store/lmdb-env.js';
+import { rememberMembership, rememberedMembership, type RememberedMembership } from './node-identity.js';
 import type { RevokedTokens } from '../tokens/revoked-tokens.js';
 import { ClusterRouter } from './cluster-router.js';
 import { EtcdConfigLog } from './config-log.js';
@@ -91,6 +92,14 @@ const CONFIRMATION_MAX_AGE_MS = 1_000;
  * two of its own.
  */
 const REJOIN_GRACE_MS = 2_000;
+/**
+ * How long a coordinator that restarted as the incarnation it was (its disk
+ * holds the copies the table gives it) waits for the table's other members
+ * before it drops them: after every node stopped, they restart (and read
+ * their disks) at their own pace, and a member dropped meanwhile comes back
+ * new, its copies lost to the cluster (docs/cluster.md, "Whole-cluster restart").
+ */
+export const RESTART_GRACE_MS = 15_000;
 
 export interface ClusterMemberOptions {
   etcd: string[];
@@ -201,6 +210,10 @@ export class ClusterMember {
   #evictedAtMs = 0;
   /** When this node last joined again after an etcd outage (see REJOIN_GRACE_MS). */
   #rejoinedAfterOutageAtMs = -Infinity;
+  /** The membership its data directory remembers from before this process (see join). */
+  #remembered: RememberedMembership | null;
+  /** When this node joined as the incarnation it was before a restart (see RESTART_GRACE_MS). */
+  #restartedAtMs = -Infinity;
   /** Each peer's member record when last seen: one that comes back as the same incarnation is resynchronised. */
   readonly #lastSeen = new Map<string, MemberInfo>();
 
@@ -210,6 +223,7 @@ export class ClusterMember {
     this.#server = server;
     this.#address = address;
     this.#slowLog = new ThrottledLog(this.#log, 1_000);
+    this.#remembered = rememberedMembership(options.env);
     this.#plane = new ControlPlane({
       hosts: options.etcd,
       cluster: options.cluster,
@@ -268,12 +282,28 @@ export class ClusterMember {
     try {
       await member.#config.start();
       member.#formedAt = await member.#formationTime();
+      await member.#checkRemembered();
     } catch (err) {
       server.forceShutdown();
       await member.#plane.close();
       throw err;
     }
     return member;
+  }
+
+  /**
+   * A remembered membership whose table is no longer etcd's cannot be kept
+   * (join would come back new): start-up then does not load what the disk
+   * holds, only to drop it (a node that left gracefully, or was replaced
+   * while it was down, comes back so).
+   */
+  async #checkRemembered(): Promise<void> {
+    const remembered = this.#remembered;
+    if (remembered === null) return;
+    const current = await this.#plane.readTableRevision();
+    if (current === remembered.tableRevision) return;
+    this.#log.info({ remembered: remembered.tableRevision, current }, 'the partition table changed since this node last ran: it joins as a new member, and its disk\'s partitions are not loaded');
+    this.#remembered = null;
   }
 
   /** The cluster's formation time (epoch s): the refresh-reuse rule's server start on every node. */
@@ -357,16 +387,32 @@ export class ClusterMember {
    * partitions, its peers send it transfers and watch its heartbeats, and a
    * node still busy starting would acknowledge late, fall silent, and be
    * evicted for it.
+   *
+   * A node whose data directory remembers a membership (restoresFromDisk:
+   * start-up loaded its partitions from disk first) joins as that
+   * incarnation when etcd's table is still the one it obeyed: the table
+   * gives it back the partitions its disk holds, and as coordinator it waits
+   * RESTART_GRACE_MS for the table's other members. Otherwise it joins as a
+   * new member and the first table it obeys makes it drop what it loaded.
    */
   async join(): Promise<void> {
     if (this.#engine === null) throw new Error('attach the engine before joining');
-    await this.#plane.start();
-    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, members: this.#plane.view.members.map((m) => m.node) }, 'joined the cluster');
+    // The grace holds from the start: joining runs the first coordinator rounds already.
+    if (this.#remembered !== null) this.#restartedAtMs = performance.now();
+    const kept = await this.#plane.start(this.#remembered);
+    if (!kept) this.#restartedAtMs = -Infinity;
+    const restart = this.#remembered === null ? {} : { restart: kept ? 'same incarnation: the table did not change meanwhile, the partitions on disk are kept' : 'new incarnation: the table changed meanwhile, the partitions on disk are dropped' };
+    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
     this.#notServingSinceMs = performance.now();
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#onView();
     const table = this.#plane.table;
     if (table !== null) this.#obey(table, this.#plane.tableRevision);
+  }
+
+  /** Whether start-up should load the partitions this node's disk holds: it was a member before this process, and may come back as that member (see join). */
+  get restoresFromDisk(): boolean {
+    return this.#remembered !== null;
   }
 
   /** This node may answer: its lease is provably alive (or every member confirms the same frozen view), and it obeys a table that includes it. */
@@ -585,6 +631,10 @@ export class ClusterMember {
       this.#table = table;
       this.#tableRevision = revision;
       this.#replicator.setTable(table);
+      // What a restart needs to come back as this member. It may commit before the shards' own writes
+      // for this table: a restart that finds this table in etcd applies its roles again to what it loaded.
+      const membership = this.#inTable(table) ? { incarnation: this.#plane.incarnation, tableRevision: revision } : null;
+      rememberMembership(this.#options.env, membership).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'recording this node\'s membership on disk failed'));
       // A partition no longer pending here, or whose primary changed (the new one fills it anew), is
       // no longer reported; a new view is reported under its revision.
       const reported = this.#caughtUp.size;
@@ -685,8 +735,9 @@ export class ClusterMember {
     const view = this.#plane.view;
     const present = new Set(view.members.map((m) => m.node));
     const absent = this.#plane.table?.members.filter((node) => !present.has(node)) ?? [];
-    // Back from an etcd that expired every lease: the others are joining again as well.
+    // Back from an etcd that expired every lease, or restarted after every node stopped: the others are joining again as well.
     if (absent.length > 0 && performance.now() - this.#rejoinedAfterOutageAtMs < REJOIN_GRACE_MS) return;
+    if (absent.length > 0 && performance.now() - this.#restartedAtMs < RESTART_GRACE_MS) return;
     const decision = coordinate({
       table: this.#plane.table,
       members: view.members.map((m) => m.node),
@@ -991,7 +1042,10 @@ export class ClusterMember {
       return (err as Error).message;
     }
     // In frame order: the partition's chunks before its `done` are applied by now.
-    if (handed.caughtUp !== null) this.#caughtUpOn(handed.caughtUp, frame.from);
+    if (handed.caughtUp !== null) {
+      this.#caughtUpOn(handed.caughtUp, frame.from);
+      this.#engine?.copyFilled(handed.caughtUp).catch((err: unknown) => this.#log.warn({ err: (err as Error).message, partition: handed.caughtUp }, 'journaling a filled copy failed to start'));
+    }
     return null;
   }
 

@@ -179,12 +179,43 @@ export class ControlPlane extends EventEmitter {
     return this.#ns;
   }
 
-  /** Joins: lease, member key, then the current members, table, progress and suspicions, watched from there on. */
-  async start(): Promise<void> {
-    await this.#join();
+  /**
+   * Joins: lease, member key, then the current members, table, progress and
+   * suspicions, watched from there on. `restart`: the incarnation this node
+   * was before its process restarted and the revision of the table it obeyed
+   * then; it joins as that incarnation if that table is still etcd's (and no
+   * member runs a version that knows members by their lease). Resolves
+   * whether it did.
+   */
+  async start(restart: { incarnation: string; tableRevision: number } | null = null): Promise<boolean> {
+    let keepAt: number | null = null;
+    if (restart !== null && (await this.#everyMemberKeepsIncarnation())) {
+      this.#incarnation = restart.incarnation;
+      keepAt = restart.tableRevision;
+    }
+    const kept = await this.#join(keepAt);
     const revision = await this.#load();
     await this.#watch(revision + 1);
     this.#renewal = setInterval(() => void this.#renew(), LEASE_RENEW_MS);
+    return kept;
+  }
+
+  /** The etcd revision the table was last written at, read now (0: no table yet). Before start(), to know whether a restart can keep its incarnation. */
+  async readTableRevision(): Promise<number> {
+    const { kvs } = await this.#ns.get(TABLE).exec();
+    return kvs.length === 0 ? 0 : Number(kvs[0]!.mod_revision);
+  }
+
+  /** Whether every member key in etcd carries an incarnation (an older version's would take a kept one for a new member). */
+  async #everyMemberKeepsIncarnation(): Promise<boolean> {
+    const values = await this.#ns.getAll().prefix(MEMBERS).strings();
+    return Object.values(values).every((value) => {
+      try {
+        return typeof (JSON.parse(value) as { incarnation?: unknown }).incarnation === 'string';
+      } catch {
+        return false;
+      }
+    });
   }
 
   /** This node's current lease. */

@@ -871,6 +871,12 @@ export class Engine extends EventEmitter {
     return result;
   }
 
+  /** Start-up of a cluster member that joins as a new incarnation: the shards erase the online sessions their disk holds. */
+  async discardSnapshot(): Promise<void> {
+    if (this.#env === null) return;
+    await this.#pool.broadcast({ op: OP.snapshotDiscard });
+  }
+
   // -------------------------------------------------------------------------
   // Time, statistics, events
 
@@ -942,6 +948,11 @@ export class Engine extends EventEmitter {
    */
   applyChunk(partition: number, chunk: Uint8Array): Promise<number> {
     return this.#pool.askAlone(shardOfPartition(partition, this.#pool.size), { op: OP.chunkReplay, partition, chunk });
+  }
+
+  /** The state transfer filling this node's copy of `partition` is done: the shard journals the copy from here on (after a snapshot of it). */
+  copyFilled(partition: number): Promise<null> {
+    return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.copyFilled, partition });
   }
 
   /** Runs a replicated command (auth codes, login failures) on this node's copy of its partition. */

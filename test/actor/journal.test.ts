@@ -27,6 +27,7 @@ import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
 import { logRecords, type LogValue } from '../../src/store/journal-log.js';
 import { DB, ENV_FILE, SCHEMA_VERSION, openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
 import { MUTATION } from '../../src/protocol/mutations.js';
+import { packChunks } from '../../src/protocol/transfer-chunks.js';
 import { unbundled, waitFor } from '../helpers/engine-harness.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { compareTables, lcg } from '../helpers/table-compare.js';
@@ -231,24 +232,101 @@ test('a turn of more records than one log value holds is written as several, and
   t.is(loaded.loaded, count);
 });
 
-test('a promoted partition is snapshotted, not journaled record by record, and comes back after a restart', async (t) => {
-  const { dir, env, ...first } = await freshActor(t);
-  const userId = 'promoted-user';
+/** Creation records of `count` sessions of `userId` in r1, as a primary ships them. */
+function createdRecords(userId: string, count: number) {
   const partition = partitionOf('r1', userId);
-  const ids = [newSessionId(partition), newSessionId(partition)];
-  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
-  const created = ids.map((id, i) => ({
-    k: MUTATION.sessionCreated, partition, id, realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect',
+  return Array.from({ length: count }, (_, i) => ({
+    k: MUTATION.sessionCreated, partition, id: newSessionId(partition), realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect',
     rememberMe: false, started: START + i, lastSessionRefresh: START + i, authTime: START + i, notes: null,
   }));
+}
+
+function journaledIn(env: LmdbEnv, partition: number): number {
+  return logValues(env).flatMap(logRecords).filter((e) => e.p === partition).length;
+}
+
+test('a passive copy journals the records it applies (the acknowledgement waits for the commit), and comes back after a restart', async (t) => {
+  const { dir, env, ...first } = await freshActor(t);
+  const userId = 'copied-user';
+  const created = createdRecords(userId, 3);
+  const partition = created[0]!.partition;
+  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
   await first.ask([{ op: OP.mutationsReplay, mutations: created }]);
-  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
-  t.is(logValues(env).flatMap(logRecords).filter((e) => e.p === partition).length, 0, 'the moved records are not journaled');
-  await waitFor(() => env.db(DB.onlineSeq).get(partition) !== undefined, 'the promoted partition snapshotted');
+  t.is(journaledIn(env, partition), 3, 'committed before the reply');
+  const [kept, touched, removed] = created.map((m) => m.id);
+  await first.ask([{ op: OP.mutationsReplay, mutations: [{ k: MUTATION.sessionTouched, id: touched!, lastSessionRefresh: START + 500 }, { k: MUTATION.sessionRemoved, id: removed!, reason: 'logout' }] }]);
+  await first.actor.close();
+  const { actor, loaded } = await reloaded(t, env, dir, START + 600);
+  t.is(loaded.loaded, 2);
+  t.true(actor.table.slotOf(kept!) >= 0);
+  t.is(actor.table.view(actor.table.slotOf(touched!)).lastSessionRefresh, START + 500, 'the idle clock move is on disk too');
+  t.is(actor.table.slotOf(removed!), -1, 'a removal on the copy stays removed');
+});
+
+test('a copy filled by a state transfer is on disk only once the transfer is done: never part of it', async (t) => {
+  const { dir, env, ...first } = await freshActor(t);
+  const older = createdRecords('filled-user', 2);
+  const partition = older[0]!.partition;
+  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
+  await first.ask([{ op: OP.mutationsReplay, mutations: older }]);
+  const transfer = createdRecords('filled-user', 4);
+  await first.ask([{ op: OP.chunkReplay, partition, chunk: packChunks(transfer.slice(0, 2))[0]! }]);
+  await first.ask([{ op: OP.mutationsReplay, mutations: createdRecords('filled-user', 1) }]);
+  await first.actor.close();
+  // Stopped mid-transfer: the older copy was erased at the first chunk, and nothing of the transfer was kept.
+  const middle = await reloaded(t, env, dir, START);
+  t.is(middle.loaded.loaded, 0);
+  await middle.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
+  await middle.ask([{ op: OP.chunkReplay, partition, chunk: packChunks(transfer)[0]! }]);
+  await middle.ask([{ op: OP.copyFilled, partition }]);
+  await waitFor(() => env.db(DB.onlineSeq).get(partition) !== undefined && env.db(DB.onlineChunks).get([partition, 0]) !== undefined, 'the filled copy snapshotted');
+  const live = createdRecords('filled-user', 1);
+  await middle.ask([{ op: OP.mutationsReplay, mutations: live }]);
+  await middle.actor.close();
+  const { actor, loaded } = await reloaded(t, env, dir, START);
+  t.is(loaded.loaded, 5, 'the transfer and the records after it');
+  for (const m of [...transfer, ...live]) t.true(actor.table.slotOf(m.id) >= 0);
+  for (const m of older) t.is(actor.table.slotOf(m.id), -1, 'the copy the transfer replaced is gone');
+});
+
+test('a promoted copy is snapshotted; a demoted primary keeps its disk; a partition no longer held is forgotten on disk', async (t) => {
+  const { dir, env, ...first } = await freshActor(t);
+  const promotedRecords = createdRecords('promoted-user', 2);
+  const promoted = promotedRecords[0]!.partition;
+  const demotedRecords = createdRecords('demoted-user', 1);
+  const demoted = demotedRecords[0]!.partition;
+  const droppedRecords = createdRecords('dropped-user', 1);
+  const dropped = droppedRecords[0]!.partition;
+  t.true(new Set([promoted, demoted, dropped]).size === 3);
+  await first.ask([{ op: OP.partitionRoles, partitions: [promoted, dropped], role: 'passive' }]);
+  await first.ask([{ op: OP.mutationsReplay, mutations: [...promotedRecords, ...droppedRecords] }]);
+  await first.ask([{ op: OP.partitionRoles, partitions: [promoted], role: 'primary' }]);
+  await waitFor(() => env.db(DB.onlineSeq).get(promoted) !== undefined, 'the promoted partition snapshotted');
+  await first.ask(demotedRecords.map((m) => createCommand(m.userId, m.id)));
+  await first.ask([{ op: OP.partitionRoles, partitions: [demoted], role: 'passive' }]);
+  await first.ask([{ op: OP.partitionRoles, partitions: [dropped], role: 'none' }]);
   await first.actor.close();
   const { actor, loaded } = await reloaded(t, env, dir, START + 10);
-  t.is(loaded.loaded, 2);
-  for (const id of ids) t.true(actor.table.slotOf(id) >= 0);
+  t.is(loaded.loaded, 3);
+  for (const m of [...promotedRecords, ...demotedRecords]) t.true(actor.table.slotOf(m.id) >= 0);
+  t.is(actor.table.slotOf(droppedRecords[0]!.id), -1);
+});
+
+test('a discarded disk holds nothing of what it held, and what follows is journaled from there', async (t) => {
+  const { dir, env, ...first } = await freshActor(t);
+  await first.ask(['user-0', 'user-2'].map((userId) => createCommand(userId)));
+  await first.ask([{ op: OP.snapshotSave }]);
+  await first.ask([createCommand('user-4')]);
+  await first.actor.close();
+  const second = actorOn(t, env, dir);
+  await second.ask(configure);
+  await second.ask([{ op: OP.snapshotDiscard }]);
+  const after = createCommand('user-0');
+  await second.ask([after]);
+  await second.actor.close();
+  const { actor, loaded } = await reloaded(t, env, dir, START);
+  t.is(loaded.loaded, 1);
+  t.true(actor.table.slotOf((after as { id: string }).id) >= 0);
 });
 
 test('a log of schema version 2 (a value per record) still loads, and new turns continue after it', async (t) => {

@@ -256,3 +256,55 @@ test.serial('a member key without an incarnation is known by its lease', async (
   await until('the older member is seen', () => plane.member('old') !== undefined, 5_000);
   t.like(plane.member('old'), { incarnation: '42', keepsIncarnation: false });
 });
+
+/** Starts a member that writes a table naming itself, and stops its process's plane (as a kill would: the lease is left to lapse). */
+async function memberBeforeRestart(t: ExecutionContext, etcd: EtcdProcess, cluster: string) {
+  const before = newPlane(t, [etcd.clientUrl], cluster, 'a');
+  let revision = 0;
+  before.once('table', (_table: unknown, at: number) => (revision = at));
+  await before.start();
+  const incarnation = before.incarnation;
+  t.true(await before.writeTable(nextTable(null, ['a'], before.view.revision, 1, { a: incarnation }).table));
+  await until('the table is seen', () => revision > 0, 5_000);
+  await before.close();
+  return { incarnation, tableRevision: revision };
+}
+
+// Goal: a node restarted after it (or every node) stopped comes back as the
+// incarnation its data directory remembers when etcd's table is still the one
+// it obeyed, and as a new one when a table was written meanwhile (its disk
+// holds what that table took away).
+// Method: a real etcd; a member writes a table naming it and closes; a new
+// plane for the same node starts with what the first one obeyed.
+test.serial('a restarted member joins as the incarnation it remembers while the table is the one it obeyed', async (t) => {
+  const etcd = await startEtcd(t);
+  const remembered = await memberBeforeRestart(t, etcd, 'restart');
+  const plane = newPlane(t, [etcd.clientUrl], 'restart', 'a');
+  t.true(await plane.start(remembered));
+  t.is(plane.incarnation, remembered.incarnation);
+  t.is(plane.member('a')?.incarnation, remembered.incarnation);
+  t.not(plane.leaseId, remembered.incarnation, 'under a new lease');
+});
+
+test.serial('a restarted member joins as a new incarnation when a table was written meanwhile', async (t) => {
+  const etcd = await startEtcd(t);
+  const remembered = await memberBeforeRestart(t, etcd, 'restart-moved');
+  const other = newPlane(t, [etcd.clientUrl], 'restart-moved', 'b');
+  await other.start();
+  await until('the other member sees the table', () => other.table !== null, 5_000);
+  t.true(await other.writeTable(nextTable(other.table, ['b'], other.view.revision, 1, { b: other.incarnation }).table));
+  const plane = newPlane(t, [etcd.clientUrl], 'restart-moved', 'a');
+  t.false(await plane.start(remembered));
+  t.is(plane.incarnation, plane.leaseId, 'a new incarnation, known by its new lease');
+});
+
+test.serial('a restarted member joins as a new incarnation while a member of an older version is in the view', async (t) => {
+  const etcd = await startEtcd(t);
+  const remembered = await memberBeforeRestart(t, etcd, 'restart-older');
+  const older = newPlane(t, [etcd.clientUrl], 'restart-older', 'b');
+  await older.start();
+  await older.namespace.put('members/old').value(JSON.stringify({ address: '127.0.0.1:2', started: 0, protocol: 3, lease: older.leaseId })).lease(older.leaseId);
+  const plane = newPlane(t, [etcd.clientUrl], 'restart-older', 'a');
+  t.false(await plane.start(remembered));
+  t.is(plane.incarnation, plane.leaseId);
+});

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { EtcdProcess } from '../helpers/etcd-process.js';
-import { cleanEnv, freePort, run, type Run } from '../helpers/node-process.js';
+import { cleanEnv, freePorts, run, type Run } from '../helpers/node-process.js';
 import { parseExposition, type Sample } from '../helpers/prometheus.js';
 import { ProxyHost, type FaultAction, type OpenedProxy } from './proxy-host.js';
 import { CLUSTER_REALM_DIR, type Workload, type WorkloadTarget } from './workload.js';
@@ -460,7 +460,7 @@ export async function createCluster(options: ClusterOptions = {}): Promise<Clust
 async function prepareNode(cluster: Cluster, i: number, etcdPort: number, options: ClusterOptions): Promise<NodeHandle> {
   const id = `n${i}`;
   const host = `127.0.0.${i}`;
-  const [httpPort, managementPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
+  const [httpPort, managementPort, grpcPort] = await freePorts(3);
   const grpcProxy = await cluster.proxies.open(`grpc-${id}`, { host, port: grpcPort }, true);
   const etcdProxy = await cluster.proxies.open(`etcd-${id}`, { host: '127.0.0.1', port: etcdPort });
   cluster.grpcProxies.set(id, grpcProxy);
@@ -502,7 +502,7 @@ export async function startCluster(t: ExecutionContext, options: ClusterOptions 
  */
 export async function startSingleNode(t: ExecutionContext, extraArgs: string[] = []): Promise<NodeHandle> {
   const root = await mkdtemp(join(tmpdir(), 'sessiond-single-'));
-  const [httpPort, managementPort] = [await freePort(), await freePort()];
+  const [httpPort, managementPort] = await freePorts(2);
   const node = new NodeHandle({
     id: 'n1', host: '127.0.0.1', httpPort, managementPort, dataDir: root,
     args: [

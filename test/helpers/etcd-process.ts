@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './node-process.js';
+import { freePorts } from './node-process.js';
 
 /** The binary Debian's etcd-server package installs. */
 export const ETCD_BINARY = process.env['SESSIOND_TEST_ETCD'] ?? 'etcd';
@@ -52,7 +52,7 @@ export class EtcdProcess {
   /** Starts a one-member etcd and resolves once it answers healthy. */
   static async start(options: EtcdOptions = {}): Promise<EtcdProcess> {
     const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sessiond-etcd-')));
-    const etcd = new EtcdProcess(options.name ?? 'etcd-test', dataDir, options.dataDir === undefined, await freePort(), await freePort());
+    const etcd = new EtcdProcess(options.name ?? 'etcd-test', dataDir, options.dataDir === undefined, ...(await freePorts(2)) as [number, number]);
     try {
       await etcd.restart();
     } catch (err) {
