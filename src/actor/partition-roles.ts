@@ -5,7 +5,8 @@
 //            events, and are journaled;
 //   passive  a copy kept current by replicated records that nothing reads
 //            but the replication itself: no wheel, no counters anyone sees,
-//            no listings, no events (a cluster's backup);
+//            no listings, no events (a cluster's backup); journaled too, so
+//            that a whole cluster can restart from its disks;
 //   none     not held.
 //
 // Both live in the shard's one SessionTable, which keeps a passive

@@ -1013,7 +1013,7 @@ export class SessionTable {
       default:
         throw new TypeError(`unknown mutation kind ${(m as { k: unknown }).k}`);
     }
-    // A passive copy's records are its primary's: they are neither journaled nor shipped again.
+    // A passive copy's records are its primary's: never shipped again (the shard journals them itself: ShardLog.copied).
     if (applied && this.#sink !== null && (this.#passivePartitions === 0 || this.#pPassive[partitionOfRecord(m)] === 0)) this.#sink(m, this.#jump);
     return applied;
   }

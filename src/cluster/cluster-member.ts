@@ -424,8 +424,8 @@ export class ClusterMember {
 
   /**
    * A shard worker of this node died: the worker started in its place holds
-   * none of its copies of partitions, and as primaries only what its journal
-   * restores (nothing with --durability snapshot). The node stops serving at
+   * only what its journal restores (nothing with --durability snapshot), and
+   * its copies miss what was on its way to them. The node stops serving at
    * once and leaves the view by revoking its own lease: the other owners
    * serve meanwhile, and it joins again as a new member and is sent fresh
    * copies. A node holding the only copy of one of that shard's partitions
