@@ -123,6 +123,8 @@ export class Journal {
   readonly #snapshotSeq: Database<number, number>;
   /** Records appended since the partition's snapshot. */
   readonly #sinceSnapshot = new Int32Array(PARTITION_COUNT);
+  /** 0 when the disk is known to hold nothing of the partition (erased, and nothing written since); 1 when it may. */
+  readonly #mayHold = new Uint8Array(PARTITION_COUNT).fill(1);
   /** Per partition, the log position of its oldest record not in its snapshot, or NONE. */
   readonly #oldest = new Float64Array(PARTITION_COUNT).fill(NONE);
   /** The next log position, and the first one not yet deleted (positions count records). */
@@ -180,6 +182,7 @@ export class Journal {
     this.#turn.push({ p: partition, s: seq, m });
     this.#writes++;
     this.#sinceSnapshot[partition]!++;
+    this.#mayHold[partition] = 1;
     if (this.#oldest[partition] === NONE) this.#oldest[partition] = this.#turnAt;
   }
 
@@ -199,6 +202,7 @@ export class Journal {
    * LONG_TOUCH_WRITE_MS); a busy session's short moves still merge.
    */
   touch(partition: number, id: string, client: string, at: number, jump: number): void {
+    this.#mayHold[partition] = 1;
     const key = `${partition}\u0000${id}\u0000${client}`;
     if (jump * 1000 > JOURNAL_TOUCH_FLUSH_MS) {
       this.#pendingTouches.delete(key);
@@ -236,6 +240,11 @@ export class Journal {
     return last;
   }
 
+  /** Whether the disk may hold something of the partition (false: erased, and nothing written since). */
+  mayHold(partition: number): boolean {
+    return this.#mayHold[partition] === 1;
+  }
+
   /** Does the partition's journal call for a compaction, given how many sessions it holds? */
   wantsCompaction(partition: number, sessions: number): boolean {
     return this.#sinceSnapshot[partition]! > Math.max(JOURNAL_COMPACT_RECORDS_MIN, sessions);
@@ -267,6 +276,7 @@ export class Journal {
     this.#flush(); // the turn's records are written before the head they may belong to is deleted
     this.#sinceSnapshot[partition] = 0;
     this.#oldest[partition] = NONE;
+    this.#mayHold[partition] = chunks.length > 0 ? 1 : 0;
     const oldest = this.#oldestPartition();
     const [from, to] = [this.#head, oldest === NONE ? this.#next : this.#oldest[oldest]!];
     this.#head = to;
@@ -294,6 +304,7 @@ export class Journal {
     this.#dueTouches = [];
     this.#sinceSnapshot.fill(0);
     this.#oldest.fill(NONE);
+    for (const partition of partitions) this.#mayHold[partition] = 0;
     const [from, to] = [this.#head, this.#next];
     this.#head = this.#next;
     const shard = this.#shard;

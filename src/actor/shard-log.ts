@@ -202,14 +202,15 @@ export class ShardLog {
   /**
    * A state transfer's chunk is about to fill a passive copy: the first one
    * erases what the disk holds of the partition (an older copy, which the
-   * transfer replaces), and nothing of it is journaled until `filled`.
+   * transfer replaces; no write when it holds nothing), and nothing of it is
+   * journaled until `filled`.
    * Returns the write under way, if any.
    */
   fill(partition: number): Promise<unknown> | null {
     if (!this.#journaling || !this.#copies.has(partition) || this.#filling.has(partition)) return null;
     this.#filling.add(partition);
     this.#compactWanted.delete(partition);
-    return this.#journal!.compact(partition, this.#seq[partition]!, []);
+    return this.#journal!.mayHold(partition) ? this.#journal!.compact(partition, this.#seq[partition]!, []) : null;
   }
 
   /** The transfer filling a copy is done: the next turns snapshot it, and its records are journaled from here on. */
