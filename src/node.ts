@@ -12,6 +12,7 @@ import { clusterMode, type NodeOptions } from './config/options.js';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { registerClusterMetrics } from './cluster/cluster-metrics.js';
 import { checkNodeIdentity } from './cluster/node-identity.js';
+import { clearOnlineSessions } from './store/journal-log.js';
 import { PasswordHasher, parsePasswordPolicy } from './crypto/password-hasher.js';
 import { Engine } from './host/engine.js';
 import { buildManagementServer } from './http/management-server.js';
@@ -172,6 +173,8 @@ export class SessiondNode extends EventEmitter {
           revoked: new RevokedTokens(env, clock.nowSeconds()),
           nowSeconds: () => clock.nowSeconds(),
         });
+        // A member that cannot come back as the one it was starts from nothing (cluster-member.ts, join).
+        if (!cluster.restoresFromDisk) await clearOnlineSessions(env);
       }
     } catch (err) {
       await env.close();
@@ -263,8 +266,6 @@ export class SessiondNode extends EventEmitter {
         this.log.info({ restored: restored.loaded, expiredWhileDown: restored.dropped.length }, 'online sessions restored from the last shutdown');
       }
       this.emit('restored', restored);
-    } else {
-      await this.engine.discardSnapshot();
     }
     this.#housekeeping = setInterval(() => void this.housekeeping(), HOUSEKEEPING_INTERVAL_MS);
     this.#housekeeping.unref();

@@ -54,8 +54,8 @@ function classify(batch: BatchMessage, serves: (partition: number) => boolean, a
     else if (op === OP.partitionExport) {
       // A read: the export and its partition's seq are taken in one step, whatever ran before.
       heavy = true;
-    } else if (op === OP.chunkReplay || op === OP.copyFilled) {
-      // A transfer's chunk, or its end: in order with the partition's other chunks.
+    } else if (op === OP.chunkReplay || op === OP.copyRefill || op === OP.copyFilled) {
+      // A transfer's chunk, start or end: in order with the partition's other chunks.
       const { partition } = command as { partition: unknown };
       if (!isPartition(partition) || serves(partition)) return null;
       heavy = true;

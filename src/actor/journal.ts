@@ -158,6 +158,9 @@ export class Journal {
     }
     this.#head = this.#next;
     for (const key of this.#log.getKeys({ start: [shard, 0], end: [shard, Number.MAX_SAFE_INTEGER], limit: 1 })) this.#head = key[1];
+    // A disk that holds no online sessions at all (a new member's, cleared at start-up) needs no erasing before a transfer fills a copy.
+    const none = (db: Database<any, any>): boolean => db.getKeysCount({ limit: 1 }) === 0;
+    if (this.#head === this.#next && [this.#chunks, this.#snapshotSeq, this.#touches, this.#legacySnapshot, this.#legacyJournal].every(none)) this.#mayHold.fill(0);
   }
 
   /** Lifecycle records appended so far; a turn compares it before and after to know whether to wait. */
@@ -289,34 +292,6 @@ export class Journal {
       for (const key of this.#touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#touches.remove(key);
       for (const key of this.#log.getKeys({ start: [shard, from], end: [shard, to] })) this.#log.remove(key);
       this.#snapshotSeq.put(partition, seq);
-    });
-  }
-
-  /**
-   * Erases what the disk holds of `partitions` (this shard's) and the
-   * shard's whole log, in one transaction: a cluster member that joins as a
-   * new incarnation starts from nothing, and a later restart must not find
-   * an older membership's sessions.
-   */
-  clear(partitions: readonly number[]): Promise<unknown> {
-    this.#turn = [];
-    this.#pendingTouches.clear();
-    this.#dueTouches = [];
-    this.#sinceSnapshot.fill(0);
-    this.#oldest.fill(NONE);
-    for (const partition of partitions) this.#mayHold[partition] = 0;
-    const [from, to] = [this.#head, this.#next];
-    this.#head = this.#next;
-    const shard = this.#shard;
-    return this.#env.root.transaction(() => {
-      for (const key of this.#log.getKeys({ start: [shard, from], end: [shard, to] })) this.#log.remove(key);
-      for (const partition of partitions) {
-        for (const key of this.#legacySnapshot.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#legacySnapshot.remove(key);
-        for (const key of this.#legacyJournal.getKeys({ start: [partition, 0], end: [partition, Number.MAX_SAFE_INTEGER] })) this.#legacyJournal.remove(key);
-        for (const key of this.#chunks.getKeys({ start: [partition], end: [partition + 1] })) this.#chunks.remove(key);
-        for (const key of this.#touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#touches.remove(key);
-        this.#snapshotSeq.remove(partition);
-      }
     });
   }
 

@@ -94,6 +94,7 @@ import type { LmdbEnv } from '../store/lmdb-env.js';
 import { Journal } from './journal.js';
 import { SessionTable, type SlotFilter } from './session-table.js';
 import { PartitionRoles } from './partition-roles.js';
+import { CopyRefills } from './copy-refills.js';
 import { batchOrder } from './batch-order.js';
 import { listSlots, type ListQuery } from './session-listing.js';
 import { ShardLog } from './shard-log.js';
@@ -164,6 +165,8 @@ export class ShardActor {
   readonly #table: SessionTable;
   /** Primary and passive partitions (both in #table). */
   readonly #roles: PartitionRoles;
+  /** Passive copies a state transfer is filling again (their stale sessions go when it is done). */
+  readonly #refills: CopyRefills;
   readonly #mailbox: Mailbox<BatchMessage>;
   readonly #codes = new CodeStore();
   readonly #loginFailures = new LoginFailures();
@@ -204,6 +207,7 @@ export class ShardActor {
     this.#table = new SessionTable({ graceSeconds: boot.idleGraceSeconds, startSecond: boot.startSecond });
     const own = partitionsOfShard(boot.shard, boot.shardCount);
     this.#roles = new PartitionRoles(this.#table, own);
+    this.#refills = new CopyRefills(this.#table);
     this.#mailbox = new Mailbox<BatchMessage>(MAILBOX_BATCHES_MAX, boot.mailboxCommandsMax);
     this.#log = new ShardLog(this.#table, env === null ? null : new Journal(env, boot.shard), boot.durability, own);
     this.#table.onMutation(this.#log.active ? this.#log.sink : null);
@@ -592,9 +596,10 @@ export class ShardActor {
         return this.#replay(checkMutations(command.mutations));
       case OP.chunkReplay:
         return this.#replay(checkMutations(unpackedChunk(command.chunk)), this.#partition(command.partition));
+      case OP.copyRefill:
+        return this.#copyRefill(this.#partition(command.partition));
       case OP.copyFilled:
-        this.#log.filled(this.#partition(command.partition));
-        return null;
+        return this.#copyFilled(this.#partition(command.partition));
       case OP.offlineGrant:
         return this.#offlineGrant(this.#string(command.id, 'id'), this.#string(command.client, 'client'), command.scope, this.#integer(command.now, 'now'));
       case OP.offlineGet: {
@@ -638,8 +643,6 @@ export class ShardActor {
         return this.#log.save();
       case OP.snapshotLoad:
         return this.#log.load(this.#integer(command.now, 'now'));
-      case OP.snapshotDiscard:
-        return this.#log.discard().then(() => null);
       case OP.codePut:
         return this.#codes.put(this.#string(command.id, 'id'), this.#string(command.code, 'code'), command.data, this.#now);
       case OP.codeTake:
@@ -896,10 +899,28 @@ export class ShardActor {
         continue;
       }
       if (m.k !== MUTATION.realmCleared && !this.#roles.holds(partitions[i]!)) continue;
-      if (table.apply(m) && this.#roles.roleOf(partitionOfRecord(m)) === 'passive') this.#log.copied(m);
+      const passive = this.#roles.roleOf(partitions[i]!) === 'passive';
+      if (passive) this.#refills.before(partitions[i]!, m);
+      if (table.apply(m) && passive) this.#log.copied(m);
       applied++;
     }
     return writes.length === 0 ? applied : Promise.all(writes).then(() => applied);
+  }
+
+  /** A transfer starts filling a passive copy again: what it holds is noted (stale unless the transfer brings it), and its disk erased. */
+  #copyRefill(partition: number): null {
+    if (this.#roles.roleOf(partition) !== 'passive') return null;
+    this.#refills.begin(partition);
+    const erased = this.#log.fill(partition);
+    if (erased !== null) this.#track(erased);
+    return null;
+  }
+
+  /** The transfer filling a passive copy is done: the sessions it did not bring go, and the copy is journaled again. Returns how many went. */
+  #copyFilled(partition: number): number {
+    const removed = this.#refills.end(partition);
+    this.#log.filled(partition);
+    return removed;
   }
 
   /** Moves partitions between primary, passive and not held (promotion, demotion, handoff). */
@@ -914,6 +935,7 @@ export class ShardActor {
     const { moved, done, promoted } = this.#roles.set(partitions as number[], role, budget ?? Infinity, grace);
     const result: PartitionRolesResult = { moved, done };
     this.#log.promoted(promoted);
+    if (role !== 'passive') for (const p of (partitions as number[]).slice(0, done)) this.#refills.forget(p);
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions(), this.#roles.passivePartitions())) this.#track(work);
     // A partition no longer held forgets its offline sessions too (answered once committed): if it comes back, a transfer refills it.
     const forgets: Promise<void>[] = [];

@@ -403,17 +403,6 @@ export class ShardLog {
     }
   }
 
-  /**
-   * Start-up of a cluster member that does not come back as the member it
-   * was: what the disk holds of this shard's partitions is erased (it holds
-   * nothing the cluster counts on, and a later restart must not bring it back).
-   */
-  async discard(): Promise<void> {
-    if (this.#journal === null) return;
-    await this.#journal.clear(this.#partitions);
-    this.#seq.fill(0);
-  }
-
   /** Writes the coalesced touches and waits for every journal commit (the worker is stopping). */
   async close(): Promise<void> {
     if (this.#journal !== null && this.#journaling) await this.#journal.close();

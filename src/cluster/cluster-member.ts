@@ -1025,6 +1025,8 @@ export class ClusterMember {
     if (table === null || table.version < frame.table) return { refused: `table ${frame.table} not obeyed here yet` };
     const fromPrimary = (p: number): boolean => table.owners[p]?.[0] === frame.from;
     const work: Promise<unknown>[] = [];
+    // Asked of the shard before the frame's chunk and records: a transfer starts from what the copy holds now.
+    if (frame.fresh !== undefined && fromPrimary(frame.fresh) && roleOf(table, this.#options.node, frame.fresh) !== 'none') work.push(this.#engine.copyRefill(frame.fresh));
     if (frame.recs !== undefined) work.push(...this.#applyRecords(frame.recs.map((e) => e.m).filter((m) => fromPrimary(partitionOfRecord(m))), table));
     if (frame.cmds !== undefined) work.push(...this.#applyCommands(frame.cmds.filter((c) => fromPrimary(c.p)), table));
     if (frame.chunk !== undefined && fromPrimary(frame.chunk.p)) work.push(...this.#applyChunk(frame.chunk, table));
@@ -1044,7 +1046,11 @@ export class ClusterMember {
     // In frame order: the partition's chunks before its `done` are applied by now.
     if (handed.caughtUp !== null) {
       this.#caughtUpOn(handed.caughtUp, frame.from);
-      this.#engine?.copyFilled(handed.caughtUp).catch((err: unknown) => this.#log.warn({ err: (err as Error).message, partition: handed.caughtUp }, 'journaling a filled copy failed to start'));
+      const partition = handed.caughtUp;
+      this.#engine?.copyFilled(partition).then(
+        (stale) => stale > 0 && this.#log.info({ partition, stale, from: frame.from }, 'a copy filled again dropped the sessions its primary no longer holds'),
+        (err: unknown) => this.#log.warn({ err: (err as Error).message, partition }, 'finishing a filled copy failed'),
+      );
     }
     return null;
   }

@@ -46,7 +46,8 @@
 // old lease), may have missed records (those in flight are gone with the
 // stream). It is never trusted again as it is: every partition it backs up is
 // sent to it again the same way (export, buffered records, `done`) on the new
-// stream, and the replies of those partitions wait for that transfer's `done`
+// stream, the first frame marked `fresh` so that the sessions its copy holds
+// and the transfer does not bring (ended meanwhile) go at `done`, and the replies of those partitions wait for that transfer's `done`
 // instead of a frame's acknowledgement. A backup that keeps failing keeps
 // failing those writes (503) until the view drops it.
 //
@@ -672,6 +673,7 @@ export class Replicator {
       // `done` rides on the last frame (the receiver takes it once that frame is applied): one frame and ack fewer per partition.
       if (frames.length > 0) frames[frames.length - 1]!.done = partition;
       else frames.push({ table: version, done: partition });
+      frames[0]!.fresh = partition;
       const sends = frames.map((frame) => stream.send(frame));
       const done = state.done;
       await Promise.all(sends);

@@ -85,6 +85,12 @@ export interface ReplicateFrame {
    * unpacked only by the applying one; `recs` from a version 1 sender.
    */
   chunk?: { p: number; packed?: Uint8Array; recs?: ReplicatedRecord[] };
+  /**
+   * The first frame of a transfer of this partition: what the receiver's
+   * copy holds and the transfer does not bring is stale, and goes at `done`
+   * (an older receiver ignores it and keeps such sessions).
+   */
+  fresh?: number;
   /** The transfer of this partition is complete: every later record follows live. */
   done?: number;
 }

@@ -871,12 +871,6 @@ export class Engine extends EventEmitter {
     return result;
   }
 
-  /** Start-up of a cluster member that joins as a new incarnation: the shards erase the online sessions their disk holds. */
-  async discardSnapshot(): Promise<void> {
-    if (this.#env === null) return;
-    await this.#pool.broadcast({ op: OP.snapshotDiscard });
-  }
-
   // -------------------------------------------------------------------------
   // Time, statistics, events
 
@@ -950,8 +944,17 @@ export class Engine extends EventEmitter {
     return this.#pool.askAlone(shardOfPartition(partition, this.#pool.size), { op: OP.chunkReplay, partition, chunk });
   }
 
-  /** The state transfer filling this node's copy of `partition` is done: the shard journals the copy from here on (after a snapshot of it). */
-  copyFilled(partition: number): Promise<null> {
+  /** A state transfer starts filling this node's copy of `partition` again (its first frame): the shard notes what the copy holds, to drop what the transfer does not bring. */
+  copyRefill(partition: number): Promise<null> {
+    return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.copyRefill, partition });
+  }
+
+  /**
+   * The state transfer filling this node's copy of `partition` is done: the
+   * shard drops the sessions the transfer did not bring (resolves with how
+   * many) and journals the copy from here on (after a snapshot of it).
+   */
+  copyFilled(partition: number): Promise<number> {
     return this.#pool.ask(shardOfPartition(partition, this.#pool.size), { op: OP.copyFilled, partition });
   }
 

@@ -342,8 +342,6 @@ export interface PartitionExport {
 /** Write every online session of the shard to LMDB as a snapshot, emptying the journal (graceful shutdown). */
 export interface SnapshotSaveCommand { op: typeof OP.snapshotSave }
 /** Read back the online sessions of the shard's partitions: snapshot, then journal (start-up); expired ones are dropped. */
-/** Erases the shard's online sessions on disk (a cluster member joining as a new incarnation). */
-export interface SnapshotDiscardCommand { op: typeof OP.snapshotDiscard }
 export interface SnapshotLoadCommand { op: typeof OP.snapshotLoad; now: number }
 export interface SnapshotLoadResult {
   loaded: number;
@@ -403,7 +401,9 @@ export interface SubscribeCommand {
 export interface MutationsReplayCommand { op: typeof OP.mutationsReplay; mutations: ReplicatedRecord[] }
 /** A state-transfer chunk of one partition (its export's, still packed): replayed like mutationsReplay; a record of another partition refuses the chunk. */
 export interface ChunkReplayCommand { op: typeof OP.chunkReplay; partition: number; chunk: Uint8Array }
-/** The state transfer filling this shard's copy of a partition is done (every chunk replayed): its copy is journaled from here on. */
+/** A state transfer starts filling this shard's copy of a partition again: what the copy holds and the transfer does not bring is stale (copy-refills.ts). */
+export interface CopyRefillCommand { op: typeof OP.copyRefill; partition: number }
+/** The state transfer filling this shard's copy of a partition is done (every chunk replayed): stale sessions go, and the copy is journaled from here on. */
 export interface CopyFilledCommand { op: typeof OP.copyFilled; partition: number }
 
 // Login failures (brute-force detection, src/actor/login-failures.ts): routed to the user's partition.
@@ -424,13 +424,13 @@ export type Command =
   | UserLogoutCommand | UserSessionsCommand | RealmLogoutAllCommand
   | ClientSessionsCommand | ClientSessionCountCommand | RealmClientStatsCommand | RealmSearchCommand | RealmListCommand
   | RevokeIdsCommand | RevokeFilterCommand | CountFilterCommand
-  | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand | ChunkReplayCommand | CopyFilledCommand
+  | TimeAdvanceCommand | StatsGetCommand | SubscribeCommand | MutationsReplayCommand | ChunkReplayCommand | CopyRefillCommand | CopyFilledCommand
   | OfflineGrantCommand | OfflineGetCommand | OfflineRefreshCommand | OfflineRemoveCommand | OfflineRemoveClientCommand
   | OfflineUserSessionsCommand | OfflineRemoveUserCommand | OfflineRemoveClientAllCommand | OfflineRemoveRealmCommand
   | PartitionRolesCommand
   | PartitionExportCommand
   | OfflineClientCountCommand | OfflineClientSessionsCommand | OfflineRealmSearchCommand | OfflineRealmListCommand | OfflineRevokeFilterCommand | OfflineCountFilterCommand
-  | SnapshotSaveCommand | SnapshotLoadCommand | SnapshotDiscardCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand
+  | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand
   | LoginFailureCommand;
 
 /** What each command answers with. */
@@ -462,7 +462,8 @@ export interface ResultOf {
   [OP.subscribe]: null;
   [OP.mutationsReplay]: number;
   [OP.chunkReplay]: number;
-  [OP.copyFilled]: null;
+  [OP.copyRefill]: null;
+  [OP.copyFilled]: number;
   [OP.offlineGrant]: SessionView;
   [OP.offlineGet]: SessionGetResult | null;
   [OP.offlineRefresh]: SessionRefreshResult;
@@ -482,7 +483,6 @@ export interface ResultOf {
   [OP.offlineCountFilter]: number;
   [OP.snapshotSave]: number;
   [OP.snapshotLoad]: SnapshotLoadResult;
-  [OP.snapshotDiscard]: null;
   [OP.shutdown]: null;
   [OP.codePut]: boolean;
   [OP.codeTake]: AuthCodeData | null;

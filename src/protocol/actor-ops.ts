@@ -53,11 +53,11 @@ export const OP = Object.freeze({
   partitionRoles: 100,
   partitionExport: 101,
   copyFilled: 102,
+  copyRefill: 103,
 
   snapshotSave: 70,
   snapshotLoad: 71,
   shutdown: 72,
-  snapshotDiscard: 73,
 
   codePut: 80,
   codeTake: 81,
@@ -97,7 +97,7 @@ const REQUEST_OPS: readonly number[] = [
   OP.userLogout, OP.userSessions, OP.offlineGrant, OP.offlineGet, OP.offlineRefresh, OP.codePut, OP.codeTake, OP.chainGet,
   OP.loginFailureGet, OP.loginFailureRecord, OP.loginFailurePut, OP.loginFailureRemove,
 ];
-const REPLICATED_OPS: readonly number[] = [OP.mutationsReplay, OP.chunkReplay, OP.copyFilled, OP.partitionExport];
+const REPLICATED_OPS: readonly number[] = [OP.mutationsReplay, OP.chunkReplay, OP.copyRefill, OP.copyFilled, OP.partitionExport];
 /** Lane by op code (every code is below 256; any other number reads undefined: a barrier), read per command on the hot path. */
 const LANES: readonly OpLane[] = ['barrier', 'request', 'replicated'];
 const LANE_OF_CODE = new Uint8Array(256);

@@ -1,5 +1,5 @@
 // The journal log's layout, shared by the shards that write it
-// (actor/journal.ts) and the engine that re-keys it before they start: one
+// (actor/journal.ts) and the host that re-keys or clears it before they start: one
 // append-only range per shard, `[shard, n] -> [{p, s, m}, ...]`, a value per
 // turn keyed by the position of its first record (schema version 2 wrote a
 // value per record: `{p, s, m}`, still read).
@@ -47,5 +47,23 @@ export async function rekeyJournalLog(env: LmdbEnv, shardCount: number): Promise
       }
     }
     meta.put('journalShards', shardCount);
+  });
+}
+
+/**
+ * Before the shards start: erases the online sessions the disk holds (the
+ * journal, its idle clocks, the snapshots). A cluster member that joins as a
+ * new incarnation starts from nothing: what its disk held is not what the
+ * cluster counts on, and a later restart must not bring it back. Whole
+ * databases are dropped where their pages can simply be freed; the two that
+ * keep their records' shapes in a key of their own are emptied key by key.
+ */
+export async function clearOnlineSessions(env: LmdbEnv): Promise<void> {
+  await Promise.all([DB.onlineChunks, DB.onlineSeq, DB.journalTouches, DB.online].map((name) => env.db(name).clearAsync()));
+  await env.root.transaction(() => {
+    for (const name of [DB.journalLog, DB.journal]) {
+      const db = env.db(name);
+      for (const key of db.getKeys({ start: [0, 0], end: [Number.MAX_SAFE_INTEGER] })) db.remove(key);
+    }
   });
 }

@@ -24,7 +24,7 @@ import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
-import { logRecords, type LogValue } from '../../src/store/journal-log.js';
+import { clearOnlineSessions, logRecords, type LogValue } from '../../src/store/journal-log.js';
 import { DB, ENV_FILE, SCHEMA_VERSION, openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
 import { MUTATION } from '../../src/protocol/mutations.js';
 import { packChunks } from '../../src/protocol/transfer-chunks.js';
@@ -312,15 +312,16 @@ test('a promoted copy is snapshotted; a demoted primary keeps its disk; a partit
   t.is(actor.table.slotOf(droppedRecords[0]!.id), -1);
 });
 
-test('a discarded disk holds nothing of what it held, and what follows is journaled from there', async (t) => {
+test('a cleared disk holds no online session of what it held, and what follows is journaled from there', async (t) => {
   const { dir, env, ...first } = await freshActor(t);
   await first.ask(['user-0', 'user-2'].map((userId) => createCommand(userId)));
   await first.ask([{ op: OP.snapshotSave }]);
   await first.ask([createCommand('user-4')]);
   await first.actor.close();
+  await clearOnlineSessions(env);
   const second = actorOn(t, env, dir);
   await second.ask(configure);
-  await second.ask([{ op: OP.snapshotDiscard }]);
+  t.is(((await second.ask([{ op: OP.snapshotLoad, now: START }])).results[0] as SnapshotLoadResult).loaded, 0);
   const after = createCommand('user-0');
   await second.ask([after]);
   await second.actor.close();

@@ -185,3 +185,49 @@ test('an export carries its partition\'s login-failure records; a failure record
   t.throws(() => receiver.execute(malformed), { message: /numFailures/ });
   t.is((receiver.execute({ op: OP.loginFailureGet, realm: 'r1', userId: 'alice', nowMs }) as LoginFailureRecord).numFailures, 3, 'a malformed record changes nothing');
 });
+
+// Goal: a copy filled again by a transfer (a backup resynchronised after its
+// stream broke) ends up with the primary's sessions as the primary has them:
+// one the primary ended while the stream was down (its removal lost with the
+// stream) goes once the transfer is done, and not before (a copy promoted
+// mid-transfer keeps what it had); one changed meanwhile is replaced.
+// Method: a primary shard and a receiving shard holding the partition as a
+// passive copy; the receiver misses a logout; a transfer (refill, the export's
+// chunks, a record after the export, done) follows.
+test('a copy filled again drops, once the transfer is done, the sessions its primary ended while it missed their records', (t) => {
+  const { primary, receiver } = twoShards(t);
+  const settings = realmSessionSettings({ ssoSessionIdleTimeout: 3600, ssoSessionMaxLifespan: 36_000 });
+  for (const shard of [primary, receiver]) {
+    shard.execute({ op: OP.realmPut, realm: 'r1', settings });
+    shard.execute({ op: OP.clientPut, realm: 'r1', client: 'a', settings: CLIENT_SESSION_DEFAULTS });
+  }
+  const p = partitionOf('r1', 'alice');
+  receiver.execute({ op: OP.partitionRoles, partitions: [p], role: 'passive' });
+  const sent: Mutation[] = [];
+  primary.table.onMutation((m) => sent.push(structuredClone(m)));
+  const login = (): string => {
+    const id = newSessionId(p);
+    primary.execute({ op: OP.sessionCreate, id, realm: 'r1', userId: 'alice', username: 'alice', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: null, limits: null, notes: null });
+    return id;
+  };
+  const ship = (): void => void receiver.execute({ op: OP.mutationsReplay, mutations: sent.splice(0) });
+  const [kept, endedUnseen, endedLater] = [login(), login(), login()];
+  ship();
+  primary.execute({ op: OP.sessionRemove, id: endedUnseen, reason: 'logout' });
+  primary.execute({ op: OP.sessionAttachClient, id: kept, realm: 'r1', now: START, client: { client: 'a', scope: 'openid', ssoAuth: false }, touchUser: true });
+  sent.length = 0; // lost with the broken stream
+  const createdUnseen = login();
+  sent.length = 0;
+
+  receiver.execute({ op: OP.copyRefill, partition: p });
+  const { chunks } = primary.execute({ op: OP.partitionExport, partition: p }) as PartitionExport;
+  for (const chunk of chunks) receiver.execute({ op: OP.chunkReplay, partition: p, chunk });
+  primary.execute({ op: OP.sessionRemove, id: endedLater, reason: 'logout' });
+  const createdLater = login();
+  ship();
+  const held = (): string[] => receiver.table.partitionSlots(p).map((slot) => receiver.table.idOf(slot)).sort();
+  t.deepEqual(held(), [kept, endedUnseen, createdUnseen, createdLater].sort(), 'until done, the copy keeps what it had');
+  t.is(receiver.execute({ op: OP.copyFilled, partition: p }), 1);
+  t.deepEqual(held(), [kept, createdUnseen, createdLater].sort(), 'the primary\'s sessions, no other');
+  t.deepEqual(receiver.table.view(receiver.table.partitionSlots(p).find((slot) => receiver.table.idOf(slot) === kept)!).clients.map((c) => c.client), ['a'], 'as the primary has them');
+});
