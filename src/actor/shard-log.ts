@@ -19,7 +19,7 @@
 // (docs/cluster.md, "Whole-cluster restart"): the shard hands `copied` each
 // record it applied to one, and its reply (the backup's acknowledgement)
 // waits for the commit like a primary's. A copy being filled by a state
-// transfer is not journaled: its first chunk erases what the disk held of
+// transfer is not journaled: its start (`fill`) erases what the disk held of
 // it, and once the transfer is done (`filled`) the partition is snapshotted
 // by a compaction, from which point its records are journaled. A crash in
 // between leaves the disk without that copy, never with part of one.
@@ -200,11 +200,11 @@ export class ShardLog {
   }
 
   /**
-   * A state transfer's chunk is about to fill a passive copy: the first one
-   * erases what the disk holds of the partition (an older copy, which the
-   * transfer replaces; no write when it holds nothing), and nothing of it is
-   * journaled until `filled`.
-   * Returns the write under way, if any.
+   * A state transfer starts filling a passive copy (its first frame, or an
+   * older sender's first chunk; later calls change nothing): what the disk
+   * holds of the partition is erased (an older copy, which the transfer
+   * replaces; no write when it holds nothing), and nothing of it is
+   * journaled until `filled`. Returns the write under way, if any.
    */
   fill(partition: number): Promise<unknown> | null {
     if (!this.#journaling || !this.#copies.has(partition) || this.#filling.has(partition)) return null;
