@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HttpOptions } from './options.js';
-import { freePort, inTempDir, profileArgs, ServerProcess, waitForHttp200 } from './processes.js';
+import { freePorts, inTempDir, profileArgs, ServerProcess, waitForHttp200 } from './processes.js';
 import { writeRealmFile, type RealmSpec } from './realm-file.js';
 
 /** dist/bench/http/target.js -> dist/src/main.js */
@@ -82,7 +82,7 @@ export async function startLocalNode(
     const started = Date.now();
     for (const spec of realms) await writeRealmFile(realmDir, spec);
     log(`realm file(s) written in ${Date.now() - started} ms: ${realms.map((r) => `${r.name} (${r.algorithm}, ${r.users} users, ${r.hashIterations} iterations)`).join(', ')}`);
-    const [httpPort, managementPort] = [await freePort(), await freePort()];
+    const [httpPort, managementPort] = await freePorts(2);
     const args = [
       '--import-realm', realmDir,
       '--data-dir', dataDir,

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { partitionOfSessionId } from '../../src/protocol/partition.js';
-import { freePort, ServerProcess, tempDir } from '../http/processes.js';
+import { freePorts, ServerProcess, tempDir } from '../http/processes.js';
 import { writeRealmFile, type RealmSpec } from '../http/realm-file.js';
 import { basicAuthorization, type Target } from '../http/target.js';
 
@@ -207,7 +207,7 @@ export class LocalCluster {
     let client: Etcd3 | null = null;
     const nodes: ClusterNode[] = [];
     try {
-      const [clientPort, peerPort] = [await freePort(), await freePort()];
+      const [clientPort, peerPort] = await freePorts(2);
       const clientUrl = `http://127.0.0.1:${clientPort}`;
       const peerUrl = `http://127.0.0.1:${peerPort}`;
       etcd = startEtcd(join(dir.path, 'etcd'), clientUrl, peerUrl);
@@ -221,13 +221,14 @@ export class LocalCluster {
       options.log(`node logs: ${logDir}/<node>.log`);
       for (let i = 1; i <= options.nodes; i++) {
         const host = `127.0.0.${i}`;
+        // Ports the kernel picks on 127.0.0.1: nothing else binds them on another loopback address.
+        const [httpPort, managementPort, grpcPort] = (await freePorts(3)) as [number, number, number];
         const spec: ClusterNodeSpec = {
           id: `n${i}`,
           host,
-          // Ports the kernel picks on 127.0.0.1: nothing else binds them on another loopback address.
-          httpPort: await freePort(),
-          managementPort: await freePort(),
-          grpcPort: await freePort(),
+          httpPort,
+          managementPort,
+          grpcPort,
           dataDir: join(dir.path, `data-n${i}`),
         };
         const args = [

@@ -34,7 +34,7 @@ import { offlineClientCount, offlineRealmCount } from '../lib/offline-data.js';
 import { RealmStore } from '../../src/realm/realm-store.js';
 import { clientSessionSettings, realmSessionSettings } from '../../src/session/index.js';
 import { ENV_FILE, openEnv } from '../../src/store/lmdb-env.js';
-import { freePort, ServerProcess, tempDir } from '../http/processes.js';
+import { freePorts, ServerProcess, tempDir } from '../http/processes.js';
 import { writeRealmFile } from '../http/realm-file.js';
 import { bulkWriteOffline, inProcessOfflineStore, OFFLINE_SCOPE, offlineSettings, onlineView } from '../lib/offline-data.js';
 import { row, type Scenario } from '../lib/scenario.js';
@@ -56,7 +56,7 @@ const READY_TIMEOUT_MS = 120_000;
 
 /** Spawns a node on `dataDir` and resolves with ms from spawn to /health/ready 200; the node is stopped after. */
 async function timedStart(dataDir: string, realmDir: string): Promise<number> {
-  const [httpPort, managementPort] = [await freePort(), await freePort()];
+  const [httpPort, managementPort] = await freePorts(2);
   const args = [
     '--data-dir', dataDir,
     '--import-realm', realmDir,
