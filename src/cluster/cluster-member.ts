@@ -94,10 +94,11 @@ const CONFIRMATION_MAX_AGE_MS = 1_000;
 const REJOIN_GRACE_MS = 2_000;
 /**
  * How long a coordinator that restarted as the incarnation it was (its disk
- * holds the copies the table gives it) waits for the table's other members
- * before it drops them: after every node stopped, they restart (and read
- * their disks) at their own pace, and a member dropped meanwhile comes back
- * new, its copies lost to the cluster (docs/cluster.md, "Whole-cluster restart").
+ * holds the copies the table gives it), or that finds none of the table's
+ * members in the view, waits for the table's (other) members before it
+ * drops them: after every node stopped, they restart (and read their disks)
+ * at their own pace, and a member dropped meanwhile comes back new, its
+ * copies lost to the cluster (docs/cluster.md, "Whole-cluster restart").
  */
 export const RESTART_GRACE_MS = 15_000;
 
@@ -214,6 +215,8 @@ export class ClusterMember {
   #remembered: RememberedMembership | null;
   /** When this node joined as the incarnation it was before a restart (see RESTART_GRACE_MS). */
   #restartedAtMs = -Infinity;
+  /** When this process joined the view. */
+  #joinedAtMs = -Infinity;
   /** Each peer's member record when last seen: one that comes back as the same incarnation is resynchronised. */
   readonly #lastSeen = new Map<string, MemberInfo>();
 
@@ -399,6 +402,7 @@ export class ClusterMember {
     if (this.#engine === null) throw new Error('attach the engine before joining');
     // The grace holds from the start: joining runs the first coordinator rounds already.
     if (this.#remembered !== null) this.#restartedAtMs = performance.now();
+    this.#joinedAtMs = performance.now();
     const kept = await this.#plane.start(this.#remembered);
     if (!kept) this.#restartedAtMs = -Infinity;
     const restart = this.#remembered === null ? {} : { restart: kept ? 'same incarnation: the table did not change meanwhile, the partitions on disk are kept' : 'new incarnation: the table changed meanwhile, the partitions on disk are dropped' };
@@ -738,6 +742,9 @@ export class ClusterMember {
     // Back from an etcd that expired every lease, or restarted after every node stopped: the others are joining again as well.
     if (absent.length > 0 && performance.now() - this.#rejoinedAfterOutageAtMs < REJOIN_GRACE_MS) return;
     if (absent.length > 0 && performance.now() - this.#restartedAtMs < RESTART_GRACE_MS) return;
+    // Not one member of the table is here: the cluster is starting again (the last node stopped may
+    // not be the first started), and dropping them would lose every partition their disks hold.
+    if (absent.length > 0 && absent.length === this.#plane.table!.members.length && performance.now() - this.#joinedAtMs < RESTART_GRACE_MS) return;
     const decision = coordinate({
       table: this.#plane.table,
       members: view.members.map((m) => m.node),

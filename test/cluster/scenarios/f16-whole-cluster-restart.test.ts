@@ -11,9 +11,13 @@
 // lost; when the third comes back later its table is gone and it joins as a
 // new member, dropping what its disk held (no session logged out meanwhile
 // comes back).
+// (c) Every node stopped gracefully, one after another (each once the others
+// are whole again), then started in the order they were stopped: the first
+// ones back find a table naming only the last one stopped and wait for it
+// instead of dropping it, so again nothing acknowledged is lost.
 // Method: 3 nodes, owners 2; the workload runs throughout (requests fail
 // while every node is down); SIGKILL to all three at once; the leases lapse
-// (3 s); restart.
+// (3 s); restart. (c): SIGTERM in turn, then start in turn, a second apart.
 
 import { RESTART_GRACE_MS } from '../../../src/cluster/cluster-member.js';
 import { LEASE_TTL_S } from '../../../src/cluster/control-plane.js';
@@ -74,5 +78,26 @@ scenario('F16b: every node killed, two restarted: the third is dropped after the
   await ctx.healSettleVerify();
   for (const id of back) ctx.expect(cameBackKept(cluster, id) === true, `${id} came back as the incarnation the table names`);
   ctx.expect(cameBackKept(cluster, late) === false, `${late}, back after the table dropped it, came back as a new member`);
+  await noPartitionLost(ctx, cluster);
+});
+
+scenario('F16c: every node stopped gracefully in turn, started again in the same order: the first ones back wait for the last one stopped', async (ctx) => {
+  const cluster = await ctx.start({ owners: 2 });
+  const workload = ctx.newWorkload();
+  workload.start();
+  await sleep(WARMUP_MS);
+  const order = [...cluster.ids];
+  for (let i = 0; i < order.length; i++) {
+    const left = order.slice(i + 1);
+    if (left.length > 0) workload.route(left);
+    await cluster.kill(order[i]!, 'SIGTERM');
+    if (left.length > 0) await ctx.converged(left);
+  }
+  const restartAt = clock();
+  await Promise.all(order.map((id, i) => sleep(i * 1_000).then(() => cluster.restart(id))));
+  ctx.log(`all started again and ready ${Math.round(clock() - restartAt)} ms after the first start`);
+  await ctx.healSettleVerify();
+  const last = order.at(-1)!;
+  ctx.expect(cameBackKept(cluster, last) === true, `${last}, stopped last, came back as the incarnation the table names`);
   await noPartitionLost(ctx, cluster);
 });
