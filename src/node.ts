@@ -230,10 +230,9 @@ export class SessiondNode extends EventEmitter {
   }
 
   async #boot(deps: NodeDependencies): Promise<void> {
-    // Settings reach the shards before any session can be created or restored.
-    for (const realm of this.store.realms()) await this.#pushRealm(realm);
     // Every store write resolves after the engine applied it (a realm's settings, a client's
-    // overrides, the removal of a deleted realm's or client's sessions).
+    // overrides, the removal of a deleted realm's or client's sessions). Listened to before the
+    // realms already stored are pushed: a cluster's configuration log may apply a write meanwhile.
     this.store.onChange(async (change) => {
       switch (change.kind) {
         case 'realm':
@@ -251,6 +250,12 @@ export class SessiondNode extends EventEmitter {
           return;
       }
     });
+    // Settings reach the shards before any session can be created or restored; each realm as stored
+    // when its turn comes (a write applied meanwhile was pushed by the listener, and is not undone).
+    for (const { id } of this.store.realms()) {
+      const realm = this.store.realmById(id);
+      if (realm !== undefined) await this.#pushRealm(realm);
+    }
     this.#watchExpiryEvents();
     // A cluster member's writes go through the cluster's log from here on.
     this.cluster?.attach(this.engine, this.events);
