@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { partitionOfSessionId } from '../../src/protocol/partition.js';
-import { freePorts, ServerProcess, tempDir } from '../http/processes.js';
+import { freePorts, profileArgs, ServerProcess, tempDir } from '../http/processes.js';
 import { writeRealmFile, type RealmSpec } from '../http/realm-file.js';
 import { basicAuthorization, type Target } from '../http/target.js';
 
@@ -49,11 +49,13 @@ export class ClusterNode {
   readonly target: Target;
   process: ServerProcess | null = null;
   readonly #args: string[];
+  readonly #nodeArgs: string[];
   readonly #logFile: string;
 
-  constructor(spec: ClusterNodeSpec, args: string[], realm: RealmSpec, logFile: string) {
+  constructor(spec: ClusterNodeSpec, args: string[], realm: RealmSpec, logFile: string, nodeArgs: string[] = []) {
     this.spec = spec;
     this.#args = args;
+    this.#nodeArgs = nodeArgs;
     this.#logFile = logFile;
     this.target = realmTarget(`http://${spec.host}:${spec.httpPort}`, realm);
   }
@@ -77,7 +79,7 @@ export class ClusterNode {
   /** Starts the node process (again, on the same data directory and ports). */
   start(): void {
     if (this.running) throw new Error(`${this.id} is already running`);
-    this.process = ServerProcess.start(this.id, MAIN_JS, this.#args);
+    this.process = ServerProcess.start(this.id, MAIN_JS, this.#args, { nodeArgs: this.#nodeArgs });
     // Every run of the node appends its whole output: the evidence when a scenario finds a fault.
     const file = createWriteStream(this.#logFile, { flags: 'a' });
     file.write(`--- ${new Date().toISOString()} start ${this.id} pid ${String(this.process.pid)}\n`);
@@ -181,6 +183,8 @@ export interface ClusterOptions {
   name: string;
   log: (line: string) => void;
   extraArgs?: readonly string[];
+  /** Directory for the nodes' CPU profiles (node --cpu-prof, written at a graceful stop), or null. */
+  cpuProf?: string | null;
 }
 
 export class LocalCluster {
@@ -250,7 +254,7 @@ export class LocalCluster {
           '--login-rate-limit', '0',
           ...(options.extraArgs ?? []),
         ];
-        nodes.push(new ClusterNode(spec, args, options.realm, join(logDir, `${spec.id}.log`)));
+        nodes.push(new ClusterNode(spec, args, options.realm, join(logDir, `${spec.id}.log`), profileArgs(options.cpuProf ?? null)));
       }
       const cluster = new LocalCluster(name, nodes, etcd, client, dir, options.log);
       const started = Date.now();
