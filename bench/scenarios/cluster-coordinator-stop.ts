@@ -24,15 +24,13 @@
 import type { NodeHandle } from '../../test/cluster/harness.js';
 import { METRIC_PARTITIONS_OWNED } from '../../test/cluster/topology.js';
 import { clock } from '../../test/cluster/workload.js';
-import { clusterRealm, loginSessions, verifySessions, type SessionPool } from '../lib/cluster-sessions.js';
+import { BULK_LOGIN_CONNECTIONS, clusterRealm, loginSessions, type SessionPool, verifySessions } from '../lib/cluster-sessions.js';
 import { finalRows, sleep, WARMUP_MS, withFaultCluster, type FaultRun } from '../lib/fault-cluster.js';
 import { row, type Row, type Scenario } from '../lib/scenario.js';
 
 const NAME = 'cluster-coordinator-stop';
 const SESSIONS = 30_000;
 const SESSIONS_QUICK = 6_000;
-/** Logins in flight per node while the bulk sessions are made (as cluster-rebalance). */
-const LOGIN_CONNECTIONS = 4;
 const POLL_MS = 25;
 /** How long the returning node may take to start receiving partitions. */
 const TRANSFER_START_GIVE_UP_MS = 60_000;
@@ -57,7 +55,7 @@ export const clusterCoordinatorStop: Scenario = {
   async run({ quick, log }) {
     return withFaultCluster({ name: NAME, log, realms: [BULK_REALM] }, async (run) => {
       const targets = run.cluster.ids.map((id) => run.target(id, BULK_REALM));
-      const pool = await loginSessions(targets, quick ? SESSIONS_QUICK : SESSIONS, LOGIN_CONNECTIONS, 1, log);
+      const pool = await loginSessions(targets, quick ? SESSIONS_QUICK : SESSIONS, BULK_LOGIN_CONNECTIONS, 1, log);
       run.startLoad(true);
       await sleep(WARMUP_MS);
       const cast = await castOf(run);

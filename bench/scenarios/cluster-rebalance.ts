@@ -22,18 +22,13 @@ import type { Row, Scenario } from '../lib/scenario.js';
 import { row } from '../lib/scenario.js';
 import { percentile } from '../lib/stats.js';
 import { CLUSTER_READY_TIMEOUT_MS, LocalCluster, metricSum, withCluster, type ClusterNode } from '../lib/cluster.js';
-import { clusterRealm, loginSessions } from '../lib/cluster-sessions.js';
+import { BULK_LOGIN_CONNECTIONS, clusterRealm, loginSessions } from '../lib/cluster-sessions.js';
 import { describeTally, RefreshWorkload, since } from '../lib/cluster-workload.js';
 
 const NAME = 'cluster-rebalance';
 const NODES = 3;
 const SESSIONS = 300_000;
 const SESSIONS_QUICK = 3_000;
-/**
- * Logins in flight per node: more stalls the nodes' event loops on two shared
- * cores for longer than the failure detector's 1.5 s, and healthy nodes get evicted.
- */
-const LOGIN_CONNECTIONS = 4;
 const LOGIN_PIPELINING = 1;
 const POLL_MS = 100;
 const WORKERS = 4;
@@ -47,7 +42,7 @@ export const clusterRebalance: Scenario = {
   async run({ quick, log }) {
     return withCluster({ nodes: NODES, realm: clusterRealm(true), name: NAME, log }, async (c, stopFirst) => {
       const sessions = quick ? SESSIONS_QUICK : SESSIONS;
-      const pool = await loginSessions(c.nodes.map((n) => n.target), sessions, LOGIN_CONNECTIONS, LOGIN_PIPELINING, log);
+      const pool = await loginSessions(c.nodes.map((n) => n.target), sessions, BULK_LOGIN_CONNECTIONS, LOGIN_PIPELINING, log);
       const returning = c.node('n3');
       const senders = c.nodes.filter((n) => n !== returning);
       const workload = new RefreshWorkload(pool, () => senders.map((n) => n.target), WORKER_PAUSE_MS);

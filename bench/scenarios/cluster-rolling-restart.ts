@@ -25,18 +25,13 @@ import { performance } from 'node:perf_hooks';
 import type { Row, Scenario } from '../lib/scenario.js';
 import { row } from '../lib/scenario.js';
 import { CLUSTER_READY_TIMEOUT_MS, withCluster, type ClusterNode } from '../lib/cluster.js';
-import { clusterRealm, loginSessions, verifySessions } from '../lib/cluster-sessions.js';
+import { BULK_LOGIN_CONNECTIONS, clusterRealm, loginSessions, verifySessions } from '../lib/cluster-sessions.js';
 import { describeTally, RefreshWorkload, since } from '../lib/cluster-workload.js';
 
 const NAME = 'cluster-rolling-restart';
 const NODES = 3;
 const SESSIONS = 300_000;
 const SESSIONS_QUICK = 3_000;
-/**
- * Logins in flight per node: more stalls the nodes' event loops on two shared
- * cores for longer than the failure detector's 1.5 s, and healthy nodes get evicted.
- */
-const LOGIN_CONNECTIONS = 4;
 const LOGIN_PIPELINING = 1;
 const VERIFY_CONNECTIONS = 8;
 const VERIFY_PIPELINING = 1;
@@ -53,7 +48,7 @@ export const clusterRollingRestart: Scenario = {
     return withCluster({ nodes: NODES, realm: clusterRealm(true), name: NAME, log }, async (c, stopFirst) => {
       const sessions = quick ? SESSIONS_QUICK : SESSIONS;
       const setup = performance.now();
-      const pool = await loginSessions(c.nodes.map((n) => n.target), sessions, LOGIN_CONNECTIONS, LOGIN_PIPELINING, log);
+      const pool = await loginSessions(c.nodes.map((n) => n.target), sessions, BULK_LOGIN_CONNECTIONS, LOGIN_PIPELINING, log);
       const setupS = since(setup) / 1000;
       const out = new Set<string>();
       const rotation = (): ClusterNode[] => c.nodes.filter((n) => !out.has(n.id));
