@@ -2,7 +2,10 @@
 // ports, read its JSON log lines, signal it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+// `count` distinct free ports: the benches' helper (both start real processes on loopback ports).
+import { freePorts } from '../../bench/http/processes.js';
+
+export { freePorts };
 
 const MAIN = new URL('../../src/main.js', import.meta.url);
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -17,23 +20,6 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 /** A port nothing listens on right now (found by listening on port 0). */
 export async function freePort(): Promise<number> {
   return (await freePorts(1))[0]!;
-}
-
-/** `count` distinct free ports: all are held open until every one is known (ports taken one after another may repeat). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<Server>((resolve, reject) => {
-        const server = createServer();
-        server.unref();
-        server.on('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve(server));
-      }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
 }
 
 export interface Run {
