@@ -23,8 +23,8 @@ const FORM = 'application/x-www-form-urlencoded';
 /**
  * Logins in flight per node while a scenario makes its bulk sessions. Each
  * login costs the cluster ~2 ms of CPU with 16 (context switches across
- * threads and nodes), ~3-5 ms with 4: 300,000 logins take 330 s at 16 (905/s,
- * measured 2026-12-06 with no view change meanwhile), 560 s at 4, the value
+ * threads and nodes), ~3-5 ms with 4: 300,000 logins take 330-390 s at 16
+ * (measured 2026-12-06, no view change meanwhile), 560 s at 4, the value
  * until then (chosen when more in flight stalled the nodes' event loops past
  * the failure detector's 1.5 s and got healthy nodes evicted).
  */

@@ -22,8 +22,8 @@
 // until its rate stops rising (no window WARMUP_RISE above the best before
 // it, twice in a row). One node warms within a second or two; three nodes
 // compiling the same code on two shared cores, with the load on them, took
-// 10-25 s (first 5 s windows at a third to a half of their later rate), and
-// a fixed 2 s warm-up measured that climb rather than the cluster. The
+// 10-25 s (their first seconds at a third to a half of their later rate),
+// and a fixed 2 s warm-up measured that climb rather than the cluster. The
 // warm-up's windows are logged.
 
 import { performance } from 'node:perf_hooks';
