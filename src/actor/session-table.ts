@@ -283,7 +283,13 @@ export class SessionTable {
   #uKey = new Uint32Array(INITIAL_CAPACITY * USER_KEY_WORDS);
   /** 1 when the user's id is kept as text (#uIdText) rather than as a UUID in #uKey. */
   #uText = new Uint8Array(INITIAL_CAPACITY);
-  readonly #uIdText = new Map<number, string>();
+  /**
+   * Per user slot: its id when kept as text, else undefined. A dense array,
+   * grown only as far as the highest text user (empty while every id is a
+   * UUID): indexed writes and reads, where a Map hashed and rehashed half a
+   * million numbers a shard when a journal restored that many text users.
+   */
+  readonly #uIdText: (string | undefined)[] = [];
   readonly #byUser = new KeyIndex(USER_KEY_WORDS, () => this.#uKey);
   readonly #userKey = new Uint32Array(USER_KEY_WORDS);
   #uRealm = new Uint16Array(INITIAL_CAPACITY);
@@ -1310,7 +1316,8 @@ export class SessionTable {
     } else {
       this.#uText[user] = 1;
       const text = flat(userId);
-      this.#uIdText.set(user, text);
+      while (this.#uIdText.length <= user) this.#uIdText.push(undefined);
+      this.#uIdText[user] = text;
       this.#realms[realm]!.usersByText.set(text, user);
     }
     this.#uNameEntry[user] = this.#names.add(user, username);
@@ -1329,13 +1336,13 @@ export class SessionTable {
   }
 
   #userIdText(user: number): string {
-    return this.#uText[user] === 1 ? this.#uIdText.get(user)! : formatUuid(this.#uKey, user * USER_KEY_WORDS + 1);
+    return this.#uText[user] === 1 ? this.#uIdText[user]! : formatUuid(this.#uKey, user * USER_KEY_WORDS + 1);
   }
 
   #freeUser(user: number): void {
     if (this.#uText[user] === 1) {
-      this.#realms[this.#uRealm[user]!]!.usersByText.delete(this.#uIdText.get(user)!);
-      this.#uIdText.delete(user);
+      this.#realms[this.#uRealm[user]!]!.usersByText.delete(this.#uIdText[user]!);
+      this.#uIdText[user] = undefined;
     } else {
       this.#byUser.remove(user);
     }
