@@ -225,6 +225,24 @@ test('detach and remove unlink everything and free users, with the ended listene
   t.is(viewOf(table, d).username, 'alice2');
 });
 
+test('a user slot freed by a text id and reused by a UUID (and back) answers with the id it now holds', (t) => {
+  const table = newTable();
+  const uuid = '0b3a1c2d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+  const [a, b, c, d] = [sid(40), sid(41), sid(42), sid(43)];
+  table.apply(created(a, { userId: 'f:ldap:alice' }));
+  t.true(table.apply({ k: MUTATION.sessionRemoved, id: a, reason: 'logout' }));
+  table.apply(created(b, { userId: uuid }));
+  t.is(viewOf(table, b).userId, uuid);
+  t.deepEqual(table.userSlots('r', 'f:ldap:alice'), [], 'the freed text id no longer names a user');
+  t.true(table.apply({ k: MUTATION.sessionRemoved, id: b, reason: 'logout' }));
+  table.apply(created(c, { userId: 'f:ldap:bob' }));
+  table.apply(created(d, { userId: 'f:ldap:alice' }));
+  t.is(viewOf(table, c).userId, 'f:ldap:bob');
+  t.is(viewOf(table, d).userId, 'f:ldap:alice');
+  t.deepEqual(table.userSlots('r', uuid), []);
+  t.deepEqual(table.userSlots('r', 'f:ldap:bob').map((slot) => table.idOf(slot)), [c]);
+});
+
 test('a freed session or client session leaves nothing to what reuses its slot: no notes, no chains', (t) => {
   const table = newTable();
   const [a, b] = [sid(13), sid(14)];
