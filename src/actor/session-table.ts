@@ -1591,8 +1591,9 @@ export class SessionTable {
   #freeClientSession(cs: number, realmIndex: number, counted = true): void {
     const client = this.#clients[this.#cClient[cs]!]!;
     if ((this.#sFlags[this.#cSession[cs]!]! & F_PASSIVE) === 0) this.#unlinkClientServed(cs, client, realmIndex, counted);
-    this.#cNotes.delete(cs);
-    this.#cChains.delete(cs);
+    const flags = this.#cFlags[cs]!;
+    if ((flags & CF_NOTES) !== 0) this.#cNotes.delete(cs);
+    if ((flags & CF_CHAINS) !== 0) this.#cChains.delete(cs);
     this.#cFlags[cs] = 0;
     this.#cSession[cs] = NONE;
     this.#cFree.push(cs);
@@ -1677,8 +1678,10 @@ export class SessionTable {
     this.#wheel.cancel(slot);
     this.#bySid.remove(slot);
     if (this.#lastSlot === slot) this.#forgetLast();
-    this.#sIpText.delete(slot);
-    this.#sNotes.delete(slot);
+    // The flags say which side maps hold the slot: most sessions are in none, and a probe costs.
+    const flags = this.#sFlags[slot]!;
+    if ((flags & F_IP_TEXT) !== 0) this.#sIpText.delete(slot);
+    if ((flags & F_NOTES) !== 0) this.#sNotes.delete(slot);
     this.#sFree.push(slot);
   }
 
