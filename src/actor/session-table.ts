@@ -79,6 +79,7 @@ import { formatUuid, parseUuid } from '../util/uuid.js';
 import { KeyIndex } from './key-index.js';
 import { NameIndex } from './name-index.js';
 import { grownCapacity } from '../util/capacity.js';
+import { FreeList } from '../util/free-list.js';
 
 const NONE = -1;
 /**
@@ -278,7 +279,7 @@ export class SessionTable {
   // Users.
   #uCap = INITIAL_CAPACITY;
   #uLen = 0;
-  readonly #uFree: number[] = [];
+  readonly #uFree = new FreeList();
   /** Per user: [realm, the UUID's four words] (the key of #byUser); unused words for text ids. */
   #uKey = new Uint32Array(INITIAL_CAPACITY * USER_KEY_WORDS);
   /** 1 when the user's id is kept as text (#uIdText) rather than as a UUID in #uKey. */
@@ -313,7 +314,7 @@ export class SessionTable {
   #parsedPartition = NONE;
   #sCap = INITIAL_CAPACITY;
   #sLen = 0;
-  readonly #sFree: number[] = [];
+  readonly #sFree = new FreeList();
   #sUser = new Int32Array(INITIAL_CAPACITY);
   #sStarted = new Uint32Array(INITIAL_CAPACITY);
   #sLast = new Uint32Array(INITIAL_CAPACITY);
@@ -344,7 +345,7 @@ export class SessionTable {
   // Client sessions.
   #cCap = INITIAL_CAPACITY;
   #cLen = 0;
-  readonly #cFree: number[] = [];
+  readonly #cFree = new FreeList();
   #cSession = new Int32Array(INITIAL_CAPACITY);
   #cClient = new Int32Array(INITIAL_CAPACITY);
   #cStarted = new Uint32Array(INITIAL_CAPACITY);
@@ -1295,7 +1296,7 @@ export class SessionTable {
 
   #allocUser(realm: number, userId: string, username: string): number {
     let user = this.#uFree.pop();
-    if (user === undefined) {
+    if (user === NONE) {
       user = this.#uLen++;
       if (user >= this.#uCap) {
         const cap = grownCapacity(this.#uCap);
@@ -1352,7 +1353,7 @@ export class SessionTable {
 
   #allocSession(): number {
     const free = this.#sFree.pop();
-    if (free !== undefined) return free;
+    if (free !== NONE) return free;
     const slot = this.#sLen++;
     if (slot >= this.#sCap) {
       const cap = grownCapacity(this.#sCap);
@@ -1380,7 +1381,7 @@ export class SessionTable {
 
   #allocClientSession(): number {
     const free = this.#cFree.pop();
-    if (free !== undefined) return free;
+    if (free !== NONE) return free;
     const cs = this.#cLen++;
     if (cs >= this.#cCap) {
       const cap = grownCapacity(this.#cCap);
