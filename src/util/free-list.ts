@@ -6,8 +6,9 @@
 // A JS array of numbers grows on the heap by copying all of itself at once:
 // while a logout-all freed 500,000 sessions of a shard, the free lists'
 // growth held single 1 ms slices of that work for 14-32 ms, the requests
-// queued behind them with it. This copies 4 bytes per entry, off the heap, and
-// holds nothing until the first release.
+// queued behind them with it. This copies 4 bytes per entry, off the heap,
+// holds nothing until the first release and, like the columns, keeps its
+// largest size (4 bytes per slot ever free at once).
 
 import { grownCapacity } from './capacity.js';
 
