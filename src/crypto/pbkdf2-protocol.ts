@@ -9,6 +9,12 @@
 import type { Argon2Params } from './argon2-params.js';
 import type { Pbkdf2Digest } from './pbkdf2-algorithms.js';
 
+/**
+ * The niceness of the hashing threads (Linux; elsewhere they keep the
+ * process's). pbkdf2-task.ts sets it on its own thread; see there.
+ */
+export const HASH_THREAD_NICE = 10;
+
 export interface Pbkdf2DeriveRequest {
   op: 'derive';
   password: string;

@@ -9,7 +9,7 @@
 
 import test from 'ava';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import {
   CredentialFormatError,
   PasswordHasher,
@@ -18,6 +18,7 @@ import {
   parsePasswordPolicy,
   type PasswordPolicy,
 } from '../../src/crypto/password-hasher.js';
+import { HASH_THREAD_NICE } from '../../src/crypto/pbkdf2-protocol.js';
 import type { PasswordCredential } from '../../src/realm/model.js';
 
 const FAST = 1_000;
@@ -129,6 +130,39 @@ test.serial('the event loop stays responsive while 8 hashes at 210,000 iteration
   );
   t.true(elapsedMs > oneHashMs, `8 hashes took only ${elapsedMs.toFixed(0)} ms`);
   t.true(maxOwnGapMs < boundMs, `event loop stalled for ${maxOwnGapMs.toFixed(1)} ms`);
+});
+
+/** Every thread of this process with its niceness (Linux: field 19 of /proc/self/task/<tid>/stat). */
+function threadNiceness(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(Number(tid), Number(fields[16]));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+// Serial: no other test starts threads meanwhile.
+test.serial('the hashing threads yield the CPU to the event loop (nice 10 on Linux)', async (t) => {
+  if (!existsSync('/proc/thread-self')) {
+    t.log('not Linux: the threads keep the process priority');
+    t.pass();
+    return;
+  }
+  const before = threadNiceness();
+  const second = await PasswordHasher.start({ size: 2 });
+  try {
+    const started = [...threadNiceness()].filter(([tid]) => !before.has(tid));
+    t.is(started.filter(([, nice]) => nice === HASH_THREAD_NICE).length, 2, `new threads and their niceness: ${JSON.stringify(started)}`);
+    t.is(threadNiceness().get(process.pid), before.get(process.pid), 'the main thread keeps its priority');
+    t.true(await second.verify(PASSWORD, await second.hash(PASSWORD, { algorithm: 'pbkdf2-sha512', iterations: FAST })), 'the niced threads still hash');
+  } finally {
+    await second.close();
+  }
 });
 
 test('a Keycloak pbkdf2-sha512 export verifies the right password only', async (t) => {
