@@ -14,13 +14,14 @@
 import { grownCapacity } from '../util/capacity.js';
 
 const INITIAL_BYTES = 64 * 1024;
+const INITIAL_ENTRIES = 1024;
 const SEPARATOR = 0x0a; // "\n": usernames are single-line
 
 export class NameIndex {
   #buffer = Buffer.alloc(INITIAL_BYTES);
   #length = 0;
-  #starts = new Int32Array(1024);
-  #owners = new Int32Array(1024);
+  #starts = new Int32Array(INITIAL_ENTRIES);
+  #owners = new Int32Array(INITIAL_ENTRIES);
   #entries = 0;
   #dead = 0;
 
@@ -109,41 +110,64 @@ export class NameIndex {
     return lo;
   }
 
+  /**
+   * Moves the live entries down over the dead ones, in place: a compaction
+   * runs inside a shard's turn, and writing into fresh memory (a new buffer
+   * and arrays, every page of them touched for the first time) made it the
+   * longest step of a logout-all's slices. Memory is given back afterwards
+   * only when at most a quarter of it is used (#shrink).
+   */
   #compact(rebind: (user: number, entry: number) => void): void {
-    const old = this.#buffer;
+    const buffer = this.#buffer;
     const starts = this.#starts;
     const owners = this.#owners;
     const count = this.#entries;
     const oldLength = this.#length;
-    this.#buffer = Buffer.alloc(Math.max(INITIAL_BYTES, oldLength));
-    this.#length = 0;
-    this.#starts = new Int32Array(Math.max(1024, count - this.#dead + 1024));
-    this.#owners = new Int32Array(this.#starts.length);
-    this.#entries = 0;
-    this.#dead = 0;
-    // Live entries next to each other are copied as one run: one native copy
-    // per run instead of one per name (measured: most of a compaction's cost).
-    let runStart = 0;
+    let length = 0;
+    let kept = 0;
+    // Live entries next to each other move as one run: one native copy per
+    // run instead of one per name. A run moves when the next gap is found,
+    // always downwards (to <= where it was), so no byte is overwritten before
+    // it moved; only starts[e] and starts[e + 1] are read, never an index
+    // already rewritten (kept <= e).
+    let runFrom = 0;
     let runEnd = 0;
-    const flush = (): void => {
-      if (runEnd > runStart) old.copy(this.#buffer, this.#length - (runEnd - runStart), runStart, runEnd);
-    };
+    let runTo = 0;
     for (let e = 0; e < count; e++) {
       const user = owners[e]!;
       if (user < 0) continue;
       const start = starts[e]!;
       const end = e + 1 < count ? starts[e + 1]! : oldLength;
       if (start !== runEnd) {
-        flush();
-        runStart = start;
+        if (runFrom !== runTo) buffer.copyWithin(runTo, runFrom, runEnd);
+        runFrom = start;
+        runTo = length;
       }
       runEnd = end;
-      const entry = this.#entries++;
-      this.#starts[entry] = this.#length;
-      this.#owners[entry] = user;
-      this.#length += end - start;
-      rebind(user, entry);
+      starts[kept] = length;
+      owners[kept] = user;
+      if (kept !== e) rebind(user, kept);
+      length += end - start;
+      kept++;
     }
-    flush();
+    if (runFrom !== runTo) buffer.copyWithin(runTo, runFrom, runEnd);
+    this.#length = length;
+    this.#entries = kept;
+    this.#dead = 0;
+    this.#shrink();
+  }
+
+  /** Reallocates the buffer and the entry arrays at twice what they hold once they hold a quarter or less. */
+  #shrink(): void {
+    if (this.#buffer.length > INITIAL_BYTES && this.#buffer.length >= 4 * this.#length) {
+      const smaller = Buffer.alloc(Math.max(INITIAL_BYTES, 2 * this.#length));
+      this.#buffer.copy(smaller, 0, 0, this.#length);
+      this.#buffer = smaller;
+    }
+    if (this.#starts.length > INITIAL_ENTRIES && this.#starts.length >= 4 * this.#entries) {
+      const capacity = Math.max(INITIAL_ENTRIES, 2 * this.#entries);
+      this.#starts = this.#starts.slice(0, capacity);
+      this.#owners = this.#owners.slice(0, capacity);
+    }
   }
 }

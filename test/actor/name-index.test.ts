@@ -46,6 +46,25 @@ test('find() returns exactly the live users whose name contains the text', (t) =
   t.pass();
 });
 
+test('compactions in place keep names of every length intact, runs of live ones and gaps alike', (t) => {
+  const index = new NameIndex();
+  const entries = new Map<number, number>();
+  const name = (u: number): string => `${'x'.repeat(u % 17)}-${u}-ü`;
+  const rebind = (u: number, entry: number): void => void entries.set(u, entry);
+  for (let round = 0; round < 4; round++) {
+    for (let u = round * 20_000; u < (round + 1) * 20_000; u++) entries.set(u, index.add(u, name(u)));
+    // Remove irregular stretches (so live runs and gaps vary), enough to compact at least once.
+    for (const u of [...entries.keys()]) {
+      if ((u * 7919) % 13 < 8 || (u >> 6) % 3 === 0) {
+        index.remove(entries.get(u)!, rebind);
+        entries.delete(u);
+      }
+    }
+    t.true([...entries].every(([u, entry]) => index.nameOf(entry) === name(u)), `round ${round}: every live entry names its user`);
+    t.deepEqual(index.find('-ü', 1_000_000).users.sort((a, b) => a - b), [...entries.keys()].sort((a, b) => a - b));
+  }
+});
+
 test('a match may not span two names, and a full page says there are more', (t) => {
   const index = new NameIndex();
   index.add(1, 'ab');
@@ -68,6 +87,7 @@ test('compaction keeps every live name findable and renumbers their entries', (t
     entries.delete(u);
   }
   t.deepEqual(index.find('name-1', 10_000).users.sort((a, b) => a - b), [...entries.keys()].filter((u) => `name-${u}`.includes('name-1')));
+  t.true([...entries].every(([u, entry]) => index.nameOf(entry) === `name-${u}`), 'every live entry names its user');
   // Entries handed back by the rebinds still remove the right names.
   index.remove(entries.get(9_999)!, rebind);
   t.deepEqual(index.find('name-9999', 10).users, []);
