@@ -10,10 +10,13 @@ import type { Argon2Params } from './argon2-params.js';
 import type { Pbkdf2Digest } from './pbkdf2-algorithms.js';
 
 /**
- * The niceness of the hashing threads (Linux; elsewhere they keep the
- * process's). pbkdf2-task.ts sets it on its own thread; see there.
+ * Steps of niceness the hashing threads add to the process's (Linux, up to
+ * the lowest priority, 19; elsewhere they keep the process's). pbkdf2-task.ts
+ * sets it on its own thread; see there.
  */
 export const HASH_THREAD_NICE = 10;
+/** The lowest priority Linux has (the highest niceness). */
+export const NICE_MAX = 19;
 
 export interface Pbkdf2DeriveRequest {
   op: 'derive';

@@ -8,24 +8,25 @@
 // so blocking it is the point, and the async form would hand the work on to
 // libuv's shared 4-thread pool (also used by fs and dns) from here.
 //
-// The thread runs at nice HASH_THREAD_NICE: with real hash costs (~100 ms a
-// PBKDF2 hash) a burst of logins keeps every core busy, and at the same
-// priority the event loop waited for a core like any hash, every refresh and
-// introspection behind it. Niced, the hashes take what the event loop leaves
-// and any idle core, so logins run as fast as before when nothing else wants
-// the CPU. Linux sets one thread's niceness with setpriority on its thread
-// id, which /proc/thread-self names; elsewhere nothing is changed (the same
-// call would renice the whole process). argon2 hashes run on libuv's pool,
-// whose threads are shared and keep the process's priority.
+// The thread runs HASH_THREAD_NICE steps nicer than the process: with real
+// hash costs (~100 ms a PBKDF2 hash) a burst of logins keeps every core busy,
+// and at the same priority the event loop waited for a core like any hash,
+// every refresh and introspection behind it. Niced, the hashes take what the
+// event loop leaves and any idle core, so logins run as fast as before when
+// nothing else wants the CPU. Linux sets one thread's niceness with
+// setpriority on its thread id, which /proc/thread-self names; elsewhere
+// nothing is changed (the same call would renice the whole process). argon2
+// hashes run on libuv's pool, whose threads are shared and keep the process's
+// priority.
 
 import { pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { hash as argon2Hash } from 'argon2';
 import { ARGON2_TYPE_IDS, ARGON2_VERSION_IDS, type Argon2Params } from './argon2-params.js';
 import { javaPasswordBytes } from './java-utf8.js';
-import { HASH_THREAD_NICE, type Pbkdf2Request, type Pbkdf2Response } from './pbkdf2-protocol.js';
+import { HASH_THREAD_NICE, NICE_MAX, type Pbkdf2Request, type Pbkdf2Response } from './pbkdf2-protocol.js';
 
 /**
  * argon2 over the password's UTF-8 bytes, as BouncyCastle's default
@@ -86,7 +87,8 @@ function yieldToEventLoop(): void {
   const tid = linuxThreadId();
   if (tid === null) return;
   try {
-    setPriority(tid, HASH_THREAD_NICE);
+    // The thread starts with the process's niceness; a server already niced by its operator stays below it.
+    setPriority(tid, Math.min(NICE_MAX, getPriority(tid) + HASH_THREAD_NICE));
   } catch (err) {
     process.emitWarning(`password hashing thread keeps its priority: ${(err as Error).message}`);
   }
