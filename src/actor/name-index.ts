@@ -11,7 +11,7 @@
 // runs across an entry boundary is not a match. Dead entries are compacted away
 // when they outnumber the live ones, so memory stays proportional to users.
 
-import { grownCapacity } from '../util/capacity.js';
+import { growInt32, grownCapacity } from '../util/capacity.js';
 
 const INITIAL_BYTES = 64 * 1024;
 const INITIAL_ENTRIES = 1024;
@@ -35,12 +35,8 @@ export class NameIndex {
     }
     if (this.#entries === this.#starts.length) {
       const capacity = grownCapacity(this.#starts.length);
-      const starts = new Int32Array(capacity);
-      starts.set(this.#starts);
-      this.#starts = starts;
-      const owners = new Int32Array(capacity);
-      owners.set(this.#owners);
-      this.#owners = owners;
+      this.#starts = growInt32(this.#starts, capacity);
+      this.#owners = growInt32(this.#owners, capacity);
     }
     this.#buffer[this.#length] = SEPARATOR;
     this.#buffer.write(name, this.#length + 1, 'utf8');

@@ -78,7 +78,7 @@ import { formatSessionId, sessionIdWords } from '../protocol/partition.js';
 import { formatUuid, parseUuid } from '../util/uuid.js';
 import { KeyIndex } from './key-index.js';
 import { NameIndex } from './name-index.js';
-import { grownCapacity } from '../util/capacity.js';
+import { growInt32, growUint16, growUint32, growUint8, grownCapacity } from '../util/capacity.js';
 import { FreeList } from '../util/free-list.js';
 
 const NONE = -1;
@@ -153,28 +153,6 @@ function flatNotes(notes: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(notes)) out[flat(key)] = flat(String(value));
   return out;
-}
-
-function growInt32(a: Int32Array<ArrayBuffer>, n: number, fill = 0): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(n);
-  b.set(a);
-  if (fill !== 0) b.fill(fill, a.length);
-  return b;
-}
-function growUint32(a: Uint32Array<ArrayBuffer>, n: number): Uint32Array<ArrayBuffer> {
-  const b = new Uint32Array(n);
-  b.set(a);
-  return b;
-}
-function growUint16(a: Uint16Array<ArrayBuffer>, n: number): Uint16Array<ArrayBuffer> {
-  const b = new Uint16Array(n);
-  b.set(a);
-  return b;
-}
-function growUint8(a: Uint8Array<ArrayBuffer>, n: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(n);
-  b.set(a);
-  return b;
 }
 
 interface RealmState {

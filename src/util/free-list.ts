@@ -10,7 +10,7 @@
 // holds nothing until the first release and, like the columns, keeps its
 // largest size (4 bytes per slot ever free at once).
 
-import { grownCapacity } from './capacity.js';
+import { growInt32, grownCapacity } from './capacity.js';
 
 const INITIAL_CAPACITY = 1024;
 
@@ -26,9 +26,7 @@ export class FreeList {
   /** Records `slot` (≥ 0) as free. */
   push(slot: number): void {
     if (this.#length === this.#slots.length) {
-      const grown = new Int32Array(Math.max(INITIAL_CAPACITY, grownCapacity(this.#slots.length)));
-      grown.set(this.#slots);
-      this.#slots = grown;
+      this.#slots = growInt32(this.#slots, Math.max(INITIAL_CAPACITY, grownCapacity(this.#slots.length)));
     }
     this.#slots[this.#length++] = slot;
   }
