@@ -10,10 +10,12 @@
 //                                     decoding the same chunks
 //   transfer_promote_sessions_per_s   promoting the filled copies, 32 partitions
 //                                     at a time (a handoff batch)
-//   transfer_capture_sessions_per_s   a promoted partition's snapshot capture (the
-//                                     journal's compaction packs it again)
-//   transfer_shard_us_per_session     the four added up: the shard time one
+//   transfer_shard_us_per_session     the three added up: the shard time one
 //                                     transferred session costs, both ends
+//
+// A filled copy's snapshot is written from the chunks as they arrived, and a
+// promotion writes none unless its grace moved idle clocks (ShardLog), so no
+// stage packs the received sessions again.
 //
 // In-process ShardActors (bench/lib/in-process-shard.ts), every partition of one
 // shard; rates per second of the thread's CPU time (bench/lib/thread-cpu.ts), so
@@ -64,7 +66,6 @@ interface Stages {
   apply: number[];
   unpack: number[];
   promote: number[];
-  capture: number[];
 }
 
 function measureOnce(primary: ShardActor, exports: PartitionExport[], sessions: number, stages: Stages, workloadFirst: boolean): void {
@@ -91,12 +92,11 @@ function measureOnce(primary: ShardActor, exports: PartitionExport[], sessions: 
     }),
   );
   if (receiver.table.size !== sessions) throw new Error(`promoted ${receiver.table.size} sessions, expected ${sessions}`);
-  stages.capture.push(rate(sessions, () => ALL_PARTITIONS.forEach((p) => packChunks(receiver.table.partitionRecords(p)))));
 }
 
 export const engineTransfer: Scenario = {
   name: NAME,
-  description: "a state transfer's shard work per session (export, chunk apply, promotion, snapshot capture) vs packing and decoding alone",
+  description: "a state transfer's shard work per session (export, chunk apply, promotion) vs packing and decoding alone",
   async run({ quick, log }) {
     const sessions = quick ? SESSIONS_QUICK : SESSIONS_FULL;
     const repeats = quick ? REPEATS_QUICK : REPEATS_FULL;
@@ -110,18 +110,17 @@ export const engineTransfer: Scenario = {
     const bytes = exports.reduce((sum, e) => sum + e.chunks.reduce((n, c) => n + c.length, 0), 0);
     log(`exported ${exports.reduce((n, e) => n + e.chunks.length, 0)} chunks, ${(bytes / sessions).toFixed(0)} B per session`);
 
-    const stages: Stages = { export: [], pack: [], apply: [], unpack: [], promote: [], capture: [] };
+    const stages: Stages = { export: [], pack: [], apply: [], unpack: [], promote: [] };
     for (let r = 0; r < repeats; r++) {
       measureOnce(primary, exports, sessions, stages, r % 2 === 0);
       const k = (x: number[]): string => `${(x.at(-1)! / 1e3).toFixed(0)}k`;
-      log(`repeat ${r + 1}/${repeats}: export ${k(stages.export)} (pack ${k(stages.pack)}), apply ${k(stages.apply)} (unpack ${k(stages.unpack)}), promote ${k(stages.promote)}, capture ${k(stages.capture)} sessions/s`);
+      log(`repeat ${r + 1}/${repeats}: export ${k(stages.export)} (pack ${k(stages.pack)}), apply ${k(stages.apply)} (unpack ${k(stages.unpack)}), promote ${k(stages.promote)} sessions/s`);
     }
-    const perSession = [stages.export, stages.apply, stages.promote, stages.capture].reduce((us, s) => us + 1e6 / median(s), 0);
+    const perSession = [stages.export, stages.apply, stages.promote].reduce((us, s) => us + 1e6 / median(s), 0);
     return [
       row(NAME, 'transfer_export_sessions_per_s', median(stages.export), 'sessions/s', median(stages.pack)),
       row(NAME, 'transfer_apply_sessions_per_s', median(stages.apply), 'sessions/s', median(stages.unpack)),
       row(NAME, 'transfer_promote_sessions_per_s', median(stages.promote), 'sessions/s'),
-      row(NAME, 'transfer_capture_sessions_per_s', median(stages.capture), 'sessions/s'),
       row(NAME, 'transfer_shard_us_per_session', perSession, 'µs'),
     ] satisfies Row[];
   },

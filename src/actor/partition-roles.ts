@@ -14,8 +14,9 @@
 // "Passive copies"). A role change links or unlinks the partition's sessions
 // in place: promotion costs a few list links per session (~1,000 sessions per
 // partition at 1 M per node) and loses nothing, and a promoted session is
-// armed on the wheel like any new one (its partition is snapshotted rather
-// than journaled record by record: ShardLog.promoted). A single node holds
+// armed on the wheel like any new one (nothing is journaled: the disk holds
+// the copy already, and a partition whose idle clocks the promotion grace
+// moved is snapshotted: ShardLog.promoted). A single node holds
 // its shard's partitions as primary, the others not.
 
 import { PARTITION_COUNT } from '../constants.js';
@@ -73,9 +74,15 @@ export class PartitionRoles {
    * brought the sessions moved (or forgotten) to `budget`; returns how many
    * moved, how many partitions were done (at least one), and the partitions
    * that became primary with sessions. With `grace`, promoted sessions get
-   * the promotion grace (SessionTable.holdIdleClocks).
+   * the promotion grace (SessionTable.holdIdleClocks); `clocksMoved`: the
+   * promoted partitions where it moved an idle clock.
    */
-  set(partitions: readonly number[], role: PartitionRole, budget = Infinity, grace: { now: number; window: number } | null = null): { moved: number; done: number; promoted: number[] } {
+  set(
+    partitions: readonly number[],
+    role: PartitionRole,
+    budget = Infinity,
+    grace: { now: number; window: number } | null = null,
+  ): { moved: number; done: number; promoted: number[]; clocksMoved: Set<number> } {
     const to = CODE[role];
     const table = this.#table;
     let moved = 0;
@@ -96,9 +103,12 @@ export class PartitionRoles {
       }
       this.#roles[partition] = to;
     }
-    if (grace !== null) for (const slot of slots) table.holdIdleClocks(slot, grace.now, grace.window);
+    const clocksMoved = new Set<number>();
+    if (grace !== null) {
+      for (const slot of slots) if (table.holdIdleClocks(slot, grace.now, grace.window)) clocksMoved.add(table.partitionOf(slot));
+    }
     // Listings rely on start order, and promoted sessions were appended at the lists' ends.
     if (slots.length > 0) table.placeByStart(slots);
-    return { moved, done, promoted };
+    return { moved, done, promoted, clocksMoved };
   }
 }

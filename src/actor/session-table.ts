@@ -921,22 +921,27 @@ export class SessionTable {
    * passed less than `window` ago, or passes within the window, is kept: its
    * idle clock moves just enough for the deadline to be `now + window`.
    * Nothing already past it by more, nothing further off, and no max
-   * lifespan moves; a session lives at most 2 × `window` longer.
+   * lifespan moves; a session lives at most 2 × `window` longer. Returns
+   * whether a clock moved.
    */
-  holdIdleClocks(slot: number, now: number, window: number): void {
+  holdIdleClocks(slot: number, now: number, window: number): boolean {
     const from = now - window;
     const until = now + window;
-    if (this.sessionInvalidReason(slot, from) !== null) return;
+    if (this.sessionInvalidReason(slot, from) !== null) return false;
     const realm = this.#realms[this.#uRealm[this.#sUser[slot]!]!]!.settings;
     const times = this.#times(slot);
     const idleDeadline = userSessionIdleExpiry(realm, times, false) + this.#graceSeconds;
-    if (idleDeadline < until) this.#sLast[slot] = this.#sLast[slot]! + (until - idleDeadline);
+    let moved = idleDeadline < until;
+    if (moved) this.#sLast[slot] = this.#sLast[slot]! + (until - idleDeadline);
     for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) {
       if (this.clientInvalidReason(slot, cs, from) !== null) continue;
       const client = this.#clients[this.#cClient[cs]!]!.settings;
       const clientDeadline = clientSessionIdleExpiry(realm, client, times, this.#clientTimes(cs), false) + this.#graceSeconds;
-      if (clientDeadline < until) this.#cTimestamp[cs] = this.#cTimestamp[cs]! + (until - clientDeadline);
+      if (clientDeadline >= until) continue;
+      this.#cTimestamp[cs] = this.#cTimestamp[cs]! + (until - clientDeadline);
+      moved = true;
     }
+    return moved;
   }
 
   /** Counts an expiry that happened outside the wheel (offline sessions) in the realm's counters. */

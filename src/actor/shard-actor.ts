@@ -595,7 +595,7 @@ export class ShardActor {
       case OP.mutationsReplay:
         return this.#replay(checkMutations(command.mutations));
       case OP.chunkReplay:
-        return this.#replay(checkMutations(unpackedChunk(command.chunk)), this.#partition(command.partition));
+        return this.#replayChunk(command.chunk, this.#partition(command.partition));
       case OP.copyRefill:
         return this.#copyRefill(this.#partition(command.partition));
       case OP.copyFilled:
@@ -875,43 +875,71 @@ export class ShardActor {
   /**
    * Applies replicated records, validated whole before (a malformed record is
    * refused, never half-applied), to the partitions held (primary or passive);
-   * records of partitions not held are skipped. `chunkOf`: the records are a
-   * transfer chunk of that partition, refused whole when one is of another.
-   * Offline-session records go to LMDB: the replay answers once they are
-   * committed.
+   * records of partitions not held are skipped. Offline-session records go to
+   * LMDB: the replay answers once they are committed.
    */
-  #replay(mutations: ReplicatedRecord[], chunkOf = -1): number | Promise<number> {
-    const table = this.#table;
-    const partitions = mutations.map((m) => (m.k === MUTATION.realmCleared ? -1 : partitionOfRecord(m)));
-    if (chunkOf >= 0 && partitions.some((p) => p !== chunkOf)) throw new EngineError('ERR_BAD_RECORD', `a chunk of partition ${chunkOf} holds a record of another`);
-    let applied = 0;
-    const writes: Promise<unknown>[] = [];
-    if (chunkOf >= 0 && this.#roles.roleOf(chunkOf) === 'passive') {
-      const erased = this.#log.fill(chunkOf);
+  #replay(mutations: ReplicatedRecord[]): number | Promise<number> {
+    const { applied, writes } = this.#applyReplicated(mutations, mutations.map(partitionOfRecord));
+    return writes.length === 0 ? applied : Promise.all(writes).then(() => applied);
+  }
+
+  /**
+   * A transfer chunk of `partition`, refused whole when a record is of
+   * another. Applied like replicated records; into a passive copy, it starts
+   * the copy's filling (ShardLog.fill), and its bytes are handed to the
+   * journal as they arrived, so that the copy's snapshot is written from them
+   * (ShardLog.chunkApplied).
+   */
+  #replayChunk(chunk: unknown, partition: number): number | Promise<number> {
+    const mutations = checkMutations(unpackedChunk(chunk));
+    if (mutations.some((m) => partitionOfRecord(m) !== partition)) throw new EngineError('ERR_BAD_RECORD', `a chunk of partition ${partition} holds a record of another`);
+    const passive = this.#roles.roleOf(partition) === 'passive';
+    if (passive) {
+      const erased = this.#log.fill(partition, false);
       if (erased !== null) this.#track(erased);
     }
+    // The chunk's records are not handed to the journal one by one: its bytes are (chunkApplied).
+    const { applied, taken, writes } = this.#applyReplicated(mutations, mutations.map(() => partition), false);
+    if (passive) {
+      const offline = mutations.filter(isOfflineRecord).length;
+      this.#log.chunkApplied(partition, chunk as Uint8Array, offline === mutations.length ? 'offline' : offline === 0 && taken === mutations.length ? 'online' : 'mixed');
+    }
+    return writes.length === 0 ? applied : Promise.all(writes).then(() => applied);
+  }
+
+  /**
+   * Applies validated records of the partitions held: how many, how many
+   * online ones the table took, the offline writes under way. Those a
+   * passive copy took go to its journal (ShardLog.copied) when `journaled`.
+   */
+  #applyReplicated(mutations: ReplicatedRecord[], partitions: readonly number[], journaled = true): { applied: number; taken: number; writes: Promise<unknown>[] } {
+    let applied = 0;
+    let taken = 0;
+    const writes: Promise<unknown>[] = [];
     for (let i = 0; i < mutations.length; i++) {
       const m = mutations[i]!;
+      if (!this.#roles.holds(partitions[i]!)) continue;
       if (isOfflineRecord(m)) {
-        if (this.#offline === null || !this.#roles.holds(partitions[i]!)) continue;
+        if (this.#offline === null) continue;
         writes.push(this.#offline.applyReplicated(m.k === MUTATION.offlineWritten ? { put: m.record as unknown as OfflineSessionRecord, touch: m.touch } : { removed: { id: m.id } as OfflineSessionRecord }));
         applied++;
         continue;
       }
-      if (m.k !== MUTATION.realmCleared && !this.#roles.holds(partitions[i]!)) continue;
+      applied++;
       const passive = this.#roles.roleOf(partitions[i]!) === 'passive';
       if (passive) this.#refills.before(partitions[i]!, m);
-      if (table.apply(m) && passive) this.#log.copied(m);
-      applied++;
+      if (!this.#table.apply(m)) continue;
+      taken++;
+      if (passive && journaled) this.#log.copied(m);
     }
-    return writes.length === 0 ? applied : Promise.all(writes).then(() => applied);
+    return { applied, taken, writes };
   }
 
   /** A transfer starts filling a passive copy again: what it holds is noted (stale unless the transfer brings it), and its disk erased. */
   #copyRefill(partition: number): null {
     if (this.#roles.roleOf(partition) !== 'passive') return null;
     this.#refills.begin(partition);
-    const erased = this.#log.fill(partition);
+    const erased = this.#log.fill(partition, true);
     if (erased !== null) this.#track(erased);
     return null;
   }
@@ -932,9 +960,9 @@ export class ShardActor {
     if (budget !== undefined && !(typeof budget === 'number' && budget > 0)) throw new EngineError('ERR_BAD_COMMAND', 'budget must be a positive number');
     if (holdIdleSeconds !== undefined && !(Number.isInteger(holdIdleSeconds) && (holdIdleSeconds as number) >= 0)) throw new EngineError('ERR_BAD_COMMAND', 'holdIdleSeconds must be a whole number of seconds');
     const grace = holdIdleSeconds === undefined ? null : { now: this.#now, window: holdIdleSeconds as number };
-    const { moved, done, promoted } = this.#roles.set(partitions as number[], role, budget ?? Infinity, grace);
+    const { moved, done, promoted, clocksMoved } = this.#roles.set(partitions as number[], role, budget ?? Infinity, grace);
     const result: PartitionRolesResult = { moved, done };
-    this.#log.promoted(promoted);
+    this.#log.promoted(promoted, clocksMoved);
     if (role !== 'passive') for (const p of (partitions as number[]).slice(0, done)) this.#refills.forget(p);
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions(), this.#roles.passivePartitions())) this.#track(work);
     // A partition no longer held forgets its offline sessions too (answered once committed): if it comes back, a transfer refills it.
@@ -957,12 +985,14 @@ export class ShardActor {
     const p = this.#partition(partition);
     const seq = this.#log.seqOf(p);
     if (this.#roles.roleOf(p) !== 'primary') return { chunks: [], records: 0, sessions: 0, seq, codes: [], loginFailures: [] };
-    const records: ReplicatedRecord[] = this.#table.partitionRecords(p);
-    const sessions = records.filter((m) => m.k === MUTATION.sessionCreated).length;
-    for (const record of this.#offline?.partitionRecords(p) ?? []) records.push(offlineWritten(record, false));
+    const online: ReplicatedRecord[] = this.#table.partitionRecords(p);
+    const sessions = online.filter((m) => m.k === MUTATION.sessionCreated).length;
+    const offline = (this.#offline?.partitionRecords(p) ?? []).map((record) => offlineWritten(record, false));
     const codes = this.#codes.partitionCodes(p, this.#now).map(({ sessionId, code, data }): CodePutCommand => ({ op: OP.codePut, id: sessionId, code, data }));
     const loginFailures = this.#loginFailures.partitionRecords(p, this.#clock.nowMs());
-    return { chunks: packChunks(records), records: records.length, sessions, seq, codes, loginFailures };
+    // Online and offline records in chunks of their own: a receiving copy keeps the online chunks as its snapshot.
+    const chunks = [...packChunks(online), ...packChunks(offline)];
+    return { chunks, records: online.length + offline.length, sessions, seq, codes, loginFailures };
   }
 
   /** An offline-session change, as the record the partition's backups apply. */

@@ -11,8 +11,10 @@
 //     tests), for the reply of the batch that produced it, or for an
 //     unsolicited frame when the turn's background work (expiry) produced it.
 // Records applied to passive copies never reach `sink` (they are the
-// primary's, not shipped again), and a promotion produces none: the promoted
-// partition is snapshotted.
+// primary's, not shipped again), and a promotion produces none: the disk
+// already holds the copy as it is promoted (its snapshot and journal), so a
+// promoted partition is snapshotted only when that is not so (the promotion
+// grace moved idle clocks, or the copy was still being filled).
 //
 // Passive copies (a cluster backup's) are journaled too, so that a node
 // restarted after every node stopped finds its copies on its disk
@@ -22,7 +24,11 @@
 // transfer is not journaled: its start (`fill`) erases what the disk held of
 // it, and once the transfer is done (`filled`) the partition is snapshotted
 // by a compaction, from which point its records are journaled. A crash in
-// between leaves the disk without that copy, never with part of one.
+// between leaves the disk without that copy, never with part of one. That
+// snapshot is written from the chunks the copy was filled with, as they
+// arrived (they are packed as a snapshot is), followed by the records applied
+// to the copy since (FilledCopy): the bytes a transfer brought are not
+// built and packed again from the table.
 //
 // It also holds the snapshot side of the journal: start-up (snapshot, then
 // journal, then touches, per partition), compaction a few partitions per turn,
@@ -52,6 +58,24 @@ const EXPIRY_REASONS: ReadonlySet<string> = new Set([END_REASON.idle, END_REASON
 
 export type Durability = 'journal' | 'snapshot';
 
+/**
+ * A copy being filled by a state transfer, as its snapshot will hold it: the
+ * chunks applied (packed bytes, as they arrived) and the records applied
+ * after them, in order, kept from `fill` until the compaction that writes
+ * them. `exact` turns false when they may not recreate the copy as the table
+ * holds it (a chunk with a record the table did not take, or the copy held
+ * sessions the transfer does not replace): the compaction then captures the
+ * table instead.
+ */
+interface FilledCopy {
+  chunks: Uint8Array[];
+  records: Mutation[];
+  exact: boolean;
+}
+
+/** What a transfer chunk held, as the shard applied it (ShardLog.chunkApplied). */
+export type AppliedChunk = 'online' | 'offline' | 'mixed';
+
 /** A snapshot chunk's records, not yet validated; a chunk that does not decode yields none (with a warning). */
 function snapshotRecords(chunk: Uint8Array): unknown[] {
   try {
@@ -80,6 +104,8 @@ export class ShardLog {
   #copies = new Set<number>();
   /** Copies a state transfer is filling: not journaled until it is done (see `fill`). */
   readonly #filling = new Set<number>();
+  /** Copies filled (or being filled) whose snapshot is written from what the transfer brought; until their compaction. */
+  readonly #filledCopies = new Map<number, FilledCopy>();
   /** The last seq given out, per partition. */
   readonly #seq = new Float64Array(PARTITION_COUNT);
   #viewRevision = 0;
@@ -129,11 +155,15 @@ export class ShardLog {
       if (held.has(partition)) continue;
       this.#compactWanted.delete(partition);
       this.#filling.delete(partition);
+      this.#filledCopies.delete(partition);
       if (this.#journal !== null) work.push(this.#journal.compact(partition, this.#seq[partition]!, []));
     }
     this.#partitions = primary;
     this.#copies = new Set(passive);
-    for (const partition of primary) this.#filling.delete(partition);
+    for (const partition of primary) {
+      this.#filling.delete(partition);
+      this.#filledCopies.delete(partition); // a primary's records reach `sink`, not `copied`: its compaction captures the table
+    }
     return work;
   }
 
@@ -169,13 +199,15 @@ export class ShardLog {
   };
 
   /**
-   * Partitions were promoted. Each is compacted by the next turns (its
-   * snapshot, packed: no record per session, and no reply waits for it): the
-   * promotion grace moved idle clocks that no record carries, and a copy
-   * still filling had nothing journaled.
+   * Partitions were promoted; `clocksMoved`: those whose sessions the
+   * promotion grace kept (idle clocks moved that no record carries). Those,
+   * and copies still being filled (nothing journaled yet), are compacted by
+   * the next turns (a snapshot, packed, and no reply waits for it); the disk
+   * of any other already holds the partition as it is.
    */
-  promoted(partitions: readonly number[]): void {
-    if (this.#journaling) for (const partition of partitions) this.#compactWanted.add(partition);
+  promoted(partitions: readonly number[], clocksMoved: ReadonlySet<number>): void {
+    if (!this.#journaling) return;
+    for (const partition of partitions) if (clocksMoved.has(partition) || this.#filling.has(partition)) this.#compactWanted.add(partition);
   }
 
   /**
@@ -187,7 +219,9 @@ export class ShardLog {
   copied(m: Mutation): void {
     if (!this.#journaling) return;
     const partition = partitionOfRecord(m);
-    if (!this.#copies.has(partition) || this.#filling.has(partition)) return;
+    if (!this.#copies.has(partition)) return;
+    this.#filledCopies.get(partition)?.records.push(m);
+    if (this.#filling.has(partition)) return;
     if (isTouchRecord(m)) {
       if (m.k === MUTATION.clientRefreshed) this.#journal!.touch(partition, m.id, m.client, m.at, 0);
       else if (m.k === MUTATION.sessionTouched) this.#journal!.touch(partition, m.id, '', m.lastSessionRefresh, 0);
@@ -201,16 +235,40 @@ export class ShardLog {
 
   /**
    * A state transfer starts filling a passive copy (its first frame, or an
-   * older sender's first chunk; later calls change nothing): what the disk
-   * holds of the partition is erased (an older copy, which the transfer
-   * replaces; no write when it holds nothing), and nothing of it is
-   * journaled until `filled`. Returns the write under way, if any.
+   * older sender's first chunk; later calls change nothing unless
+   * `refilled`): what the disk holds of the partition is erased (an older
+   * copy, which the transfer replaces; no write when it holds nothing), and
+   * nothing of it is journaled until `filled`. `refilled`: the shard drops
+   * whatever the copy holds that the transfer does not bring (CopyRefills),
+   * so the transfer alone recreates it, from its first chunk again if an
+   * earlier attempt was under way. Returns the write under way, if any.
    */
-  fill(partition: number): Promise<unknown> | null {
-    if (!this.#journaling || !this.#copies.has(partition) || this.#filling.has(partition)) return null;
+  fill(partition: number, refilled: boolean): Promise<unknown> | null {
+    if (!this.#journaling || !this.#copies.has(partition)) return null;
+    if (this.#filling.has(partition)) {
+      if (refilled) this.#filledCopies.set(partition, { chunks: [], records: [], exact: true });
+      return null;
+    }
     this.#filling.add(partition);
     this.#compactWanted.delete(partition);
+    this.#filledCopies.set(partition, { chunks: [], records: [], exact: refilled || this.#table.partitionSize(partition) === 0 });
     return this.#journal!.mayHold(partition) ? this.#journal!.compact(partition, this.#seq[partition]!, []) : null;
+  }
+
+  /**
+   * A transfer chunk was applied to a copy being filled: `chunk` as it
+   * arrived, and what it held — online records the table all took (kept as
+   * they are for the snapshot), offline records only (on disk already, in
+   * the offline store), or anything else (the snapshot is captured instead).
+   */
+  chunkApplied(partition: number, chunk: Uint8Array, held: AppliedChunk): void {
+    const copy = this.#filledCopies.get(partition);
+    if (copy === undefined || !this.#filling.has(partition) || held === 'offline') return;
+    if (held === 'mixed') copy.exact = false;
+    if (!copy.exact) return;
+    // Records applied between chunks stay between them.
+    if (copy.records.length > 0) copy.chunks.push(...packChunks(copy.records.splice(0)));
+    copy.chunks.push(chunk);
   }
 
   /** The transfer filling a copy is done: the next turns snapshot it, and its records are journaled from here on. */
@@ -281,9 +339,10 @@ export class ShardLog {
     let captured = 0;
     for (const partition of this.#compactWanted) {
       if (compactions.length >= COMPACT_TURN_MAX || captured >= COMPACT_TURN_SESSIONS) break;
-      captured += this.#table.partitionSize(partition);
+      const filled = this.#filledSnapshot(partition);
+      if (filled === null) captured += this.#table.partitionSize(partition);
       this.#compactWanted.delete(partition);
-      compactions.push(journal.compact(partition, this.#seq[partition]!, this.#capture(partition)));
+      compactions.push(journal.compact(partition, this.#seq[partition]!, filled ?? this.#capture(partition)));
     }
     if (compactions.length > 0) {
       const compacting = Promise.all(compactions).finally(() => (this.#compacting = null));
@@ -306,6 +365,14 @@ export class ShardLog {
   /** The sessions of a partition as a snapshot keeps them (packed records), captured now. */
   #capture(partition: number): Uint8Array[] {
     return packChunks(this.#table.partitionRecords(partition));
+  }
+
+  /** A filled copy's snapshot from what its transfer brought and the records since (taken: once), or null to capture it. */
+  #filledSnapshot(partition: number): Uint8Array[] | null {
+    const copy = this.#filledCopies.get(partition);
+    if (copy === undefined || this.#filling.has(partition)) return null;
+    this.#filledCopies.delete(partition);
+    return copy.exact ? [...copy.chunks, ...packChunks(copy.records)] : null;
   }
 
   /** Graceful shutdown: every held partition's sessions as a snapshot (a copy being filled: none), its journal emptied. Resolves with how many sessions it serves. */

@@ -26,8 +26,8 @@ import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
 import { clearOnlineSessions, logRecords, type LogValue } from '../../src/store/journal-log.js';
 import { DB, ENV_FILE, SCHEMA_VERSION, openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
-import { MUTATION } from '../../src/protocol/mutations.js';
-import { packChunks } from '../../src/protocol/transfer-chunks.js';
+import { MUTATION, type ReplicatedRecord } from '../../src/protocol/mutations.js';
+import { packChunks, unpackChunk } from '../../src/protocol/transfer-chunks.js';
 import { unbundled, waitFor } from '../helpers/engine-harness.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { compareTables, lcg } from '../helpers/table-compare.js';
@@ -232,11 +232,10 @@ test('a turn of more records than one log value holds is written as several, and
   t.is(loaded.loaded, count);
 });
 
-/** Creation records of `count` sessions of `userId` in r1, as a primary ships them. */
-function createdRecords(userId: string, count: number) {
-  const partition = partitionOf('r1', userId);
+/** Creation records of `count` sessions of `userId` in `realm` (r1), as a primary ships them; in the user's partition unless given. */
+function createdRecords(userId: string, count: number, realm = 'r1', partition = partitionOf(realm, userId)) {
   return Array.from({ length: count }, (_, i) => ({
-    k: MUTATION.sessionCreated, partition, id: newSessionId(partition), realm: 'r1', userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect',
+    k: MUTATION.sessionCreated, partition, id: newSessionId(partition), realm, userId, username: userId, ip: '10.0.0.1', authMethod: 'openid-connect',
     rememberMe: false, started: START + i, lastSessionRefresh: START + i, authTime: START + i, notes: null,
   }));
 }
@@ -289,7 +288,7 @@ test('a copy filled by a state transfer is on disk only once the transfer is don
   for (const m of older) t.is(actor.table.slotOf(m.id), -1, 'the copy the transfer replaced is gone');
 });
 
-test('a promoted copy is snapshotted; a demoted primary keeps its disk; a partition no longer held is forgotten on disk', async (t) => {
+test('a promoted copy keeps its disk as it is; a demoted primary keeps its disk; a partition no longer held is forgotten on disk', async (t) => {
   const { dir, env, ...first } = await freshActor(t);
   const promotedRecords = createdRecords('promoted-user', 2);
   const promoted = promotedRecords[0]!.partition;
@@ -301,15 +300,92 @@ test('a promoted copy is snapshotted; a demoted primary keeps its disk; a partit
   await first.ask([{ op: OP.partitionRoles, partitions: [promoted, dropped], role: 'passive' }]);
   await first.ask([{ op: OP.mutationsReplay, mutations: [...promotedRecords, ...droppedRecords] }]);
   await first.ask([{ op: OP.partitionRoles, partitions: [promoted], role: 'primary' }]);
-  await waitFor(() => env.db(DB.onlineSeq).get(promoted) !== undefined, 'the promoted partition snapshotted');
   await first.ask(demotedRecords.map((m) => createCommand(m.userId, m.id)));
   await first.ask([{ op: OP.partitionRoles, partitions: [demoted], role: 'passive' }]);
   await first.ask([{ op: OP.partitionRoles, partitions: [dropped], role: 'none' }]);
+  await first.ask([{ op: OP.sessionTouch, id: promotedRecords[0]!.id, now: START + 3 }]); // a turn: compactions wanted would start
+  t.is(env.db(DB.onlineSeq).get(promoted), undefined, 'the promotion wrote no snapshot: the copy\'s journal is the partition');
   await first.actor.close();
   const { actor, loaded } = await reloaded(t, env, dir, START + 10);
   t.is(loaded.loaded, 3);
   for (const m of [...promotedRecords, ...demotedRecords]) t.true(actor.table.slotOf(m.id) >= 0);
   t.is(actor.table.slotOf(droppedRecords[0]!.id), -1);
+});
+
+test('a copy promoted with the grace moving its idle clocks is snapshotted with the moved clocks', async (t) => {
+  const { dir, env, ...first } = await freshActor(t);
+  const records = createdRecords('graced-user', 2);
+  const partition = records[0]!.partition;
+  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
+  await first.ask([{ op: OP.mutationsReplay, mutations: records }]);
+  // A window longer than the realm's idle timeout: every idle deadline falls in it, so every clock moves.
+  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'primary', holdIdleSeconds: 3600 }]);
+  const moved = records.map((m) => first.actor.table.view(first.actor.table.slotOf(m.id)).lastSessionRefresh);
+  t.true(moved.every((at, i) => at > records[i]!.lastSessionRefresh), 'the grace moved the clocks');
+  await waitFor(() => env.db(DB.onlineSeq).get(partition) !== undefined, 'the promoted partition snapshotted');
+  await first.actor.close();
+  const { actor } = await reloaded(t, env, dir, START + 10);
+  t.deepEqual(records.map((m) => actor.table.view(actor.table.slotOf(m.id)).lastSessionRefresh), moved);
+});
+
+test('a filled copy\'s snapshot is the chunks it was filled with, then the records applied since: it rebuilds the table exactly', async (t) => {
+  const { dir, env, ...first } = await freshActor(t);
+  const sessions = createdRecords('chunked-user', 6);
+  const partition = sessions[0]!.partition;
+  const r2 = createdRecords('chunked-user', 2, 'r2', partition);
+  const attached = (m: { id: string }, client: string, at: number) => ({ k: MUTATION.clientAttached, id: m.id, client, started: at, timestamp: at, scope: 'openid', ssoAuth: false, notes: null, userRefresh: at });
+  const chunks = [packChunks([...sessions.slice(0, 3), attached(sessions[0]!, 'a', START + 1)])[0]!, packChunks([...sessions.slice(3), ...r2])[0]!];
+  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
+  await first.ask([{ op: OP.copyRefill, partition }]);
+  await first.ask([{ op: OP.chunkReplay, partition, chunk: chunks[0]! }]);
+  // Live records between the chunks and after them, touches among them: kept in order.
+  const between: ReplicatedRecord[] = [{ k: MUTATION.sessionTouched, id: sessions[0]!.id, lastSessionRefresh: START + 7 }, { k: MUTATION.sessionRemoved, id: sessions[1]!.id, reason: 'logout' }];
+  await first.ask([{ op: OP.mutationsReplay, mutations: between }]);
+  await first.ask([{ op: OP.chunkReplay, partition, chunk: chunks[1]! }]);
+  const last: ReplicatedRecord[] = [attached(sessions[3]!, 'b', START + 8)];
+  await first.ask([{ op: OP.mutationsReplay, mutations: last }]);
+  await first.ask([{ op: OP.copyFilled, partition }]);
+  await waitFor(() => env.db(DB.onlineSeq).get(partition) !== undefined, 'the filled copy snapshotted');
+  const stored = [...env.db<Uint8Array>(DB.onlineChunks).getRange({ start: [partition], end: [partition + 1] })].map(({ value }) => Buffer.from(value));
+  t.true(stored[0]!.equals(Buffer.from(chunks[0]!)), 'the first chunk is stored as it arrived, not packed again');
+  t.true(stored[2]!.equals(Buffer.from(chunks[1]!)), 'so is the second, after the records between them');
+  const records = (bytes: Uint8Array): unknown[] => unpackChunk(bytes) as unknown[];
+  t.deepEqual(stored.flatMap(records), [...records(chunks[0]!), ...between, ...records(chunks[1]!), ...last], 'each record once, in the order applied');
+  // After the snapshot, a copy's records are journaled as usual (a realm's logout-all too); the promotion writes nothing.
+  const after: ReplicatedRecord[] = [
+    { k: MUTATION.sessionRemoved, id: sessions[4]!.id, reason: 'logout' },
+    { k: MUTATION.sessionTouched, id: sessions[5]!.id, lastSessionRefresh: START + 9 },
+    { k: MUTATION.realmCleared, realm: 'r2', partition, reason: 'logout_all' },
+  ];
+  await first.ask([{ op: OP.mutationsReplay, mutations: after }]);
+  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
+  const table = first.actor.table;
+  t.deepEqual(table.allSlots().map((slot) => table.idOf(slot)).sort(), [sessions[0], sessions[2], sessions[3], sessions[5]].map((m) => m!.id).sort());
+  await first.actor.close();
+  const second = await reloaded(t, env, dir, START + 10);
+  compareTables(t, table, second.actor.table, CLIENTS, REALMS, 'byStart');
+});
+
+test('a copy that held sessions the transfer does not replace is snapshotted from its table', async (t) => {
+  const { dir, env, ...first } = await freshActor(t);
+  const older = createdRecords('mixed-user', 2);
+  const partition = older[0]!.partition;
+  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
+  await first.ask([{ op: OP.mutationsReplay, mutations: older }]);
+  // An older sender's transfer: no refill first, so the copy keeps what it held, and a chunk holds a session it has.
+  const brought = createdRecords('mixed-user', 2);
+  const chunk = packChunks([older[0]!, ...brought])[0]!;
+  await first.ask([{ op: OP.chunkReplay, partition, chunk }]);
+  await first.ask([{ op: OP.copyFilled, partition }]);
+  await waitFor(() => env.db(DB.onlineSeq).get(partition) !== undefined, 'the filled copy snapshotted');
+  const stored = [...env.db<Uint8Array>(DB.onlineChunks).getRange({ start: [partition], end: [partition + 1] })].map(({ value }) => Buffer.from(value));
+  t.false(stored.some((bytes) => bytes.equals(Buffer.from(chunk))), 'captured from the table, not the chunk');
+  await first.ask([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
+  const table = first.actor.table;
+  t.is(table.size, 4);
+  await first.actor.close();
+  const second = await reloaded(t, env, dir, START + 10);
+  compareTables(t, table, second.actor.table, CLIENTS, REALMS, 'byStart');
 });
 
 test('a cleared disk holds no online session of what it held, and what follows is journaled from there', async (t) => {
