@@ -143,6 +143,8 @@ export class Journal {
   #writes = 0;
   /** Start-up: the log's records by partition, until read() takes them. */
   #loaded: Map<number, LogEntry[]> | null = null;
+  /** Whether schema version 1's databases still hold something (nothing writes them any more). */
+  readonly #legacy: boolean;
 
   constructor(env: LmdbEnv, shard: number) {
     this.#env = env;
@@ -160,7 +162,8 @@ export class Journal {
     for (const key of this.#log.getKeys({ start: [shard, 0], end: [shard, Number.MAX_SAFE_INTEGER], limit: 1 })) this.#head = key[1];
     // A disk that holds no online sessions at all (a new member's, cleared at start-up) needs no erasing before a transfer fills a copy.
     const none = (db: Database<any, any>): boolean => db.getKeysCount({ limit: 1 }) === 0;
-    if (this.#head === this.#next && [this.#chunks, this.#snapshotSeq, this.#touches, this.#legacySnapshot, this.#legacyJournal].every(none)) this.#mayHold.fill(0);
+    this.#legacy = !(none(this.#legacySnapshot) && none(this.#legacyJournal));
+    if (this.#head === this.#next && !this.#legacy && [this.#chunks, this.#snapshotSeq, this.#touches].every(none)) this.#mayHold.fill(0);
   }
 
   /** Lifecycle records appended so far; a turn compares it before and after to know whether to wait. */
@@ -231,7 +234,7 @@ export class Journal {
     let last: Promise<unknown> | null = null;
     if (this.#dueTouches.length > 0 && (force || performance.now() - this.#dueWrittenAtMs >= LONG_TOUCH_WRITE_MS)) {
       this.#dueWrittenAtMs = performance.now();
-      for (const [partition, id, client, at] of this.#dueTouches) last = this.#touches.put([partition, id, client], at);
+      for (const [partition, id, client, at] of this.#dueTouches) last = this.#writeTouch(partition, id, client, at);
       this.#dueTouches = [];
     }
     if (this.#pendingTouches.size === 0) return last;
@@ -239,8 +242,14 @@ export class Journal {
     this.#touchesFlushedAtMs = nowMs;
     const pending = this.#pendingTouches;
     this.#pendingTouches = new Map();
-    for (const [partition, id, client, at] of pending.values()) last = this.#touches.put([partition, id, client], at);
+    for (const [partition, id, client, at] of pending.values()) last = this.#writeTouch(partition, id, client, at);
     return last;
+  }
+
+  /** Writes an idle clock; the disk now holds something of the partition (a clock coalesced before the partition was erased, too). */
+  #writeTouch(partition: number, id: string, client: string, at: number): Promise<unknown> {
+    this.#mayHold[partition] = 1;
+    return this.#touches.put([partition, id, client], at);
   }
 
   /** Whether the disk may hold something of the partition (false: erased, and nothing written since). */
@@ -279,18 +288,22 @@ export class Journal {
     this.#flush(); // the turn's records are written before the head they may belong to is deleted
     this.#sinceSnapshot[partition] = 0;
     this.#oldest[partition] = NONE;
+    // Nothing to erase where the disk holds nothing of the partition (a copy a transfer just filled).
+    const held = this.#mayHold[partition] === 1;
     this.#mayHold[partition] = chunks.length > 0 ? 1 : 0;
     const oldest = this.#oldestPartition();
     const [from, to] = [this.#head, oldest === NONE ? this.#next : this.#oldest[oldest]!];
     this.#head = to;
     const shard = this.#shard;
     return this.#env.root.transaction(() => {
-      for (const key of this.#legacySnapshot.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#legacySnapshot.remove(key);
-      for (const key of this.#legacyJournal.getKeys({ start: [partition, 0], end: [partition, seq + 1] })) this.#legacyJournal.remove(key);
-      for (const key of this.#chunks.getKeys({ start: [partition], end: [partition + 1] })) this.#chunks.remove(key);
+      if (held && this.#legacy) {
+        for (const key of this.#legacySnapshot.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#legacySnapshot.remove(key);
+        for (const key of this.#legacyJournal.getKeys({ start: [partition, 0], end: [partition, seq + 1] })) this.#legacyJournal.remove(key);
+      }
+      if (held) for (const key of this.#chunks.getKeys({ start: [partition], end: [partition + 1] })) this.#chunks.remove(key);
       chunks.forEach((chunk, k) => this.#chunks.put([partition, k], chunk));
-      for (const key of this.#touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#touches.remove(key);
-      for (const key of this.#log.getKeys({ start: [shard, from], end: [shard, to] })) this.#log.remove(key);
+      if (held) for (const key of this.#touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#touches.remove(key);
+      if (from < to) for (const key of this.#log.getKeys({ start: [shard, from], end: [shard, to] })) this.#log.remove(key);
       this.#snapshotSeq.put(partition, seq);
     });
   }

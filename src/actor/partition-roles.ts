@@ -75,26 +75,30 @@ export class PartitionRoles {
    * moved, how many partitions were done (at least one), and the partitions
    * that became primary with sessions. With `grace`, promoted sessions get
    * the promotion grace (SessionTable.holdIdleClocks); `clocksMoved`: the
-   * promoted partitions where it moved an idle clock.
+   * promoted partitions where it moved an idle clock. `dropped`: the
+   * partitions held before and not held now.
    */
   set(
     partitions: readonly number[],
     role: PartitionRole,
     budget = Infinity,
     grace: { now: number; window: number } | null = null,
-  ): { moved: number; done: number; promoted: number[]; clocksMoved: Set<number> } {
+  ): { moved: number; done: number; promoted: number[]; clocksMoved: Set<number>; dropped: number[] } {
     const to = CODE[role];
     const table = this.#table;
     let moved = 0;
     let done = 0;
     const promoted: number[] = [];
+    const dropped: number[] = [];
     const slots: number[] = [];
     while (done < partitions.length && moved < budget) {
       const partition = partitions[done++]!;
       const from = this.#roles[partition]!;
       if (from === to) continue;
-      if (to === NONE) moved += table.forgetPartition(partition);
-      else if (to === PASSIVE) moved += table.passivatePartition(partition);
+      if (to === NONE) {
+        moved += table.forgetPartition(partition);
+        dropped.push(partition);
+      } else if (to === PASSIVE) moved += table.passivatePartition(partition);
       else {
         const served = table.servePartition(partition);
         for (const slot of served) slots.push(slot);
@@ -109,6 +113,6 @@ export class PartitionRoles {
     }
     // Listings rely on start order, and promoted sessions were appended at the lists' ends.
     if (slots.length > 0) table.placeByStart(slots);
-    return { moved, done, promoted, clocksMoved };
+    return { moved, done, promoted, clocksMoved, dropped };
   }
 }

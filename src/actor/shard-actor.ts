@@ -960,19 +960,14 @@ export class ShardActor {
     if (budget !== undefined && !(typeof budget === 'number' && budget > 0)) throw new EngineError('ERR_BAD_COMMAND', 'budget must be a positive number');
     if (holdIdleSeconds !== undefined && !(Number.isInteger(holdIdleSeconds) && (holdIdleSeconds as number) >= 0)) throw new EngineError('ERR_BAD_COMMAND', 'holdIdleSeconds must be a whole number of seconds');
     const grace = holdIdleSeconds === undefined ? null : { now: this.#now, window: holdIdleSeconds as number };
-    const { moved, done, promoted, clocksMoved } = this.#roles.set(partitions as number[], role, budget ?? Infinity, grace);
+    const { moved, done, promoted, clocksMoved, dropped } = this.#roles.set(partitions as number[], role, budget ?? Infinity, grace);
     const result: PartitionRolesResult = { moved, done };
     this.#log.promoted(promoted, clocksMoved);
     if (role !== 'passive') for (const p of (partitions as number[]).slice(0, done)) this.#refills.forget(p);
     for (const work of this.#log.setPartitions(this.#roles.primaryPartitions(), this.#roles.passivePartitions())) this.#track(work);
     // A partition no longer held forgets its offline sessions too (answered once committed): if it comes back, a transfer refills it.
-    const forgets: Promise<void>[] = [];
-    if (role === 'none' && this.#offline !== null) {
-      for (const p of (partitions as number[]).slice(0, result.done)) {
-        const work = this.#offline.forgetPartition(p);
-        if (work !== null) forgets.push(work);
-      }
-    }
+    const offline = this.#offline;
+    const forgets = offline === null ? [] : dropped.map((p) => offline.forgetPartition(p)).filter((work) => work !== null);
     return forgets.length === 0 ? result : Promise.all(forgets).then(() => result);
   }
 
