@@ -27,7 +27,7 @@
 // between leaves the disk without that copy, never with part of one. That
 // snapshot is written from the chunks the copy was filled with, as they
 // arrived (they are packed as a snapshot is), followed by the records applied
-// to the copy since (FilledCopy): the bytes a transfer brought are not
+// to the copy since (CopyFill): the bytes a transfer brought are not
 // built and packed again from the table.
 //
 // It also holds the snapshot side of the journal: start-up (snapshot, then
@@ -59,15 +59,17 @@ const EXPIRY_REASONS: ReadonlySet<string> = new Set([END_REASON.idle, END_REASON
 export type Durability = 'journal' | 'snapshot';
 
 /**
- * A copy being filled by a state transfer, as its snapshot will hold it: the
- * chunks applied (packed bytes, as they arrived) and the records applied
- * after them, in order, kept from `fill` until the compaction that writes
- * them. `exact` turns false when they may not recreate the copy as the table
- * holds it (a chunk with a record the table did not take, or the copy held
- * sessions the transfer does not replace): the compaction then captures the
- * table instead.
+ * A copy a state transfer fills, from `fill` until the compaction that writes
+ * its snapshot: `filling` until the transfer is done (nothing of it is
+ * journaled meanwhile), and the snapshot as it will be written — the chunks
+ * applied (packed bytes, as they arrived) and the records applied after them,
+ * in order. `exact` turns false when they may not recreate the copy as the
+ * table holds it (a chunk with a record the table did not take, or the copy
+ * held sessions the transfer does not replace): the compaction then captures
+ * the table instead.
  */
-interface FilledCopy {
+interface CopyFill {
+  filling: boolean;
   chunks: Uint8Array[];
   records: Mutation[];
   exact: boolean;
@@ -102,10 +104,8 @@ export class ShardLog {
   #partitions: readonly number[];
   /** The partitions held as passive copies (journaled and snapshotted like primaries unless filling). */
   #copies = new Set<number>();
-  /** Copies a state transfer is filling: not journaled until it is done (see `fill`). */
-  readonly #filling = new Set<number>();
-  /** Copies filled (or being filled) whose snapshot is written from what the transfer brought; until their compaction. */
-  readonly #filledCopies = new Map<number, FilledCopy>();
+  /** Copies a state transfer is filling, or filled and not yet snapshotted (see `fill`). */
+  readonly #fills = new Map<number, CopyFill>();
   /** The last seq given out, per partition. */
   readonly #seq = new Float64Array(PARTITION_COUNT);
   #viewRevision = 0;
@@ -154,16 +154,13 @@ export class ShardLog {
     for (const partition of [...this.#partitions, ...this.#copies]) {
       if (held.has(partition)) continue;
       this.#compactWanted.delete(partition);
-      this.#filling.delete(partition);
-      this.#filledCopies.delete(partition);
+      this.#fills.delete(partition);
       if (this.#journal !== null) work.push(this.#journal.compact(partition, this.#seq[partition]!, []));
     }
     this.#partitions = primary;
     this.#copies = new Set(passive);
-    for (const partition of primary) {
-      this.#filling.delete(partition);
-      this.#filledCopies.delete(partition); // a primary's records reach `sink`, not `copied`: its compaction captures the table
-    }
+    // A primary's records reach `sink`, not `copied`: its compaction captures the table.
+    for (const partition of primary) this.#fills.delete(partition);
     return work;
   }
 
@@ -207,7 +204,7 @@ export class ShardLog {
    */
   promoted(partitions: readonly number[], clocksMoved: ReadonlySet<number>): void {
     if (!this.#journaling) return;
-    for (const partition of partitions) if (clocksMoved.has(partition) || this.#filling.has(partition)) this.#compactWanted.add(partition);
+    for (const partition of partitions) if (clocksMoved.has(partition) || this.#isFilling(partition)) this.#compactWanted.add(partition);
   }
 
   /**
@@ -220,8 +217,9 @@ export class ShardLog {
     if (!this.#journaling) return;
     const partition = partitionOfRecord(m);
     if (!this.#copies.has(partition)) return;
-    this.#filledCopies.get(partition)?.records.push(m);
-    if (this.#filling.has(partition)) return;
+    const fill = this.#fills.get(partition);
+    if (fill?.exact === true) fill.records.push(m);
+    if (fill?.filling === true) return;
     if (isTouchRecord(m)) {
       if (m.k === MUTATION.clientRefreshed) this.#journal!.touch(partition, m.id, m.client, m.at, 0);
       else if (m.k === MUTATION.sessionTouched) this.#journal!.touch(partition, m.id, '', m.lastSessionRefresh, 0);
@@ -245,13 +243,12 @@ export class ShardLog {
    */
   fill(partition: number, refilled: boolean): Promise<unknown> | null {
     if (!this.#journaling || !this.#copies.has(partition)) return null;
-    if (this.#filling.has(partition)) {
-      if (refilled) this.#filledCopies.set(partition, { chunks: [], records: [], exact: true });
+    if (this.#isFilling(partition)) {
+      if (refilled) this.#fills.set(partition, { filling: true, chunks: [], records: [], exact: true });
       return null;
     }
-    this.#filling.add(partition);
     this.#compactWanted.delete(partition);
-    this.#filledCopies.set(partition, { chunks: [], records: [], exact: refilled || this.#table.partitionSize(partition) === 0 });
+    this.#fills.set(partition, { filling: true, chunks: [], records: [], exact: refilled || this.#table.partitionSize(partition) === 0 });
     return this.#journal!.mayHold(partition) ? this.#journal!.compact(partition, this.#seq[partition]!, []) : null;
   }
 
@@ -262,8 +259,8 @@ export class ShardLog {
    * the offline store), or anything else (the snapshot is captured instead).
    */
   chunkApplied(partition: number, chunk: Uint8Array, held: AppliedChunk): void {
-    const copy = this.#filledCopies.get(partition);
-    if (copy === undefined || !this.#filling.has(partition) || held === 'offline') return;
+    const copy = this.#fills.get(partition);
+    if (copy?.filling !== true || held === 'offline') return;
     if (held === 'mixed') copy.exact = false;
     if (!copy.exact) return;
     // Records applied between chunks stay between them.
@@ -273,7 +270,9 @@ export class ShardLog {
 
   /** The transfer filling a copy is done: the next turns snapshot it, and its records are journaled from here on. */
   filled(partition: number): void {
-    if (!this.#filling.delete(partition)) return;
+    const fill = this.#fills.get(partition);
+    if (fill?.filling !== true) return;
+    fill.filling = false;
     this.#compactWanted.add(partition);
   }
 
@@ -367,11 +366,15 @@ export class ShardLog {
     return packChunks(this.#table.partitionRecords(partition));
   }
 
+  #isFilling(partition: number): boolean {
+    return this.#fills.get(partition)?.filling === true;
+  }
+
   /** A filled copy's snapshot from what its transfer brought and the records since (taken: once), or null to capture it. */
   #filledSnapshot(partition: number): Uint8Array[] | null {
-    const copy = this.#filledCopies.get(partition);
-    if (copy === undefined || this.#filling.has(partition)) return null;
-    this.#filledCopies.delete(partition);
+    const copy = this.#fills.get(partition);
+    if (copy === undefined || copy.filling) return null;
+    this.#fills.delete(partition);
     return copy.exact ? [...copy.chunks, ...packChunks(copy.records)] : null;
   }
 
@@ -380,7 +383,7 @@ export class ShardLog {
     const journal = this.#requireJournal();
     await journal.close();
     let saved = 0;
-    const held = [...this.#partitions, ...[...this.#copies].filter((p) => !this.#filling.has(p))];
+    const held = [...this.#partitions, ...[...this.#copies].filter((p) => !this.#isFilling(p))];
     for (let i = 0; i < held.length; i += SAVE_GROUP) {
       const group = held.slice(i, i + SAVE_GROUP).map((partition) => {
         if (!this.#copies.has(partition)) saved += this.#table.partitionSlots(partition).length;
