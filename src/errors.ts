@@ -20,6 +20,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_INVALID_ARGUMENT: { status: 400, message: 'invalid argument' },
   ERR_INVALID_OPTION: { status: 400, message: 'invalid option' },
   ERR_OFFLINE_DISABLED: { status: 503, message: 'offline sessions need a data directory' },
+  ERR_JOURNAL_WRITE: { status: 503, message: 'the journal could not be written: the change is made, but may not survive a crash' },
   ERR_REALM_IMPORT: { status: 400, message: 'invalid realm file' },
   ERR_HASH_OVERLOADED: { status: 503, message: 'too many password checks waiting, retry later' },
   ERR_NOT_SERVING: { status: 503, message: 'this node is not serving: it holds no valid cluster lease or has not joined yet' },

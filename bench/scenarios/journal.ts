@@ -1,7 +1,7 @@
 // journal: what crash safety costs. Two local nodes run side by side from
 // the same realm file, one with `--durability journal` (every lifecycle
-// change committed to LMDB before its answer) and one with `--durability
-// snapshot` (the same server without the journal):
+// change written to the journal's log before its answer) and one with
+// `--durability snapshot` (the same server without the journal):
 //
 //   refresh_rps_journal_es256     refresh_token grants with rotation on, so that
 //                                 every refresh records its chain (a journaled,

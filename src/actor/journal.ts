@@ -4,35 +4,27 @@
 // Every lifecycle record the shard decides (session created, client attached
 // or detached, refresh with rotation, session removed by a command, realm
 // cleared) is appended to the shard's log, and the replies of the turn that
-// produced it are released only once LMDB has committed it. lmdb-js gathers
-// the puts issued while its previous commit is under way into the next
-// transaction, so a busy shard commits many requests' records together (group
-// commit) and an idle one commits each at once. Idle-clock moves (touches,
-// refreshes without rotation) are coalesced per session in memory and written
-// at most every JOURNAL_TOUCH_FLUSH_MS, overwriting the session's previous
-// entry. A touch that moved its clock by more than that (a session used
-// again after a while) is written apart instead, within LONG_TOUCH_WRITE_MS,
-// so a kill -9 loses only clock moves of at most JOURNAL_TOUCH_FLUSH_MS (and
-// long ones of its last LONG_TOUCH_WRITE_MS); that can only make a session
-// look idle sooner, never resurrect one.
+// produced it are released once the turn's records are written: one frame
+// per turn, written to the shard's segment file at the end of the turn (a
+// write() into the OS's page cache, which survives the process being killed;
+// flushed to disk within JOURNAL_SYNC_MS, see store/journal-segments.ts).
+// Idle-clock moves (touches, refreshes without rotation) are coalesced per
+// session in memory and written to LMDB at most every
+// JOURNAL_TOUCH_FLUSH_MS, overwriting the session's previous entry. A touch
+// that moved its clock by more than that (a session used again after a
+// while) is written apart instead, within LONG_TOUCH_WRITE_MS, so a kill -9
+// loses only clock moves of at most JOURNAL_TOUCH_FLUSH_MS (and long ones of
+// its last LONG_TOUCH_WRITE_MS); that can only make a session look idle
+// sooner, never resurrect one.
 //
-// On disk, in the node's LMDB environment:
+// On disk:
 //
-//   journal-log      [shard, n]                -> [{p, s, m}, ...]  (the records of one turn, in append order:
-//                                                             partition, its seq, the record; n counts records)
-//   journal-touches  [partition, id, client]   -> epoch s    (latest idle clock; client '' = the user session)
-//   online-chunks    [partition, k]            -> bytes      (the snapshot: the partition's sessions as records,
+//   <data-dir>/journal/<shards>-<shard>-<n>.log  frames of [{p, s, m}, ...]  (the records of one turn, in append order:
+//                                                             partition, its seq, the record; positions count records)
+//   journal-touches  [partition, id, client]   -> epoch s    (LMDB: latest idle clock; client '' = the user session)
+//   online-chunks    [partition, k]            -> bytes      (LMDB: the snapshot: the partition's sessions as records,
 //                                                             packed like state-transfer chunks)
-//   online-seq       partition                 -> seq        (the last record the partition's snapshot holds)
-//   meta 'journalShards'                       -> the shard count the log was written with
-//
-// The log is append-only: a commit writes the last page or two of one B-tree
-// instead of a leaf per partition its records touch (measured at 1 M
-// sessions: 7-9 µs of CPU per record and 0.6 ms per commit of 50, against 30
-// µs and 2.8 ms when keyed by partition, as schema version 1 was). The
-// records a turn appends are one value (one lmdb-js put per turn, not per
-// record), keyed by the position of its first record, so that positions
-// still count records.
+//   online-seq       partition                 -> seq        (LMDB: the last record the partition's snapshot holds)
 //
 // A snapshot is the records that recreate the partition's sessions (what a
 // state transfer sends), packed in chunks of msgpackr records whose shapes
@@ -43,29 +35,29 @@
 // Compaction keeps the log short. A partition with more records since its
 // snapshot than max(JOURNAL_COMPACT_RECORDS_MIN, its sessions) gets a new
 // snapshot, built from the table's state in the same turn (so it is exactly
-// the state at that seq), written in ONE transaction with its touches
+// the state at that seq), written in ONE LMDB transaction with its touches
 // deleted; and when the log holds more than max(JOURNAL_LOG_RECORDS_MIN, the
 // shard's sessions) records, the partition with the oldest record not yet in
-// a snapshot is compacted, so that the log's head moves on. The same
-// transaction deletes the log's head up to the oldest record some partition
-// still needs (a fuzzy checkpoint: every record before it is in its
-// partition's snapshot). Start-up reads each partition's snapshot, then its
-// records from the log newer than the snapshot, in seq order, then its
-// touches.
+// a snapshot is compacted, so that the log's head moves on: the oldest record
+// some partition still needs (a fuzzy checkpoint: every record before it is
+// in its partition's snapshot). Once the snapshots are flushed to disk, the
+// segments wholly before the head are deleted. Start-up reads each
+// partition's snapshot, then its records from the log newer than the
+// snapshot, in seq order, then its touches.
 //
-// Schema version 1 kept a snapshot value per session (`online-snapshot`) and
-// the journal keyed by partition (`journal`): both are still read, and
-// deleted at the partition's next compaction. Version 2 kept one record per
-// log value: read as a turn of one record. A log written with another
-// shard count is re-keyed once, before the shards start (store/journal-log.ts).
+// Earlier layouts are still read. Schema versions 2 and 3 kept the log in
+// LMDB (`journal-log`, [shard, n] -> a turn's records, or one record in
+// version 2): start-up reads it with the segments, and it is deleted once
+// every partition it held records for has been compacted. Schema version 1
+// kept a snapshot value per session (`online-snapshot`) and the journal keyed
+// by partition (`journal`): both are deleted at the partition's next
+// compaction. Segments (and an LMDB log) written with another shard count
+// are moved into the LMDB log under the new count once, before the shards
+// start (store/journal-log.ts).
 //
 // Expiry is not journaled: a session that expired is dropped again by the
 // validity check at start-up (its clocks cannot have moved after it ended), as
 // Keycloak's persistent sessions are checked when read.
-//
-// Durability: a commit is in the OS's page cache when its promise resolves
-// (lmdb-js overlappingSync), so it survives the process being killed; the
-// flush to disk follows in the background (see docs/durability.md).
 
 import type { Database } from 'lmdb';
 import { performance } from 'node:perf_hooks';
@@ -74,7 +66,8 @@ import type { SessionView } from '../protocol/actor-messages.js';
 import { MUTATION, type Mutation } from '../protocol/mutations.js';
 import type { RefreshChain } from '../session/refresh-reuse.js';
 import { DB, type LmdbEnv } from '../store/lmdb-env.js';
-import { logRecords, type LogEntry, type LogKey, type LogValue } from '../store/journal-log.js';
+import { journalDirOf, logRecords, type LogEntry, type LogKey, type LogValue } from '../store/journal-log.js';
+import { LogSegments } from '../store/journal-segments.js';
 
 /** Idle-clock moves are written at most this often (ms): the most a kill -9 can lose of an idle clock. */
 export const JOURNAL_TOUCH_FLUSH_MS = 1000;
@@ -83,7 +76,7 @@ export const JOURNAL_COMPACT_RECORDS_MIN = 512;
 /** The log's head moves on (its oldest partition is compacted) once it holds more records than this, or than the shard's sessions if more. */
 export const JOURNAL_LOG_RECORDS_MIN = 65_536;
 
-/** A log value holds at most this many records (a turn that removes a large realm's sessions writes several). */
+/** A frame holds at most this many records (a turn that removes a large realm's sessions writes several). */
 export const JOURNAL_VALUE_RECORDS_MAX = 4096;
 
 /** The version of the per-session snapshot values of schema version 1 (still read). */
@@ -115,7 +108,9 @@ const NONE = -1;
 export class Journal {
   readonly #env: LmdbEnv;
   readonly #shard: number;
-  readonly #log: Database<LogValue, LogKey>;
+  readonly #segments: LogSegments;
+  /** Schema versions 2 and 3's log in LMDB: read at start-up, deleted once its partitions are compacted. */
+  readonly #legacyLogDb: Database<LogValue, LogKey>;
   readonly #legacyJournal: Database<Mutation, [number, number]>;
   readonly #touches: Database<number, TouchKey>;
   readonly #chunks: Database<Uint8Array, [number, number]>;
@@ -127,10 +122,10 @@ export class Journal {
   readonly #mayHold = new Uint8Array(PARTITION_COUNT).fill(1);
   /** Per partition, the log position of its oldest record not in its snapshot, or NONE. */
   readonly #oldest = new Float64Array(PARTITION_COUNT).fill(NONE);
-  /** The next log position, and the first one not yet deleted (positions count records). */
-  #next = 0;
-  #head = 0;
-  /** Records appended in this turn, written as one log value by #flush. */
+  /** The next log position, and the first one a snapshot does not yet cover for every partition (positions count records). */
+  #next: number;
+  #head: number;
+  /** Records appended and not yet written, written as one frame by flush(). */
   #turn: LogEntry[] = [];
   #turnAt = 0;
   /** Coalesced idle clocks: key `partition\0id\0client` -> [partition, id, client, time]. */
@@ -139,64 +134,73 @@ export class Journal {
   /** Long idle-clock moves, written apart from the coalesced ones (see touch). */
   #dueTouches: [number, string, string, number][] = [];
   #dueWrittenAtMs = -Infinity;
-  #lastWrite: Promise<unknown> | null = null;
-  #writes = 0;
   /** Start-up: the log's records by partition, until read() takes them. */
   #loaded: Map<number, LogEntry[]> | null = null;
+  /**
+   * What this shard's part of the LMDB log (schema versions 2-3) still holds:
+   * the partitions scan() found records of (`loaded`), and those read() gave
+   * to the table and not yet compacted (`pending`); it is deleted with the
+   * last one's compaction. null: it holds nothing.
+   */
+  #legacyLog: { scanned: boolean; loaded: Set<number>; pending: Set<number> } | null = null;
   /** Whether schema version 1's databases still hold something (nothing writes them any more). */
   readonly #legacy: boolean;
 
-  constructor(env: LmdbEnv, shard: number) {
+  /** `segmentBytes`: the size at which a new segment starts (tests use small ones). */
+  constructor(env: LmdbEnv, shard: number, shardCount: number, segmentBytes?: number) {
     this.#env = env;
     this.#shard = shard;
-    this.#log = env.db(DB.journalLog);
+    this.#segments = new LogSegments(journalDirOf(env), shardCount, shard, segmentBytes);
+    this.#legacyLogDb = env.db(DB.journalLog);
     this.#legacyJournal = env.db(DB.journal);
     this.#touches = env.db(DB.journalTouches);
     this.#chunks = env.db(DB.onlineChunks);
     this.#legacySnapshot = env.db(DB.online);
     this.#snapshotSeq = env.db(DB.onlineSeq);
-    for (const { key, value } of this.#log.getRange({ start: [shard, Number.MAX_SAFE_INTEGER], end: [shard], reverse: true, limit: 1 })) {
-      this.#next = key[1] + logRecords(value).length;
-    }
-    this.#head = this.#next;
-    for (const key of this.#log.getKeys({ start: [shard, 0], end: [shard, Number.MAX_SAFE_INTEGER], limit: 1 })) this.#head = key[1];
+    this.#next = this.#segments.next;
+    this.#head = this.#segments.first;
     // A disk that holds no online sessions at all (a new member's, cleared at start-up) needs no erasing before a transfer fills a copy.
     const none = (db: Database<any, any>): boolean => db.getKeysCount({ limit: 1 }) === 0;
+    if (this.#legacyLogDb.getKeysCount({ start: [shard, 0], end: [shard, Number.MAX_SAFE_INTEGER], limit: 1 }) > 0) {
+      this.#legacyLog = { scanned: false, loaded: new Set(), pending: new Set() };
+    }
     this.#legacy = !(none(this.#legacySnapshot) && none(this.#legacyJournal));
-    if (this.#head === this.#next && !this.#legacy && [this.#chunks, this.#snapshotSeq, this.#touches].every(none)) this.#mayHold.fill(0);
+    const logEmpty = this.#head === this.#next && this.#legacyLog === null;
+    if (logEmpty && !this.#legacy && [this.#chunks, this.#snapshotSeq, this.#touches].every(none)) this.#mayHold.fill(0);
   }
 
-  /** Lifecycle records appended so far; a turn compares it before and after to know whether to wait. */
-  get writes(): number {
-    return this.#writes;
-  }
-
-  /** Resolves when every record appended so far is committed. */
-  get committed(): Promise<unknown> {
-    this.#flush();
-    return this.#lastWrite ?? Promise.resolve();
-  }
-
-  /** Appends a lifecycle record of a partition, with its seq; the turn's records are written together. */
+  /** Appends a lifecycle record of a partition, with its seq; flush() writes the turn's records together. */
   append(partition: number, seq: number, m: Mutation): void {
-    if (this.#turn.length >= JOURNAL_VALUE_RECORDS_MAX) this.#flush();
+    if (this.#turn.length >= JOURNAL_VALUE_RECORDS_MAX) this.#flushOrWarn();
     if (this.#turn.length === 0) {
       this.#turnAt = this.#next;
-      queueMicrotask(() => this.#flush());
+      // Records appended outside a batch (none wait for a reply) are written at the end of the turn.
+      queueMicrotask(() => this.#flushOrWarn());
     }
     this.#next++;
     this.#turn.push({ p: partition, s: seq, m });
-    this.#writes++;
     this.#sinceSnapshot[partition]!++;
     this.#mayHold[partition] = 1;
     if (this.#oldest[partition] === NONE) this.#oldest[partition] = this.#turnAt;
   }
 
-  /** Writes the records appended since the last flush as one log value. */
-  #flush(): void {
+  /**
+   * Writes the records appended since the last flush as one frame. Throws if
+   * the log cannot be written; the records stay, and are written ahead of the
+   * next turn's (so the log never skips one).
+   */
+  flush(): void {
     if (this.#turn.length === 0) return;
-    this.#lastWrite = this.#log.put([this.#shard, this.#turnAt], this.#turn);
+    this.#segments.append(this.#turnAt, this.#turn);
     this.#turn = [];
+  }
+
+  #flushOrWarn(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      process.emitWarning(`journal: writing the log failed, retried with the next turn: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -285,7 +289,6 @@ export class Journal {
    * are newer. With no chunks this consumes the partition's state on disk.
    */
   compact(partition: number, seq: number, chunks: readonly Uint8Array[]): Promise<unknown> {
-    this.#flush(); // the turn's records are written before the head they may belong to is deleted
     this.#sinceSnapshot[partition] = 0;
     this.#oldest[partition] = NONE;
     // Nothing to erase where the disk holds nothing of the partition (a copy a transfer just filled).
@@ -294,8 +297,9 @@ export class Journal {
     const oldest = this.#oldestPartition();
     const [from, to] = [this.#head, oldest === NONE ? this.#next : this.#oldest[oldest]!];
     this.#head = to;
+    const dropLegacyLog = this.#legacyLogCompacted(partition);
     const shard = this.#shard;
-    return this.#env.root.transaction(() => {
+    const committed = this.#env.root.transaction(() => {
       if (held && this.#legacy) {
         for (const key of this.#legacySnapshot.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#legacySnapshot.remove(key);
         for (const key of this.#legacyJournal.getKeys({ start: [partition, 0], end: [partition, seq + 1] })) this.#legacyJournal.remove(key);
@@ -303,30 +307,56 @@ export class Journal {
       if (held) for (const key of this.#chunks.getKeys({ start: [partition], end: [partition + 1] })) this.#chunks.remove(key);
       chunks.forEach((chunk, k) => this.#chunks.put([partition, k], chunk));
       if (held) for (const key of this.#touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) this.#touches.remove(key);
-      if (from < to) for (const key of this.#log.getKeys({ start: [shard, from], end: [shard, to] })) this.#log.remove(key);
+      if (dropLegacyLog) for (const key of this.#legacyLogDb.getKeys({ start: [shard, 0], end: [shard, Number.MAX_SAFE_INTEGER] })) this.#legacyLogDb.remove(key);
       this.#snapshotSeq.put(partition, seq);
     });
+    // The segments the head passed go once the snapshots that replace them are on disk, not only committed.
+    if (from < to) {
+      void committed
+        .then(() => this.#env.root.flushed)
+        .then(() => this.#segments.dropBefore(to))
+        .catch((err: unknown) => process.emitWarning(`journal: deleting log segments before ${to} failed: ${(err as Error).message}`));
+    }
+    return committed;
+  }
+
+  /** A partition is compacted: whether the LMDB log (schema versions 2-3) can go now, no partition read from it waiting for its snapshot. */
+  #legacyLogCompacted(partition: number): boolean {
+    const legacyLog = this.#legacyLog;
+    if (legacyLog === null || !legacyLog.scanned) return false;
+    legacyLog.pending.delete(partition);
+    if (legacyLog.pending.size > 0) return false;
+    this.#legacyLog = null;
+    return true;
   }
 
   /**
    * Start-up, before read(): the shard's log, by partition, keeping the
    * records newer than their partition's snapshot (older ones wait for the
-   * head to move past them).
+   * head to move past them): the LMDB log of schema versions 2-3 if it holds
+   * some, then the segments.
    */
   scan(): void {
     const loaded = new Map<number, LogEntry[]>();
     const snapshotSeq = new Map<number, number>();
-    for (const { key, value } of this.#log.getRange({ start: [this.#shard, 0], end: [this.#shard, Number.MAX_SAFE_INTEGER] })) {
-      for (const entry of logRecords(value)) {
-        let after = snapshotSeq.get(entry.p);
-        if (after === undefined) snapshotSeq.set(entry.p, (after = this.#snapshotSeq.get(entry.p) ?? 0));
-        if (entry.s <= after) continue;
-        let list = loaded.get(entry.p);
-        if (list === undefined) loaded.set(entry.p, (list = []));
-        list.push(entry);
-        if (this.#oldest[entry.p] === NONE) this.#oldest[entry.p] = key[1];
+    const keep = (entry: LogEntry): boolean => {
+      let after = snapshotSeq.get(entry.p);
+      if (after === undefined) snapshotSeq.set(entry.p, (after = this.#snapshotSeq.get(entry.p) ?? 0));
+      if (entry.s <= after) return false;
+      let list = loaded.get(entry.p);
+      if (list === undefined) loaded.set(entry.p, (list = []));
+      list.push(entry);
+      return true;
+    };
+    if (this.#legacyLog !== null) {
+      for (const { value } of this.#legacyLogDb.getRange({ start: [this.#shard, 0], end: [this.#shard, Number.MAX_SAFE_INTEGER] })) {
+        for (const entry of logRecords(value)) if (keep(entry)) this.#legacyLog.loaded.add(entry.p);
       }
+      this.#legacyLog.scanned = true;
     }
+    this.#segments.read((first, entries) => {
+      for (const entry of entries) if (keep(entry) && this.#oldest[entry.p] === NONE) this.#oldest[entry.p] = first;
+    });
     this.#loaded = loaded;
   }
 
@@ -347,6 +377,7 @@ export class Journal {
     }
     const logged = this.#loaded?.get(partition) ?? [];
     this.#loaded?.delete(partition);
+    if (this.#legacyLog?.loaded.has(partition) === true) this.#legacyLog.pending.add(partition);
     logged.sort((a, b) => a.s - b.s);
     for (const entry of logged) {
       if (entry.s <= seq) continue;
@@ -366,9 +397,10 @@ export class Journal {
     return { chunks, legacy, records, touches, seq };
   }
 
-  /** Writes what is pending and waits for every commit (graceful shutdown). */
+  /** Writes what is pending and flushes the log to disk (a graceful stop, a snapshot of everything). */
   async close(): Promise<void> {
+    this.flush();
     await this.flushTouches(0, true);
-    await this.committed;
+    await this.#segments.close();
   }
 }

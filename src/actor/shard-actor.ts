@@ -149,6 +149,13 @@ function partitionsOfShard(shard: number, shardCount: number): number[] {
 }
 
 /** A transfer chunk's records, still to be validated; undecodable bytes are a bad record. */
+/** Every command of a batch failed with `err`. */
+function failAll(reply: ReplyMessage, err: unknown): void {
+  const wire = toWireError(err);
+  reply.results.fill(null);
+  reply.errors = reply.results.map((_, i): [number, WireError] => [i, wire]);
+}
+
 function unpackedChunk(chunk: unknown): unknown {
   if (!(chunk instanceof Uint8Array)) throw new EngineError('ERR_BAD_RECORD', 'a chunk must be bytes');
   try {
@@ -186,6 +193,10 @@ export class ShardActor {
   #pacedTimer: NodeJS.Timeout | null = null;
   /** Replies released by durable work, sent together at the end of the microtask run (#replyLater). */
   #outbox: (ReplyMessage | RecordsMessage)[] = [];
+  /** The replies of this turn's batches, sent once its journal frame is written (#endTurnBatches). */
+  #turnReplies: ReplyMessage[] = [];
+  /** This turn's journal frame: `error` once writing it failed (the replies waiting for it fail too). */
+  #turnWrite: { error: unknown } = { error: null };
   /** performance.now() before which no slice of expiry, or of freeing, runs (see EXPIRY_PAUSE_MS). */
   #nextExpiryAtMs = 0;
   #nextClearAtMs = 0;
@@ -209,7 +220,7 @@ export class ShardActor {
     this.#roles = new PartitionRoles(this.#table, own);
     this.#refills = new CopyRefills(this.#table);
     this.#mailbox = new Mailbox<BatchMessage>(MAILBOX_BATCHES_MAX, boot.mailboxCommandsMax);
-    this.#log = new ShardLog(this.#table, env === null ? null : new Journal(env, boot.shard), boot.durability, own);
+    this.#log = new ShardLog(this.#table, env === null ? null : new Journal(env, boot.shard, boot.shardCount), boot.durability, own);
     this.#table.onMutation(this.#log.active ? this.#log.sink : null);
     this.#offline =
       env === null
@@ -311,6 +322,7 @@ export class ShardActor {
       this.#runBatch(batch);
       if (this.#mailbox.nextIsHeavy && performance.now() >= until) break;
     }
+    this.#endTurnBatches();
     if (this.#boot.clockMode === 'system') this.#advanceNow(this.#clock.nowSeconds());
     this.#expiryCaughtUp = this.#expiryTurn();
     const cleared = this.#clearTurn();
@@ -409,24 +421,55 @@ export class ShardActor {
         fail(i, err);
       }
     }
-    const { records, commit } = this.#log.endBatch();
+    const records = this.#log.endBatch();
     if (records !== null) reply.records = records;
-    if (commit !== null) (pending ??= []).push(commit);
+    const written = this.#turnWrite;
     if (pending !== null) {
+      // Settles after the turn: its journal frame is written (or failed) by then.
       void Promise.all(pending).then(() => {
+        if (written.error !== null) failAll(reply, written.error);
         if (reply.errors !== null) reply.errors.sort((a, b) => a[0] - b[0]);
         if (!deferred) this.#replyLater(reply);
       });
       return;
     }
-    if (!deferred) this.#reply(reply);
+    if (!deferred) this.#turnReplies.push(reply);
   }
 
   /**
-   * A reply released by durable work (a journal commit): the replies one
-   * commit releases resolve in the same microtask run, and leave together in
-   * one frame at its end (a shard waiting for commits otherwise sent a frame
-   * per batch, and the host woke up for each).
+   * The end of a turn's batches: their journal records are written as one
+   * frame, then their replies leave together in one frame (a reply never
+   * reports a state that a crash could undo). If the log cannot be written,
+   * every command of the turn's batches fails with ERR_JOURNAL_WRITE: its
+   * change is in the table, and reaches the disk with a later turn's frame.
+   */
+  #endTurnBatches(): void {
+    const written = this.#turnWrite;
+    this.#turnWrite = { error: null };
+    try {
+      this.#log.writeJournal();
+    } catch (err) {
+      written.error = new EngineError('ERR_JOURNAL_WRITE', (err as Error).message);
+    }
+    const replies = this.#turnReplies;
+    if (replies.length === 0) return;
+    this.#turnReplies = [];
+    if (written.error !== null) for (const reply of replies) failAll(reply, written.error);
+    const late = this.#log.takeBackground();
+    // Records produced after a batch ended (by durable work) go first, so a replicator has them before the answers.
+    this.#sendAll(late.length > 0 ? [{ kind: 'records', records: late }, ...replies] : replies);
+  }
+
+  /** Messages in one frame (a bundle if more than one): the host wakes up once for them. */
+  #sendAll(messages: (ReplyMessage | RecordsMessage)[]): void {
+    this.#send(encodeFrame(messages.length === 1 ? messages[0]! : ({ kind: 'bundle', messages } satisfies ShardMessage)));
+  }
+
+  /**
+   * A reply released by durable work (an LMDB commit: an offline grant): the
+   * replies one commit releases resolve in the same microtask run, and leave
+   * together in one frame at its end (a shard waiting for commits otherwise
+   * sent a frame per batch, and the host woke up for each).
    */
   #replyLater(reply: ReplyMessage): void {
     const flushScheduled = this.#outbox.length > 0;
@@ -437,7 +480,7 @@ export class ShardActor {
     queueMicrotask(() => {
       const messages = this.#outbox;
       this.#outbox = [];
-      this.#send(encodeFrame(messages.length === 1 ? messages[0]! : ({ kind: 'bundle', messages } satisfies ShardMessage)));
+      this.#sendAll(messages);
     });
   }
 

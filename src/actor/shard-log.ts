@@ -119,12 +119,11 @@ export class ShardLog {
   readonly #compactWanted = new Set<number>();
   /**
    * The compactions being committed. The next ones start only after them:
-   * writes commit in order, so a queue of compactions (each a partition's
-   * snapshot) would hold back the commits that replies wait for.
+   * LMDB commits in order, so a queue of compactions (each a partition's
+   * snapshot) would hold back the commits that replies to offline grants
+   * wait for.
    */
   #compacting: Promise<unknown> | null = null;
-  /** Journal writes known to be committed. */
-  #committedWrites = 0;
 
   constructor(table: SessionTable, journal: Journal | null, durability: Durability, partitions: readonly number[]) {
     this.#table = table;
@@ -299,22 +298,21 @@ export class ShardLog {
     this.#batch = this.#subscribed ? [] : null;
   }
 
-  /**
-   * A batch ended: its records (if collected), and what its reply must wait
-   * for — the commit of every journal write so far, when one is not yet
-   * committed (a reply never reports a state that a crash could undo).
-   */
-  endBatch(): { records: RecordEnvelope[] | null; commit: Promise<unknown> | null } {
+  /** A batch ended: its records, if collected. */
+  endBatch(): RecordEnvelope[] | null {
     const records = this.#batch !== null && this.#batch.length > 0 ? this.#batch : null;
     this.#batch = null;
     this.#inBatch = false;
-    const journal = this.#journal;
-    if (!this.#journaling || journal === null || journal.writes === this.#committedWrites) return { records, commit: null };
-    const writes = journal.writes;
-    const commit = journal.committed.then(() => {
-      if (writes > this.#committedWrites) this.#committedWrites = writes;
-    });
-    return { records, commit };
+    return records;
+  }
+
+  /**
+   * Writes the journal records appended so far, before the replies that
+   * report them leave (a reply never reports a state that a crash could
+   * undo). Throws if the log cannot be written.
+   */
+  writeJournal(): void {
+    if (this.#journaling) this.#journal!.flush();
   }
 
   /** Records produced outside batches since the last call. */

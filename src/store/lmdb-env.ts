@@ -22,9 +22,12 @@ import { open, type Database, type RootDatabase } from 'lmdb';
  * are still read, so opening a version 1 directory only records the new
  * version (an older sessiond would not see the new data, so it must refuse
  * the directory). 3: a journal log value holds the records of one turn
- * instead of one record (version 2's values are still read).
+ * instead of one record (version 2's values are still read). 4: the journal's
+ * log is in segment files beside the environment (`journal/`, see
+ * journal-segments.ts); `journal-log` is still read, and emptied once the
+ * partitions it holds records of are compacted.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const ENV_FILE = 'sessiond.lmdb';
 const MAX_DBS = 32;
@@ -53,7 +56,7 @@ export const DB = Object.freeze({
   onlineChunks: 'online-chunks', //     [partition, n] -> packed records (raw bytes): the partition's snapshot
   onlineSeq: 'online-seq', //           partition -> seq of the last record the partition's snapshot holds
   journal: 'journal', //                [partition, seq] -> Mutation (schema version 1's journal; read, no longer written)
-  journalLog: 'journal-log', //         [shard, n] -> [{p, s, m}, ...]: a shard's lifecycle records in append order, a value per turn
+  journalLog: 'journal-log', //         [shard, n] -> [{p, s, m}, ...]: the log of schema versions 2-3 (read), and a log re-keyed for another shard count
   journalTouches: 'journal-touches', // [partition, sessionId, clientUuid | ''] -> idle clock, epoch s
   events: 'events', //                  [realmId, time, id] -> EventRecord
   adminEvents: 'admin-events', //       [realmId, time, id] -> AdminEventRecord
