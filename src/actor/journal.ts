@@ -7,7 +7,7 @@
 // produced it are released once the turn's records are written: one frame
 // per turn, written to the shard's segment file at the end of the turn (a
 // write() into the OS's page cache, which survives the process being killed;
-// flushed to disk within JOURNAL_SYNC_MS, see store/journal-segments.ts).
+// flushed to disk about JOURNAL_SYNC_MS later, see store/journal-segments.ts).
 // Idle-clock moves (touches, refreshes without rotation) are coalesced per
 // session in memory and written to LMDB at most every
 // JOURNAL_TOUCH_FLUSH_MS, overwriting the session's previous entry. A touch

@@ -148,7 +148,6 @@ function partitionsOfShard(shard: number, shardCount: number): number[] {
   return out;
 }
 
-/** A transfer chunk's records, still to be validated; undecodable bytes are a bad record. */
 /** Every command of a batch failed with `err`. */
 function failAll(reply: ReplyMessage, err: unknown): void {
   const wire = toWireError(err);
@@ -156,6 +155,7 @@ function failAll(reply: ReplyMessage, err: unknown): void {
   reply.errors = reply.results.map((_, i): [number, WireError] => [i, wire]);
 }
 
+/** A transfer chunk's records, still to be validated; undecodable bytes are a bad record. */
 function unpackedChunk(chunk: unknown): unknown {
   if (!(chunk instanceof Uint8Array)) throw new EngineError('ERR_BAD_RECORD', 'a chunk must be bytes');
   try {

@@ -53,10 +53,12 @@ export async function rekeyJournalLog(env: LmdbEnv, shardCount: number): Promise
   await env.root.transaction(() => {
     const next = new Array<number>(shardCount).fill(0);
     const entries: LogEntry[] = [];
+    const keys: LogKey[] = [];
     for (const { key, value } of log.getRange({ start: [0, 0], end: [Number.MAX_SAFE_INTEGER] })) {
+      keys.push(key as LogKey);
       entries.push(...logRecords(value));
-      log.remove(key);
     }
+    for (const key of keys) log.remove(key);
     for (const segment of stale) readSegment(segment, (_, turn) => entries.push(...turn));
     for (const entry of entries) {
       const shard = shardOfPartition(entry.p, shardCount);

@@ -17,8 +17,8 @@
 // and a write() into the page cache costs a few microseconds where an LMDB
 // commit costs a transaction, a writer thread's wake-ups and a flush to disk
 // (measured in docs/performance.md, "The journal's log in files"). Both
-// survive the process being killed. The flush to disk follows within
-// JOURNAL_SYNC_MS, one fdatasync for every frame written meanwhile; a power
+// survive the process being killed. The flush to disk follows about
+// JOURNAL_SYNC_MS later, one fdatasync for every frame written meanwhile; a power
 // loss can lose the frames not yet flushed, and start-up keeps the log's
 // longest valid prefix (a frame that is cut short or fails its CRC ends it,
 // and what follows is cut off), so what replays is always a prefix of what
@@ -34,7 +34,7 @@ import type { LogEntry } from './journal-log.js';
 export const JOURNAL_DIR = 'journal';
 /** A new segment starts once the last one holds this much (segments are deleted whole). */
 export const JOURNAL_SEGMENT_BYTES = 16 * 1024 * 1024;
-/** Frames reach the disk (fdatasync) at most this long after they were written to the page cache. */
+/** Frames reach the disk (fdatasync) about this long after they were written to the page cache. */
 export const JOURNAL_SYNC_MS = 100;
 
 const HEADER_BYTES = 12;
@@ -229,7 +229,7 @@ export class LogSegments {
   /**
    * Writes a turn's records, the first at `first` (the log's next position),
    * as one frame. In the OS's page cache when this returns, so it survives the
-   * process being killed; on disk within JOURNAL_SYNC_MS. Throws if the write
+   * process being killed; on disk about JOURNAL_SYNC_MS later. Throws if the write
    * fails, with the segment as it was before (the caller writes the records
    * again with the next turn's).
    */
@@ -320,20 +320,33 @@ export class LogSegments {
     }
   }
 
+  /** A flush to disk JOURNAL_SYNC_MS from now, unless one is already due. */
   #syncSoon(): void {
     if (this.#syncTimer !== null) return;
     this.#syncTimer = setTimeout(() => {
       this.#syncTimer = null;
-      const fd = this.#fd;
-      if (fd === null || this.#syncing !== null) return void this.#syncSoon();
-      this.#syncing = new Promise<void>((resolve) => {
-        fdatasync(fd, (err) => {
-          this.#syncing = null;
-          if (err !== null) process.emitWarning(`journal: flushing ${this.#dir} to disk failed: ${err.message}`);
-          resolve();
-        });
-      });
+      this.#sync();
     }, JOURNAL_SYNC_MS);
     this.#syncTimer.unref();
+  }
+
+  /** One fdatasync of the segment appended to, right after the one under way if any (it covers every frame written before it starts). */
+  #sync(): void {
+    const after = this.#syncing ?? Promise.resolve();
+    const syncing: Promise<void> = after.then(
+      () =>
+        new Promise<void>((resolve) => {
+          const fd = this.#fd;
+          if (fd === null) return resolve();
+          fdatasync(fd, (err) => {
+            if (err !== null) process.emitWarning(`journal: flushing ${this.#dir} to disk failed: ${err.message}`);
+            resolve();
+          });
+        }),
+    );
+    this.#syncing = syncing;
+    void syncing.then(() => {
+      if (this.#syncing === syncing) this.#syncing = null;
+    });
   }
 }

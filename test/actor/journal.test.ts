@@ -521,6 +521,22 @@ test('the segments the log\'s head has passed are deleted once the snapshots tha
   await journal.close();
 });
 
+test('a snapshot of everything (a graceful stop\'s) leaves no segment behind; the next record starts a new one', async (t) => {
+  const { dir, env, ...first } = await freshActor(t);
+  await first.ask(['user-0', 'user-2'].map((userId) => createCommand(userId)));
+  const segments = () => listSegments(journalDirOf(env)).length;
+  t.is(segments(), 1);
+  await first.ask([{ op: OP.snapshotSave }]);
+  await waitFor(() => segments() === 0, 'every segment deleted once the snapshots are on disk');
+  const later = createCommand('user-4');
+  await first.ask([later]);
+  t.is(segments(), 1);
+  await first.actor.close();
+  const { actor, loaded } = await reloaded(t, env, dir, START);
+  t.is(loaded.loaded, 3);
+  t.true(actor.table.slotOf((later as { id: string }).id) >= 0);
+});
+
 test('a turn whose records cannot be written fails its commands with ERR_JOURNAL_WRITE; its change reaches the disk with the next turn', async (t) => {
   const { dir, env, ...first } = await freshActor(t);
   // The first segment's file cannot be created: its name is taken by a directory.
