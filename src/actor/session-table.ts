@@ -74,7 +74,7 @@ import {
 import { TimerWheel } from '../time/timer-wheel.js';
 import { INTERNED_STRINGS_MAX, PARTITION_COUNT } from '../constants.js';
 import { formatIpv4, parseIpv4, type IpMatcher } from '../util/ip-address.js';
-import { formatSessionId, sessionIdWords } from '../protocol/partition.js';
+import { formatSessionId, sessionIdOrderKeys, sessionIdWords } from '../protocol/partition.js';
 import { formatUuid, parseUuid } from '../util/uuid.js';
 import { KeyIndex } from './key-index.js';
 import { NameIndex } from './name-index.js';
@@ -861,12 +861,15 @@ export class SessionTable {
    * merges across shards rely on those orders. O(n log n).
    */
   sortListsByStart(): void {
-    const ids: string[] = [];
-    const idOf = (slot: number): string => (ids[slot] ??= this.idOf(slot));
-    const byId = (a: number, b: number): number => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0);
+    // Ties (sessions of the same second) go by id text, compared through sessionIdOrderKeys: every session is in one realm list.
+    const keys = new Float64Array(this.#sCap * 3);
+    const byId = (a: number, b: number): number => keys[a * 3]! - keys[b * 3]! || keys[a * 3 + 1]! - keys[b * 3 + 1]! || keys[a * 3 + 2]! - keys[b * 3 + 2]!;
     for (const realm of this.#realms) {
       const slots: number[] = [];
-      for (let slot = realm.head; slot !== NONE; slot = this.#sRealmNext[slot]!) slots.push(slot);
+      for (let slot = realm.head; slot !== NONE; slot = this.#sRealmNext[slot]!) {
+        slots.push(slot);
+        sessionIdOrderKeys(this.#sPartition[slot]!, this.#sIdW, slot * SESSION_KEY_WORDS, keys, slot * 3);
+      }
       slots.sort((a, b) => this.#sStarted[a]! - this.#sStarted[b]! || byId(a, b));
       realm.head = slots[0] ?? NONE;
       realm.tail = slots[slots.length - 1] ?? NONE;

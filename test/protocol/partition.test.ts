@@ -14,6 +14,7 @@ import {
   newSessionId,
   partitionOf,
   partitionOfSessionId,
+  sessionIdOrderKeys,
   sessionIdWords,
   shardOfPartition,
 } from '../../src/protocol/partition.js';
@@ -146,5 +147,37 @@ test('property: compareSessionIds orders ids as the bytes they encode, and as a 
     { seed, numRuns: 5000 },
   );
   t.true(compareSessionIds('A'.repeat(24), '-'.repeat(24)) < 0, "'A' (0) before '-' (62), unlike ASCII");
+  t.pass();
+});
+
+test('property: sessionIdOrderKeys order ids as their text compares (code units), as list sorting by id needs', (t) => {
+  t.log(`fast-check seed ${seed} (FC_SEED to override)`);
+  const keysOf = (id: string): number[] => {
+    const words = new Uint32Array(4);
+    const partition = sessionIdWords(id, words, 0);
+    const keys = new Float64Array(3);
+    sessionIdOrderKeys(partition, words, 0, keys, 0);
+    return [...keys];
+  };
+  const byKeys = (a: string, b: string): number => {
+    const [ka, kb] = [keysOf(a), keysOf(b)];
+    for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
+    return 0;
+  };
+  // Ids of a few partitions, and ids differing in one character only (each of the 24, each value).
+  const ids = fc.integer({ min: 0, max: PARTITION_COUNT - 1 }).map((p) => newSessionId(p));
+  const nearby = fc.tuple(ids, fc.integer({ min: 3, max: SESSION_ID_LENGTH - 1 }), fc.integer({ min: 0, max: 63 })).map(([id, i, v]) => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    return [id, id.slice(0, i) + alphabet[v] + id.slice(i + 1)] as const;
+  });
+  const textOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  fc.assert(
+    fc.property(ids, ids, (a, b) => Math.sign(byKeys(a, b)) === textOrder(a, b)),
+    { seed, numRuns: 5000 },
+  );
+  fc.assert(
+    fc.property(nearby, ([a, b]) => Math.sign(byKeys(a, b)) === textOrder(a, b)),
+    { seed, numRuns: 5000 },
+  );
   t.pass();
 });
