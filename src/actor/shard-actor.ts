@@ -450,6 +450,7 @@ export class ShardActor {
       this.#log.writeJournal();
     } catch (err) {
       written.error = new EngineError('ERR_JOURNAL_WRITE', (err as Error).message);
+      process.emitWarning(`shard ${this.#boot.shard}: the journal could not be written, its turn's commands fail: ${(err as Error).message}`);
     }
     const replies = this.#turnReplies;
     if (replies.length === 0) return;
