@@ -208,7 +208,7 @@ export class ShardActor {
   /** Sequence numbers, the journal and snapshots: what becomes of every record the table applies. */
   readonly #log: ShardLog;
   /** Replies held until expiry catches up with a time.advance. */
-  #advanceWaiters: { reply: ReplyMessage; index: number }[] = [];
+  #advanceWaiters: { reply: ReplyMessage; index: number; written: { error: unknown } }[] = [];
 
   constructor(boot: BootMessage, clock: Clock, send: ShardSend, env: LmdbEnv | null = null) {
     this.#boot = boot;
@@ -405,7 +405,7 @@ export class ShardActor {
         if (command !== null && typeof command === 'object' && command.op === OP.timeAdvance) {
           deferred = true;
           this.#advanceNow(this.#integer(command.now, 'now'));
-          this.#advanceWaiters.push({ reply, index: i });
+          this.#advanceWaiters.push({ reply, index: i, written: this.#turnWrite });
           reply.results[i] = null;
           continue;
         }
@@ -492,6 +492,8 @@ export class ShardActor {
     const replies = new Set<ReplyMessage>();
     for (const waiter of waiters) {
       waiter.reply.results[waiter.index] = this.#now;
+      // Its batch's other commands wrote to the journal in a turn whose frame failed: the whole batch fails, as its turn's others did.
+      if (waiter.written.error !== null) failAll(waiter.reply, waiter.written.error);
       replies.add(waiter.reply);
     }
     // Expiry's LMDB writes are part of "caught up": answer after they commit.

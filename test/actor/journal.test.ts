@@ -543,8 +543,9 @@ test('a turn whose records cannot be written fails its commands with ERR_JOURNAL
   const blocked = join(journalDirOf(env), `1-0-${'0'.padStart(16, '0')}.log`);
   mkdirSync(blocked);
   const [failed, later] = ['user-0', 'user-2'].map((user) => newSessionId(partitionOf('r1', user)));
-  const refused = await first.ask([createCommand('user-0', failed)]);
-  t.deepEqual(refused.errors?.map(([i, e]) => [i, e.code]), [[0, 'ERR_JOURNAL_WRITE']]);
+  // A time.advance in the same batch answers after the turn, and fails with it.
+  const refused = await first.ask([createCommand('user-0', failed), { op: OP.timeAdvance, now: START }]);
+  t.deepEqual(refused.errors?.map(([i, e]) => [i, e.code]), [[0, 'ERR_JOURNAL_WRITE'], [1, 'ERR_JOURNAL_WRITE']]);
   t.true(first.actor.table.slotOf(failed!) >= 0, 'the change is made');
   rmdirSync(blocked);
   const answered = await first.ask([createCommand('user-2', later)]);
