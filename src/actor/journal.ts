@@ -77,7 +77,7 @@ export const JOURNAL_COMPACT_RECORDS_MIN = 512;
 export const JOURNAL_LOG_RECORDS_MIN = 65_536;
 
 /** A frame holds at most this many records (a turn that removes a large realm's sessions writes several). */
-export const JOURNAL_VALUE_RECORDS_MAX = 4096;
+export const JOURNAL_FRAME_RECORDS_MAX = 4096;
 
 /** The version of the per-session snapshot values of schema version 1 (still read). */
 export const SNAPSHOT_RECORD_VERSION = 1;
@@ -171,7 +171,7 @@ export class Journal {
 
   /** Appends a lifecycle record of a partition, with its seq; flush() writes the turn's records together. */
   append(partition: number, seq: number, m: Mutation): void {
-    if (this.#turn.length >= JOURNAL_VALUE_RECORDS_MAX) this.#flushOrWarn();
+    if (this.#turn.length >= JOURNAL_FRAME_RECORDS_MAX) this.#flushOrWarn();
     if (this.#turn.length === 0) {
       this.#turnAt = this.#next;
       // Records appended outside a batch (none wait for a reply) are written at the end of the turn.

@@ -456,9 +456,7 @@ export class ShardActor {
     if (replies.length === 0) return;
     this.#turnReplies = [];
     if (written.error !== null) for (const reply of replies) failAll(reply, written.error);
-    const late = this.#log.takeBackground();
-    // Records produced after a batch ended (by durable work) go first, so a replicator has them before the answers.
-    this.#sendAll(late.length > 0 ? [{ kind: 'records', records: late }, ...replies] : replies);
+    this.#reply(...replies);
   }
 
   /** Messages in one frame (a bundle if more than one): the host wakes up once for them. */
@@ -497,9 +495,7 @@ export class ShardActor {
       replies.add(waiter.reply);
     }
     // Expiry's LMDB writes are part of "caught up": answer after they commit.
-    void Promise.allSettled([...this.#pendingWork]).then(() => {
-      for (const reply of replies) this.#reply(reply);
-    });
+    void Promise.allSettled([...this.#pendingWork]).then(() => this.#reply(...replies));
   }
 
   #advanceNow(now: number): void {
@@ -537,11 +533,10 @@ export class ShardActor {
     if (records.length > 0) this.#send(encodeFrame({ kind: 'records', records } satisfies ShardMessage));
   }
 
-  #reply(reply: ReplyMessage): void {
-    // Records produced after the batch ended (by its durable work) go first, so a replicator has them before the answer.
+  /** Replies in one frame, after the records produced since their batches ended (by durable work): a replicator has those before the answers. */
+  #reply(...replies: ReplyMessage[]): void {
     const late = this.#log.takeBackground();
-    if (late.length > 0) this.#send(encodeFrame({ kind: 'records', records: late } satisfies ShardMessage));
-    this.#send(encodeFrame(reply));
+    this.#sendAll(late.length > 0 ? [{ kind: 'records', records: late }, ...replies] : replies);
   }
 
   // -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { Journal, JOURNAL_COMPACT_RECORDS_MIN, JOURNAL_LOG_RECORDS_MIN, JOURNAL_VALUE_RECORDS_MAX } from '../../src/actor/journal.js';
+import { Journal, JOURNAL_COMPACT_RECORDS_MIN, JOURNAL_LOG_RECORDS_MIN, JOURNAL_FRAME_RECORDS_MAX } from '../../src/actor/journal.js';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import { Engine } from '../../src/host/engine.js';
 import type { BatchMessage, BootMessage, Command, ReplyMessage, ShardMessage, SnapshotLoadResult } from '../../src/protocol/actor-messages.js';
@@ -227,10 +227,10 @@ test('a data directory of schema version 1 (a snapshot value per session) still 
 
 test('a turn of more records than one frame holds is written as several, and comes back whole', async (t) => {
   const { dir, env, ...first } = await freshActor(t);
-  const count = JOURNAL_VALUE_RECORDS_MAX + 100;
+  const count = JOURNAL_FRAME_RECORDS_MAX + 100;
   await first.ask(Array.from({ length: count }, (_, i) => createCommand(`bulk-${i}`)));
   const values = logValues(env).map((frame) => frame.length);
-  t.true(values.length >= 2 && values.every((n) => n <= JOURNAL_VALUE_RECORDS_MAX), `frames of ${values.join(', ')} records`);
+  t.true(values.length >= 2 && values.every((n) => n <= JOURNAL_FRAME_RECORDS_MAX), `frames of ${values.join(', ')} records`);
   await first.actor.close();
   const { loaded } = await reloaded(t, env, dir, START);
   t.is(loaded.loaded, count);
