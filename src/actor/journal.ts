@@ -42,8 +42,10 @@
 // some partition still needs (a fuzzy checkpoint: every record before it is
 // in its partition's snapshot). Once the snapshots are flushed to disk, the
 // segments wholly before the head are deleted. Start-up reads each
-// partition's snapshot, then its records from the log newer than the
-// snapshot, in seq order, then its touches.
+// partition's snapshot, then the log once, in its order (each partition's
+// records are in seq order in it: appended so, and kept so when re-keyed),
+// applying the records newer than their partition's snapshot as each frame
+// is decoded, then each partition's touches.
 //
 // Earlier layouts are still read. Schema versions 2 and 3 kept the log in
 // LMDB (`journal-log`, [shard, n] -> a turn's records, or one record in
@@ -89,16 +91,15 @@ export interface OnlineSnapshotRecord {
   chains: Record<string, Record<string, RefreshChain>> | null;
 }
 
-/** What start-up reads for one partition: its snapshot, then the records and touches after it. */
-export interface PartitionLog {
+/** What start-up reads first for one partition: its snapshot (the log's records and the touches after it come later). */
+export interface PartitionBase {
   /** The snapshot, as packed chunks of records (transfer-chunks.ts), not yet decoded. */
   chunks: Uint8Array[];
   /** A snapshot written by schema version 1, if the partition has not been compacted since. */
   legacy: OnlineSnapshotRecord[];
-  /** Records after the snapshot, in seq order. */
+  /** Schema version 1's journal records after the snapshot, in seq order. */
   records: Mutation[];
-  touches: Mutation[];
-  /** The seq of the partition's last record, on disk (snapshot or journal). */
+  /** The seq they reach. */
   seq: number;
 }
 
@@ -134,15 +135,13 @@ export class Journal {
   /** Long idle-clock moves, written apart from the coalesced ones (see touch). */
   #dueTouches: [number, string, string, number][] = [];
   #dueWrittenAtMs = -Infinity;
-  /** Start-up: the log's records by partition, until read() takes them. */
-  #loaded: Map<number, LogEntry[]> | null = null;
   /**
    * What this shard's part of the LMDB log (schema versions 2-3) still holds:
-   * the partitions scan() found records of (`loaded`), and those read() gave
-   * to the table and not yet compacted (`pending`); it is deleted with the
-   * last one's compaction. null: it holds nothing.
+   * the held partitions replay() found records of, not yet compacted
+   * (`pending`); it is deleted with the last one's compaction. null: it
+   * holds nothing.
    */
-  #legacyLog: { scanned: boolean; loaded: Set<number>; pending: Set<number> } | null = null;
+  #legacyLog: { scanned: boolean; pending: Set<number> } | null = null;
   /** Whether schema version 1's databases still hold something (nothing writes them any more). */
   readonly #legacy: boolean;
 
@@ -162,7 +161,7 @@ export class Journal {
     // A disk that holds no online sessions at all (a new member's, cleared at start-up) needs no erasing before a transfer fills a copy.
     const none = (db: Database<any, any>): boolean => db.getKeysCount({ limit: 1 }) === 0;
     if (this.#legacyLogDb.getKeysCount({ start: [shard, 0], end: [shard, Number.MAX_SAFE_INTEGER], limit: 1 }) > 0) {
-      this.#legacyLog = { scanned: false, loaded: new Set(), pending: new Set() };
+      this.#legacyLog = { scanned: false, pending: new Set() };
     }
     this.#legacy = !(none(this.#legacySnapshot) && none(this.#legacyJournal));
     const logEmpty = this.#head === this.#next && this.#legacyLog === null;
@@ -331,37 +330,11 @@ export class Journal {
   }
 
   /**
-   * Start-up, before read(): the shard's log, by partition, keeping the
-   * records newer than their partition's snapshot (older ones wait for the
-   * head to move past them): the LMDB log of schema versions 2-3 if it holds
-   * some, then the segments.
+   * Start-up, first: a partition's snapshot (and schema version 1's records
+   * after it), and the seq they reach. Then replay() gives the log's newer
+   * records, then touches() the idle clocks.
    */
-  scan(): void {
-    const loaded = new Map<number, LogEntry[]>();
-    const snapshotSeq = new Map<number, number>();
-    const keep = (entry: LogEntry): boolean => {
-      let after = snapshotSeq.get(entry.p);
-      if (after === undefined) snapshotSeq.set(entry.p, (after = this.#snapshotSeq.get(entry.p) ?? 0));
-      if (entry.s <= after) return false;
-      let list = loaded.get(entry.p);
-      if (list === undefined) loaded.set(entry.p, (list = []));
-      list.push(entry);
-      return true;
-    };
-    if (this.#legacyLog !== null) {
-      for (const { value } of this.#legacyLogDb.getRange({ start: [this.#shard, 0], end: [this.#shard, Number.MAX_SAFE_INTEGER] })) {
-        for (const entry of logRecords(value)) if (keep(entry)) this.#legacyLog.loaded.add(entry.p);
-      }
-      this.#legacyLog.scanned = true;
-    }
-    this.#segments.read((first, entries) => {
-      for (const entry of entries) if (keep(entry) && this.#oldest[entry.p] === NONE) this.#oldest[entry.p] = first;
-    });
-    this.#loaded = loaded;
-  }
-
-  /** Start-up: what to replay for a partition, and the seq its records continue from. */
-  read(partition: number): PartitionLog {
+  read(partition: number): PartitionBase {
     const snapshotSeq = this.#snapshotSeq.get(partition) ?? 0;
     const chunks: Uint8Array[] = [];
     for (const { value } of this.#chunks.getRange({ start: [partition], end: [partition + 1] })) chunks.push(value);
@@ -375,15 +348,54 @@ export class Journal {
       records.push(value);
       seq = key[1];
     }
-    const logged = this.#loaded?.get(partition) ?? [];
-    this.#loaded?.delete(partition);
-    if (this.#legacyLog?.loaded.has(partition) === true) this.#legacyLog.pending.add(partition);
-    logged.sort((a, b) => a.s - b.s);
-    for (const entry of logged) {
-      if (entry.s <= seq) continue;
-      records.push(entry.m);
-      seq = entry.s;
+    this.#sinceSnapshot[partition] = records.length;
+    return { chunks, legacy, records, seq };
+  }
+
+  /**
+   * Start-up, once read() gave every held partition's base: the shard's log
+   * (the LMDB log of schema versions 2-3 if it holds some, then the
+   * segments), in log order, which is each partition's seq order. Each
+   * record of a partition in `seq` (the held ones, with the seq their base
+   * reached) newer than that goes to `apply`, undecoded past the frame, and
+   * advances it; older ones (in the snapshot, or present twice after an
+   * interrupted re-keying) are skipped. Records are decoded a frame at a time
+   * and applied at once, so none outlives its frame.
+   */
+  replay(seq: Map<number, number>, apply: (record: unknown) => void): void {
+    const snapshotSeq = new Float64Array(PARTITION_COUNT);
+    for (const { key, value } of this.#snapshotSeq.getRange()) snapshotSeq[key] = value;
+    /** Each record newer than its partition's snapshot: whether it is to be applied. */
+    const newer = (entry: LogEntry): boolean => {
+      const reached = seq.get(entry.p);
+      if (reached === undefined || entry.s <= reached) return false;
+      seq.set(entry.p, entry.s);
+      this.#sinceSnapshot[entry.p]!++;
+      return true;
+    };
+    const legacyLog = this.#legacyLog;
+    if (legacyLog !== null) {
+      for (const { value } of this.#legacyLogDb.getRange({ start: [this.#shard, 0], end: [this.#shard, Number.MAX_SAFE_INTEGER] })) {
+        for (const entry of logRecords(value)) {
+          if (entry.s <= snapshotSeq[entry.p]!) continue;
+          if (seq.has(entry.p)) legacyLog.pending.add(entry.p);
+          if (newer(entry)) apply(entry.m);
+        }
+      }
+      legacyLog.scanned = true;
     }
+    this.#segments.read((first, entries) => {
+      for (const entry of entries) {
+        if (entry.s <= snapshotSeq[entry.p]!) continue;
+        // Records some partition still needs hold the log's head back, held or not.
+        if (this.#oldest[entry.p] === NONE) this.#oldest[entry.p] = first;
+        if (newer(entry)) apply(entry.m);
+      }
+    });
+  }
+
+  /** Start-up, after replay(): the partition's idle clocks written since its snapshot, as records. */
+  touches(partition: number): Mutation[] {
     const touches: Mutation[] = [];
     for (const { key, value } of this.#touches.getRange({ start: [partition], end: [partition, '\uffff'] })) {
       const [, id, client] = key;
@@ -393,8 +405,7 @@ export class Journal {
           : { k: MUTATION.clientRefreshed, id, client, at: value, chainKey: null, chain: null },
       );
     }
-    this.#sinceSnapshot[partition] = records.length;
-    return { chunks, legacy, records, touches, seq };
+    return touches;
   }
 
   /** Writes what is pending and flushes the log to disk (a graceful stop, a snapshot of everything). */

@@ -40,7 +40,7 @@ import { END_REASON, type EndReason, type SessionView, type SnapshotLoadResult }
 import { EngineError } from '../errors.js';
 import { MUTATION, checkMutation, isOfflineRecord, isTouchRecord, partitionOfRecord, sessionRecords, type Mutation, type OfflineRemovedMutation, type OfflineWrittenMutation, type RecordEnvelope, type SessionCreatedMutation } from '../protocol/mutations.js';
 import { packChunks, unpackChunk } from '../protocol/transfer-chunks.js';
-import { Journal, type PartitionLog } from './journal.js';
+import { Journal, type PartitionBase } from './journal.js';
 import type { SessionTable } from './session-table.js';
 
 /**
@@ -394,12 +394,13 @@ export class ShardLog {
   }
 
   /**
-   * Start-up: each partition's snapshot, then its journal in seq order, then
-   * its touches, into the table; sessions that expired meanwhile are dropped
-   * with why. With durability 'snapshot' the state on disk is consumed (a
-   * later crash must not resurrect what ended meanwhile); with 'journal' it
-   * stays the base of the journal, and partitions that replayed records are
-   * compacted over the next turns.
+   * Start-up: each partition's snapshot, then the journal's log (the records
+   * newer than their partition's snapshot), then each partition's touches,
+   * into the table; sessions that expired meanwhile are dropped with why.
+   * With durability 'snapshot' the state on disk is consumed (a later crash
+   * must not resurrect what ended meanwhile); with 'journal' it stays the
+   * base of the journal, and partitions that replayed records are compacted
+   * over the next turns.
    */
   async load(now: number): Promise<SnapshotLoadResult> {
     const result: SnapshotLoadResult = { loaded: 0, dropped: [] };
@@ -408,15 +409,26 @@ export class ShardLog {
     this.#paused = true;
     const consumed: Promise<unknown>[] = [];
     try {
-      journal.scan();
+      // Partitions whose disk state is not what the table now holds: compacted over the next turns.
+      const changed = new Set<number>();
+      const seq = new Map<number, number>();
       for (const partition of this.#partitions) {
-        const log = journal.read(partition);
-        this.#seq[partition] = log.seq;
         const before = result.dropped.length;
-        this.#replay(log, result);
+        const base = journal.read(partition);
+        seq.set(partition, this.#applyBase(base, result));
+        if (base.records.length > 0 || result.dropped.length > before) changed.add(partition);
+      }
+      const baseSeq = new Map(seq);
+      journal.replay(seq, (record) => this.#applyLogged(record, result));
+      for (const partition of this.#partitions) {
+        const before = result.dropped.length;
+        const touches = journal.touches(partition);
+        for (const m of touches) this.#applyLogged(m, result);
         this.#dropExpired(partition, now, result);
-        if (!this.#journaling) consumed.push(journal.compact(partition, log.seq, []));
-        else if (log.records.length > 0 || log.touches.length > 0 || result.dropped.length > before) this.#compactWanted.add(partition);
+        this.#seq[partition] = seq.get(partition)!;
+        if (seq.get(partition) !== baseSeq.get(partition) || touches.length > 0 || result.dropped.length > before) changed.add(partition);
+        if (!this.#journaling) consumed.push(journal.compact(partition, this.#seq[partition]!, []));
+        else if (changed.has(partition)) this.#compactWanted.add(partition);
       }
     } finally {
       this.#paused = false;
@@ -427,36 +439,36 @@ export class ShardLog {
     return result;
   }
 
-  #replay(log: PartitionLog, result: SnapshotLoadResult): void {
+  /** A partition's snapshot into the table; returns the seq it reaches. */
+  #applyBase(base: PartitionBase, result: SnapshotLoadResult): number {
     const table = this.#table;
-    for (const { session: s, chains } of log.legacy) {
+    for (const { session: s, chains } of base.legacy) {
       if (!table.hasRealm(s.realm)) result.dropped.push({ session: s, reason: END_REASON.realmRemoved });
       else for (const m of sessionRecords(s, chains)) table.apply(m);
     }
-    for (const chunk of log.chunks) this.#applyLogged(snapshotRecords(chunk), result);
-    this.#applyLogged([...log.records, ...log.touches], result);
+    for (const chunk of base.chunks) for (const record of snapshotRecords(chunk)) this.#applyLogged(record, result);
+    for (const record of base.records) this.#applyLogged(record, result);
+    return base.seq;
   }
 
-  /** Applies records read back from disk; one that does not validate is skipped with a warning. */
-  #applyLogged(records: readonly unknown[], result: SnapshotLoadResult): void {
+  /** A record read back from disk; one that does not validate is skipped with a warning. */
+  #applyLogged(record: unknown, result: SnapshotLoadResult): void {
     const table = this.#table;
-    for (const record of records) {
-      let m: Mutation;
-      try {
-        const checked = checkMutation(record);
-        if (isOfflineRecord(checked)) throw new Error('an offline-session record is never journaled');
-        m = checked;
-      } catch (err) {
-        process.emitWarning(`journal: skipped a record that does not validate: ${(err as Error).message}`);
-        continue;
-      }
-      // A session of a realm removed meanwhile is not brought back (its later records find no session).
-      if (m.k === MUTATION.sessionCreated && !table.hasRealm(m.realm)) {
-        result.dropped.push({ session: createdView(m), reason: END_REASON.realmRemoved });
-        continue;
-      }
-      table.apply(m);
+    let m: Mutation;
+    try {
+      const checked = checkMutation(record);
+      if (isOfflineRecord(checked)) throw new Error('an offline-session record is never journaled');
+      m = checked;
+    } catch (err) {
+      process.emitWarning(`journal: skipped a record that does not validate: ${(err as Error).message}`);
+      return;
     }
+    // A session of a realm removed meanwhile is not brought back (its later records find no session).
+    if (m.k === MUTATION.sessionCreated && !table.hasRealm(m.realm)) {
+      result.dropped.push({ session: createdView(m), reason: END_REASON.realmRemoved });
+      return;
+    }
+    table.apply(m);
   }
 
   #dropExpired(partition: number, now: number, result: SnapshotLoadResult): void {

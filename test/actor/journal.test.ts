@@ -13,7 +13,7 @@
 // 2) are written with lmdb-js directly, as those versions did, and must load.
 
 import test, { type ExecutionContext } from 'ava';
-import { mkdirSync, rmdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { Journal, JOURNAL_COMPACT_RECORDS_MIN, JOURNAL_LOG_RECORDS_MIN, JOURNAL_FRAME_RECORDS_MAX } from '../../src/actor/journal.js';
@@ -25,7 +25,7 @@ import { decodeFrame, encodeFrame } from '../../src/protocol/codec.js';
 import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 import { realmSessionSettings } from '../../src/session/realm-settings.js';
 import { CLIENT_SESSION_DEFAULTS } from '../../src/session/client-settings.js';
-import { clearOnlineSessions, journalDirOf, type LogEntry } from '../../src/store/journal-log.js';
+import { clearOnlineSessions, journalDirOf, rekeyJournalLog, type LogEntry } from '../../src/store/journal-log.js';
 import { listSegments, readSegment } from '../../src/store/journal-segments.js';
 import { DB, ENV_FILE, SCHEMA_VERSION, openEnv, type LmdbEnv } from '../../src/store/lmdb-env.js';
 import { MUTATION, type ReplicatedRecord } from '../../src/protocol/mutations.js';
@@ -469,6 +469,38 @@ test('a journal no snapshot covered comes back whole when the shard count change
     for (const id of ids) t.is((await node.engine.validate(id, 'a')).valid, !loggedOut.includes(id));
     await node.stop();
   }
+});
+
+test('a re-keying interrupted before it deleted the segments it moved loses nothing and brings no logged-out session back', async (t) => {
+  const dir = tempDir(t);
+  const clock = new ManualClock(START);
+  const startEngine = async (shards: number) => {
+    const env = openEnv(dir);
+    const engine = await Engine.start({ shards, clock, clockMode: 'manual', env });
+    await engine.putRealm('r1', {});
+    await engine.putClient('r1', 'a', {});
+    return { env, engine, stop: async () => { await engine.close(); await env.close(); } };
+  };
+  let node = await startEngine(2);
+  const ids: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const { session } = await node.engine.createSession({ realm: 'r1', userId: `user-${i}`, username: `user-${i}`, ip: '10.0.0.1', client: { client: 'a', scope: 'openid' } });
+    ids.push(session.id);
+  }
+  const loggedOut = ids.filter((_, i) => i % 5 === 0);
+  for (const id of loggedOut) await node.engine.logoutSession(id);
+  await node.stop();
+  // The re-keying's transaction committed, then the process died before deleting the segments it moved.
+  const segments = listSegments(journalDirOf(node.env)).map((s) => ({ path: s.path, bytes: readFileSync(s.path) }));
+  const env = openEnv(dir);
+  await rekeyJournalLog(env, 3);
+  await env.close();
+  for (const { path, bytes } of segments) writeFileSync(path, bytes);
+
+  node = await startEngine(3);
+  t.is((await node.engine.loadSnapshot()).loaded, ids.length - loggedOut.length);
+  for (const id of ids) t.is((await node.engine.validate(id, 'a')).valid, !loggedOut.includes(id));
+  await node.stop();
 });
 
 test('a partition written once long ago does not hold the log back: it is compacted so the log head moves on', async (t) => {
