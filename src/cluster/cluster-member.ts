@@ -207,6 +207,8 @@ export class ClusterMember {
   #notServingSinceMs = 0;
   /** The lease under which a shard worker died: the node serves nothing more under it. */
   #shardLostIn: string | null = null;
+  /** The lease under which this node was last ready with every partition fully copied (see `ready`). */
+  #readyUnderLease: string | null = null;
   /** When this node last learned it was evicted (it joins again only on heartbeats heard since). */
   #evictedAtMs = 0;
   /** When this node last joined again after an etcd outage (see REJOIN_GRACE_MS). */
@@ -501,11 +503,24 @@ export class ClusterMember {
     this.#coordinate();
   }
 
-  /** Ready for traffic: serving, configuration applied (no write waiting > 1 s), nothing pending here, every partition fully copied. */
+  /**
+   * Ready for traffic: serving, and configuration applied (no write waiting
+   * > 1 s). A node that (re)joined is ready only once, besides, nothing is
+   * pending anywhere and every partition is fully copied: a rolling restart
+   * that waits for the restarted node's readiness never takes down the last
+   * copy. From then on, as long as it keeps its lease, another member's
+   * failure or return (partitions under-replicated, copies being sent to it
+   * or to the returning node) leaves it ready: it serves meanwhile, and a
+   * load balancer that dropped every survivor would turn a failover into an
+   * outage.
+   */
   get ready(): boolean {
     const table = this.#table;
     if (!this.serving || table === null || this.#config.lagging) return false;
-    return !isPending(table, this.#options.node) && underReplicated(table, this.#options.owners) === 0 && table.pending.every((p) => p.length === 0);
+    if (this.#readyUnderLease === this.#plane.leaseId) return true;
+    if (isPending(table, this.#options.node) || underReplicated(table, this.#options.owners) > 0 || table.pending.some((p) => p.length > 0)) return false;
+    this.#readyUnderLease = this.#plane.leaseId;
+    return true;
   }
 
   status(): ClusterStatus {

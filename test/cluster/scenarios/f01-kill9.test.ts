@@ -2,7 +2,9 @@
 // Pass: the checker is clean (no acknowledged login, logout or rotation
 // lost); the survivors commit a new view within 1 s of the kill; requests
 // fail only inside the failover window, which ends within 3 s (target 1.5 s)
-// of the kill; the killed node restarts on its data directory and the
+// of the kill; the survivors report ready throughout, from the kill until
+// the killed node is back (a load balancer keeps them while the failover and
+// the new copies run); the killed node restarts on its data directory and the
 // cluster is whole again within 10 s.
 // Method: 3 nodes, owners 2, the mixed workload through random nodes; the
 // victim is the coordinator (the worst node to lose: the survivors must take
@@ -11,7 +13,7 @@
 // not the cluster's failures); availability measured on the survivors.
 
 import { failedRequests, failureWindowMs } from '../availability.js';
-import { METRIC_IS_COORDINATOR } from '../topology.js';
+import { METRIC_IS_COORDINATOR, READINESS_POLL_MS } from '../topology.js';
 import { clock, REQUEST_DEADLINE_MS } from '../workload.js';
 import { scenario, sleep, WARMUP_MS } from './scenario.js';
 
@@ -33,6 +35,14 @@ scenario('F1: kill -9 one node under load: nothing acknowledged is lost, failove
   workload.route(survivors);
   const killedAt = clock();
   await cluster.kill(victim, 'SIGKILL');
+  const notReady: string[] = [];
+  let watching = true;
+  const watched = (async () => {
+    while (watching) {
+      for (const id of survivors) if (!(await cluster.node(id).ready())) notReady.push(`${id} at +${Math.round(clock() - killedAt)} ms`);
+      await sleep(READINESS_POLL_MS);
+    }
+  })();
   ctx.within('kill → new view committed on the survivors', await ctx.viewCommitted(survivors, before, killedAt, 2), 1_000);
   await sleep(AFTER_KILL_MS - (clock() - killedAt));
 
@@ -40,5 +50,8 @@ scenario('F1: kill -9 one node under load: nothing acknowledged is lost, failove
   ctx.expectNone(failedRequests(workload.history, { to: killedAt - REQUEST_DEADLINE_MS }), 'requests failed before the kill');
 
   await cluster.restart(victim);
+  watching = false;
+  await watched;
+  ctx.expect(notReady.length === 0, `a survivor reported not-ready (a load balancer would drop it): ${notReady.slice(0, 5).join(', ')}`);
   await ctx.healSettleVerify();
 });

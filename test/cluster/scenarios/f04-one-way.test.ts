@@ -37,6 +37,7 @@ scenario('F4: one-way partition A→B: never two primaries, served again within 
 
   ctx.log(`readiness changes: ${router.changes.filter((c) => c.at >= cutAt).map((c) => `${c.node} ${c.ready ? 'ready' : 'not ready'} at +${Math.round(c.at - cutAt)} ms`).join(', ') || 'none'}`);
   const late = failedRequests(workload.history, { from: cutAt + SERVED_WITHIN_MS, to: healedAt }).filter((e) => !router.sawNotReady(e.node, e.invokeMs, e.invokeMs + HEALTH_CHECK_LAG_MS));
+  for (const e of late.slice(-5)) ctx.log(`late failure: ${e.op} on ${e.node} at +${Math.round(e.invokeMs - cutAt)} ms (${Math.round(e.completeMs - e.invokeMs)} ms): ${e.outcome} ${e.status ?? ''} ${e.detail ?? ''}`);
   ctx.within(`cut → last failed request not excused by a readiness change`, late.reduce((max, e) => Math.max(max, e.invokeMs - cutAt), 0), SERVED_WITHIN_MS);
 
   await ctx.healSettleVerify();
