@@ -5,10 +5,12 @@
 // per entry, 1⅓–2⅔ entries per key, no string per key, no rehash when it
 // shrinks (it never does), no tombstones after deletions — mass expiry and
 // logout-all never stall on it. It replaces a Map<string, number> for session ids (K = 4: the id's 128
-// random bits) and for user ids (K = 5: the realm and the UUID's 128 bits).
+// random bits) and for user ids (K = 5: the realm and the UUID's 128 bits, or
+// a hash of a text id, which the owner tells apart from an equal key by the text).
 // Owner: the shard's SessionTable.
 
 const EMPTY = -1;
+const ACCEPT_ANY = (): boolean => true;
 const INITIAL_CAPACITY = 1 << 12;
 /**
  * The index doubles once it would be fuller than this many quarters. At 3/4
@@ -45,8 +47,17 @@ export class KeyIndex {
     return this.#size;
   }
 
-  /** The slot whose key equals `key[0..width)`, or -1. */
+  /** The slot whose key equals `key[0..width)`, or -1 (the first found, if several share it: see find). */
   get(key: Uint32Array): number {
+    return this.find(key, ACCEPT_ANY);
+  }
+
+  /**
+   * The first slot whose key equals `key[0..width)` and that `accept`s,
+   * or -1. Several slots may share a key (add() never checks): an owner whose
+   * keys are hashes of longer ids tells them apart with `accept`.
+   */
+  find(key: Uint32Array, accept: (slot: number) => boolean): number {
     const entries = this.#entries;
     const mask = this.#mask;
     const keys = this.#keys();
@@ -62,11 +73,11 @@ export class KeyIndex {
         at++;
         w++;
       }
-      if (w === width) return slot;
+      if (w === width && accept(slot)) return slot;
     }
   }
 
-  /** Adds `slot` under its key (which must not be in the index). */
+  /** Adds `slot` under its key (another slot may have the same key: see find). */
   add(slot: number): void {
     if ((this.#size + 1) * 4 > (this.#mask + 1) * MAX_LOAD_QUARTERS) this.#grow();
     this.#place(slot, this.#hash(this.#keys(), slot * this.#width));

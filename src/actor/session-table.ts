@@ -75,7 +75,7 @@ import { TimerWheel } from '../time/timer-wheel.js';
 import { INTERNED_STRINGS_MAX, PARTITION_COUNT } from '../constants.js';
 import { formatIpv4, parseIpv4, type IpMatcher } from '../util/ip-address.js';
 import { formatSessionId, sessionIdOrderKeys, sessionIdWords } from '../protocol/partition.js';
-import { formatUuid, parseUuid } from '../util/uuid.js';
+import { formatUuid, parseUuid, textIdWords } from '../util/uuid.js';
 import { KeyIndex } from './key-index.js';
 import { NameIndex } from './name-index.js';
 import { growInt32, growUint16, growUint32, growUint8, grownCapacity } from '../util/capacity.js';
@@ -164,8 +164,6 @@ interface RealmState {
    * bounded slices (clearSlice).
    */
   generation: number;
-  /** Users whose id is not a canonical UUID (imported ids of another shape): text -> user slot. */
-  usersByText: Map<string, number>;
   head: number;
   tail: number;
   sessions: number;
@@ -258,7 +256,7 @@ export class SessionTable {
   #uCap = INITIAL_CAPACITY;
   #uLen = 0;
   readonly #uFree = new FreeList();
-  /** Per user: [realm, the UUID's four words] (the key of #byUser); unused words for text ids. */
+  /** Per user: [realm, the UUID's four words, or those textIdWords hashed from a text id] (the key of #byUser). */
   #uKey = new Uint32Array(INITIAL_CAPACITY * USER_KEY_WORDS);
   /** 1 when the user's id is kept as text (#uIdText) rather than as a UUID in #uKey. */
   #uText = new Uint8Array(INITIAL_CAPACITY);
@@ -269,8 +267,13 @@ export class SessionTable {
    * million numbers a shard when a journal restored that many text users.
    */
   readonly #uIdText: (string | undefined)[] = [];
+  /** Every user, UUIDs and text ids alike; a text id's words may equal another user's (see #userOf). */
   readonly #byUser = new KeyIndex(USER_KEY_WORDS, () => this.#uKey);
   readonly #userKey = new Uint32Array(USER_KEY_WORDS);
+  /** The text id #userOf looks for, and the test that picks its user among those with the same words. */
+  #soughtText = '';
+  readonly #isSoughtText = (user: number): boolean => this.#uText[user] === 1 && this.#uIdText[user] === this.#soughtText;
+  readonly #isUuidUser = (user: number): boolean => this.#uText[user] === 0;
   #uRealm = new Uint16Array(INITIAL_CAPACITY);
   #uHead = new Int32Array(INITIAL_CAPACITY).fill(NONE);
   #uCount = new Int32Array(INITIAL_CAPACITY);
@@ -377,7 +380,6 @@ export class SessionTable {
       this.#realms.push({
         id: realmId,
         settings,
-        usersByText: new Map(),
         generation: 0,
         head: NONE,
         tail: NONE,
@@ -1299,14 +1301,13 @@ export class SessionTable {
     this.#uKey[at] = realm;
     if (parseUuid(userId, this.#uKey, at + 1)) {
       this.#uText[user] = 0;
-      this.#byUser.add(user);
     } else {
       this.#uText[user] = 1;
-      const text = flat(userId);
+      textIdWords(userId, this.#uKey, at + 1);
       while (this.#uIdText.length <= user) this.#uIdText.push(undefined);
-      this.#uIdText[user] = text;
-      this.#realms[realm]!.usersByText.set(text, user);
+      this.#uIdText[user] = flat(userId);
     }
+    this.#byUser.add(user);
     this.#uNameEntry[user] = this.#names.add(user, username);
     this.#uRealm[user] = realm;
     this.#uHead[user] = NONE;
@@ -1314,12 +1315,23 @@ export class SessionTable {
     return user;
   }
 
-  /** The user slot of `userId` in a realm, or -1. */
+  /**
+   * The user slot of `userId` in a realm, or -1. A text id's words are a
+   * hash, which another text id, or a UUID, may share: the index keeps every
+   * user under its words, and the lookup takes the one whose id it is.
+   */
   #userOf(realm: number, userId: string): number {
     const key = this.#userKey;
     key[0] = realm;
-    if (parseUuid(userId, key, 1)) return this.#byUser.get(key);
-    return this.#realms[realm]!.usersByText.get(userId) ?? NONE;
+    if (parseUuid(userId, key, 1)) {
+      const user = this.#byUser.get(key);
+      return user === NONE || this.#uText[user] === 0 ? user : this.#byUser.find(key, this.#isUuidUser);
+    }
+    textIdWords(userId, key, 1);
+    this.#soughtText = userId;
+    const user = this.#byUser.find(key, this.#isSoughtText);
+    this.#soughtText = '';
+    return user;
   }
 
   #userIdText(user: number): string {
@@ -1327,12 +1339,8 @@ export class SessionTable {
   }
 
   #freeUser(user: number): void {
-    if (this.#uText[user] === 1) {
-      this.#realms[this.#uRealm[user]!]!.usersByText.delete(this.#uIdText[user]!);
-      this.#uIdText[user] = undefined;
-    } else {
-      this.#byUser.remove(user);
-    }
+    this.#byUser.remove(user);
+    if (this.#uText[user] === 1) this.#uIdText[user] = undefined;
     this.#names.remove(this.#uNameEntry[user]!, this.#rebindName);
     this.#uFree.push(user);
   }

@@ -1,7 +1,8 @@
 // UUIDs as binary: a canonical lowercase UUID (Keycloak's user ids) is 128
 // bits, kept as four Uint32 words instead of a 36-character string. Anything
-// else (an imported id of another shape, upper case) is not converted, so the
-// text a user gave always comes back exactly.
+// else (an imported id of another shape, upper case) is kept as the text the
+// user gave, so it always comes back exactly, and is indexed by words hashed
+// from it (textIdWords).
 
 const HEX = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) HEX[48 + i] = i;
@@ -41,4 +42,37 @@ export function formatUuid(words: Uint32Array, at: number): string {
     codes[j++] = HEX_CODE[byte & 15]!;
   }
   return String.fromCharCode.apply(null, codes);
+}
+
+/**
+ * Four words standing for an id that is not a UUID (an imported id of
+ * another shape, a federated user's `f:<provider>:<id>`), so that such ids
+ * share the binary user index with UUIDs: two 32-bit hashes of the text
+ * (murmur3's mixing, two seeds), its length, and 0. Two ids may get the same
+ * words (a hash, unlike a UUID's bits, can collide, and may equal a UUID's
+ * words): the index keeps both, and the owner tells them apart by the text.
+ */
+export function textIdWords(text: string, out: Uint32Array, at: number): void {
+  let a = 0x9747b28c;
+  let b = 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(rotl13(a ^ Math.imul(c, 0xcc9e2d51)), 5) + 0xe6546b64;
+    b = Math.imul(rotl13(b ^ Math.imul(c, 0x1b873593)), 5) + 0x85ebca6b;
+  }
+  out[at] = fmix32(a ^ text.length);
+  out[at + 1] = fmix32(b ^ text.length);
+  out[at + 2] = text.length;
+  out[at + 3] = 0;
+}
+
+function rotl13(x: number): number {
+  return (x << 13) | (x >>> 19);
+}
+
+/** murmur3's finalizer: every input bit reaches every output bit. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }

@@ -65,3 +65,43 @@ for (const [what, width, fill] of [
     t.pass();
   });
 }
+
+test('keys shared by several slots (hashes of longer ids): find picks the one its test accepts, through adds, removes and growth', (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.nat({ max: 40 }), fc.constant(-1)), { maxLength: 5_000 }), (ops) => {
+      // Ids "k/n": the key is only k (few values, so most keys are shared), the id tells them apart.
+      let keys = new Uint32Array(16 * 2);
+      const index = new KeyIndex(2, () => keys);
+      const reference = new Map<string, number>();
+      const ids: string[] = [];
+      const live: number[] = [];
+      for (const [n, op] of ops.entries()) {
+        if (op >= 0) {
+          const slot = ids.length;
+          if ((slot + 1) * 2 > keys.length) {
+            const grown = new Uint32Array(keys.length * 2);
+            grown.set(keys);
+            keys = grown;
+          }
+          keys[slot * 2] = op;
+          keys[slot * 2 + 1] = 7;
+          ids.push(`${op}/${n}`);
+          index.add(slot);
+          reference.set(ids[slot]!, slot);
+          live.push(slot);
+        } else if (live.length > 0) {
+          const slot = live.splice(n % live.length, 1)[0]!;
+          index.remove(slot);
+          reference.delete(ids[slot]!);
+        }
+      }
+      for (const [slot, id] of ids.entries()) {
+        const found = index.find(keys.subarray(slot * 2, slot * 2 + 2), (s) => ids[s] === id);
+        if (found !== (reference.get(id) ?? -1)) return false;
+      }
+      return index.size === reference.size;
+    }),
+    { seed: SEED, numRuns: 30 },
+  );
+  t.pass();
+});

@@ -23,6 +23,7 @@ import { realmSessionSettings, type RealmSessionSettings } from '../../src/sessi
 import { clientSessionInvalidReason, userSessionInvalidReason } from '../../src/session/validity.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { cidrMatcher } from '../../src/util/ip-address.js';
+import { formatUuid, textIdWords } from '../../src/util/uuid.js';
 import { manualBoot } from '../helpers/boot.js';
 import { compareTables, lcg } from '../helpers/table-compare.js';
 
@@ -241,6 +242,25 @@ test('a user slot freed by a text id and reused by a UUID (and back) answers wit
   t.is(viewOf(table, d).userId, 'f:ldap:alice');
   t.deepEqual(table.userSlots('r', uuid), []);
   t.deepEqual(table.userSlots('r', 'f:ldap:bob').map((slot) => table.idOf(slot)), [c]);
+});
+
+test('a UUID whose words equal a text id\'s hashed words names another user: each keeps its own sessions', (t) => {
+  const table = newTable();
+  const text = 'f:ldap:carol';
+  const words = new Uint32Array(4);
+  textIdWords(text, words, 0);
+  const uuid = formatUuid(words, 0); // the worst case a hash allows: the very words of a UUID
+  const [a, b, c] = [sid(44), sid(45), sid(46)];
+  table.apply(created(a, { userId: text }));
+  table.apply(created(b, { userId: uuid }));
+  table.apply(created(c, { userId: text }));
+  t.deepEqual(table.userSlots('r', text).map((slot) => table.idOf(slot)).sort(), [a, c].sort());
+  t.deepEqual(table.userSlots('r', uuid).map((slot) => table.idOf(slot)), [b]);
+  t.is(viewOf(table, b).userId, uuid);
+  t.true(table.apply({ k: MUTATION.sessionRemoved, id: a, reason: 'logout' }));
+  t.true(table.apply({ k: MUTATION.sessionRemoved, id: c, reason: 'logout' }));
+  t.deepEqual(table.userSlots('r', text), [], 'the text user is gone');
+  t.deepEqual(table.userSlots('r', uuid).map((slot) => table.idOf(slot)), [b], 'the UUID user stays');
 });
 
 test('a freed session or client session leaves nothing to what reuses its slot: no notes, no chains', (t) => {

@@ -1,10 +1,12 @@
 // UUIDs and session ids as words: every canonical form round-trips exactly,
-// and anything else is refused (so the text a caller gave is kept as text).
+// and anything else is refused (so the text a caller gave is kept as text);
+// text ids get words hashed from their text, the same each time, and
+// different for ids that differ anywhere.
 
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { formatSessionId, newSessionId, partitionOfSessionId, sessionIdWords } from '../../src/protocol/partition.js';
-import { formatUuid, parseUuid } from '../../src/util/uuid.js';
+import { formatUuid, parseUuid, textIdWords } from '../../src/util/uuid.js';
 
 test('canonical lowercase UUIDs round-trip through four words', (t) => {
   const words = new Uint32Array(5);
@@ -36,4 +38,21 @@ test('session ids round-trip through their partition and four words', (t) => {
   }
   t.is(sessionIdWords('not-a-session-id', words, 0), -1);
   t.is(sessionIdWords('', words, 0), -1);
+});
+
+test('text ids get the same words each time, and 200,000 ids a character apart get 200,000 different words', (t) => {
+  const words = new Uint32Array(5);
+  const seen = new Set<string>();
+  for (let i = 0; i < 100_000; i++) {
+    for (const id of [`user-${i}`, `f:ldap-1:${i}`]) {
+      textIdWords(id, words, 1);
+      const again = new Uint32Array(5);
+      textIdWords(id, again, 1);
+      if (again.join() !== words.join()) t.fail(id);
+      seen.add(words.subarray(1).join());
+    }
+  }
+  t.is(seen.size, 200_000);
+  textIdWords('', words, 0);
+  t.deepEqual([...words.subarray(2, 4)], [0, 0]);
 });
