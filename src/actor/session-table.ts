@@ -78,6 +78,7 @@ import { formatSessionId, sessionIdOrderKeys, sessionIdWords } from '../protocol
 import { formatUuid, parseUuid, textIdWords } from '../util/uuid.js';
 import { KeyIndex } from './key-index.js';
 import { NameIndex } from './name-index.js';
+import { startOrder, type StartOrderKeys } from './start-order.js';
 import { growInt32, growUint16, growUint32, growUint8, grownCapacity } from '../util/capacity.js';
 import { FreeList } from '../util/free-list.js';
 
@@ -147,6 +148,45 @@ export type EndedListener = (view: SessionView, reason: EndReason | InvalidReaso
  */
 function flat(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+/**
+ * sortListsByStart's working memory, sized once for its longest list: the
+ * list's items (slots or client-session slots) in list order, and their
+ * start and session id order numbers by position.
+ */
+class ListScratch {
+  readonly items: Int32Array;
+  readonly #keys: StartOrderKeys;
+
+  constructor(capacity: number) {
+    this.items = new Int32Array(capacity);
+    this.#keys = { start: new Uint32Array(capacity), k0: new Float64Array(capacity), k1: new Float64Array(capacity), k2: new Float64Array(capacity) };
+  }
+
+  /** Position i's start second, and its session's id order numbers (ids[at..at+3)). */
+  key(i: number, start: number, ids: Float64Array, at: number): void {
+    const keys = this.#keys;
+    keys.start[i] = start;
+    keys.k0[i] = ids[at]!;
+    keys.k1[i] = ids[at + 1]!;
+    keys.k2[i] = ids[at + 2]!;
+  }
+
+  /** Threads items[0..n) through `next`/`prev` in (start, id) order; returns [head, tail]. */
+  relinkInOrder(n: number, next: Int32Array, prev: Int32Array): [number, number] {
+    const order = startOrder(this.#keys, n);
+    const items = this.items;
+    let last = NONE;
+    for (let i = 0; i < n; i++) {
+      const item = items[order[i]!]!;
+      prev[item] = last;
+      if (last !== NONE) next[last] = item;
+      last = item;
+    }
+    if (last !== NONE) next[last] = NONE;
+    return [n > 0 ? items[order[0]!]! : NONE, last];
+  }
 }
 
 function flatNotes(notes: Record<string, string>): Record<string, string> {
@@ -860,36 +900,27 @@ export class SessionTable {
    * Re-threads every realm list in session start order and every client list
    * in client-session start order (ties by id). A restore applies partitions
    * one after another, so it calls this once at the end: listings and the
-   * merges across shards rely on those orders. O(n log n).
+   * merges across shards rely on those orders. Linear in the sessions for
+   * long lists (start-order.ts).
    */
   sortListsByStart(): void {
-    // Ties (sessions of the same second) go by id text, compared through sessionIdOrderKeys: every session is in one realm list.
-    const keys = new Float64Array(this.#sCap * 3);
-    const byId = (a: number, b: number): number => keys[a * 3]! - keys[b * 3]! || keys[a * 3 + 1]! - keys[b * 3 + 1]! || keys[a * 3 + 2]! - keys[b * 3 + 2]!;
+    // A session's id order numbers, by slot: every session is in one realm list, and its client sessions reuse them.
+    const ids = new Float64Array(this.#sCap * 3);
+    const scratch = new ListScratch(Math.max(this.#sLen, this.#cLen));
     for (const realm of this.#realms) {
-      const slots: number[] = [];
+      let n = 0;
       for (let slot = realm.head; slot !== NONE; slot = this.#sRealmNext[slot]!) {
-        slots.push(slot);
-        sessionIdOrderKeys(this.#sPartition[slot]!, this.#sIdW, slot * SESSION_KEY_WORDS, keys, slot * 3);
+        scratch.items[n++] = slot;
+        sessionIdOrderKeys(this.#sPartition[slot]!, this.#sIdW, slot * SESSION_KEY_WORDS, ids, slot * 3);
       }
-      slots.sort((a, b) => this.#sStarted[a]! - this.#sStarted[b]! || byId(a, b));
-      realm.head = slots[0] ?? NONE;
-      realm.tail = slots[slots.length - 1] ?? NONE;
-      slots.forEach((slot, i) => {
-        this.#sRealmPrev[slot] = slots[i - 1] ?? NONE;
-        this.#sRealmNext[slot] = slots[i + 1] ?? NONE;
-      });
+      for (let i = 0; i < n; i++) scratch.key(i, this.#sStarted[scratch.items[i]!]!, ids, scratch.items[i]! * 3);
+      [realm.head, realm.tail] = scratch.relinkInOrder(n, this.#sRealmNext, this.#sRealmPrev);
     }
     for (const client of this.#clients) {
-      const list: number[] = [];
-      for (let cs = client.head; cs !== NONE; cs = this.#cClientNext[cs]!) list.push(cs);
-      list.sort((a, b) => this.#cStarted[a]! - this.#cStarted[b]! || byId(this.#cSession[a]!, this.#cSession[b]!));
-      client.head = list[0] ?? NONE;
-      client.tail = list[list.length - 1] ?? NONE;
-      list.forEach((cs, i) => {
-        this.#cClientPrev[cs] = list[i - 1] ?? NONE;
-        this.#cClientNext[cs] = list[i + 1] ?? NONE;
-      });
+      let n = 0;
+      for (let cs = client.head; cs !== NONE; cs = this.#cClientNext[cs]!) scratch.items[n++] = cs;
+      for (let i = 0; i < n; i++) scratch.key(i, this.#cStarted[scratch.items[i]!]!, ids, this.#cSession[scratch.items[i]!]! * 3);
+      [client.head, client.tail] = scratch.relinkInOrder(n, this.#cClientNext, this.#cClientPrev);
     }
   }
 
