@@ -357,15 +357,15 @@ export class Journal {
    * (the LMDB log of schema versions 2-3 if it holds some, then the
    * segments), in log order, which is each partition's seq order. Each
    * record of a partition in `seq` (the held ones, with the seq their base
-   * reached) newer than that goes to `apply`, undecoded past the frame, and
-   * advances it; older ones (in the snapshot, or present twice after an
+   * reached) newer than that goes to `apply` as decoded (not yet validated)
+   * and advances it; older ones (in the snapshot, or present twice after an
    * interrupted re-keying) are skipped. Records are decoded a frame at a time
    * and applied at once, so none outlives its frame.
    */
   replay(seq: Map<number, number>, apply: (record: unknown) => void): void {
     const snapshotSeq = new Float64Array(PARTITION_COUNT);
     for (const { key, value } of this.#snapshotSeq.getRange()) snapshotSeq[key] = value;
-    /** Each record newer than its partition's snapshot: whether it is to be applied. */
+    /** Whether a record newer than its partition's snapshot is to be applied (its partition held, past what was applied); counts it. */
     const newer = (entry: LogEntry): boolean => {
       const reached = seq.get(entry.p);
       if (reached === undefined || entry.s <= reached) return false;

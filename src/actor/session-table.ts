@@ -298,7 +298,7 @@ export class SessionTable {
   readonly #uFree = new FreeList();
   /** Per user: [realm, the UUID's four words, or those textIdWords hashed from a text id] (the key of #byUser). */
   #uKey = new Uint32Array(INITIAL_CAPACITY * USER_KEY_WORDS);
-  /** 1 when the user's id is kept as text (#uIdText) rather than as a UUID in #uKey. */
+  /** 1 when the user's id is kept as text (#uIdText; #uKey then holds words hashed from it) rather than as a UUID's words. */
   #uText = new Uint8Array(INITIAL_CAPACITY);
   /**
    * Per user slot: its id when kept as text, else undefined. A dense array,

@@ -411,13 +411,7 @@ export class ShardLog {
     try {
       // Partitions whose disk state is not what the table now holds: compacted over the next turns.
       const changed = new Set<number>();
-      const seq = new Map<number, number>();
-      for (const partition of this.#partitions) {
-        const before = result.dropped.length;
-        const base = journal.read(partition);
-        seq.set(partition, this.#applyBase(base, result));
-        if (base.records.length > 0 || result.dropped.length > before) changed.add(partition);
-      }
+      const seq = this.#applyBases(journal, result, changed);
       const baseSeq = new Map(seq);
       journal.replay(seq, (record) => this.#applyLogged(record, result));
       for (const partition of this.#partitions) {
@@ -437,6 +431,18 @@ export class ShardLog {
     for (const partition of this.#partitions) result.loaded += this.#table.partitionSlots(partition).length;
     await Promise.all(consumed);
     return result;
+  }
+
+  /** Every held partition's snapshot into the table; returns the seq each reaches, and adds to `changed` those the disk holds otherwise. */
+  #applyBases(journal: Journal, result: SnapshotLoadResult, changed: Set<number>): Map<number, number> {
+    const seq = new Map<number, number>();
+    for (const partition of this.#partitions) {
+      const before = result.dropped.length;
+      const base = journal.read(partition);
+      seq.set(partition, this.#applyBase(base, result));
+      if (base.records.length > 0 || result.dropped.length > before) changed.add(partition);
+    }
+    return seq;
   }
 
   /** A partition's snapshot into the table; returns the seq it reaches. */

@@ -444,63 +444,53 @@ test('a log of schema version 2 (a value per record) still loads, and new turns 
   t.true(after.actor.table.slotOf(third) >= 0);
 });
 
-test('a journal no snapshot covered comes back whole when the shard count changes (2, then 3, then 1 shards)', async (t) => {
-  const dir = tempDir(t);
-  const clock = new ManualClock(START);
-  const startEngine = async (shards: number) => {
-    const env = openEnv(dir);
-    const engine = await Engine.start({ shards, clock, clockMode: 'manual', env });
-    await engine.putRealm('r1', {});
-    await engine.putClient('r1', 'a', {});
-    return { env, engine, stop: async () => { await engine.close(); await env.close(); } };
-  };
-  let node = await startEngine(2);
+/** An engine on `dir` with `shards` shards, realm r1 and client a; stop() closes it without a snapshot. */
+async function engineOn(dir: string, shards: number) {
+  const env = openEnv(dir);
+  const engine = await Engine.start({ shards, clock: new ManualClock(START), clockMode: 'manual', env });
+  await engine.putRealm('r1', {});
+  await engine.putClient('r1', 'a', {});
+  return { env, engine, stop: async () => { await engine.close(); await env.close(); } };
+}
+
+/** `count` logins on a 2-shard engine on `dir`, every `logoutEvery`-th logged out, then a stop with everything in the journal. */
+async function journaledSessions(dir: string, count: number, logoutEvery: number) {
+  const node = await engineOn(dir, 2);
   const ids: string[] = [];
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < count; i++) {
     const { session } = await node.engine.createSession({ realm: 'r1', userId: `user-${i}`, username: `user-${i}`, ip: '10.0.0.1', client: { client: 'a', scope: 'openid' } });
     ids.push(session.id);
   }
-  const loggedOut = ids.filter((_, i) => i % 7 === 0);
+  const loggedOut = ids.filter((_, i) => i % logoutEvery === 0);
   for (const id of loggedOut) await node.engine.logoutSession(id);
   await node.stop(); // no shutdown snapshot: everything is in the journal
-  for (const shards of [3, 1]) {
-    node = await startEngine(shards);
-    t.is((await node.engine.loadSnapshot()).loaded, ids.length - loggedOut.length, `${shards} shards`);
-    for (const id of ids) t.is((await node.engine.validate(id, 'a')).valid, !loggedOut.includes(id));
-    await node.stop();
-  }
+  return { ids, loggedOut, env: node.env };
+}
+
+/** An engine with `shards` shards loads `dir`: every session but the logged-out ones is back, and valid. */
+async function expectRestored(t: ExecutionContext, dir: string, shards: number, ids: readonly string[], loggedOut: readonly string[]): Promise<void> {
+  const node = await engineOn(dir, shards);
+  t.is((await node.engine.loadSnapshot()).loaded, ids.length - loggedOut.length, `${shards} shards`);
+  for (const id of ids) t.is((await node.engine.validate(id, 'a')).valid, !loggedOut.includes(id));
+  await node.stop();
+}
+
+test('a journal no snapshot covered comes back whole when the shard count changes (2, then 3, then 1 shards)', async (t) => {
+  const dir = tempDir(t);
+  const { ids, loggedOut } = await journaledSessions(dir, 300, 7);
+  for (const shards of [3, 1]) await expectRestored(t, dir, shards, ids, loggedOut);
 });
 
 test('a re-keying interrupted before it deleted the segments it moved loses nothing and brings no logged-out session back', async (t) => {
   const dir = tempDir(t);
-  const clock = new ManualClock(START);
-  const startEngine = async (shards: number) => {
-    const env = openEnv(dir);
-    const engine = await Engine.start({ shards, clock, clockMode: 'manual', env });
-    await engine.putRealm('r1', {});
-    await engine.putClient('r1', 'a', {});
-    return { env, engine, stop: async () => { await engine.close(); await env.close(); } };
-  };
-  let node = await startEngine(2);
-  const ids: string[] = [];
-  for (let i = 0; i < 200; i++) {
-    const { session } = await node.engine.createSession({ realm: 'r1', userId: `user-${i}`, username: `user-${i}`, ip: '10.0.0.1', client: { client: 'a', scope: 'openid' } });
-    ids.push(session.id);
-  }
-  const loggedOut = ids.filter((_, i) => i % 5 === 0);
-  for (const id of loggedOut) await node.engine.logoutSession(id);
-  await node.stop();
+  const { ids, loggedOut, env: stopped } = await journaledSessions(dir, 200, 5);
   // The re-keying's transaction committed, then the process died before deleting the segments it moved.
-  const segments = listSegments(journalDirOf(node.env)).map((s) => ({ path: s.path, bytes: readFileSync(s.path) }));
+  const segments = listSegments(journalDirOf(stopped)).map((s) => ({ path: s.path, bytes: readFileSync(s.path) }));
   const env = openEnv(dir);
   await rekeyJournalLog(env, 3);
   await env.close();
   for (const { path, bytes } of segments) writeFileSync(path, bytes);
-
-  node = await startEngine(3);
-  t.is((await node.engine.loadSnapshot()).loaded, ids.length - loggedOut.length);
-  for (const id of ids) t.is((await node.engine.validate(id, 'a')).valid, !loggedOut.includes(id));
-  await node.stop();
+  await expectRestored(t, dir, 3, ids, loggedOut);
 });
 
 test('a partition written once long ago does not hold the log back: it is compacted so the log head moves on', async (t) => {
