@@ -241,13 +241,14 @@ interface ListEnds {
 
 /**
  * Moves `moved` (items of the list) to their places by `key`: they are
- * unlinked, sorted (by key, then by `idOf`), and inserted in one walk of the
- * rest of the list, which must already be in key order; each goes after the
- * items in place with the same key. The sort compares fields read once per
- * item: sessions that started in the same second are common (a login burst),
- * and each such pair falls through to the id.
+ * unlinked, sorted (by key, then by their session's id: its three order
+ * numbers at `ids[idAt(item)..+3)`), and inserted in one walk of the rest of
+ * the list, which must already be in key order; each goes after the items in
+ * place with the same key. The sort compares fields read once per item:
+ * sessions that started in the same second are common (a login burst), and
+ * each such pair falls through to the id.
  */
-function mergeIntoList(list: ListEnds, next: Int32Array, prev: Int32Array, moved: number[], key: Uint32Array, idOf: (item: number) => string): void {
+function mergeIntoList(list: ListEnds, next: Int32Array, prev: Int32Array, moved: number[], key: Uint32Array, ids: Float64Array, idAt: (item: number) => number): void {
   for (const item of moved) {
     const p = prev[item]!;
     const n = next[item]!;
@@ -256,8 +257,8 @@ function mergeIntoList(list: ListEnds, next: Int32Array, prev: Int32Array, moved
     if (n !== NONE) prev[n] = p;
     else list.tail = p;
   }
-  const order = moved.map((item) => ({ item, key: key[item]!, id: idOf(item) }));
-  order.sort((a, b) => a.key - b.key || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const order = moved.map((item) => ({ item, key: key[item]!, at: idAt(item) }));
+  order.sort((a, b) => a.key - b.key || ids[a.at]! - ids[b.at]! || ids[a.at + 1]! - ids[b.at + 1]! || ids[a.at + 2]! - ids[b.at + 2]!);
   let at = list.head;
   for (const { item } of order) {
     // The list is in key order: past its tail's key, the walk would run off the end.
@@ -931,12 +932,17 @@ export class SessionTable {
    * across shards rely on). The rest of every list must be in that order
    * already; sessions of the same second go after those in place, by id
    * among themselves. One walk of each list touched, O(list + k log k),
-   * where sortListsByStart costs O(n log n) id comparisons.
+   * where sortListsByStart sorts every list whole.
    */
   placeByStart(slots: readonly number[]): void {
-    const ids = new Map<number, string>();
-    for (const slot of slots) ids.set(slot, this.idOf(slot));
-    const idOf = (slot: number): string => ids.get(slot)!;
+    // Each moved session's id order numbers (sessionIdOrderKeys), three per session, found through its slot.
+    const ids = new Float64Array(slots.length * 3);
+    const idAtOf = new Map<number, number>();
+    slots.forEach((slot, i) => {
+      idAtOf.set(slot, i * 3);
+      sessionIdOrderKeys(this.#sPartition[slot]!, this.#sIdW, slot * SESSION_KEY_WORDS, ids, i * 3);
+    });
+    const idAt = (slot: number): number => idAtOf.get(slot)!;
     const sessions = new Map<number, number[]>();
     const clientSessions = new Map<number, number[]>();
     for (const slot of slots) {
@@ -944,9 +950,9 @@ export class SessionTable {
       for (let cs = this.#sFirstCs[slot]!; cs !== NONE; cs = this.#cNext[cs]!) listOf(clientSessions, this.#cClient[cs]!).push(cs);
     }
     const started = this.#sStarted;
-    for (const [realm, moved] of sessions) mergeIntoList(this.#realms[realm]!, this.#sRealmNext, this.#sRealmPrev, moved, started, idOf);
-    const sessionIdOf = (cs: number): string => idOf(this.#cSession[cs]!);
-    for (const [client, moved] of clientSessions) mergeIntoList(this.#clients[client]!, this.#cClientNext, this.#cClientPrev, moved, this.#cStarted, sessionIdOf);
+    for (const [realm, moved] of sessions) mergeIntoList(this.#realms[realm]!, this.#sRealmNext, this.#sRealmPrev, moved, started, ids, idAt);
+    const sessionIdAt = (cs: number): number => idAt(this.#cSession[cs]!);
+    for (const [client, moved] of clientSessions) mergeIntoList(this.#clients[client]!, this.#cClientNext, this.#cClientPrev, moved, this.#cStarted, ids, sessionIdAt);
   }
 
   /**
