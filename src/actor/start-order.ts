@@ -5,8 +5,9 @@
 //
 // Written by hand, not Array.prototype.sort with a comparator: a shard
 // restoring half a million sessions compared them ~10 million times through
-// a closure (a fifth of the restore's CPU when they all started in the same
-// second, as a bulk load's do). Here a least-significant-digit radix sort over
+// a closure (with the lists gathered in JS arrays, about a seventh of the
+// restore's CPU when they all started in the same second, as a bulk load's
+// do; 690 ms against 210 ms now). Here a least-significant-digit radix sort over
 // 16-bit digits of the start and of the id's first number (80 bits, five
 // counting passes, a pass skipped when every entry has the same digit) puts
 // them in order in linear time; entries equal in both (ids sharing their first
