@@ -9,6 +9,8 @@
 //   in a row (one round straddling a handover is no evidence).
 // - ReadinessRouter is a load balancer's health check: it polls
 //   /health/ready and routes the workload to the ready nodes only.
+// - watchReadiness records every time given nodes answer not-ready (nodes a
+//   load balancer must keep while another one fails, leaves or returns).
 // - waitConverged waits until the cluster is whole again after a fault.
 
 import { PARTITION_COUNT } from '../../src/constants.js';
@@ -159,6 +161,25 @@ async function notWholeOn(cluster: Cluster, id: string, members: number): Promis
   if (under !== 0) return `${id}: ${under} partitions under-replicated`;
   if (pending !== 0) return `${id}: ${pending} partitions pending`;
   return '';
+}
+
+/** Polls `ids`' readiness until stopped; stop() resolves with each not-ready answer, as "node at +ms" since `since`. */
+export function watchReadiness(cluster: Cluster, ids: readonly string[], since: number): { stop(): Promise<string[]> } {
+  const notReady: string[] = [];
+  let watching = true;
+  const loop = (async () => {
+    while (watching) {
+      for (const id of ids) if (!(await cluster.node(id).ready())) notReady.push(`${id} at +${Math.round(clock() - since)} ms`);
+      await new Promise((resolve) => setTimeout(resolve, READINESS_POLL_MS));
+    }
+  })();
+  return {
+    async stop() {
+      watching = false;
+      await loop;
+      return notReady;
+    },
+  };
 }
 
 /**

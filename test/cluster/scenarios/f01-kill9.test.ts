@@ -13,7 +13,7 @@
 // not the cluster's failures); availability measured on the survivors.
 
 import { failedRequests, failureWindowMs } from '../availability.js';
-import { METRIC_IS_COORDINATOR, READINESS_POLL_MS } from '../topology.js';
+import { METRIC_IS_COORDINATOR, watchReadiness } from '../topology.js';
 import { clock, REQUEST_DEADLINE_MS } from '../workload.js';
 import { scenario, sleep, WARMUP_MS } from './scenario.js';
 
@@ -35,14 +35,7 @@ scenario('F1: kill -9 one node under load: nothing acknowledged is lost, failove
   workload.route(survivors);
   const killedAt = clock();
   await cluster.kill(victim, 'SIGKILL');
-  const notReady: string[] = [];
-  let watching = true;
-  const watched = (async () => {
-    while (watching) {
-      for (const id of survivors) if (!(await cluster.node(id).ready())) notReady.push(`${id} at +${Math.round(clock() - killedAt)} ms`);
-      await sleep(READINESS_POLL_MS);
-    }
-  })();
+  const readiness = watchReadiness(cluster, survivors, killedAt);
   ctx.within('kill → new view committed on the survivors', await ctx.viewCommitted(survivors, before, killedAt, 2), 1_000);
   await sleep(AFTER_KILL_MS - (clock() - killedAt));
 
@@ -50,8 +43,7 @@ scenario('F1: kill -9 one node under load: nothing acknowledged is lost, failove
   ctx.expectNone(failedRequests(workload.history, { to: killedAt - REQUEST_DEADLINE_MS }), 'requests failed before the kill');
 
   await cluster.restart(victim);
-  watching = false;
-  await watched;
+  const notReady = await readiness.stop();
   ctx.expect(notReady.length === 0, `a survivor reported not-ready (a load balancer would drop it): ${notReady.slice(0, 5).join(', ')}`);
   await ctx.healSettleVerify();
 });

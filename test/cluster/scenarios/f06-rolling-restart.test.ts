@@ -3,7 +3,8 @@
 // for until ready, put back; under load, with many sessions in the cluster.
 // Pass: no session lost (the checker, over every populated session on every
 // node); no failed request at all; each node ready again within 15 s of its
-// SIGTERM; each graceful leave exits 0.
+// SIGTERM; each graceful leave exits 0; the other two nodes report ready
+// throughout each step (a load balancer keeps them while one restarts).
 // Scale: 20 000 sessions, not the 300 000 of the benchmark
 // (cluster-rolling-restart). Each session costs a password login through the
 // cluster and one verification request per node; on the 2-core CI machine a
@@ -17,6 +18,7 @@
 
 import { failedRequests } from '../availability.js';
 import { clock } from '../workload.js';
+import { watchReadiness } from '../topology.js';
 import { scenario, sleep, WARMUP_MS } from './scenario.js';
 
 const SESSIONS = Number(process.env['SESSIOND_F6_SESSIONS'] ?? 20_000);
@@ -35,15 +37,19 @@ scenario(`F6: rolling restart of 3 nodes with ${SESSIONS} sessions: nothing lost
   await sleep(WARMUP_MS);
 
   for (const id of cluster.ids) {
-    workload.route(cluster.ids.filter((x) => x !== id));
+    const others = cluster.ids.filter((x) => x !== id);
+    workload.route(others);
     await sleep(DRAIN_MS);
     const stoppedAt = clock();
+    const readiness = watchReadiness(cluster, others, stoppedAt);
     await cluster.kill(id, 'SIGTERM');
     const exit = await cluster.node(id).exited();
     ctx.expect(exit?.code === 0, `${id} left gracefully with exit code 0 (got ${JSON.stringify(exit)})`);
     ctx.log(`${id}: graceful leave took ${Math.round(clock() - stoppedAt)} ms`);
     await cluster.restart(id);
     ctx.within(`${id}: SIGTERM → ready again`, clock() - stoppedAt, READY_AGAIN_LIMIT_MS);
+    const notReady = await readiness.stop();
+    ctx.expect(notReady.length === 0, `while ${id} restarted, another node reported not-ready: ${notReady.slice(0, 5).join(', ')}`);
     workload.route(cluster.ids);
   }
 
