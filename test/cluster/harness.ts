@@ -200,10 +200,14 @@ export class NodeHandle {
   /** One metric's value (the sum over samples matching the labels), undefined when absent or unreachable. */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
     const samples = await this.metrics();
-    if (samples === undefined) return undefined;
-    const matching = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-    return matching.length === 0 ? undefined : matching.reduce((sum, s) => sum + s.value, 0);
+    return samples === undefined ? undefined : metricValue(samples, name, labels);
   }
+}
+
+/** A metric's value in one scrape (the sum over samples matching the labels), undefined when absent. */
+export function metricValue(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const matching = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return matching.length === 0 ? undefined : matching.reduce((sum, s) => sum + s.value, 0);
 }
 
 export interface ClusterOptions {

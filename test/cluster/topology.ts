@@ -14,7 +14,7 @@
 // - waitConverged waits until the cluster is whole again after a fault.
 
 import { PARTITION_COUNT } from '../../src/constants.js';
-import type { Cluster } from './harness.js';
+import { metricValue, type Cluster } from './harness.js';
 import { clock, type Workload } from './workload.js';
 
 export const METRIC_PARTITIONS_OWNED = 'sessiond_partitions_owned';
@@ -149,10 +149,7 @@ async function notWholeOn(cluster: Cluster, id: string, members: number): Promis
   if (!(await n.ready())) return `${id} not ready`;
   const samples = await n.metrics();
   if (samples === undefined) return `${id}: no metrics`;
-  const value = (name: string, labels: Record<string, string> = {}): number | undefined => {
-    const m = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-    return m.length === 0 ? undefined : m.reduce((sum, s) => sum + s.value, 0);
-  };
+  const value = (name: string, labels: Record<string, string> = {}): number | undefined => metricValue(samples, name, labels);
   const alive = value(METRIC_MEMBERS, { state: 'alive' });
   const under = value(METRIC_UNDER_REPLICATED);
   const pending = value(METRIC_PARTITIONS_OWNED, { role: 'pending' }) ?? 0;

@@ -14,7 +14,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import test, { type ExecutionContext } from 'ava';
 import { PARTITION_COUNT } from '../../../src/constants.js';
 import { describe } from '../availability.js';
-import { clusterSupported, NO_CLUSTER_MODE, startCluster, type Cluster, type ClusterOptions } from '../harness.js';
+import { clusterSupported, metricValue, NO_CLUSTER_MODE, startCluster, type Cluster, type ClusterOptions } from '../harness.js';
 import type { Violation } from '../history-checker.js';
 import { ReadinessRouter, TopologySampler, waitConverged, METRIC_MEMBERS, METRIC_VIEW_REVISION } from '../topology.js';
 import { clock, Workload, type WorkloadOptions } from '../workload.js';
@@ -161,9 +161,9 @@ export class ScenarioContext {
     let last = '';
     await this.cluster!.until(`a new view of ${members} members on ${ids.join(', ')}`, async () => {
       const states = await Promise.all(ids.map(async (id) => {
-        const n = this.cluster!.node(id);
-        const [revision, alive] = [await n.metric(METRIC_VIEW_REVISION), await n.metric(METRIC_MEMBERS, { state: 'alive' })];
-        return { id, revision, alive };
+        // One scrape a node a poll: the failover being timed runs on the same two cores.
+        const samples = (await this.cluster!.node(id).metrics()) ?? [];
+        return { id, revision: metricValue(samples, METRIC_VIEW_REVISION), alive: metricValue(samples, METRIC_MEMBERS, { state: 'alive' }) };
       }));
       last = JSON.stringify(states);
       return states.every((s) => (s.revision ?? -1) > (before.get(s.id) ?? Infinity) && s.alive === members);
