@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { partitionOfSessionId } from '../../src/protocol/partition.js';
@@ -187,6 +188,12 @@ export interface ClusterOptions {
   cpuProf?: string | null;
 }
 
+/** A running readiness watch (LocalCluster.watchReadiness). */
+export interface ReadinessWatch {
+  /** Ends the watch: per node, the milliseconds it answered not-ready (polls × interval), and each such answer. */
+  stop(): Promise<{ notReadyMs: Map<string, number>; events: string[] }>;
+}
+
 export class LocalCluster {
   readonly name: string;
   readonly nodes: ClusterNode[];
@@ -291,6 +298,38 @@ export class LocalCluster {
       }
       await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
+  }
+
+  /**
+   * Polls the readiness of the nodes `watched()` lists (asked before every
+   * round, as a load balancer's health check would) every `pollMs`, and
+   * charges each round a node answers not-ready to that node: what an
+   * operator's load balancer would have taken out of rotation, and for how long.
+   */
+  watchReadiness(watched: () => readonly ClusterNode[], pollMs: number): ReadinessWatch {
+    const notReadyMs = new Map<string, number>();
+    const events: string[] = [];
+    const started = performance.now();
+    let watching = true;
+    const loop = (async () => {
+      while (watching) {
+        const nodes = watched();
+        const states = await Promise.all(nodes.map((n) => n.ready()));
+        nodes.forEach((n, i) => {
+          if (states[i]) return;
+          notReadyMs.set(n.id, (notReadyMs.get(n.id) ?? 0) + pollMs);
+          events.push(`${n.id} at +${Math.round(performance.now() - started)} ms`);
+        });
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    })();
+    return {
+      async stop() {
+        watching = false;
+        await loop;
+        return { notReadyMs, events };
+      },
+    };
   }
 
   /** The partition table the coordinator last wrote. */

@@ -10,6 +10,12 @@
 //   rolling_restart_failed_requests  background refresh_token grants (rotation
 //                                    on) that failed or got no answer during the
 //                                    whole restart (= 0)
+//   rolling_restart_not_ready_seconds the time nodes in rotation answered
+//                                    /health/ready with 503 while another one
+//                                    restarted (polled as a load balancer
+//                                    would, every READINESS_POLL_MS; = 0: a
+//                                    node that is ready stays ready while
+//                                    another leaves or returns)
 //
 // Three nodes (owners 2) and etcd with SESSIONS sessions (password grants with
 // one PBKDF2 iteration, spread over the nodes; the setup time is logged). For
@@ -18,7 +24,8 @@
 // until every node reports ready (readiness holds while any partition has
 // fewer than two copies, so the next node never takes down the last copy),
 // and put it back. Background refreshes go to the nodes in rotation all
-// along. At the end every session is refreshed once (bulk, pipelined) and
+// along; the rotation does not follow readiness (the metric above says how
+// long a load balancer that does would have taken a node out). At the end every session is refreshed once (bulk, pipelined) and
 // the failures are retried alone before they count.
 
 import { performance } from 'node:perf_hooks';
@@ -40,6 +47,8 @@ const WORKERS = 4;
 const WORKER_PAUSE_MS = 25;
 /** Quiet time after the last restart before the check. */
 const SETTLE_MS = 2_000;
+/** A load balancer's health-check interval. */
+const READINESS_POLL_MS = 250;
 
 export const clusterRollingRestart: Scenario = {
   name: NAME,
@@ -55,6 +64,7 @@ export const clusterRollingRestart: Scenario = {
       const workload = new RefreshWorkload(pool, () => rotation().map((n) => n.target), WORKER_PAUSE_MS);
       stopFirst(workload);
       workload.start(WORKERS);
+      const readiness = c.watchReadiness(rotation, READINESS_POLL_MS);
       const readySeconds: number[] = [];
       for (const node of c.nodes) {
         out.add(node.id);
@@ -67,7 +77,10 @@ export const clusterRollingRestart: Scenario = {
         readySeconds.push(since(t0) / 1000);
         log(`${node.id}: stopped in ${(stoppedMs / 1000).toFixed(1)} s, every node ready ${(readyMs / 1000).toFixed(1)} s after the SIGTERM; background so far: ${describeTally(workload.tally)}`);
       }
+      const { notReadyMs, events } = await readiness.stop();
       await workload.stop();
+      const notReadyS = [...notReadyMs.values()].reduce((sum, ms) => sum + ms, 0) / 1000;
+      log(`nodes in rotation answered not-ready for ${notReadyS.toFixed(2)} s in all${events.length > 0 ? `: ${events.slice(0, 20).join(', ')}${events.length > 20 ? ', …' : ''}` : ''}`);
       await new Promise((r) => setTimeout(r, SETTLE_MS));
       const check = await verifySessions(c.nodes.map((n) => n.target), pool, VERIFY_CONNECTIONS, VERIFY_PIPELINING);
       log(`check: ${check.checked}/${sessions} sessions refreshed with their last acknowledged token in ${check.seconds.toFixed(1)} s, ${check.failed.length} failed, ${check.uncertain.length} uncertain failed${check.samples.length > 0 ? `: ${check.samples.join('; ')}` : ''}`);
@@ -78,6 +91,7 @@ export const clusterRollingRestart: Scenario = {
         row(NAME, 'rolling_restart_sessions_unchecked', sessions - check.checked, 'sessions'),
         row(NAME, 'rolling_restart_uncertain_failed', check.uncertain.length, 'sessions'),
         row(NAME, 'rolling_restart_requests_ok', workload.tally.ok, 'requests'),
+        row(NAME, 'rolling_restart_not_ready_seconds', notReadyS, 's'),
         row(NAME, 'rolling_restart_ready_seconds_max', Math.max(...readySeconds), 's'),
         row(NAME, 'rolling_restart_setup_seconds', setupS, 's'),
       ] satisfies Row[];
