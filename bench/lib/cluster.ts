@@ -114,9 +114,10 @@ export class ClusterNode {
     }
   }
 
-  /** The node's Prometheus text. */
-  async metrics(): Promise<string> {
-    const res = await fetch(`${this.managementUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  /** The node's Prometheus text, of the metrics `names` only when given (a poll then costs the node less). */
+  async metrics(names?: readonly string[]): Promise<string> {
+    const query = names === undefined ? '' : `?${new URLSearchParams(names.map((name): [string, string] => ['name[]', name])).toString()}`;
+    const res = await fetch(`${this.managementUrl}/metrics${query}`, { signal: AbortSignal.timeout(5_000) });
     if (res.status !== 200) throw new Error(`${this.id} /metrics answered ${res.status}`);
     return res.text();
   }

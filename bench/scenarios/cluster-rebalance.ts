@@ -115,6 +115,6 @@ async function settledWithout(cluster: LocalCluster, node: string): Promise<void
 }
 
 async function transferred(senders: readonly ClusterNode[]): Promise<number> {
-  const texts = await Promise.all(senders.map((n) => n.metrics()));
+  const texts = await Promise.all(senders.map((n) => n.metrics([TRANSFERRED])));
   return texts.reduce((sum, text) => sum + metricSum(text, TRANSFERRED), 0);
 }

@@ -13,7 +13,6 @@ export interface ManagementDeps {
   /** Realm ids known to the node (for the offline gauge), and their display label (the realm name). */
   realmIds?: () => string[];
   realmName?: (realmId: string) => string;
-  /** Offline user sessions of a realm (maintained counters). */
   /** Running totals of the event store. */
   eventStats?: () => { written: number; expired: number };
   /** The OpenAPI document of the public server (admin and OIDC). */
@@ -41,15 +40,34 @@ export function buildManagementServer(deps: ManagementDeps, options: { logger?: 
     return reply.header('cache-control', 'no-cache').send(deps.openapi());
   });
 
-  app.get('/metrics', async (_request, reply) => {
-    await deps.metrics.refresh(deps.engine, {
-      realmIds: deps.realmIds ?? (() => []),
-      realmName: deps.realmName ?? ((id) => id),
-    });
+  // `?name[]=a&name[]=b` exposes only those metrics (names not exported are
+  // skipped), as Prometheus's Python client does: a probe that follows one
+  // gauge closely renders only it, and asks the shards nothing unless it
+  // names a gauge they feed.
+  app.get<{ Querystring: Record<string, unknown> }>('/metrics', async (request, reply) => {
+    const names = requestedNames(request.query['name[]']);
+    const fromShards = names === null || names.some((name) => deps.metrics.fedByShards(name));
+    await deps.metrics.refresh(deps.engine, { realmIds: deps.realmIds ?? (() => []), realmName: deps.realmName ?? ((id) => id) }, fromShards);
     if (deps.eventStats !== undefined) deps.metrics.recordEventStats(deps.eventStats());
-    const text = await deps.metrics.registry.metrics();
-    return reply.header('content-type', deps.metrics.registry.contentType).send(text);
+    const registry = deps.metrics.registry;
+    const text = names === null ? await registry.metrics() : await exposition(registry, names);
+    return reply.header('content-type', registry.contentType).send(text);
   });
 
   return app;
+}
+
+/** The metric names a scrape asked for with `name[]`, or null for all of them. */
+function requestedNames(value: unknown): string[] | null {
+  if (value === undefined) return null;
+  return (Array.isArray(value) ? value : [value]).filter((name): name is string => typeof name === 'string');
+}
+
+/** The exposition of the named metrics that exist, in the order asked, each once. */
+async function exposition(registry: Metrics['registry'], names: readonly string[]): Promise<string> {
+  const texts: string[] = [];
+  for (const name of new Set(names)) {
+    if (registry.getSingleMetric(name) !== undefined) texts.push(await registry.getSingleMetricAsString(name));
+  }
+  return texts.length === 0 ? '' : `${texts.join('\n\n')}\n`;
 }

@@ -18,6 +18,12 @@ export const METRIC_PREFIX = 'sessiond_';
  */
 const COUNTER_NAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 
+/** The metrics refresh() takes from the shards. */
+const SESSIONS_ACTIVE = `${METRIC_PREFIX}sessions_active`;
+const CLIENT_SESSIONS_ACTIVE = `${METRIC_PREFIX}client_sessions_active`;
+const SESSION_EXPIRATIONS = `${METRIC_PREFIX}session_expirations_total`;
+const FED_BY_SHARDS: ReadonlySet<string> = new Set([SESSIONS_ACTIVE, CLIENT_SESSIONS_ACTIVE, SESSION_EXPIRATIONS]);
+
 /** Label values every counter starts with (at zero). */
 export const EXPIRY_REASONS = ['idle', 'max', 'remember_me_disabled'] as const;
 const LOGIN_OUTCOMES = ['success', 'failure'] as const;
@@ -60,19 +66,19 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
     for (const name of COUNTER_NAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(`${METRIC_PREFIX}${name}`);
     this.sessionsActive = new Gauge({
-      name: `${METRIC_PREFIX}sessions_active`,
+      name: SESSIONS_ACTIVE,
       help: 'User sessions held, by realm and type (regular = online, offline).',
       labelNames: ['realm', 'type'],
       registers: [this.registry],
     });
     this.clientSessionsActive = new Gauge({
-      name: `${METRIC_PREFIX}client_sessions_active`,
+      name: CLIENT_SESSIONS_ACTIVE,
       help: 'Online client sessions held, by realm.',
       labelNames: ['realm'],
       registers: [this.registry],
     });
     this.sessionExpirations = new Counter({
-      name: `${METRIC_PREFIX}session_expirations_total`,
+      name: SESSION_EXPIRATIONS,
       help: 'User sessions ended by expiry, by realm and reason (idle or max).',
       labelNames: ['realm', 'reason'],
       registers: [this.registry],
@@ -174,8 +180,24 @@ export class Metrics {
     this.#lastEvents = { written: stats.written, expired: stats.expired };
   }
 
-  /** Pulls the shards' gauges and cumulative counts; call before each scrape. */
-  async refresh(engine: Engine, realms: RealmSource = NO_REALMS): Promise<void> {
+  /** Is metric `name` one of those refresh() takes from the shards (a scrape without them need not ask the shards)? */
+  fedByShards(name: string): boolean {
+    return FED_BY_SHARDS.has(name);
+  }
+
+  /** Pulls the shards' gauges and cumulative counts (unless `fromShards` is false), and the host's own; call before each scrape. */
+  async refresh(engine: Engine, realms: RealmSource = NO_REALMS, fromShards = true): Promise<void> {
+    if (fromShards) await this.#refreshFromShards(engine, realms);
+    engine.mailboxDepths().forEach((depth, shard) => this.mailboxDepth.set({ shard: String(shard) }, depth));
+    engine.mailboxDepths().forEach((_depth, shard) => this.actorRestarts.inc({ shard: String(shard) }, 0));
+    engine.restarts().forEach((count, shard) => {
+      const last = this.#lastRestarts[shard] ?? 0;
+      if (count > last) this.actorRestarts.inc({ shard: String(shard) }, count - last);
+      this.#lastRestarts[shard] = count;
+    });
+  }
+
+  async #refreshFromShards(engine: Engine, realms: RealmSource): Promise<void> {
     const stats = await engine.stats();
     this.sessionsActive.reset();
     this.clientSessionsActive.reset();
@@ -210,12 +232,5 @@ export class Metrics {
       this.sessionsActive.set({ realm, type: 'offline' }, offline.get(realmId) ?? 0);
       this.clientSessionsActive.set({ realm }, clientSessions.get(realmId) ?? 0);
     }
-    engine.mailboxDepths().forEach((depth, shard) => this.mailboxDepth.set({ shard: String(shard) }, depth));
-    engine.mailboxDepths().forEach((_depth, shard) => this.actorRestarts.inc({ shard: String(shard) }, 0));
-    engine.restarts().forEach((count, shard) => {
-      const last = this.#lastRestarts[shard] ?? 0;
-      if (count > last) this.actorRestarts.inc({ shard: String(shard) }, count - last);
-      this.#lastRestarts[shard] = count;
-    });
   }
 }

@@ -186,10 +186,10 @@ export class NodeHandle {
     return r === undefined ? '(never started)' : `${r.stdout().slice(-chars)}\n${r.stderr().slice(-chars)}`;
   }
 
-  /** The samples of its /metrics right now (undefined when it does not answer). */
-  async metrics(): Promise<Sample[] | undefined> {
+  /** The samples of its /metrics right now, of the metrics `names` only when given (undefined when it does not answer). */
+  async metrics(names?: readonly string[]): Promise<Sample[] | undefined> {
     try {
-      const res = await fetch(`${this.managementUrl}/metrics`, { signal: AbortSignal.timeout(MANAGEMENT_REQUEST_MS) });
+      const res = await fetch(metricsUrl(this.managementUrl, names), { signal: AbortSignal.timeout(MANAGEMENT_REQUEST_MS) });
       if (res.status !== 200) return undefined;
       return parseExposition(await res.text()).samples;
     } catch {
@@ -199,9 +199,15 @@ export class NodeHandle {
 
   /** One metric's value (the sum over samples matching the labels), undefined when absent or unreachable. */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-    const samples = await this.metrics();
+    const samples = await this.metrics([name]);
     return samples === undefined ? undefined : metricValue(samples, name, labels);
   }
+}
+
+/** A node's /metrics, narrowed to the metrics `names` when given (each scrape of a failover being timed shares its two cores). */
+export function metricsUrl(managementUrl: string, names?: readonly string[]): string {
+  if (names === undefined) return `${managementUrl}/metrics`;
+  return `${managementUrl}/metrics?${new URLSearchParams(names.map((name): [string, string] => ['name[]', name])).toString()}`;
 }
 
 /** A metric's value in one scrape (the sum over samples matching the labels), undefined when absent. */

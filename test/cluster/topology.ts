@@ -55,7 +55,7 @@ export class TopologySampler {
         const nodes = new Map<string, { primary: number; leaseValid: boolean }>();
         await Promise.all(
           this.#cluster.nodes.map(async (n) => {
-            const samples = await n.metrics();
+            const samples = await n.metrics([METRIC_PARTITIONS_OWNED, METRIC_LEASE_VALID]);
             if (samples === undefined) return;
             const primary = samples.filter((s) => s.name === METRIC_PARTITIONS_OWNED && s.labels['role'] === 'primary').reduce((sum, s) => sum + s.value, 0);
             const lease = samples.find((s) => s.name === METRIC_LEASE_VALID);
@@ -147,7 +147,7 @@ export class ReadinessRouter {
 async function notWholeOn(cluster: Cluster, id: string, members: number): Promise<string> {
   const n = cluster.node(id);
   if (!(await n.ready())) return `${id} not ready`;
-  const samples = await n.metrics();
+  const samples = await n.metrics([METRIC_MEMBERS, METRIC_UNDER_REPLICATED, METRIC_PARTITIONS_OWNED]);
   if (samples === undefined) return `${id}: no metrics`;
   const value = (name: string, labels: Record<string, string> = {}): number | undefined => metricValue(samples, name, labels);
   const alive = value(METRIC_MEMBERS, { state: 'alive' });

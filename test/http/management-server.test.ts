@@ -1,7 +1,8 @@
 // Goal: the management port answers liveness, readiness (shards up and every
 // extra check) and a Prometheus exposition whose sessiond_ metrics follow
 // the engine: sessions and client sessions per realm, expirations by reason,
-// mailbox depth per shard, commands by op and outcome, restarts per shard.
+// mailbox depth per shard, commands by op and outcome, restarts per shard;
+// `name[]` narrows the exposition to the metrics named.
 // Method: Fastify inject() into buildManagementServer() over a real Engine
 // (two workers, ManualClock); the exposition is parsed strictly.
 
@@ -100,6 +101,39 @@ test('/metrics follows sessions, client sessions, expirations, commands and rest
   m = await scrape();
   t.is(sampleValue(m, 'sessiond_actor_restarts_total', { shard: '1' }), 1);
   t.is(sampleValue(m, 'sessiond_session_expirations_total', { realm: 'demo', reason: 'idle' }), 3, 'a restarted shard does not lower the counter');
+});
+
+test('/metrics?name[]= exposes only the metrics named, each once, and skips names not exported', async (t) => {
+  const { app, scrape } = await setup(t);
+  const whole = await scrape();
+  const names = ['sessiond_actor_mailbox_depth', 'sessiond_sessions_active'];
+  const only = async (query: string) => {
+    const res = await app.inject({ method: 'GET', url: `/metrics?${query}` });
+    t.is(res.statusCode, 200);
+    t.regex(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    return parseExposition(res.body);
+  };
+  const m = await only('name[]=sessiond_actor_mailbox_depth&name[]=no_such_metric&name[]=sessiond_sessions_active&name[]=sessiond_actor_mailbox_depth');
+  t.deepEqual([...m.type.keys()].sort(), names);
+  const asked = names.flatMap((name) => whole.samples.filter((s) => s.name === name));
+  t.deepEqual(m.samples, asked, 'the samples of the whole exposition, in the order asked, each metric once');
+  t.deepEqual([...(await only('name[]=sessiond_actor_mailbox_depth')).type.keys()], ['sessiond_actor_mailbox_depth'], 'one name alone');
+  t.deepEqual((await only('name[]=no_such_metric')).samples, [], 'nothing exported by that name: an empty exposition');
+});
+
+test('a /metrics?name[]= scrape asks the shards only when it names a gauge they feed', async (t) => {
+  const { app, scrape } = await setup(t);
+  const statsAsked = async () => sampleValue(await scrape(), 'sessiond_actor_commands_total', { op: 'statsGet', outcome: 'ok' }) ?? 0;
+  const first = await statsAsked();
+  const perScrape = (await statsAsked()) - first; // every shard, once a scrape
+  t.true(perScrape > 0);
+  const before = first + perScrape;
+  for (const name of ['sessiond_actor_mailbox_depth', 'sessiond_actor_restarts_total', 'sessiond_process_cpu_user_seconds_total']) {
+    t.is((await app.inject({ method: 'GET', url: `/metrics?name[]=${name}` })).statusCode, 200);
+  }
+  t.is(await statsAsked(), before + perScrape, 'only the whole scrape asked them');
+  t.is((await app.inject({ method: 'GET', url: '/metrics?name[]=sessiond_actor_mailbox_depth&name[]=sessiond_sessions_active' })).statusCode, 200);
+  t.is(await statsAsked(), before + 3 * perScrape, 'a scrape naming sessiond_sessions_active asked them');
 });
 
 test('unknown management paths are 404', async (t) => {
