@@ -13,9 +13,10 @@
 // gracefully (SIGTERM); once n1 and n2 are ready again they hold every
 // partition. n3 is then started again on its data directory: a cluster member
 // takes its sessions from the other owners, so it is sent about two thirds of
-// them. The transfer's window comes from polling the senders' counters every
-// POLL_MS: from the last poll before it moved to the first poll that saw its
-// final value (so the rate errs low by up to two polls).
+// them. The transfer's window comes from polling the senders' counter every
+// POLL_MS (a scrape of that metric alone): from the last poll before it moved
+// to the first poll that saw its final value (so the rate errs low by up to
+// two polls).
 
 import { performance } from 'node:perf_hooks';
 import type { Row, Scenario } from '../lib/scenario.js';
