@@ -25,8 +25,9 @@
 // fewer than two copies, so the next node never takes down the last copy),
 // and put it back. Background refreshes go to the nodes in rotation all
 // along; the rotation does not follow readiness (the metric above says how
-// long a load balancer that does would have taken a node out). At the end every session is refreshed once (bulk, pipelined) and
-// the failures are retried alone before they count.
+// long a load balancer that does would have taken a node out). At the end
+// every session is refreshed once (bulk, pipelined) and the failures are
+// retried alone before they count.
 
 import { performance } from 'node:perf_hooks';
 import type { Row, Scenario } from '../lib/scenario.js';

@@ -204,7 +204,7 @@ export class NodeHandle {
   }
 }
 
-/** A node's /metrics, narrowed to the metrics `names` when given (each scrape of a failover being timed shares its two cores). */
+/** A node's /metrics, narrowed to the metrics `names` when given (a poll then costs the node ~2 ms of CPU instead of ~5.5). */
 export function metricsUrl(managementUrl: string, names?: readonly string[]): string {
   if (names === undefined) return `${managementUrl}/metrics`;
   return `${managementUrl}/metrics?${new URLSearchParams(names.map((name): [string, string] => ['name[]', name])).toString()}`;
