@@ -12,6 +12,7 @@ import { clusterMode, type NodeOptions } from './config/options.js';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { registerClusterMetrics } from './cluster/cluster-metrics.js';
 import { checkNodeIdentity } from './cluster/node-identity.js';
+import { readClusterTls } from './cluster/transport-security.js';
 import { clearOnlineSessions } from './store/journal-log.js';
 import { PasswordHasher, parsePasswordPolicy } from './crypto/password-hasher.js';
 import { Engine } from './host/engine.js';
@@ -151,6 +152,8 @@ export class SessiondNode extends EventEmitter {
   /** Opens everything and gets the node ready to serve (servers are not listening yet). */
   static async start(deps: NodeDependencies): Promise<SessiondNode> {
     const { options, log } = deps;
+    // Checked before the data directory is opened: bad files leave it untouched.
+    const tls = clusterMode(options) ? readClusterTls({ ca: options.grpcTlsCa, cert: options.grpcTlsCert, key: options.grpcTlsKey }) : null;
     const env = openEnv(options.dataDir);
     const clock = deps.clock ?? new SystemClock();
     let cluster: ClusterMember | null = null;
@@ -164,6 +167,7 @@ export class SessiondNode extends EventEmitter {
           host: options.host,
           grpcPort: options.grpcPort,
           advertise: options.grpcAdvertise,
+          tls,
           owners: options.owners,
           replicateTimeoutMs: options.replicateTimeoutMs,
           touchReplicationIntervalMs: options.touchReplicationIntervalMs,

@@ -6,6 +6,7 @@
 // on 127.0.0.1 with free ports (found by listening on port 0 first), wait
 // for its "ready" log line, talk HTTP to it, signal it.
 
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import test, { type ExecutionContext } from 'ava';
 import { OPTION_SPECS, envName } from '../src/config/options.js';
 import { cleanEnv, freePorts, logLine, run, type Run } from './helpers/node-process.js';
 import { parseExposition, sampleValue } from './helpers/prometheus.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const MAIN = new URL('../src/main.js', import.meta.url);
 
@@ -79,17 +81,27 @@ const invalid: [string, string[], Record<string, string>, string][] = [
   ['an invalid environment variable', [], { SESSIOND_IDLE_GRACE_SECONDS: 'soon' }, 'SESSIOND_IDLE_GRACE_SECONDS'],
   ['a flag without its value', ['--management-port'], {}, '--management-port'],
   ['cluster mode without --hostname', ['--cluster-etcd', 'http://127.0.0.1:2379'], {}, '--hostname'],
+  ['TLS files without cluster mode', ['--grpc-tls-ca', 'ca.pem', '--grpc-tls-cert', 'n1.pem', '--grpc-tls-key', 'n1.key'], {}, '--cluster-etcd'],
+  ['some of the TLS files', ['--cluster-etcd', 'http://127.0.0.1:2379', '--hostname', 'http://sso.test', '--grpc-tls-cert', 'n1.pem'], {}, '--grpc-tls-key'],
+  [
+    'TLS files that do not exist',
+    ['--cluster-etcd', 'http://127.0.0.1:2379', '--hostname', 'http://sso.test', '--grpc-tls-ca', '/nonexistent/ca.pem', '--grpc-tls-cert', 'n1.pem', '--grpc-tls-key', 'n1.key'],
+    {},
+    '--grpc-tls-ca /nonexistent/ca.pem: ENOENT',
+  ],
 ];
 
 for (const [what, args, env, names] of invalid) {
   test(`invalid configuration (${what}) exits 2 with one stderr line naming ${names}`, async (t) => {
-    const r = run(args, cleanEnv(env));
+    const dataDir = join(tempDir(t), 'data');
+    const r = run(['--data-dir', dataDir, ...args], cleanEnv(env));
     const { code } = await r.exit;
     t.is(code, 2);
     const lines = r.stderr().split('\n').filter((l) => l !== '');
     t.is(lines.length, 1, r.stderr());
     t.true(lines[0]!.includes(names), lines[0]);
     t.is(r.stdout(), '', 'it did not start');
+    t.false(existsSync(dataDir), 'its data directory was left alone');
   });
 }
 

@@ -42,6 +42,7 @@ import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './fai
 import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator, type SlowReplication } from './replicator.js';
+import { channelCredentials, serverCredentials, type ClusterTls } from './transport-security.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
 /** How long the member set must hold still before the cluster's first table is written. */
@@ -109,6 +110,8 @@ export interface ClusterMemberOptions {
   host: string;
   grpcPort: number;
   advertise: string | null;
+  /** Mutual TLS between members (transport-security.ts), or null for plaintext links. */
+  tls: ClusterTls | null;
   owners: number;
   replicateTimeoutMs: number;
   touchReplicationIntervalMs: number;
@@ -200,6 +203,8 @@ export class ClusterMember {
   /** performance.now() of the last change of the member set. */
   #viewChangedAtMs = performance.now();
   readonly #address: string;
+  /** What every channel to a peer is built with (one secure context for all of them). */
+  readonly #channelCredentials: grpc.ChannelCredentials;
   #grpcPort = 0;
   readonly #slowLog: ThrottledLog;
   /** Why this node did not serve when last noted (null: it served); for the log. */
@@ -227,6 +232,7 @@ export class ClusterMember {
     this.#log = options.log.child({ log: 'cluster' });
     this.#server = server;
     this.#address = address;
+    this.#channelCredentials = channelCredentials(options.tls);
     this.#slowLog = new ThrottledLog(this.#log, 1_000);
     this.#remembered = rememberedMembership(options.env);
     this.#plane = new ControlPlane({
@@ -274,7 +280,7 @@ export class ClusterMember {
   static async create(options: ClusterMemberOptions): Promise<ClusterMember> {
     const server = new grpc.Server(SERVER_OPTIONS);
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${options.host}:${options.grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err === null ? resolve(bound) : reject(err))),
+      server.bindAsync(`${options.host}:${options.grpcPort}`, serverCredentials(options.tls), (err, bound) => (err === null ? resolve(bound) : reject(err))),
     );
     const address = options.advertise ?? `${options.host}:${port}`;
     const member = new ClusterMember(options, server, address);
@@ -408,7 +414,7 @@ export class ClusterMember {
     const kept = await this.#plane.start(this.#remembered);
     if (!kept) this.#restartedAtMs = -Infinity;
     const restart = this.#remembered === null ? {} : { restart: kept ? 'same incarnation: the table did not change meanwhile, the partitions on disk are kept' : 'new incarnation: the table changed meanwhile, the partitions on disk are dropped' };
-    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
+    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, tls: this.#options.tls !== null, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
     this.#notServingSinceMs = performance.now();
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#onView();
@@ -625,7 +631,7 @@ export class ClusterMember {
     }
     for (const member of view.members) {
       if (member.node === this.#options.node || this.#peers.has(member.node)) continue;
-      this.#peers.set(member.node, new Peer(member.node, member.address, member.lease, (frame, rttMs) => this.#heard(frame, rttMs), () => this.#linkBroke()));
+      this.#peers.set(member.node, new Peer(member.node, member.address, member.lease, this.#channelCredentials, (frame, rttMs) => this.#heard(frame, rttMs), () => this.#linkBroke()));
       // Back as the incarnation it was (its lease had lapsed): what was on its way to it was dropped with its streams.
       if (this.#lastSeen.get(member.node)?.incarnation === member.incarnation) this.#replicator.resync(member.node);
       this.#lastSeen.set(member.node, member);

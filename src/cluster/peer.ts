@@ -55,15 +55,25 @@ export class Peer {
   /** The hello that opens a Link stream (kept for the redial right after a break). */
   #hello: LinkFrame | null = null;
 
-  /** `onLinkDown`: an established Link stream broke (the failure detector looks again LINK_DOWN_MS later). */
-  constructor(node: string, address: string, lease: string, onBeat: (frame: LinkFrame, rttMs?: number) => void, onLinkDown: () => void = () => {}) {
+  /**
+   * `credentials`: plaintext, or mutual TLS (transport-security.ts). `onLinkDown`: an established
+   * Link stream broke (the failure detector looks again LINK_DOWN_MS later).
+   */
+  constructor(
+    node: string,
+    address: string,
+    lease: string,
+    credentials: grpc.ChannelCredentials,
+    onBeat: (frame: LinkFrame, rttMs?: number) => void,
+    onLinkDown: () => void = () => {},
+  ) {
     this.node = node;
     this.address = address;
     this.lease = lease;
     this.#onBeat = onBeat;
     this.#onLinkDown = onLinkDown;
-    this.#linkClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('link'));
-    this.#dataClient = new ClusterClient(address, grpc.credentials.createInsecure(), channelOptions('data'));
+    this.#linkClient = new ClusterClient(address, credentials, channelOptions('link'));
+    this.#dataClient = new ClusterClient(address, credentials, channelOptions('data'));
   }
 
   /** The data channel's client (the replicator opens its stream there). */

@@ -25,6 +25,9 @@ export interface NodeOptions {
   clusterName: string;
   grpcPort: number;
   grpcAdvertise: string | null;
+  grpcTlsCa: string | null;
+  grpcTlsCert: string | null;
+  grpcTlsKey: string | null;
   owners: number;
   touchReplicationIntervalMs: number;
   replicateTimeoutMs: number;
@@ -84,6 +87,9 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'clusterName', flag: '--cluster-name', kind: 'string', defaultValue: () => 'sessiond', describe: 'the cluster this node joins: its keys in etcd live under /<name>/' },
   { key: 'grpcPort', flag: '--grpc-port', kind: 'port', defaultValue: () => 50051, describe: 'cluster gRPC port (node-to-node traffic; cluster mode only)' },
   { key: 'grpcAdvertise', flag: '--grpc-advertise', kind: 'address', defaultValue: () => null, describe: 'host:port other nodes dial to reach this node (default: --host:--grpc-port)' },
+  { key: 'grpcTlsCa', flag: '--grpc-tls-ca', kind: 'path', defaultValue: () => null, describe: 'PEM file of the CA that signs every node\'s certificate: with --grpc-tls-cert and --grpc-tls-key, nodes talk over mutual TLS (cluster mode only)' },
+  { key: 'grpcTlsCert', flag: '--grpc-tls-cert', kind: 'path', defaultValue: () => null, describe: 'PEM file of this node\'s certificate (chain), naming the host of its --grpc-advertise address' },
+  { key: 'grpcTlsKey', flag: '--grpc-tls-key', kind: 'path', defaultValue: () => null, describe: 'PEM file of the private key of --grpc-tls-cert' },
   { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is the primary)' },
   { key: 'touchReplicationIntervalMs', flag: '--touch-replication-interval', kind: 'millis', defaultValue: () => 1000, min: 50, max: 60_000, describe: 'how often idle-clock moves are shipped to backups, in ms; a move longer than this is shipped at once (they never delay an answer)' },
   { key: 'replicateTimeoutMs', flag: '--replicate-timeout', kind: 'millis', defaultValue: () => 1000, min: 100, max: 60_000, describe: 'how long a backup may acknowledge nothing while frames wait for it, in ms, before it is accused (the writes waiting for it fail after 3x this)' },
@@ -238,8 +244,16 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   if (result.clusterEtcd.length > 0 && result.hostname === null) {
     throw new ConfigError('--cluster-etcd is set but --hostname is not: every node of a cluster must issue tokens under the same public URL');
   }
+  const tlsGiven = [result.grpcTlsCa, result.grpcTlsCert, result.grpcTlsKey].filter((f) => f !== null).length;
+  if (tlsGiven > 0 && result.clusterEtcd.length === 0) {
+    throw new ConfigError('--grpc-tls-ca, --grpc-tls-cert and --grpc-tls-key secure the links between cluster nodes: they need --cluster-etcd');
+  }
+  if (tlsGiven > 0 && tlsGiven < 3) throw new ConfigError(GRPC_TLS_TOGETHER);
   return { help: false, options: result };
 }
+
+/** The mutual-TLS files of the cluster's links are all given or none is. */
+export const GRPC_TLS_TOGETHER = '--grpc-tls-ca, --grpc-tls-cert and --grpc-tls-key go together: give all three (mutual TLS between nodes) or none';
 
 /** Whether these options run the node as a cluster member. */
 export function clusterMode(options: NodeOptions): boolean {

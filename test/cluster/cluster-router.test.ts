@@ -10,12 +10,15 @@ import * as grpc from '@grpc/grpc-js';
 import { ClusterRouter } from '../../src/cluster/cluster-router.js';
 import type { ClusterRouting } from '../../src/cluster/cluster-router.js';
 import { Peer } from '../../src/cluster/peer.js';
+import { channelCredentials } from '../../src/cluster/transport-security.js';
 import type { Replicator } from '../../src/cluster/replicator.js';
 import { CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardReply, type ForwardRequest } from '../../src/cluster/wire.js';
 import type { ActorPool } from '../../src/host/actor-pool.js';
 import { PARTITION_COUNT } from '../../src/constants.js';
 import type { PartitionTable } from '../../src/cluster/partition-table.js';
 import { OP } from '../../src/protocol/actor-ops.js';
+
+const PLAINTEXT = channelCredentials(null);
 
 /** The primary of every partition: answers each forwarded request with 'answered by b'. */
 async function primary(): Promise<{ address: string; close(): void }> {
@@ -46,7 +49,7 @@ const TABLE: PartitionTable = {
 /** A Peer connected to a fresh primary, both closed when the test ends. */
 async function primaryPeer(t: ExecutionContext): Promise<Peer> {
   const b = await primary();
-  const peer = new Peer('b', b.address, 'lease-1', () => {});
+  const peer = new Peer('b', b.address, 'lease-1', PLAINTEXT, () => {});
   t.teardown(() => {
     peer.close();
     b.close();

@@ -15,6 +15,14 @@ import { fileURLToPath } from 'node:url';
 /** How long closing the proxies may take before their process is killed anyway. */
 const CLOSE_GRACE_MS = 1_000;
 
+/**
+ * Where the proxies listen: a loopback address no node or etcd binds. The
+ * harness picks the nodes' ports free and lets them go before the nodes start;
+ * a proxy given any free port on the nodes' address could take one meanwhile.
+ * (What a node's peers dial, so a node's TLS certificate names it.)
+ */
+export const PROXY_HOST = '127.0.0.254';
+
 export type FaultAction =
   | { kind: 'delay'; ms: number; jitterMs: number }
   | { kind: 'rate'; bytesPerSecond: number }

@@ -1,15 +1,8 @@
 // The child process of ProxyHost (proxy-host.ts): owns the FaultProxy
 // instances and applies the test process's commands, answering each once done.
 import { FaultProxy, type Direction } from './fault-proxy.js';
-import type { FaultAction, ProxyCommand } from './proxy-host.js';
+import { PROXY_HOST, type FaultAction, type ProxyCommand } from './proxy-host.js';
 import { socketOwnerClassifier } from './socket-owner.js';
-
-/**
- * Where the proxies listen: a loopback address no node or etcd binds. The
- * harness picks the nodes' ports free and lets them go before the nodes start;
- * a proxy given any free port on the nodes' address could take one meanwhile.
- */
-const PROXY_HOST = '127.0.0.254';
 
 const proxies = new Map<string, FaultProxy>();
 let pids = new Map<string, number | undefined>();

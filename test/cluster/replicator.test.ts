@@ -21,6 +21,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import { ClusterRouter, type ClusterRouting } from '../../src/cluster/cluster-router.js';
 import { Peer } from '../../src/cluster/peer.js';
+import { channelCredentials } from '../../src/cluster/transport-security.js';
 import { PARTITION_COUNT } from '../../src/constants.js';
 import type { PartitionTable } from '../../src/cluster/partition-table.js';
 import { OutboundStream, Replicator, STALL_FAIL_TIMEOUTS } from '../../src/cluster/replicator.js';
@@ -33,6 +34,8 @@ import { manualBoot } from '../helpers/boot.js';
 import { OP } from '../../src/protocol/actor-ops.js';
 import { MUTATION, type RecordEnvelope } from '../../src/protocol/mutations.js';
 import { CLUSTER_SERVICE, SERVER_OPTIONS, type ReplicateAck, type ReplicateFrame } from '../../src/cluster/wire.js';
+
+const PLAINTEXT = channelCredentials(null);
 
 const TIMEOUT_MS = 400;
 const unimplemented = (call: grpc.ServerDuplexStream<unknown, unknown>): void => {
@@ -68,7 +71,7 @@ async function backup(ack: (frame: number) => number | null, seen: (frame: Repli
 }
 
 function outbound(address: string) {
-  const peer = new Peer('b', address, 'lease-1', () => {});
+  const peer = new Peer('b', address, 'lease-1', PLAINTEXT, () => {});
   const said: string[] = [];
   const stream = new OutboundStream(peer, 'a', TIMEOUT_MS, {
     onTimeout: () => said.push('timeout'),
@@ -122,7 +125,7 @@ test(`auth codes and login failures reach backups at once and a node being fille
   const frames: ReplicateFrame[] = [];
   const b = await backup(() => 0, (frame) => frames.push(frame));
   t.teardown(() => b.close());
-  const peer = new Peer('b', b.address, 'lease-b', () => {});
+  const peer = new Peer('b', b.address, 'lease-b', PLAINTEXT, () => {});
   t.teardown(() => peer.close());
   let finishExport!: (exported: PartitionExport) => void;
   let exportStarted!: () => void;
@@ -184,7 +187,7 @@ test('a touch that moved an idle clock by more than the touch interval reaches t
   const frames: ReplicateFrame[] = [];
   const b = await backup(() => 0, (frame) => frames.push(frame));
   t.teardown(() => b.close());
-  const peer = new Peer('b', b.address, 'lease-b', () => {});
+  const peer = new Peer('b', b.address, 'lease-b', PLAINTEXT, () => {});
   t.teardown(() => peer.close());
   const replicator = new Replicator({
     self: 'a', timeoutMs: TIMEOUT_MS, touchIntervalMs: 60_000, peer: (node) => (node === 'b' ? peer : undefined),
@@ -210,7 +213,7 @@ test('a login failure recorded on the primary reaches its backup as the record i
   for (const version of [3, 2]) {
     const frames: ReplicateFrame[] = [];
     const b = await backup(() => 0, (frame) => frames.push(frame));
-    const peer = new Peer('b', b.address, 'lease-b', () => {});
+    const peer = new Peer('b', b.address, 'lease-b', PLAINTEXT, () => {});
     const replicator = new Replicator({
       self: 'a', timeoutMs: TIMEOUT_MS, touchIntervalMs: 60_000, peer: (node) => (node === 'b' ? peer : undefined),
       peerTable: () => 1, peerProtocol: () => version, onTimeout: () => {}, exportPartition: () => new Promise(() => {}),
