@@ -3,43 +3,22 @@
 // instead of refusing it at once; a node that stays unable to serve refuses
 // with ERR_NOT_SERVING once the wait is over.
 // Method: a ClusterRouter whose routing says it serves or not, forwarding to
-// a real gRPC server on 127.0.0.1 that plays the partition's primary.
+// a real gRPC server on 127.0.0.1 that plays the partition's primary
+// (forwarding-primary.ts).
 
 import test, { type ExecutionContext } from 'ava';
-import * as grpc from '@grpc/grpc-js';
 import { ClusterRouter } from '../../src/cluster/cluster-router.js';
 import type { ClusterRouting } from '../../src/cluster/cluster-router.js';
 import { Peer } from '../../src/cluster/peer.js';
 import { channelCredentials } from '../../src/cluster/transport-security.js';
 import type { Replicator } from '../../src/cluster/replicator.js';
-import { CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardReply, type ForwardRequest } from '../../src/cluster/wire.js';
 import type { ActorPool } from '../../src/host/actor-pool.js';
 import { PARTITION_COUNT } from '../../src/constants.js';
 import type { PartitionTable } from '../../src/cluster/partition-table.js';
 import { OP } from '../../src/protocol/actor-ops.js';
+import { forwardingPrimary } from './forwarding-primary.js';
 
 const PLAINTEXT = channelCredentials(null);
-
-/** The primary of every partition: answers each forwarded request with 'answered by b'. */
-async function primary(): Promise<{ address: string; close(): void }> {
-  const server = new grpc.Server(SERVER_OPTIONS);
-  const unimplemented = (call: grpc.ServerDuplexStream<unknown, unknown>): void => {
-    call.end();
-  };
-  server.addService(CLUSTER_SERVICE, {
-    Link: unimplemented,
-    Replicate: unimplemented,
-    Forward: (call: grpc.ServerDuplexStream<ForwardRequest[], ForwardReply[]>) => {
-      call.sendMetadata(new grpc.Metadata());
-      call.on('data', (requests: ForwardRequest[]) => call.write(requests.map((r) => ({ id: r.id, ok: 'answered by b' }))));
-      call.on('error', () => {});
-    },
-  });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err === null ? resolve(bound) : reject(err))),
-  );
-  return { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() };
-}
 
 const TABLE: PartitionTable = {
   version: 1, viewRevision: 1, members: ['a', 'b'], incarnations: {},
@@ -48,7 +27,7 @@ const TABLE: PartitionTable = {
 
 /** A Peer connected to a fresh primary, both closed when the test ends. */
 async function primaryPeer(t: ExecutionContext): Promise<Peer> {
-  const b = await primary();
+  const b = await forwardingPrimary('answered by b');
   const peer = new Peer('b', b.address, 'lease-1', PLAINTEXT, () => {});
   t.teardown(() => {
     peer.close();

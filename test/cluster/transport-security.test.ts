@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { ConfigError } from '../../src/config/options.js';
 import { Peer } from '../../src/cluster/peer.js';
 import { channelCredentials, readClusterTls, serverCredentials, type ClusterTls } from '../../src/cluster/transport-security.js';
-import { CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardReply, type ForwardRequest } from '../../src/cluster/wire.js';
 import { OP } from '../../src/protocol/actor-ops.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { testCa, type NodePki } from '../helpers/test-pki.js';
+import { forwardingPrimary } from './forwarding-primary.js';
 
 const GET = { kind: 'ask', partition: 7, command: { op: OP.sessionGet, id: 'x', now: 0 }, budgetMs: 1_000 } as const;
 const DEADLINE_MS = 3_000;
@@ -25,22 +25,11 @@ function tls(files: NodePki): ClusterTls {
   return readClusterTls(files)!;
 }
 
-/** A primary behind `credentials` on 127.0.0.1: answers each forwarded request with 'answered'. */
+/** A primary behind `credentials` on 127.0.0.1 (closed when the test ends): answers each forwarded request with 'answered'. */
 async function primary(t: ExecutionContext, credentials: grpc.ServerCredentials): Promise<string> {
-  const server = new grpc.Server(SERVER_OPTIONS);
-  const unimplemented = (call: grpc.ServerDuplexStream<unknown, unknown>): void => void call.end();
-  server.addService(CLUSTER_SERVICE, {
-    Link: unimplemented,
-    Replicate: unimplemented,
-    Forward: (call: grpc.ServerDuplexStream<ForwardRequest[], ForwardReply[]>) => {
-      call.sendMetadata(new grpc.Metadata());
-      call.on('data', (requests: ForwardRequest[]) => call.write(requests.map((r) => ({ id: r.id, ok: 'answered' }))));
-      call.on('error', () => {});
-    },
-  });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (err, bound) => (err === null ? resolve(bound) : reject(err))));
-  t.teardown(() => server.forceShutdown());
-  return `127.0.0.1:${port}`;
+  const server = await forwardingPrimary('answered', credentials);
+  t.teardown(() => server.close());
+  return server.address;
 }
 
 function peer(t: ExecutionContext, address: string, credentials: grpc.ChannelCredentials): Peer {
