@@ -38,6 +38,9 @@ test('defaults match the documented ones', (t) => {
     clusterName: 'sessiond',
     grpcPort: 50051,
     grpcAdvertise: null,
+    grpcTlsCa: null,
+    grpcTlsCert: null,
+    grpcTlsKey: null,
     owners: 2,
     touchReplicationIntervalMs: 1000,
     replicateTimeoutMs: 1000,
@@ -181,6 +184,14 @@ test('cluster options: --cluster-etcd switches cluster mode on and needs --hostn
   refused(t, ['--grpc-advertise', 'nohost'], {}, '--grpc-advertise');
   refused(t, ['--touch-replication-interval', '10'], {}, 'at least 50');
   refused(t, ['--peers', 'node-2:50051'], {}, 'unknown option --peers');
+});
+
+test('cluster options: the mutual-TLS files go together, in cluster mode only', (t) => {
+  const cluster = ['--cluster-etcd', 'http://127.0.0.1:2379', '--hostname', 'http://sso.test'];
+  const o = parse([...cluster, '--grpc-tls-ca', 'ca.pem', '--grpc-tls-cert', 'n1.pem'], { SESSIOND_GRPC_TLS_KEY: 'n1.key' });
+  t.deepEqual([o.grpcTlsCa, o.grpcTlsCert, o.grpcTlsKey], ['ca.pem', 'n1.pem', 'n1.key']);
+  refused(t, [...cluster, '--grpc-tls-ca', 'ca.pem', '--grpc-tls-cert', 'n1.pem'], {}, 'give all three');
+  refused(t, ['--grpc-tls-ca', 'ca.pem', '--grpc-tls-cert', 'n1.pem', '--grpc-tls-key', 'n1.key'], {}, 'need --cluster-etcd');
 });
 
 test('the help text lists every flag with its variable and default', (t) => {
