@@ -167,6 +167,7 @@ export class SessiondNode extends EventEmitter {
           host: options.host,
           grpcPort: options.grpcPort,
           advertise: options.grpcAdvertise,
+          zone: options.zone,
           tls,
           owners: options.owners,
           replicateTimeoutMs: options.replicateTimeoutMs,

@@ -39,7 +39,7 @@ import { rememberMembership, rememberedMembership, type RememberedMembership } f
 import { ControlPlane, type MemberInfo } from './control-plane.js';
 import { ACCUSATION_STANDING_MS, coordinate } from './coordinator.js';
 import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './failure-detector.js';
-import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
+import { inOneZone, isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator, type SlowReplication } from './replicator.js';
 import { channelCredentials, serverCredentials, type ClusterTls } from './transport-security.js';
@@ -110,6 +110,8 @@ export interface ClusterMemberOptions {
   host: string;
   grpcPort: number;
   advertise: string | null;
+  /** This node's zone (rack, availability zone): a partition's copies go to different zones while there are enough (null: none). */
+  zone: string | null;
   /** Mutual TLS between members (transport-security.ts), or null for plaintext links. */
   tls: ClusterTls | null;
   owners: number;
@@ -140,6 +142,8 @@ export interface ClusterStatus {
   backup: number;
   pending: number;
   underReplicated: number;
+  /** Partitions whose copies all lie in one zone while the members span several. */
+  inOneZone: number;
   configRevision: number;
 }
 
@@ -240,6 +244,7 @@ export class ClusterMember {
       cluster: options.cluster,
       node: options.node,
       address,
+      zone: options.zone,
       log: this.#log,
       mayRejoin: () => this.#mayRejoin(),
       keepIncarnation: () => this.#mayKeepIncarnation(),
@@ -414,7 +419,7 @@ export class ClusterMember {
     const kept = await this.#plane.start(this.#remembered);
     if (!kept) this.#restartedAtMs = -Infinity;
     const restart = this.#remembered === null ? {} : { restart: kept ? 'same incarnation: the table did not change meanwhile, the partitions on disk are kept' : 'new incarnation: the table changed meanwhile, the partitions on disk are dropped' };
-    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, tls: this.#options.tls !== null, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
+    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, tls: this.#options.tls !== null, zone: this.#options.zone, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
     this.#notServingSinceMs = performance.now();
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#onView();
@@ -551,6 +556,7 @@ export class ClusterMember {
       backup,
       pending,
       underReplicated: table === null ? 0 : underReplicated(table, this.#options.owners),
+      inOneZone: table === null ? 0 : inOneZone(table),
       configRevision: this.#config.applied,
     };
   }
@@ -770,6 +776,7 @@ export class ClusterMember {
       table: this.#plane.table,
       members: view.members.map((m) => m.node),
       incarnations: Object.fromEntries(view.members.map((m) => [m.node, m.incarnation])),
+      zones: Object.fromEntries(view.members.flatMap((m) => (m.zone === undefined ? [] : [[m.node, m.zone]]))),
       viewRevision: view.revision,
       copies: this.#options.owners,
       progress: this.#plane.progressIn(this.#plane.table?.viewRevision ?? view.revision),

@@ -42,6 +42,7 @@ export function registerClusterMetrics(registry: Registry, member: ClusterMetric
     },
   });
   gauge(registry, 'sessiond_partitions_under_replicated', 'Partitions with fewer serving copies than min(--owners, members)', () => status().underReplicated);
+  gauge(registry, 'sessiond_partitions_in_one_zone', 'Partitions whose serving copies all lie in one zone while the members span several (0 without --zone)', () => status().inOneZone);
   gauge(registry, 'sessiond_config_revision_applied', 'etcd revision of the configuration log this node has applied', () => status().configRevision);
   counterFrom(registry, 'sessiond_partitions_lost_total', 'Partitions whose every owner left before a copy was made (counted by the coordinator that noticed)', () => member.lostTotal);
   counterFrom(registry, 'sessiond_replication_degraded_acks_total', 'Replies released with a copy holder gone (it left the view or the table) instead of its acknowledgement', () => member.counters.degradedAcks);

@@ -1,7 +1,7 @@
 // ControlPlane: this node's membership in etcd. Keys live under
 // `/<cluster-name>/`:
 //
-//   members/<node>    {address, started, protocol, lease, incarnation} under the node's lease
+//   members/<node>    {address, started, protocol, lease, incarnation, zone?} under the node's lease
 //   table             the partition table (partition-table.ts), JSON
 //   progress/<node>   {view, partitions}: partitions whose transfer to <node> completed,
 //                     reported under the table of member view `view`, under its lease
@@ -92,6 +92,8 @@ export interface MemberInfo {
   createRevision: number;
   /** Leaving gracefully: its primaries are being handed to their other owners. */
   draining?: boolean;
+  /** The member's zone (`--zone`): a partition's copies go to different zones while there are enough. */
+  zone?: string;
 }
 
 export interface View {
@@ -104,6 +106,8 @@ export interface ControlPlaneOptions {
   cluster: string;
   node: string;
   address: string;
+  /** This node's zone (`--zone`), published in its member key. */
+  zone?: string | null;
   log: Logger;
   /**
    * Whether an evicted node may join again now. A node cut off from the
@@ -337,7 +341,8 @@ export class ControlPlane extends EventEmitter {
   }
 
   #memberValue(draining: boolean, incarnation = this.#incarnation): string {
-    return JSON.stringify({ address: this.#options.address, started: Date.now(), protocol: CLUSTER_PROTOCOL_VERSION, lease: this.#leaseId, incarnation, ...(draining ? { draining } : {}) });
+    const zone = this.#options.zone ?? undefined;
+    return JSON.stringify({ address: this.#options.address, started: Date.now(), protocol: CLUSTER_PROTOCOL_VERSION, lease: this.#leaseId, incarnation, ...(zone !== undefined ? { zone } : {}), ...(draining ? { draining } : {}) });
   }
 
   /** Raises (against its current lease) or withdraws this node's suspicion of `target`. */

@@ -1,7 +1,8 @@
 // What the coordinator decides, as a pure function of what it sees in etcd:
 //
-//   - a member view the table was not computed for gets a new table
-//     (nextTable: survivors keep serving, newcomers join as pending);
+//   - a member view the table was not computed for (other members, or a
+//     member back in another zone) gets a new table (nextTable: survivors
+//     keep serving, newcomers join as pending);
 //   - otherwise, pending owners that caught up are promoted (promoteCaughtUp),
 //     handoffs whose primary released the partition complete, and new ones
 //     start: a draining member's primaries to their backups, and primaries
@@ -31,6 +32,8 @@ export interface CoordinatorInput {
   members: readonly string[];
   /** Each member's incarnation (see control-plane.ts, "Incarnation"). */
   incarnations?: Record<string, string>;
+  /** Each member's zone (`--zone`); a member absent here has none. */
+  zones?: Record<string, string>;
   viewRevision: number;
   copies: number;
   progress: CaughtUp;
@@ -116,13 +119,16 @@ export function coordinate(input: CoordinatorInput): CoordinatorDecision {
   const evict = evictions(input);
   const table = input.table;
   const incarnations = input.incarnations ?? {};
+  const zones = input.zones ?? {};
   const sameMembers =
     table !== null &&
     table.members.length === members.length &&
-    [...table.members].sort().every((m, i) => m === members[i] && (incarnations[m] === undefined || table.incarnations[m] === incarnations[m]));
+    [...table.members]
+      .sort()
+      .every((m, i) => m === members[i] && (incarnations[m] === undefined || table.incarnations[m] === incarnations[m]) && table.zones?.[m] === zones[m]);
   if (!sameMembers) {
     if (members.length === 0) return { table: null, lost: [], evict };
-    const next = nextTable(table, members, input.viewRevision, input.copies, incarnations);
+    const next = nextTable(table, members, input.viewRevision, input.copies, incarnations, zones);
     return { table: next.table, lost: next.lost, evict };
   }
   let next = promoteCaughtUp(table, input.progress, input.copies) ?? table;

@@ -11,6 +11,16 @@
 // each of its partitions to the survivors already next in line (its backup
 // becomes primary), because removing one score never reorders the others.
 //
+// Zones (`--zone`, a rack or an availability zone): a partition's owners
+// are picked down the same ranking, skipping a member whose zone already
+// holds one of them until every zone has one, then taking the skipped in
+// rank order; so its copies span min(owners, zones) zones and one zone's
+// loss never takes every copy while another zone is there. The primary is
+// always the first in the ranking, so primaries balance as without zones. A
+// member without a zone counts as a zone of its own: with no zones at all
+// the owners are exactly the ranking's first (Infinispan's server hinting
+// does the same with sites, racks and machines).
+//
 // The score must be identical on every node and every version, forever: it
 // decides where sessions live. It is SplitMix64's finalizer over the
 // partition number mixed with a 64-bit FNV-1a hash of the node id, in
@@ -47,26 +57,47 @@ export function hrwScore(partition: number, nodeId: string): bigint {
   return mix64(fnv1a64(nodeId) ^ ((BigInt(partition) * GOLDEN_64) & MASK_64));
 }
 
+/** Each member's zone (rack, availability zone); a member absent here is a zone of its own. */
+export type Zones = Readonly<Record<string, string>>;
+
+const NO_ZONES: Zones = {};
+
+type Scored = { node: string; score: bigint };
+
+const byScore = (a: Scored, b: Scored): number => (a.score > b.score ? -1 : a.score < b.score ? 1 : a.node < b.node ? -1 : 1);
+
+/** The first `owners` of a ranking, one per zone as long as unused zones remain (see "Zones" above). */
+function pick(ranked: readonly Scored[], owners: number, zones: Zones): string[] {
+  const want = Math.max(0, owners);
+  if (Object.keys(zones).length === 0) return ranked.slice(0, want).map((x) => x.node);
+  const chosen: string[] = [];
+  const skipped: string[] = [];
+  const used = new Set<string>();
+  for (const { node } of ranked) {
+    if (chosen.length === want) break;
+    const zone = zones[node] ?? `\0${node}`;
+    if (used.has(zone)) skipped.push(node);
+    else {
+      used.add(zone);
+      chosen.push(node);
+    }
+  }
+  return [...chosen, ...skipped.slice(0, want - chosen.length)];
+}
+
 /** The owners of a partition among `members`, best first (the first is the primary); ties by node id. */
-export function ownersOf(partition: number, members: readonly string[], owners: number): string[] {
-  return members
-    .map((node) => ({ node, score: hrwScore(partition, node) }))
-    .sort((a, b) => (a.score > b.score ? -1 : a.score < b.score ? 1 : a.node < b.node ? -1 : 1))
-    .slice(0, Math.max(0, owners))
-    .map((x) => x.node);
+export function ownersOf(partition: number, members: readonly string[], owners: number, zones: Zones = NO_ZONES): string[] {
+  return pick(members.map((node) => ({ node, score: hrwScore(partition, node) })).sort(byScore), owners, zones);
 }
 
 /** Every partition's owners (index = partition), for a view's members. */
-export function partitionTable(members: readonly string[], owners: number): string[][] {
+export function partitionTable(members: readonly string[], owners: number, zones: Zones = NO_ZONES): string[][] {
   const nodes = [...new Set(members)];
   const hashes = nodes.map((node) => fnv1a64(node));
   const table: string[][] = [];
   for (let p = 0; p < PARTITION_COUNT; p++) {
     const spread = (BigInt(p) * GOLDEN_64) & MASK_64;
-    const ranked = nodes
-      .map((node, i) => ({ node, score: mix64(hashes[i]! ^ spread) }))
-      .sort((a, b) => (a.score > b.score ? -1 : a.score < b.score ? 1 : a.node < b.node ? -1 : 1));
-    table.push(ranked.slice(0, Math.max(0, owners)).map((x) => x.node));
+    table.push(pick(nodes.map((node, i) => ({ node, score: mix64(hashes[i]! ^ spread) })).sort(byScore), owners, zones));
   }
   return table;
 }
@@ -80,8 +111,8 @@ let memo: { key: string; owners: number; table: readonly (readonly string[])[] }
  * coordinator reading one partition's owners at a time through ownersOf
  * spent more on hashing than on the table it wrote. Do not modify the lists.
  */
-export function ownersByPartition(members: readonly string[], owners: number): readonly (readonly string[])[] {
-  const key = members.join('\n');
-  if (memo === null || memo.key !== key || memo.owners !== owners) memo = { key, owners, table: partitionTable(members, owners) };
+export function ownersByPartition(members: readonly string[], owners: number, zones: Zones = NO_ZONES): readonly (readonly string[])[] {
+  const key = members.map((node) => `${node}\t${zones[node] ?? ''}`).join('\n');
+  if (memo === null || memo.key !== key || memo.owners !== owners) memo = { key, owners, table: partitionTable(members, owners, zones) };
   return memo.table;
 }

@@ -34,7 +34,7 @@
 // first among the owners, serves again).
 
 import { PARTITION_COUNT } from '../constants.js';
-import { ownersByPartition } from './hrw.js';
+import { ownersByPartition, type Zones } from './hrw.js';
 
 export interface PartitionTable {
   /** Bumped by every write: frames carry it, so a receiver knows when it is behind. */
@@ -49,6 +49,8 @@ export interface PartitionTable {
    * nothing, never the owner the table remembers.
    */
   incarnations: Record<string, string>;
+  /** Each member's zone, for the members started with one (absent: none has a zone); the hash spreads a partition's owners over them (hrw.ts). */
+  zones?: Record<string, string>;
   /** Per partition: serving owners, primary first. */
   owners: string[][];
   /** Per partition: nodes being filled (they receive records, they are not waited for). */
@@ -67,10 +69,15 @@ export type PartitionRole = 'primary' | 'passive' | 'none';
 /** Caught-up reports: node → partitions whose transfer from the current primary completed. */
 export type CaughtUp = ReadonlyMap<string, ReadonlySet<number>>;
 
+/** The owners the hash wants for each partition of `table` (its members, in their zones). */
+export function wantedOwners(table: PartitionTable, copies: number): readonly (readonly string[])[] {
+  return ownersByPartition(table.members, copies, table.zones);
+}
+
 /**
  * The table of a view: the previous table's owners stay where they are still
  * the same members (same incarnation); a member with a new incarnation starts
- * over like a newcomer.
+ * over like a newcomer. `zones`: the members' zones (a member absent has none).
  */
 export function nextTable(
   prev: PartitionTable | null,
@@ -78,12 +85,15 @@ export function nextTable(
   viewRevision: number,
   copies: number,
   incarnations: Record<string, string> = {},
+  zones: Zones = {},
 ): { table: PartitionTable; lost: number[] } {
   const alive = new Set(members.filter((n) => prev === null || prev.incarnations[n] === undefined || prev.incarnations[n] === incarnations[n]));
   const owners: string[][] = [];
   const pending: string[][] = [];
   const lost: number[] = [];
-  const wanted = ownersByPartition(members, copies);
+  const zoned: Record<string, string> = {};
+  for (const n of members) if (zones[n] !== undefined) zoned[n] = zones[n];
+  const wanted = ownersByPartition(members, copies, zoned);
   for (let p = 0; p < PARTITION_COUNT; p++) {
     const target = wanted[p]!;
     const before = prev?.owners[p] ?? [];
@@ -100,7 +110,9 @@ export function nextTable(
   }
   const kept: Record<string, string> = {};
   for (const n of members) if (incarnations[n] !== undefined) kept[n] = incarnations[n];
-  return { table: { version: (prev?.version ?? 0) + 1, viewRevision, members: [...members], incarnations: kept, owners, pending }, lost };
+  const table: PartitionTable = { version: (prev?.version ?? 0) + 1, viewRevision, members: [...members], incarnations: kept, owners, pending };
+  if (Object.keys(zoned).length > 0) table.zones = zoned;
+  return { table, lost };
 }
 
 /**
@@ -112,7 +124,7 @@ export function promoteCaughtUp(table: PartitionTable, caughtUp: CaughtUp, copie
   let changed = false;
   const owners = table.owners.map((list) => [...list]);
   const pending = table.pending.map((list) => [...list]);
-  const wanted = ownersByPartition(table.members, copies);
+  const wanted = wantedOwners(table, copies);
   for (let p = 0; p < PARTITION_COUNT; p++) {
     if (pending[p]!.length === 0) continue;
     const ready = pending[p]!.filter((n) => caughtUp.get(n)?.has(p) === true);
@@ -157,6 +169,20 @@ export function underReplicated(table: PartitionTable, copies: number): number {
   return count;
 }
 
+/**
+ * Partitions whose serving copies all lie in one zone while the members span
+ * several: the loss of that zone would take every copy. 0 without zones.
+ */
+export function inOneZone(table: PartitionTable): number {
+  const zones = table.zones;
+  if (zones === undefined) return 0;
+  const zoneOf = (node: string): string => zones[node] ?? `\0${node}`;
+  if (new Set(table.members.map(zoneOf)).size < 2) return 0;
+  let count = 0;
+  for (const owners of table.owners) if (owners.every((n) => zoneOf(n) === zoneOf(owners[0]!))) count++;
+  return count;
+}
+
 /** Whether `node` still waits for any partition to be filled. */
 export function isPending(table: PartitionTable, node: string): boolean {
   return table.pending.some((list) => list.includes(node));
@@ -184,7 +210,7 @@ export function completeHandoffs(table: PartitionTable, released: CaughtUp, copi
       handoff[p] = target;
       continue;
     }
-    const wanted = new Set(ownersByPartition(table.members, copies)[p]);
+    const wanted = new Set(wantedOwners(table, copies)[p]);
     const next = [target, ...owners[p]!.filter((n) => n !== target)];
     while (next.length > copies) {
       const extra = next.findLastIndex((n, i) => i > 0 && !wanted.has(n));
@@ -222,10 +248,11 @@ export function startHandoffs(table: PartitionTable, copies: number, draining: R
       started++;
     }
   } else {
+    const wanted = wantedOwners(table, copies);
     for (let p = 0; p < table.owners.length && under < BALANCE_HANDOFFS; p++) {
       const owners = table.owners[p]!;
       if (!free(p) || table.pending[p]!.length > 0) continue;
-      const first = ownersByPartition(table.members, copies)[p]![0]!;
+      const first = wanted[p]![0]!;
       if (first === owners[0] || !owners.includes(first)) continue;
       handoff[p] = first;
       under++;

@@ -29,6 +29,7 @@ export interface NodeOptions {
   grpcTlsCert: string | null;
   grpcTlsKey: string | null;
   owners: number;
+  zone: string | null;
   touchReplicationIntervalMs: number;
   replicateTimeoutMs: number;
   /** On SIGTERM, how long the node keeps serving with readiness DOWN before it stops taking requests. */
@@ -46,7 +47,7 @@ export interface NodeOptions {
   loginRateWindowSeconds: number;
 }
 
-type Kind = 'port' | 'string' | 'path' | 'count' | 'seconds' | 'millis' | 'url' | 'urls' | 'address' | 'level' | 'choice' | 'switch' | 'proxy-headers' | 'cidrs' | 'boolean';
+type Kind = 'port' | 'string' | 'label' | 'path' | 'count' | 'seconds' | 'millis' | 'url' | 'urls' | 'address' | 'level' | 'choice' | 'switch' | 'proxy-headers' | 'cidrs' | 'boolean';
 
 interface OptionSpec {
   key: keyof NodeOptions;
@@ -62,6 +63,8 @@ interface OptionSpec {
 }
 
 
+/** A zone's name: what operators call racks and zones (`eu-west-1a`, `rack_12`). */
+const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const LOG_FORMATS = ['json', 'pretty'] as const;
 const PROXY_HEADERS = ['none', 'forwarded', 'xforwarded'] as const;
@@ -91,6 +94,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'grpcTlsCert', flag: '--grpc-tls-cert', kind: 'path', defaultValue: () => null, describe: 'PEM file of this node\'s certificate (chain), naming the host of its --grpc-advertise address' },
   { key: 'grpcTlsKey', flag: '--grpc-tls-key', kind: 'path', defaultValue: () => null, describe: 'PEM file of the private key of --grpc-tls-cert' },
   { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is the primary)' },
+  { key: 'zone', flag: '--zone', kind: 'label', defaultValue: () => null, describe: 'this node\'s zone (rack, availability zone): a partition\'s copies go to nodes of different zones while there are enough (cluster mode only)' },
   { key: 'touchReplicationIntervalMs', flag: '--touch-replication-interval', kind: 'millis', defaultValue: () => 1000, min: 50, max: 60_000, describe: 'how often idle-clock moves are shipped to backups, in ms; a move longer than this is shipped at once (they never delay an answer)' },
   { key: 'replicateTimeoutMs', flag: '--replicate-timeout', kind: 'millis', defaultValue: () => 1000, min: 100, max: 60_000, describe: 'how long a backup may acknowledge nothing while frames wait for it, in ms, before it is accused (the writes waiting for it fail after 3x this)' },
   { key: 'shutdownDelayMs', flag: '--shutdown-delay', kind: 'millis', defaultValue: () => 1000, min: 0, max: 600_000, describe: 'on SIGTERM, how long the node keeps serving with /health/ready DOWN (answers carry Connection: close) before it stops taking requests, in ms: set it to the time your load balancer takes to notice' },
@@ -149,6 +153,9 @@ function convert(spec: OptionSpec, raw: string, source: string): NodeOptions[key
     case 'string':
     case 'path':
       if (raw.trim() === '') fail('must not be empty');
+      return raw;
+    case 'label':
+      if (!LABEL.test(raw)) fail('expected 1 to 63 letters, digits, dots, dashes or underscores, starting with a letter or digit');
       return raw;
     case 'url':
       if (!isHttpUrl(raw)) fail('expected an absolute http(s) URL');
@@ -249,6 +256,9 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     throw new ConfigError('--grpc-tls-ca, --grpc-tls-cert and --grpc-tls-key secure the links between cluster nodes: they need --cluster-etcd');
   }
   if (tlsGiven > 0 && tlsGiven < 3) throw new ConfigError(GRPC_TLS_TOGETHER);
+  if (result.zone !== null && result.clusterEtcd.length === 0) {
+    throw new ConfigError('--zone places copies of partitions across the zones of a cluster: it needs --cluster-etcd');
+  }
   return { help: false, options: result };
 }
 

@@ -15,7 +15,7 @@ test('a scrape reads the member\'s status once for every gauge, and the next scr
   const member: ClusterMetricsSource = {
     status: () => {
       asked++;
-      return { members: 3, suspected: 0, viewRevision: 100 + asked, coordinator: true, leaseValid: true, primary: 341, backup: 342, pending: 0, underReplicated: 0, configRevision: 7 };
+      return { members: 3, suspected: 0, viewRevision: 100 + asked, coordinator: true, leaseValid: true, primary: 341, backup: 342, pending: 0, underReplicated: 0, inOneZone: 0, configRevision: 7 };
     },
     lostTotal: 0,
     counters: { transferredSessions: 0, degradedAcks: 0 },

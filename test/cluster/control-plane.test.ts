@@ -257,6 +257,23 @@ test.serial('a member key without an incarnation is known by its lease', async (
   t.like(plane.member('old'), { incarnation: '42', keepsIncarnation: false });
 });
 
+// Goal: a member's zone is in its member key, seen by every member, and kept
+// when the key is written again (a graceful leave marks it draining).
+// Method: a real etcd; two members, one with a zone.
+test.serial('a member\'s zone is seen by the others, and kept while it drains', async (t) => {
+  const etcd = await startEtcd(t);
+  const a = newPlane(t, [etcd.clientUrl], 'zoned', 'a', { zone: 'eu-1a' });
+  const b = newPlane(t, [etcd.clientUrl], 'zoned', 'b');
+  await a.start();
+  await b.start();
+  await until('b sees a', () => b.member('a') !== undefined, 5_000);
+  t.is(b.member('a')?.zone, 'eu-1a');
+  t.is(a.member('b')?.zone, undefined, 'no zone given: none');
+  await a.drain();
+  await until('b sees a draining', () => b.member('a')?.draining === true, 5_000);
+  t.is(b.member('a')?.zone, 'eu-1a');
+});
+
 /** Starts a member that writes a table naming itself, and stops its process's plane (as a kill would: the lease is left to lapse). */
 async function memberBeforeRestart(t: ExecutionContext, etcd: EtcdProcess, cluster: string) {
   const before = newPlane(t, [etcd.clientUrl], cluster, 'a');

@@ -92,3 +92,67 @@ test('a member that leaves hands each partition to the survivors next in line: i
   );
   t.pass();
 });
+
+// Zones: a partition's copies are spread over the members' zones (a rack, an
+// availability zone), so losing one zone never takes every copy while
+// another zone holds members.
+
+test('two zones of two members, two copies: every partition has a copy in each zone, primaries as without zones', (t) => {
+  const members = ['n1', 'n2', 'n3', 'n4'];
+  const zones = { n1: 'a', n2: 'a', n3: 'b', n4: 'b' };
+  const zoned = partitionTable(members, 2, zones);
+  const plain = partitionTable(members, 2);
+  const spread = zoned.filter((owners) => new Set(owners.map((n) => zones[n as keyof typeof zones])).size === 2).length;
+  t.is(spread, PARTITION_COUNT);
+  t.deepEqual(zoned.map((owners) => owners[0]), plain.map((owners) => owners[0]));
+  // Without zones about a third of the partitions would have both copies in one zone.
+  t.true(plain.filter((owners) => new Set(owners.map((n) => zones[n as keyof typeof zones])).size === 1).length > PARTITION_COUNT / 4);
+});
+
+const zoneOf = (zones: Record<string, string>, node: string): string => zones[node] ?? `own:${node}`;
+
+test('zones: owners span as many zones as they can, the primary is the ranking\'s first, and a member without a zone is a zone of its own', (t) => {
+  const zoned = memberSets.chain((members) =>
+    fc.tuple(
+      fc.constant(members),
+      fc.array(fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }), { minLength: members.length, maxLength: members.length }),
+      fc.integer({ min: 1, max: 4 }),
+    ),
+  );
+  fc.assert(
+    fc.property(zoned, ([members, picks, copies]) => {
+      const zones: Record<string, string> = {};
+      members.forEach((node, i) => {
+        if (picks[i] !== undefined) zones[node] = picks[i];
+      });
+      const table = partitionTable(members, copies, zones);
+      const zoneCount = new Set(members.map((n) => zoneOf(zones, n))).size;
+      for (let p = 0; p < PARTITION_COUNT; p++) {
+        const ranking = ownersOf(p, members, members.length);
+        const owners = table[p]!;
+        if (owners[0] !== ranking[0] || owners.length !== Math.min(copies, members.length) || new Set(owners).size !== owners.length) return false;
+        if (new Set(owners.map((n) => zoneOf(zones, n))).size !== Math.min(copies, zoneCount)) return false;
+        // Each zone's copy is that zone's best-ranked member.
+        const firstOfZone = new Map<string, string>();
+        for (const n of ranking) if (!firstOfZone.has(zoneOf(zones, n))) firstOfZone.set(zoneOf(zones, n), n);
+        const seen = new Set<string>();
+        for (const n of owners) {
+          const zone = zoneOf(zones, n);
+          if (!seen.has(zone) && firstOfZone.get(zone) !== n) return false;
+          seen.add(zone);
+        }
+        if (JSON.stringify(ownersOf(p, members, copies, zones)) !== JSON.stringify(owners)) return false;
+      }
+      return true;
+    }),
+    { seed, numRuns: 25 },
+  );
+  t.pass();
+});
+
+test('zones that put every member in a zone of its own give the table without zones', (t) => {
+  const members = ['a', 'b', 'c', 'd', 'e'];
+  t.deepEqual(partitionTable(members, 3, Object.fromEntries(members.map((n) => [n, `z-${n}`]))), partitionTable(members, 3));
+  t.deepEqual(ownersByPartition(members, 3, { a: 'z' }), partitionTable(members, 3, { a: 'z' }));
+  t.notDeepEqual(ownersByPartition(members, 3, { a: 'z', b: 'z' }), partitionTable(members, 3), 'the kept table follows the zones too');
+});

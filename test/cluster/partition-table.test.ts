@@ -10,6 +10,7 @@ import { ownersOf } from '../../src/cluster/hrw.js';
 import {
   BALANCE_HANDOFFS,
   completeHandoffs,
+  inOneZone,
   isPending,
   nextTable,
   promoteCaughtUp,
@@ -89,6 +90,31 @@ test('a member back with another incarnation (restarted, or evicted and rejoined
     t.false(table!.owners[p]!.includes('n1'), 'the restarted n1 serves nothing it held before');
     t.is(table!.pending[p]!.includes('n1'), before.owners[p]!.includes('n1'));
   }
+});
+
+test('zones: the table keeps the members\' zones and spreads copies over them; a member back in another zone gets a new table', (t) => {
+  const members = ['n1', 'n2', 'n3', 'n4'];
+  const zones = { n1: 'a', n2: 'a', n3: 'b', n4: 'b' };
+  const base = { members, viewRevision: 1, copies: COPIES, progress: new Map(), suspects: new Map() };
+  const { table: first } = coordinate({ ...base, table: null, zones: { ...zones, gone: 'c' } });
+  t.deepEqual(first!.zones, zones, 'only the members\' zones');
+  for (let p = 0; p < PARTITION_COUNT; p++) t.deepEqual(first!.owners[p], ownersOf(p, members, COPIES, zones));
+  t.is(coordinate({ ...base, table: first, zones }).table, null, 'same members in the same zones: nothing to do');
+
+  // n4 comes back in zone a: the hash now wants a copy in b on n3 for every partition.
+  const moved = { ...zones, n4: 'a' };
+  const { table } = coordinate({ ...base, viewRevision: 2, table: first, zones: moved });
+  t.deepEqual(table!.zones, moved);
+  const caughtUp = new Map([['n3', new Set(table!.pending.flatMap((list, p) => (list.includes('n3') ? [p] : [])))]]);
+  t.true(caughtUp.get('n3')!.size > 0, 'n3 is sent the partitions it now holds a copy of');
+  const promoted = promoteCaughtUp(table!, caughtUp, COPIES)!;
+  for (let p = 0; p < PARTITION_COUNT; p++) t.true(promoted.owners[p]!.includes('n3'), `partition ${p} has its zone-b copy`);
+  t.is(nextTable(null, members, 1, COPIES).table.zones, undefined, 'no zones: none written');
+  t.is(inOneZone(first!), 0, 'every partition spans both zones');
+  t.is(inOneZone(nextTable(null, members, 1, COPIES).table), 0, 'no zones: none counted');
+  const plain = nextTable(null, members, 1, COPIES).table;
+  const exposed = plain.owners.filter((owners) => owners.every((n) => zones[n as keyof typeof zones] === zones[owners[0] as keyof typeof zones])).length;
+  t.is(inOneZone({ ...plain, zones }), exposed, 'copies placed without zones: those sharing one are counted');
 });
 
 test('every owner gone: the partition is lost and restarts on its hash owners', (t) => {

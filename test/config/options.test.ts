@@ -42,6 +42,7 @@ test('defaults match the documented ones', (t) => {
     grpcTlsCert: null,
     grpcTlsKey: null,
     owners: 2,
+    zone: null,
     touchReplicationIntervalMs: 1000,
     replicateTimeoutMs: 1000,
     shutdownDelayMs: 1000,
@@ -192,6 +193,14 @@ test('cluster options: the mutual-TLS files go together, in cluster mode only', 
   t.deepEqual([o.grpcTlsCa, o.grpcTlsCert, o.grpcTlsKey], ['ca.pem', 'n1.pem', 'n1.key']);
   refused(t, [...cluster, '--grpc-tls-ca', 'ca.pem', '--grpc-tls-cert', 'n1.pem'], {}, 'give all three');
   refused(t, ['--grpc-tls-ca', 'ca.pem', '--grpc-tls-cert', 'n1.pem', '--grpc-tls-key', 'n1.key'], {}, 'need --cluster-etcd');
+});
+
+test('cluster options: a zone is a short name, in cluster mode only', (t) => {
+  const cluster = ['--cluster-etcd', 'http://127.0.0.1:2379', '--hostname', 'http://sso.test'];
+  t.is(parse([...cluster, '--zone', 'eu-west-1a']).zone, 'eu-west-1a');
+  t.is(parse(cluster, { SESSIOND_ZONE: 'rack_12.b' }).zone, 'rack_12.b');
+  for (const bad of ['', '-a', 'a b', 'zone/1', 'x'.repeat(64)]) refused(t, [...cluster, '--zone', bad], {}, '--zone');
+  refused(t, ['--zone', 'a'], {}, 'needs --cluster-etcd');
 });
 
 test('the help text lists every flag with its variable and default', (t) => {

@@ -48,7 +48,7 @@ async function exported(registry: Registry, exposition: string, by: string): Pro
 /** A member that has not joined: what the cluster metrics read, all zero. */
 function unjoinedMember(): ClusterMetricsSource {
   return {
-    status: () => ({ members: 0, suspected: 0, viewRevision: 0, coordinator: false, leaseValid: false, primary: 0, backup: 0, pending: 0, underReplicated: 0, configRevision: 0 }),
+    status: () => ({ members: 0, suspected: 0, viewRevision: 0, coordinator: false, leaseValid: false, primary: 0, backup: 0, pending: 0, underReplicated: 0, inOneZone: 0, configRevision: 0 }),
     lostTotal: 0,
     counters: { transferredSessions: 0, degradedAcks: 0 },
     observer: NO_OBSERVER,
