@@ -214,12 +214,15 @@ interface Model {
   table: PartitionTable | null;
   /** Partitions each node holds a complete copy of (what a transfer or formation gave it). */
   holds: Map<string, Set<number>>;
+  /** The zone each node joined in, if any (a node may join again in another). */
+  zones: Record<string, string>;
   revision: number;
 }
 
 function run(model: Model): void {
   model.revision++;
-  const decision = coordinate({ table: model.table, members: model.members, viewRevision: model.revision, copies: COPIES, progress: new Map(), suspects: new Map() });
+  const zones = Object.fromEntries(model.members.flatMap((n) => (model.zones[n] === undefined ? [] : [[n, model.zones[n]]])));
+  const decision = coordinate({ table: model.table, members: model.members, zones, viewRevision: model.revision, copies: COPIES, progress: new Map(), suspects: new Map() });
   if (decision.table === null) return;
   const formation = model.table === null;
   model.table = decision.table;
@@ -252,21 +255,23 @@ function checkInvariants(model: Model): void {
   }
 }
 
-test('model: joins, crashes and transfers in any order keep one primary per partition, served only by nodes that hold it', (t) => {
+test('model: joins (in zones or none), crashes and transfers in any order keep one primary per partition, served only by nodes that hold it', (t) => {
   const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'];
   const action = fc.oneof(
-    fc.record({ kind: fc.constant('join' as const), node: fc.constantFrom(...nodes) }),
+    fc.record({ kind: fc.constant('join' as const), node: fc.constantFrom(...nodes), zone: fc.constantFrom(undefined, 'a', 'b') }),
     fc.record({ kind: fc.constant('crash' as const), node: fc.constantFrom(...nodes) }),
     fc.record({ kind: fc.constant('caughtUp' as const), node: fc.constantFrom(...nodes), share: fc.double({ min: 0, max: 1, noNaN: true }) }),
     fc.record({ kind: fc.constant('handoff' as const), share: fc.double({ min: 0, max: 1, noNaN: true }) }),
   );
   fc.assert(
     fc.property(fc.array(action, { minLength: 1, maxLength: 25 }), (actions) => {
-      const model: Model = { members: ['n1'], table: null, holds: new Map(), revision: 0 };
+      const model: Model = { members: ['n1'], table: null, holds: new Map(), zones: {}, revision: 0 };
       run(model);
       for (const a of actions) {
         if (a.kind === 'join' && !model.members.includes(a.node)) {
           model.members = [...model.members, a.node];
+          if (a.zone === undefined) delete model.zones[a.node];
+          else model.zones[a.node] = a.zone;
           run(model);
         } else if (a.kind === 'crash' && model.members.includes(a.node) && model.members.length > 1) {
           model.members = model.members.filter((n) => n !== a.node);
@@ -299,7 +304,7 @@ test('model: joins, crashes and transfers in any order keep one primary per part
         const settled = promoteCaughtUp(model.table, all, COPIES) ?? model.table;
         for (let p = 0; p < PARTITION_COUNT; p++) {
           const owners = settled.owners[p]!;
-          if (!ownersOf(p, model.members, COPIES).every((n) => owners.includes(n))) throw new Error(`partition ${p} did not settle on its hash owners`);
+          if (!ownersOf(p, model.members, COPIES, settled.zones).every((n) => owners.includes(n))) throw new Error(`partition ${p} did not settle on its hash owners`);
           if (settled.pending[p]!.length > 0) throw new Error(`partition ${p} still has pending owners`);
         }
       }
