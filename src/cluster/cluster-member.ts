@@ -36,6 +36,7 @@ import type { RevokedTokens } from '../tokens/revoked-tokens.js';
 import { ClusterRouter } from './cluster-router.js';
 import { EtcdConfigLog } from './config-log.js';
 import { rememberMembership, rememberedMembership, type RememberedMembership } from './node-identity.js';
+import { describeCluster, type ClusterDescription } from './cluster-description.js';
 import { ControlPlane, type MemberInfo } from './control-plane.js';
 import { ACCUSATION_STANDING_MS, coordinate } from './coordinator.js';
 import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './failure-detector.js';
@@ -532,6 +533,26 @@ export class ClusterMember {
     if (isPending(table, this.#options.node) || underReplicated(table, this.#options.owners) > 0 || table.pending.some((p) => p.length > 0)) return false;
     this.#readyUnderLease = this.#plane.leaseId;
     return true;
+  }
+
+  /** The cluster as this node sees it (`GET /cluster` on the management port). */
+  describe(): ClusterDescription {
+    return describeCluster({
+      cluster: this.#options.cluster,
+      node: this.#options.node,
+      zone: this.#options.zone,
+      owners: this.#options.owners,
+      serving: this.serving,
+      ready: this.ready,
+      leaseValid: this.#plane.leaseValid,
+      etcdReachable: this.#plane.etcdReachable,
+      coordinator: this.#plane.coordinator,
+      viewRevision: this.#plane.view.revision,
+      members: this.#plane.view.members,
+      suspected: this.#detector.suspected,
+      table: this.#table,
+      tableRevision: this.#tableRevision,
+    });
   }
 
   status(): ClusterStatus {

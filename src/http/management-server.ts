@@ -1,9 +1,11 @@
-// The management port: liveness, readiness and Prometheus metrics. It is a
+// The management port: liveness, readiness, Prometheus metrics and, in
+// cluster mode, the cluster as this node sees it (`/cluster`). It is a
 // separate Fastify instance on its own port so that operators can firewall it
 // apart from the public endpoints. buildManagementServer() never listens;
 // main.ts does.
 
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { ClusterDescription } from '../cluster/cluster-description.js';
 import type { Engine } from '../host/engine.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -19,6 +21,8 @@ export interface ManagementDeps {
   openapi?: () => unknown;
   /** Extra readiness conditions by name (imports done, partitions owned); all must hold. */
   readyChecks?: Record<string, () => boolean>;
+  /** The cluster as this node sees it (cluster mode only). */
+  cluster?: () => ClusterDescription;
 }
 
 export function buildManagementServer(deps: ManagementDeps, options: { logger?: boolean | object } = {}): FastifyInstance {
@@ -33,6 +37,13 @@ export function buildManagementServer(deps: ManagementDeps, options: { logger?: 
     for (const [name, check] of Object.entries(deps.readyChecks ?? {})) checks[name] = check();
     const ready = Object.values(checks).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'UP' : 'DOWN', checks });
+  });
+
+  app.get('/cluster', async (_request, reply) => {
+    if (deps.cluster === undefined) {
+      return reply.code(404).send({ error: 'not_found', error_description: 'this node runs alone: it is a cluster member only with --cluster-etcd' });
+    }
+    return reply.header('cache-control', 'no-store').send(deps.cluster());
   });
 
   app.get('/openapi.json', async (_request, reply) => {

@@ -7,6 +7,7 @@
 // (two workers, ManualClock); the exposition is parsed strictly.
 
 import test from 'ava';
+import type { ClusterDescription } from '../../src/cluster/cluster-description.js';
 import { buildManagementServer } from '../../src/http/management-server.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { openEnv } from '../../src/store/lmdb-env.js';
@@ -16,7 +17,7 @@ import { parseExposition, sampleValue } from '../helpers/prometheus.js';
 
 const R = 'realm-uuid-1';
 
-async function setup(t: Parameters<typeof startEngine>[0], readyChecks?: Record<string, () => boolean>) {
+async function setup(t: Parameters<typeof startEngine>[0], readyChecks?: Record<string, () => boolean>, cluster?: () => ClusterDescription) {
   const metrics = new Metrics();
   const env = openEnv(tempDir(t));
   const h = await startEngine(t, { observer: metrics.engineObserver(), env });
@@ -24,6 +25,7 @@ async function setup(t: Parameters<typeof startEngine>[0], readyChecks?: Record<
   const app = buildManagementServer({
     engine: h.engine, metrics, realmIds: () => [R, 'empty-uuid'], realmName: (id) => (id === R ? 'demo' : 'empty'),
     ...(readyChecks === undefined ? {} : { readyChecks }),
+    ...(cluster === undefined ? {} : { cluster }),
   });
   t.teardown(() => app.close());
   const scrape = async () => {
@@ -134,6 +136,30 @@ test('a /metrics?name[]= scrape asks the shards only when it names a gauge they 
   t.is(await statsAsked(), before + perScrape, 'only the whole scrape asked them');
   t.is((await app.inject({ method: 'GET', url: '/metrics?name[]=sessiond_actor_mailbox_depth&name[]=sessiond_sessions_active' })).statusCode, 200);
   t.is(await statsAsked(), before + 3 * perScrape, 'a scrape naming sessiond_sessions_active asked them');
+});
+
+test('/cluster answers what the member describes, never cached; a node that runs alone answers 404 saying so', async (t) => {
+  const alone = await setup(t);
+  let res = await alone.app.inject({ method: 'GET', url: '/cluster' });
+  t.is(res.statusCode, 404);
+  t.like(res.json(), { error: 'not_found' });
+  t.regex(res.json<{ error_description: string }>().error_description, /--cluster-etcd/);
+
+  let asked = 0;
+  const description = (): ClusterDescription => {
+    asked++;
+    return {
+      cluster: 'sessiond', node: 'n1', zone: 'a', serving: true, ready: true, leaseValid: true, etcdReachable: true, coordinator: 'n1', viewRevision: asked,
+      members: [], table: null,
+    };
+  };
+  const member = await setup(t, undefined, description);
+  res = await member.app.inject({ method: 'GET', url: '/cluster' });
+  t.is(res.statusCode, 200);
+  t.is(res.headers['cache-control'], 'no-store');
+  t.like(res.json(), { node: 'n1', zone: 'a', viewRevision: 1 });
+  res = await member.app.inject({ method: 'GET', url: '/cluster' });
+  t.like(res.json(), { viewRevision: 2 }, 'asked again on every request');
 });
 
 test('unknown management paths are 404', async (t) => {

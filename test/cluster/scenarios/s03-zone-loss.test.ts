@@ -7,9 +7,11 @@
 // is whole again and the checker finds no acknowledged session lost and none
 // resurrected. Without zones, rendezvous hashing would have put both copies
 // of about a sixth of the partitions in zone b (F8 shows what that loses).
-// Method: the zones come from SESSIOND_ZONE in each node's environment; the
-// load balancer keeps only zone a after the kill.
+// Method: the zones come from SESSIOND_ZONE in each node's environment, and
+// n1's /cluster (management port) lists them; the load balancer keeps only
+// zone a after the kill.
 
+import type { ClusterDescription } from '../../../src/cluster/cluster-description.js';
 import { partitionTable } from '../../../src/cluster/hrw.js';
 import { failureWindowMs } from '../availability.js';
 import { METRIC_PARTITIONS_LOST } from '../topology.js';
@@ -30,6 +32,12 @@ scenario('S3: zone b (two of four nodes) killed at once: no partition lost, the 
 
   const inOneZone = await cluster.node('n1').metric('sessiond_partitions_in_one_zone');
   ctx.expect(inOneZone === 0, `sessiond_partitions_in_one_zone on n1 is ${inOneZone} before the kill`);
+  // What an operator reads on the management port: every member in its zone, each with primaries.
+  const seen = (await (await fetch(`${cluster.node('n1').managementUrl}/cluster`)).json()) as ClusterDescription;
+  const zonesSeen = Object.fromEntries(seen.members.map((m) => [m.node, m.zone]));
+  ctx.expect(JSON.stringify(zonesSeen) === JSON.stringify(ZONES), `/cluster on n1 lists the members in their zones: ${JSON.stringify(zonesSeen)}`);
+  ctx.expect(seen.members.every((m) => m.primary > 0 && m.backup > 0), `every member has primaries and backups: ${JSON.stringify(seen.members)}`);
+  ctx.expect(seen.table?.inOneZone === 0 && seen.table.underReplicated === 0, `/cluster's table: ${JSON.stringify(seen.table)}`);
 
   const survivors = ['n1', 'n2'];
   const victims = ['n3', 'n4'];

@@ -1,0 +1,132 @@
+// What `GET /cluster` on the management port answers: the cluster as this
+// node sees it. The members of its view (address, zone, incarnation, whether
+// they drain, whether this node accuses them, and their roles in the table it
+// obeys), the coordinator, and the table's health (partitions short of
+// copies, copies in one zone, transfers and handoffs under way). Each node
+// answers from its own view and table: during a view change two nodes may
+// differ for a moment, and comparing their answers shows which one lags.
+
+import type { MemberInfo } from './control-plane.js';
+import { inOneZone, underReplicated, type PartitionTable } from './partition-table.js';
+
+export interface MemberDescription {
+  node: string;
+  address: string;
+  zone: string | null;
+  incarnation: string;
+  /** When the member last wrote its key: it joined, joined again, or began to drain (ISO 8601). */
+  since: string;
+  draining: boolean;
+  /** Whether this node accuses it (no heartbeat, link down, replication timeout). */
+  suspected: boolean;
+  /** Partitions it serves as primary, holds as backup, and is being sent, in the table this node obeys. */
+  primary: number;
+  backup: number;
+  pending: number;
+}
+
+export interface TableDescription {
+  version: number;
+  /** The etcd revision the table was read at, and the member view it was computed for. */
+  revision: number;
+  viewRevision: number;
+  /** Copies per partition asked for (`--owners`). */
+  owners: number;
+  underReplicated: number;
+  inOneZone: number;
+  /** Partitions with a copy being filled, and partitions being handed to a new primary. */
+  transfers: number;
+  handoffs: number;
+}
+
+export interface ClusterDescription {
+  cluster: string;
+  node: string;
+  zone: string | null;
+  /** Serving (lease provably alive, or a frozen view every member confirms), and ready (/health/ready). */
+  serving: boolean;
+  ready: boolean;
+  leaseValid: boolean;
+  etcdReachable: boolean;
+  coordinator: string | null;
+  viewRevision: number;
+  members: MemberDescription[];
+  /** The table this node obeys; null before the first one. */
+  table: TableDescription | null;
+}
+
+export interface ClusterSnapshot {
+  cluster: string;
+  node: string;
+  zone: string | null;
+  owners: number;
+  serving: boolean;
+  ready: boolean;
+  leaseValid: boolean;
+  etcdReachable: boolean;
+  coordinator: string | null;
+  viewRevision: number;
+  members: readonly MemberInfo[];
+  suspected: ReadonlySet<string>;
+  table: PartitionTable | null;
+  tableRevision: number;
+}
+
+/** The answer of `GET /cluster` for what the node holds now. */
+export function describeCluster(s: ClusterSnapshot): ClusterDescription {
+  const roles = s.table === null ? new Map<string, Roles>() : rolesByMember(s.table);
+  return {
+    cluster: s.cluster,
+    node: s.node,
+    zone: s.zone,
+    serving: s.serving,
+    ready: s.ready,
+    leaseValid: s.leaseValid,
+    etcdReachable: s.etcdReachable,
+    coordinator: s.coordinator,
+    viewRevision: s.viewRevision,
+    members: [...s.members]
+      .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
+      .map((m) => ({
+        node: m.node,
+        address: m.address,
+        zone: m.zone ?? null,
+        incarnation: m.incarnation,
+        since: new Date(m.started).toISOString(),
+        draining: m.draining === true,
+        suspected: s.suspected.has(m.node),
+        ...(roles.get(m.node) ?? { primary: 0, backup: 0, pending: 0 }),
+      })),
+    table: s.table === null ? null : describeTable(s.table, s.tableRevision, s.owners),
+  };
+}
+
+type Roles = { primary: number; backup: number; pending: number };
+
+/** Every member's partition counts in one pass over the table. */
+function rolesByMember(table: PartitionTable): Map<string, Roles> {
+  const out = new Map<string, Roles>();
+  const of = (node: string): Roles => {
+    let roles = out.get(node);
+    if (roles === undefined) out.set(node, (roles = { primary: 0, backup: 0, pending: 0 }));
+    return roles;
+  };
+  for (let p = 0; p < table.owners.length; p++) {
+    table.owners[p]!.forEach((node, i) => (i === 0 ? of(node).primary++ : of(node).backup++));
+    for (const node of table.pending[p]!) of(node).pending++;
+  }
+  return out;
+}
+
+function describeTable(table: PartitionTable, revision: number, owners: number): TableDescription {
+  return {
+    version: table.version,
+    revision,
+    viewRevision: table.viewRevision,
+    owners,
+    underReplicated: underReplicated(table, owners),
+    inOneZone: inOneZone(table),
+    transfers: table.pending.filter((list) => list.length > 0).length,
+    handoffs: Object.keys(table.handoff ?? {}).length,
+  };
+}
