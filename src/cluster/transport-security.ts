@@ -35,27 +35,9 @@ export function readClusterTls(files: ClusterTlsFiles): ClusterTls | null {
   const given = [files.ca, files.cert, files.key].filter((f) => f !== null).length;
   if (given === 0) return null;
   if (given !== 3) throw new ConfigError(GRPC_TLS_TOGETHER);
-  const tls = { ca: readPem(files.ca!, '--grpc-tls-ca'), cert: readPem(files.cert!, '--grpc-tls-cert'), key: readPem(files.key!, '--grpc-tls-key') };
-  checkPair(tls);
-  return tls;
-}
-
-/** Both certificates parse, the key parses, and it is the certificate's. */
-function checkPair(tls: ClusterTls): void {
-  let certificate: X509Certificate;
-  try {
-    new X509Certificate(tls.ca); // parsed only to be checked
-    certificate = new X509Certificate(tls.cert);
-  } catch (err) {
-    throw new ConfigError(`--grpc-tls-ca and --grpc-tls-cert must hold PEM certificates: ${(err as Error).message}`);
-  }
-  let matches: boolean;
-  try {
-    matches = certificate.checkPrivateKey(createPrivateKey(tls.key));
-  } catch (err) {
-    throw new ConfigError(`--grpc-tls-key must hold a PEM private key: ${(err as Error).message}`);
-  }
-  if (!matches) throw new ConfigError('--grpc-tls-key is not the key of the certificate in --grpc-tls-cert');
+  const ca = readCa(files.ca!, '--grpc-tls-ca');
+  const { cert, key } = readPair({ path: files.cert!, flag: '--grpc-tls-cert' }, { path: files.key!, flag: '--grpc-tls-key' });
+  return { ca, cert, key };
 }
 
 /** The gRPC server's credentials: TLS requiring a client certificate from the CA, or plaintext. */
@@ -68,6 +50,36 @@ export function serverCredentials(tls: ClusterTls | null): grpc.ServerCredential
 export function channelCredentials(tls: ClusterTls | null): grpc.ChannelCredentials {
   if (tls === null) return grpc.credentials.createInsecure();
   return grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);
+}
+
+/** A CA file: readable, and a PEM certificate (the first of a bundle is parsed). */
+function readCa(path: string, flag: string): Buffer {
+  const ca = readPem(path, flag);
+  parseCertificate(ca, flag);
+  return ca;
+}
+
+/** A certificate (chain) and its key: readable, PEM, and the key is the certificate's. */
+function readPair(certFile: { path: string; flag: string }, keyFile: { path: string; flag: string }): { cert: Buffer; key: Buffer } {
+  const cert = readPem(certFile.path, certFile.flag);
+  const key = readPem(keyFile.path, keyFile.flag);
+  const certificate = parseCertificate(cert, certFile.flag);
+  let matches: boolean;
+  try {
+    matches = certificate.checkPrivateKey(createPrivateKey(key));
+  } catch (err) {
+    throw new ConfigError(`${keyFile.flag} must hold a PEM private key: ${(err as Error).message}`);
+  }
+  if (!matches) throw new ConfigError(`${keyFile.flag} is not the key of the certificate in ${certFile.flag}`);
+  return { cert, key };
+}
+
+function parseCertificate(pem: Buffer, flag: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch (err) {
+    throw new ConfigError(`${flag} must hold a PEM certificate: ${(err as Error).message}`);
+  }
 }
 
 function readPem(path: string, flag: string): Buffer {

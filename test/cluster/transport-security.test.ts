@@ -84,7 +84,8 @@ test('the TLS files: none is plaintext; some but not all, unreadable files, a no
   refused({ ...n1, cert: join(dir, 'missing.pem') }, /--grpc-tls-cert .*missing\.pem: ENOENT/);
   const garbage = join(dir, 'garbage.pem');
   writeFileSync(garbage, 'not a certificate\n');
-  refused({ ...n1, ca: garbage }, /--grpc-tls-ca and --grpc-tls-cert must hold PEM certificates/);
+  refused({ ...n1, ca: garbage }, /--grpc-tls-ca must hold a PEM certificate/);
+  refused({ ...n1, cert: garbage }, /--grpc-tls-cert must hold a PEM certificate/);
   refused({ ...n1, key: garbage }, /--grpc-tls-key must hold a PEM private key/);
   refused({ ...n1, key: n2.key }, /is not the key of the certificate/);
 });
