@@ -42,7 +42,7 @@ import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './fai
 import { isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator, type SlowReplication } from './replicator.js';
-import { channelCredentials, serverCredentials, type ClusterTls } from './transport-security.js';
+import { channelCredentials, serverCredentials, type ClusterTls, type EtcdTls } from './transport-security.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
 /** How long the member set must hold still before the cluster's first table is written. */
@@ -112,6 +112,8 @@ export interface ClusterMemberOptions {
   advertise: string | null;
   /** Mutual TLS between members (transport-security.ts), or null for plaintext links. */
   tls: ClusterTls | null;
+  /** TLS to etcd (transport-security.ts), or null for plaintext. */
+  etcdTls: EtcdTls | null;
   owners: number;
   replicateTimeoutMs: number;
   touchReplicationIntervalMs: number;
@@ -237,6 +239,7 @@ export class ClusterMember {
     this.#remembered = rememberedMembership(options.env);
     this.#plane = new ControlPlane({
       hosts: options.etcd,
+      tls: options.etcdTls,
       cluster: options.cluster,
       node: options.node,
       address,
@@ -291,6 +294,7 @@ export class ClusterMember {
       Replicate: (call: grpc.ServerDuplexStream<ReplicateFrame, ReplicateAck>) => member.#serveReplicate(call),
     });
     try {
+      await member.#plane.reach();
       await member.#config.start();
       member.#formedAt = await member.#formationTime();
       await member.#checkRemembered();
