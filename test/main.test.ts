@@ -234,7 +234,9 @@ test.serial('a cluster node reaches an etcd that requires client certificates ov
   t.teardown(() => etcd.cleanup());
 
   const { r, managementPort } = await tlsClusterNode(t, etcd, 'n1', ca.issue('n1', ['127.0.0.1']));
-  t.is((await logLine(r, 'joined the cluster'))['node'], 'n1');
+  const joined = await logLine(r, 'joined the cluster');
+  t.is(joined['node'], 'n1');
+  t.is(joined['etcdTls'], true);
   const deadline = Date.now() + CLUSTER_READY_MS;
   let ready = await fetch(`http://127.0.0.1:${managementPort}/health/ready`);
   while (ready.status !== 200 && Date.now() < deadline) {

@@ -418,7 +418,7 @@ export class ClusterMember {
     const kept = await this.#plane.start(this.#remembered);
     if (!kept) this.#restartedAtMs = -Infinity;
     const restart = this.#remembered === null ? {} : { restart: kept ? 'same incarnation: the table did not change meanwhile, the partitions on disk are kept' : 'new incarnation: the table changed meanwhile, the partitions on disk are dropped' };
-    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, tls: this.#options.tls !== null, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
+    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, tls: this.#options.tls !== null, etcdTls: this.#options.etcdTls !== null, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
     this.#notServingSinceMs = performance.now();
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#onView();
