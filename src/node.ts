@@ -12,7 +12,7 @@ import { clusterMode, type NodeOptions } from './config/options.js';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { registerClusterMetrics } from './cluster/cluster-metrics.js';
 import { checkNodeIdentity } from './cluster/node-identity.js';
-import { readClusterTls } from './cluster/transport-security.js';
+import { readClusterTls, readEtcdTls } from './cluster/transport-security.js';
 import { clearOnlineSessions } from './store/journal-log.js';
 import { PasswordHasher, parsePasswordPolicy } from './crypto/password-hasher.js';
 import { Engine } from './host/engine.js';
@@ -155,6 +155,7 @@ export class SessiondNode extends EventEmitter {
     const { options, log } = deps;
     // Checked before the data directory is opened: bad files leave it untouched.
     const tls = clusterMode(options) ? readClusterTls({ ca: options.grpcTlsCa, cert: options.grpcTlsCert, key: options.grpcTlsKey }) : null;
+    const etcdTls = clusterMode(options) ? readEtcdTls({ ca: options.clusterEtcdCa, cert: options.clusterEtcdCert, key: options.clusterEtcdKey }) : null;
     const env = openEnv(options.dataDir);
     const clock = deps.clock ?? new SystemClock();
     let cluster: ClusterMember | null = null;
@@ -170,6 +171,7 @@ export class SessiondNode extends EventEmitter {
           advertise: options.grpcAdvertise,
           zone: options.zone,
           tls,
+          etcdTls,
           owners: options.owners,
           replicateTimeoutMs: options.replicateTimeoutMs,
           touchReplicationIntervalMs: options.touchReplicationIntervalMs,

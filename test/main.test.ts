@@ -12,9 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { OPTION_SPECS, envName } from '../src/config/options.js';
-import { cleanEnv, freePorts, logLine, run, type Run } from './helpers/node-process.js';
+import { EtcdProcess } from './helpers/etcd-process.js';
+import { cleanEnv, freePort, freePorts, logLine, run, type Run } from './helpers/node-process.js';
 import { parseExposition, sampleValue } from './helpers/prometheus.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { testCa, type NodePki } from './helpers/test-pki.js';
 
 const MAIN = new URL('../src/main.js', import.meta.url);
 
@@ -88,6 +90,16 @@ const invalid: [string, string[], Record<string, string>, string][] = [
     ['--cluster-etcd', 'http://127.0.0.1:2379', '--hostname', 'http://sso.test', '--grpc-tls-ca', '/nonexistent/ca.pem', '--grpc-tls-cert', 'n1.pem', '--grpc-tls-key', 'n1.key'],
     {},
     '--grpc-tls-ca /nonexistent/ca.pem: ENOENT',
+  ],
+  ['etcd TLS files without cluster mode', ['--cluster-etcd-ca', 'etcd-ca.pem'], {}, '--cluster-etcd'],
+  ['an https:// etcd URL without its CA', ['--cluster-etcd', 'https://127.0.0.1:2379', '--hostname', 'http://sso.test'], {}, '--cluster-etcd-ca'],
+  ['an etcd CA with an http:// etcd URL', ['--cluster-etcd', 'http://127.0.0.1:2379', '--hostname', 'http://sso.test', '--cluster-etcd-ca', 'etcd-ca.pem'], {}, '--cluster-etcd-ca turns on TLS to etcd'],
+  ['an etcd client certificate without its key', ['--cluster-etcd', 'https://127.0.0.1:2379', '--hostname', 'http://sso.test', '--cluster-etcd-ca', 'etcd-ca.pem'], { SESSIOND_CLUSTER_ETCD_CERT: 'n1.pem' }, '--cluster-etcd-key'],
+  [
+    'an etcd CA file that does not exist',
+    ['--cluster-etcd', 'https://127.0.0.1:2379', '--hostname', 'http://sso.test', '--cluster-etcd-ca', '/nonexistent/etcd-ca.pem'],
+    {},
+    '--cluster-etcd-ca /nonexistent/etcd-ca.pem: ENOENT',
   ],
 ];
 
@@ -189,3 +201,60 @@ for (const [kind, trigger] of [['uncaughtException', 'SIGUSR2'], ['unhandledReje
     t.is(stopped.code, 0, `ended by signal ${stopped.signal}; stderr: ${again.stderr()}`);
   });
 }
+
+/** How long a node refused by etcd at start-up may take to exit (it fails at the first handshake, in well under a second). */
+const ETCD_REFUSED_EXIT_MS = 10_000;
+/** How long a one-node cluster may take to report ready. */
+const CLUSTER_READY_MS = 30_000;
+
+/** A cluster node on free loopback ports reaching `etcd` with the TLS files of `files` (killed at teardown if still running). */
+async function tlsClusterNode(t: ExecutionContext, etcd: EtcdProcess, id: string, files: NodePki): Promise<{ r: Run; managementPort: number }> {
+  const { args } = await nodeArgs(t);
+  const managementPort = Number(args[args.indexOf('--management-port') + 1]);
+  const r = run([
+    ...args, '--node-id', id, '--grpc-port', String(await freePort()), '--hostname', 'http://sso.test', '--cluster-name', 'main-tls',
+    '--cluster-etcd', etcd.clientUrl, '--cluster-etcd-ca', files.ca, '--cluster-etcd-cert', files.cert, '--cluster-etcd-key', files.key,
+  ]);
+  t.teardown(async () => {
+    if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    await r.exit;
+  });
+  return { r, managementPort };
+}
+
+/** stderr's lines without Node's one-time warning about TLS server names that are IP addresses (docs/cluster.md). */
+function stderrLines(r: Run): string[] {
+  return r.stderr().split('\n').filter((l) => l !== '' && !l.includes('[DEP0123]') && !l.includes('--trace-deprecation'));
+}
+
+test.serial('a cluster node reaches an etcd that requires client certificates over TLS and turns ready; one holding another CA\'s certificate exits 1 saying etcd refused it', async (t) => {
+  const dir = tempDir(t);
+  const ca = testCa(dir);
+  const etcd = await EtcdProcess.start({ tls: ca.issue('etcd', ['127.0.0.1']) });
+  t.teardown(() => etcd.cleanup());
+
+  const { r, managementPort } = await tlsClusterNode(t, etcd, 'n1', ca.issue('n1', ['127.0.0.1']));
+  const joined = await logLine(r, 'joined the cluster');
+  t.is(joined['node'], 'n1');
+  t.is(joined['etcdTls'], true);
+  const deadline = Date.now() + CLUSTER_READY_MS;
+  let ready = await fetch(`http://127.0.0.1:${managementPort}/health/ready`);
+  while (ready.status !== 200 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    ready = await fetch(`http://127.0.0.1:${managementPort}/health/ready`);
+  }
+  t.is(ready.status, 200, 'ready');
+
+  const stranger = testCa(dir, 'other-ca').issue('n2', ['127.0.0.1']);
+  const started = Date.now();
+  const refused = await tlsClusterNode(t, etcd, 'n2', { ...stranger, ca: ca.ca });
+  const { code } = await refused.r.exit;
+  t.is(code, 1, refused.r.stderr());
+  t.true(Date.now() - started < ETCD_REFUSED_EXIT_MS, `exited within ${ETCD_REFUSED_EXIT_MS} ms`);
+  const lines = stderrLines(refused.r);
+  t.is(lines.length, 1, refused.r.stderr());
+  t.true(lines[0]!.startsWith(`sessiond: cannot reach etcd at ${etcd.clientUrl} (TLS): etcd refused this node's client certificate`), lines[0]);
+
+  r.child.kill('SIGTERM');
+  t.is((await r.exit).code, 0, `stderr: ${r.stderr()}`);
+});

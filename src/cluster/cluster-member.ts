@@ -43,7 +43,7 @@ import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './fai
 import { inOneZone, isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator, type SlowReplication } from './replicator.js';
-import { channelCredentials, serverCredentials, type ClusterTls } from './transport-security.js';
+import { channelCredentials, serverCredentials, type ClusterTls, type EtcdTls } from './transport-security.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
 /** How long the member set must hold still before the cluster's first table is written. */
@@ -115,6 +115,8 @@ export interface ClusterMemberOptions {
   zone: string | null;
   /** Mutual TLS between members (transport-security.ts), or null for plaintext links. */
   tls: ClusterTls | null;
+  /** TLS to etcd (transport-security.ts), or null for plaintext. */
+  etcdTls: EtcdTls | null;
   owners: number;
   replicateTimeoutMs: number;
   touchReplicationIntervalMs: number;
@@ -242,6 +244,7 @@ export class ClusterMember {
     this.#remembered = rememberedMembership(options.env);
     this.#plane = new ControlPlane({
       hosts: options.etcd,
+      tls: options.etcdTls,
       cluster: options.cluster,
       node: options.node,
       address,
@@ -297,6 +300,7 @@ export class ClusterMember {
       Replicate: (call: grpc.ServerDuplexStream<ReplicateFrame, ReplicateAck>) => member.#serveReplicate(call),
     });
     try {
+      await member.#plane.reach();
       await member.#config.start();
       member.#formedAt = await member.#formationTime();
       await member.#checkRemembered();
@@ -420,7 +424,7 @@ export class ClusterMember {
     const kept = await this.#plane.start(this.#remembered);
     if (!kept) this.#restartedAtMs = -Infinity;
     const restart = this.#remembered === null ? {} : { restart: kept ? 'same incarnation: the table did not change meanwhile, the partitions on disk are kept' : 'new incarnation: the table changed meanwhile, the partitions on disk are dropped' };
-    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, tls: this.#options.tls !== null, zone: this.#options.zone, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
+    this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, tls: this.#options.tls !== null, etcdTls: this.#options.etcdTls !== null, zone: this.#options.zone, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
     this.#notServingSinceMs = performance.now();
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#onView();

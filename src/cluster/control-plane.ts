@@ -51,6 +51,7 @@ import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Lease, type Namespac
 import type { Logger } from 'pino';
 import { actingCoordinator } from './coordinator.js';
 import type { PartitionTable } from './partition-table.js';
+import { etcdTlsHint, type EtcdTls } from './transport-security.js';
 import { CLUSTER_PROTOCOL_VERSION } from './wire.js';
 
 /** Lease TTL: etcd's minimum with its default election timing. */
@@ -103,6 +104,8 @@ export interface View {
 
 export interface ControlPlaneOptions {
   hosts: string[];
+  /** TLS to etcd (transport-security.ts; the hosts are https:// URLs), or null for plaintext. */
+  tls: EtcdTls | null;
   cluster: string;
   node: string;
   address: string;
@@ -167,6 +170,7 @@ export class ControlPlane extends EventEmitter {
     this.#options = options;
     this.#client = new Etcd3({
       hosts: options.hosts,
+      ...(options.tls !== null ? { credentials: options.tls } : {}),
       dialTimeout: ETCD_CALL_DEADLINE_MS,
       // Redial etcd within 300 ms once it is back (grpc-js would back off up to
       // 120 s): a node whose peers reach etcd before it stops serving until it does.
@@ -181,6 +185,25 @@ export class ControlPlane extends EventEmitter {
   /** The etcd namespace of this cluster (configuration lives under `config/`). */
   get namespace(): Namespace {
     return this.#ns;
+  }
+
+  /**
+   * One read from etcd, to learn early whether this node can reach it at
+   * all: rejects with one line naming the endpoints, whether they were dialled
+   * over TLS, gRPC's reason and, for a failed TLS handshake, what it most
+   * likely means (a refused client certificate, or a server certificate that
+   * failed the check).
+   */
+  async reach(): Promise<void> {
+    try {
+      await this.#ns.get(TABLE).exec();
+    } catch (err) {
+      // gRPC's message may span lines (OpenSSL's) and ends in an empty "Resolution note:".
+      const reason = String((err as Error).message ?? err).replace(/\s+/g, ' ').replace(/ ?Resolution note: ?$/, '').trim();
+      const hint = this.#options.tls === null ? null : etcdTlsHint(reason);
+      const over = this.#options.tls === null ? 'plaintext' : 'TLS';
+      throw new Error(`cannot reach etcd at ${this.#options.hosts.join(', ')} (${over}): ${hint === null ? '' : `${hint}; `}${reason}`);
+    }
   }
 
   /**

@@ -1,11 +1,19 @@
-// Mutual TLS between cluster members (--grpc-tls-ca, --grpc-tls-cert,
-// --grpc-tls-key). Every node presents its certificate and accepts a peer
+// Transport security of a cluster node: mutual TLS between members
+// (--grpc-tls-ca, --grpc-tls-cert, --grpc-tls-key) and TLS to etcd
+// (--cluster-etcd-ca, --cluster-etcd-cert, --cluster-etcd-key).
+//
+// Between members, every node presents its certificate and accepts a peer
 // only when the peer's certificate chains to the cluster's CA: a process
 // that reaches a node's gRPC port without such a certificate cannot
 // heartbeat, forward or replicate. A client also checks that the server's
 // certificate names the address it dialled (the peer's --grpc-advertise), as
 // any TLS client does. Without the options the links are plaintext, for a
 // private network or loopback.
+//
+// To etcd, the node trusts only the given CA for etcd's server certificate
+// (which must name the host of each https:// --cluster-etcd URL), and
+// presents its client certificate when given one (etcd's --client-cert-auth).
+// Without the options the node reaches etcd in plaintext.
 //
 // The files are read and checked once at start-up (a certificate that does
 // not match its key, or is not a certificate, stops the node with a clear
@@ -14,7 +22,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError, GRPC_TLS_TOGETHER } from '../config/options.js';
+import { ConfigError, ETCD_TLS_NEEDS_CA, ETCD_TLS_PAIR, GRPC_TLS_TOGETHER } from '../config/options.js';
 
 /** The PEM files of a node's mutual TLS, as given on the command line. */
 export interface ClusterTlsFiles {
@@ -30,32 +38,53 @@ export interface ClusterTls {
   key: Buffer;
 }
 
+/** The PEM files of a node's TLS to etcd, as given on the command line. */
+export type EtcdTlsFiles = ClusterTlsFiles;
+
+/** etcd3's `credentials`: the CA of etcd's server certificate, and this node's client chain and key if etcd asks for one (PEM). */
+export interface EtcdTls {
+  rootCertificate: Buffer;
+  certChain?: Buffer;
+  privateKey?: Buffer;
+}
+
 /** Reads and checks the files; null when none is given (plaintext links). */
 export function readClusterTls(files: ClusterTlsFiles): ClusterTls | null {
   const given = [files.ca, files.cert, files.key].filter((f) => f !== null).length;
   if (given === 0) return null;
   if (given !== 3) throw new ConfigError(GRPC_TLS_TOGETHER);
-  const tls = { ca: readPem(files.ca!, '--grpc-tls-ca'), cert: readPem(files.cert!, '--grpc-tls-cert'), key: readPem(files.key!, '--grpc-tls-key') };
-  checkPair(tls);
-  return tls;
+  const ca = readCa(files.ca!, '--grpc-tls-ca');
+  const { cert, key } = readPair({ path: files.cert!, flag: '--grpc-tls-cert' }, { path: files.key!, flag: '--grpc-tls-key' });
+  return { ca, cert, key };
 }
 
-/** Both certificates parse, the key parses, and it is the certificate's. */
-function checkPair(tls: ClusterTls): void {
-  let certificate: X509Certificate;
-  try {
-    new X509Certificate(tls.ca); // parsed only to be checked
-    certificate = new X509Certificate(tls.cert);
-  } catch (err) {
-    throw new ConfigError(`--grpc-tls-ca and --grpc-tls-cert must hold PEM certificates: ${(err as Error).message}`);
+/** Reads and checks the files; null when none is given (plaintext to etcd). */
+export function readEtcdTls(files: EtcdTlsFiles): EtcdTls | null {
+  if ((files.cert === null) !== (files.key === null)) throw new ConfigError(ETCD_TLS_PAIR);
+  if (files.ca === null) {
+    if (files.cert !== null) throw new ConfigError(ETCD_TLS_NEEDS_CA);
+    return null;
   }
-  let matches: boolean;
-  try {
-    matches = certificate.checkPrivateKey(createPrivateKey(tls.key));
-  } catch (err) {
-    throw new ConfigError(`--grpc-tls-key must hold a PEM private key: ${(err as Error).message}`);
+  const rootCertificate = readCa(files.ca, '--cluster-etcd-ca');
+  if (files.cert === null) return { rootCertificate };
+  const { cert, key } = readPair({ path: files.cert, flag: '--cluster-etcd-cert' }, { path: files.key!, flag: '--cluster-etcd-key' });
+  return { rootCertificate, certChain: cert, privateKey: key };
+}
+
+/**
+ * What a failed TLS handshake with etcd most likely means, from gRPC's
+ * message (OpenSSL's and Node's wording), or null when it is no handshake
+ * failure: etcd refusing this node's client certificate (it sent an alert),
+ * or etcd's certificate failing this node's check.
+ */
+export function etcdTlsHint(message: string): string | null {
+  if (/alert (bad certificate|certificate required|unknown ca|certificate unknown|handshake failure)/i.test(message)) {
+    return "etcd refused this node's client certificate, or its lack of one: an etcd with --client-cert-auth takes only one signed by the CA of its --trusted-ca-file, given as --cluster-etcd-cert and --cluster-etcd-key";
   }
-  if (!matches) throw new ConfigError('--grpc-tls-key is not the key of the certificate in --grpc-tls-cert');
+  if (/unable to verify|self[- ]signed|ERR_TLS_CERT_ALTNAME_INVALID|certificate has expired|certificate is not yet valid/i.test(message)) {
+    return "etcd's certificate failed this node's check: it must be signed by the CA in --cluster-etcd-ca, be valid now, and name the host of the --cluster-etcd URL";
+  }
+  return null;
 }
 
 /** The gRPC server's credentials: TLS requiring a client certificate from the CA, or plaintext. */
@@ -68,6 +97,36 @@ export function serverCredentials(tls: ClusterTls | null): grpc.ServerCredential
 export function channelCredentials(tls: ClusterTls | null): grpc.ChannelCredentials {
   if (tls === null) return grpc.credentials.createInsecure();
   return grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);
+}
+
+/** A CA file: readable, and a PEM certificate (the first of a bundle is parsed). */
+function readCa(path: string, flag: string): Buffer {
+  const ca = readPem(path, flag);
+  parseCertificate(ca, flag);
+  return ca;
+}
+
+/** A certificate (chain) and its key: readable, PEM, and the key is the certificate's. */
+function readPair(certFile: { path: string; flag: string }, keyFile: { path: string; flag: string }): { cert: Buffer; key: Buffer } {
+  const cert = readPem(certFile.path, certFile.flag);
+  const key = readPem(keyFile.path, keyFile.flag);
+  const certificate = parseCertificate(cert, certFile.flag);
+  let matches: boolean;
+  try {
+    matches = certificate.checkPrivateKey(createPrivateKey(key));
+  } catch (err) {
+    throw new ConfigError(`${keyFile.flag} must hold a PEM private key: ${(err as Error).message}`);
+  }
+  if (!matches) throw new ConfigError(`${keyFile.flag} is not the key of the certificate in ${certFile.flag}`);
+  return { cert, key };
+}
+
+function parseCertificate(pem: Buffer, flag: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch (err) {
+    throw new ConfigError(`${flag} must hold a PEM certificate: ${(err as Error).message}`);
+  }
 }
 
 function readPem(path: string, flag: string): Buffer {

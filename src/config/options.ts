@@ -23,6 +23,9 @@ export interface NodeOptions {
   // --- cluster (docs/cluster.md); without clusterEtcd the node runs alone ---
   clusterEtcd: string[];
   clusterName: string;
+  clusterEtcdCa: string | null;
+  clusterEtcdCert: string | null;
+  clusterEtcdKey: string | null;
   grpcPort: number;
   grpcAdvertise: string | null;
   grpcTlsCa: string | null;
@@ -88,6 +91,9 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'nodeId', flag: '--node-id', kind: 'string', defaultValue: () => 'node-1', describe: 'this node\'s name: the `node` field of every log line, and its stable identity in a cluster (unique, kept with the data directory)' },
   { key: 'clusterEtcd', flag: '--cluster-etcd', kind: 'urls', defaultValue: () => [], describe: 'etcd v3 endpoints, comma-separated: switches cluster mode on (empty: a single node)' },
   { key: 'clusterName', flag: '--cluster-name', kind: 'string', defaultValue: () => 'sessiond', describe: 'the cluster this node joins: its keys in etcd live under /<name>/' },
+  { key: 'clusterEtcdCa', flag: '--cluster-etcd-ca', kind: 'path', defaultValue: () => null, describe: 'PEM file of the CA that signs etcd\'s server certificate: the node reaches etcd over TLS, and every --cluster-etcd URL must be https:// (cluster mode only)' },
+  { key: 'clusterEtcdCert', flag: '--cluster-etcd-cert', kind: 'path', defaultValue: () => null, describe: 'PEM file of this node\'s client certificate (chain) for etcd\'s --client-cert-auth; with --cluster-etcd-key, needs --cluster-etcd-ca' },
+  { key: 'clusterEtcdKey', flag: '--cluster-etcd-key', kind: 'path', defaultValue: () => null, describe: 'PEM file of the private key of --cluster-etcd-cert' },
   { key: 'grpcPort', flag: '--grpc-port', kind: 'port', defaultValue: () => 50051, describe: 'cluster gRPC port (node-to-node traffic; cluster mode only)' },
   { key: 'grpcAdvertise', flag: '--grpc-advertise', kind: 'address', defaultValue: () => null, describe: 'host:port other nodes dial to reach this node (default: --host:--grpc-port)' },
   { key: 'grpcTlsCa', flag: '--grpc-tls-ca', kind: 'path', defaultValue: () => null, describe: 'PEM file of the CA that signs every node\'s certificate: with --grpc-tls-cert and --grpc-tls-key, nodes talk over mutual TLS (cluster mode only)' },
@@ -259,8 +265,37 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   if (result.zone !== null && result.clusterEtcd.length === 0) {
     throw new ConfigError('--zone places copies of partitions across the zones of a cluster: it needs --cluster-etcd');
   }
+  checkEtcdTls(result);
   return { help: false, options: result };
 }
+
+/**
+ * TLS to etcd: the options need cluster mode, the client certificate and key
+ * go together and need the CA, and the CA and https:// URLs go together (a CA
+ * with an http:// URL would leave that connection plaintext; an https:// URL
+ * without a CA would leave the node no CA to check etcd's certificate with).
+ */
+function checkEtcdTls(options: NodeOptions): void {
+  const given = [options.clusterEtcdCa, options.clusterEtcdCert, options.clusterEtcdKey].some((f) => f !== null);
+  if (given && options.clusterEtcd.length === 0) {
+    throw new ConfigError('--cluster-etcd-ca, --cluster-etcd-cert and --cluster-etcd-key secure the connection to etcd: they need --cluster-etcd');
+  }
+  if ((options.clusterEtcdCert === null) !== (options.clusterEtcdKey === null)) throw new ConfigError(ETCD_TLS_PAIR);
+  if (options.clusterEtcdCert !== null && options.clusterEtcdCa === null) throw new ConfigError(ETCD_TLS_NEEDS_CA);
+  const tls = options.clusterEtcdCa !== null;
+  const mismatched = options.clusterEtcd.find((url) => (new URL(url).protocol === 'https:') !== tls);
+  if (mismatched === undefined) return;
+  throw new ConfigError(
+    tls
+      ? `--cluster-etcd ${mismatched}: --cluster-etcd-ca turns on TLS to etcd, so every --cluster-etcd URL must be https://`
+      : `--cluster-etcd ${mismatched}: an https:// URL needs --cluster-etcd-ca, the CA that signs etcd's server certificate (or use http:// for plaintext)`,
+  );
+}
+
+/** The client certificate for etcd comes with its key. */
+export const ETCD_TLS_PAIR = '--cluster-etcd-cert and --cluster-etcd-key go together: give both (a client certificate for etcd) or neither';
+/** A client certificate for etcd is presented over TLS only. */
+export const ETCD_TLS_NEEDS_CA = '--cluster-etcd-cert and --cluster-etcd-key need --cluster-etcd-ca (the CA that signs etcd\'s server certificate): a client certificate is presented over TLS only';
 
 /** The mutual-TLS files of the cluster's links are all given or none is. */
 export const GRPC_TLS_TOGETHER = '--grpc-tls-ca, --grpc-tls-cert and --grpc-tls-key go together: give all three (mutual TLS between nodes) or none';

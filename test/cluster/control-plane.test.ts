@@ -34,7 +34,7 @@ async function startEtcd(t: ExecutionContext): Promise<EtcdProcess> {
 
 /** A member's control plane (not started yet), closed at the test's end. */
 function newPlane(t: ExecutionContext, hosts: string[], cluster: string, node: string, options: Partial<ControlPlaneOptions> = {}): ControlPlane {
-  const plane = new ControlPlane({ hosts, cluster, node, address: '127.0.0.1:1', log: pino({ level: 'silent' }), ...options });
+  const plane = new ControlPlane({ hosts, tls: null, cluster, node, address: '127.0.0.1:1', log: pino({ level: 'silent' }), ...options });
   t.teardown(() => plane.close());
   return plane;
 }

@@ -36,6 +36,9 @@ test('defaults match the documented ones', (t) => {
     nodeId: 'node-1',
     clusterEtcd: [],
     clusterName: 'sessiond',
+    clusterEtcdCa: null,
+    clusterEtcdCert: null,
+    clusterEtcdKey: null,
     grpcPort: 50051,
     grpcAdvertise: null,
     grpcTlsCa: null,
@@ -201,6 +204,29 @@ test('cluster options: a zone is a short name, in cluster mode only', (t) => {
   t.is(parse(cluster, { SESSIOND_ZONE: 'rack_12.b' }).zone, 'rack_12.b');
   for (const bad of ['', '-a', 'a b', 'zone/1', 'x'.repeat(64)]) refused(t, [...cluster, '--zone', bad], {}, '--zone');
   refused(t, ['--zone', 'a'], {}, 'needs --cluster-etcd');
+});
+
+test('cluster options: TLS to etcd needs a CA with https:// URLs; the client certificate and key go together and need the CA; cluster mode only', (t) => {
+  const hostname = ['--hostname', 'http://sso.test'];
+  const secure = ['--cluster-etcd', 'https://127.0.0.1:2379,https://127.0.0.2:2379', ...hostname];
+  const plain = ['--cluster-etcd', 'http://127.0.0.1:2379', ...hostname];
+  const ca = parse([...secure, '--cluster-etcd-ca', 'etcd-ca.pem']);
+  t.deepEqual([ca.clusterEtcdCa, ca.clusterEtcdCert, ca.clusterEtcdKey], ['etcd-ca.pem', null, null], 'the CA alone: TLS without a client certificate');
+  const mutual = parse([...secure, '--cluster-etcd-ca', 'etcd-ca.pem', '--cluster-etcd-cert', 'n1-etcd.pem'], { SESSIOND_CLUSTER_ETCD_KEY: 'n1-etcd.key' });
+  t.deepEqual([mutual.clusterEtcdCa, mutual.clusterEtcdCert, mutual.clusterEtcdKey], ['etcd-ca.pem', 'n1-etcd.pem', 'n1-etcd.key']);
+  const fromEnv = parse([], { SESSIOND_CLUSTER_ETCD: 'https://127.0.0.1:2379', SESSIOND_HOSTNAME: 'http://sso.test', SESSIOND_CLUSTER_ETCD_CA: 'etcd-ca.pem', SESSIOND_CLUSTER_ETCD_CERT: 'c.pem', SESSIOND_CLUSTER_ETCD_KEY: 'c.key' });
+  t.deepEqual([fromEnv.clusterEtcdCa, fromEnv.clusterEtcdCert, fromEnv.clusterEtcdKey], ['etcd-ca.pem', 'c.pem', 'c.key']);
+  t.is(parse(plain).clusterEtcdCa, null, 'http:// without the options: plaintext');
+
+  refused(t, [...secure, '--cluster-etcd-ca', 'etcd-ca.pem', '--cluster-etcd-cert', 'n1-etcd.pem'], {}, 'give both');
+  refused(t, [...secure, '--cluster-etcd-ca', 'etcd-ca.pem', '--cluster-etcd-key', 'n1-etcd.key'], {}, '--cluster-etcd-cert and --cluster-etcd-key go together');
+  refused(t, [...secure, '--cluster-etcd-cert', 'n1-etcd.pem', '--cluster-etcd-key', 'n1-etcd.key'], {}, 'need --cluster-etcd-ca');
+  refused(t, [...plain, '--cluster-etcd-ca', 'etcd-ca.pem'], {}, '--cluster-etcd http://127.0.0.1:2379: --cluster-etcd-ca turns on TLS to etcd, so every --cluster-etcd URL must be https://');
+  refused(t, ['--cluster-etcd', 'https://127.0.0.1:2379,http://127.0.0.2:2379', ...hostname, '--cluster-etcd-ca', 'etcd-ca.pem'], {}, 'http://127.0.0.2:2379');
+  refused(t, secure, {}, '--cluster-etcd https://127.0.0.1:2379: an https:// URL needs --cluster-etcd-ca');
+  refused(t, ['--cluster-etcd', 'http://127.0.0.1:2379,https://127.0.0.2:2379', ...hostname], {}, 'https://127.0.0.2:2379');
+  refused(t, ['--cluster-etcd-ca', 'etcd-ca.pem'], {}, 'need --cluster-etcd');
+  refused(t, [], { SESSIOND_CLUSTER_ETCD_CERT: 'c.pem', SESSIOND_CLUSTER_ETCD_KEY: 'c.key' }, 'need --cluster-etcd');
 });
 
 test('the help text lists every flag with its variable and default', (t) => {
