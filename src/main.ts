@@ -63,6 +63,7 @@ async function main(): Promise<void> {
   // Handlers first: a supervisor that stops the node the moment it reads "ready" must reach
   // them, not the default action of SIGTERM (which ends the process without saving sessions).
   stopOnSignals(log, node);
+  reloadOnHangup(log, node);
   exitOnFatalErrors(log, node);
   await node.listen();
   if (node.stopping) return;
@@ -111,6 +112,15 @@ function stopOnSignals(log: Logger, node: SessiondNode): void {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** SIGHUP reads the cluster's certificates again at once (they are also checked every minute). */
+function reloadOnHangup(log: Logger, node: SessiondNode): void {
+  process.on('SIGHUP', () => {
+    const result = node.reloadCertificates();
+    if (result === null) log.info({ signal: 'SIGHUP' }, 'nothing to reload: no --grpc-tls-* certificates');
+    else if (result.outcome === 'unchanged') log.info({ signal: 'SIGHUP' }, 'cluster certificates unchanged');
+  });
 }
 
 /**

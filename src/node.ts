@@ -12,7 +12,8 @@ import { clusterMode, type NodeOptions } from './config/options.js';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { registerClusterMetrics } from './cluster/cluster-metrics.js';
 import { checkNodeIdentity } from './cluster/node-identity.js';
-import { readClusterTls, readEtcdTls } from './cluster/transport-security.js';
+import { ClusterCertificates, type ReloadOutcome } from './cluster/cluster-certificates.js';
+import { readEtcdTls } from './cluster/transport-security.js';
 import { clearOnlineSessions } from './store/journal-log.js';
 import { PasswordHasher, parsePasswordPolicy } from './crypto/password-hasher.js';
 import { Engine } from './host/engine.js';
@@ -154,7 +155,7 @@ export class SessiondNode extends EventEmitter {
   static async start(deps: NodeDependencies): Promise<SessiondNode> {
     const { options, log } = deps;
     // Checked before the data directory is opened: bad files leave it untouched.
-    const tls = clusterMode(options) ? readClusterTls({ ca: options.grpcTlsCa, cert: options.grpcTlsCert, key: options.grpcTlsKey }) : null;
+    const tls = clusterMode(options) ? ClusterCertificates.read({ ca: options.grpcTlsCa, cert: options.grpcTlsCert, key: options.grpcTlsKey }) : null;
     const etcdTls = clusterMode(options) ? readEtcdTls({ ca: options.clusterEtcdCa, cert: options.clusterEtcdCert, key: options.clusterEtcdKey }) : null;
     const env = openEnv(options.dataDir);
     const clock = deps.clock ?? new SystemClock();
@@ -345,6 +346,11 @@ export class SessiondNode extends EventEmitter {
   }
 
   /** True once stop() has begun. */
+  /** SIGHUP: the cluster's mutual-TLS files are read again (null: nothing to reload, no --grpc-tls-*). */
+  reloadCertificates(): ReloadOutcome | null {
+    return this.cluster?.reloadCertificates() ?? null;
+  }
+
   get stopping(): boolean {
     return this.#stopped;
   }

@@ -6,7 +6,7 @@
 // on 127.0.0.1 with free ports (found by listening on port 0 first), wait
 // for its "ready" log line, talk HTTP to it, signal it.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -257,4 +257,49 @@ test.serial('a cluster node reaches an etcd that requires client certificates ov
 
   r.child.kill('SIGTERM');
   t.is((await r.exit).code, 0, `stderr: ${r.stderr()}`);
+});
+
+test.serial('SIGHUP reads the cluster\'s mutual-TLS certificates again: renewed files are taken and counted, unchanged ones left; a node that runs alone keeps serving', async (t) => {
+  const ca = testCa(tempDir(t));
+  const files = ca.issue('n1', ['127.0.0.1']);
+  const etcd = await EtcdProcess.start();
+  t.teardown(() => etcd.cleanup());
+  const { args } = await nodeArgs(t);
+  const managementPort = Number(args[args.indexOf('--management-port') + 1]);
+  const r = run([
+    ...args, '--node-id', 'n1', '--grpc-port', String(await freePort()), '--hostname', 'http://sso.test', '--cluster-name', 'main-hup',
+    '--cluster-etcd', etcd.clientUrl, '--grpc-tls-ca', files.ca, '--grpc-tls-cert', files.cert, '--grpc-tls-key', files.key,
+  ]);
+  t.teardown(async () => {
+    if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    await r.exit;
+  });
+  t.is((await logLine(r, 'joined the cluster'))['tls'], true);
+  r.child.kill('SIGHUP');
+  await logLine(r, 'cluster certificates unchanged');
+  ca.issue('n1', ['127.0.0.1']); // renewed in place
+  r.child.kill('SIGHUP');
+  const reloaded = await logLine(r, 'cluster certificates reloaded: new connections use them');
+  const expiresAt = Date.parse(String(reloaded['expiresAt']));
+  t.true(expiresAt > Date.now(), String(reloaded['expiresAt']));
+  const metrics = parseExposition(await (await fetch(`http://127.0.0.1:${managementPort}/metrics`)).text());
+  t.is(sampleValue(metrics, 'sessiond_cluster_tls_reloads_total', { outcome: 'reloaded' }), 1);
+  t.is(sampleValue(metrics, 'sessiond_cluster_tls_certificate_expiry_timestamp_seconds'), Math.floor(expiresAt / 1000));
+  writeFileSync(files.key, readFileSync(testCa(tempDir(t), 'other').issue('n1', ['127.0.0.1']).key)); // a key of another certificate
+  r.child.kill('SIGHUP');
+  const refused = await logLine(r, 'cluster certificates not reloaded: the files fail the checks; the current ones stay in use');
+  t.regex(String(refused['reason']), /--grpc-tls-key is not the key of the certificate in --grpc-tls-cert/);
+  r.child.kill('SIGTERM');
+  t.is((await r.exit).code, 0, `stderr: ${r.stderr()}`);
+
+  const alone = run((await nodeArgs(t)).args);
+  t.teardown(async () => {
+    if (alone.child.exitCode === null && alone.child.signalCode === null) alone.child.kill('SIGKILL');
+    await alone.exit;
+  });
+  await logLine(alone, 'sessiond node ready');
+  alone.child.kill('SIGHUP');
+  await logLine(alone, 'nothing to reload: no --grpc-tls-* certificates');
+  alone.child.kill('SIGTERM');
+  t.is((await alone.exit).code, 0, 'SIGHUP did not end it; SIGTERM did, gracefully');
 });

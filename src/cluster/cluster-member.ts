@@ -43,7 +43,8 @@ import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './fai
 import { inOneZone, isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator, type SlowReplication } from './replicator.js';
-import { channelCredentials, serverCredentials, type ClusterTls, type EtcdTls } from './transport-security.js';
+import { CHECK_INTERVAL_MS, channelCredentials, serverCredentials, type ClusterCertificates, type ReloadOutcome } from './cluster-certificates.js';
+import type { EtcdTls } from './transport-security.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
 /** How long the member set must hold still before the cluster's first table is written. */
@@ -113,8 +114,8 @@ export interface ClusterMemberOptions {
   advertise: string | null;
   /** This node's zone (rack, availability zone): a partition's copies go to different zones while there are enough (null: none). */
   zone: string | null;
-  /** Mutual TLS between members (transport-security.ts), or null for plaintext links. */
-  tls: ClusterTls | null;
+  /** Mutual TLS between members (cluster-certificates.ts), or null for plaintext links. */
+  tls: ClusterCertificates | null;
   /** TLS to etcd (transport-security.ts), or null for plaintext. */
   etcdTls: EtcdTls | null;
   owners: number;
@@ -200,11 +201,14 @@ export class ClusterMember {
   readonly #progressReport = new Later(PROGRESS_REPORT_MS, () => this.#reportProgress());
   readonly #promotionRound = new Later(PROMOTION_BATCH_MS, () => this.#coordinate());
   #ticker: NodeJS.Timeout | null = null;
+  #certificateCheck: NodeJS.Timeout | null = null;
+  /** The reason of the last refused certificate reload: the periodic check logs it once until it changes. */
+  #refusedReload = '';
   #coordinating = false;
   #formedAt = 0;
   #lostTotal = 0;
   #closed = false;
-  readonly counters = { transferredSessions: 0, degradedAcks: 0 };
+  readonly counters = { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0 };
   observer: ClusterObserver = NO_OBSERVER;
   #viewMembers = new Set<string>();
   /** performance.now() of the last change of the member set. */
@@ -427,6 +431,7 @@ export class ClusterMember {
     this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, tls: this.#options.tls !== null, etcdTls: this.#options.etcdTls !== null, zone: this.#options.zone, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
     this.#notServingSinceMs = performance.now();
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
+    if (this.#options.tls !== null) this.#certificateCheck = setInterval(() => this.reloadCertificates(false), CHECK_INTERVAL_MS).unref();
     this.#onView();
     const table = this.#plane.table;
     if (table !== null) this.#obey(table, this.#plane.tableRevision);
@@ -539,6 +544,34 @@ export class ClusterMember {
     return true;
   }
 
+  /** The mutual-TLS certificates between members, or null for plaintext links. */
+  get certificates(): ClusterCertificates | null {
+    return this.#options.tls;
+  }
+
+  /**
+   * Reads the mutual-TLS files again (every CHECK_INTERVAL_MS, and on
+   * SIGHUP): a renewed set is used by the next handshakes, a set that fails
+   * the checks is refused and the current one kept (cluster-certificates.ts).
+   * `logRepeats`: log a refusal for the same reason as the last one too (an
+   * operator's SIGHUP is answered; the periodic check does not repeat itself).
+   */
+  reloadCertificates(logRepeats = true): ReloadOutcome | null {
+    const certificates = this.#options.tls;
+    if (certificates === null) return null;
+    const result = certificates.reload();
+    if (result.outcome === 'reloaded') {
+      this.counters.certificateReloads++;
+      this.#refusedReload = '';
+      this.#log.info({ expiresAt: new Date(certificates.expiresAt * 1000).toISOString() }, 'cluster certificates reloaded: new connections use them');
+    } else if (result.outcome === 'refused') {
+      this.counters.certificateReloadsRefused++;
+      if (logRepeats || result.reason !== this.#refusedReload) this.#log.warn({ reason: result.reason }, 'cluster certificates not reloaded: the files fail the checks; the current ones stay in use');
+      this.#refusedReload = result.reason;
+    }
+    return result;
+  }
+
   /** The cluster as this node sees it (`GET /cluster` on the management port). */
   describe(): ClusterDescription {
     return describeCluster({
@@ -607,6 +640,7 @@ export class ClusterMember {
     await Promise.race([this.#replicator.whenAllReplicated().catch(() => {}), sleep(this.#options.replicateTimeoutMs)]);
     const replicatedMs = since();
     if (this.#ticker !== null) clearInterval(this.#ticker);
+    if (this.#certificateCheck !== null) clearInterval(this.#certificateCheck);
     for (const later of [this.#progressReport, this.#promotionRound, this.#releaseReport]) later.cancel();
     this.#detector.close();
     await this.#plane.close();

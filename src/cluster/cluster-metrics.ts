@@ -8,7 +8,10 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClusterMember } from './cluster-member.js';
 
 /** What the metrics read from the member on each scrape, and the observer they set on it. */
-export type ClusterMetricsSource = Pick<ClusterMember, 'status' | 'lostTotal' | 'counters' | 'observer'>;
+export type ClusterMetricsSource = Pick<ClusterMember, 'status' | 'lostTotal' | 'counters' | 'observer'> & {
+  /** The mutual-TLS certificates between members (null: plaintext links, no certificate metrics). */
+  readonly certificates: { readonly expiresAt: number } | null;
+};
 
 export function registerClusterMetrics(registry: Registry, member: ClusterMetricsSource): void {
   const registers = [registry];
@@ -47,6 +50,7 @@ export function registerClusterMetrics(registry: Registry, member: ClusterMetric
   counterFrom(registry, 'sessiond_partitions_lost_total', 'Partitions whose every owner left before a copy was made (counted by the coordinator that noticed)', () => member.lostTotal);
   counterFrom(registry, 'sessiond_replication_degraded_acks_total', 'Replies released with a copy holder gone (it left the view or the table) instead of its acknowledgement', () => member.counters.degradedAcks);
   counterFrom(registry, 'sessiond_state_transfer_sessions_total', 'Sessions this node sent to new owners in state transfers', () => member.counters.transferredSessions);
+  if (member.certificates !== null) registerCertificateMetrics(registry, member, member.certificates);
 
   const forwarded = new Counter({ name: 'sessiond_forwarded_requests_total', help: 'Engine commands forwarded to the primary on another node, by peer and outcome', labelNames: ['peer', 'outcome'], registers });
   const forwardSeconds = new Histogram({ name: 'sessiond_forward_seconds', help: 'Time from forwarding an engine command to its answer from the primary', buckets: FAST_BUCKETS, registers });
@@ -93,6 +97,22 @@ function gauge(registry: Registry, name: string, help: string, read: () => numbe
     registers: [registry],
     collect() {
       this.set(read());
+    },
+  });
+}
+
+/** With mutual TLS between members: when this node's certificate expires, and what the reloads did. */
+function registerCertificateMetrics(registry: Registry, member: ClusterMetricsSource, certificates: { readonly expiresAt: number }): void {
+  gauge(registry, 'sessiond_cluster_tls_certificate_expiry_timestamp_seconds', 'When the certificate this node presents to its peers (--grpc-tls-cert) expires, in Unix seconds', () => certificates.expiresAt);
+  new Counter({
+    name: 'sessiond_cluster_tls_reloads_total',
+    help: 'Changed --grpc-tls-* files taken (reloaded), and checks that found them failing the start-up checks (refused, counted at each check until they pass; the current certificates stay)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'reloaded' }, member.counters.certificateReloads);
+      this.inc({ outcome: 'refused' }, member.counters.certificateReloadsRefused);
     },
   });
 }

@@ -15,11 +15,12 @@
 // presents its client certificate when given one (etcd's --client-cert-auth).
 // Without the options the node reaches etcd in plaintext.
 //
-// The files are read and checked once at start-up (a certificate that does
-// not match its key, or is not a certificate, stops the node with a clear
-// message instead of failing every handshake later).
+// The files are read and checked at start-up (a certificate that does not
+// match its key, or is not a certificate, stops the node with a clear message
+// instead of failing every handshake later). This module reads and checks;
+// cluster-certificates.ts builds the members' gRPC credentials and reads
+// their files again when they are renewed (the etcd ones are read once).
 
-import * as grpc from '@grpc/grpc-js';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, ETCD_TLS_NEEDS_CA, ETCD_TLS_PAIR, GRPC_TLS_TOGETHER } from '../config/options.js';
@@ -85,18 +86,6 @@ export function etcdTlsHint(message: string): string | null {
     return "etcd's certificate failed this node's check: it must be signed by the CA in --cluster-etcd-ca, be valid now, and name the host of the --cluster-etcd URL";
   }
   return null;
-}
-
-/** The gRPC server's credentials: TLS requiring a client certificate from the CA, or plaintext. */
-export function serverCredentials(tls: ClusterTls | null): grpc.ServerCredentials {
-  if (tls === null) return grpc.ServerCredentials.createInsecure();
-  return grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
-}
-
-/** A channel's credentials: TLS presenting this node's certificate and trusting only the CA, or plaintext. */
-export function channelCredentials(tls: ClusterTls | null): grpc.ChannelCredentials {
-  if (tls === null) return grpc.credentials.createInsecure();
-  return grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);
 }
 
 /** A CA file: readable, and a PEM certificate (the first of a bundle is parsed). */

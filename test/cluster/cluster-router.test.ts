@@ -10,7 +10,7 @@ import test, { type ExecutionContext } from 'ava';
 import { ClusterRouter } from '../../src/cluster/cluster-router.js';
 import type { ClusterRouting } from '../../src/cluster/cluster-router.js';
 import { Peer } from '../../src/cluster/peer.js';
-import { channelCredentials } from '../../src/cluster/transport-security.js';
+import { channelCredentials } from '../../src/cluster/cluster-certificates.js';
 import type { Replicator } from '../../src/cluster/replicator.js';
 import type { ActorPool } from '../../src/host/actor-pool.js';
 import { PARTITION_COUNT } from '../../src/constants.js';

@@ -21,7 +21,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import { ClusterRouter, type ClusterRouting } from '../../src/cluster/cluster-router.js';
 import { Peer } from '../../src/cluster/peer.js';
-import { channelCredentials } from '../../src/cluster/transport-security.js';
+import { channelCredentials } from '../../src/cluster/cluster-certificates.js';
 import { PARTITION_COUNT } from '../../src/constants.js';
 import type { PartitionTable } from '../../src/cluster/partition-table.js';
 import { OutboundStream, Replicator, STALL_FAIL_TIMEOUTS } from '../../src/cluster/replicator.js';

@@ -19,7 +19,8 @@ import pino from 'pino';
 import { ConfigError } from '../../src/config/options.js';
 import { ControlPlane } from '../../src/cluster/control-plane.js';
 import { Peer } from '../../src/cluster/peer.js';
-import { channelCredentials, readClusterTls, readEtcdTls, serverCredentials, type ClusterTls, type EtcdTls } from '../../src/cluster/transport-security.js';
+import { channelCredentials, ClusterCertificates, serverCredentials } from '../../src/cluster/cluster-certificates.js';
+import { readClusterTls, readEtcdTls, type EtcdTls } from '../../src/cluster/transport-security.js';
 import { OP } from '../../src/protocol/actor-ops.js';
 import { EtcdProcess } from '../helpers/etcd-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -31,8 +32,8 @@ const DEADLINE_MS = 3_000;
 /** A refused TLS handshake with etcd fails a join at once (milliseconds here); this bounds it on a loaded machine. */
 const ETCD_REFUSAL_MS = 5_000;
 
-function tls(files: NodePki): ClusterTls {
-  return readClusterTls(files)!;
+function tls(files: NodePki): ClusterCertificates {
+  return ClusterCertificates.read(files)!;
 }
 
 /** A primary behind `credentials` on 127.0.0.1 (closed when the test ends): answers each forwarded request with 'answered'. */
@@ -58,12 +59,12 @@ test('a TLS node refuses a plaintext client, a client without a certificate and 
   const dir = tempDir(t);
   const ca = testCa(dir);
   const address = await primary(t, serverCredentials(tls(ca.issue('n1', ['127.0.0.1']))));
-  const stranger = tls(testCa(dir, 'other-ca').issue('n9', ['127.0.0.9']));
-  const noCertificate = grpc.credentials.createSsl(tls(ca.issue('n2', ['127.0.0.2'])).ca);
+  const stranger = readClusterTls(testCa(dir, 'other-ca').issue('n9', ['127.0.0.9']))!;
+  const noCertificate = grpc.credentials.createSsl(readClusterTls(ca.issue('n2', ['127.0.0.2']))!.ca);
   for (const [who, credentials] of [
     ['plaintext', channelCredentials(null)],
     ['no client certificate', noCertificate],
-    ['another CA', grpc.credentials.createSsl(tls(ca.issue('n3', ['127.0.0.3'])).ca, stranger.key, stranger.cert)],
+    ['another CA', grpc.credentials.createSsl(readClusterTls(ca.issue('n3', ['127.0.0.3']))!.ca, stranger.key, stranger.cert)],
   ] as const) {
     const err = await t.throwsAsync(peer(t, address, credentials).forward(GET, DEADLINE_MS), undefined, who);
     t.is((err as { code?: string }).code, 'ERR_PEER_UNAVAILABLE', who);
@@ -76,7 +77,7 @@ test('a member refuses a peer whose certificate does not name the address it dia
   const client = channelCredentials(tls(ca.issue('n2', ['127.0.0.2'])));
   const elsewhere = await primary(t, serverCredentials(tls(ca.issue('n1', ['127.0.0.5']))));
   await t.throwsAsync(peer(t, elsewhere, client).forward(GET, DEADLINE_MS), undefined, 'certificate for 127.0.0.5, dialled 127.0.0.1');
-  const other = tls(testCa(dir, 'other-ca').issue('n1', ['127.0.0.1']));
+  const other = readClusterTls(testCa(dir, 'other-ca').issue('n1', ['127.0.0.1']))!;
   const impostor = await primary(t, grpc.ServerCredentials.createSsl(other.ca, [{ cert_chain: other.cert, private_key: other.key }], false));
   await t.throwsAsync(peer(t, impostor, client).forward(GET, DEADLINE_MS), undefined, 'server certificate of another CA');
 });
