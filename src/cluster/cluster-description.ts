@@ -55,37 +55,25 @@ export interface ClusterDescription {
   table: TableDescription | null;
 }
 
-export interface ClusterSnapshot {
-  cluster: string;
-  node: string;
-  zone: string | null;
+/** What the member holds now, from which the description is made. */
+export interface ClusterSnapshot extends Omit<ClusterDescription, 'members' | 'table'> {
+  /** Copies per partition asked for (`--owners`). */
   owners: number;
-  serving: boolean;
-  ready: boolean;
-  leaseValid: boolean;
-  etcdReachable: boolean;
-  coordinator: string | null;
-  viewRevision: number;
   members: readonly MemberInfo[];
+  /** The members this node accuses. */
   suspected: ReadonlySet<string>;
   table: PartitionTable | null;
+  /** The etcd revision the table was read at. */
   tableRevision: number;
 }
 
 /** The answer of `GET /cluster` for what the node holds now. */
 export function describeCluster(s: ClusterSnapshot): ClusterDescription {
-  const roles = s.table === null ? new Map<string, Roles>() : rolesByMember(s.table);
+  const { owners, members, suspected, table, tableRevision, ...node } = s;
+  const roles = table === null ? new Map<string, Roles>() : rolesByMember(table);
   return {
-    cluster: s.cluster,
-    node: s.node,
-    zone: s.zone,
-    serving: s.serving,
-    ready: s.ready,
-    leaseValid: s.leaseValid,
-    etcdReachable: s.etcdReachable,
-    coordinator: s.coordinator,
-    viewRevision: s.viewRevision,
-    members: [...s.members]
+    ...node,
+    members: [...members]
       .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
       .map((m) => ({
         node: m.node,
@@ -94,10 +82,10 @@ export function describeCluster(s: ClusterSnapshot): ClusterDescription {
         incarnation: m.incarnation,
         since: new Date(m.started).toISOString(),
         draining: m.draining === true,
-        suspected: s.suspected.has(m.node),
+        suspected: suspected.has(m.node),
         ...(roles.get(m.node) ?? { primary: 0, backup: 0, pending: 0 }),
       })),
-    table: s.table === null ? null : describeTable(s.table, s.tableRevision, s.owners),
+    table: table === null ? null : describeTable(table, tableRevision, owners),
   };
 }
 
