@@ -147,7 +147,7 @@ export class SessiondNode extends EventEmitter {
       openapi: () => this.server.swagger(),
       eventStats: () => this.events.stats,
       readyChecks: this.cluster === null ? { startup: () => this.#ready } : { startup: () => this.#ready, cluster: () => this.cluster!.ready },
-      ...(this.cluster !== null ? { cluster: () => this.cluster!.describe() } : {}),
+      ...(this.cluster !== null ? { cluster: this.cluster } : {}),
     });
   }
 

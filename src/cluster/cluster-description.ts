@@ -118,3 +118,30 @@ function describeTable(table: PartitionTable, revision: number, owners: number):
     handoffs: Object.keys(table.handoff ?? {}).length,
   };
 }
+
+/** `GET /cluster/partitions/{p}` and `/cluster/sessions/{id}`: who holds one partition in the table this node obeys. */
+export interface PartitionDescription {
+  partition: number;
+  /** The table the answer comes from. */
+  tableVersion: number;
+  primary: string;
+  backups: string[];
+  /** Nodes being sent a copy. */
+  pending: string[];
+  /** The owner becoming its primary, while a handoff is under way. */
+  handoffTo: string | null;
+}
+
+/** Where `partition` lives under `table` (null before the first table). */
+export function describePartition(table: PartitionTable | null, partition: number): PartitionDescription | null {
+  if (table === null) return null;
+  const owners = table.owners[partition]!;
+  return {
+    partition,
+    tableVersion: table.version,
+    primary: owners[0]!,
+    backups: owners.slice(1),
+    pending: [...table.pending[partition]!],
+    handoffTo: table.handoff?.[partition] ?? null,
+  };
+}

@@ -36,7 +36,7 @@ import type { RevokedTokens } from '../tokens/revoked-tokens.js';
 import { ClusterRouter } from './cluster-router.js';
 import { EtcdConfigLog } from './config-log.js';
 import { rememberMembership, rememberedMembership, type RememberedMembership } from './node-identity.js';
-import { describeCluster, type ClusterDescription } from './cluster-description.js';
+import { describeCluster, describePartition, type ClusterDescription, type PartitionDescription } from './cluster-description.js';
 import { ControlPlane, type MemberInfo } from './control-plane.js';
 import { ACCUSATION_STANDING_MS, coordinate } from './coordinator.js';
 import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './failure-detector.js';
@@ -590,6 +590,11 @@ export class ClusterMember {
       table: this.#table,
       tableRevision: this.#tableRevision,
     });
+  }
+
+  /** Who holds `partition` in the table this node obeys (null before the first table). */
+  describePartition(partition: number): PartitionDescription | null {
+    return describePartition(this.#table, partition);
   }
 
   status(): ClusterStatus {

@@ -4,8 +4,10 @@
 // apart from the public endpoints. buildManagementServer() never listens;
 // main.ts does.
 
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { ClusterDescription } from '../cluster/cluster-description.js';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { ClusterDescription, PartitionDescription } from '../cluster/cluster-description.js';
+import { PARTITION_COUNT } from '../constants.js';
+import { partitionOfSessionId } from '../protocol/partition.js';
 import type { Engine } from '../host/engine.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -22,7 +24,13 @@ export interface ManagementDeps {
   /** Extra readiness conditions by name (imports done, partitions owned); all must hold. */
   readyChecks?: Record<string, () => boolean>;
   /** The cluster as this node sees it (cluster mode only). */
-  cluster?: () => ClusterDescription;
+  cluster?: ClusterView;
+}
+
+/** What `/cluster` and its sub-resources read from the cluster member. */
+export interface ClusterView {
+  describe(): ClusterDescription;
+  describePartition(partition: number): PartitionDescription | null;
 }
 
 export function buildManagementServer(deps: ManagementDeps, options: { logger?: boolean | object } = {}): FastifyInstance {
@@ -39,12 +47,7 @@ export function buildManagementServer(deps: ManagementDeps, options: { logger?: 
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'UP' : 'DOWN', checks });
   });
 
-  app.get('/cluster', async (_request, reply) => {
-    if (deps.cluster === undefined) {
-      return reply.code(404).send({ error: 'not_found', error_description: 'this node runs alone: it is a cluster member only with --cluster-etcd' });
-    }
-    return reply.header('cache-control', 'no-store').send(deps.cluster());
-  });
+  registerClusterRoutes(app, deps.cluster);
 
   app.get('/openapi.json', async (_request, reply) => {
     if (deps.openapi === undefined) return reply.code(404).send({ error: 'not_found' });
@@ -66,6 +69,39 @@ export function buildManagementServer(deps: ManagementDeps, options: { logger?: 
   });
 
   return app;
+}
+
+const ALONE = { error: 'not_found', error_description: 'this node runs alone: it is a cluster member only with --cluster-etcd' };
+const NO_TABLE = { error: 'temporarily_unavailable', error_description: 'this node has no partition table yet' };
+
+/**
+ * `/cluster`: the cluster as this node sees it; `/cluster/partitions/{p}`
+ * and `/cluster/sessions/{id}`: who holds one partition (a session id names
+ * its partition; whether that session exists is not looked up). Never cached.
+ */
+function registerClusterRoutes(app: FastifyInstance, cluster: ClusterView | undefined): void {
+  app.get('/cluster', async (_request, reply) => {
+    if (cluster === undefined) return reply.code(404).send(ALONE);
+    return reply.header('cache-control', 'no-store').send(cluster.describe());
+  });
+  const holders = (reply: FastifyReply, partition: number, extra: Record<string, string> = {}): FastifyReply => {
+    if (cluster === undefined) return reply.code(404).send(ALONE);
+    const described = cluster.describePartition(partition);
+    if (described === null) return reply.code(503).send(NO_TABLE);
+    return reply.header('cache-control', 'no-store').send({ ...extra, ...described });
+  };
+  app.get<{ Params: { partition: string } }>('/cluster/partitions/:partition', async (request, reply) => {
+    const partition = /^\d{1,4}$/.test(request.params.partition) ? Number(request.params.partition) : -1;
+    if (partition < 0 || partition >= PARTITION_COUNT) {
+      return reply.code(400).send({ error: 'invalid_request', error_description: `a partition is an integer from 0 to ${PARTITION_COUNT - 1}` });
+    }
+    return holders(reply, partition);
+  });
+  app.get<{ Params: { id: string } }>('/cluster/sessions/:id', async (request, reply) => {
+    const partition = partitionOfSessionId(request.params.id);
+    if (partition < 0) return reply.code(400).send({ error: 'invalid_request', error_description: 'not a session id (24 base64url characters)' });
+    return holders(reply, partition, { session: request.params.id });
+  });
 }
 
 /** The metric names a scrape asked for with `name[]`, or null for all of them. */

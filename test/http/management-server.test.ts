@@ -7,8 +7,10 @@
 // (two workers, ManualClock); the exposition is parsed strictly.
 
 import test from 'ava';
-import type { ClusterDescription } from '../../src/cluster/cluster-description.js';
-import { buildManagementServer } from '../../src/http/management-server.js';
+import { describePartition, type ClusterDescription } from '../../src/cluster/cluster-description.js';
+import { nextTable, startHandoffs, type PartitionTable } from '../../src/cluster/partition-table.js';
+import { newSessionId } from '../../src/protocol/partition.js';
+import { buildManagementServer, type ClusterView } from '../../src/http/management-server.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { openEnv } from '../../src/store/lmdb-env.js';
 import { startEngine, userOnShard, waitFor } from '../helpers/engine-harness.js';
@@ -17,7 +19,7 @@ import { parseExposition, sampleValue } from '../helpers/prometheus.js';
 
 const R = 'realm-uuid-1';
 
-async function setup(t: Parameters<typeof startEngine>[0], readyChecks?: Record<string, () => boolean>, cluster?: () => ClusterDescription) {
+async function setup(t: Parameters<typeof startEngine>[0], readyChecks?: Record<string, () => boolean>, cluster?: ClusterView) {
   const metrics = new Metrics();
   const env = openEnv(tempDir(t));
   const h = await startEngine(t, { observer: metrics.engineObserver(), env });
@@ -153,13 +155,46 @@ test('/cluster answers what the member describes, never cached; a node that runs
       members: [], table: null,
     };
   };
-  const member = await setup(t, undefined, description);
+  const member = await setup(t, undefined, { describe: description, describePartition: () => null });
   res = await member.app.inject({ method: 'GET', url: '/cluster' });
   t.is(res.statusCode, 200);
   t.is(res.headers['cache-control'], 'no-store');
   t.like(res.json(), { node: 'n1', zone: 'a', viewRevision: 1 });
   res = await member.app.inject({ method: 'GET', url: '/cluster' });
   t.like(res.json(), { viewRevision: 2 }, 'asked again on every request');
+});
+
+test('/cluster/partitions/{p} and /cluster/sessions/{id} name a partition\'s primary, backups, pending copies and handoff; bad numbers and ids are 400', async (t) => {
+  const alone = await setup(t);
+  for (const url of ['/cluster/partitions/5', `/cluster/sessions/${newSessionId(5)}`]) {
+    const res = await alone.app.inject({ method: 'GET', url });
+    t.is(res.statusCode, 404, url);
+    t.like(res.json(), { error: 'not_found' });
+  }
+
+  let table: PartitionTable | null = null;
+  const member = await setup(t, undefined, { describe: () => { throw new Error('not asked'); }, describePartition: (p) => describePartition(table, p) });
+  let res = await member.app.inject({ method: 'GET', url: '/cluster/partitions/5' });
+  t.is(res.statusCode, 503, 'no table yet');
+  t.like(res.json(), { error: 'temporarily_unavailable' });
+
+  table = startHandoffs(nextTable(null, ['n1', 'n2', 'n3'], 1, 2).table, 2, new Set(['n1']))!;
+  const handedOff = Number(Object.keys(table.handoff!)[0]);
+  res = await member.app.inject({ method: 'GET', url: `/cluster/partitions/${handedOff}` });
+  t.is(res.statusCode, 200);
+  t.is(res.headers['cache-control'], 'no-store');
+  t.deepEqual(res.json(), {
+    partition: handedOff, tableVersion: table.version, primary: 'n1', backups: table.owners[handedOff]!.slice(1), pending: [], handoffTo: table.handoff![handedOff],
+  });
+  const id = newSessionId(77);
+  res = await member.app.inject({ method: 'GET', url: `/cluster/sessions/${id}` });
+  t.like(res.json(), { session: id, partition: 77, primary: table.owners[77]![0], handoffTo: table.handoff![77] ?? null });
+
+  for (const url of ['/cluster/partitions/1024', '/cluster/partitions/-1', '/cluster/partitions/abc', '/cluster/partitions/1e3', '/cluster/sessions/not-a-session-id']) {
+    res = await member.app.inject({ method: 'GET', url });
+    t.is(res.statusCode, 400, url);
+    t.like(res.json(), { error: 'invalid_request' }, url);
+  }
 });
 
 test('unknown management paths are 404', async (t) => {

@@ -8,10 +8,11 @@
 // resurrected. Without zones, rendezvous hashing would have put both copies
 // of about a sixth of the partitions in zone b (F8 shows what that loses).
 // Method: the zones come from SESSIOND_ZONE in each node's environment, and
-// n1's /cluster (management port) lists them; the load balancer keeps only
+// n1's /cluster (management port) lists them and places an acknowledged
+// session in both; the load balancer keeps only
 // zone a after the kill.
 
-import type { ClusterDescription } from '../../../src/cluster/cluster-description.js';
+import type { ClusterDescription, PartitionDescription } from '../../../src/cluster/cluster-description.js';
 import { partitionTable } from '../../../src/cluster/hrw.js';
 import { failureWindowMs } from '../availability.js';
 import { METRIC_PARTITIONS_LOST } from '../topology.js';
@@ -38,6 +39,10 @@ scenario('S3: zone b (two of four nodes) killed at once: no partition lost, the 
   ctx.expect(JSON.stringify(zonesSeen) === JSON.stringify(ZONES), `/cluster on n1 lists the members in their zones: ${JSON.stringify(zonesSeen)}`);
   ctx.expect(seen.members.every((m) => m.primary > 0 && m.backup > 0), `every member has primaries and backups: ${JSON.stringify(seen.members)}`);
   ctx.expect(seen.table?.inOneZone === 0 && seen.table.underReplicated === 0, `/cluster's table: ${JSON.stringify(seen.table)}`);
+  // Where one acknowledged session lives: a copy in each zone.
+  const session = workload.history.find((e) => e.op === 'login' && e.outcome === 'ok')!.session;
+  const holders = (await (await fetch(`${cluster.node('n1').managementUrl}/cluster/sessions/${session}`)).json()) as PartitionDescription;
+  ctx.expect(holders.backups.length === 1 && ZONES[holders.primary] !== ZONES[holders.backups[0]!], `/cluster/sessions/${session} on n1: ${JSON.stringify(holders)}`);
 
   const survivors = ['n1', 'n2'];
   const victims = ['n3', 'n4'];
