@@ -1,5 +1,7 @@
 // The management port: liveness, readiness, Prometheus metrics and, in
-// cluster mode, the cluster as this node sees it (`/cluster`). It is a
+// cluster mode, the cluster as this node sees it (`/cluster`, and where a
+// session or a partition lives: `/cluster/sessions/{id}`,
+// `/cluster/partitions/{p}`). It is a
 // separate Fastify instance on its own port so that operators can firewall it
 // apart from the public endpoints. buildManagementServer() never listens;
 // main.ts does.
