@@ -7,7 +7,7 @@
 // differ for a moment, and comparing their answers shows which one lags.
 
 import type { MemberInfo } from './control-plane.js';
-import { inOneZone, underReplicated, type PartitionTable } from './partition-table.js';
+import { inOneZone, roleCounts, underReplicated, type PartitionTable, type RoleCounts } from './partition-table.js';
 
 export interface MemberDescription {
   node: string;
@@ -70,7 +70,7 @@ export interface ClusterSnapshot extends Omit<ClusterDescription, 'members' | 't
 /** The answer of `GET /cluster` for what the node holds now. */
 export function describeCluster(s: ClusterSnapshot): ClusterDescription {
   const { owners, members, suspected, table, tableRevision, ...node } = s;
-  const roles = table === null ? new Map<string, Roles>() : rolesByMember(table);
+  const roles = table === null ? new Map<string, RoleCounts>() : roleCounts(table);
   return {
     ...node,
     members: [...members]
@@ -87,23 +87,6 @@ export function describeCluster(s: ClusterSnapshot): ClusterDescription {
       })),
     table: table === null ? null : describeTable(table, tableRevision, owners),
   };
-}
-
-type Roles = { primary: number; backup: number; pending: number };
-
-/** Every member's partition counts in one pass over the table. */
-function rolesByMember(table: PartitionTable): Map<string, Roles> {
-  const out = new Map<string, Roles>();
-  const of = (node: string): Roles => {
-    let roles = out.get(node);
-    if (roles === undefined) out.set(node, (roles = { primary: 0, backup: 0, pending: 0 }));
-    return roles;
-  };
-  for (let p = 0; p < table.owners.length; p++) {
-    table.owners[p]!.forEach((node, i) => (i === 0 ? of(node).primary++ : of(node).backup++));
-    for (const node of table.pending[p]!) of(node).pending++;
-  }
-  return out;
 }
 
 function describeTable(table: PartitionTable, revision: number, owners: number): TableDescription {

@@ -40,7 +40,7 @@ import { describeCluster, describePartition, type ClusterDescription, type Parti
 import { ControlPlane, type MemberInfo } from './control-plane.js';
 import { ACCUSATION_STANDING_MS, coordinate } from './coordinator.js';
 import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './failure-detector.js';
-import { inOneZone, isPending, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
+import { inOneZone, isPending, roleCounts, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator, type SlowReplication } from './replicator.js';
 import { CHECK_INTERVAL_MS, channelCredentials, serverCredentials, type ClusterCertificates, type ReloadOutcome } from './cluster-certificates.js';
@@ -553,10 +553,10 @@ export class ClusterMember {
    * Reads the mutual-TLS files again (every CHECK_INTERVAL_MS, and on
    * SIGHUP): a renewed set is used by the next handshakes, a set that fails
    * the checks is refused and the current one kept (cluster-certificates.ts).
-   * `logRepeats`: log a refusal for the same reason as the last one too (an
-   * operator's SIGHUP is answered; the periodic check does not repeat itself).
+   * `asked`: an operator asked (SIGHUP), so every outcome is logged; the
+   * periodic check logs a change, and a refusal once per reason.
    */
-  reloadCertificates(logRepeats = true): ReloadOutcome | null {
+  reloadCertificates(asked = true): ReloadOutcome | null {
     const certificates = this.#options.tls;
     if (certificates === null) return null;
     const result = certificates.reload();
@@ -566,8 +566,10 @@ export class ClusterMember {
       this.#log.info({ expiresAt: new Date(certificates.expiresAt * 1000).toISOString() }, 'cluster certificates reloaded: new connections use them');
     } else if (result.outcome === 'refused') {
       this.counters.certificateReloadsRefused++;
-      if (logRepeats || result.reason !== this.#refusedReload) this.#log.warn({ reason: result.reason }, 'cluster certificates not reloaded: the files fail the checks; the current ones stay in use');
+      if (asked || result.reason !== this.#refusedReload) this.#log.warn({ reason: result.reason }, 'cluster certificates not reloaded: the files fail the checks; the current ones stay in use');
       this.#refusedReload = result.reason;
+    } else if (asked) {
+      this.#log.info('cluster certificates unchanged');
     }
     return result;
   }
@@ -600,14 +602,7 @@ export class ClusterMember {
   status(): ClusterStatus {
     const table = this.#table;
     const roles = table === null ? null : rolesOf(table, this.#options.node);
-    let pending = 0;
-    let backup = 0;
-    if (table !== null) {
-      for (let p = 0; p < table.owners.length; p++) {
-        if (table.pending[p]!.includes(this.#options.node)) pending++;
-        else if (table.owners[p]!.slice(1).includes(this.#options.node)) backup++;
-      }
-    }
+    const { backup, pending } = (table === null ? undefined : roleCounts(table).get(this.#options.node)) ?? { backup: 0, pending: 0 };
     return {
       members: this.#plane.view.members.length,
       suspected: this.#detector.suspected.size,

@@ -62,6 +62,11 @@ export type Zones = Readonly<Record<string, string>>;
 
 const NO_ZONES: Zones = {};
 
+/** A member's zone; one without a zone is a zone of its own (a name no `--zone` can spell). */
+export function zoneOf(zones: Zones, node: string): string {
+  return zones[node] ?? `\0${node}`;
+}
+
 type Scored = { node: string; score: bigint };
 
 const byScore = (a: Scored, b: Scored): number => (a.score > b.score ? -1 : a.score < b.score ? 1 : a.node < b.node ? -1 : 1);
@@ -75,7 +80,7 @@ function pick(ranked: readonly Scored[], owners: number, zones: Zones): string[]
   const used = new Set<string>();
   for (const { node } of ranked) {
     if (chosen.length === want) break;
-    const zone = zones[node] ?? `\0${node}`;
+    const zone = zoneOf(zones, node);
     if (used.has(zone)) skipped.push(node);
     else {
       used.add(zone);

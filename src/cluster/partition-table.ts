@@ -34,7 +34,7 @@
 // first among the owners, serves again).
 
 import { PARTITION_COUNT } from '../constants.js';
-import { ownersByPartition, type Zones } from './hrw.js';
+import { ownersByPartition, zoneOf, type Zones } from './hrw.js';
 
 export interface PartitionTable {
   /** Bumped by every write: frames carry it, so a receiver knows when it is behind. */
@@ -161,6 +161,23 @@ export function rolesOf(table: PartitionTable, node: string): Record<PartitionRo
   return out;
 }
 
+export type RoleCounts = { primary: number; backup: number; pending: number };
+
+/** Every member's partitions by role (serving primary, backup, being filled), in one pass over the table. */
+export function roleCounts(table: PartitionTable): Map<string, RoleCounts> {
+  const out = new Map<string, RoleCounts>();
+  const of = (node: string): RoleCounts => {
+    let counts = out.get(node);
+    if (counts === undefined) out.set(node, (counts = { primary: 0, backup: 0, pending: 0 }));
+    return counts;
+  };
+  for (let p = 0; p < table.owners.length; p++) {
+    table.owners[p]!.forEach((node, i) => (i === 0 ? of(node).primary++ : of(node).backup++));
+    for (const node of table.pending[p]!) of(node).pending++;
+  }
+  return out;
+}
+
 /** Partitions with fewer serving copies than `min(copies, members)`. */
 export function underReplicated(table: PartitionTable, copies: number): number {
   const want = Math.min(copies, table.members.length);
@@ -176,10 +193,10 @@ export function underReplicated(table: PartitionTable, copies: number): number {
 export function inOneZone(table: PartitionTable): number {
   const zones = table.zones;
   if (zones === undefined) return 0;
-  const zoneOf = (node: string): string => zones[node] ?? `\0${node}`;
-  if (new Set(table.members.map(zoneOf)).size < 2) return 0;
+  const zone = (node: string): string => zoneOf(zones, node);
+  if (new Set(table.members.map(zone)).size < 2) return 0;
   let count = 0;
-  for (const owners of table.owners) if (owners.every((n) => zoneOf(n) === zoneOf(owners[0]!))) count++;
+  for (const owners of table.owners) if (owners.every((n) => zone(n) === zone(owners[0]!))) count++;
   return count;
 }
 
