@@ -176,6 +176,7 @@ export class SessiondNode extends EventEmitter {
           owners: options.owners,
           replicateTimeoutMs: options.replicateTimeoutMs,
           touchReplicationIntervalMs: options.touchReplicationIntervalMs,
+          copyCheckPeriodMs: options.copyCheckPeriodSeconds * 1000,
           log,
           env,
           store: RealmStore.open(env),

@@ -60,6 +60,10 @@ function classify(batch: BatchMessage, serves: (partition: number) => boolean, a
       if (!isPartition(partition) || serves(partition)) return null;
       heavy = true;
       add(partition);
+    } else if (op === OP.partitionDigest) {
+      // A read of copies, in order with the records and chunks of its partitions before it.
+      const { partitions } = command as { partitions: unknown };
+      if (!Array.isArray(partitions) || !partitions.every((p) => isPartition(p) && !serves(p) && add(p))) return null;
     } else if (op === OP.mutationsReplay) {
       const { mutations } = command as { mutations: unknown };
       if (!Array.isArray(mutations) || !mutations.every((m) => recordPartition(m, serves, add))) return null;

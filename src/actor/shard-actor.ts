@@ -79,6 +79,7 @@ import {
 } from '../protocol/mutations.js';
 import { isPartition, partitionOfSessionId, shardOfPartition } from '../protocol/partition.js';
 import { packChunks, unpackChunk } from '../protocol/transfer-chunks.js';
+import { partitionDigest } from './partition-digest.js';
 import { isSessionOrder, sessionComparator } from '../protocol/session-order.js';
 import { toWireError, type WireError } from '../protocol/wire-error.js';
 import { REFRESH_FAILURE_EFFECT, REFRESH_TOKEN_TYPE, verifyRefreshSession } from '../session/refresh-checks.js';
@@ -559,6 +560,8 @@ export class ShardActor {
         return this.#setRoles(command.partitions, command.role, command.budget, command.holdIdleSeconds);
       case OP.partitionExport:
         return this.#exportPartition(command.partition);
+      case OP.partitionDigest:
+        return this.#digests(command.partitions);
       case OP.clientRemove:
         return this.#removeClient(this.#string(command.client, 'client'));
       case OP.sessionCreate:
@@ -1029,6 +1032,11 @@ export class ShardActor {
     // Online and offline records in chunks of their own: a receiving copy keeps the online chunks as its snapshot.
     const chunks = [...packChunks(online), ...packChunks(offline)];
     return { chunks, records: online.length + offline.length, sessions, seq, codes, loginFailures };
+  }
+
+  #digests(partitions: unknown): (string | null)[] {
+    if (!Array.isArray(partitions) || !partitions.every(isPartition)) throw new EngineError('ERR_BAD_COMMAND', 'partitions must be partition numbers');
+    return partitions.map((p) => (this.#roles.holds(p) ? partitionDigest(this.#table.partitionRecords(p)) : null));
   }
 
   /** An offline-session change, as the record the partition's backups apply. */

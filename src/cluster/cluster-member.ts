@@ -45,6 +45,8 @@ import { Peer } from './peer.js';
 import { Replicator, type SlowReplication } from './replicator.js';
 import { CHECK_INTERVAL_MS, channelCredentials, serverCredentials, type ClusterCertificates, type ReloadOutcome } from './cluster-certificates.js';
 import type { EtcdTls } from './transport-security.js';
+import { isPartition } from '../protocol/partition.js';
+import { CopyChecks } from './copy-checks.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
 
 /** How long the member set must hold still before the cluster's first table is written. */
@@ -54,7 +56,7 @@ const FORMATION_SETTLE_MS = 3_000;
 const LEAVE_HANGUP_MS = 1_000;
 
 /** A replicated frame handed to the shards (or refused before): what to wait for, then the partition it completes. */
-type HandedOver = { refused: string } | { work: Promise<unknown>; caughtUp: number | null };
+type HandedOver = { refused: string } | { work: Promise<unknown>; caughtUp: number | null; differ: Promise<number[]> | null };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
@@ -121,6 +123,8 @@ export interface ClusterMemberOptions {
   owners: number;
   replicateTimeoutMs: number;
   touchReplicationIntervalMs: number;
+  /** Each partition's backup copies are compared with its primary's once per period (copy-checks.ts); 0: never. */
+  copyCheckPeriodMs: number;
   log: Logger;
   env: LmdbEnv;
   store: RealmStore;
@@ -172,6 +176,7 @@ export class ClusterMember {
   readonly #peerStates = new Map<string, PeerState>();
   readonly #detector: FailureDetector;
   readonly #replicator: Replicator;
+  readonly #copyChecks: CopyChecks;
   #router: ClusterRouter | null = null;
   #engine: Engine | null = null;
   #events: EventSink | null = null;
@@ -208,7 +213,7 @@ export class ClusterMember {
   #formedAt = 0;
   #lostTotal = 0;
   #closed = false;
-  readonly counters = { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0 };
+  readonly counters = { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0, copiesChecked: 0, copiesRefilled: 0 };
   observer: ClusterObserver = NO_OBSERVER;
   #viewMembers = new Set<string>();
   /** performance.now() of the last change of the member set. */
@@ -282,6 +287,20 @@ export class ClusterMember {
       onTransferred: (sessions) => (this.counters.transferredSessions += sessions),
       onDegraded: () => (this.counters.degradedAcks += 1),
       onSlow: (slow) => this.#logSlow(slow),
+    });
+    this.#copyChecks = new CopyChecks({
+      self: options.node,
+      periodMs: options.copyCheckPeriodMs,
+      table: () => this.#table,
+      ready: () => this.#engine !== null && !this.#closed && !this.#replicator.transferring && this.serving,
+      digests: (partitions) => this.#engine!.partitionDigests(partitions),
+      check: (node, partitions, digests) => this.#replicator.check(node, partitions, digests),
+      refill: (node, partition) => this.#replicator.refill(node, partition),
+      onChecked: (copies) => (this.counters.copiesChecked += copies),
+      onRefill: (node, partition) => {
+        this.counters.copiesRefilled++;
+        this.#log.warn({ peer: node, partition }, 'a backup copy differs from its primary in two checks in a row: it is sent its partition again');
+      },
     });
   }
 
@@ -431,6 +450,7 @@ export class ClusterMember {
     this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, tls: this.#options.tls !== null, etcdTls: this.#options.etcdTls !== null, zone: this.#options.zone, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
     this.#notServingSinceMs = performance.now();
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
+    this.#copyChecks.start();
     if (this.#options.tls !== null) this.#certificateCheck = setInterval(() => this.reloadCertificates(false), CHECK_INTERVAL_MS).unref();
     this.#onView();
     const table = this.#plane.table;
@@ -646,6 +666,7 @@ export class ClusterMember {
     await this.#plane.close();
     const leaseRevokedMs = since();
     this.#config.close();
+    this.#copyChecks.close();
     this.#replicator.close();
     for (const peer of this.#peers.values()) peer.close();
     // The peers hang up their streams to this node once they see its lease gone; until then a
@@ -1084,8 +1105,7 @@ export class ClusterMember {
       handedOver = started.then(() => {});
       const ack = acknowledged.then(async () => {
         try {
-          const refused = await this.#applied(frame, await started);
-          call.write(refused === null ? { ack: frame.f } : { ack: frame.f, refused });
+          call.write({ ack: frame.f, ...(await this.#applied(frame, await started)) });
           const ms = performance.now() - arrived;
           if (ms >= SLOW_FRAME_MS) this.#logSlowFrame(frame, { ...timing, applyMs: ms - timing.queuedMs - timing.tableWaitMs });
         } catch {
@@ -1124,19 +1144,36 @@ export class ClusterMember {
     if (frame.recs !== undefined) work.push(...this.#applyRecords(frame.recs.map((e) => e.m).filter((m) => fromPrimary(partitionOfRecord(m))), table));
     if (frame.cmds !== undefined) work.push(...this.#applyCommands(frame.cmds.filter((c) => fromPrimary(c.p)), table));
     if (frame.chunk !== undefined && fromPrimary(frame.chunk.p)) work.push(...this.#applyChunk(frame.chunk, table));
+    // Asked after the frame's records: the shard reads the copies once it applied them (and every frame's before).
+    const differ = frame.check === undefined ? null : this.#differingCopies(frame.check, (p) => fromPrimary(p) && table.owners[p]!.includes(this.#options.node));
     const all = Promise.all(work);
     all.catch(() => {}); // awaited in frame order by #applied; a failure before then is not unhandled
-    return { work: all, caughtUp: frame.done !== undefined && fromPrimary(frame.done) ? frame.done : null };
+    differ?.catch(() => {});
+    return { work: all, caughtUp: frame.done !== undefined && fromPrimary(frame.done) ? frame.done : null, differ };
   }
 
-  /** Waits for a handed-over frame to be applied (every frame before it was); null, or why it was refused. */
-  async #applied(frame: ReplicateFrame, handed: HandedOver): Promise<string | null> {
-    if ('refused' in handed) return handed.refused;
+  /**
+   * A copy check's partitions whose copy here differs from the primary's
+   * digest. Only backup copies are compared (a pending copy is still being
+   * filled), and only those the sender is primary of in this node's table.
+   */
+  async #differingCopies(check: NonNullable<ReplicateFrame['check']>, compared: (p: number) => boolean): Promise<number[]> {
+    const partitions = check.p.filter((p, i) => isPartition(p) && typeof check.d[i] === 'string' && compared(p));
+    const wanted = new Map(check.p.map((p, i) => [p, check.d[i]]));
+    const digests = await this.#engine!.partitionDigests(partitions);
+    return partitions.filter((p, i) => digests[i] !== wanted.get(p));
+  }
+
+  /** Waits for a handed-over frame to be applied (every frame before it was); the acknowledgement's fields besides the frame number. */
+  async #applied(frame: ReplicateFrame, handed: HandedOver): Promise<Omit<ReplicateAck, 'ack'>> {
+    if ('refused' in handed) return { refused: handed.refused };
     try {
       await handed.work;
     } catch (err) {
-      return (err as Error).message;
+      return { refused: (err as Error).message };
     }
+    // A check that could not be read is answered as agreeing: the next round asks again.
+    const differ = (await handed.differ?.catch(() => null)) ?? [];
     // In frame order: the partition's chunks before its `done` are applied by now.
     if (handed.caughtUp !== null) {
       this.#caughtUpOn(handed.caughtUp, frame.from);
@@ -1146,7 +1183,7 @@ export class ClusterMember {
         (err: unknown) => this.#log.warn({ err: (err as Error).message, partition }, 'finishing a filled copy failed'),
       );
     }
-    return null;
+    return differ.length === 0 ? {} : { differ };
   }
 
   /** Hands records to the shards of their partitions (those this node holds); the applies under way. */

@@ -50,6 +50,8 @@ export function registerClusterMetrics(registry: Registry, member: ClusterMetric
   counterFrom(registry, 'sessiond_partitions_lost_total', 'Partitions whose every owner left before a copy was made (counted by the coordinator that noticed)', () => member.lostTotal);
   counterFrom(registry, 'sessiond_replication_degraded_acks_total', 'Replies released with a copy holder gone (it left the view or the table) instead of its acknowledgement', () => member.counters.degradedAcks);
   counterFrom(registry, 'sessiond_state_transfer_sessions_total', 'Sessions this node sent to new owners in state transfers', () => member.counters.transferredSessions);
+  counterFrom(registry, 'sessiond_copy_checks_total', 'Backup copies this node (their primary) compared with its own by their digests', () => member.counters.copiesChecked);
+  counterFrom(registry, 'sessiond_copy_refills_total', 'Backup copies that differed from this node (their primary) in two checks in a row and were sent their partition again', () => member.counters.copiesRefilled);
   if (member.certificates !== null) registerCertificateMetrics(registry, member, member.certificates);
 
   const forwarded = new Counter({ name: 'sessiond_forwarded_requests_total', help: 'Engine commands forwarded to the primary on another node, by peer and outcome', labelNames: ['peer', 'outcome'], registers });

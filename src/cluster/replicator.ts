@@ -120,6 +120,8 @@ function deferred(): Deferred {
 interface AckWaiter extends Deferred {
   frame: number;
   sentMs: number;
+  /** Given the frame's own acknowledgement (a copy check's answer rides on it). */
+  onAck?: (ack: ReplicateAck) => void;
 }
 
 interface StreamEvents {
@@ -152,11 +154,11 @@ export class OutboundStream {
     this.#events = events;
   }
 
-  /** Sends a frame; resolves when the peer applied it (and every frame before it). */
-  send(frame: Omit<ReplicateFrame, 'f' | 'from'>): Promise<void> {
+  /** Sends a frame; resolves when the peer applied it (and every frame before it). `onAck` is given the frame's own acknowledgement. */
+  send(frame: Omit<ReplicateFrame, 'f' | 'from'>, onAck?: (ack: ReplicateAck) => void): Promise<void> {
     const stream = this.#open();
     const f = this.#nextFrame++;
-    const waiter: AckWaiter = { ...deferred(), frame: f, sentMs: performance.now() };
+    const waiter: AckWaiter = { ...deferred(), frame: f, sentMs: performance.now(), ...(onAck !== undefined ? { onAck } : {}) };
     this.#waiters.push(waiter);
     if (this.#waiters.length === 1) this.#watch();
     stream.write({ ...frame, f, from: this.#self });
@@ -205,6 +207,7 @@ export class OutboundStream {
       const before = this.#waiters.length;
       while (this.#waiters.length > 0 && this.#waiters[0]!.frame <= ack.ack) {
         const waiter = this.#waiters.shift()!;
+        if (waiter.frame === ack.ack) waiter.onAck?.(ack);
         this.#events.onAck((performance.now() - waiter.sentMs) / 1000);
         waiter.resolve();
       }
@@ -443,6 +446,45 @@ export class Replicator {
       transfer.commands.push({ p: partition, command: sent });
       if (owners.includes(node)) this.#turnOf(partition).transfers.push(transfer.done.promise);
     }
+  }
+
+  /**
+   * A copy check to backup `node`: this node's digests of partitions it is
+   * primary of, sent behind every record queued for it so far. Resolves with
+   * the partitions whose copy there differs (none from a peer that knows no
+   * checks); rejects when the stream fails.
+   */
+  check(node: string, partitions: number[], digests: string[]): Promise<number[]> {
+    if (this.#queued.has(node)) this.#flush();
+    const stream = this.#stream(node);
+    if (stream === null) return Promise.reject(departed(node, 'is not in the view'));
+    let differ: number[] = [];
+    return stream.send({ table: this.#table?.version ?? 0, check: { p: partitions, d: digests } }, (ack) => (differ = ack.differ ?? [])).then(() => differ);
+  }
+
+  /**
+   * `node`'s copy of `partition` differs from this primary's (a copy check):
+   * it is sent the partition again, whole, as a backup whose stream failed
+   * is (records are buffered meanwhile, and the copy drops what the transfer
+   * does not bring). False when that is not for this node to do: it is not
+   * the partition's primary, `node` holds no copy, or one is being sent.
+   */
+  refill(node: string, partition: number): boolean {
+    const table = this.#table;
+    if (this.#closed || table === null || table.owners[partition]![0] !== this.#options.self || !table.owners[partition]!.includes(node)) return false;
+    const key = `${node}:${partition}`;
+    const state = this.#transfers.get(key);
+    if (state !== undefined && state.phase !== 'complete') return false;
+    this.#transfers.set(key, waitingTransfer(table.version));
+    this.#lane(node).queue.add(partition);
+    this.#pump(node);
+    return true;
+  }
+
+  /** Whether a transfer from this node is waiting or under way (copy checks wait for none). */
+  get transferring(): boolean {
+    for (const state of this.#transfers.values()) if (state.phase !== 'complete') return true;
+    return false;
   }
 
   /** Ships the coalesced idle-clock moves now (every interval, and before a graceful leave). */

@@ -93,6 +93,14 @@ export interface ReplicateFrame {
   fresh?: number;
   /** The transfer of this partition is complete: every later record follows live. */
   done?: number;
+  /**
+   * A copy check (copy-checks.ts): the sender's digests of partitions it is
+   * primary of, taken after every record it sent before this frame. The
+   * receiver compares its copies' once it applied those records and answers
+   * the partitions that differ (`ReplicateAck.differ`); a receiver that
+   * knows no checks acknowledges the frame without, as if they were the same.
+   */
+  check?: { p: number[]; d: string[] };
 }
 
 /** A command whose effect is not a session record (auth codes, login failures), replicated by running it on the backup. */
@@ -105,6 +113,8 @@ export interface ReplicateAck {
   ack: number;
   /** Set when the frame was refused (not applied): why. */
   refused?: string;
+  /** The partitions of the frame's `check` whose copy here differs from the sender's digest (or is not held). */
+  differ?: number[];
 }
 
 // --- Service ----------------------------------------------------------------

@@ -34,6 +34,7 @@ export interface NodeOptions {
   owners: number;
   zone: string | null;
   touchReplicationIntervalMs: number;
+  copyCheckPeriodSeconds: number;
   replicateTimeoutMs: number;
   /** On SIGTERM, how long the node keeps serving with readiness DOWN before it stops taking requests. */
   shutdownDelayMs: number;
@@ -102,6 +103,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = Object.freeze([
   { key: 'owners', flag: '--owners', kind: 'count', defaultValue: () => 2, min: 1, max: 16, describe: 'copies of each partition in a cluster (the first is the primary)' },
   { key: 'zone', flag: '--zone', kind: 'label', defaultValue: () => null, describe: 'this node\'s zone (rack, availability zone): a partition\'s copies go to nodes of different zones while there are enough (cluster mode only)' },
   { key: 'touchReplicationIntervalMs', flag: '--touch-replication-interval', kind: 'millis', defaultValue: () => 1000, min: 50, max: 60_000, describe: 'how often idle-clock moves are shipped to backups, in ms; a move longer than this is shipped at once (they never delay an answer)' },
+  { key: 'copyCheckPeriodSeconds', flag: '--copy-check-period', kind: 'seconds', defaultValue: () => 300, min: 0, max: 86_400, describe: 'how often each partition\'s backup copies are compared with their primary\'s, in seconds (a copy that differs is sent its partition again); 0 = never' },
   { key: 'replicateTimeoutMs', flag: '--replicate-timeout', kind: 'millis', defaultValue: () => 1000, min: 100, max: 60_000, describe: 'how long a backup may acknowledge nothing while frames wait for it, in ms, before it is accused (the writes waiting for it fail after 3x this)' },
   { key: 'shutdownDelayMs', flag: '--shutdown-delay', kind: 'millis', defaultValue: () => 1000, min: 0, max: 600_000, describe: 'on SIGTERM, how long the node keeps serving with /health/ready DOWN (answers carry Connection: close) before it stops taking requests, in ms: set it to the time your load balancer takes to notice' },
   { key: 'logLevel', flag: '--log-level', kind: 'level', defaultValue: () => 'info', describe: `log level: ${LOG_LEVELS.join(', ')}` },

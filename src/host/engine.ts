@@ -969,6 +969,17 @@ export class Engine extends EventEmitter {
   }
 
   /**
+   * The digests of partitions this node holds (primary or copy), in order;
+   * null for one it does not hold (partition-digest.ts). One batch per
+   * partition, so a shard runs requests between them (a partition of a
+   * thousand sessions takes a few ms).
+   */
+  async partitionDigests(partitions: readonly number[]): Promise<(string | null)[]> {
+    const answers = await Promise.all(partitions.map((p) => this.#pool.askAlone(shardOfPartition(p, this.#pool.size), { op: OP.partitionDigest, partitions: [p] })));
+    return answers.map((digests) => digests[0] ?? null);
+  }
+
+  /**
    * Gives this node's shards their roles (each shard gets the partitions it
    * runs); `holdIdleSeconds`: promotion grace (PartitionRolesCommand). The
    * three roles are asked for at once (a partition is in one list, so their

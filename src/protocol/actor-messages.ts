@@ -327,6 +327,11 @@ export interface PartitionRolesResult { moved: number; done: number }
  * seq at that moment: records with a higher seq happened after the export.
  */
 export interface PartitionExportCommand { op: typeof OP.partitionExport; partition: number }
+/**
+ * The digests of partitions this shard holds (partition-digest.ts), as the
+ * copy checks compare them; null for a partition it does not hold.
+ */
+export interface PartitionDigestCommand { op: typeof OP.partitionDigest; partitions: number[] }
 export interface PartitionExport {
   /** The records, packed in chunks (transfer-chunks.ts): what the peer's shard replays with chunkReplay. */
   chunks: Uint8Array[];
@@ -429,6 +434,7 @@ export type Command =
   | OfflineUserSessionsCommand | OfflineRemoveUserCommand | OfflineRemoveClientAllCommand | OfflineRemoveRealmCommand
   | PartitionRolesCommand
   | PartitionExportCommand
+  | PartitionDigestCommand
   | OfflineClientCountCommand | OfflineClientSessionsCommand | OfflineRealmSearchCommand | OfflineRealmListCommand | OfflineRevokeFilterCommand | OfflineCountFilterCommand
   | SnapshotSaveCommand | SnapshotLoadCommand | ShutdownCommand | CodePutCommand | CodeTakeCommand | ChainGetCommand
   | LoginFailureCommand;
@@ -475,6 +481,7 @@ export interface ResultOf {
   [OP.offlineRemoveRealm]: number;
   [OP.partitionRoles]: PartitionRolesResult;
   [OP.partitionExport]: PartitionExport;
+  [OP.partitionDigest]: (string | null)[];
   [OP.offlineClientCount]: number;
   [OP.offlineClientSessions]: SessionView[];
   [OP.offlineRealmSearch]: SessionView[];

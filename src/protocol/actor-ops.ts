@@ -54,6 +54,7 @@ export const OP = Object.freeze({
   partitionExport: 101,
   copyFilled: 102,
   copyRefill: 103,
+  partitionDigest: 104,
 
   snapshotSave: 70,
   snapshotLoad: 71,
@@ -97,7 +98,7 @@ const REQUEST_OPS: readonly number[] = [
   OP.userLogout, OP.userSessions, OP.offlineGrant, OP.offlineGet, OP.offlineRefresh, OP.codePut, OP.codeTake, OP.chainGet,
   OP.loginFailureGet, OP.loginFailureRecord, OP.loginFailurePut, OP.loginFailureRemove,
 ];
-const REPLICATED_OPS: readonly number[] = [OP.mutationsReplay, OP.chunkReplay, OP.copyRefill, OP.copyFilled, OP.partitionExport];
+const REPLICATED_OPS: readonly number[] = [OP.mutationsReplay, OP.chunkReplay, OP.copyRefill, OP.copyFilled, OP.partitionExport, OP.partitionDigest];
 /** Lane by op code (every code is below 256; any other number reads undefined: a barrier), read per command on the hot path. */
 const LANES: readonly OpLane[] = ['barrier', 'request', 'replicated'];
 const LANE_OF_CODE = new Uint8Array(256);

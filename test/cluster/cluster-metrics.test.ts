@@ -19,7 +19,7 @@ test('a scrape reads the member\'s status once for every gauge, and the next scr
       return { members: 3, suspected: 0, viewRevision: 100 + asked, coordinator: true, leaseValid: true, primary: 341, backup: 342, pending: 0, underReplicated: 0, inOneZone: 0, configRevision: 7 };
     },
     lostTotal: 0,
-    counters: { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0 },
+    counters: { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0, copiesChecked: 0, copiesRefilled: 0 },
     observer: NO_OBSERVER,
     certificates: null,
   };
@@ -36,7 +36,7 @@ test('a scrape reads the member\'s status once for every gauge, and the next scr
 });
 
 test('with mutual TLS: the certificate\'s expiry, and the reloads by outcome as the member counts them', async (t) => {
-  const counters = { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0 };
+  const counters = { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0, copiesChecked: 0, copiesRefilled: 0 };
   const certificates = { expiresAt: 1_800_000_000 };
   const registry = new Registry();
   registerClusterMetrics(registry, {

@@ -47,6 +47,7 @@ test('defaults match the documented ones', (t) => {
     owners: 2,
     zone: null,
     touchReplicationIntervalMs: 1000,
+    copyCheckPeriodSeconds: 300,
     replicateTimeoutMs: 1000,
     shutdownDelayMs: 1000,
     logLevel: 'info',
