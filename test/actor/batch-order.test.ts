@@ -33,13 +33,14 @@ function created(partition: number, i = 0): Mutation {
 }
 const get = { op: OP.sessionGet, id: newSessionId(0), now: START };
 
-test('requests and records are light, chunks and exports heavy, records of passive copies by partition; the rest are barriers', (t) => {
+test('requests and records are light, chunks and exports heavy, records and digests of passive copies by partition; the rest are barriers', (t) => {
   t.deepEqual(batchOrder(batch(get, { op: OP.codeTake, realm: 'r', code: 'x' }), serves), { heavy: false, requests: true, partitions: [] });
   t.deepEqual(batchOrder(batch({ op: OP.chunkReplay, partition: 4, chunk: new Uint8Array() }), serves), { heavy: true, requests: false, partitions: [4] });
   t.deepEqual(batchOrder(batch({ op: OP.mutationsReplay, mutations: [created(4), created(6), created(4, 1)] }), serves), { heavy: false, requests: false, partitions: [4, 6] });
   t.deepEqual(batchOrder(batch({ op: OP.partitionExport, partition: 0 }), serves), { heavy: true, requests: false, partitions: [] }, 'an export only reads');
   t.deepEqual(batchOrder(batch(get, { op: OP.mutationsReplay, mutations: [created(5)] }), serves), { heavy: false, requests: true, partitions: [5] }, 'requests with records of a passive copy');
   t.deepEqual(batchOrder(batch(), serves), { heavy: false, requests: false, partitions: [] });
+  t.deepEqual(batchOrder(batch({ op: OP.partitionDigest, partitions: [4, 6] }), serves), { heavy: false, requests: false, partitions: [4, 6] }, 'digests of copies: behind their records and chunks');
 
   t.is(batchOrder(batch({ op: OP.chunkReplay, partition: 2, chunk: new Uint8Array() }), serves), null, 'a chunk of a served partition');
   t.is(batchOrder(batch({ op: OP.mutationsReplay, mutations: [created(4), created(0)] }), serves), null, 'records changing a served partition');
@@ -51,6 +52,8 @@ test('requests and records are light, chunks and exports heavy, records of passi
   t.is(batchOrder(batch({ op: OP.mutationsReplay, mutations: 'x' }), serves), null, 'malformed records');
   t.is(batchOrder(batch({ op: OP.mutationsReplay, mutations: [{ k: MUTATION.clientAttached, id: 7 }] }), serves), null, 'a record without a session id');
   t.is(batchOrder(batch({ op: OP.chunkReplay, partition: -1, chunk: new Uint8Array() }), serves), null, 'a chunk of no partition');
+  t.is(batchOrder(batch({ op: OP.partitionDigest, partitions: [4, 0] }), serves), null, 'a digest of a served partition');
+  t.is(batchOrder(batch({ op: OP.partitionDigest, partitions: 'x' }), serves), null, 'malformed digest partitions');
 });
 
 test('a shard answers a request queued behind a rebalance\'s chunks before it applies them, and applies them all', async (t) => {
