@@ -118,7 +118,7 @@ function stopOnSignals(log: Logger, node: SessiondNode): void {
 function reloadOnHangup(log: Logger, node: SessiondNode): void {
   process.on('SIGHUP', () => {
     // The cluster member logs what the reload did.
-    if (node.reloadCertificates() === null) log.info({ signal: 'SIGHUP' }, 'nothing to reload: no --grpc-tls-* certificates');
+    if (node.reloadCertificates() === null) log.info({ signal: 'SIGHUP' }, 'nothing to reload: no --grpc-tls-* or --cluster-etcd-ca certificates');
   });
 }
 

@@ -12,8 +12,7 @@ import { clusterMode, type NodeOptions } from './config/options.js';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { registerClusterMetrics } from './cluster/cluster-metrics.js';
 import { checkNodeIdentity } from './cluster/node-identity.js';
-import { ClusterCertificates, type ReloadOutcome } from './cluster/cluster-certificates.js';
-import { readEtcdTls } from './cluster/transport-security.js';
+import { ClusterCertificates, type ReloadOutcome, type TlsLink } from './cluster/cluster-certificates.js';
 import { clearOnlineSessions } from './store/journal-log.js';
 import { PasswordHasher, parsePasswordPolicy } from './crypto/password-hasher.js';
 import { Engine } from './host/engine.js';
@@ -156,7 +155,7 @@ export class SessiondNode extends EventEmitter {
     const { options, log } = deps;
     // Checked before the data directory is opened: bad files leave it untouched.
     const tls = clusterMode(options) ? ClusterCertificates.read({ ca: options.grpcTlsCa, cert: options.grpcTlsCert, key: options.grpcTlsKey }) : null;
-    const etcdTls = clusterMode(options) ? readEtcdTls({ ca: options.clusterEtcdCa, cert: options.clusterEtcdCert, key: options.clusterEtcdKey }) : null;
+    const etcdTls = clusterMode(options) ? ClusterCertificates.readEtcd({ ca: options.clusterEtcdCa, cert: options.clusterEtcdCert, key: options.clusterEtcdKey }) : null;
     const env = openEnv(options.dataDir);
     const clock = deps.clock ?? new SystemClock();
     let cluster: ClusterMember | null = null;
@@ -346,12 +345,12 @@ export class SessiondNode extends EventEmitter {
     if (!this.#stopped) await this.cluster?.join();
   }
 
-  /** True once stop() has begun. */
-  /** SIGHUP: the cluster's mutual-TLS files are read again (null: nothing to reload, no --grpc-tls-*). */
-  reloadCertificates(): ReloadOutcome | null {
+  /** SIGHUP: the TLS files of the cluster's links are read again (null: nothing to reload, no --grpc-tls-* or --cluster-etcd-ca). */
+  reloadCertificates(): Partial<Record<TlsLink, ReloadOutcome>> | null {
     return this.cluster?.reloadCertificates() ?? null;
   }
 
+  /** True once stop() has begun. */
   get stopping(): boolean {
     return this.#stopped;
   }

@@ -244,6 +244,9 @@ test.serial('a cluster node reaches an etcd that requires client certificates ov
     ready = await fetch(`http://127.0.0.1:${managementPort}/health/ready`);
   }
   t.is(ready.status, 200, 'ready');
+  // The etcd files are read again on SIGHUP too (their renewal is tested in test/cluster/transport-security.test.ts).
+  r.child.kill('SIGHUP');
+  await logLine(r, 'etcd certificates unchanged');
 
   const stranger = testCa(dir, 'other-ca').issue('n2', ['127.0.0.1']);
   const started = Date.now();
@@ -283,8 +286,8 @@ test.serial('SIGHUP reads the cluster\'s mutual-TLS certificates again: renewed 
   const expiresAt = Date.parse(String(reloaded['expiresAt']));
   t.true(expiresAt > Date.now(), String(reloaded['expiresAt']));
   const metrics = parseExposition(await (await fetch(`http://127.0.0.1:${managementPort}/metrics`)).text());
-  t.is(sampleValue(metrics, 'sessiond_cluster_tls_reloads_total', { outcome: 'reloaded' }), 1);
-  t.is(sampleValue(metrics, 'sessiond_cluster_tls_certificate_expiry_timestamp_seconds'), Math.floor(expiresAt / 1000));
+  t.is(sampleValue(metrics, 'sessiond_cluster_tls_reloads_total', { link: 'peers', outcome: 'reloaded' }), 1);
+  t.is(sampleValue(metrics, 'sessiond_cluster_tls_certificate_expiry_timestamp_seconds', { link: 'peers' }), Math.floor(expiresAt / 1000));
   writeFileSync(files.key, readFileSync(testCa(tempDir(t), 'other').issue('n1', ['127.0.0.1']).key)); // a key of another certificate
   r.child.kill('SIGHUP');
   const refused = await logLine(r, 'cluster certificates not reloaded: the files fail the checks; the current ones stay in use');
@@ -299,7 +302,7 @@ test.serial('SIGHUP reads the cluster\'s mutual-TLS certificates again: renewed 
   });
   await logLine(alone, 'sessiond node ready');
   alone.child.kill('SIGHUP');
-  await logLine(alone, 'nothing to reload: no --grpc-tls-* certificates');
+  await logLine(alone, 'nothing to reload: no --grpc-tls-* or --cluster-etcd-ca certificates');
   alone.child.kill('SIGTERM');
   t.is((await alone.exit).code, 0, 'SIGHUP did not end it; SIGTERM did, gracefully');
 });

@@ -43,8 +43,7 @@ import { FailureDetector, HEARTBEAT_MS, LINK_DOWN_MS, SUSPICION_MS } from './fai
 import { inOneZone, isPending, roleCounts, roleOf, rolesOf, underReplicated, type PartitionTable } from './partition-table.js';
 import { Peer } from './peer.js';
 import { Replicator, type SlowReplication } from './replicator.js';
-import { CHECK_INTERVAL_MS, channelCredentials, serverCredentials, type ClusterCertificates, type ReloadOutcome } from './cluster-certificates.js';
-import type { EtcdTls } from './transport-security.js';
+import { CHECK_INTERVAL_MS, channelCredentials, serverCredentials, TLS_LINKS, type ClusterCertificates, type ReloadOutcome, type TlsLink } from './cluster-certificates.js';
 import { isPartition } from '../protocol/partition.js';
 import { CopyChecks } from './copy-checks.js';
 import { CLUSTER_PROTOCOL_VERSION, CLUSTER_SERVICE, SERVER_OPTIONS, type ForwardPayload, type ForwardReply, type ForwardRequest, type LinkBeat, type LinkFrame, type ReplicateAck, type ReplicateFrame, type ShippedCommand } from './wire.js';
@@ -119,7 +118,7 @@ export interface ClusterMemberOptions {
   /** Mutual TLS between members (cluster-certificates.ts), or null for plaintext links. */
   tls: ClusterCertificates | null;
   /** TLS to etcd (transport-security.ts), or null for plaintext. */
-  etcdTls: EtcdTls | null;
+  etcdTls: ClusterCertificates | null;
   owners: number;
   replicateTimeoutMs: number;
   touchReplicationIntervalMs: number;
@@ -208,12 +207,19 @@ export class ClusterMember {
   #ticker: NodeJS.Timeout | null = null;
   #certificateCheck: NodeJS.Timeout | null = null;
   /** The reason of the last refused certificate reload: the periodic check logs it once until it changes. */
-  #refusedReload = '';
+  /** Per link, the reason the last periodic reload was refused ('' after a success): each reason is logged once. */
+  readonly #refusedReload: Record<TlsLink, string> = { peers: '', etcd: '' };
   #coordinating = false;
   #formedAt = 0;
   #lostTotal = 0;
   #closed = false;
-  readonly counters = { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0, copiesChecked: 0, copiesRefilled: 0 };
+  readonly counters = {
+    transferredSessions: 0,
+    degradedAcks: 0,
+    certificateReloads: { peers: { reloaded: 0, refused: 0 }, etcd: { reloaded: 0, refused: 0 } } as Record<TlsLink, { reloaded: number; refused: number }>,
+    copiesChecked: 0,
+    copiesRefilled: 0,
+  };
   observer: ClusterObserver = NO_OBSERVER;
   #viewMembers = new Set<string>();
   /** performance.now() of the last change of the member set. */
@@ -451,7 +457,7 @@ export class ClusterMember {
     this.#notServingSinceMs = performance.now();
     this.#ticker = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#copyChecks.start();
-    if (this.#options.tls !== null) this.#certificateCheck = setInterval(() => this.reloadCertificates(false), CHECK_INTERVAL_MS).unref();
+    if (this.#options.tls !== null || this.#options.etcdTls !== null) this.#certificateCheck = setInterval(() => this.reloadCertificates(false), CHECK_INTERVAL_MS).unref();
     this.#onView();
     const table = this.#plane.table;
     if (table !== null) this.#obey(table, this.#plane.tableRevision);
@@ -564,32 +570,40 @@ export class ClusterMember {
     return true;
   }
 
-  /** The mutual-TLS certificates between members, or null for plaintext links. */
-  get certificates(): ClusterCertificates | null {
-    return this.#options.tls;
+  /** The certificates of each TLS link: between members (`peers`) and to etcd (`etcd`); null for a plaintext one. */
+  get certificates(): Record<TlsLink, ClusterCertificates | null> {
+    return { peers: this.#options.tls, etcd: this.#options.etcdTls };
   }
 
   /**
-   * Reads the mutual-TLS files again (every CHECK_INTERVAL_MS, and on
+   * Reads the TLS files of each link again (every CHECK_INTERVAL_MS, and on
    * SIGHUP): a renewed set is used by the next handshakes, a set that fails
    * the checks is refused and the current one kept (cluster-certificates.ts).
    * `asked`: an operator asked (SIGHUP), so every outcome is logged; the
-   * periodic check logs a change, and a refusal once per reason.
+   * periodic check logs a change, and a refusal once per reason. Null when
+   * no link has TLS.
    */
-  reloadCertificates(asked = true): ReloadOutcome | null {
-    const certificates = this.#options.tls;
-    if (certificates === null) return null;
+  reloadCertificates(asked = true): Partial<Record<TlsLink, ReloadOutcome>> | null {
+    const links = TLS_LINKS.filter((link) => this.certificates[link] !== null);
+    if (links.length === 0) return null;
+    return Object.fromEntries(links.map((link) => [link, this.#reload(link, this.certificates[link]!, asked)]));
+  }
+
+  #reload(link: TlsLink, certificates: ClusterCertificates, asked: boolean): ReloadOutcome {
+    const what = link === 'peers' ? 'cluster certificates' : 'etcd certificates';
     const result = certificates.reload();
+    const counts = this.counters.certificateReloads[link];
     if (result.outcome === 'reloaded') {
-      this.counters.certificateReloads++;
-      this.#refusedReload = '';
-      this.#log.info({ expiresAt: new Date(certificates.expiresAt * 1000).toISOString() }, 'cluster certificates reloaded: new connections use them');
+      counts.reloaded++;
+      this.#refusedReload[link] = '';
+      const expiresAt = certificates.expiresAt;
+      this.#log.info(expiresAt === null ? {} : { expiresAt: new Date(expiresAt * 1000).toISOString() }, `${what} reloaded: new connections use them`);
     } else if (result.outcome === 'refused') {
-      this.counters.certificateReloadsRefused++;
-      if (asked || result.reason !== this.#refusedReload) this.#log.warn({ reason: result.reason }, 'cluster certificates not reloaded: the files fail the checks; the current ones stay in use');
-      this.#refusedReload = result.reason;
+      counts.refused++;
+      if (asked || result.reason !== this.#refusedReload[link]) this.#log.warn({ reason: result.reason }, `${what} not reloaded: the files fail the checks; the current ones stay in use`);
+      this.#refusedReload[link] = result.reason;
     } else if (asked) {
-      this.#log.info('cluster certificates unchanged');
+      this.#log.info(`${what} unchanged`);
     }
     return result;
   }
@@ -718,8 +732,9 @@ export class ClusterMember {
     for (const member of view.members) {
       if (member.node === this.#options.node || this.#peers.has(member.node)) continue;
       this.#peers.set(member.node, new Peer(member.node, member.address, member.lease, this.#channelCredentials, (frame, rttMs) => this.#heard(frame, rttMs), () => this.#linkBroke()));
-      // Back as the incarnation it was (its lease had lapsed): what was on its way to it was dropped with its streams.
-      if (this.#lastSeen.get(member.node)?.incarnation === member.incarnation) this.#replicator.resync(member.node);
+      // Back as the incarnation it was (its lease had lapsed): what was on its way to it was dropped with its streams;
+      // and a backup replies went without (a restart of every node: it came back after this one) missed those changes.
+      this.#replicator.peerBack(member.node, this.#lastSeen.get(member.node)?.incarnation === member.incarnation);
       this.#lastSeen.set(member.node, member);
     }
     this.#coordinate();

@@ -5,12 +5,13 @@
 // cluster panels to the names, types and labels a cluster node exports.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { TLS_LINKS, type TlsLink } from './cluster-certificates.js';
 import type { ClusterMember } from './cluster-member.js';
 
 /** What the metrics read from the member on each scrape, and the observer they set on it. */
 export type ClusterMetricsSource = Pick<ClusterMember, 'status' | 'lostTotal' | 'counters' | 'observer'> & {
-  /** The mutual-TLS certificates between members (null: plaintext links, no certificate metrics). */
-  readonly certificates: { readonly expiresAt: number } | null;
+  /** The certificates of each TLS link (null: plaintext, no certificate metrics for it). */
+  readonly certificates: Record<TlsLink, { readonly expiresAt: number | null } | null>;
 };
 
 export function registerClusterMetrics(registry: Registry, member: ClusterMetricsSource): void {
@@ -52,7 +53,7 @@ export function registerClusterMetrics(registry: Registry, member: ClusterMetric
   counterFrom(registry, 'sessiond_state_transfer_sessions_total', 'Sessions this node sent to new owners in state transfers', () => member.counters.transferredSessions);
   counterFrom(registry, 'sessiond_copy_checks_total', 'Backup copies this node (their primary) compared with its own by their digests', () => member.counters.copiesChecked);
   counterFrom(registry, 'sessiond_copy_refills_total', 'Backup copies that differed from this node (their primary) in two checks in a row and were sent their partition again', () => member.counters.copiesRefilled);
-  if (member.certificates !== null) registerCertificateMetrics(registry, member, member.certificates);
+  if (TLS_LINKS.some((link) => member.certificates[link] !== null)) registerCertificateMetrics(registry, member);
 
   const forwarded = new Counter({ name: 'sessiond_forwarded_requests_total', help: 'Engine commands forwarded to the primary on another node, by peer and outcome', labelNames: ['peer', 'outcome'], registers });
   const forwardSeconds = new Histogram({ name: 'sessiond_forward_seconds', help: 'Time from forwarding an engine command to its answer from the primary', buckets: FAST_BUCKETS, registers });
@@ -103,18 +104,33 @@ function gauge(registry: Registry, name: string, help: string, read: () => numbe
   });
 }
 
-/** With mutual TLS between members: when this node's certificate expires, and what the reloads did. */
-function registerCertificateMetrics(registry: Registry, member: ClusterMetricsSource, certificates: { readonly expiresAt: number }): void {
-  gauge(registry, 'sessiond_cluster_tls_certificate_expiry_timestamp_seconds', 'When the certificate this node presents to its peers (--grpc-tls-cert) expires, in Unix seconds', () => certificates.expiresAt);
+/** With TLS on a link (between members, to etcd): when the certificate this node presents on it expires, and what the reloads did. */
+function registerCertificateMetrics(registry: Registry, member: ClusterMetricsSource): void {
+  const links = TLS_LINKS.filter((link) => member.certificates[link] !== null);
+  new Gauge({
+    name: 'sessiond_cluster_tls_certificate_expiry_timestamp_seconds',
+    help: 'When the certificate this node presents expires, in Unix seconds, by link: peers (--grpc-tls-cert), etcd (--cluster-etcd-cert)',
+    labelNames: ['link'],
+    registers: [registry],
+    collect() {
+      for (const link of links) {
+        const expiresAt = member.certificates[link]!.expiresAt;
+        if (expiresAt !== null) this.set({ link }, expiresAt);
+      }
+    },
+  });
   new Counter({
     name: 'sessiond_cluster_tls_reloads_total',
-    help: 'Changed --grpc-tls-* files taken (reloaded), and checks that found them failing the start-up checks (refused, counted at each check until they pass; the current certificates stay)',
-    labelNames: ['outcome'],
+    help: 'Changed TLS files taken (reloaded), and checks that found them failing the start-up checks (refused, counted at each check until they pass; the current certificates stay), by link: peers (--grpc-tls-*), etcd (--cluster-etcd-*)',
+    labelNames: ['link', 'outcome'],
     registers: [registry],
     collect() {
       this.reset();
-      this.inc({ outcome: 'reloaded' }, member.counters.certificateReloads);
-      this.inc({ outcome: 'refused' }, member.counters.certificateReloadsRefused);
+      for (const link of links) {
+        const counts = member.counters.certificateReloads[link];
+        this.inc({ link, outcome: 'reloaded' }, counts.reloaded);
+        this.inc({ link, outcome: 'refused' }, counts.refused);
+      }
     },
   });
 }

@@ -51,7 +51,8 @@ import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Lease, type Namespac
 import type { Logger } from 'pino';
 import { actingCoordinator } from './coordinator.js';
 import type { PartitionTable } from './partition-table.js';
-import { etcdTlsHint, type EtcdTls } from './transport-security.js';
+import { channelCredentials, type ClusterCertificates } from './cluster-certificates.js';
+import { etcdTlsHint } from './transport-security.js';
 import { CLUSTER_PROTOCOL_VERSION } from './wire.js';
 
 /** Lease TTL: etcd's minimum with its default election timing. */
@@ -104,8 +105,8 @@ export interface View {
 
 export interface ControlPlaneOptions {
   hosts: string[];
-  /** TLS to etcd (transport-security.ts; the hosts are https:// URLs), or null for plaintext. */
-  tls: EtcdTls | null;
+  /** TLS to etcd (the hosts are https:// URLs): its certificates, renewed without a restart (cluster-certificates.ts); null for plaintext. */
+  tls: ClusterCertificates | null;
   cluster: string;
   node: string;
   address: string;
@@ -170,7 +171,7 @@ export class ControlPlane extends EventEmitter {
     this.#options = options;
     this.#client = new Etcd3({
       hosts: options.hosts,
-      ...(options.tls !== null ? { credentials: options.tls } : {}),
+      ...(options.tls !== null ? { credentials: options.tls.etcdCredentials } : {}),
       dialTimeout: ETCD_CALL_DEADLINE_MS,
       // Redial etcd within 300 ms once it is back (grpc-js would back off up to
       // 120 s): a node whose peers reach etcd before it stops serving until it does.
@@ -179,6 +180,7 @@ export class ControlPlane extends EventEmitter {
       // would refuse every call for 5 s after three failures.
       faultHandling: { host: () => noop, global: noop, watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }).next() },
     });
+    if (options.tls !== null) renewableCredentials(this.#client, options.tls);
     this.#ns = this.#client.namespace(`/${options.cluster}/`);
   }
 
@@ -602,4 +604,23 @@ export class ControlPlane extends EventEmitter {
     else accusers.delete(accuser);
     if (accusers.size === 0) this.#suspects.delete(target);
   }
+}
+
+/**
+ * etcd3 builds its channels' credentials once, from the bytes of the files;
+ * its hosts are given credentials that follow the renewable certificates
+ * instead, before any channel exists (a host makes its service clients on
+ * first use), so the next connection to etcd after a renewal presents the
+ * new client certificate and trusts the new CA. This reaches into etcd3's
+ * connection pool (`pool.hosts[].channelCredentials`, etcd3 1.1); a version
+ * that moved it stops the node here rather than leave renewals unused
+ * (test/main.test.ts renews an etcd client certificate under a running node).
+ */
+function renewableCredentials(client: Etcd3, certificates: ClusterCertificates): void {
+  const hosts = (client as unknown as { pool?: { hosts?: unknown } }).pool?.hosts;
+  if (!Array.isArray(hosts) || hosts.length === 0 || !hosts.every((h) => h !== null && typeof h === 'object' && 'channelCredentials' in h)) {
+    throw new Error('this etcd3 version keeps no channel credentials per host: etcd certificates could not be renewed without a restart');
+  }
+  const credentials = channelCredentials(certificates);
+  for (const host of hosts as { channelCredentials: unknown }[]) host.channelCredentials = credentials;
 }

@@ -106,9 +106,10 @@ export class CopyChecks {
     const mine = (p: number): boolean => table.owners[p]![0] === self && table.owners[p]!.length > 1;
     const out = new Set<number>();
     for (const key of this.#differed) {
-      const p = Number(key.slice(key.lastIndexOf(':') + 1));
-      if (mine(p)) out.add(p);
-      else this.#differed.delete(key);
+      const at = key.lastIndexOf(':');
+      const p = Number(key.slice(at + 1));
+      if (mine(p) && table.owners[p]!.includes(key.slice(0, at))) out.add(p);
+      else this.#differed.delete(key); // no longer this node's to check
     }
     let primaries = 0;
     for (let p = 0; p < PARTITION_COUNT; p++) if (mine(p)) primaries++;

@@ -340,6 +340,13 @@ export class Replicator {
   readonly #lanes = new Map<string, TransferLane>();
   /** Backups that must be sent their partitions again (their stream failed). */
   readonly #diverged = new Set<string>();
+  /**
+   * Backups the table still names that were not in the view when replies
+   * were released without them: they miss those changes, and are sent their
+   * partitions again when they come back (peerBack), whichever process of
+   * this node saw them last.
+   */
+  readonly #missed = new Set<string>();
   readonly #touchTimer: NodeJS.Timeout;
   /** A pending retry of failed transfers (one for all of them). */
   #retry: NodeJS.Timeout | null = null;
@@ -495,6 +502,16 @@ export class Replicator {
     for (const [node, byId] of touches) void this.#stream(node)?.send({ table: version, recs: [...byId.values()] }).catch(() => {});
   }
 
+  /**
+   * A member of the view is a peer again. `returned`: back as the
+   * incarnation this process knew it as (its streams were dropped with what
+   * was on its way). Either way, one that missed changes while it was gone
+   * (replies released without it) is sent its partitions again (a resync).
+   */
+  peerBack(node: string, returned: boolean): void {
+    if (this.#missed.delete(node) || returned) this.resync(node);
+  }
+
   /** `node` obeyed a newer table: transfers that waited for it may start. */
   peerProgressed(node: string): void {
     this.#pump(node);
@@ -616,6 +633,7 @@ export class Replicator {
     for (const [node, { recs, cmds }] of queued) {
       const stream = this.#stream(node);
       const frame = cmds.length === 0 ? { table: version, recs } : { table: version, recs, cmds };
+      if (stream === null) this.#missed.add(node);
       const acked = stream === null ? Promise.reject(departed(node, 'is not in the view')) : stream.send(frame);
       acked.catch(() => {});
       acks.set(node, acked);

@@ -18,8 +18,8 @@
 // The files are read and checked at start-up (a certificate that does not
 // match its key, or is not a certificate, stops the node with a clear message
 // instead of failing every handshake later). This module reads and checks;
-// cluster-certificates.ts builds the members' gRPC credentials and reads
-// their files again when they are renewed (the etcd ones are read once).
+// cluster-certificates.ts builds the gRPC credentials of both links and reads
+// their files again when they are renewed.
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -19,9 +19,9 @@ test('a scrape reads the member\'s status once for every gauge, and the next scr
       return { members: 3, suspected: 0, viewRevision: 100 + asked, coordinator: true, leaseValid: true, primary: 341, backup: 342, pending: 0, underReplicated: 0, inOneZone: 0, configRevision: 7 };
     },
     lostTotal: 0,
-    counters: { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0, copiesChecked: 0, copiesRefilled: 0 },
+    counters: { transferredSessions: 0, degradedAcks: 0, certificateReloads: { peers: { reloaded: 0, refused: 0 }, etcd: { reloaded: 0, refused: 0 } }, copiesChecked: 0, copiesRefilled: 0 },
     observer: NO_OBSERVER,
-    certificates: null,
+    certificates: { peers: null, etcd: null },
   };
   const registry = new Registry();
   registerClusterMetrics(registry, member);
@@ -35,9 +35,9 @@ test('a scrape reads the member\'s status once for every gauge, and the next scr
   t.is(revision(second), 102, 'the second scrape sees the member as it is then');
 });
 
-test('with mutual TLS: the certificate\'s expiry, and the reloads by outcome as the member counts them', async (t) => {
-  const counters = { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0, copiesChecked: 0, copiesRefilled: 0 };
-  const certificates = { expiresAt: 1_800_000_000 };
+test('with TLS: each link\'s certificate expiry, and its reloads by outcome as the member counts them; a link without a client certificate has no expiry', async (t) => {
+  const counters = { transferredSessions: 0, degradedAcks: 0, certificateReloads: { peers: { reloaded: 0, refused: 0 }, etcd: { reloaded: 0, refused: 0 } }, copiesChecked: 0, copiesRefilled: 0 };
+  const certificates = { peers: { expiresAt: 1_800_000_000 as number | null }, etcd: { expiresAt: null as number | null } };
   const registry = new Registry();
   registerClusterMetrics(registry, {
     status: () => ({ members: 1, suspected: 0, viewRevision: 1, coordinator: true, leaseValid: true, primary: 0, backup: 0, pending: 0, underReplicated: 0, inOneZone: 0, configRevision: 0 }),
@@ -46,13 +46,18 @@ test('with mutual TLS: the certificate\'s expiry, and the reloads by outcome as 
     observer: NO_OBSERVER,
     certificates,
   });
-  const read = async (name: string, labels: Record<string, string> = {}) => sampleValue(parseExposition(await registry.metrics()), name, labels);
-  t.is(await read('sessiond_cluster_tls_certificate_expiry_timestamp_seconds'), 1_800_000_000);
-  t.is(await read('sessiond_cluster_tls_reloads_total', { outcome: 'reloaded' }), 0);
-  counters.certificateReloads = 2;
-  counters.certificateReloadsRefused = 3;
-  certificates.expiresAt = 1_900_000_000;
-  t.is(await read('sessiond_cluster_tls_reloads_total', { outcome: 'reloaded' }), 2);
-  t.is(await read('sessiond_cluster_tls_reloads_total', { outcome: 'refused' }), 3);
-  t.is(await read('sessiond_cluster_tls_certificate_expiry_timestamp_seconds'), 1_900_000_000);
+  const exposition = async () => parseExposition(await registry.metrics());
+  const read = async (name: string, labels: Record<string, string> = {}) => sampleValue(await exposition(), name, labels);
+  t.is(await read('sessiond_cluster_tls_certificate_expiry_timestamp_seconds', { link: 'peers' }), 1_800_000_000);
+  t.false((await exposition()).samples.some((s) => s.name === 'sessiond_cluster_tls_certificate_expiry_timestamp_seconds' && s.labels['link'] === 'etcd'), 'etcd: a CA only, nothing presented');
+  t.is(await read('sessiond_cluster_tls_reloads_total', { link: 'peers', outcome: 'reloaded' }), 0);
+  counters.certificateReloads.peers = { reloaded: 2, refused: 3 };
+  counters.certificateReloads.etcd = { reloaded: 1, refused: 0 };
+  certificates.peers.expiresAt = 1_900_000_000;
+  certificates.etcd.expiresAt = 1_850_000_000;
+  t.is(await read('sessiond_cluster_tls_reloads_total', { link: 'peers', outcome: 'reloaded' }), 2);
+  t.is(await read('sessiond_cluster_tls_reloads_total', { link: 'peers', outcome: 'refused' }), 3);
+  t.is(await read('sessiond_cluster_tls_reloads_total', { link: 'etcd', outcome: 'reloaded' }), 1);
+  t.is(await read('sessiond_cluster_tls_certificate_expiry_timestamp_seconds', { link: 'peers' }), 1_900_000_000);
+  t.is(await read('sessiond_cluster_tls_certificate_expiry_timestamp_seconds', { link: 'etcd' }), 1_850_000_000);
 });

@@ -27,7 +27,7 @@ import type { PartitionTable } from '../../src/cluster/partition-table.js';
 import { OutboundStream, Replicator, STALL_FAIL_TIMEOUTS } from '../../src/cluster/replicator.js';
 import type { ActorPool } from '../../src/host/actor-pool.js';
 import type { CodePutCommand, CodeTakeCommand, Command, LoginFailurePutCommand, LoginFailureRecordCommand, PartitionExport } from '../../src/protocol/actor-messages.js';
-import { partitionOf } from '../../src/protocol/partition.js';
+import { newSessionId, partitionOf } from '../../src/protocol/partition.js';
 import { bruteForceSettings } from '../../src/session/brute-force.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { manualBoot } from '../helpers/boot.js';
@@ -240,4 +240,54 @@ test('a login failure recorded on the primary reaches its backup as the record i
     peer.close();
     b.close();
   }
+});
+
+// Goal: after every node restarted, a primary back before one of its
+// backups serves on without it (replies are released with the copies that
+// remain); that backup comes back as the incarnation the table names, but
+// its copy lacks what was changed meanwhile, and this process never knew it
+// before: it is sent its partitions again when it is back, as a backup whose
+// stream failed is. A peer that missed nothing is not.
+test('a backup that was out of the view while replies were released without it is sent its partitions again when it is back', async (t) => {
+  const frames: ReplicateFrame[] = [];
+  const b = await backup(() => 0, (frame) => frames.push(frame));
+  t.teardown(() => b.close());
+  const peer = new Peer('b', b.address, 'lease-b', PLAINTEXT, () => {});
+  t.teardown(() => peer.close());
+  let inView = false;
+  const exported: number[] = [];
+  let degraded = 0;
+  const replicator = new Replicator({
+    self: 'a', timeoutMs: TIMEOUT_MS, touchIntervalMs: 60_000, peer: (node) => (node === 'b' && inView ? peer : undefined),
+    peerTable: () => 1, peerProtocol: () => 3, onTimeout: () => {}, onDegraded: () => degraded++,
+    exportPartition: async (p) => {
+      exported.push(p);
+      return { chunks: [], records: 0, sessions: 0, seq: 1, codes: [], loginFailures: [] };
+    },
+  });
+  t.teardown(() => replicator.close());
+  const owners = Array.from({ length: PARTITION_COUNT }, () => ['a']);
+  owners[6] = ['a', 'b'];
+  owners[8] = ['a', 'b'];
+  owners[9] = ['b', 'a']; // b's own primary: not this node's to send
+  replicator.setTable({ version: 1, viewRevision: 1, members: ['a', 'b'], incarnations: { a: 'lease-a', b: 'lease-b' }, owners, pending: owners.map(() => []) });
+
+  replicator.peerBack('c', false); // a peer that missed nothing: nothing to do
+  const id = newSessionId(6);
+  replicator.onRecords([{ partition: 6, seq: 1, viewRevision: 1, m: { k: MUTATION.sessionRemoved, id, reason: 'logout' } }]);
+  await replicator.whenReplicated(6);
+  t.is(degraded, 1, 'the reply went without b');
+  t.deepEqual(exported, [], 'nothing is sent while b is away');
+
+  inView = true;
+  replicator.peerBack('b', false);
+  const started = performance.now();
+  while (!(frames.some((f) => f.done === 6) && frames.some((f) => f.done === 8)) && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.deepEqual(exported.sort((x, y) => x - y), [6, 8], 'b is sent every partition it holds a copy of from this node, once');
+  t.true(frames.some((f) => f.fresh === 6) && frames.some((f) => f.done === 6), 'as a transfer: the copy drops what the export does not bring');
+
+  exported.length = 0;
+  replicator.peerBack('b', false);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.deepEqual(exported, [], 'back again without having missed anything: nothing is sent');
 });

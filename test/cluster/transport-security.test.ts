@@ -13,14 +13,14 @@
 
 import test, { type ExecutionContext } from 'ava';
 import * as grpc from '@grpc/grpc-js';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { ConfigError } from '../../src/config/options.js';
 import { ControlPlane } from '../../src/cluster/control-plane.js';
 import { Peer } from '../../src/cluster/peer.js';
-import { channelCredentials, ClusterCertificates, serverCredentials } from '../../src/cluster/cluster-certificates.js';
-import { readClusterTls, readEtcdTls, type EtcdTls } from '../../src/cluster/transport-security.js';
+import { channelCredentials, ClusterCertificates, serverCredentials, type CertificateSet } from '../../src/cluster/cluster-certificates.js';
+import { readClusterTls, readEtcdTls } from '../../src/cluster/transport-security.js';
 import { OP } from '../../src/protocol/actor-ops.js';
 import { EtcdProcess } from '../helpers/etcd-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -109,7 +109,7 @@ async function tlsEtcd(t: ExecutionContext, files: NodePki): Promise<EtcdProcess
 }
 
 /** A member's control plane dialling `url` (not started yet), closed at the test's end. */
-function plane(t: ExecutionContext, url: string, node: string, tls: EtcdTls | null): ControlPlane {
+function plane(t: ExecutionContext, url: string, node: string, tls: ClusterCertificates | null): ControlPlane {
   const p = new ControlPlane({ hosts: [url], tls, cluster: 'tls', node, address: `127.0.0.1:${node.length}`, log: pino({ level: 'silent' }) });
   t.teardown(() => p.close());
   return p;
@@ -119,8 +119,8 @@ test('members holding client certificates of etcd\'s CA join it over TLS and see
   const ca = testCa(tempDir(t));
   const etcd = await tlsEtcd(t, ca.issue('etcd', ['127.0.0.1']));
   t.true(etcd.clientUrl.startsWith('https://'));
-  const a = plane(t, etcd.clientUrl, 'a', readEtcdTls(ca.issue('n1', ['127.0.0.1'])));
-  const b = plane(t, etcd.clientUrl, 'b', readEtcdTls(ca.issue('n2', ['127.0.0.2'])));
+  const a = plane(t, etcd.clientUrl, 'a', ClusterCertificates.readEtcd(ca.issue('n1', ['127.0.0.1'])));
+  const b = plane(t, etcd.clientUrl, 'b', ClusterCertificates.readEtcd(ca.issue('n2', ['127.0.0.2'])));
   await a.reach();
   await a.start();
   await b.start();
@@ -134,15 +134,16 @@ test('a node fails at once to reach etcd over TLS, saying why: no client certifi
   const ca = testCa(dir);
   const etcd = await tlsEtcd(t, ca.issue('etcd', ['127.0.0.1']));
   const elsewhere = await tlsEtcd(t, ca.issue('etcd-elsewhere', ['127.0.0.5']));
-  const good = readEtcdTls(ca.issue('n1', ['127.0.0.1']))!;
-  const stranger = readEtcdTls(testCa(dir, 'other-ca').issue('n9', ['127.0.0.9']))!;
+  const good = ClusterCertificates.readEtcd(ca.issue('n1', ['127.0.0.1']))!.current;
+  const stranger = ClusterCertificates.readEtcd(testCa(dir, 'other-ca').issue('n9', ['127.0.0.9']))!.current;
+  const fixed = (set: CertificateSet): ClusterCertificates => new ClusterCertificates(() => set, set);
   const refusedClient = /etcd refused this node's client certificate, or its lack of one/;
   const failedCheck = /etcd's certificate failed this node's check: it must be signed by the CA in --cluster-etcd-ca/;
   for (const [who, url, tls, why] of [
-    ['no client certificate', etcd.clientUrl, readEtcdTls({ ca: ca.ca, cert: null, key: null }), refusedClient],
-    ['a client certificate of another CA', etcd.clientUrl, { ...stranger, rootCertificate: good.rootCertificate }, refusedClient],
-    ['another CA trusted for etcd\'s certificate', etcd.clientUrl, { ...good, rootCertificate: stranger.rootCertificate }, failedCheck],
-    ['etcd\'s certificate names another host', elsewhere.clientUrl, good, failedCheck],
+    ['no client certificate', etcd.clientUrl, fixed({ ...good, cert: null, key: null }), refusedClient],
+    ['a client certificate of another CA', etcd.clientUrl, fixed({ ...stranger, ca: good.ca }), refusedClient],
+    ['another CA trusted for etcd\'s certificate', etcd.clientUrl, fixed({ ...good, ca: stranger.ca }), failedCheck],
+    ['etcd\'s certificate names another host', elsewhere.clientUrl, fixed(good), failedCheck],
     ['plaintext to etcd\'s TLS port', etcd.clientUrl.replace('https:', 'http:'), null, /\(plaintext\)/],
   ] as const) {
     const started = performance.now();
@@ -153,6 +154,34 @@ test('a node fails at once to reach etcd over TLS, saying why: no client certifi
     t.false(err?.message.includes('\n'), `${who}: one line`);
     await t.throwsAsync(plane(t, url, 'c', tls).start(), undefined, `${who}: cannot join either`);
   }
+});
+
+test('a renewed etcd client certificate is presented by the next connection to etcd: the node keeps reaching an etcd that now takes only the new one', async (t) => {
+  const dir = tempDir(t);
+  const ca = testCa(dir);
+  // etcd names 127.0.0.9 too: its own health checks present its certificate once it takes only certificates naming that address.
+  const etcd = await tlsEtcd(t, ca.issue('etcd', ['127.0.0.1', '127.0.0.9']));
+  const files = ca.issue('n1', ['127.0.0.1']);
+  const certificates = ClusterCertificates.readEtcd(files)!;
+  const before = certificates.current;
+  const a = plane(t, etcd.clientUrl, 'a', certificates);
+  await a.start();
+  t.is(certificates.reload().outcome, 'unchanged');
+
+  // The certificate manager writes a renewed certificate (naming 127.0.0.9 as well) over the files; the node reads them again.
+  const renewed = ca.issue('n1-renewed', ['127.0.0.1', '127.0.0.9']);
+  writeFileSync(files.cert, readFileSync(renewed.cert));
+  writeFileSync(files.key, readFileSync(renewed.key));
+  t.is(certificates.reload().outcome, 'reloaded');
+  t.true(certificates.expiresAt !== null && certificates.expiresAt > Date.now() / 1000);
+
+  // etcd restarts taking only client certificates that name 127.0.0.9: every connection to it is new.
+  await etcd.stop();
+  etcd.extraArgs = ['--client-cert-allowed-hostname', '127.0.0.9'];
+  await etcd.restart();
+  await a.reach();
+  const old = plane(t, etcd.clientUrl, 'b', new ClusterCertificates(() => before, before));
+  await t.throwsAsync(old.reach(), { message: /etcd refused this node's client certificate/ }, 'the certificate before the renewal is refused');
 });
 
 test('the etcd TLS files: none is plaintext, the CA alone is TLS without a client certificate; a certificate without its key or the CA, unreadable files, a non-certificate or a key of another certificate stop the start', (t) => {

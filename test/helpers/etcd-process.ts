@@ -51,6 +51,8 @@ export class EtcdProcess {
   readonly clientPort: number;
   readonly peerPort: number;
   readonly tls: NodePki | null;
+  /** More of etcd's flags, used from the next (re)start on (a test changes what etcd accepts). */
+  extraArgs: string[] = [];
   #child: ChildProcess | null = null;
   #exit: Promise<void> = Promise.resolve();
   #log = '';
@@ -108,6 +110,7 @@ export class EtcdProcess {
       '--initial-cluster', `${this.name}=${peer}`, '--initial-cluster-state', 'new',
       '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'warn',
       ...(this.tls === null ? [] : ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--trusted-ca-file', this.tls.ca, '--client-cert-auth']),
+      ...this.extraArgs,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     const append = (chunk: string): void => {

@@ -45,14 +45,14 @@ async function exported(registry: Registry, exposition: string, by: string): Pro
   return { types: parseExposition(exposition).type, labelsOf: new Map((await metricFamilies(registry)).map((f) => [f.name, f.labels])), by };
 }
 
-/** A member that has not joined (its links over mutual TLS, so every cluster metric is there): what the cluster metrics read, all zero. */
+/** A member that has not joined (both its links over TLS with certificates, so every cluster metric is there): what the cluster metrics read, all zero. */
 function unjoinedMember(): ClusterMetricsSource {
   return {
     status: () => ({ members: 0, suspected: 0, viewRevision: 0, coordinator: false, leaseValid: false, primary: 0, backup: 0, pending: 0, underReplicated: 0, inOneZone: 0, configRevision: 0 }),
     lostTotal: 0,
-    counters: { transferredSessions: 0, degradedAcks: 0, certificateReloads: 0, certificateReloadsRefused: 0, copiesChecked: 0, copiesRefilled: 0 },
+    counters: { transferredSessions: 0, degradedAcks: 0, certificateReloads: { peers: { reloaded: 0, refused: 0 }, etcd: { reloaded: 0, refused: 0 } }, copiesChecked: 0, copiesRefilled: 0 },
     observer: NO_OBSERVER,
-    certificates: { expiresAt: 0 },
+    certificates: { peers: { expiresAt: 0 }, etcd: { expiresAt: 0 } },
   };
 }
 

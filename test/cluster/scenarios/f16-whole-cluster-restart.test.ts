@@ -59,7 +59,8 @@ scenario('F16: every node killed at once and restarted: each loads its partition
   const restartAt = clock();
   await Promise.all(cluster.ids.map((id) => cluster.restart(id)));
   ctx.log(`all restarted and ready ${Math.round(clock() - restartAt)} ms after the restart began (${Math.round(restartAt - killedAt)} ms down)`);
-  await ctx.healSettleVerify();
+  // A change in flight at the kill (never acknowledged) may be on one owner's disk only: the copy checks may refill it.
+  await ctx.healSettleVerify({ copiesMayDiffer: true });
   // Read once the run is over: a log line may reach the test's pipe after the node answered ready.
   for (const id of cluster.ids) ctx.expect(cameBackKept(cluster, id) === true, `${id} came back as the incarnation the table names`);
   ctx.within('restart → last failed request', failureWindowMs(ctx.workload!.history, restartAt), SERVED_AGAIN_LIMIT_MS);
@@ -75,7 +76,7 @@ scenario('F16b: every node killed, two restarted: the third is dropped after the
   await sleep(RESTART_GRACE_MS + 5_000 - (clock() - restartAt));
   ctx.within('restart → last failed request (the grace, then the copies promoted)', failureWindowMs(ctx.workload!.history, restartAt + RESTART_GRACE_MS), SERVED_AGAIN_LIMIT_MS);
   await cluster.restart(late);
-  await ctx.healSettleVerify();
+  await ctx.healSettleVerify({ copiesMayDiffer: true });
   for (const id of back) ctx.expect(cameBackKept(cluster, id) === true, `${id} came back as the incarnation the table names`);
   ctx.expect(cameBackKept(cluster, late) === false, `${late}, back after the table dropped it, came back as a new member`);
   await noPartitionLost(ctx, cluster);

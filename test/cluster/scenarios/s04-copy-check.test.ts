@@ -7,13 +7,15 @@
 // after the restart the primary's checks find the copy, which is sent its partition again
 // (`sessiond_copy_refills_total` on the primary) within 20 s of the restart;
 // then the primary is killed with `kill -9` and its backup, promoted, serves
-// the partition's sessions: the checker finds no acknowledged session lost.
-// Without the checks (`--copy-check-period 0`) the same kill loses the
-// partition's acknowledged sessions (the checker finds them inactive).
+// the partition's sessions: a probe session of that partition refreshes, and
+// the checker finds no acknowledged session lost. Without the checks
+// (`--copy-check-period 0`) the same kill loses the partition's sessions
+// (the probe's refresh is refused).
 // Method: 3 nodes, owners 2, checks every 2 s; the workload runs throughout;
 // every node `kill -9`ed at once; while they are down, the disk of the backup
-// of the partition of the newest acknowledged login is made to hold nothing
-// of that partition; every node restarted.
+// of the partition of a probe session (logged in apart from the workload) is
+// made to hold nothing of that partition; every node restarted, that backup first (a backup back
+// after its primary served without it is sent its partitions again anyway).
 
 import { PARTITION_COUNT } from '../../../src/constants.js';
 import { RESTART_GRACE_MS } from '../../../src/cluster/cluster-member.js';
@@ -21,6 +23,7 @@ import { LEASE_TTL_S } from '../../../src/cluster/control-plane.js';
 import type { PartitionDescription } from '../../../src/cluster/cluster-description.js';
 import { DB, openEnv } from '../../../src/store/lmdb-env.js';
 import type { Cluster } from '../harness.js';
+import { passwordLogin, refreshGrant } from '../workload.js';
 import { scenario, sleep, WARMUP_MS } from './scenario.js';
 
 const PERIOD_S = 2;
@@ -28,6 +31,8 @@ const DOWN_MS = LEASE_TTL_S * 1000 + 1_000;
 const REFILLED_WITHIN_MS = 20_000;
 const AFTER_KILL_MS = 6_000;
 const REFILLS = 'sessiond_copy_refills_total';
+/** The probe's user: every session of a user lives in the user's partition. */
+const PROBE_USER = 'user007';
 const TRANSFERRED = 'sessiond_state_transfer_sessions_total';
 /** Long enough for three rounds of checks under the workload before the kill: none may find a difference. */
 const CHECKED_MS = 3 * PERIOD_S * 1000;
@@ -59,14 +64,18 @@ async function placement(cluster: Cluster, session: string, asked: string): Prom
 }
 
 scenario('S4: a backup copy a whole-cluster restart left without its sessions is found by the copy checks and filled again before its primary dies', async (ctx) => {
-  const cluster = await ctx.start({ owners: 2, nodeEnv: () => ({ SESSIOND_COPY_CHECK_PERIOD: String(PERIOD_S) }) });
+  const cluster = await ctx.start({ owners: 2, extraArgs: ['--copy-check-period', String(PERIOD_S)] });
   const workload = ctx.newWorkload();
   workload.start();
   await sleep(Math.max(WARMUP_MS, CHECKED_MS));
 
-  const newest = workload.history.filter((e) => e.op === 'login' && e.outcome === 'ok').at(-1)!.session;
-  const where = await placement(cluster, newest, 'n1');
-  ctx.expect(where.partition >= 0 && where.partition < PARTITION_COUNT && where.backups.length === 1, `where the newest session lives: ${JSON.stringify(where)}`);
+  // A probe session outside the workload (which may log its sessions out): its user's partition is the one erased.
+  const login = await passwordLogin(cluster.node('n1').target, PROBE_USER);
+  ctx.expect(login.status === 200, `the probe logs in: ${login.status}`);
+  const probeToken = String(login.body['refresh_token']);
+  const probe = String((JSON.parse(Buffer.from(probeToken.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid);
+  const where = await placement(cluster, probe, 'n1');
+  ctx.expect(where.partition >= 0 && where.partition < PARTITION_COUNT && where.backups.length === 1, `where the probe session lives: ${JSON.stringify(where)}`);
   const [primary, backup] = [where.primary, where.backups[0]!];
   // Under the workload, copies that agree are never found to differ (a record on its way is waited for).
   const refilled = [...(await cluster.metric(REFILLS)).values()].reduce((a: number, b) => a + (b ?? 0), 0);
@@ -78,7 +87,11 @@ scenario('S4: a backup copy a whole-cluster restart left without its sessions is
   await sleep(DOWN_MS);
   await eraseCopy(cluster.node(backup).spec.dataDir, where.partition);
   ctx.log(`erased partition ${where.partition} from ${backup}'s disk (its primary is ${primary})`);
-  await Promise.all(cluster.ids.map((id) => cluster.restart(id)));
+  // The backup first: its primary, back after it, never serves the partition without it, so nothing
+  // sends it the partition again (a backup back later than its primary is resynchronised) but the checks.
+  const backupBack = cluster.restart(backup);
+  await cluster.until(`${backup} rejoined`, () => cluster.node(backup).logEntries().some((e) => e.msg === 'joined the cluster' && typeof e.restart === 'string'), REFILLED_WITHIN_MS);
+  await Promise.all([backupBack, ...cluster.ids.filter((id) => id !== backup).map((id) => cluster.restart(id))]);
   const restarted = performance.now();
 
   await cluster.until(`${primary} refills ${backup}'s copy`, async () => ((await cluster.node(primary).metric(REFILLS)) ?? 0) > 0, REFILLED_WITHIN_MS);
@@ -87,9 +100,11 @@ scenario('S4: a backup copy a whole-cluster restart left without its sessions is
   await cluster.until('the refill completes', async () => ((await cluster.node(primary).metric(TRANSFERRED)) ?? 0) > 0, REFILLED_WITHIN_MS);
   await cluster.kill(primary, 'SIGKILL');
   // The coordinator drops a member missing since the restart only after the restart grace (F16).
-  const promotedMs = await cluster.until(`${backup} serves the partition`, async () => (await placement(cluster, newest, backup)).primary === backup, RESTART_GRACE_MS + 15_000);
+  const promotedMs = await cluster.until(`${backup} serves the partition`, async () => (await placement(cluster, probe, backup)).primary === backup, RESTART_GRACE_MS + 15_000);
   ctx.log(`${backup} became the partition's primary ${Math.round(promotedMs)} ms after the kill`);
+  const refreshed = await refreshGrant(cluster.node(backup).target, probeToken);
+  ctx.expect(refreshed.status === 200, `the probe session is served by the promoted copy: ${refreshed.status} ${JSON.stringify(refreshed.body)}`);
   await sleep(AFTER_KILL_MS); // the workload uses the partition's sessions on the promoted copy
   await cluster.restart(primary);
-  await ctx.healSettleVerify();
+  await ctx.healSettleVerify({ copiesMayDiffer: true });
 });
