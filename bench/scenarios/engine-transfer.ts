@@ -12,6 +12,10 @@
 //                                     at a time (a handoff batch)
 //   transfer_shard_us_per_session     the three added up: the shard time one
 //                                     transferred session costs, both ends
+//   copy_check_sessions_per_s         the digests of every partition (what a copy
+//                                     check asks of the primary and of each backup,
+//                                     src/actor/partition-digest.ts) vs building the
+//                                     same sessions' records alone
 //
 // A filled copy's snapshot is written from the chunks as they arrived, and a
 // promotion writes none unless its grace moved idle clocks (ShardLog), so no
@@ -66,6 +70,8 @@ interface Stages {
   apply: number[];
   unpack: number[];
   promote: number[];
+  digest: number[];
+  records: number[];
 }
 
 function measureOnce(primary: ShardActor, exports: PartitionExport[], sessions: number, stages: Stages, workloadFirst: boolean): void {
@@ -75,6 +81,7 @@ function measureOnce(primary: ShardActor, exports: PartitionExport[], sessions: 
   const pairs: [number[], () => void, number[], () => void][] = [
     [stages.export, () => exportAll(primary), stages.pack, () => records.forEach((r) => packChunks(r))],
     [stages.apply, () => chunks.forEach(({ partition, chunk }) => receiver.execute({ op: OP.chunkReplay, partition, chunk })), stages.unpack, () => chunks.forEach(({ chunk }) => unpackChunk(chunk))],
+    [stages.digest, () => ALL_PARTITIONS.forEach((p) => primary.execute({ op: OP.partitionDigest, partitions: [p] })), stages.records, () => ALL_PARTITIONS.forEach((p) => primary.table.partitionRecords(p))],
   ];
   for (const [value, workload, baseline, floor] of pairs) {
     if (workloadFirst) {
@@ -96,7 +103,7 @@ function measureOnce(primary: ShardActor, exports: PartitionExport[], sessions: 
 
 export const engineTransfer: Scenario = {
   name: NAME,
-  description: "a state transfer's shard work per session (export, chunk apply, promotion) vs packing and decoding alone",
+  description: "a state transfer's shard work per session (export, chunk apply, promotion) vs packing and decoding alone; a copy check's digests",
   async run({ quick, log }) {
     const sessions = quick ? SESSIONS_QUICK : SESSIONS_FULL;
     const repeats = quick ? REPEATS_QUICK : REPEATS_FULL;
@@ -110,11 +117,11 @@ export const engineTransfer: Scenario = {
     const bytes = exports.reduce((sum, e) => sum + e.chunks.reduce((n, c) => n + c.length, 0), 0);
     log(`exported ${exports.reduce((n, e) => n + e.chunks.length, 0)} chunks, ${(bytes / sessions).toFixed(0)} B per session`);
 
-    const stages: Stages = { export: [], pack: [], apply: [], unpack: [], promote: [] };
+    const stages: Stages = { export: [], pack: [], apply: [], unpack: [], promote: [], digest: [], records: [] };
     for (let r = 0; r < repeats; r++) {
       measureOnce(primary, exports, sessions, stages, r % 2 === 0);
       const k = (x: number[]): string => `${(x.at(-1)! / 1e3).toFixed(0)}k`;
-      log(`repeat ${r + 1}/${repeats}: export ${k(stages.export)} (pack ${k(stages.pack)}), apply ${k(stages.apply)} (unpack ${k(stages.unpack)}), promote ${k(stages.promote)} sessions/s`);
+      log(`repeat ${r + 1}/${repeats}: export ${k(stages.export)} (pack ${k(stages.pack)}), apply ${k(stages.apply)} (unpack ${k(stages.unpack)}), promote ${k(stages.promote)}, digest ${k(stages.digest)} (records ${k(stages.records)}) sessions/s`);
     }
     const perSession = [stages.export, stages.apply, stages.promote].reduce((us, s) => us + 1e6 / median(s), 0);
     return [
@@ -122,6 +129,7 @@ export const engineTransfer: Scenario = {
       row(NAME, 'transfer_apply_sessions_per_s', median(stages.apply), 'sessions/s', median(stages.unpack)),
       row(NAME, 'transfer_promote_sessions_per_s', median(stages.promote), 'sessions/s'),
       row(NAME, 'transfer_shard_us_per_session', perSession, 'µs'),
+      row(NAME, 'copy_check_sessions_per_s', median(stages.digest), 'sessions/s', median(stages.records)),
     ] satisfies Row[];
   },
 };

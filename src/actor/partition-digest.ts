@@ -11,8 +11,9 @@
 // backup's may lag its primary's by up to the touch interval without being
 // wrong. It does not depend on order (a backup's table lists a partition's
 // sessions in another order than its primary's): the number of records and
-// the XOR of each record's 64-bit hash. Offline sessions are not covered
-// (they are in LMDB on both owners, written whole on every change).
+// the XOR of each record's 64-bit hash. The partition's offline sessions
+// count too, as their LMDB records without the idle clocks (the session's
+// last refresh, each client's timestamp, and the deadline they give).
 //
 // Hashed field by field with a hash by hand (cyrb53's mixing, public
 // domain) rather than packed and hashed by node:crypto: a partition of a
@@ -23,20 +24,33 @@
 // every record kind and expects the digest to change). Two copies that differ
 // yet share a digest would need a 64-bit collision.
 
+import type { OfflineSessionRecord } from '../offline/offline-store.js';
 import { MUTATION, type Mutation } from '../protocol/mutations.js';
 
-/** The digest of a partition given its records (SessionTable.partitionRecords): `<records>:<16 hex digits>`. */
-export function partitionDigest(records: readonly Mutation[]): string {
+/**
+ * The digest of a partition given its online sessions' records
+ * (SessionTable.partitionRecords) and its offline sessions
+ * (OfflineStore.partitionRecords): `<records>:<16 hex digits>`.
+ */
+export function partitionDigest(records: readonly Mutation[], offline: readonly OfflineSessionRecord[] = []): string {
   let hi = 0;
   let lo = 0;
-  for (const m of records) {
-    hasher.reset();
-    hashRecord(m);
+  const add = (): void => {
     hasher.finish();
     hi ^= hasher.h1;
     lo ^= hasher.h2;
+  };
+  for (const m of records) {
+    hasher.reset();
+    hashRecord(m);
+    add();
   }
-  return `${records.length}:${hex(hi)}${hex(lo)}`;
+  for (const record of offline) {
+    hasher.reset();
+    hashOffline(record);
+    add();
+  }
+  return `${records.length + offline.length}:${hex(hi)}${hex(lo)}`;
 }
 
 function hex(word: number): string {
@@ -63,6 +77,22 @@ function hashRecord(m: Mutation): void {
     default:
       // partitionRecords makes none of the other kinds; hashed whole should one appear.
       h.str(JSON.stringify(m));
+  }
+}
+
+/** An offline session's record without its idle clocks (its last refresh, its clients' timestamps, the deadline they give). */
+function hashOffline(r: OfflineSessionRecord): void {
+  const h = hasher;
+  h.num(MUTATION.offlineWritten).num(r.v).str(r.id).num(r.partition).str(r.realm).str(r.userId).str(r.username).str(r.ip).str(r.authMethod);
+  h.num(r.rememberMe ? 1 : 0).num(r.started).num(r.authTime).notes(r.notes).num(r.clients.length);
+  for (const c of [...r.clients].sort((a, b) => (a.client < b.client ? -1 : a.client > b.client ? 1 : 0))) {
+    h.str(c.client).num(c.started).str(c.scope).notes(c.notes);
+    const chains = c.chains === null ? [] : Object.keys(c.chains).sort();
+    h.num(c.chains === null ? -1 : chains.length);
+    for (const key of chains) {
+      const chain = c.chains![key]!;
+      h.str(key).str(chain.tokenId ?? '\u0000').num(chain.useCount).num(chain.lastRefresh);
+    }
   }
 }
 

@@ -965,6 +965,7 @@ export class ShardActor {
       if (!this.#roles.holds(partitions[i]!)) continue;
       if (isOfflineRecord(m)) {
         if (this.#offline === null) continue;
+        if (this.#roles.roleOf(partitions[i]!) === 'passive') this.#refills.before(partitions[i]!, m);
         writes.push(this.#offline.applyReplicated(m.k === MUTATION.offlineWritten ? { put: m.record as unknown as OfflineSessionRecord, touch: m.touch } : { removed: { id: m.id } as OfflineSessionRecord }));
         applied++;
         continue;
@@ -982,17 +983,19 @@ export class ShardActor {
   /** A transfer starts filling a passive copy again: what it holds is noted (stale unless the transfer brings it), and its disk erased. */
   #copyRefill(partition: number): null {
     if (this.#roles.roleOf(partition) !== 'passive') return null;
-    this.#refills.begin(partition);
+    this.#refills.begin(partition, this.#offline?.partitionRecords(partition).map((r) => r.id) ?? []);
     const erased = this.#log.fill(partition, true);
     if (erased !== null) this.#track(erased);
     return null;
   }
 
-  /** The transfer filling a passive copy is done: the sessions it did not bring go, and the copy is journaled again. Returns how many went. */
-  #copyFilled(partition: number): number {
-    const removed = this.#refills.end(partition);
+  /** The transfer filling a passive copy is done: the sessions it did not bring go (online and offline), and the copy is journaled again. Answers how many went. */
+  #copyFilled(partition: number): number | Promise<number> {
+    const { removed, offline } = this.#refills.end(partition);
     this.#log.filled(partition);
-    return removed;
+    const store = this.#offline;
+    if (store === null || offline.length === 0) return removed;
+    return Promise.all(offline.map((id) => store.applyReplicated({ removed: { id } as OfflineSessionRecord }))).then(() => removed + offline.length);
   }
 
   /** Moves partitions between primary, passive and not held (promotion, demotion, handoff). */
@@ -1036,7 +1039,7 @@ export class ShardActor {
 
   #digests(partitions: unknown): (string | null)[] {
     if (!Array.isArray(partitions) || !partitions.every(isPartition)) throw new EngineError('ERR_BAD_COMMAND', 'partitions must be partition numbers');
-    return partitions.map((p) => (this.#roles.holds(p) ? partitionDigest(this.#table.partitionRecords(p)) : null));
+    return partitions.map((p) => (this.#roles.holds(p) ? partitionDigest(this.#table.partitionRecords(p), this.#offline?.partitionRecords(p)) : null));
   }
 
   /** An offline-session change, as the record the partition's backups apply. */

@@ -2,7 +2,8 @@
 // same on two copies that hold the same sessions, whatever order their tables
 // list them in and however far their idle clocks lag (touches travel
 // coalesced), and differs as soon as one copy misses a lifecycle change: a
-// session, a client session, a refresh-token rotation, a re-authentication.
+// session, a client session, a refresh-token rotation, a re-authentication;
+// offline sessions likewise, by their records.
 // Method: a shard runs a random workload; a second table is rebuilt from the
 // records in another order of sessions (each session's records in order) and
 // without any of the touches; then one change at a time is made to the copy.
@@ -10,6 +11,7 @@
 import test from 'ava';
 import { partitionDigest } from '../../src/actor/partition-digest.js';
 import { SessionTable } from '../../src/actor/session-table.js';
+import type { OfflineSessionRecord } from '../../src/offline/offline-store.js';
 import { ShardActor } from '../../src/actor/shard-actor.js';
 import type { Command } from '../../src/protocol/actor-messages.js';
 import { OP } from '../../src/protocol/actor-ops.js';
@@ -158,4 +160,31 @@ test('every field of every record a partition is made of counts in its digest, e
     }
   }
   t.deepEqual([...kinds].sort(), [MUTATION.sessionCreated, MUTATION.clientAttached, MUTATION.clientRefreshed].sort());
+});
+
+test('an offline session counts by every field of its record except its idle clocks (last refresh, client timestamps, deadline)', (t) => {
+  const record: OfflineSessionRecord = {
+    v: 1, id: 'o1', partition: 5, realm: REALM, userId: 'u1', username: 'u1', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false,
+    started: START, lastSessionRefresh: START + 5, authTime: START, notes: { b: '2', a: '1' }, deadline: START + 1000,
+    clients: [
+      { client: 'a', started: START, timestamp: START + 5, scope: 'openid offline_access', notes: null, chains: { '': { tokenId: 't', useCount: 1, lastRefresh: START + 5 } } },
+      { client: 'b', started: START + 1, timestamp: START + 2, scope: 'openid offline_access', notes: { x: 'y' }, chains: null },
+    ],
+  };
+  const digest = (r: OfflineSessionRecord): string => partitionDigest([], [r]);
+  const clocks = new Set(['lastSessionRefresh', 'deadline']);
+  for (const key of Object.keys(record) as (keyof OfflineSessionRecord)[]) {
+    if (key === 'clients') continue;
+    const value = record[key];
+    const other = typeof value === 'string' ? `${value}x` : typeof value === 'number' ? value + 1 : typeof value === 'boolean' ? !value : { ...value, added: 'n' };
+    t.is(digest({ ...record, [key]: other } as OfflineSessionRecord) === digest(record), clocks.has(key), `field ${key}`);
+  }
+  const client = (change: Partial<OfflineSessionRecord['clients'][number]>): OfflineSessionRecord => ({ ...record, clients: [{ ...record.clients[0]!, ...change }, record.clients[1]!] });
+  t.is(digest(client({ timestamp: START + 99 })), digest(record), 'a client timestamp is an idle clock');
+  for (const [what, change] of [
+    ['started', { started: START + 9 }], ['scope', { scope: 'openid' }], ['notes', { notes: { n: 'v' } }], ['chain', { chains: { '': { tokenId: 'u', useCount: 1, lastRefresh: START + 5 } } }], ['no chain', { chains: null }],
+  ] as const) t.not(digest(client(change)), digest(record), `client ${what}`);
+  t.is(digest({ ...record, clients: [...record.clients].reverse() }), digest(record), 'clients in another order');
+  t.not(digest({ ...record, clients: [record.clients[0]!] }), digest(record), 'a client fewer');
+  t.is(partitionDigest([], [record, { ...record, id: 'o2' }]).split(':')[0], '2');
 });

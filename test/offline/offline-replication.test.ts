@@ -120,6 +120,38 @@ test('a partition export carries its offline sessions; a partition no longer hel
   t.deepEqual(await joiner.run([{ op: OP.offlineGet, id, now: START + 2 }, { op: OP.offlineClientCount, client: 'c' }]), [null, 0], 'forgotten with the partition');
 });
 
+test('a copy sent its partition again drops the offline sessions its primary no longer holds; its digest is then the primary\'s', async (t) => {
+  const primary = actorWithEnv(t);
+  const backup = actorWithEnv(t);
+  await primary.run([...primary.setup, { op: OP.subscribe, expired: false, records: true }]);
+  const ids = [newSessionId(12), newSessionId(12)];
+  const partition = partitionOfSessionId(ids[0]!);
+  await backup.run([...backup.setup, { op: OP.partitionRoles, partitions: [partition], role: 'passive' }]);
+  for (const id of ids) {
+    await primary.run([{ op: OP.sessionCreate, id, realm: 'r', userId: 'u', username: 'u', ip: '10.0.0.1', authMethod: 'openid-connect', rememberMe: false, now: START, client: { client: 'c', scope: 'openid' }, limits: null, notes: null }]);
+    await primary.run([{ op: OP.offlineGrant, id, client: 'c', scope: 'openid offline_access', now: START + 1 }]);
+  }
+  await backup.run([{ op: OP.mutationsReplay, mutations: primary.records().map((e) => e.m) }]);
+  const digests = async () => [(await primary.run([{ op: OP.partitionDigest, partitions: [partition] }]))[0], (await backup.run([{ op: OP.partitionDigest, partitions: [partition] }]))[0]] as [string[], string[]];
+  const [before, copied] = await digests();
+  t.deepEqual(copied, before, 'the copy agrees');
+
+  // The second session's offline part ends on the primary, and its record never reaches the copy.
+  await primary.run([{ op: OP.offlineRemove, id: ids[1]!, reason: 'logout' }]);
+  const [after, stale] = await digests();
+  t.notDeepEqual(stale, after, 'the copy differs');
+
+  const [exported] = (await primary.run([{ op: OP.partitionExport, partition }])) as [PartitionExport];
+  await backup.run([{ op: OP.copyRefill, partition }]);
+  await backup.run(exported.chunks.map((chunk) => ({ op: OP.chunkReplay, partition, chunk })));
+  t.deepEqual(await backup.run([{ op: OP.copyFilled, partition }]), [1], 'one session went: the offline one the transfer did not bring');
+  const [now, refilled] = await digests();
+  t.deepEqual(refilled, now, 'the copy agrees again');
+  await backup.run([{ op: OP.partitionRoles, partitions: [partition], role: 'primary' }]);
+  t.deepEqual(await backup.run([{ op: OP.offlineGet, id: ids[1]!, now: START + 2 }]), [null], 'promoted, it does not bring the ended session back');
+  t.not(((await backup.run([{ op: OP.offlineGet, id: ids[0]!, now: START + 2 }]))[0]), null);
+});
+
 test('a plain offline refresh is a touch that says how far it moved the idle clocks; a long move is written at once, a short one coalesced', async (t) => {
   const primary = actorWithEnv(t);
   await primary.run([
