@@ -117,7 +117,7 @@ export interface ClusterMemberOptions {
   zone: string | null;
   /** Mutual TLS between members (cluster-certificates.ts), or null for plaintext links. */
   tls: ClusterCertificates | null;
-  /** TLS to etcd (transport-security.ts), or null for plaintext. */
+  /** TLS to etcd: its certificates, renewed without a restart (cluster-certificates.ts), or null for plaintext. */
   etcdTls: ClusterCertificates | null;
   owners: number;
   replicateTimeoutMs: number;
@@ -206,7 +206,6 @@ export class ClusterMember {
   readonly #promotionRound = new Later(PROMOTION_BATCH_MS, () => this.#coordinate());
   #ticker: NodeJS.Timeout | null = null;
   #certificateCheck: NodeJS.Timeout | null = null;
-  /** The reason of the last refused certificate reload: the periodic check logs it once until it changes. */
   /** Per link, the reason the last periodic reload was refused ('' after a success): each reason is logged once. */
   readonly #refusedReload: Record<TlsLink, string> = { peers: '', etcd: '' };
   #coordinating = false;
@@ -732,8 +731,9 @@ export class ClusterMember {
     for (const member of view.members) {
       if (member.node === this.#options.node || this.#peers.has(member.node)) continue;
       this.#peers.set(member.node, new Peer(member.node, member.address, member.lease, this.#channelCredentials, (frame, rttMs) => this.#heard(frame, rttMs), () => this.#linkBroke()));
-      // Back as the incarnation it was (its lease had lapsed): what was on its way to it was dropped with its streams;
-      // and a backup replies went without (a restart of every node: it came back after this one) missed those changes.
+      // Back as the incarnation it was (its lease had lapsed): what was on its way to it was dropped with its streams.
+      // A backup that replies were released without while it was away (one back after this node, when every node
+      // restarted) missed those changes. Either is resynchronised.
       this.#replicator.peerBack(member.node, this.#lastSeen.get(member.node)?.incarnation === member.incarnation);
       this.#lastSeen.set(member.node, member);
     }

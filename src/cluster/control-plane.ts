@@ -614,7 +614,8 @@ export class ControlPlane extends EventEmitter {
  * new client certificate and trusts the new CA. This reaches into etcd3's
  * connection pool (`pool.hosts[].channelCredentials`, etcd3 1.1); a version
  * that moved it stops the node here rather than leave renewals unused
- * (test/main.test.ts renews an etcd client certificate under a running node).
+ * (test/cluster/transport-security.test.ts renews an etcd client certificate
+ * under a running control plane).
  */
 function renewableCredentials(client: Etcd3, certificates: ClusterCertificates): void {
   const hosts = (client as unknown as { pool?: { hosts?: unknown } }).pool?.hosts;

@@ -77,7 +77,12 @@ export class CopyChecks {
     try {
       const partitions = this.#next(table);
       if (partitions.length === 0) return;
-      const digests = await this.#options.digests(partitions);
+      let digests: (string | null)[];
+      try {
+        digests = await this.#options.digests(partitions);
+      } catch {
+        return; // a shard could not answer (restarting, stopping): the partitions come round again next period
+      }
       const byNode = new Map<string, { p: number[]; d: string[] }>();
       partitions.forEach((p, i) => {
         const digest = digests[i];

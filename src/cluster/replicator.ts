@@ -503,10 +503,10 @@ export class Replicator {
   }
 
   /**
-   * A member of the view is a peer again. `returned`: back as the
-   * incarnation this process knew it as (its streams were dropped with what
-   * was on its way). Either way, one that missed changes while it was gone
-   * (replies released without it) is sent its partitions again (a resync).
+   * A member of the view is a peer again: it is sent its partitions again
+   * (a resync) when it is back as the incarnation this process knew
+   * (`returned`: what was on its way was dropped with its streams), or when
+   * replies were released without it while it was away (it missed them).
    */
   peerBack(node: string, returned: boolean): void {
     if (this.#missed.delete(node) || returned) this.resync(node);
