@@ -451,6 +451,8 @@ export class ClusterMember {
     this.#joinedAtMs = performance.now();
     const kept = await this.#plane.start(this.#remembered);
     if (!kept) this.#restartedAtMs = -Infinity;
+    // Back from its disk as the member the table names: a change in flight when it stopped may be on one owner only.
+    else this.#copyChecks.sweepSoon();
     const restart = this.#remembered === null ? {} : { restart: kept ? 'same incarnation: the table did not change meanwhile, the partitions on disk are kept' : 'new incarnation: the table changed meanwhile, the partitions on disk are dropped' };
     this.#log.info({ address: this.#address, grpcPort: this.#grpcPort, tls: this.#options.tls !== null, etcdTls: this.#options.etcdTls !== null, zone: this.#options.zone, members: this.#plane.view.members.map((m) => m.node), ...restart }, 'joined the cluster');
     this.#notServingSinceMs = performance.now();
@@ -544,6 +546,7 @@ export class ClusterMember {
    */
   #keptIncarnation(): void {
     for (const node of this.#peers.keys()) this.#replicator.resync(node);
+    this.#copyChecks.sweepSoon();
     if (this.#caughtUp.size > 0) this.#progressReport.schedule();
     if (this.#released.size > 0) this.#releaseReport.schedule();
     this.#coordinate();

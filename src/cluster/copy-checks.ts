@@ -22,12 +22,21 @@
 // whole (Replicator.refill), counted and logged. No round runs while the node
 // is not serving or while a transfer from it is under way (a rebalance fills
 // copies anyway, and its transfers come first).
+//
+// Copies may differ after this node restarted as the member the table names
+// (every node stopped at once: a change in flight may be on one owner's disk
+// only) or regained its lease as that member: then `sweepSoon` has the next
+// rounds check every primary within SWEEP_MS, not within the period.
 
 import { PARTITION_COUNT } from '../constants.js';
 import type { PartitionTable } from './partition-table.js';
 
 /** How often a round runs. */
 export const ROUND_MS = 1000;
+/** After sweepSoon, every primary is checked within this (unless the period is shorter). */
+export const SWEEP_MS = 10_000;
+/** #sweepLeft from sweepSoon to the next round, which counts the primaries to sweep. */
+const SWEEP_ALL = -1;
 
 export interface CopyCheckOptions {
   self: string;
@@ -56,6 +65,8 @@ export class CopyChecks {
   #cursor = 0;
   /** `${node}:${partition}` copies that differed in their last check. */
   readonly #differed = new Set<string>();
+  /** Primaries still to check at the sweep's pace: 0 (no sweep), all of them (SWEEP_ALL, counted at the next round), or the rest. */
+  #sweepLeft = 0;
   #running = false;
 
   constructor(options: CopyCheckOptions) {
@@ -100,6 +111,11 @@ export class CopyChecks {
     }
   }
 
+  /** Checks every primary within SWEEP_MS from the next round on (copies may differ: see the header). */
+  sweepSoon(): void {
+    this.#sweepLeft = SWEEP_ALL;
+  }
+
   close(): void {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
@@ -118,14 +134,18 @@ export class CopyChecks {
     }
     let primaries = 0;
     for (let p = 0; p < PARTITION_COUNT; p++) if (mine(p)) primaries++;
-    const share = this.#options.periodMs > 0 ? Math.ceil((primaries * ROUND_MS) / this.#options.periodMs) : primaries;
-    for (let looked = 0, taken = 0; looked < PARTITION_COUNT && taken < share; looked++) {
+    if (this.#sweepLeft === SWEEP_ALL) this.#sweepLeft = primaries;
+    const pace = this.#sweepLeft > 0 ? Math.min(this.#options.periodMs, SWEEP_MS) : this.#options.periodMs;
+    const share = pace > 0 ? Math.ceil((primaries * ROUND_MS) / pace) : primaries;
+    let taken = 0;
+    for (let looked = 0; looked < PARTITION_COUNT && taken < share; looked++) {
       const p = this.#cursor;
       this.#cursor = (this.#cursor + 1) % PARTITION_COUNT;
       if (!mine(p) || out.has(p)) continue;
       out.add(p);
       taken++;
     }
+    this.#sweepLeft = Math.max(0, this.#sweepLeft - taken);
     return [...out];
   }
 

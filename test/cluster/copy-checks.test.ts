@@ -2,12 +2,14 @@
 // every backup once per period, and only those; a copy that differs once is
 // checked again in the next round and sent its partition again only if it
 // still differs; a backup whose stream fails is not counted as checked; no
-// round runs while the node may not (not serving, or a transfer under way).
+// round runs while the node may not (not serving, or a transfer under way);
+// after a restart as the same member (sweepSoon) every primary is checked
+// within SWEEP_MS, then the period's pace resumes.
 // Method: a formed three-member table, the rounds run by hand, the backups'
 // answers decided by the test.
 
 import test from 'ava';
-import { CopyChecks, ROUND_MS, type CopyCheckOptions } from '../../src/cluster/copy-checks.js';
+import { CopyChecks, ROUND_MS, SWEEP_MS, type CopyCheckOptions } from '../../src/cluster/copy-checks.js';
 import { nextTable, type PartitionTable } from '../../src/cluster/partition-table.js';
 import { PARTITION_COUNT } from '../../src/constants.js';
 
@@ -110,4 +112,26 @@ test('a backup whose stream fails is not counted as checked; no round runs while
   h.ready = false;
   await h.checks.round();
   t.deepEqual(h.sent, []);
+});
+
+test('after sweepSoon every primary is checked within SWEEP_MS, then the period\'s pace resumes', async (t) => {
+  const h = harness();
+  const slow = new CopyChecks({ ...h.options, periodMs: 300_000 });
+  const mine = primariesOf(h.table, 'a');
+  /** The primaries one round checks (each has one backup here). */
+  const round = async (): Promise<number> => {
+    h.sent = [];
+    await slow.round();
+    return h.sent.reduce((n, s) => n + s.partitions.length, 0);
+  };
+  const perRound = Math.ceil((mine.length * ROUND_MS) / 300_000);
+  t.is(await round(), perRound, 'the period\'s pace');
+  slow.sweepSoon();
+  const swept = new Set<number>();
+  for (let i = 0; i < SWEEP_MS / ROUND_MS; i++) {
+    await round();
+    for (const s of h.sent) for (const p of s.partitions) swept.add(p);
+  }
+  t.true(mine.every((p) => swept.has(p)), 'every primary within the sweep');
+  t.deepEqual([await round(), await round()], [perRound, perRound], 'then the period\'s pace again');
 });
