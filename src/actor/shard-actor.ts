@@ -983,7 +983,7 @@ export class ShardActor {
   /** A transfer starts filling a passive copy again: what it holds is noted (stale unless the transfer brings it), and its disk erased. */
   #copyRefill(partition: number): null {
     if (this.#roles.roleOf(partition) !== 'passive') return null;
-    this.#refills.begin(partition, this.#offline?.partitionRecords(partition).map((r) => r.id) ?? []);
+    this.#refills.begin(partition, this.#offline?.partitionIds(partition) ?? []);
     const erased = this.#log.fill(partition, true);
     if (erased !== null) this.#track(erased);
     return null;

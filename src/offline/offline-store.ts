@@ -215,6 +215,16 @@ export class OfflineStore {
     return out;
   }
 
+  /**
+   * The ids of a partition's offline sessions, read from the expiry index
+   * alone (a copy being filled again notes them without loading a record).
+   */
+  partitionIds(partition: number): string[] {
+    const ids = new Set<string>();
+    for (const key of this.#expiry.getKeys({ start: [partition], end: [partition + 1] })) ids.add(key[2]);
+    return [...ids];
+  }
+
   /** Drops a partition's offline sessions (this node no longer holds the partition). */
   forgetPartition(partition: number): Promise<void> | null {
     const records = this.partitionRecords(partition);
