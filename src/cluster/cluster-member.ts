@@ -136,6 +136,8 @@ interface PeerState {
   config: number;
   etcd: boolean;
   view: number;
+  /** The peer has partitions on their way to this node (LinkBeat.sending). */
+  sendsHere: boolean;
   atMs: number;
 }
 
@@ -568,8 +570,26 @@ export class ClusterMember {
     if (!this.serving || table === null || this.#config.lagging) return false;
     if (this.#readyUnderLease === this.#plane.leaseId) return true;
     if (isPending(table, this.#options.node) || underReplicated(table, this.#options.owners) > 0 || table.pending.some((p) => p.length > 0)) return false;
+    if (this.#copiesOnTheirWay()) return false;
     this.#readyUnderLease = this.#plane.leaseId;
     return true;
+  }
+
+  /**
+   * Whether a live peer may still be sending this node partitions outside the
+   * table's pending copies: a primary resynchronises a backup back as the
+   * incarnation it was (its lease lapsed, or every node restarted and it came
+   * back late), and the table shows no such transfer. True until every live
+   * peer's heartbeat, sent from a view that holds this node's member key as
+   * written under its current lease, says it sends this node nothing.
+   */
+  #copiesOnTheirWay(): boolean {
+    const self = this.#plane.member(this.#options.node);
+    if (self === undefined || self.lease !== this.#plane.leaseId) return true;
+    return this.#livePeers().some((node) => {
+      const state = this.#peerStates.get(node);
+      return state === undefined || state.view < self.modRevision || state.sendsHere;
+    });
   }
 
   /** The certificates of each TLS link: between members (`peers`) and to etcd (`etcd`); null for a plaintext one. */
@@ -958,6 +978,7 @@ export class ClusterMember {
   }
 
   #beat(): LinkBeat {
+    const sending = this.#replicator.receivers;
     return {
       t: 'beat',
       node: this.#options.node,
@@ -965,6 +986,7 @@ export class ClusterMember {
       config: this.#config.applied,
       etcd: this.#plane.etcdReachable,
       view: this.#plane.view.revision,
+      ...(sending.length > 0 ? { sending } : {}),
     };
   }
 
@@ -973,7 +995,8 @@ export class ClusterMember {
     if (rttMs !== undefined) this.observer.heartbeatRtt(rttMs / 1000);
     const before = this.#peerStates.get(frame.node)?.table ?? 0;
     if (frame.table > before) queueMicrotask(() => this.#replicator.peerProgressed(frame.node));
-    this.#peerStates.set(frame.node, { table: frame.table, config: frame.config, etcd: frame.etcd, view: frame.view, atMs: performance.now() });
+    const sendsHere = frame.sending?.includes(this.#options.node) === true;
+    this.#peerStates.set(frame.node, { table: frame.table, config: frame.config, etcd: frame.etcd, view: frame.view, sendsHere, atMs: performance.now() });
     // A peer reaches etcd again: renew now, since the frozen view it no longer confirms was all this node served on.
     if (frame.etcd && !this.#plane.etcdReachable) this.#plane.renewSoon();
   }

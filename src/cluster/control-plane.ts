@@ -92,6 +92,8 @@ export interface MemberInfo {
   keepsIncarnation: boolean;
   /** The etcd create revision of the member key: lower is older. */
   createRevision: number;
+  /** The etcd revision of the member key's last write: a view at or past it holds the key as it is. */
+  modRevision: number;
   /** Leaving gracefully: its primaries are being handed to their other owners. */
   draining?: boolean;
   /** The member's zone (`--zone`): a partition's copies go to different zones while there are enough. */
@@ -568,9 +570,9 @@ export class ControlPlane extends EventEmitter {
 
   #putMember(kv: IKeyValue): void {
     const node = kv.key.toString().slice(MEMBERS.length);
-    const value = JSON.parse(kv.value.toString()) as Omit<MemberInfo, 'node' | 'createRevision' | 'incarnation' | 'keepsIncarnation'> & { incarnation?: string };
+    const value = JSON.parse(kv.value.toString()) as Omit<MemberInfo, 'node' | 'createRevision' | 'modRevision' | 'incarnation' | 'keepsIncarnation'> & { incarnation?: string };
     // A member of an older version, which writes no incarnation, is known by its lease.
-    this.#members.set(node, { ...value, incarnation: value.incarnation ?? value.lease, keepsIncarnation: value.incarnation !== undefined, node, createRevision: Number(kv.create_revision) });
+    this.#members.set(node, { ...value, incarnation: value.incarnation ?? value.lease, keepsIncarnation: value.incarnation !== undefined, node, createRevision: Number(kv.create_revision), modRevision: Number(kv.mod_revision) });
   }
 
   #removeMember(node: string, revision: number): void {

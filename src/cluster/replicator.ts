@@ -494,6 +494,13 @@ export class Replicator {
     return false;
   }
 
+  /** The peers a transfer from this node (a new owner's, or a resync) is waiting or under way to. */
+  get receivers(): string[] {
+    const nodes = new Set<string>();
+    for (const [key, state] of this.#transfers) if (state.phase !== 'complete') nodes.add(splitKey(key)[0]);
+    return [...nodes];
+  }
+
   /** Ships the coalesced idle-clock moves now (every interval, and before a graceful leave). */
   flushTouches(): void {
     const touches = this.#touches;

@@ -41,6 +41,12 @@ export interface LinkBeat {
   etcd: boolean;
   /** The member view revision the sender holds (the frozen view during an etcd outage). */
   view: number;
+  /**
+   * The peers the sender has partitions on their way to (a state transfer or
+   * a resync waiting or under way): their copies are not whole yet. Omitted
+   * when none (and by older nodes, whose peers then never wait for it).
+   */
+  sending?: string[];
 }
 
 export type LinkFrame = LinkHello | LinkBeat;

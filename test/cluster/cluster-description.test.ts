@@ -15,7 +15,7 @@ import { PARTITION_COUNT } from '../../src/constants.js';
 const STARTED = Date.UTC(2026, 11, 7, 12, 0, 0);
 
 function member(node: string, extra: Partial<MemberInfo> = {}): MemberInfo {
-  return { node, address: `127.0.0.${node.slice(1)}:50051`, started: STARTED, protocol: 1, lease: `L${node}`, incarnation: `I${node}`, keepsIncarnation: true, createRevision: 1, ...extra };
+  return { node, address: `127.0.0.${node.slice(1)}:50051`, started: STARTED, protocol: 1, lease: `L${node}`, incarnation: `I${node}`, keepsIncarnation: true, createRevision: 1, modRevision: 1, ...extra };
 }
 
 function snapshot(extra: Partial<ClusterSnapshot>): ClusterSnapshot {

@@ -1,0 +1,110 @@
+// S5 — three copies of every partition (`--owners 3`), a backup back late
+// after a whole-cluster restart, then two of the three nodes killed.
+// Pass: after every node is killed at once, two restarted and the third
+// brought back within the restart grace with its disk holding nothing of one
+// partition (a copy it never finished, or lost), the primaries that served
+// while it was away send it their partitions again (a resync: it missed the
+// replies they released without it), so its copy is whole again without the
+// copy checks (`--copy-check-period 0` here), and it reports ready only
+// once they have (it used to say ready at once while the resync ran, so a
+// maintenance that waited for its readiness could take down the only whole
+// copies); then the other two are killed with `kill -9` at once and the late
+// node, alone, serves every partition:
+// a probe session of the erased partition refreshes through it, no partition
+// is counted lost, and the checker finds no acknowledged login, logout or
+// rotation missing — including those the first two acknowledged while it was
+// away.
+// Method: 3 nodes, owners 3 (every node holds every partition); the
+// workload runs throughout and follows the nodes that are up; 16 probe
+// sessions logged in apart from it, the first one's partition erased from the
+// disk of its top-ranked backup while every node is down.
+
+import { LEASE_TTL_S } from '../../../src/cluster/control-plane.js';
+import { RESTART_GRACE_MS } from '../../../src/cluster/cluster-member.js';
+import type { PartitionDescription } from '../../../src/cluster/cluster-description.js';
+import { partitionOfSessionId } from '../../../src/protocol/partition.js';
+import { DB, openEnv } from '../../../src/store/lmdb-env.js';
+import type { Cluster } from '../harness.js';
+import { METRIC_PARTITIONS_LOST } from '../topology.js';
+import { passwordLogin, refreshGrant } from '../workload.js';
+import { scenario, sleep, WARMUP_MS } from './scenario.js';
+
+const DOWN_MS = LEASE_TTL_S * 1000 + 1_000;
+/** How long the late node stays away after the others are back: well inside the restart grace. */
+const AWAY_MS = 4_000;
+const SERVED_ALONE_WITHIN_MS = 15_000;
+const AFTER_KILL_MS = 6_000;
+const TRANSFERRED = 'sessiond_state_transfer_sessions_total';
+const PROBE_USERS = Array.from({ length: 16 }, (_, i) => `user${String(i + 1).padStart(3, '0')}`);
+
+/** Erases what a stopped node's disk holds of `partition` (as S4 does): the node restarts without that copy. */
+async function eraseCopy(dataDir: string, partition: number): Promise<void> {
+  const env = openEnv(dataDir);
+  try {
+    const chunks = env.db(DB.onlineChunks);
+    const touches = env.db(DB.journalTouches);
+    const seqs = env.db<number>(DB.onlineSeq);
+    await env.root.transaction(() => {
+      for (const key of chunks.getKeys({ start: [partition], end: [partition + 1] })) chunks.remove(key);
+      for (const key of touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) touches.remove(key);
+      seqs.put(partition, 2 ** 40);
+    });
+  } finally {
+    await env.close();
+  }
+}
+
+async function placement(cluster: Cluster, session: string, asked: string): Promise<PartitionDescription> {
+  return (await (await fetch(`${cluster.node(asked).managementUrl}/cluster/sessions/${session}`)).json()) as PartitionDescription;
+}
+
+scenario('S5: owners 3: a backup back late after a whole-cluster restart is sent its partitions again, then serves them alone when the other two die', async (ctx) => {
+  const cluster = await ctx.start({ owners: 3, extraArgs: ['--copy-check-period', '0'] });
+  const workload = ctx.newWorkload();
+  workload.start();
+  await sleep(WARMUP_MS);
+
+  const probes = await Promise.all(PROBE_USERS.map(async (user) => {
+    const login = await passwordLogin(cluster.node('n1').target, user);
+    ctx.expect(login.status === 200, `the probe of ${user} logs in: ${login.status}`);
+    const token = String(login.body['refresh_token']);
+    const sid = String((JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid);
+    return { token, sid };
+  }));
+  const where = await placement(cluster, probes[0]!.sid, 'n1');
+  ctx.expect(where.partition === partitionOfSessionId(probes[0]!.sid) && where.backups.length === 2, `where the probe session lives: ${JSON.stringify(where)}`);
+  const late = where.backups[0]!;
+  const others = cluster.ids.filter((id) => id !== late);
+
+  await Promise.all(cluster.ids.map((id) => cluster.kill(id, 'SIGKILL')));
+  await sleep(DOWN_MS);
+  await eraseCopy(cluster.node(late).spec.dataDir, where.partition);
+  ctx.log(`erased partition ${where.partition} from ${late}'s disk (its primary is ${where.primary}); ${others.join(' and ')} restart first`);
+  workload.route(others);
+  const restartedAt = performance.now();
+  await Promise.all(others.map((id) => cluster.restart(id)));
+  await sleep(AWAY_MS);
+  ctx.expect(performance.now() - restartedAt < RESTART_GRACE_MS, `${late} returns within the restart grace (${Math.round(performance.now() - restartedAt)} ms after the others restarted)`);
+  const sentBefore = await Promise.all(others.map(async (id) => (await cluster.node(id).metric(TRANSFERRED)) ?? 0));
+  const lateAt = performance.now();
+  // Ready only once every primary says it sends it nothing: its copies are whole again by then.
+  await cluster.restart(late);
+  const sent = (await Promise.all(others.map(async (id) => (await cluster.node(id).metric(TRANSFERRED)) ?? 0))).map((n, i) => n - sentBefore[i]!);
+  ctx.log(`${late} ready ${Math.round(performance.now() - lateAt)} ms after its restart; sent it again meanwhile: ${others.map((id, i) => `${sent[i]} sessions by ${id}`).join(', ')}`);
+  ctx.expect(sent.every((n) => n > 0), `both primaries resynchronised ${late} before it reported ready (${sent.join(', ')} sessions)`);
+  workload.route(cluster.ids);
+
+  workload.route([late]);
+  await Promise.all(others.map((id) => cluster.kill(id, 'SIGKILL')));
+  const promotedMs = await cluster.until(`${late} serves the partition alone`, async () => (await placement(cluster, probes[0]!.sid, late)).primary === late, SERVED_ALONE_WITHIN_MS);
+  ctx.log(`${late} became the partition's primary ${Math.round(promotedMs)} ms after the kill`);
+  for (const probe of probes) {
+    const refreshed = await refreshGrant(cluster.node(late).target, probe.token);
+    ctx.expect(refreshed.status === 200, `probe ${probe.sid} is served by ${late} alone: ${refreshed.status}${refreshed.status === 200 ? '' : ` ${JSON.stringify(refreshed.body)}`}`);
+  }
+  const lost = (await cluster.node(late).metric(METRIC_PARTITIONS_LOST)) ?? 0;
+  ctx.expect(lost === 0, `no partition lost on ${late} (${lost})`);
+  await sleep(AFTER_KILL_MS); // the workload uses every partition on the one node left
+  await Promise.all(others.map((id) => cluster.restart(id)));
+  await ctx.healSettleVerify();
+});
