@@ -21,13 +21,10 @@
 // after its primary served without it is sent its partitions again anyway).
 
 import { PARTITION_COUNT } from '../../../src/constants.js';
-import { partitionOfSessionId } from '../../../src/protocol/partition.js';
 import { RESTART_GRACE_MS } from '../../../src/cluster/cluster-member.js';
 import { LEASE_TTL_S } from '../../../src/cluster/control-plane.js';
-import type { PartitionDescription } from '../../../src/cluster/cluster-description.js';
-import { DB, openEnv } from '../../../src/store/lmdb-env.js';
-import type { Cluster } from '../harness.js';
-import { passwordLogin, refreshGrant } from '../workload.js';
+import { refreshGrant } from '../workload.js';
+import { eraseCopy, loginProbes, placement } from './probes.js';
 import { scenario, sleep, WARMUP_MS } from './scenario.js';
 
 /** The default --copy-check-period: the restart's sweep, not the period, must find the copy. */
@@ -36,42 +33,9 @@ const DOWN_MS = LEASE_TTL_S * 1000 + 1_000;
 const REFILLED_WITHIN_MS = 20_000;
 const AFTER_KILL_MS = 6_000;
 const REFILLS = 'sessiond_copy_refills_total';
-/**
- * Users a probe session is logged in for; the one in the highest partition is
- * kept (every session of a user lives in the user's partition): a restarted
- * node's checks start from partition 0, so without the restart's sweep they
- * would reach it only minutes later.
- */
-const PROBE_USERS = Array.from({ length: 16 }, (_, i) => `user${String(i + 1).padStart(3, '0')}`);
 const TRANSFERRED = 'sessiond_state_transfer_sessions_total';
 /** Rounds of checks under the workload before the kill (two primaries a round per node): none may find a difference. */
 const CHECKED_MS = 6_000;
-
-/**
- * Erases what a stopped node's disk holds of `partition`: its snapshot and
- * idle clocks go, and a snapshot seq beyond any logged record makes the
- * journal's records of it stale. The node restarts without that copy.
- */
-async function eraseCopy(dataDir: string, partition: number): Promise<void> {
-  const env = openEnv(dataDir);
-  try {
-    const chunks = env.db(DB.onlineChunks);
-    const touches = env.db(DB.journalTouches);
-    const seqs = env.db<number>(DB.onlineSeq);
-    await env.root.transaction(() => {
-      for (const key of chunks.getKeys({ start: [partition], end: [partition + 1] })) chunks.remove(key);
-      for (const key of touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) touches.remove(key);
-      seqs.put(partition, 2 ** 40);
-    });
-  } finally {
-    await env.close();
-  }
-}
-
-/** Where `session` lives, as `asked` sees it (its /cluster/sessions/{id}). */
-async function placement(cluster: Cluster, session: string, asked: string): Promise<PartitionDescription> {
-  return (await (await fetch(`${cluster.node(asked).managementUrl}/cluster/sessions/${session}`)).json()) as PartitionDescription;
-}
 
 scenario('S4: a backup copy a whole-cluster restart left without its sessions is found by the copy checks and filled again before its primary dies', async (ctx) => {
   const cluster = await ctx.start({ owners: 2, extraArgs: ['--copy-check-period', String(PERIOD_S)] });
@@ -79,14 +43,9 @@ scenario('S4: a backup copy a whole-cluster restart left without its sessions is
   workload.start();
   await sleep(Math.max(WARMUP_MS, CHECKED_MS));
 
-  // Probe sessions outside the workload (which may log its sessions out); the highest partition's is kept, and that partition erased.
-  const probes = await Promise.all(PROBE_USERS.map(async (user) => {
-    const login = await passwordLogin(cluster.node('n1').target, user);
-    ctx.expect(login.status === 200, `the probe of ${user} logs in: ${login.status}`);
-    const token = String(login.body['refresh_token']);
-    const sid = String((JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid);
-    return { token, sid, partition: partitionOfSessionId(sid) };
-  }));
+  // Probe sessions outside the workload; the one in the highest partition is kept, and that partition erased: a restarted
+  // node's checks start from partition 0, so without the restart's sweep they would reach it only minutes later.
+  const probes = await loginProbes(ctx, cluster, 'n1');
   const { token: probeToken, sid: probe } = probes.reduce((a, b) => (b.partition > a.partition ? b : a));
   const where = await placement(cluster, probe, 'n1');
   ctx.expect(where.partition >= 0 && where.partition < PARTITION_COUNT && where.backups.length === 1, `where the probe session lives: ${JSON.stringify(where)}`);

@@ -21,12 +21,9 @@
 
 import { LEASE_TTL_S } from '../../../src/cluster/control-plane.js';
 import { RESTART_GRACE_MS } from '../../../src/cluster/cluster-member.js';
-import type { PartitionDescription } from '../../../src/cluster/cluster-description.js';
-import { partitionOfSessionId } from '../../../src/protocol/partition.js';
-import { DB, openEnv } from '../../../src/store/lmdb-env.js';
-import type { Cluster } from '../harness.js';
 import { METRIC_PARTITIONS_LOST } from '../topology.js';
-import { passwordLogin, refreshGrant } from '../workload.js';
+import { refreshGrant } from '../workload.js';
+import { eraseCopy, loginProbes, placement } from './probes.js';
 import { scenario, sleep, WARMUP_MS } from './scenario.js';
 
 const DOWN_MS = LEASE_TTL_S * 1000 + 1_000;
@@ -35,28 +32,6 @@ const AWAY_MS = 4_000;
 const SERVED_ALONE_WITHIN_MS = 15_000;
 const AFTER_KILL_MS = 6_000;
 const TRANSFERRED = 'sessiond_state_transfer_sessions_total';
-const PROBE_USERS = Array.from({ length: 16 }, (_, i) => `user${String(i + 1).padStart(3, '0')}`);
-
-/** Erases what a stopped node's disk holds of `partition` (as S4 does): the node restarts without that copy. */
-async function eraseCopy(dataDir: string, partition: number): Promise<void> {
-  const env = openEnv(dataDir);
-  try {
-    const chunks = env.db(DB.onlineChunks);
-    const touches = env.db(DB.journalTouches);
-    const seqs = env.db<number>(DB.onlineSeq);
-    await env.root.transaction(() => {
-      for (const key of chunks.getKeys({ start: [partition], end: [partition + 1] })) chunks.remove(key);
-      for (const key of touches.getKeys({ start: [partition], end: [partition, '\uffff'] })) touches.remove(key);
-      seqs.put(partition, 2 ** 40);
-    });
-  } finally {
-    await env.close();
-  }
-}
-
-async function placement(cluster: Cluster, session: string, asked: string): Promise<PartitionDescription> {
-  return (await (await fetch(`${cluster.node(asked).managementUrl}/cluster/sessions/${session}`)).json()) as PartitionDescription;
-}
 
 scenario('S5: owners 3: a backup back late after a whole-cluster restart is sent its partitions again, then serves them alone when the other two die', async (ctx) => {
   const cluster = await ctx.start({ owners: 3, extraArgs: ['--copy-check-period', '0'] });
@@ -64,15 +39,9 @@ scenario('S5: owners 3: a backup back late after a whole-cluster restart is sent
   workload.start();
   await sleep(WARMUP_MS);
 
-  const probes = await Promise.all(PROBE_USERS.map(async (user) => {
-    const login = await passwordLogin(cluster.node('n1').target, user);
-    ctx.expect(login.status === 200, `the probe of ${user} logs in: ${login.status}`);
-    const token = String(login.body['refresh_token']);
-    const sid = String((JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid);
-    return { token, sid };
-  }));
+  const probes = await loginProbes(ctx, cluster, 'n1');
   const where = await placement(cluster, probes[0]!.sid, 'n1');
-  ctx.expect(where.partition === partitionOfSessionId(probes[0]!.sid) && where.backups.length === 2, `where the probe session lives: ${JSON.stringify(where)}`);
+  ctx.expect(where.partition === probes[0]!.partition && where.backups.length === 2, `where the probe session lives: ${JSON.stringify(where)}`);
   const late = where.backups[0]!;
   const others = cluster.ids.filter((id) => id !== late);
 
@@ -92,8 +61,8 @@ scenario('S5: owners 3: a backup back late after a whole-cluster restart is sent
   const sent = (await Promise.all(others.map(async (id) => (await cluster.node(id).metric(TRANSFERRED)) ?? 0))).map((n, i) => n - sentBefore[i]!);
   ctx.log(`${late} ready ${Math.round(performance.now() - lateAt)} ms after its restart; sent it again meanwhile: ${others.map((id, i) => `${sent[i]} sessions by ${id}`).join(', ')}`);
   ctx.expect(sent.every((n) => n > 0), `both primaries resynchronised ${late} before it reported ready (${sent.join(', ')} sessions)`);
-  workload.route(cluster.ids);
 
+  // At once: had it said ready before the resyncs were done, this would lose what the other two acknowledged without it.
   workload.route([late]);
   await Promise.all(others.map((id) => cluster.kill(id, 'SIGKILL')));
   const promotedMs = await cluster.until(`${late} serves the partition alone`, async () => (await placement(cluster, probes[0]!.sid, late)).primary === late, SERVED_ALONE_WITHIN_MS);
