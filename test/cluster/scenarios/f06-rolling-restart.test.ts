@@ -18,12 +18,10 @@
 
 import { failedRequests } from '../availability.js';
 import { clock } from '../workload.js';
-import { watchReadiness } from '../topology.js';
+import { rollingRestart } from './rolling.js';
 import { scenario, sleep, WARMUP_MS } from './scenario.js';
 
 const SESSIONS = Number(process.env['SESSIOND_F6_SESSIONS'] ?? 20_000);
-/** The load balancer's drain: requests already sent to the node finish before SIGTERM. */
-const DRAIN_MS = 500;
 const READY_AGAIN_LIMIT_MS = 15_000;
 
 scenario(`F6: rolling restart of 3 nodes with ${SESSIONS} sessions: nothing lost, no failed request`, async (ctx) => {
@@ -36,22 +34,7 @@ scenario(`F6: rolling restart of 3 nodes with ${SESSIONS} sessions: nothing lost
   workload.start();
   await sleep(WARMUP_MS);
 
-  for (const id of cluster.ids) {
-    const others = cluster.ids.filter((x) => x !== id);
-    workload.route(others);
-    await sleep(DRAIN_MS);
-    const stoppedAt = clock();
-    const readiness = watchReadiness(cluster, others, stoppedAt);
-    await cluster.kill(id, 'SIGTERM');
-    const exit = await cluster.node(id).exited();
-    ctx.expect(exit?.code === 0, `${id} left gracefully with exit code 0 (got ${JSON.stringify(exit)})`);
-    ctx.log(`${id}: graceful leave took ${Math.round(clock() - stoppedAt)} ms`);
-    await cluster.restart(id);
-    ctx.within(`${id}: SIGTERM → ready again`, clock() - stoppedAt, READY_AGAIN_LIMIT_MS);
-    const notReady = await readiness.stop();
-    ctx.expect(notReady.length === 0, `while ${id} restarted, another node reported not-ready: ${notReady.slice(0, 5).join(', ')}`);
-    workload.route(cluster.ids);
-  }
+  await rollingRestart(ctx, cluster, workload, READY_AGAIN_LIMIT_MS);
 
   await ctx.healSettleVerify();
   ctx.expectNone(failedRequests(workload.history), 'requests failed during the rolling restart');
