@@ -23,6 +23,14 @@ export interface MemberDescription {
   primary: number;
   backup: number;
   pending: number;
+  /**
+   * Partitions this node still has to send it: copies the table has it fill,
+   * and copies sent again whole (a resync, a copy check's refill), which the
+   * table does not show.
+   */
+  unsent: number;
+  /** Its last heartbeat said it still sends this node partitions: this node turns ready only once none does. */
+  sendingHere: boolean;
 }
 
 export interface TableDescription {
@@ -62,6 +70,10 @@ export interface ClusterSnapshot extends Omit<ClusterDescription, 'members' | 't
   members: readonly MemberInfo[];
   /** The members this node accuses. */
   suspected: ReadonlySet<string>;
+  /** Per member, the partitions this node still has to send it (members with none left out). */
+  unsent: ReadonlyMap<string, number>;
+  /** The members whose last heartbeat said they still send this node partitions. */
+  sendingHere: ReadonlySet<string>;
   table: PartitionTable | null;
   /** The etcd revision the table was read at. */
   tableRevision: number;
@@ -69,7 +81,7 @@ export interface ClusterSnapshot extends Omit<ClusterDescription, 'members' | 't
 
 /** The answer of `GET /cluster` for what the node holds now. */
 export function describeCluster(s: ClusterSnapshot): ClusterDescription {
-  const { owners, members, suspected, table, tableRevision, ...node } = s;
+  const { owners, members, suspected, unsent, sendingHere, table, tableRevision, ...node } = s;
   const roles = table === null ? new Map<string, RoleCounts>() : roleCounts(table);
   return {
     ...node,
@@ -84,6 +96,8 @@ export function describeCluster(s: ClusterSnapshot): ClusterDescription {
         draining: m.draining === true,
         suspected: suspected.has(m.node),
         ...(roles.get(m.node) ?? { primary: 0, backup: 0, pending: 0 }),
+        unsent: unsent.get(m.node) ?? 0,
+        sendingHere: sendingHere.has(m.node),
       })),
     table: table === null ? null : describeTable(table, tableRevision, owners),
   };

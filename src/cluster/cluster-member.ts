@@ -292,6 +292,8 @@ export class ClusterMember {
       onRecovered: (node) => this.#detector.replicationRecovered(node),
       onAck: (seconds) => this.observer.replicationAck(seconds),
       onTransferred: (sessions) => (this.counters.transferredSessions += sessions),
+      onResync: (peer, partitions) => this.#log.info({ peer, partitions }, 'sending a peer that may have missed changes its partitions again: it turns ready once it has them'),
+      onDelivered: (peer) => this.#log.info({ peer }, 'a peer has every partition this node was sending it'),
       onDegraded: () => (this.counters.degradedAcks += 1),
       onSlow: (slow) => this.#logSlow(slow),
     });
@@ -645,6 +647,8 @@ export class ClusterMember {
       viewRevision: this.#plane.view.revision,
       members: this.#plane.view.members,
       suspected: this.#detector.suspected,
+      unsent: this.#replicator.unsent,
+      sendingHere: new Set([...this.#peerStates].filter(([, state]) => state.sendsHere).map(([node]) => node)),
       table: this.#table,
       tableRevision: this.#tableRevision,
     });
@@ -978,7 +982,7 @@ export class ClusterMember {
   }
 
   #beat(): LinkBeat {
-    const sending = this.#replicator.receivers;
+    const sending = [...this.#replicator.unsent.keys()];
     return {
       t: 'beat',
       node: this.#options.node,

@@ -297,6 +297,10 @@ export interface ReplicatorOptions {
   onAck?(seconds: number): void;
   /** A transfer to a peer completed with this many sessions. */
   onTransferred?(sessions: number): void;
+  /** A backup that may have missed changes is sent this many partitions again, whole (nothing was on its way to it before). */
+  onResync?(peer: string, partitions: number): void;
+  /** The last transfer on its way to a peer completed: it has every partition this node was sending it. */
+  onDelivered?(peer: string): void;
   /** A reply was released with a copy holder gone (it left the view or the table). */
   onDegraded?(): void;
   /** A partition's replies waited SLOW_REPLICATION_MS or more for their copies (logged for the operator). */
@@ -494,11 +498,15 @@ export class Replicator {
     return false;
   }
 
-  /** The peers a transfer from this node (a new owner's, or a resync) is waiting or under way to. */
-  get receivers(): string[] {
-    const nodes = new Set<string>();
-    for (const [key, state] of this.#transfers) if (state.phase !== 'complete') nodes.add(splitKey(key)[0]);
-    return [...nodes];
+  /** Per peer, the partitions a transfer from this node (a new owner's, or a resync) is waiting or under way for; peers with none are left out. */
+  get unsent(): Map<string, number> {
+    const byNode = new Map<string, number>();
+    for (const [key, state] of this.#transfers) {
+      if (state.phase === 'complete') continue;
+      const node = splitKey(key)[0];
+      byNode.set(node, (byNode.get(node) ?? 0) + 1);
+    }
+    return byNode;
   }
 
   /** Ships the coalesced idle-clock moves now (every interval, and before a graceful leave). */
@@ -551,13 +559,17 @@ export class Replicator {
     const table = this.#table;
     if (this.#closed || table === null || this.#options.peer(node) === undefined) return;
     this.#diverged.add(node);
+    const quiet = !this.unsent.has(node);
+    let resent = 0;
     for (let p = 0; p < table.owners.length; p++) {
       if (table.owners[p]![0] !== this.#options.self || !this.#copyHolders(table, p).includes(node)) continue;
       const key = `${node}:${p}`;
       const state = this.#transfers.get(key);
+      resent++;
       if (state === undefined) this.#transfers.set(key, waitingTransfer(table.version));
       else if (state.phase !== 'waiting') this.#restart(state, new EngineError('ERR_REPLICATION_FAILED', `replication to ${node} failed`));
     }
+    if (quiet && resent > 0) this.#options.onResync?.(node, resent);
     this.#queued.delete(node);
     this.#touches.delete(node);
     for (const [p, turn] of this.#turn) {
@@ -756,6 +768,7 @@ export class Replicator {
       state.phase = 'complete';
       done.resolve();
       this.#options.onTransferred?.(exported.sessions);
+      if (!this.unsent.has(node)) this.#options.onDelivered?.(node);
     } catch (err) {
       if (this.#transfers.get(key) !== state || (state.phase as TransferState['phase']) === 'waiting') return;
       // Tried again shortly (the peer may still be starting, or behind on the table).

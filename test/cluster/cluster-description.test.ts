@@ -1,8 +1,10 @@
 // Goal: `GET /cluster` tells an operator what a node sees: every member of
 // its view with its address, zone and incarnation, when it last wrote its key, whether it drains
 // and whether this node accuses it, and its partitions by role in the table
-// this node obeys; the table's version and health (short of copies, copies
-// in one zone, transfers and handoffs under way).
+// this node obeys, the partitions this node still has to send it and whether
+// it still sends this node some (outside the table: a resync); the table's
+// version and health (short of copies, copies in one zone, transfers and
+// handoffs under way).
 // Method: describeCluster() over tables built by the partition table's own
 // functions.
 
@@ -21,7 +23,7 @@ function member(node: string, extra: Partial<MemberInfo> = {}): MemberInfo {
 function snapshot(extra: Partial<ClusterSnapshot>): ClusterSnapshot {
   return {
     cluster: 'sessiond', node: 'n1', zone: 'a', owners: 2, serving: true, ready: true, leaseValid: true, etcdReachable: true,
-    coordinator: 'n1', viewRevision: 9, members: [], suspected: new Set(), table: null, tableRevision: 0, ...extra,
+    coordinator: 'n1', viewRevision: 9, members: [], suspected: new Set(), unsent: new Map(), sendingHere: new Set(), table: null, tableRevision: 0, ...extra,
   };
 }
 
@@ -57,4 +59,11 @@ test('a member joining: its pending partitions, the transfers under way; a hando
   t.true(describeCluster(snapshot({ table: handing })).table!.handoffs > 0);
   t.is(describeCluster(snapshot({ members: [member('n1')] })).table, null);
   t.like(describeCluster(snapshot({ members: [member('n1')] })).members[0], { primary: 0, backup: 0, pending: 0 });
+});
+
+test('what is still on its way: partitions this node has to send each member, and the members still sending it some', (t) => {
+  const d = describeCluster(snapshot({ members: [member('n1'), member('n2'), member('n3')], unsent: new Map([['n3', 341]]), sendingHere: new Set(['n2']) }));
+  t.like(d.members[2], { node: 'n3', unsent: 341, sendingHere: false });
+  t.like(d.members[1], { node: 'n2', unsent: 0, sendingHere: true });
+  t.like(d.members[0], { node: 'n1', unsent: 0, sendingHere: false });
 });

@@ -12,7 +12,7 @@
 // the timeout is reported (accused) while its frames keep waiting, and they
 // complete if it acknowledges again; one silent for several timeouts fails
 // every waiting frame. A backup back after replies were released without it
-// is sent its partitions again, and named among the receivers (what the
+// is sent its partitions again, and they count as unsent (what the
 // heartbeats report, and its readiness waits for) until it applied them.
 // Method: a real gRPC server on 127.0.0.1 playing the backup's Replicate
 // side, acknowledging on its own schedule, and the primary's outbound stream
@@ -282,14 +282,14 @@ test('a backup that was out of the view while replies were released without it i
   t.deepEqual(exported, [], 'nothing is sent while b is away');
 
   inView = true;
-  t.deepEqual(replicator.receivers, [], 'nothing is on its way to b yet');
+  t.deepEqual([...replicator.unsent], [], 'nothing is on its way to b yet');
   replicator.peerBack('b', false);
-  t.deepEqual(replicator.receivers, ['b'], 'its heartbeats now say partitions are on their way to b (b is not ready before they are there)');
+  t.deepEqual([...replicator.unsent], [['b', 2]], 'its heartbeats now say partitions are on their way to b (b is not ready before they are there)');
   const started = performance.now();
-  while (replicator.receivers.length > 0 && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (replicator.unsent.size > 0 && performance.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
   t.deepEqual(exported.sort((x, y) => x - y), [6, 8], 'b is sent every partition it holds a copy of from this node, once');
   t.true(frames.some((f) => f.fresh === 6) && frames.some((f) => f.done === 6) && frames.some((f) => f.done === 8), 'as a transfer: the copy drops what the export does not bring');
-  t.deepEqual(replicator.receivers, [], 'once b applied them, nothing is on its way to it');
+  t.deepEqual([...replicator.unsent], [], 'once b applied them, nothing is on its way to it');
 
   exported.length = 0;
   replicator.peerBack('b', false);
