@@ -292,7 +292,7 @@ export class ClusterMember {
       onRecovered: (node) => this.#detector.replicationRecovered(node),
       onAck: (seconds) => this.observer.replicationAck(seconds),
       onTransferred: (sessions) => (this.counters.transferredSessions += sessions),
-      onResync: (peer, partitions) => this.#log.info({ peer, partitions }, 'sending a peer that may have missed changes its partitions again: it turns ready once it has them'),
+      onResync: (peer, partitions, reason) => this.#log.info({ peer, partitions, reason }, 'sending a peer that may have missed changes its partitions again: it turns ready once it has them'),
       onDelivered: (peer) => this.#log.info({ peer }, 'a peer has every partition this node was sending it'),
       onDegraded: () => (this.counters.degradedAcks += 1),
       onSlow: (slow) => this.#logSlow(slow),
@@ -549,7 +549,7 @@ export class ClusterMember {
    * lease went with it and are written again.
    */
   #keptIncarnation(): void {
-    for (const node of this.#peers.keys()) this.#replicator.resync(node);
+    for (const node of this.#peers.keys()) this.#replicator.resync(node, 'this node joined again as the incarnation it was: what was on its way was dropped');
     this.#copyChecks.sweepSoon();
     if (this.#caughtUp.size > 0) this.#progressReport.schedule();
     if (this.#released.size > 0) this.#releaseReport.schedule();

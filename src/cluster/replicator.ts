@@ -129,8 +129,8 @@ interface StreamEvents {
   /** A peer reported by onTimeout acknowledged again. */
   onRecovered?(peer: string): void;
   onAck(seconds: number): void;
-  /** The stream failed: whatever was in flight may not have been applied. */
-  onBroken(peer: string): void;
+  /** The stream failed (`err` says why): whatever was in flight may not have been applied. */
+  onBroken(peer: string, err: Error): void;
 }
 
 /** The outbound stream to one peer, with cumulative acknowledgements. */
@@ -233,7 +233,7 @@ export class OutboundStream {
     stream.end();
     for (const waiter of this.#waiters.splice(0)) waiter.reject(err);
     this.#watch();
-    this.#events.onBroken(this.#peer.node);
+    this.#events.onBroken(this.#peer.node, err);
   }
 
   close(reason = new EngineError('ERR_REPLICATION_FAILED', `stopped replicating to ${this.#peer.node}`)): void {
@@ -297,8 +297,8 @@ export interface ReplicatorOptions {
   onAck?(seconds: number): void;
   /** A transfer to a peer completed with this many sessions. */
   onTransferred?(sessions: number): void;
-  /** A backup that may have missed changes is sent this many partitions again, whole (nothing was on its way to it before). */
-  onResync?(peer: string, partitions: number): void;
+  /** A backup that may have missed changes (`reason` says why) is sent this many partitions again, whole (nothing was on its way to it before). */
+  onResync?(peer: string, partitions: number, reason: string): void;
   /** The last transfer on its way to a peer completed: it has every partition this node was sending it. */
   onDelivered?(peer: string): void;
   /** A reply was released with a copy holder gone (it left the view or the table). */
@@ -524,7 +524,8 @@ export class Replicator {
    * replies were released without it while it was away (it missed them).
    */
   peerBack(node: string, returned: boolean): void {
-    if (this.#missed.delete(node) || returned) this.resync(node);
+    if (this.#missed.delete(node)) this.resync(node, 'back after replies were released without it');
+    else if (returned) this.resync(node, 'back as the incarnation it was: what was on its way to it was dropped');
   }
 
   /** `node` obeyed a newer table: transfers that waited for it may start. */
@@ -549,13 +550,14 @@ export class Replicator {
   }
 
   /**
-   * A backup's stream failed, or it joined again as the incarnation it was
-   * (its streams were dropped): it may have missed records. Every partition it
+   * A backup's stream failed, it joined again as the incarnation it was (its
+   * streams were dropped), or replies were released without it: it may have
+   * missed records (`reason` says which, for the log). Every partition it
    * holds a copy of is sent again (records buffered from now on); what this
    * turn queued for it is dropped (the exports hold it), and the replies
    * waiting on it wait for those transfers instead.
    */
-  resync(node: string): void {
+  resync(node: string, reason: string): void {
     const table = this.#table;
     if (this.#closed || table === null || this.#options.peer(node) === undefined) return;
     this.#diverged.add(node);
@@ -569,7 +571,7 @@ export class Replicator {
       if (state === undefined) this.#transfers.set(key, waitingTransfer(table.version));
       else if (state.phase !== 'waiting') this.#restart(state, new EngineError('ERR_REPLICATION_FAILED', `replication to ${node} failed`));
     }
-    if (quiet && resent > 0) this.#options.onResync?.(node, resent);
+    if (quiet && resent > 0) this.#options.onResync?.(node, resent, reason);
     this.#queued.delete(node);
     this.#touches.delete(node);
     for (const [p, turn] of this.#turn) {
@@ -789,7 +791,7 @@ export class Replicator {
   }
 
   #stream(node: string): OutboundStream | null {
-    return this.#streamIn(this.#streams, node, (failed) => this.resync(failed));
+    return this.#streamIn(this.#streams, node, (failed, err) => this.resync(failed, err.message));
   }
 
   /** A broken transfer stream needs no resync: each transfer on it fails and is tried again. */
@@ -797,7 +799,7 @@ export class Replicator {
     return this.#streamIn(this.#transferStreams, node, () => {});
   }
 
-  #streamIn(streams: Map<string, OutboundStream>, node: string, onBroken: (peer: string) => void): OutboundStream | null {
+  #streamIn(streams: Map<string, OutboundStream>, node: string, onBroken: (peer: string, err: Error) => void): OutboundStream | null {
     let stream = streams.get(node);
     if (stream !== undefined) return stream;
     const peer = this.#options.peer(node);

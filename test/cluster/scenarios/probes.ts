@@ -1,9 +1,10 @@
 // Probe sessions and copies of one partition, for the scenarios that follow a
 // partition through a fault (S4, S5): sessions logged in apart from the
 // workload (which may log its own out), where a session lives as a node sees
-// it, and a stopped node's disk made to hold nothing of a partition.
+// it (and the cluster: what it still sends whom), and a stopped node's disk
+// made to hold nothing of a partition.
 
-import type { PartitionDescription } from '../../../src/cluster/cluster-description.js';
+import type { ClusterDescription, PartitionDescription } from '../../../src/cluster/cluster-description.js';
 import { partitionOfSessionId } from '../../../src/protocol/partition.js';
 import { DB, openEnv } from '../../../src/store/lmdb-env.js';
 import type { Cluster } from '../harness.js';
@@ -34,6 +35,11 @@ export function loginProbes(ctx: ScenarioContext, cluster: Cluster, node: string
 /** Where `session` lives, as `asked` sees it (its /cluster/sessions/{id}). */
 export async function placement(cluster: Cluster, session: string, asked: string): Promise<PartitionDescription> {
   return (await (await fetch(`${cluster.node(asked).managementUrl}/cluster/sessions/${session}`)).json()) as PartitionDescription;
+}
+
+/** The cluster as `asked` sees it (its /cluster). */
+export async function describe(cluster: Cluster, asked: string): Promise<ClusterDescription> {
+  return (await (await fetch(`${cluster.node(asked).managementUrl}/cluster`)).json()) as ClusterDescription;
 }
 
 /**
