@@ -292,7 +292,7 @@ export class ClusterMember {
       onRecovered: (node) => this.#detector.replicationRecovered(node),
       onAck: (seconds) => this.observer.replicationAck(seconds),
       onTransferred: (sessions) => (this.counters.transferredSessions += sessions),
-      onResync: (peer, partitions, reason) => this.#log.info({ peer, partitions, reason }, 'sending a peer that may have missed changes its partitions again: it turns ready once it has them'),
+      onResync: (peer, partitions, reason) => this.#log.info({ peer, partitions, reason }, 'sending a peer that may have missed changes its partitions again'),
       onDelivered: (peer) => this.#log.info({ peer }, 'a peer has every partition this node was sending it'),
       onDegraded: () => (this.counters.degradedAcks += 1),
       onSlow: (slow) => this.#logSlow(slow),
