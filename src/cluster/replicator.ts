@@ -494,7 +494,12 @@ export class Replicator {
 
   /** Whether a transfer from this node is waiting or under way (copy checks wait for none). */
   get transferring(): boolean {
-    for (const state of this.#transfers.values()) if (state.phase !== 'complete') return true;
+    return this.#sendingTo(null);
+  }
+
+  /** Whether a transfer from this node to `node` (any node: null) is waiting or under way. */
+  #sendingTo(node: string | null): boolean {
+    for (const [key, state] of this.#transfers) if (state.phase !== 'complete' && (node === null || splitKey(key)[0] === node)) return true;
     return false;
   }
 
@@ -561,7 +566,7 @@ export class Replicator {
     const table = this.#table;
     if (this.#closed || table === null || this.#options.peer(node) === undefined) return;
     this.#diverged.add(node);
-    const quiet = !this.unsent.has(node);
+    const quiet = !this.#sendingTo(node);
     let resent = 0;
     for (let p = 0; p < table.owners.length; p++) {
       if (table.owners[p]![0] !== this.#options.self || !this.#copyHolders(table, p).includes(node)) continue;
@@ -770,7 +775,7 @@ export class Replicator {
       state.phase = 'complete';
       done.resolve();
       this.#options.onTransferred?.(exported.sessions);
-      if (!this.unsent.has(node)) this.#options.onDelivered?.(node);
+      if (!this.#sendingTo(node)) this.#options.onDelivered?.(node);
     } catch (err) {
       if (this.#transfers.get(key) !== state || (state.phase as TransferState['phase']) === 'waiting') return;
       // Tried again shortly (the peer may still be starting, or behind on the table).
